@@ -1,0 +1,43 @@
+/* The umockdev bridge: presents simulated FT232H adapters as USB devices to libusb clients.
+ *
+ * Creates a umockdev testbed (fake /sys and /dev, UMOCKDEV_DIR set in this process's
+ * environment), adds each adapter as a usb_device with its sysfs descriptors, and answers the
+ * usbdevfs ioctls of clients (in this process, or in children started with the preload in
+ * LD_PRELOAD and UMOCKDEV_DIR inherited) from the ft232h model. Pending bulk IN URBs complete when
+ * the model has data or its latency timer expires. Unplug makes pending and new URBs fail with
+ * ENODEV and sends a "remove" uevent; plug adds the device again under a new device number with an
+ * "add" uevent, so libusb clients see LIBUSB_ERROR_NO_DEVICE and then hot-plug arrival.
+ *
+ * Every model access from the ioctl worker thread happens with `lock` held; the owner of the
+ * hardware (runner, tests) takes the same lock to change the hardware. */
+#ifndef SIM_USB_BRIDGE_H
+#define SIM_USB_BRIDGE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "ft232h.h"
+
+struct sim_usb_bridge;
+
+/* Returns NULL on failure. For cross-process hot-plug the calling process must itself run
+ * under libumockdev-preload (see sim_usb_bridge_reexec_under_preload). */
+struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock);
+/* Stops serving; removes the testbed directory. Clients must have been stopped first. */
+void sim_usb_bridge_free(struct sim_usb_bridge *br);
+
+/* Add an adapter (plugged in). Returns 0 or a negative errno. The bridge does not own dev. */
+int sim_usb_bridge_add(struct sim_usb_bridge *br, struct sim_ft232h *dev);
+/* Unplug / re-plug a previously added adapter. Call with `lock` NOT held. */
+int sim_usb_bridge_unplug(struct sim_usb_bridge *br, struct sim_ft232h *dev);
+int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev);
+bool sim_usb_bridge_plugged(struct sim_usb_bridge *br, const struct sim_ft232h *dev);
+
+/* Path of libumockdev-preload for LD_PRELOAD of children. */
+const char *sim_usb_bridge_preload_path(void);
+
+/* If this process is not yet running under the preload, re-exec argv with it prepended to
+ * LD_PRELOAD (returns only on failure, or at once when already preloaded). */
+void sim_usb_bridge_reexec_under_preload(char **argv);
+
+#endif
