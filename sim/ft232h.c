@@ -1,1 +1,539 @@
-/* placeholder: being written */
+/* The FT232H as a USB device (see ft232h.h for the contract).
+ *
+ * Model decisions where the datasheets are silent:
+ * - The latency timer restarts whenever an IN transfer completes, a RESET purges the IN side, or
+ *   (when idle since creation) the first bulk transfer is seen. An IN transfer that finds nothing
+ *   ready completes once latency_ms have passed since that restart, as the chip does by sending
+ *   its status-only packet; so a read after a long idle gap completes at once.
+ * - "A packet's worth" is what the first packet of the transfer can carry: min(max, 512) - 2.
+ * - Once a transfer may complete, it takes everything queued that fits: full 512-byte packets,
+ *   each with its own `32 60`, ending with one short packet.
+ * - 0x87 (send immediate) makes the next IN transfer complete at once, even with nothing queued.
+ * - A transfer of fewer than 2 bytes cannot hold a packet (the real chip would overflow it): it
+ *   never completes (*wake_ns = UINT64_MAX); the bridge fails it with -EOVERFLOW.
+ * - RESET 0 (reset) and 1 (purge host-to-chip) reset the MPSSE engine, the only way to drop a
+ *   partially received command; RESET 0 and 2 (purge chip-to-host) empty the IN queue.
+ * - SET_LATENCY_TIMER 0 is taken as 1 ms (clients validate 1..255; never let the timer be 0).
+ */
+#include "ft232h.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATUS_BYTE0        0x32 /* high-speed chip, CTS and DSR set */
+#define STATUS_BYTE1        0x60 /* transmitter holding and shift registers empty */
+#define STATUS_LEN          2
+#define PACKET_PAYLOAD      (SIM_FT232H_PACKET - STATUS_LEN)
+#define DEFAULT_LATENCY_MS  16
+#define DEVICE_DESC_LEN     18
+#define CONFIG_DESC_LEN     (9 + 9 + 7 + 7)
+#define MAX_POWER_2MA       45 /* 90 mA, the FT232H EEPROM default */
+#define LANGID_EN_US        0x0409
+#define BITMODE_RESET       0x00
+#define BITMODE_MPSSE       0x02
+#define NS_PER_MS           1000000ull
+
+enum std_request {
+    REQ_GET_STATUS = 0x00,
+    REQ_CLEAR_FEATURE = 0x01,
+    REQ_SET_FEATURE = 0x03,
+    REQ_GET_DESCRIPTOR = 0x06,
+    REQ_GET_CONFIGURATION = 0x08,
+    REQ_SET_CONFIGURATION = 0x09,
+    REQ_GET_INTERFACE = 0x0A,
+    REQ_SET_INTERFACE = 0x0B,
+};
+
+enum ftdi_request {
+    SIO_RESET = 0x00,
+    SIO_SET_MODEM_CTRL = 0x01,
+    SIO_SET_FLOW_CTRL = 0x02,
+    SIO_SET_BAUDRATE = 0x03,
+    SIO_SET_DATA = 0x04,
+    SIO_POLL_MODEM_STATUS = 0x05,
+    SIO_SET_EVENT_CHAR = 0x06,
+    SIO_SET_ERROR_CHAR = 0x07,
+    SIO_SET_LATENCY_TIMER = 0x09,
+    SIO_GET_LATENCY_TIMER = 0x0A,
+    SIO_SET_BITMODE = 0x0B,
+    SIO_READ_PINS = 0x0C,
+    SIO_READ_EEPROM = 0x90,
+};
+
+enum { SIO_RESET_SIO = 0, SIO_RESET_PURGE_HOST_TO_CHIP = 1, SIO_RESET_PURGE_CHIP_TO_HOST = 2 };
+
+#define TYPE_DIR_IN     0x80
+#define TYPE_MASK       0x60
+#define TYPE_STANDARD   0x00
+#define TYPE_VENDOR     0x40
+#define RECIPIENT_MASK  0x1F
+#define RECIP_DEVICE    0
+#define RECIP_INTERFACE 1
+#define RECIP_ENDPOINT  2
+
+struct sim_ft232h {
+    struct sim_ft232h_config cfg; /* strings owned */
+    struct sim_mpsse *mpsse;
+
+    uint8_t *queue; /* reply bytes for the host, oldest first */
+    size_t queued, queue_cap;
+    bool flush_pending; /* 0x87 seen: next IN transfer completes at once */
+    size_t flush_upto;  /* queued bytes that were covered by the last 0x87 */
+
+    bool timer_running;
+    uint64_t timer_start_ns;
+    uint8_t latency_ms;
+
+    uint8_t bitmode, bitmask;
+    uint8_t configuration;
+    struct sim_ft232h_stats stats;
+};
+
+static void queue_append(void *ctx, const uint8_t *bytes, size_t len)
+{
+    struct sim_ft232h *dev = ctx;
+
+    if (dev->queued + len > dev->queue_cap) {
+        size_t cap = dev->queue_cap ? dev->queue_cap : SIM_FT232H_PACKET;
+        while (cap < dev->queued + len)
+            cap *= 2;
+        uint8_t *grown = realloc(dev->queue, cap);
+        if (!grown)
+            abort(); /* a simulator out of memory cannot model anything sensible */
+        dev->queue = grown;
+        dev->queue_cap = cap;
+    }
+    memcpy(dev->queue + dev->queued, bytes, len);
+    dev->queued += len;
+}
+
+static void queue_flush(void *ctx)
+{
+    struct sim_ft232h *dev = ctx;
+
+    dev->flush_pending = true;
+    dev->flush_upto = dev->queued;
+}
+
+static void queue_consume(struct sim_ft232h *dev, size_t n)
+{
+    memmove(dev->queue, dev->queue + n, dev->queued - n);
+    dev->queued -= n;
+    dev->flush_upto = dev->flush_upto > n ? dev->flush_upto - n : 0;
+    dev->flush_pending = dev->flush_upto > 0;
+}
+
+static void queue_purge(struct sim_ft232h *dev)
+{
+    dev->queued = 0;
+    dev->flush_pending = false;
+    dev->flush_upto = 0;
+    dev->timer_running = false;
+}
+
+static char *dup_or_default(const char *s, const char *fallback)
+{
+    return strdup(s ? s : fallback);
+}
+
+struct sim_ft232h *sim_ft232h_new(const struct sim_ft232h_config *cfg, struct sim_i2c_bus *bus)
+{
+    struct sim_ft232h *dev = calloc(1, sizeof(*dev));
+    if (!dev)
+        return NULL;
+
+    dev->cfg.vid = cfg->vid;
+    dev->cfg.pid = cfg->pid;
+    dev->cfg.serial = (cfg->serial && cfg->serial[0]) ? strdup(cfg->serial) : NULL;
+    dev->cfg.manufacturer = dup_or_default(cfg->manufacturer, "FTDI");
+    dev->cfg.product = dup_or_default(cfg->product, "Single RS232-HS");
+    dev->latency_ms = DEFAULT_LATENCY_MS;
+
+    const struct sim_mpsse_sink sink = {.data = queue_append, .flush = queue_flush, .ctx = dev};
+    dev->mpsse = sim_mpsse_new(bus, &sink, true);
+    if (!dev->mpsse || !dev->cfg.manufacturer || !dev->cfg.product ||
+        (cfg->serial && cfg->serial[0] && !dev->cfg.serial)) {
+        sim_ft232h_free(dev);
+        return NULL;
+    }
+    return dev;
+}
+
+void sim_ft232h_free(struct sim_ft232h *dev)
+{
+    if (!dev)
+        return;
+    sim_mpsse_free(dev->mpsse);
+    free((char *)dev->cfg.serial);
+    free((char *)dev->cfg.manufacturer);
+    free((char *)dev->cfg.product);
+    free(dev->queue);
+    free(dev);
+}
+
+const struct sim_ft232h_config *sim_ft232h_config(const struct sim_ft232h *dev)
+{
+    return &dev->cfg;
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = v & 0xFF;
+    p[1] = v >> 8;
+}
+
+static void build_device_descriptor(const struct sim_ft232h *dev, uint8_t *d)
+{
+    d[0] = DEVICE_DESC_LEN;
+    d[1] = 0x01; /* DEVICE */
+    put_le16(d + 2, 0x0200);
+    d[4] = 0x00; /* class per interface */
+    d[5] = 0x00;
+    d[6] = 0x00;
+    d[7] = 64; /* bMaxPacketSize0 */
+    put_le16(d + 8, dev->cfg.vid);
+    put_le16(d + 10, dev->cfg.pid);
+    put_le16(d + 12, SIM_FT232H_BCD_DEVICE);
+    d[14] = 1; /* iManufacturer */
+    d[15] = 2; /* iProduct */
+    d[16] = dev->cfg.serial ? 3 : 0;
+    d[17] = 1; /* bNumConfigurations */
+}
+
+static void build_endpoint(uint8_t *d, uint8_t address)
+{
+    d[0] = 7;
+    d[1] = 0x05; /* ENDPOINT */
+    d[2] = address;
+    d[3] = 0x02; /* bulk */
+    put_le16(d + 4, SIM_FT232H_PACKET);
+    d[6] = 0; /* bInterval */
+}
+
+static void build_config_descriptor(uint8_t *d)
+{
+    d[0] = 9;
+    d[1] = 0x02; /* CONFIGURATION */
+    put_le16(d + 2, CONFIG_DESC_LEN);
+    d[4] = 1;    /* bNumInterfaces */
+    d[5] = 1;    /* bConfigurationValue */
+    d[6] = 0;    /* iConfiguration */
+    d[7] = 0x80; /* bus powered, no remote wakeup */
+    d[8] = MAX_POWER_2MA;
+
+    uint8_t *itf = d + 9;
+    itf[0] = 9;
+    itf[1] = 0x04; /* INTERFACE */
+    itf[2] = 0;    /* bInterfaceNumber */
+    itf[3] = 0;    /* bAlternateSetting */
+    itf[4] = 2;    /* bNumEndpoints */
+    itf[5] = 0xFF;
+    itf[6] = 0xFF;
+    itf[7] = 0xFF;
+    itf[8] = 2; /* iInterface: the product string, as FTDI chips do */
+
+    build_endpoint(d + 18, SIM_FT232H_EP_IN);
+    build_endpoint(d + 25, SIM_FT232H_EP_OUT);
+}
+
+size_t sim_ft232h_descriptors(const struct sim_ft232h *dev, uint8_t *buf, size_t max)
+{
+    const size_t len = DEVICE_DESC_LEN + CONFIG_DESC_LEN;
+
+    if (max < len)
+        return len;
+    build_device_descriptor(dev, buf);
+    build_config_descriptor(buf + DEVICE_DESC_LEN);
+    return len;
+}
+
+/* Copies at most wLength bytes of a reply; returns the count. */
+static int reply(uint8_t *data, uint16_t wLength, const uint8_t *bytes, size_t len)
+{
+    size_t n = len < wLength ? len : wLength;
+    memcpy(data, bytes, n);
+    return (int)n;
+}
+
+/* String descriptor: ASCII/Latin-1 widened to UTF-16LE, truncated to the 255-byte limit. */
+static int string_descriptor(const char *s, uint8_t *data, uint16_t wLength)
+{
+    uint8_t d[255];
+    size_t chars = strlen(s);
+
+    if (chars > (sizeof(d) - 2) / 2)
+        chars = (sizeof(d) - 2) / 2;
+    d[0] = (uint8_t)(2 + 2 * chars);
+    d[1] = 0x03; /* STRING */
+    for (size_t i = 0; i < chars; i++)
+        put_le16(d + 2 + 2 * i, (uint8_t)s[i]);
+    return reply(data, wLength, d, d[0]);
+}
+
+static int get_descriptor(struct sim_ft232h *dev, const struct sim_usb_setup *s, uint8_t *data)
+{
+    uint8_t type = s->wValue >> 8, index = s->wValue & 0xFF;
+    uint8_t d[CONFIG_DESC_LEN];
+
+    switch (type) {
+    case 0x01:
+        if (index != 0)
+            return -EPIPE;
+        build_device_descriptor(dev, d);
+        return reply(data, s->wLength, d, DEVICE_DESC_LEN);
+    case 0x02:
+        if (index != 0)
+            return -EPIPE;
+        build_config_descriptor(d);
+        return reply(data, s->wLength, d, CONFIG_DESC_LEN);
+    case 0x03:
+        switch (index) {
+        case 0: {
+            const uint8_t langids[] = {4, 0x03, LANGID_EN_US & 0xFF, LANGID_EN_US >> 8};
+            return reply(data, s->wLength, langids, sizeof(langids));
+        }
+        case 1:
+            return string_descriptor(dev->cfg.manufacturer, data, s->wLength);
+        case 2:
+            return string_descriptor(dev->cfg.product, data, s->wLength);
+        case 3:
+            if (dev->cfg.serial)
+                return string_descriptor(dev->cfg.serial, data, s->wLength);
+            return -EPIPE;
+        default:
+            return -EPIPE;
+        }
+    default:
+        return -EPIPE; /* no device qualifier, BOS or other-speed descriptors */
+    }
+}
+
+static int standard_request(struct sim_ft232h *dev, const struct sim_usb_setup *s, uint8_t *data)
+{
+    const bool in = s->bmRequestType & TYPE_DIR_IN;
+    const uint8_t recipient = s->bmRequestType & RECIPIENT_MASK;
+    const uint8_t zero_status[2] = {0, 0};
+
+    switch (s->bRequest) {
+    case REQ_GET_DESCRIPTOR:
+        if (!in || recipient != RECIP_DEVICE)
+            return -EPIPE;
+        return get_descriptor(dev, s, data);
+    case REQ_GET_CONFIGURATION:
+        if (!in || recipient != RECIP_DEVICE)
+            return -EPIPE;
+        return reply(data, s->wLength, &dev->configuration, 1);
+    case REQ_SET_CONFIGURATION:
+        if (in || recipient != RECIP_DEVICE || s->wValue > 1)
+            return -EPIPE;
+        dev->configuration = (uint8_t)s->wValue;
+        return 0;
+    case REQ_GET_STATUS:
+        /* bus powered, no remote wakeup, interface 0, endpoints never halted */
+        if (!in || recipient > RECIP_ENDPOINT)
+            return -EPIPE;
+        return reply(data, s->wLength, zero_status, sizeof(zero_status));
+    case REQ_GET_INTERFACE:
+        if (!in || recipient != RECIP_INTERFACE || s->wIndex != 0)
+            return -EPIPE;
+        return reply(data, s->wLength, zero_status, 1);
+    case REQ_SET_INTERFACE:
+        if (in || recipient != RECIP_INTERFACE || s->wIndex != 0 || s->wValue != 0)
+            return -EPIPE;
+        return 0;
+    case REQ_CLEAR_FEATURE:
+        if (in || recipient != RECIP_ENDPOINT) /* ENDPOINT_HALT: nothing ever halts */
+            return -EPIPE;
+        return 0;
+    default:
+        return -EPIPE;
+    }
+}
+
+static void enter_bitmode(struct sim_ft232h *dev, uint8_t mode, uint8_t mask)
+{
+    dev->bitmode = mode;
+    dev->bitmask = mask;
+    sim_mpsse_reset(dev->mpsse); /* entering or leaving MPSSE starts the engine afresh */
+}
+
+static int vendor_out(struct sim_ft232h *dev, const struct sim_usb_setup *s)
+{
+    switch (s->bRequest) {
+    case SIO_RESET:
+        if (s->wValue > SIO_RESET_PURGE_CHIP_TO_HOST)
+            return -EPIPE;
+        if (s->wValue != SIO_RESET_PURGE_CHIP_TO_HOST)
+            sim_mpsse_reset(dev->mpsse);
+        if (s->wValue != SIO_RESET_PURGE_HOST_TO_CHIP)
+            queue_purge(dev);
+        return 0;
+    case SIO_SET_MODEM_CTRL:
+    case SIO_SET_FLOW_CTRL:
+    case SIO_SET_BAUDRATE:
+    case SIO_SET_DATA:
+    case SIO_SET_EVENT_CHAR:
+    case SIO_SET_ERROR_CHAR:
+        return 0; /* UART settings: no effect in MPSSE mode */
+    case SIO_SET_LATENCY_TIMER:
+        if (s->wValue > 255)
+            return -EPIPE;
+        dev->latency_ms = s->wValue ? (uint8_t)s->wValue : 1;
+        return 0;
+    case SIO_SET_BITMODE:
+        enter_bitmode(dev, s->wValue >> 8, s->wValue & 0xFF);
+        return 0;
+    default:
+        return -EPIPE;
+    }
+}
+
+static int vendor_in(struct sim_ft232h *dev, const struct sim_usb_setup *s, uint8_t *data)
+{
+    switch (s->bRequest) {
+    case SIO_POLL_MODEM_STATUS: {
+        const uint8_t status[2] = {STATUS_BYTE0, STATUS_BYTE1};
+        return reply(data, s->wLength, status, sizeof(status));
+    }
+    case SIO_GET_LATENCY_TIMER:
+        return reply(data, s->wLength, &dev->latency_ms, 1);
+    case SIO_READ_PINS: {
+        const uint8_t pins = sim_mpsse_read_pins(dev->mpsse);
+        return reply(data, s->wLength, &pins, 1);
+    }
+    case SIO_READ_EEPROM: {
+        const uint8_t blank[2] = {0xFF, 0xFF};
+        return reply(data, s->wLength, blank, sizeof(blank));
+    }
+    default:
+        return -EPIPE;
+    }
+}
+
+static int vendor_request(struct sim_ft232h *dev, const struct sim_usb_setup *s, uint8_t *data)
+{
+    const bool in = s->bmRequestType & TYPE_DIR_IN;
+
+    /* wIndex names the port (A = 1, 0 accepted); READ_EEPROM uses it as the word address */
+    if (s->bRequest != SIO_READ_EEPROM && s->wIndex > 1)
+        return -EPIPE;
+    return in ? vendor_in(dev, s, data) : vendor_out(dev, s);
+}
+
+int sim_ft232h_control(struct sim_ft232h *dev, const struct sim_usb_setup *setup, uint8_t *data)
+{
+    int ret;
+
+    switch (setup->bmRequestType & TYPE_MASK) {
+    case TYPE_STANDARD:
+        ret = standard_request(dev, setup, data);
+        break;
+    case TYPE_VENDOR:
+        ret = vendor_request(dev, setup, data);
+        break;
+    default:
+        ret = -EPIPE;
+        break;
+    }
+    if (ret >= 0) {
+        if (setup->bmRequestType & TYPE_DIR_IN)
+            dev->stats.control_in++;
+        else
+            dev->stats.control_out++;
+    }
+    return ret;
+}
+
+static void timer_start_if_idle(struct sim_ft232h *dev, uint64_t now_ns)
+{
+    if (!dev->timer_running) {
+        dev->timer_running = true;
+        dev->timer_start_ns = now_ns;
+    }
+}
+
+size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t len, uint64_t now_ns)
+{
+    timer_start_if_idle(dev, now_ns);
+    if (sim_ft232h_mpsse_enabled(dev))
+        sim_mpsse_write(dev->mpsse, data, len);
+    dev->stats.bulk_out++;
+    dev->stats.bytes_out += len;
+    return len;
+}
+
+/* Packs queued bytes into packets of at most 512 bytes, each led by the status bytes. */
+static size_t pack_packets(struct sim_ft232h *dev, uint8_t *buf, size_t max)
+{
+    size_t out = 0;
+
+    for (;;) {
+        size_t room = max - out;
+        size_t packet_room = room < SIM_FT232H_PACKET ? room : SIM_FT232H_PACKET;
+        size_t payload = packet_room - STATUS_LEN;
+        if (payload > dev->queued)
+            payload = dev->queued;
+
+        buf[out] = STATUS_BYTE0;
+        buf[out + 1] = STATUS_BYTE1;
+        memcpy(buf + out + STATUS_LEN, dev->queue, payload);
+        queue_consume(dev, payload);
+        out += STATUS_LEN + payload;
+
+        /* a short packet ends the transfer; so does running out of data or room */
+        if (payload < PACKET_PAYLOAD || dev->queued == 0 || max - out <= STATUS_LEN)
+            return out;
+    }
+}
+
+size_t sim_ft232h_bulk_in(struct sim_ft232h *dev, uint8_t *buf, size_t max, uint64_t now_ns,
+                          uint64_t *wake_ns)
+{
+    if (max < STATUS_LEN) {
+        *wake_ns = UINT64_MAX;
+        return 0;
+    }
+    timer_start_if_idle(dev, now_ns);
+
+    const size_t first_capacity = (max < SIM_FT232H_PACKET ? max : SIM_FT232H_PACKET) - STATUS_LEN;
+    const uint64_t expiry = dev->timer_start_ns + dev->latency_ms * NS_PER_MS;
+    const bool packet_full = first_capacity > 0 && dev->queued >= first_capacity;
+
+    if (!dev->flush_pending && !packet_full && now_ns < expiry) {
+        *wake_ns = expiry;
+        return 0;
+    }
+
+    size_t n = pack_packets(dev, buf, max);
+    dev->flush_pending = dev->flush_upto > 0;
+    dev->timer_start_ns = now_ns;
+    dev->stats.bulk_in++;
+    dev->stats.bytes_in += n;
+    return n;
+}
+
+size_t sim_ft232h_queued(const struct sim_ft232h *dev)
+{
+    return dev->queued;
+}
+
+uint8_t sim_ft232h_latency_ms(const struct sim_ft232h *dev)
+{
+    return dev->latency_ms;
+}
+
+bool sim_ft232h_mpsse_enabled(const struct sim_ft232h *dev)
+{
+    return dev->bitmode == BITMODE_MPSSE;
+}
+
+const struct sim_ft232h_stats *sim_ft232h_stats(const struct sim_ft232h *dev)
+{
+    return &dev->stats;
+}
+
+struct sim_mpsse *sim_ft232h_mpsse(struct sim_ft232h *dev)
+{
+    return &*dev->mpsse;
+}

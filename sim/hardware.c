@@ -1,0 +1,221 @@
+#include "hardware.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+static void apply_distributor_spec(struct sim_lynx *lynx, const struct sim_distributor_spec *d,
+                                   struct sim_i2c_bus *bus)
+{
+    for (int f = 0; f < 4; f++)
+        sim_lynx_set_fuse_open(lynx, f + 1, d->fuse_open[f]);
+    sim_lynx_set_supply(lynx, d->supply);
+    sim_lynx_set_powered(lynx, d->powered);
+    if (d->present)
+        sim_lynx_attach(lynx, bus);
+}
+
+static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *spec)
+{
+    a->spec = *spec;
+    a->bus = sim_i2c_bus_new();
+    if (!a->bus)
+        return -ENOMEM;
+    struct sim_ft232h_config cfg = {.vid = spec->vid, .pid = spec->pid, .serial = spec->serial};
+    a->dev = sim_ft232h_new(&cfg, a->bus);
+    if (!a->dev)
+        return -ENOMEM;
+    for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++) {
+        if (!spec->distributors[i].declared)
+            continue;
+        a->lynx[i] = sim_lynx_new((char)('A' + i));
+        if (!a->lynx[i])
+            return -ENOMEM;
+        apply_distributor_spec(a->lynx[i], &spec->distributors[i], a->bus);
+    }
+    return 0;
+}
+
+int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bool with_usb,
+                      char *err, size_t errlen)
+{
+    memset(hw, 0, sizeof(*hw));
+    pthread_mutex_init(&hw->lock, NULL);
+    for (size_t i = 0; i < sc->n_adapters; i++) {
+        hw->n_adapters++;
+        if (init_adapter(&hw->adapters[i], &sc->adapters[i]) < 0) {
+            snprintf(err, errlen, "out of memory building adapter %s", sc->adapters[i].serial);
+            sim_hardware_free(hw);
+            return -ENOMEM;
+        }
+    }
+    if (!with_usb)
+        return 0;
+    hw->bridge = sim_usb_bridge_new(&hw->lock);
+    if (!hw->bridge) {
+        snprintf(err, errlen, "cannot create the umockdev testbed");
+        sim_hardware_free(hw);
+        return -EIO;
+    }
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        struct sim_adapter *a = &hw->adapters[i];
+        int rc = sim_usb_bridge_add(hw->bridge, a->dev);
+        if (rc == 0 && !a->spec.plugged)
+            rc = sim_usb_bridge_unplug(hw->bridge, a->dev);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot add adapter %s to the testbed: %s", a->spec.serial,
+                     strerror(-rc));
+            sim_hardware_free(hw);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void sim_hardware_free(struct sim_hardware *hw)
+{
+    if (hw->bridge)
+        sim_usb_bridge_free(hw->bridge);
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        struct sim_adapter *a = &hw->adapters[i];
+        for (int d = 0; d < SIM_MAX_DISTRIBUTORS; d++)
+            if (a->lynx[d]) {
+                sim_lynx_detach(a->lynx[d]);
+                sim_lynx_free(a->lynx[d]);
+            }
+        if (a->dev)
+            sim_ft232h_free(a->dev);
+        if (a->bus)
+            sim_i2c_bus_free(a->bus);
+    }
+    pthread_mutex_destroy(&hw->lock);
+    memset(hw, 0, sizeof(*hw));
+}
+
+static struct sim_adapter *find_adapter(struct sim_hardware *hw, const char *serial)
+{
+    for (size_t i = 0; i < hw->n_adapters; i++)
+        if (strcmp(hw->adapters[i].spec.serial, serial) == 0)
+            return &hw->adapters[i];
+    return NULL;
+}
+
+static int apply_usb(struct sim_hardware *hw, struct sim_adapter *a, bool plug, char *err,
+                     size_t errlen)
+{
+    if (!hw->bridge) {
+        snprintf(err, errlen, "no USB bridge: cannot %s %s", plug ? "plug" : "unplug",
+                 a->spec.serial);
+        return -ENODEV;
+    }
+    if (sim_usb_bridge_plugged(hw->bridge, a->dev) == plug)
+        return 0; /* already in that state: idempotent, as a person at the cable would expect */
+    int rc = plug ? sim_usb_bridge_plug(hw->bridge, a->dev)
+                  : sim_usb_bridge_unplug(hw->bridge, a->dev);
+    if (rc < 0)
+        snprintf(err, errlen, "%s %s failed: %s", plug ? "plug" : "unplug", a->spec.serial,
+                 strerror(-rc));
+    return rc;
+}
+
+int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, char *err,
+                       size_t errlen)
+{
+    struct sim_adapter *a = find_adapter(hw, act->serial);
+    if (!a) {
+        snprintf(err, errlen, "no adapter with serial '%s'", act->serial);
+        return -ENOENT;
+    }
+    if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
+        return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
+
+    struct sim_lynx *lynx = a->lynx[act->letter - 'A'];
+    if (!lynx) {
+        snprintf(err, errlen, "no distributor %c on adapter %s", act->letter, act->serial);
+        return -ENOENT;
+    }
+    pthread_mutex_lock(&hw->lock);
+    switch (act->kind) {
+    case SIM_ACTION_FUSE:
+        sim_lynx_set_fuse_open(lynx, act->fuse, act->on);
+        break;
+    case SIM_ACTION_SUPPLY:
+        sim_lynx_set_supply(lynx, act->on);
+        break;
+    case SIM_ACTION_POWER:
+        sim_lynx_set_powered(lynx, act->on);
+        break;
+    case SIM_ACTION_DISTRIBUTOR:
+        if (act->on && !sim_lynx_attached(lynx))
+            sim_lynx_attach(lynx, a->bus);
+        else if (!act->on)
+            sim_lynx_detach(lynx);
+        break;
+    default:
+        break;
+    }
+    pthread_mutex_unlock(&hw->lock);
+    return 0;
+}
+
+struct stats_totals {
+    struct sim_ft232h_stats usb;
+    struct sim_mpsse_stats mpsse;
+    struct sim_i2c_bus_stats i2c;
+};
+
+static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
+{
+    const struct sim_ft232h_stats *u = sim_ft232h_stats(a->dev);
+    const struct sim_mpsse_stats *m = sim_mpsse_stats(sim_ft232h_mpsse(a->dev));
+    const struct sim_i2c_bus_stats *b = sim_i2c_bus_stats(a->bus);
+    t->usb.control_in += u->control_in;
+    t->usb.control_out += u->control_out;
+    t->usb.bulk_in += u->bulk_in;
+    t->usb.bulk_out += u->bulk_out;
+    t->usb.bytes_in += u->bytes_in;
+    t->usb.bytes_out += u->bytes_out;
+    t->mpsse.commands += m->commands;
+    t->mpsse.bad_commands += m->bad_commands;
+    t->mpsse.scl_periods += m->scl_periods;
+    t->mpsse.bus_time_ns += m->bus_time_ns;
+    t->i2c.transactions += b->transactions;
+    t->i2c.starts += b->starts;
+    t->i2c.contention += b->contention;
+}
+
+static void write_counters(FILE *out, const struct stats_totals *t)
+{
+    fprintf(out,
+            "\"usb_control_in\": %" PRIu64 ", \"usb_control_out\": %" PRIu64
+            ", \"usb_bulk_in\": %" PRIu64 ", \"usb_bulk_out\": %" PRIu64
+            ", \"usb_bytes_in\": %" PRIu64 ", \"usb_bytes_out\": %" PRIu64
+            ", \"mpsse_commands\": %" PRIu64 ", \"mpsse_bad_commands\": %" PRIu64
+            ", \"i2c_transactions\": %" PRIu64 ", \"i2c_starts\": %" PRIu64
+            ", \"i2c_contention\": %" PRIu64 ", \"scl_periods\": %" PRIu64
+            ", \"bus_time_ns\": %" PRIu64,
+            t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out,
+            t->usb.bytes_in, t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands,
+            t->i2c.transactions, t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods,
+            t->mpsse.bus_time_ns);
+}
+
+void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
+{
+    struct stats_totals total = {0};
+    pthread_mutex_lock(&hw->lock);
+    fputs("{\"adapters\": [", out);
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        struct stats_totals one = {0};
+        add_totals(&one, &hw->adapters[i]);
+        add_totals(&total, &hw->adapters[i]);
+        /* Serials come from our own scenario parser: no quotes or control characters. */
+        fprintf(out, "%s{\"serial\": \"%s\", ", i ? ", " : "", hw->adapters[i].spec.serial);
+        write_counters(out, &one);
+        fputc('}', out);
+    }
+    fputs("], \"total\": {", out);
+    write_counters(out, &total);
+    fputs("}}\n", out);
+    pthread_mutex_unlock(&hw->lock);
+}

@@ -1,0 +1,47 @@
+/* The simulated installation: every adapter (an FT232H model with its I2C bus) and the Lynx
+ * Distributors on each bus, built from a scenario, changed by actions, and exposed to libusb
+ * clients through the umockdev bridge.
+ *
+ * `lock` serialises the bridge's ioctl worker (which runs the models) against hardware changes
+ * made by the timeline and the control channel. */
+#ifndef SIM_HARDWARE_H
+#define SIM_HARDWARE_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "ft232h.h"
+#include "i2c_bus.h"
+#include "lynx_slave.h"
+#include "scenario.h"
+#include "usb_bridge.h"
+
+struct sim_adapter {
+    struct sim_adapter_spec spec;
+    struct sim_i2c_bus *bus;
+    struct sim_ft232h *dev;
+    struct sim_lynx *lynx[SIM_MAX_DISTRIBUTORS]; /* NULL when not declared */
+};
+
+struct sim_hardware {
+    pthread_mutex_t lock;
+    struct sim_adapter adapters[SIM_MAX_ADAPTERS];
+    size_t n_adapters;
+    struct sim_usb_bridge *bridge; /* NULL: models only (unit tests) */
+};
+
+/* Build the models of every adapter and distributor of sc. When with_usb, also create the
+ * umockdev bridge and plug in the adapters the scenario has plugged. Returns 0 or a negative
+ * errno with a message in err. */
+int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bool with_usb,
+                      char *err, size_t errlen);
+void sim_hardware_free(struct sim_hardware *hw);
+
+/* Apply one action (takes the lock itself). Returns 0 or -EINVAL/-ENOENT with err set. */
+int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, char *err,
+                       size_t errlen);
+
+/* Counters of every layer as JSON: totals and per adapter (takes the lock). */
+void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out);
+
+#endif

@@ -1,0 +1,277 @@
+#include "scenario.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ft232h.h"
+
+#define MAX_WORDS 16
+
+struct parser {
+    const char *name;
+    unsigned line;
+    char *err;
+    size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3))) static int parse_error(struct parser *p, const char *fmt,
+                                                             ...)
+{
+    int n = snprintf(p->err, p->errlen, "%s:%u: ", p->name, p->line);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < p->errlen)
+        vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static struct sim_adapter_spec *find_adapter(struct sim_scenario *sc, const char *serial)
+{
+    for (size_t i = 0; i < sc->n_adapters; i++)
+        if (strcmp(sc->adapters[i].serial, serial) == 0)
+            return &sc->adapters[i];
+    return NULL;
+}
+
+const struct sim_adapter_spec *sim_scenario_adapter(const struct sim_scenario *sc,
+                                                    const char *serial)
+{
+    return find_adapter((struct sim_scenario *)sc, serial);
+}
+
+/* Splits "key=value"; returns the value or NULL when there is no '='. */
+static char *split_option(char *word)
+{
+    char *eq = strchr(word, '=');
+    if (!eq)
+        return NULL;
+    *eq = '\0';
+    return eq + 1;
+}
+
+static int parse_u16(const char *text, uint16_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 0);
+    if (errno || *end || end == text || v > 0xFFFF)
+        return -EINVAL;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
+{
+    if (n < 2)
+        return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8]'");
+    if (sc->n_adapters == SIM_MAX_ADAPTERS)
+        return parse_error(p, "too many adapters (at most %d)", SIM_MAX_ADAPTERS);
+    if (!sim_valid_serial(w[1]))
+        return parse_error(p, "expected an adapter serial ([A-Za-z0-9._-], under %d characters), "
+                              "got '%s'",
+                           SIM_SERIAL_MAX, w[1]);
+    if (find_adapter(sc, w[1]))
+        return parse_error(p, "adapter '%s' is declared twice", w[1]);
+
+    struct sim_adapter_spec a = {.vid = SIM_FTDI_VID, .pid = SIM_LYNX_ADAPTER_PID, .plugged = true};
+    strcpy(a.serial, w[1]);
+    for (int i = 2; i < n; i++) {
+        char *value = split_option(w[i]);
+        int rc = -EINVAL;
+        if (value && strcmp(w[i], "vid") == 0)
+            rc = parse_u16(value, &a.vid);
+        else if (value && strcmp(w[i], "pid") == 0)
+            rc = parse_u16(value, &a.pid);
+        else if (value && strcmp(w[i], "plugged") == 0)
+            rc = sim_parse_choice(value, "yes", "no", &a.plugged);
+        if (rc < 0)
+            return parse_error(p, "expected vid=<0-0xFFFF>, pid=<0-0xFFFF> or plugged=yes|no, "
+                                  "got '%s%s%s'",
+                               w[i], value ? "=" : "", value ? value : "");
+    }
+    sc->adapters[sc->n_adapters++] = a;
+    return 0;
+}
+
+static int parse_fuses(const char *text, bool fuse_open[4])
+{
+    char copy[64];
+    if (strlen(text) >= sizeof(copy))
+        return -EINVAL;
+    strcpy(copy, text);
+    char *save = NULL;
+    int i = 0;
+    for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save), i++)
+        if (i == 4 || sim_parse_choice(f, "open", "ok", &fuse_open[i]) < 0)
+            return -EINVAL;
+    return i == 4 ? 0 : -EINVAL;
+}
+
+static int parse_distributor(struct parser *p, struct sim_scenario *sc, char **w, int n)
+{
+    if (n < 3 || strlen(w[2]) != 1 || w[2][0] < 'A' || w[2][0] > 'D')
+        return parse_error(p, "expected 'distributor <serial> <A-D> [supply=on|off] "
+                              "[power=on|off] [present=yes|no] [fuses=ok,ok,ok,ok]'");
+    struct sim_adapter_spec *a = find_adapter(sc, w[1]);
+    if (!a)
+        return parse_error(p, "adapter '%s' is not declared (expected an 'adapter %s' line "
+                              "before)",
+                           w[1], w[1]);
+    struct sim_distributor_spec *d = &a->distributors[w[2][0] - 'A'];
+    if (d->declared)
+        return parse_error(p, "distributor %s %c is declared twice", w[1], w[2][0]);
+    *d = (struct sim_distributor_spec){
+        .declared = true, .supply = true, .powered = true, .present = true};
+    for (int i = 3; i < n; i++) {
+        char *value = split_option(w[i]);
+        int rc = -EINVAL;
+        if (value && strcmp(w[i], "supply") == 0)
+            rc = sim_parse_choice(value, "on", "off", &d->supply);
+        else if (value && strcmp(w[i], "power") == 0)
+            rc = sim_parse_choice(value, "on", "off", &d->powered);
+        else if (value && strcmp(w[i], "present") == 0)
+            rc = sim_parse_choice(value, "yes", "no", &d->present);
+        else if (value && strcmp(w[i], "fuses") == 0)
+            rc = parse_fuses(value, d->fuse_open);
+        if (rc < 0)
+            return parse_error(p, "expected supply=on|off, power=on|off, present=yes|no or "
+                                  "fuses=<4 of ok|open, comma-separated>, got '%s%s%s'",
+                               w[i], value ? "=" : "", value ? value : "");
+    }
+    return 0;
+}
+
+static int parse_seconds(const char *text, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    double s = strtod(text, &end);
+    if (errno || *end || end == text || !(s >= 0 && s < 1e9))
+        return -EINVAL;
+    *ms = (uint64_t)(s * 1000.0 + 0.5);
+    return 0;
+}
+
+static int check_action_target(struct parser *p, struct sim_scenario *sc,
+                               const struct sim_action *act)
+{
+    struct sim_adapter_spec *a = find_adapter(sc, act->serial);
+    if (!a)
+        return parse_error(p, "adapter '%s' is not declared", act->serial);
+    if (act->letter && !a->distributors[act->letter - 'A'].declared)
+        return parse_error(p, "distributor %s %c is not declared", act->serial, act->letter);
+    return 0;
+}
+
+static int parse_event(struct parser *p, struct sim_scenario *sc, char **w, int n, size_t *cap)
+{
+    struct sim_event ev;
+    char msg[160];
+    if (n < 2 || parse_seconds(w[1], &ev.at_ms) < 0)
+        return parse_error(p, "expected 'at <seconds> <action>'");
+    if (sim_action_parse(w + 2, (size_t)(n - 2), &ev.action, msg, sizeof(msg)) < 0)
+        return parse_error(p, "%s", msg);
+    int rc = check_action_target(p, sc, &ev.action);
+    if (rc < 0)
+        return rc;
+    if (sc->n_events == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct sim_event *grown = realloc(sc->events, ncap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        sc->events = grown;
+        *cap = ncap;
+    }
+    /* Insertion keeps events sorted and stable: equal times run in file order. */
+    size_t i = sc->n_events++;
+    while (i > 0 && sc->events[i - 1].at_ms > ev.at_ms) {
+        sc->events[i] = sc->events[i - 1];
+        i--;
+    }
+    sc->events[i] = ev;
+    return 0;
+}
+
+static int parse_line(struct parser *p, struct sim_scenario *sc, char *line, size_t *cap)
+{
+    char *w[MAX_WORDS];
+    int n = sim_split_words(line, w, MAX_WORDS);
+    if (n < 0)
+        return parse_error(p, "too many words (at most %d)", MAX_WORDS);
+    if (n == 0)
+        return 0;
+    if (strcmp(w[0], "adapter") == 0)
+        return parse_adapter(p, sc, w, n);
+    if (strcmp(w[0], "distributor") == 0)
+        return parse_distributor(p, sc, w, n);
+    if (strcmp(w[0], "at") == 0)
+        return parse_event(p, sc, w, n, cap);
+    if (strcmp(w[0], "loop") == 0) {
+        if (n != 2 || parse_seconds(w[1], &sc->loop_ms) < 0 || sc->loop_ms == 0)
+            return parse_error(p, "expected 'loop <seconds greater than 0>'");
+        return 0;
+    }
+    return parse_error(p, "expected 'adapter', 'distributor', 'at' or 'loop', got '%s'", w[0]);
+}
+
+int sim_scenario_parse(FILE *in, const char *name, struct sim_scenario *sc, char *err,
+                       size_t errlen)
+{
+    struct parser p = {.name = name, .err = err, .errlen = errlen};
+    char line[512];
+    size_t cap = 0;
+    int rc = 0;
+
+    memset(sc, 0, sizeof(*sc));
+    while (rc == 0 && fgets(line, sizeof(line), in)) {
+        p.line++;
+        if (!strchr(line, '\n') && !feof(in))
+            rc = parse_error(&p, "line longer than %zu characters", sizeof(line) - 2);
+        else
+            rc = parse_line(&p, sc, line, &cap);
+    }
+    if (rc == 0 && sc->n_adapters == 0) {
+        p.line++;
+        rc = parse_error(&p, "expected at least one 'adapter' line");
+    }
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", name);
+    if (rc < 0)
+        sim_scenario_clear(sc);
+    return rc;
+}
+
+int sim_scenario_load(const char *path, struct sim_scenario *sc, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    int rc = sim_scenario_parse(f, path, sc, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+void sim_scenario_default(struct sim_scenario *sc)
+{
+    memset(sc, 0, sizeof(*sc));
+    struct sim_adapter_spec *a = &sc->adapters[sc->n_adapters++];
+    strcpy(a->serial, "LYNX0001");
+    a->vid = SIM_FTDI_VID;
+    a->pid = SIM_LYNX_ADAPTER_PID;
+    a->plugged = true;
+    a->distributors[0] =
+        (struct sim_distributor_spec){.declared = true, .supply = true, .powered = true,
+                                      .present = true};
+}
+
+void sim_scenario_clear(struct sim_scenario *sc)
+{
+    free(sc->events);
+    memset(sc, 0, sizeof(*sc));
+}

@@ -1,0 +1,55 @@
+/* Scenario files: the simulated hardware and its timeline, as line-oriented text (format in
+ * fixtures/README.md). Parsing is pure; errors name the file, the line and what was expected. */
+#ifndef SIM_SCENARIO_H
+#define SIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "action.h"
+
+#define SIM_MAX_ADAPTERS     8
+#define SIM_MAX_DISTRIBUTORS 4 /* per adapter: A..D */
+
+struct sim_distributor_spec {
+    bool declared;
+    bool supply;   /* busbar supplied */
+    bool powered;  /* 5 V on the RJ10 port */
+    bool present;  /* on the I2C chain */
+    bool fuse_open[4];
+};
+
+struct sim_adapter_spec {
+    char serial[SIM_SERIAL_MAX];
+    uint16_t vid, pid;
+    bool plugged;
+    struct sim_distributor_spec distributors[SIM_MAX_DISTRIBUTORS]; /* index = letter - 'A' */
+};
+
+struct sim_event {
+    uint64_t at_ms; /* since the command started */
+    struct sim_action action;
+};
+
+struct sim_scenario {
+    struct sim_adapter_spec adapters[SIM_MAX_ADAPTERS];
+    size_t n_adapters;
+    struct sim_event *events; /* sorted by at_ms, stable */
+    size_t n_events;
+    uint64_t loop_ms; /* 0 = the timeline runs once; else it restarts every loop_ms */
+};
+
+/* Parse from a stream; name is used in messages. Returns 0 or -EINVAL/-ENOMEM with
+ * "name:line: message" in err. */
+int sim_scenario_parse(FILE *in, const char *name, struct sim_scenario *sc, char *err,
+                       size_t errlen);
+int sim_scenario_load(const char *path, struct sim_scenario *sc, char *err, size_t errlen);
+/* The scenario used without --scenario: one adapter, one healthy distributor A. */
+void sim_scenario_default(struct sim_scenario *sc);
+void sim_scenario_clear(struct sim_scenario *sc);
+
+const struct sim_adapter_spec *sim_scenario_adapter(const struct sim_scenario *sc,
+                                                    const char *serial);
+
+#endif

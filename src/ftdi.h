@@ -1,0 +1,154 @@
+/* FT232H transport over libusb-1.0: the only daemon module that touches libusb.
+ *
+ * Two objects, libftdi style. A `struct ftdi_host` is one libusb context: enumeration, hot-plug
+ * and the poll fds of an external poll() loop. A `struct ftdi_adapter` is one opened adapter
+ * (interface A, endpoints 0x02 OUT / 0x81 IN). Every call returns 0 (or a count where said) or a
+ * negative errno code, and leaves a human-readable reason in its object for the caller to print
+ * once with its own context (ftdi_host_error / ftdi_error):
+ *   -ENODEV    the adapter is gone (unplugged): close it and re-open it when it comes back
+ *   -ENOENT    no matching adapter (open)
+ *   -ETIMEDOUT a write or read did not complete in time (read: *got says how much arrived)
+ *   -EIO       short write, or another USB failure
+ *   -EACCES, -EBUSY, -EPIPE, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports
+ *
+ * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
+ * two modem status bytes; ftdi_read_exact() strips them and returns payload only. Payload that
+ * arrives beyond what a read asked for is kept for the next read (ftdi_pending); ftdi_drain()
+ * throws it and anything still in the chip away.
+ *
+ * Latency timer: the daemon ends every command batch with 0x87 (send immediate), so replies never
+ * wait for the timer. It only decides when the chip gives up on an IN request with nothing
+ * flushed, answering a bare status packet. A short timer would make such bare packets arrive in
+ * the middle of a scan that is still clocking on the bus (~1 ms at 100 kHz), costing extra IN
+ * round trips; a long one only delays ftdi_drain() and replies that lack 0x87. Hence the chip's
+ * own default, FTDI_DEFAULT_LATENCY_MS = 16.
+ *
+ * Not thread-safe: one thread drives a host and its adapters. */
+#ifndef LYNX_FTDI_H
+#define LYNX_FTDI_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FTDI_VID                0x0403
+#define FTDI_FT232H_PID         0x6014
+#define FTDI_LYNX_ADAPTER_PID   0xD4F8 /* the original project's reprogrammed adapters */
+#define FTDI_DEFAULT_LATENCY_MS 16
+
+struct ftdi_usb_id {
+    uint16_t vid;
+    uint16_t pid;
+};
+
+/* 0x0403:0xD4F8 then 0x0403:0x6014. */
+extern const struct ftdi_usb_id ftdi_default_ids[];
+extern const size_t ftdi_default_ids_count;
+
+#define FTDI_PORT_PATH_MAX 32
+#define FTDI_SERIAL_MAX    64
+
+struct ftdi_device_info {
+    uint16_t vid, pid;
+    uint8_t bus;
+    uint8_t address;
+    char port_path[FTDI_PORT_PATH_MAX]; /* "bus-port.port...", "" when unknown */
+    char serial[FTDI_SERIAL_MAX];       /* "" when the adapter has none or it was unreadable */
+    int serial_status;                  /* 0, or why serial could not be read (e.g. -EACCES) */
+};
+
+struct ftdi_host;
+struct ftdi_adapter;
+
+/* ---- host: libusb context, enumeration ---- */
+
+/* Returns 0 or a negative code; *out is NULL on failure. */
+int ftdi_host_new(struct ftdi_host **out);
+void ftdi_host_free(struct ftdi_host *host);
+const char *ftdi_host_error(const struct ftdi_host *host);
+
+/* Lists adapters matching ids (NULL = ftdi_default_ids), reading each serial string descriptor
+ * (which briefly opens the device). Writes up to max entries; returns the number of matching
+ * adapters (may exceed max) or a negative code. */
+int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t ids_count,
+                   struct ftdi_device_info *out, size_t max);
+
+/* ---- adapter: open, MPSSE set-up, bulk transfers ---- */
+
+struct ftdi_adapter *ftdi_adapter_new(struct ftdi_host *host);
+/* Closes the adapter if open. */
+void ftdi_adapter_free(struct ftdi_adapter *ad);
+const char *ftdi_error(const struct ftdi_adapter *ad);
+
+/* Opens the first adapter with vid:pid whose serial equals serial (NULL or "" = any). Detaches a
+ * kernel driver (ftdi_sio) from interface 0 and claims it. -ENOENT when none matches. */
+int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial);
+/* Releases the interface and closes the device; harmless when not open. */
+void ftdi_close(struct ftdi_adapter *ad);
+bool ftdi_is_open(const struct ftdi_adapter *ad);
+/* What was opened (bus, address, port path, serial). */
+const struct ftdi_device_info *ftdi_opened_info(const struct ftdi_adapter *ad);
+
+/* Control requests: chip reset, purge both buffers, latency timer (1-255 ms, 0 = default), event
+ * and error characters off, bit mode reset, then MPSSE. Clock and pins are the MPSSE layer's. */
+int ftdi_mpsse_setup(struct ftdi_adapter *ad, unsigned latency_ms);
+
+/* Checks that the MPSSE engine answers and the reply stream is in step: sends the bad opcode
+ * 0xAA and expects `FA AA` back (AN_135's synchronisation). -EPROTO on another answer. */
+int ftdi_mpsse_sync(struct ftdi_adapter *ad, unsigned timeout_ms);
+
+/* One bulk OUT transfer of the whole buffer. A short write is -EIO. */
+int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned timeout_ms);
+
+/* Reads exactly n payload bytes (status bytes stripped) within timeout_ms overall, asking for
+ * enough packets that a reply flushed at once arrives in a single bulk IN transfer. *got (may be
+ * NULL) is set to the payload bytes stored in buf, also on failure. */
+int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeout_ms,
+                    size_t *got);
+
+/* Payload bytes received but not yet returned by ftdi_read_exact. */
+size_t ftdi_pending(const struct ftdi_adapter *ad);
+
+/* After an error: drops pending payload, purges the chip's buffers, then reads and discards until
+ * the chip answers a bare status packet (nothing left in flight) or timeout_ms passes. Returns
+ * the number of payload bytes discarded after the purge, or a negative code. */
+int ftdi_drain(struct ftdi_adapter *ad, unsigned timeout_ms);
+
+/* ---- hot-plug and event loop integration ---- */
+
+bool ftdi_host_has_hotplug(const struct ftdi_host *host);
+
+/* arrived: true = plugged in, false = left. info carries vid, pid, bus, address and port path;
+ * its serial is empty (libusb forbids reading descriptors inside the callback: enumerate or open
+ * from the main loop instead). */
+typedef void (*ftdi_hotplug_fn)(void *user, bool arrived, const struct ftdi_device_info *info);
+
+struct ftdi_hotplug;
+
+/* Calls fn for adapters matching ids (NULL = defaults) arriving or leaving; with enumerate_now,
+ * also at once for those already present. Callbacks run inside ftdi_host_handle_events() (or any
+ * blocking call on the host). */
+int ftdi_hotplug_register(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t ids_count,
+                          bool enumerate_now, ftdi_hotplug_fn fn, void *user,
+                          struct ftdi_hotplug **out);
+void ftdi_hotplug_deregister(struct ftdi_hotplug *hp);
+
+/* The fds libusb needs watched (events filled in, revents 0). Writes up to max; returns the
+ * total count or a negative code. */
+int ftdi_host_pollfds(struct ftdi_host *host, struct pollfd *out, size_t max);
+
+/* Told when libusb adds or removes an fd (NULL, NULL to stop). */
+typedef void (*ftdi_pollfd_added_fn)(int fd, short events, void *user);
+typedef void (*ftdi_pollfd_removed_fn)(int fd, void *user);
+void ftdi_host_set_pollfd_notifiers(struct ftdi_host *host, ftdi_pollfd_added_fn added,
+                                    ftdi_pollfd_removed_fn removed, void *user);
+
+/* Handles whatever is ready without blocking (call when a libusb fd polled ready). */
+int ftdi_host_handle_events(struct ftdi_host *host);
+
+/* Milliseconds until libusb needs ftdi_host_handle_events() for an internal timeout, or -1 when
+ * none (on Linux libusb uses a timerfd among its poll fds, so this stays -1). */
+int ftdi_host_next_timeout_ms(struct ftdi_host *host);
+
+#endif
