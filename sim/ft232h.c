@@ -21,18 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATUS_BYTE0        0x32 /* high-speed chip, CTS and DSR set */
-#define STATUS_BYTE1        0x60 /* transmitter holding and shift registers empty */
-#define STATUS_LEN          2
-#define PACKET_PAYLOAD      (SIM_FT232H_PACKET - STATUS_LEN)
-#define DEFAULT_LATENCY_MS  16
-#define DEVICE_DESC_LEN     18
-#define CONFIG_DESC_LEN     (9 + 9 + 7 + 7)
-#define MAX_POWER_2MA       45 /* 90 mA, the FT232H EEPROM default */
-#define LANGID_EN_US        0x0409
-#define BITMODE_RESET       0x00
-#define BITMODE_MPSSE       0x02
-#define NS_PER_MS           1000000ull
+#define STATUS_BYTE0       0x32 /* high-speed chip, CTS and DSR set */
+#define STATUS_BYTE1       0x60 /* transmitter holding and shift registers empty */
+#define STATUS_LEN         2
+#define PACKET_PAYLOAD     (SIM_FT232H_PACKET - STATUS_LEN)
+#define DEFAULT_LATENCY_MS 16
+#define DEVICE_DESC_LEN    18
+#define CONFIG_DESC_LEN    (9 + 9 + 7 + 7)
+#define MAX_POWER_2MA      45 /* 90 mA, the FT232H EEPROM default */
+#define LANGID_EN_US       0x0409
+#define BITMODE_MPSSE      0x02
+#define NS_PER_MS          1000000ull
 
 enum std_request {
     REQ_GET_STATUS = 0x00,
@@ -85,7 +84,7 @@ struct sim_ft232h {
     uint64_t timer_start_ns;
     uint8_t latency_ms;
 
-    uint8_t bitmode, bitmask;
+    uint8_t bitmode;
     uint8_t configuration;
     struct sim_ft232h_stats stats;
 };
@@ -118,6 +117,8 @@ static void queue_flush(void *ctx)
 
 static void queue_consume(struct sim_ft232h *dev, size_t n)
 {
+    if (n == 0)
+        return;
     memmove(dev->queue, dev->queue + n, dev->queued - n);
     dev->queued -= n;
     dev->flush_upto = dev->flush_upto > n ? dev->flush_upto - n : 0;
@@ -351,10 +352,9 @@ static int standard_request(struct sim_ft232h *dev, const struct sim_usb_setup *
     }
 }
 
-static void enter_bitmode(struct sim_ft232h *dev, uint8_t mode, uint8_t mask)
+static void enter_bitmode(struct sim_ft232h *dev, uint8_t mode)
 {
-    dev->bitmode = mode;
-    dev->bitmask = mask;
+    dev->bitmode = mode;         /* the pin mask only matters to the bit-bang modes */
     sim_mpsse_reset(dev->mpsse); /* entering or leaving MPSSE starts the engine afresh */
 }
 
@@ -382,7 +382,7 @@ static int vendor_out(struct sim_ft232h *dev, const struct sim_usb_setup *s)
         dev->latency_ms = s->wValue ? (uint8_t)s->wValue : 1;
         return 0;
     case SIO_SET_BITMODE:
-        enter_bitmode(dev, s->wValue >> 8, s->wValue & 0xFF);
+        enter_bitmode(dev, s->wValue >> 8);
         return 0;
     default:
         return -EPIPE;
@@ -477,8 +477,10 @@ static size_t pack_packets(struct sim_ft232h *dev, uint8_t *buf, size_t max)
 
         buf[out] = STATUS_BYTE0;
         buf[out + 1] = STATUS_BYTE1;
-        memcpy(buf + out + STATUS_LEN, dev->queue, payload);
-        queue_consume(dev, payload);
+        if (payload) {
+            memcpy(buf + out + STATUS_LEN, dev->queue, payload);
+            queue_consume(dev, payload);
+        }
         out += STATUS_LEN + payload;
 
         /* a short packet ends the transfer; so does running out of data or room */
@@ -535,5 +537,5 @@ const struct sim_ft232h_stats *sim_ft232h_stats(const struct sim_ft232h *dev)
 
 struct sim_mpsse *sim_ft232h_mpsse(struct sim_ft232h *dev)
 {
-    return &*dev->mpsse;
+    return dev->mpsse;
 }

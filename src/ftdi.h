@@ -9,6 +9,8 @@
  *   -ENOENT    no matching adapter (open)
  *   -ETIMEDOUT a write or read did not complete in time (read: *got says how much arrived)
  *   -EIO       short write, or another USB failure
+ *   -EPROTO    the MPSSE engine answered something unexpected (ftdi_mpsse_sync)
+ *   -EBADF     the adapter is not open
  *   -EACCES, -EBUSY, -EPIPE, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports
  *
  * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
@@ -22,6 +24,8 @@
  * the middle of a scan that is still clocking on the bus (~1 ms at 100 kHz), costing extra IN
  * round trips; a long one only delays ftdi_drain() and replies that lack 0x87. Hence the chip's
  * own default, FTDI_DEFAULT_LATENCY_MS = 16.
+ *
+ * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
  *
  * Not thread-safe: one thread drives a host and its adapters. */
 #ifndef LYNX_FTDI_H
@@ -104,15 +108,16 @@ int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned ti
 /* Reads exactly n payload bytes (status bytes stripped) within timeout_ms overall, asking for
  * enough packets that a reply flushed at once arrives in a single bulk IN transfer. *got (may be
  * NULL) is set to the payload bytes stored in buf, also on failure. */
-int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeout_ms,
-                    size_t *got);
+int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeout_ms, size_t *got);
 
 /* Payload bytes received but not yet returned by ftdi_read_exact. */
 size_t ftdi_pending(const struct ftdi_adapter *ad);
 
 /* After an error: drops pending payload, purges the chip's buffers, then reads and discards until
  * the chip answers a bare status packet (nothing left in flight) or timeout_ms passes. Returns
- * the number of payload bytes discarded after the purge, or a negative code. */
+ * the number of payload bytes discarded after the purge, or a negative code. A command cut in
+ * half inside the MPSSE engine survives a purge: re-run ftdi_mpsse_setup() (its bit mode reset
+ * clears it) when a write failed part-way. */
 int ftdi_drain(struct ftdi_adapter *ad, unsigned timeout_ms);
 
 /* ---- hot-plug and event loop integration ---- */

@@ -1,0 +1,761 @@
+#include "ftdi.h"
+
+#include <errno.h>
+#include <libusb.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* FTDI vendor requests (bmRequestType 0x40 host-to-device, vendor, device). */
+#define FTDI_REQ_OUT            (LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE | LIBUSB_ENDPOINT_OUT)
+#define FTDI_REQ_RESET          0x00
+#define FTDI_REQ_SET_EVENT_CHAR 0x06
+#define FTDI_REQ_SET_ERROR_CHAR 0x07
+#define FTDI_REQ_SET_LATENCY    0x09
+#define FTDI_REQ_SET_BITMODE    0x0B
+
+#define FTDI_RESET_SIO       0
+#define FTDI_PURGE_TO_CHIP   1 /* host-to-chip FIFO: commands not yet executed */
+#define FTDI_PURGE_FROM_CHIP 2 /* chip-to-host FIFO: replies not yet read */
+
+#define FTDI_BITMODE_RESET 0x00
+#define FTDI_BITMODE_MPSSE 0x02
+
+#define FTDI_INTERFACE      0
+#define FTDI_PORT_A_INDEX   1 /* wIndex of vendor requests: port A */
+#define FTDI_EP_OUT         0x02
+#define FTDI_EP_IN          0x81
+#define FTDI_STATUS_BYTES   2
+#define FTDI_DEFAULT_PACKET 512
+
+/* Largest bulk IN transfer: 32 high-speed packets, 16320 payload bytes. A Lynx scan reply is a
+ * few bytes; bigger replies simply take several transfers. */
+#define FTDI_MAX_IN_TRANSFER 16384
+
+#define FTDI_CONTROL_TIMEOUT_MS 1000
+
+#define ERROR_MAX 256
+
+const struct ftdi_usb_id ftdi_default_ids[] = {
+    {FTDI_VID, FTDI_LYNX_ADAPTER_PID},
+    {FTDI_VID, FTDI_FT232H_PID},
+};
+const size_t ftdi_default_ids_count = sizeof(ftdi_default_ids) / sizeof(ftdi_default_ids[0]);
+
+struct ftdi_host {
+    libusb_context *usb;
+    ftdi_pollfd_added_fn pollfd_added;
+    ftdi_pollfd_removed_fn pollfd_removed;
+    void *pollfd_user;
+    char error[ERROR_MAX];
+};
+
+struct ftdi_adapter {
+    struct ftdi_host *host;
+    libusb_device_handle *handle;
+    struct ftdi_device_info info;
+    size_t packet_size;
+    /* One bulk IN transfer lands here; it is then compacted in place to payload only, of which
+     * rx[rx_off, rx_len) has not been handed out yet. */
+    uint8_t *rx;
+    size_t rx_capacity;
+    size_t rx_off, rx_len;
+    char error[ERROR_MAX];
+};
+
+struct ftdi_hotplug {
+    struct ftdi_host *host;
+    libusb_hotplug_callback_handle handle;
+    struct ftdi_usb_id *ids;
+    size_t ids_count;
+    ftdi_hotplug_fn fn;
+    void *user;
+};
+
+/* ---- errors ---- */
+
+static int code_from_libusb(int err)
+{
+    switch (err) {
+    case LIBUSB_SUCCESS:
+        return 0;
+    case LIBUSB_ERROR_NO_DEVICE:
+        return -ENODEV;
+    case LIBUSB_ERROR_TIMEOUT:
+        return -ETIMEDOUT;
+    case LIBUSB_ERROR_ACCESS:
+        return -EACCES;
+    case LIBUSB_ERROR_BUSY:
+        return -EBUSY;
+    case LIBUSB_ERROR_NOT_FOUND:
+        return -ENOENT;
+    case LIBUSB_ERROR_PIPE:
+        return -EPIPE;
+    case LIBUSB_ERROR_OVERFLOW:
+        return -EOVERFLOW;
+    case LIBUSB_ERROR_NO_MEM:
+        return -ENOMEM;
+    case LIBUSB_ERROR_INTERRUPTED:
+        return -EINTR;
+    case LIBUSB_ERROR_NOT_SUPPORTED:
+        return -ENOTSUP;
+    case LIBUSB_ERROR_INVALID_PARAM:
+        return -EINVAL;
+    default:
+        return -EIO;
+    }
+}
+
+static void format_error(char *dst, const char *fmt, va_list ap)
+{
+    vsnprintf(dst, ERROR_MAX, fmt, ap);
+}
+
+static int __attribute__((format(printf, 3, 4)))
+adapter_fail(struct ftdi_adapter *ad, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_error(ad->error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+host_fail(struct ftdi_host *host, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_error(host->error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Records what failed with libusb's reason; NO_DEVICE gets a wording the log reader understands. */
+static int adapter_fail_usb(struct ftdi_adapter *ad, int usb_err, const char *what)
+{
+    if (usb_err == LIBUSB_ERROR_NO_DEVICE)
+        return adapter_fail(ad, -ENODEV, "%s: adapter gone (unplugged)", what);
+    return adapter_fail(ad, code_from_libusb(usb_err), "%s: %s", what, libusb_strerror(usb_err));
+}
+
+const char *ftdi_host_error(const struct ftdi_host *host)
+{
+    return host->error;
+}
+
+const char *ftdi_error(const struct ftdi_adapter *ad)
+{
+    return ad->error;
+}
+
+/* ---- host ---- */
+
+int ftdi_host_new(struct ftdi_host **out)
+{
+    *out = NULL;
+    struct ftdi_host *host = calloc(1, sizeof(*host));
+    if (!host)
+        return -ENOMEM;
+    int r = libusb_init(&host->usb);
+    if (r < 0) {
+        int code = code_from_libusb(r);
+        free(host);
+        return code;
+    }
+    *out = host;
+    return 0;
+}
+
+void ftdi_host_free(struct ftdi_host *host)
+{
+    if (!host)
+        return;
+    libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
+    libusb_exit(host->usb);
+    free(host);
+}
+
+static bool id_matches(const struct ftdi_usb_id *ids, size_t ids_count, uint16_t vid, uint16_t pid)
+{
+    for (size_t i = 0; i < ids_count; i++)
+        if (ids[i].vid == vid && ids[i].pid == pid)
+            return true;
+    return false;
+}
+
+static void fill_location(libusb_device *dev, const struct libusb_device_descriptor *desc,
+                          struct ftdi_device_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->vid = desc->idVendor;
+    info->pid = desc->idProduct;
+    info->bus = libusb_get_bus_number(dev);
+    info->address = libusb_get_device_address(dev);
+
+    uint8_t ports[8];
+    int n = libusb_get_port_numbers(dev, ports, sizeof(ports));
+    if (n <= 0)
+        return;
+    size_t used = (size_t)snprintf(info->port_path, sizeof(info->port_path), "%u", info->bus);
+    for (int i = 0; i < n && used < sizeof(info->port_path); i++)
+        used += (size_t)snprintf(info->port_path + used, sizeof(info->port_path) - used, "%c%u",
+                                 i == 0 ? '-' : '.', ports[i]);
+}
+
+/* Returns 0 or a negative code; serial is "" when the device has no serial string. */
+static int read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
+                       char *serial, size_t size)
+{
+    serial[0] = '\0';
+    if (desc->iSerialNumber == 0)
+        return 0;
+    int r = libusb_get_string_descriptor_ascii(handle, desc->iSerialNumber, (unsigned char *)serial,
+                                               (int)size);
+    if (r < 0) {
+        serial[0] = '\0';
+        return code_from_libusb(r);
+    }
+    serial[r < (int)size ? r : (int)size - 1] = '\0';
+    return 0;
+}
+
+int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t ids_count,
+                   struct ftdi_device_info *out, size_t max)
+{
+    if (!ids) {
+        ids = ftdi_default_ids;
+        ids_count = ftdi_default_ids_count;
+    }
+    libusb_device **list;
+    ssize_t count = libusb_get_device_list(host->usb, &list);
+    if (count < 0)
+        return host_fail(host, code_from_libusb((int)count), "listing USB devices: %s",
+                         libusb_strerror((int)count));
+
+    int found = 0;
+    for (ssize_t i = 0; i < count; i++) {
+        struct libusb_device_descriptor desc;
+        if (libusb_get_device_descriptor(list[i], &desc) < 0 ||
+            !id_matches(ids, ids_count, desc.idVendor, desc.idProduct))
+            continue;
+        if ((size_t)found < max) {
+            struct ftdi_device_info *info = &out[found];
+            fill_location(list[i], &desc, info);
+            libusb_device_handle *handle;
+            int r = libusb_open(list[i], &handle);
+            if (r < 0) {
+                info->serial_status = code_from_libusb(r);
+            } else {
+                info->serial_status =
+                    read_serial(handle, &desc, info->serial, sizeof(info->serial));
+                libusb_close(handle);
+            }
+        }
+        if (found < INT_MAX)
+            found++;
+    }
+    libusb_free_device_list(list, 1);
+    return found;
+}
+
+/* ---- adapter: open / close ---- */
+
+struct ftdi_adapter *ftdi_adapter_new(struct ftdi_host *host)
+{
+    struct ftdi_adapter *ad = calloc(1, sizeof(*ad));
+    if (ad)
+        ad->host = host;
+    return ad;
+}
+
+void ftdi_adapter_free(struct ftdi_adapter *ad)
+{
+    if (!ad)
+        return;
+    ftdi_close(ad);
+    free(ad);
+}
+
+bool ftdi_is_open(const struct ftdi_adapter *ad)
+{
+    return ad->handle != NULL;
+}
+
+const struct ftdi_device_info *ftdi_opened_info(const struct ftdi_adapter *ad)
+{
+    return &ad->info;
+}
+
+/* Opens the first device matching vid:pid and serial. Returns 0 with *handle set, -ENOENT, or
+ * the error of a candidate that could not be opened (more useful than "not found"). */
+static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial,
+                         libusb_device_handle **handle)
+{
+    libusb_device **list;
+    ssize_t count = libusb_get_device_list(ad->host->usb, &list);
+    if (count < 0)
+        return adapter_fail_usb(ad, (int)count, "listing USB devices");
+
+    bool any_serial = !serial || !serial[0];
+    int candidate_code = 0; /* why the first candidate we could not check failed */
+    const char *candidate_why = "", *candidate_reason = "";
+    *handle = NULL;
+    for (ssize_t i = 0; i < count && !*handle; i++) {
+        struct libusb_device_descriptor desc;
+        if (libusb_get_device_descriptor(list[i], &desc) < 0 || desc.idVendor != vid ||
+            desc.idProduct != pid)
+            continue;
+        libusb_device_handle *h;
+        int r = libusb_open(list[i], &h);
+        if (r < 0) {
+            if (candidate_code == 0) {
+                candidate_code = code_from_libusb(r);
+                candidate_why = "opening";
+                candidate_reason = libusb_strerror(r);
+            }
+            continue;
+        }
+        char found_serial[FTDI_SERIAL_MAX];
+        int sr = read_serial(h, &desc, found_serial, sizeof(found_serial));
+        if (any_serial || (sr == 0 && strcmp(found_serial, serial) == 0)) {
+            *handle = h;
+            fill_location(list[i], &desc, &ad->info);
+            memcpy(ad->info.serial, found_serial, sizeof(found_serial));
+            ad->info.serial_status = sr;
+        } else {
+            if (sr < 0 && candidate_code == 0) {
+                candidate_code = sr;
+                candidate_why = "reading the serial of";
+                candidate_reason = strerror(-sr);
+            }
+            libusb_close(h);
+        }
+    }
+    libusb_free_device_list(list, 1);
+
+    if (*handle)
+        return 0;
+    const char *which = any_serial ? "any" : serial;
+    if (candidate_code)
+        return adapter_fail(ad, candidate_code, "%s %04x:%04x (looking for serial %s): %s",
+                            candidate_why, vid, pid, which, candidate_reason);
+    return adapter_fail(ad, -ENOENT, "no adapter %04x:%04x with serial %s", vid, pid, which);
+}
+
+static int claim_interface(struct ftdi_adapter *ad)
+{
+    /* Linux: the claim detaches ftdi_sio, and the release gives it back. Elsewhere detach by hand
+     * (and leave it detached). */
+    bool auto_detach = libusb_set_auto_detach_kernel_driver(ad->handle, 1) == LIBUSB_SUCCESS;
+    if (libusb_kernel_driver_active(ad->handle, FTDI_INTERFACE) == 1) {
+        log_info("ftdi %s: detaching the kernel driver (ftdi_sio) from interface 0",
+                 ad->info.port_path);
+        if (!auto_detach) {
+            int r = libusb_detach_kernel_driver(ad->handle, FTDI_INTERFACE);
+            if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND)
+                return adapter_fail_usb(ad, r, "detaching the kernel driver");
+        }
+    }
+
+    int config = 0;
+    if (libusb_get_configuration(ad->handle, &config) == 0 && config != 1) {
+        int r = libusb_set_configuration(ad->handle, 1);
+        if (r < 0)
+            return adapter_fail_usb(ad, r, "selecting configuration 1");
+    }
+
+    int r = libusb_claim_interface(ad->handle, FTDI_INTERFACE);
+    if (r < 0)
+        return adapter_fail_usb(ad, r, "claiming interface 0");
+    return 0;
+}
+
+int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial)
+{
+    if (ad->handle)
+        return adapter_fail(ad, -EBUSY, "adapter already open");
+    int r = find_and_open(ad, vid, pid, serial, &ad->handle);
+    if (r < 0)
+        return r;
+
+    r = claim_interface(ad);
+    if (r < 0)
+        goto fail_close;
+
+    int packet = libusb_get_max_packet_size(libusb_get_device(ad->handle), FTDI_EP_IN);
+    ad->packet_size = packet > FTDI_STATUS_BYTES ? (size_t)packet : FTDI_DEFAULT_PACKET;
+    ad->rx_capacity = FTDI_MAX_IN_TRANSFER / ad->packet_size * ad->packet_size;
+    ad->rx = malloc(ad->rx_capacity);
+    if (!ad->rx) {
+        r = adapter_fail(ad, -ENOMEM, "allocating the read buffer");
+        goto fail_release;
+    }
+    ad->rx_off = ad->rx_len = 0;
+    log_debug("ftdi %s: opened %04x:%04x serial '%s', %zu-byte packets", ad->info.port_path, vid,
+              pid, ad->info.serial, ad->packet_size);
+    return 0;
+
+fail_release:
+    libusb_release_interface(ad->handle, FTDI_INTERFACE);
+fail_close:
+    libusb_close(ad->handle);
+    ad->handle = NULL;
+    return r;
+}
+
+void ftdi_close(struct ftdi_adapter *ad)
+{
+    if (!ad->handle)
+        return;
+    /* Fails harmlessly when the adapter is gone. */
+    libusb_release_interface(ad->handle, FTDI_INTERFACE);
+    libusb_close(ad->handle);
+    ad->handle = NULL;
+    free(ad->rx);
+    ad->rx = NULL;
+    ad->rx_capacity = ad->rx_off = ad->rx_len = 0;
+}
+
+/* ---- control requests ---- */
+
+static int control_out(struct ftdi_adapter *ad, uint8_t request, uint16_t value, const char *what)
+{
+    int r = libusb_control_transfer(ad->handle, FTDI_REQ_OUT, request, value, FTDI_PORT_A_INDEX,
+                                    NULL, 0, FTDI_CONTROL_TIMEOUT_MS);
+    return r < 0 ? adapter_fail_usb(ad, r, what) : 0;
+}
+
+static int purge_chip(struct ftdi_adapter *ad)
+{
+    int r = control_out(ad, FTDI_REQ_RESET, FTDI_PURGE_TO_CHIP, "purging the host-to-chip buffer");
+    if (r == 0)
+        r = control_out(ad, FTDI_REQ_RESET, FTDI_PURGE_FROM_CHIP,
+                        "purging the chip-to-host buffer");
+    return r;
+}
+
+int ftdi_mpsse_setup(struct ftdi_adapter *ad, unsigned latency_ms)
+{
+    if (!ad->handle)
+        return adapter_fail(ad, -EBADF, "adapter not open");
+    if (latency_ms == 0)
+        latency_ms = FTDI_DEFAULT_LATENCY_MS;
+    if (latency_ms > 255)
+        return adapter_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
+
+    ad->rx_off = ad->rx_len = 0;
+    int r = control_out(ad, FTDI_REQ_RESET, FTDI_RESET_SIO, "resetting the chip");
+    if (r == 0)
+        r = purge_chip(ad);
+    if (r == 0)
+        r = control_out(ad, FTDI_REQ_SET_LATENCY, (uint16_t)latency_ms,
+                        "setting the latency timer");
+    if (r == 0)
+        r = control_out(ad, FTDI_REQ_SET_EVENT_CHAR, 0, "disabling the event character");
+    if (r == 0)
+        r = control_out(ad, FTDI_REQ_SET_ERROR_CHAR, 0, "disabling the error character");
+    if (r == 0)
+        r = control_out(ad, FTDI_REQ_SET_BITMODE, FTDI_BITMODE_RESET << 8,
+                        "resetting the bit mode");
+    if (r == 0)
+        r = control_out(ad, FTDI_REQ_SET_BITMODE, FTDI_BITMODE_MPSSE << 8, "enabling MPSSE");
+    return r;
+}
+
+int ftdi_mpsse_sync(struct ftdi_adapter *ad, unsigned timeout_ms)
+{
+    static const uint8_t bad_command[] = {0xAA, 0x87};
+    uint8_t reply[2];
+    int r = ftdi_write(ad, bad_command, sizeof(bad_command), timeout_ms);
+    if (r == 0)
+        r = ftdi_read_exact(ad, reply, sizeof(reply), timeout_ms, NULL);
+    if (r < 0)
+        return r;
+    if (reply[0] != 0xFA || reply[1] != 0xAA)
+        return adapter_fail(ad, -EPROTO, "MPSSE sync: expected FA AA, got %02X %02X", reply[0],
+                            reply[1]);
+    return 0;
+}
+
+/* ---- bulk transfers ---- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned timeout_ms)
+{
+    if (!ad->handle)
+        return adapter_fail(ad, -EBADF, "adapter not open");
+    if (len > INT_MAX)
+        return adapter_fail(ad, -EINVAL, "write of %zu bytes too large", len);
+    if (len == 0)
+        return 0;
+    int done = 0;
+    /* libusb never writes to an OUT buffer; its prototype just lacks the const. */
+    int r = libusb_bulk_transfer(ad->handle, FTDI_EP_OUT, (unsigned char *)(uintptr_t)buf, (int)len,
+                                 &done, timeout_ms ? timeout_ms : 1);
+    if (r == LIBUSB_ERROR_TIMEOUT)
+        return adapter_fail(ad, -ETIMEDOUT, "bulk OUT timed out after %u ms: %d of %zu bytes sent",
+                            timeout_ms, done, len);
+    if (r < 0)
+        return adapter_fail_usb(ad, r, "bulk OUT");
+    if ((size_t)done != len)
+        return adapter_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes", done, len);
+    return 0;
+}
+
+/* Removes the status bytes at the start of every packet of one transfer, compacting the payload
+ * to the front of buf. Returns the payload length. */
+static size_t strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size)
+{
+    size_t payload = 0;
+    for (size_t start = 0; start < len; start += packet_size) {
+        size_t chunk = len - start < packet_size ? len - start : packet_size;
+        if (chunk <= FTDI_STATUS_BYTES)
+            continue;
+        memmove(buf + payload, buf + start + FTDI_STATUS_BYTES, chunk - FTDI_STATUS_BYTES);
+        payload += chunk - FTDI_STATUS_BYTES;
+    }
+    return payload;
+}
+
+static size_t take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n)
+{
+    size_t avail = ad->rx_len - ad->rx_off;
+    size_t take = avail < n ? avail : n;
+    memcpy(dst, ad->rx + ad->rx_off, take);
+    ad->rx_off += take;
+    return take;
+}
+
+/* One bulk IN transfer sized for `wanted` payload bytes; the payload ends up pending. */
+static int read_transfer(struct ftdi_adapter *ad, size_t wanted, unsigned timeout_ms)
+{
+    size_t payload_per_packet = ad->packet_size - FTDI_STATUS_BYTES;
+    size_t packets = (wanted + payload_per_packet - 1) / payload_per_packet;
+    size_t length = packets * ad->packet_size;
+    if (length == 0)
+        length = ad->packet_size;
+    if (length > ad->rx_capacity)
+        length = ad->rx_capacity;
+
+    int transferred = 0;
+    int r =
+        libusb_bulk_transfer(ad->handle, FTDI_EP_IN, ad->rx, (int)length, &transferred, timeout_ms);
+    ad->rx_off = 0;
+    ad->rx_len = strip_status_bytes(ad->rx, (size_t)transferred, ad->packet_size);
+    return r;
+}
+
+int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeout_ms, size_t *got)
+{
+    uint8_t *dst = buf;
+    size_t copied = 0;
+    if (got)
+        *got = 0;
+    if (!ad->handle)
+        return adapter_fail(ad, -EBADF, "adapter not open");
+
+    copied = take_pending(ad, dst, n);
+    uint64_t deadline = now_ms() + timeout_ms;
+    int r = 0;
+    while (copied < n) {
+        uint64_t now = now_ms();
+        /* Always try at least once, even with the time used up: the reply may be waiting. */
+        unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
+        r = read_transfer(ad, n - copied, remaining);
+        copied += take_pending(ad, dst + copied, n - copied);
+        if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
+            break;
+        if (copied < n && (r == LIBUSB_ERROR_TIMEOUT || now_ms() >= deadline)) {
+            r = LIBUSB_ERROR_TIMEOUT;
+            break;
+        }
+        r = 0;
+    }
+    if (got)
+        *got = copied;
+    if (r == LIBUSB_ERROR_TIMEOUT)
+        return adapter_fail(ad, -ETIMEDOUT, "read timed out after %u ms: %zu of %zu bytes",
+                            timeout_ms, copied, n);
+    if (r < 0)
+        return adapter_fail_usb(ad, r, "bulk IN");
+    return 0;
+}
+
+size_t ftdi_pending(const struct ftdi_adapter *ad)
+{
+    return ad->rx_len - ad->rx_off;
+}
+
+int ftdi_drain(struct ftdi_adapter *ad, unsigned timeout_ms)
+{
+    if (!ad->handle)
+        return adapter_fail(ad, -EBADF, "adapter not open");
+    ad->rx_off = ad->rx_len = 0;
+    int r = purge_chip(ad);
+    if (r < 0)
+        return r;
+
+    uint64_t deadline = now_ms() + timeout_ms;
+    size_t discarded = 0;
+    for (;;) {
+        uint64_t now = now_ms();
+        unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
+        r = read_transfer(ad, ad->rx_capacity, remaining);
+        size_t payload = ad->rx_len;
+        discarded += payload;
+        ad->rx_off = ad->rx_len = 0;
+        if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
+            return adapter_fail_usb(ad, r, "draining");
+        if (r == 0 && payload == 0)
+            return discarded > INT_MAX ? INT_MAX : (int)discarded;
+        if (r == LIBUSB_ERROR_TIMEOUT || now_ms() >= deadline)
+            return adapter_fail(ad, -ETIMEDOUT,
+                                "draining: still receiving after %u ms (%zu bytes discarded)",
+                                timeout_ms, discarded);
+    }
+}
+
+/* ---- hot-plug ---- */
+
+bool ftdi_host_has_hotplug(const struct ftdi_host *host)
+{
+    (void)host; /* a property of the libusb build and platform */
+    return libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) != 0;
+}
+
+static int LIBUSB_CALL on_hotplug(libusb_context *usb, libusb_device *dev,
+                                  libusb_hotplug_event event, void *user)
+{
+    (void)usb;
+    struct ftdi_hotplug *hp = user;
+    struct libusb_device_descriptor desc;
+    /* The descriptor is cached by libusb: safe here, also for a device that has left. */
+    if (libusb_get_device_descriptor(dev, &desc) < 0 ||
+        !id_matches(hp->ids, hp->ids_count, desc.idVendor, desc.idProduct))
+        return 0;
+    struct ftdi_device_info info;
+    fill_location(dev, &desc, &info);
+    hp->fn(hp->user, event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED, &info);
+    return 0; /* stay registered */
+}
+
+int ftdi_hotplug_register(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t ids_count,
+                          bool enumerate_now, ftdi_hotplug_fn fn, void *user,
+                          struct ftdi_hotplug **out)
+{
+    *out = NULL;
+    if (!ftdi_host_has_hotplug(host))
+        return host_fail(host, -ENOTSUP, "libusb has no hot-plug support here");
+    if (!ids) {
+        ids = ftdi_default_ids;
+        ids_count = ftdi_default_ids_count;
+    }
+    struct ftdi_hotplug *hp = calloc(1, sizeof(*hp));
+    if (hp)
+        hp->ids = calloc(ids_count ? ids_count : 1, sizeof(*ids));
+    if (!hp || !hp->ids) {
+        free(hp);
+        return host_fail(host, -ENOMEM, "allocating a hot-plug registration");
+    }
+    memcpy(hp->ids, ids, ids_count * sizeof(*ids));
+    hp->ids_count = ids_count;
+    hp->host = host;
+    hp->fn = fn;
+    hp->user = user;
+
+    /* One registration for any device, filtered against the list in on_hotplug: libusb matches
+     * only a single vid:pid per registration. */
+    int r = libusb_hotplug_register_callback(
+        host->usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+        enumerate_now ? LIBUSB_HOTPLUG_ENUMERATE : 0, LIBUSB_HOTPLUG_MATCH_ANY,
+        LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, hp, &hp->handle);
+    if (r < 0) {
+        free(hp->ids);
+        free(hp);
+        return host_fail(host, code_from_libusb(r), "registering for hot-plug: %s",
+                         libusb_strerror(r));
+    }
+    *out = hp;
+    return 0;
+}
+
+void ftdi_hotplug_deregister(struct ftdi_hotplug *hp)
+{
+    if (!hp)
+        return;
+    libusb_hotplug_deregister_callback(hp->host->usb, hp->handle);
+    free(hp->ids);
+    free(hp);
+}
+
+/* ---- event loop integration ---- */
+
+int ftdi_host_pollfds(struct ftdi_host *host, struct pollfd *out, size_t max)
+{
+    const struct libusb_pollfd **fds = libusb_get_pollfds(host->usb);
+    if (!fds)
+        return host_fail(host, -ENOTSUP, "libusb cannot export its poll fds here");
+    int count = 0;
+    for (; fds[count]; count++) {
+        if ((size_t)count < max)
+            out[count] = (struct pollfd){.fd = fds[count]->fd, .events = fds[count]->events};
+    }
+    libusb_free_pollfds(fds);
+    return count;
+}
+
+static void LIBUSB_CALL on_pollfd_added(int fd, short events, void *user)
+{
+    struct ftdi_host *host = user;
+    if (host->pollfd_added)
+        host->pollfd_added(fd, events, host->pollfd_user);
+}
+
+static void LIBUSB_CALL on_pollfd_removed(int fd, void *user)
+{
+    struct ftdi_host *host = user;
+    if (host->pollfd_removed)
+        host->pollfd_removed(fd, host->pollfd_user);
+}
+
+void ftdi_host_set_pollfd_notifiers(struct ftdi_host *host, ftdi_pollfd_added_fn added,
+                                    ftdi_pollfd_removed_fn removed, void *user)
+{
+    host->pollfd_added = added;
+    host->pollfd_removed = removed;
+    host->pollfd_user = user;
+    if (added || removed)
+        libusb_set_pollfd_notifiers(host->usb, on_pollfd_added, on_pollfd_removed, host);
+    else
+        libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
+}
+
+int ftdi_host_handle_events(struct ftdi_host *host)
+{
+    struct timeval zero = {0, 0};
+    int r = libusb_handle_events_timeout_completed(host->usb, &zero, NULL);
+    if (r < 0)
+        return host_fail(host, code_from_libusb(r), "handling USB events: %s", libusb_strerror(r));
+    return 0;
+}
+
+int ftdi_host_next_timeout_ms(struct ftdi_host *host)
+{
+    struct timeval tv;
+    if (libusb_get_next_timeout(host->usb, &tv) != 1)
+        return -1;
+    long long ms = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}

@@ -1,0 +1,95 @@
+/* MPSSE command builder and reply parser for an I2C master on an FT232H. Pure: fills caller
+ * buffers with the bytes to send in one bulk OUT and parses the bytes read back (status bytes
+ * already stripped); no USB.
+ *
+ * Pins: AD0 = SCL, AD1 = SDA out, AD2 = SDA in (AD1 and AD2 tied). Both outputs are set
+ * drive-only-zero (0x9E), so writing 1 releases a line (open drain) and the direction never
+ * changes: every pin write is `80 <value> 03`.
+ *
+ * Clock: divide-by-5 off (60 MHz base), 3-phase clocking on, so SCL = 60 MHz / ((1 + d) * 2) * 2/3
+ * = 20 MHz / (1 + d). The divisor is rounded so that SCL never exceeds the requested rate.
+ *
+ * Scan: one read transaction per (address, round): START, address byte (addr << 1 | 1), ACK bit
+ * read, one data byte read, NACK, STOP. All transactions of a scan go in ONE command buffer ending
+ * with 87 (send immediate); the chip answers with exactly 2 bytes per transaction (the ACK bit in
+ * bit 0 of the first, then the data byte), in the order the transactions were built: round-major
+ * (all addresses of round 0, then round 1, ...). A NACKed address still returns a data byte (0xFF:
+ * nobody drives the bus); the parser reports it as absent. */
+#ifndef LYNX_MPSSE_I2C_H
+#define LYNX_MPSSE_I2C_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MPSSE_I2C_MIN_HZ        1000u
+#define MPSSE_I2C_MAX_HZ        1000000u
+#define MPSSE_I2C_MAX_ADDRESSES 8u
+#define MPSSE_I2C_MAX_ROUNDS    4u
+
+#define MPSSE_I2C_INIT_LEN     13u /* 8A 97 8C 9E 07 00 85 86 dl dh 80 03 03 */
+#define MPSSE_I2C_SYNC_LEN     2u  /* AA 87 */
+#define MPSSE_I2C_SYNC_REPLY   2u  /* FA AA */
+#define MPSSE_I2C_RECOVERY_REPLY 1u /* ADBUS pin levels after the recovery */
+
+/* The chip's reply to an opcode it does not know: FA <opcode>. */
+#define MPSSE_BAD_COMMAND 0xFA
+
+struct mpsse_i2c_clock {
+    uint16_t divisor;      /* argument of opcode 86 (with 8A and 8C) */
+    uint32_t scl_hz;       /* resulting SCL frequency */
+    unsigned hold_repeats; /* pin writes repeated to meet I2C setup/hold times at this speed */
+};
+
+/* Choose the clock for a requested SCL rate. Returns 0 or -EINVAL (out of MIN_HZ..MAX_HZ). */
+int mpsse_i2c_clock_for(uint32_t requested_hz, struct mpsse_i2c_clock *out);
+
+/* MPSSE setup for I2C (after SET_BITMODE MPSSE): writes MPSSE_I2C_INIT_LEN bytes and returns that
+ * length, or -ENOSPC. No reply is expected. */
+ssize_t mpsse_i2c_build_init(const struct mpsse_i2c_clock *clock, uint8_t *buf, size_t max);
+
+/* Synchronisation check (AN_135): a bogus opcode AA must come back as FA AA. */
+ssize_t mpsse_i2c_build_sync(uint8_t *buf, size_t max);
+/* 0 when the reply is exactly FA AA, -EPROTO otherwise. */
+int mpsse_i2c_check_sync(const uint8_t *reply, size_t len);
+
+struct mpsse_i2c_scan {
+    uint8_t addresses[MPSSE_I2C_MAX_ADDRESSES]; /* 7-bit addresses */
+    size_t n_addresses;                         /* 1..MPSSE_I2C_MAX_ADDRESSES */
+    unsigned rounds;                            /* reads per address, 1..MPSSE_I2C_MAX_ROUNDS */
+    struct mpsse_i2c_clock clock;
+};
+
+struct mpsse_i2c_read {
+    uint8_t address;
+    unsigned round;
+    bool acked; /* false: nobody answered; data is meaningless */
+    uint8_t data;
+};
+
+/* Command and reply sizes of a scan, or 0 when the scan is invalid. */
+size_t mpsse_i2c_scan_command_len(const struct mpsse_i2c_scan *scan);
+size_t mpsse_i2c_scan_reply_len(const struct mpsse_i2c_scan *scan);
+
+/* Build the whole scan into buf. Returns the length written, -EINVAL for a bad scan (no
+ * addresses, address > 0x7F, rounds out of range) or -ENOSPC when max is too small. */
+ssize_t mpsse_i2c_build_scan(const struct mpsse_i2c_scan *scan, uint8_t *buf, size_t max);
+
+/* Parse the reply of a scan into out[], one entry per transaction in build order
+ * (index = round * n_addresses + address index). Returns the number of entries, -EINVAL for a bad
+ * scan, -ENOSPC when max_out is too small, or -EPROTO when len is not exactly the expected reply
+ * length (a short read, or extra bytes such as FA <op> for a rejected command); reads only
+ * reply[0..len). */
+int mpsse_i2c_parse_scan(const struct mpsse_i2c_scan *scan, const uint8_t *reply, size_t len,
+                         struct mpsse_i2c_read *out, size_t max_out);
+
+/* Bus recovery: SCL low with SDA released, 9 SCL pulses (a slave stuck mid-byte finishes it and
+ * lets go of SDA), a STOP, then a pin read (81) and 87. The reply is one byte of ADBUS levels.
+ * Returns the length written or -ENOSPC. */
+size_t mpsse_i2c_recovery_len(const struct mpsse_i2c_clock *clock);
+ssize_t mpsse_i2c_build_recovery(const struct mpsse_i2c_clock *clock, uint8_t *buf, size_t max);
+/* Whether the ADBUS levels show an idle bus (SCL and SDA in both high). */
+bool mpsse_i2c_bus_idle(uint8_t adbus_levels);
+
+#endif

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Builds everything and runs the whole test suite; the last line is "N passed, N failed".
+#   tools/test.sh [BUILD_DIR] [extra meson test arguments...]
+set -eu
+cd "$(dirname "$0")/.."
+"./tools/setup-debian.sh"
+BUILD=${1:-build}
+[ $# -gt 0 ] && shift
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
+ninja -C "$BUILD"
+status=0
+meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
+/usr/bin/python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
+import json, sys
+passed = failed = 0
+for line in open(sys.argv[1]):
+    result = json.loads(line)["result"]
+    if result in ("OK", "EXPECTEDFAIL", "SKIP"):
+        passed += 1
+    else:
+        failed += 1
+print(f"{passed} passed, {failed} failed")
+PY
+exit $status
