@@ -93,6 +93,8 @@ static void queue_append(void *ctx, const uint8_t *bytes, size_t len)
 {
     struct sim_ft232h *dev = ctx;
 
+    if (len == 0)
+        return;
     if (dev->queued + len > dev->queue_cap) {
         size_t cap = dev->queue_cap ? dev->queue_cap : SIM_FT232H_PACKET;
         while (cap < dev->queued + len)
@@ -415,8 +417,9 @@ static int vendor_request(struct sim_ft232h *dev, const struct sim_usb_setup *s,
 {
     const bool in = s->bmRequestType & TYPE_DIR_IN;
 
-    /* wIndex names the port (A = 1, 0 accepted); READ_EEPROM uses it as the word address */
-    if (s->bRequest != SIO_READ_EEPROM && s->wIndex > 1)
+    /* The low byte of wIndex names the port (A = 1, 0 accepted); SET_BAUDRATE on H chips carries
+     * divisor bits in the high byte, READ_EEPROM the word address in all of it. */
+    if (s->bRequest != SIO_READ_EEPROM && (s->wIndex & 0xFF) > 1)
         return -EPIPE;
     return in ? vendor_in(dev, s, data) : vendor_out(dev, s);
 }

@@ -1,1 +1,707 @@
-/* placeholder: being written */
+/* The umockdev bridge (see usb_bridge.h for the contract).
+ *
+ * Every adapter has its own UMockdevIoctlBase; umockdev calls it on its worker thread for each
+ * ioctl on the adapter's /dev/bus/usb/001/NNN. URBs live on two per-adapter lists: bulk IN URBs
+ * waiting for the model (pending) and finished URBs waiting to be reaped by the client that
+ * submitted them (done). A timer thread completes pending IN URBs when the model's latency timer
+ * says so and answers blocking REAPURBs; libusb itself only uses REAPURBNDELAY, which also
+ * services pending URBs, so a busy-reaping client never depends on the timer thread.
+ *
+ * Lock: every access to the models, the URB lists and the plug state happens with the
+ * hardware lock held; umockdev testbed calls (add, uevent, remove) never happen under it,
+ * because umockdev's worker thread may be waiting for it inside an ioctl handler. */
+#include "usb_bridge.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/ioctl.h>
+#include <linux/usbdevice_fs.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <umockdev.h>
+
+#define BUS_NUMBER     1
+#define MAX_ADAPTERS   16
+#define FIRST_DEVNUM   2 /* 1 is the root hub on a real bus */
+#define LAST_DEVNUM    127
+#define SETUP_LEN      8
+#define IDLE_POLL_NS   100000000ull /* timer thread rechecks for vanished clients */
+#define PRELOAD_NAME   "libumockdev-preload.so.0"
+#define DEVNODE_LEN    32
+#define SYSPATH_LEN    96
+#define USB_CHAR_MAJOR 189
+
+struct urb {
+    struct urb *next;
+    UMockdevIoctlClient *client;
+    UMockdevIoctlData *data;   /* struct usbdevfs_urb, a local copy of the client's */
+    UMockdevIoctlData *buffer; /* its transfer buffer, NULL when empty */
+};
+
+struct parked_reaper { /* a blocking REAPURB waiting for a URB of its client */
+    struct parked_reaper *next;
+    UMockdevIoctlClient *client;
+};
+
+struct adapter {
+    struct sim_usb_bridge *br;
+    struct sim_ft232h *dev;
+    UMockdevIoctlBase *handler;
+    int port;
+    int devnum;
+    char devnode[DEVNODE_LEN];
+    char syspath[SYSPATH_LEN]; /* /sys/devices/... as the testbed calls it */
+    atomic_bool plugged;
+    struct urb *pending_in, *done;
+    struct parked_reaper *reapers;
+};
+
+struct sim_usb_bridge {
+    pthread_mutex_t *lock;
+    UMockdevTestbed *testbed;
+    struct adapter *adapters[MAX_ADAPTERS];
+    atomic_size_t count;
+    int next_devnum;
+
+    pthread_t timer;
+    pthread_cond_t wake;
+    bool stop;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct usbdevfs_urb *urb_struct(const struct urb *u)
+{
+    return (struct usbdevfs_urb *)u->data->data;
+}
+
+static void urb_free(struct urb *u)
+{
+    g_object_unref(u->client);
+    g_object_unref(u->data);
+    if (u->buffer)
+        g_object_unref(u->buffer);
+    free(u);
+}
+
+static void list_append(struct urb **head, struct urb *u)
+{
+    u->next = NULL;
+    while (*head)
+        head = &(*head)->next;
+    *head = u;
+}
+
+/* Unlinks and returns the first URB of client on the list (NULL when none). */
+static struct urb *list_take_client(struct urb **head, UMockdevIoctlClient *client)
+{
+    for (; *head; head = &(*head)->next) {
+        if ((*head)->client == client) {
+            struct urb *u = *head;
+            *head = u->next;
+            return u;
+        }
+    }
+    return NULL;
+}
+
+static void list_free(struct urb **head)
+{
+    while (*head) {
+        struct urb *u = *head;
+        *head = u->next;
+        urb_free(u);
+    }
+}
+
+static void finish_urb(struct adapter *ad, struct urb *u, int status, int actual_length)
+{
+    urb_struct(u)->status = status;
+    urb_struct(u)->actual_length = actual_length;
+    list_append(&ad->done, u);
+}
+
+/* Hands u to the client through the reap argument and completes that ioctl. */
+static void deliver_reap(UMockdevIoctlClient *client, struct urb *u)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    UMockdevIoctlData *ptr = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), NULL);
+
+    if (!ptr) {
+        umockdev_ioctl_client_complete(client, -1, EFAULT);
+    } else {
+        umockdev_ioctl_data_set_ptr(ptr, 0, u->data); /* the reap completion flushes it back */
+        g_object_unref(ptr);
+        umockdev_ioctl_client_complete(client, 0, 0);
+    }
+    urb_free(u);
+}
+
+static void answer_parked_reapers(struct adapter *ad)
+{
+    struct parked_reaper **p = &ad->reapers;
+
+    while (*p) {
+        struct parked_reaper *r = *p;
+        struct urb *u = list_take_client(&ad->done, r->client);
+        if (!u && atomic_load(&ad->plugged)) {
+            p = &r->next;
+            continue;
+        }
+        if (u)
+            deliver_reap(r->client, u);
+        else
+            umockdev_ioctl_client_complete(r->client, -1, ENODEV);
+        *p = r->next;
+        g_object_unref(r->client);
+        free(r);
+    }
+}
+
+/* Completes pending IN URBs, oldest first, as far as the model lets them. Returns the time the
+ * head URB may complete (UINT64_MAX when none is pending). */
+static uint64_t service_pending_in(struct adapter *ad, uint64_t now)
+{
+    while (ad->pending_in) {
+        struct urb *u = ad->pending_in;
+        uint8_t *buf = u->buffer ? u->buffer->data : NULL;
+        size_t max = u->buffer ? (size_t)urb_struct(u)->buffer_length : 0;
+        uint64_t wake = UINT64_MAX;
+        size_t n = sim_ft232h_bulk_in(ad->dev, buf, max, now, &wake);
+
+        if (n == 0 && wake != UINT64_MAX)
+            return wake;
+        ad->pending_in = u->next;
+        if (n == 0)
+            finish_urb(ad, u, -EOVERFLOW, 0); /* too small to hold the status bytes */
+        else
+            finish_urb(ad, u, 0, (int)n);
+    }
+    answer_parked_reapers(ad);
+    return UINT64_MAX;
+}
+
+/* Drops the URBs and parked reaps of clients that closed their fd. */
+static void prune_vanished_clients(struct adapter *ad)
+{
+    struct urb **lists[] = {&ad->pending_in, &ad->done};
+
+    for (size_t i = 0; i < 2; i++) {
+        struct urb **p = lists[i];
+        while (*p) {
+            struct urb *u = *p;
+            if (umockdev_ioctl_client_get_connected(u->client)) {
+                p = &u->next;
+                continue;
+            }
+            *p = u->next;
+            urb_free(u);
+        }
+    }
+}
+
+static bool client_is_live(const struct adapter *ad, UMockdevIoctlClient *client)
+{
+    return atomic_load(&ad->plugged) &&
+           strcmp(umockdev_ioctl_client_get_devnode(client), ad->devnode) == 0;
+}
+
+static void submit_control(struct adapter *ad, struct urb *u)
+{
+    struct usbdevfs_urb *urb = urb_struct(u);
+    const uint8_t *raw = u->buffer ? u->buffer->data : NULL;
+
+    if (!raw || urb->buffer_length < SETUP_LEN) {
+        finish_urb(ad, u, -EINVAL, 0);
+        return;
+    }
+    struct sim_usb_setup setup = {
+        .bmRequestType = raw[0],
+        .bRequest = raw[1],
+        .wValue = (uint16_t)(raw[2] | raw[3] << 8),
+        .wIndex = (uint16_t)(raw[4] | raw[5] << 8),
+        .wLength = (uint16_t)(raw[6] | raw[7] << 8),
+    };
+    if (setup.wLength > urb->buffer_length - SETUP_LEN)
+        setup.wLength = (uint16_t)(urb->buffer_length - SETUP_LEN);
+
+    int ret = sim_ft232h_control(ad->dev, &setup, u->buffer->data + SETUP_LEN);
+    if (ret < 0)
+        finish_urb(ad, u, ret, 0);
+    else
+        finish_urb(ad, u, 0, ret);
+}
+
+/* Returns 0 or the errno for the SUBMITURB ioctl itself. */
+static int submit_urb(struct adapter *ad, UMockdevIoctlClient *client)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    UMockdevIoctlData *data =
+        umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), NULL);
+    if (!data)
+        return EFAULT;
+
+    struct usbdevfs_urb *urb = (struct usbdevfs_urb *)data->data;
+    if (urb->buffer_length < 0) {
+        g_object_unref(data);
+        return EINVAL;
+    }
+
+    struct urb *u = calloc(1, sizeof(*u));
+    if (!u) {
+        g_object_unref(data);
+        return ENOMEM;
+    }
+    u->client = g_object_ref(client);
+    u->data = data; /* resolve() hands out references */
+    u->buffer = umockdev_ioctl_data_resolve(data, offsetof(struct usbdevfs_urb, buffer),
+                                            (size_t)urb->buffer_length, NULL);
+
+    if (urb->type == USBDEVFS_URB_TYPE_CONTROL) {
+        submit_control(ad, u);
+    } else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == SIM_FT232H_EP_OUT) {
+        size_t len = u->buffer ? (size_t)urb->buffer_length : 0;
+        if (len)
+            sim_ft232h_bulk_out(ad->dev, u->buffer->data, len, now_ns());
+        finish_urb(ad, u, 0, (int)len);
+    } else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == SIM_FT232H_EP_IN) {
+        list_append(&ad->pending_in, u);
+    } else {
+        urb_free(u);
+        return EINVAL; /* no such endpoint or transfer type on this device */
+    }
+    /* any transfer may have queued data or a flush: pending reads may go now */
+    service_pending_in(ad, now_ns());
+    pthread_cond_signal(&ad->br->wake);
+    return 0;
+}
+
+static int discard_urb(struct adapter *ad, UMockdevIoctlClient *client)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    const unsigned long addr = *(const unsigned long *)arg->data;
+
+    for (struct urb **p = &ad->pending_in; *p; p = &(*p)->next) {
+        struct urb *u = *p;
+        if (u->client == client && u->data->client_addr == addr) {
+            *p = u->next;
+            finish_urb(ad, u, -ENOENT, 0);
+            answer_parked_reapers(ad);
+            return 0;
+        }
+    }
+    return EINVAL; /* already completed or unknown */
+}
+
+/* Returns true when the ioctl was completed here (reaped or failed), false when parked. */
+static bool reap_urb(struct adapter *ad, UMockdevIoctlClient *client, bool block, bool live)
+{
+    if (live)
+        service_pending_in(ad, now_ns());
+
+    struct urb *u = list_take_client(&ad->done, client);
+    if (u) {
+        deliver_reap(client, u);
+        return true;
+    }
+    if (!live) {
+        umockdev_ioctl_client_complete(client, -1, ENODEV);
+        return true;
+    }
+    if (!block) {
+        umockdev_ioctl_client_complete(client, -1, EAGAIN);
+        return true;
+    }
+    struct parked_reaper *r = calloc(1, sizeof(*r));
+    if (!r) {
+        umockdev_ioctl_client_complete(client, -1, ENOMEM);
+        return true;
+    }
+    r->client = g_object_ref(client);
+    r->next = ad->reapers;
+    ad->reapers = r;
+    pthread_cond_signal(&ad->br->wake);
+    return false;
+}
+
+static void complete_errno(UMockdevIoctlClient *client, int err)
+{
+    umockdev_ioctl_client_complete(client, err ? -1 : 0, err);
+}
+
+static int set_configuration(struct adapter *ad, UMockdevIoctlClient *client)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    UMockdevIoctlData *value = umockdev_ioctl_data_resolve(arg, 0, sizeof(unsigned int), NULL);
+    if (!value)
+        return EFAULT;
+
+    const unsigned int config = *(const unsigned int *)value->data;
+    g_object_unref(value);
+    const struct sim_usb_setup setup = {0x00, 0x09, (uint16_t)config, 0, 0};
+    if (config > UINT16_MAX || sim_ft232h_control(ad->dev, &setup, NULL) < 0)
+        return EINVAL;
+    return 0;
+}
+
+static int get_capabilities(UMockdevIoctlClient *client)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    UMockdevIoctlData *caps = umockdev_ioctl_data_resolve(arg, 0, sizeof(uint32_t), NULL);
+    if (!caps)
+        return EFAULT;
+
+    const uint32_t value = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
+                           USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
+    memcpy(caps->data, &value, sizeof(value));
+    g_object_unref(caps);
+    return 0;
+}
+
+static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+                             gpointer user_data)
+{
+    struct adapter *ad = user_data;
+    const unsigned long request = umockdev_ioctl_client_get_request(client);
+    (void)handler;
+
+    pthread_mutex_lock(ad->br->lock);
+    const bool live = client_is_live(ad, client);
+
+    switch (request) {
+    case USBDEVFS_GET_CAPABILITIES:
+        complete_errno(client, get_capabilities(client));
+        break;
+    case USBDEVFS_SUBMITURB:
+        complete_errno(client, live ? submit_urb(ad, client) : ENODEV);
+        break;
+    case USBDEVFS_REAPURBNDELAY:
+    case USBDEVFS_REAPURB:
+        reap_urb(ad, client, request == USBDEVFS_REAPURB, live);
+        break;
+    case USBDEVFS_DISCARDURB:
+        complete_errno(client, discard_urb(ad, client));
+        break;
+    case USBDEVFS_SETCONFIGURATION:
+        complete_errno(client, live ? set_configuration(ad, client) : ENODEV);
+        break;
+    case USBDEVFS_CLAIMINTERFACE:
+    case USBDEVFS_RELEASEINTERFACE:
+    case USBDEVFS_SETINTERFACE:
+    case USBDEVFS_CLEAR_HALT:
+    case USBDEVFS_RESET:
+    case USBDEVFS_RESETEP:
+    case USBDEVFS_DISCONNECT_CLAIM:
+        complete_errno(client, live ? 0 : ENODEV);
+        break;
+    case USBDEVFS_GETDRIVER:
+    case USBDEVFS_IOCTL:
+        complete_errno(client, live ? ENODATA : ENODEV); /* no kernel driver is bound */
+        break;
+    default:
+        complete_errno(client, ENOTTY);
+        break;
+    }
+    pthread_mutex_unlock(ad->br->lock);
+    return TRUE;
+}
+
+static void *timer_thread(void *arg)
+{
+    struct sim_usb_bridge *br = arg;
+
+    pthread_mutex_lock(br->lock);
+    while (!br->stop) {
+        const uint64_t now = now_ns();
+        uint64_t next = now + IDLE_POLL_NS;
+        const size_t count = atomic_load(&br->count);
+
+        for (size_t i = 0; i < count; i++) {
+            struct adapter *ad = br->adapters[i];
+            prune_vanished_clients(ad);
+            uint64_t wake = service_pending_in(ad, now);
+            if (wake < next)
+                next = wake;
+        }
+        struct timespec until = {.tv_sec = (time_t)(next / 1000000000ull),
+                                 .tv_nsec = (long)(next % 1000000000ull)};
+        pthread_cond_timedwait(&br->wake, br->lock, &until);
+    }
+    pthread_mutex_unlock(br->lock);
+    return NULL;
+}
+
+struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock)
+{
+    struct sim_usb_bridge *br = calloc(1, sizeof(*br));
+    if (!br)
+        return NULL;
+    br->lock = lock;
+    br->next_devnum = FIRST_DEVNUM;
+
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&br->wake, &attr);
+    pthread_condattr_destroy(&attr);
+
+    br->testbed = umockdev_testbed_new(); /* sets UMOCKDEV_DIR for this process */
+    if (!br->testbed) {
+        pthread_cond_destroy(&br->wake);
+        free(br);
+        return NULL;
+    }
+    if (pthread_create(&br->timer, NULL, timer_thread, br) != 0) {
+        g_object_unref(br->testbed);
+        pthread_cond_destroy(&br->wake);
+        free(br);
+        return NULL;
+    }
+    return br;
+}
+
+static void free_reapers(struct adapter *ad)
+{
+    while (ad->reapers) {
+        struct parked_reaper *r = ad->reapers;
+        ad->reapers = r->next;
+        umockdev_ioctl_client_complete(r->client, -1, ENODEV);
+        g_object_unref(r->client);
+        free(r);
+    }
+}
+
+void sim_usb_bridge_free(struct sim_usb_bridge *br)
+{
+    if (!br)
+        return;
+    pthread_mutex_lock(br->lock);
+    br->stop = true;
+    pthread_cond_signal(&br->wake);
+    pthread_mutex_unlock(br->lock);
+    pthread_join(br->timer, NULL);
+
+    /* the testbed owns the worker thread: once it is gone no handler runs any more */
+    g_object_unref(br->testbed);
+
+    for (size_t i = 0; i < atomic_load(&br->count); i++) {
+        struct adapter *ad = br->adapters[i];
+        free_reapers(ad);
+        list_free(&ad->pending_in);
+        list_free(&ad->done);
+        g_object_unref(ad->handler);
+        free(ad);
+    }
+    pthread_cond_destroy(&br->wake);
+    free(br);
+}
+
+static struct adapter *find_adapter(struct sim_usb_bridge *br, const struct sim_ft232h *dev)
+{
+    const size_t count = atomic_load(&br->count);
+
+    for (size_t i = 0; i < count; i++)
+        if (br->adapters[i]->dev == dev)
+            return br->adapters[i];
+    return NULL;
+}
+
+/* sysfs attribute values are written as `A: name=value\n` records: keep them on one line. */
+static void append_attribute(GString *rec, const char *name, const char *value)
+{
+    g_string_append_printf(rec, "A: %s=", name);
+    for (const char *c = value; *c; c++)
+        g_string_append_c(rec, (*c >= 0x20 && *c < 0x7F && *c != '\\') ? *c : '_');
+    g_string_append(rec, "\\n\n");
+}
+
+static char *device_record(const struct adapter *ad)
+{
+    const struct sim_ft232h_config *cfg = sim_ft232h_config(ad->dev);
+    uint8_t desc[64];
+    size_t desc_len = sim_ft232h_descriptors(ad->dev, desc, sizeof(desc));
+    GString *rec = g_string_new(NULL);
+
+    g_string_append_printf(rec, "P: %s\n", ad->syspath + strlen("/sys"));
+    g_string_append_printf(rec, "N: %s\n", ad->devnode + strlen("/dev/"));
+    g_string_append_printf(rec,
+                           "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n"
+                           "E: BUSNUM=%03d\nE: DEVNUM=%03d\nE: DEVNAME=%s\n"
+                           "E: PRODUCT=%x/%x/%x\n",
+                           BUS_NUMBER, ad->devnum, ad->devnode, cfg->vid, cfg->pid,
+                           SIM_FT232H_BCD_DEVICE);
+    g_string_append_printf(rec,
+                           "A: busnum=%d\\n\nA: devnum=%d\\n\nA: dev=%d:%d\\n\n"
+                           "A: speed=480\\n\nA: bConfigurationValue=1\\n\n"
+                           "A: bNumConfigurations=1\\n\nA: bMaxPacketSize0=64\\n\n"
+                           "A: idVendor=%04x\\n\nA: idProduct=%04x\\n\nA: bcdDevice=%04x\\n\n",
+                           BUS_NUMBER, ad->devnum, USB_CHAR_MAJOR,
+                           (BUS_NUMBER - 1) * 128 + ad->devnum - 1, cfg->vid, cfg->pid,
+                           SIM_FT232H_BCD_DEVICE);
+    append_attribute(rec, "manufacturer", cfg->manufacturer);
+    append_attribute(rec, "product", cfg->product);
+    if (cfg->serial)
+        append_attribute(rec, "serial", cfg->serial);
+    g_string_append(rec, "H: descriptors=");
+    for (size_t i = 0; i < desc_len && desc_len <= sizeof(desc); i++)
+        g_string_append_printf(rec, "%02X", desc[i]);
+    g_string_append_c(rec, '\n');
+    return g_string_free(rec, FALSE);
+}
+
+/* Power-on state of a freshly plugged chip, set through its own control requests. */
+static void power_on_reset(struct sim_ft232h *dev)
+{
+    const struct sim_usb_setup requests[] = {
+        {0x40, 0x0B, 0x0000, 1, 0}, /* SET_BITMODE reset */
+        {0x40, 0x00, 0, 1, 0},      /* RESET */
+        {0x40, 0x09, 16, 1, 0},     /* SET_LATENCY_TIMER default */
+        {0x00, 0x09, 0, 0, 0},      /* unconfigured */
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+        sim_ft232h_control(dev, &requests[i], NULL);
+}
+
+/* Attaches the ioctl handler to a new device node and adds the sysfs device ("add" uevent). */
+static int plug_in(struct sim_usb_bridge *br, struct adapter *ad)
+{
+    pthread_mutex_lock(br->lock);
+    if (br->next_devnum > LAST_DEVNUM) {
+        pthread_mutex_unlock(br->lock);
+        return -ENOSPC;
+    }
+    ad->devnum = br->next_devnum++;
+    snprintf(ad->devnode, sizeof(ad->devnode), "/dev/bus/usb/%03d/%03d", BUS_NUMBER, ad->devnum);
+    char *record = device_record(ad);
+    pthread_mutex_unlock(br->lock);
+
+    GError *err = NULL;
+    /* before the device exists: a client reacting to the add uevent must find the handler */
+    if (!umockdev_testbed_attach_ioctl(br->testbed, ad->devnode, ad->handler, &err)) {
+        g_clear_error(&err);
+        g_free(record);
+        return -EIO;
+    }
+    atomic_store(&ad->plugged, true);
+    gboolean added = umockdev_testbed_add_from_string(br->testbed, record, &err);
+    g_free(record);
+    if (!added) {
+        atomic_store(&ad->plugged, false);
+        g_clear_error(&err);
+        return -EIO;
+    }
+    return 0;
+}
+
+int sim_usb_bridge_add(struct sim_usb_bridge *br, struct sim_ft232h *dev)
+{
+    const size_t count = atomic_load(&br->count);
+
+    if (count == MAX_ADAPTERS)
+        return -ENOSPC;
+    if (find_adapter(br, dev))
+        return -EEXIST;
+
+    struct adapter *ad = calloc(1, sizeof(*ad));
+    if (!ad)
+        return -ENOMEM;
+    ad->br = br;
+    ad->dev = dev;
+    ad->port = (int)count + 1;
+    snprintf(ad->syspath, sizeof(ad->syspath), "/sys/devices/pci0000:00/0000:00:14.0/usb%d/%d-%d",
+             BUS_NUMBER, BUS_NUMBER, ad->port);
+    ad->handler = umockdev_ioctl_base_new();
+    g_signal_connect(ad->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), ad);
+
+    br->adapters[count] = ad;
+    atomic_store(&br->count, count + 1); /* published: the timer thread may look at it now */
+    return plug_in(br, ad);
+}
+
+int sim_usb_bridge_unplug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    if (!ad)
+        return -ENOENT;
+
+    pthread_mutex_lock(br->lock);
+    if (!atomic_load(&ad->plugged)) {
+        pthread_mutex_unlock(br->lock);
+        return -EALREADY;
+    }
+    atomic_store(&ad->plugged, false);
+    while (ad->pending_in) {
+        struct urb *u = ad->pending_in;
+        ad->pending_in = u->next;
+        finish_urb(ad, u, -ENODEV, 0);
+    }
+    answer_parked_reapers(ad);
+    pthread_mutex_unlock(br->lock);
+
+    /* the uevent carries the properties read from sysfs: send it before removing */
+    umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
+    umockdev_testbed_remove_device(br->testbed, ad->syspath);
+    return 0;
+}
+
+int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    if (!ad)
+        return -ENOENT;
+    if (atomic_load(&ad->plugged))
+        return -EALREADY;
+
+    pthread_mutex_lock(br->lock);
+    power_on_reset(ad->dev);
+    pthread_mutex_unlock(br->lock);
+    return plug_in(br, ad);
+}
+
+bool sim_usb_bridge_plugged(struct sim_usb_bridge *br, const struct sim_ft232h *dev)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    return ad && atomic_load(&ad->plugged);
+}
+
+const char *sim_usb_bridge_preload_path(void)
+{
+    return PRELOAD_NAME;
+}
+
+/* Decided from LD_PRELOAD alone: umockdev_in_mock_environment() caches its first answer, and
+ * asked before the testbed exists it would stay FALSE for the life of the process. */
+static bool preload_active(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    return preload && strstr(preload, "libumockdev-preload") != NULL;
+}
+
+void sim_usb_bridge_reexec_under_preload(char **argv)
+{
+    if (preload_active())
+        return;
+
+    const char *old = getenv("LD_PRELOAD");
+    char *value =
+        (old && old[0]) ? g_strconcat(PRELOAD_NAME, ":", old, NULL) : g_strdup(PRELOAD_NAME);
+    if (setenv("LD_PRELOAD", value, 1) == 0)
+        execv("/proc/self/exe", argv);
+    g_free(value);
+    /* exec failed: carry on without the preload, hot-plug across processes will not work */
+    if (old)
+        setenv("LD_PRELOAD", old, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}

@@ -533,6 +533,8 @@ static size_t take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n)
 {
     size_t avail = ad->rx_len - ad->rx_off;
     size_t take = avail < n ? avail : n;
+    if (take == 0)
+        return 0;
     memcpy(dst, ad->rx + ad->rx_off, take);
     ad->rx_off += take;
     return take;

@@ -27,7 +27,7 @@ enum {
 
 /* ADBUS values (direction is always PIN_OUTPUT; a 1 floats, see drive-zero). */
 #define LINES_IDLE     (PIN_SCL | PIN_SDA_O)
-#define LINES_SDA_LOW  PIN_SCL   /* SCL high, SDA low: START, or the STOP set-up */
+#define LINES_SDA_LOW  PIN_SCL /* SCL high, SDA low: START, or the STOP set-up */
 #define LINES_BOTH_LOW 0x00u
 #define LINES_SCL_LOW  PIN_SDA_O /* SCL low, SDA released */
 

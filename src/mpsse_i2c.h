@@ -28,10 +28,10 @@
 #define MPSSE_I2C_MAX_ADDRESSES 8u
 #define MPSSE_I2C_MAX_ROUNDS    4u
 
-#define MPSSE_I2C_INIT_LEN     13u /* 8A 97 8C 9E 07 00 85 86 dl dh 80 03 03 */
-#define MPSSE_I2C_SYNC_LEN     2u  /* AA 87 */
-#define MPSSE_I2C_SYNC_REPLY   2u  /* FA AA */
-#define MPSSE_I2C_RECOVERY_REPLY 1u /* ADBUS pin levels after the recovery */
+#define MPSSE_I2C_INIT_LEN       13u /* 8A 97 8C 9E 07 00 85 86 dl dh 80 03 03 */
+#define MPSSE_I2C_SYNC_LEN       2u  /* AA 87 */
+#define MPSSE_I2C_SYNC_REPLY     2u  /* FA AA */
+#define MPSSE_I2C_RECOVERY_REPLY 1u  /* ADBUS pin levels after the recovery */
 
 /* The chip's reply to an opcode it does not know: FA <opcode>. */
 #define MPSSE_BAD_COMMAND 0xFA

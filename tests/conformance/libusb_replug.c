@@ -60,7 +60,7 @@ static libusb_device_handle *open_checked(libusb_context *ctx, int vid, int pid,
     libusb_device_handle *h = libusb_open_device_with_vid_pid(ctx, (uint16_t)vid, (uint16_t)pid);
     if (!h)
         return NULL;
-    libusb_device_descriptor desc;
+    struct libusb_device_descriptor desc;
     unsigned char got[64] = "";
     libusb_get_device_descriptor(libusb_get_device(h), &desc);
     libusb_get_string_descriptor_ascii(h, desc.iSerialNumber, got, sizeof(got));

@@ -1,0 +1,476 @@
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static struct config cfg;
+static char warnings[4096];
+
+static void setup(void)
+{
+    config_init(&cfg);
+    warnings[0] = '\0';
+}
+
+static void teardown(void)
+{
+    config_free(&cfg);
+    cr_assert_eq(cfg.n_adapters, 0);
+    cr_assert_null(cfg.adapters);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+/* Loads text as file "test.ini"; the log lines written meanwhile land in `warnings`. */
+static int load(const char *text)
+{
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    cr_assert_not_null(in);
+    FILE *log = tmpfile();
+    cr_assert_not_null(log);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fileno(log), STDERR_FILENO);
+    int rc = config_load_stream(&cfg, in, "test.ini");
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(log);
+    size_t n = fread(warnings, 1, sizeof(warnings) - 1, log);
+    warnings[n] = '\0';
+    fclose(log);
+    fclose(in);
+    return rc;
+}
+
+static void assert_fails(const char *text, const char *error)
+{
+    cr_assert_eq(load(text), -EINVAL, "should fail: %s", text);
+    cr_assert_str_eq(cfg.error, error);
+    cr_assert_eq(cfg.n_adapters, 0, "a failed load keeps nothing");
+}
+
+/* The original project's config.sample.ini, byte for byte. */
+static const char original_sample[] =
+    "[general]\n"
+    "# PID/VID devices to scan for, defaults to given values\n"
+    "pid = 0x0403\n"
+    "vid = 0xD4F8\n"
+    "\n"
+    "# FT8ZT9MF is the serial number of the USB adapter\n"
+    "[ftdi:FT8ZT9MF]\n"
+    "# Custom name for the distributor\n"
+    "name = My Lynx Distributor\n"
+    "\n"
+    "# Only required if missing distributors shall be detected (and alarmed)\n"
+    "distributorAInstalled = True\n"
+    "distributorBInstalled = False\n"
+    "distributorCInstalled = False\n"
+    "distributorDInstalled = False\n"
+    "\n"
+    "# Custom Name for a fuse\n"
+    "distributorAFuse0Name = Multiplus\n"
+    "distributorAFuse1Name = Battery\n"
+    "distributorAFuse3Name = NA\n"
+    "distributorAFuse4Name = NA\n"
+    "\n"
+    "# Only required if missing and blown fuses should be differentiated and blown fuses should "
+    "be alarmed\n"
+    "distributorAFuse0Installed = True\n"
+    "distributorAFuse1Installed = True\n"
+    "distributorAFuse2Installed = False\n"
+    "distributorAFuse3Installed = False";
+
+Test(config, defaults_poll_every_second_at_100khz_and_look_for_both_pids)
+{
+    cr_assert_eq(load(""), 0);
+    cr_assert_eq(cfg.poll_interval_ms, 1000);
+    cr_assert_eq(cfg.i2c_speed_khz, 100);
+    cr_assert_eq(cfg.comm_lost_polls, 3);
+    cr_assert_eq(cfg.n_usb_ids, 2);
+    cr_assert_eq(cfg.usb_ids[0].vid, 0x0403);
+    cr_assert_eq(cfg.usb_ids[0].pid, 0xD4F8);
+    cr_assert_eq(cfg.usb_ids[1].vid, 0x0403);
+    cr_assert_eq(cfg.usb_ids[1].pid, 0x6014);
+    const struct config_adapter *a = config_adapter(&cfg, "ANY");
+    cr_assert_eq(a, &cfg.defaults);
+    cr_assert_str_eq(a->name, "");
+    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
+        cr_assert_not(a->distributor[d].installed);
+        cr_assert_not(a->distributor[d].upside_down);
+        for (unsigned f = 0; f < LYNX_FUSES; f++) {
+            cr_assert(a->distributor[d].fuse_installed[f]);
+            cr_assert_str_eq(a->distributor[d].fuse_name[f], "");
+        }
+    }
+}
+
+Test(config, original_sample_loads_unchanged_with_swapped_ids_fixed)
+{
+    cr_assert_eq(load(original_sample), 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_usb_ids, 1);
+    cr_assert_eq(cfg.usb_ids[0].vid, 0x0403);
+    cr_assert_eq(cfg.usb_ids[0].pid, 0xD4F8);
+    cr_assert(strstr(warnings, "test.ini:3: vid and pid look swapped") != NULL, "%s", warnings);
+    cr_assert(strstr(warnings, "`vid = 0x0403` and `pid = 0xD4F8`") != NULL, "%s", warnings);
+    cr_assert(strstr(warnings, "test.ini:21: unknown key 'distributorAFuse4Name' in "
+                               "[ftdi:FT8ZT9MF], ignored (fuses are numbered 0-3)") != NULL,
+              "%s", warnings);
+
+    cr_assert_eq(cfg.n_adapters, 1);
+    const struct config_adapter *a = config_adapter(&cfg, "FT8ZT9MF");
+    cr_assert_neq(a, &cfg.defaults);
+    cr_assert_str_eq(a->serial, "FT8ZT9MF");
+    cr_assert_str_eq(a->name, "My Lynx Distributor");
+    const struct config_distributor *da = &a->distributor[0];
+    cr_assert(da->installed);
+    cr_assert_not(a->distributor[1].installed);
+    cr_assert_not(a->distributor[3].installed);
+    cr_assert_str_eq(da->fuse_name[0], "Multiplus");
+    cr_assert_str_eq(da->fuse_name[1], "Battery");
+    cr_assert_str_eq(da->fuse_name[2], "");
+    cr_assert_str_eq(da->fuse_name[3], "NA");
+    cr_assert(da->fuse_installed[0]);
+    cr_assert(da->fuse_installed[1]);
+    cr_assert_not(da->fuse_installed[2]);
+    cr_assert_not(da->fuse_installed[3]);
+    cr_assert(a->distributor[1].fuse_installed[2], "other distributors keep the default");
+    cr_assert_eq(config_adapter(&cfg, "FT8ZT9MG"), &cfg.defaults);
+    cr_assert_eq(config_adapter(&cfg, "ft8zt9mf"), &cfg.defaults, "serials are case-sensitive");
+}
+
+Test(config, fork_sample_with_correct_ids_and_upside_down_loads_without_warnings)
+{
+    static const char text[] = "[general]\n"
+                               "vid = 0x0403\n"
+                               "pid = 0xD4F8\n"
+                               "[ftdi:FT8ZT9MF]\n"
+                               "mounted_upside_down = False\n"
+                               "distributorAInstalled = True\n";
+    cr_assert_eq(load(text), 0, "%s", cfg.error);
+    cr_assert_str_eq(warnings, "");
+    cr_assert_eq(cfg.n_usb_ids, 1);
+    cr_assert_eq(cfg.usb_ids[0].pid, 0xD4F8);
+}
+
+Test(config, every_boolean_spelling_of_configparser_is_accepted)
+{
+    static const char *const yes[] = {"True", "true", "TRUE", "yes", "Yes", "on", "ON", "1"};
+    static const char *const no[] = {"False", "false", "no", "NO", "off", "Off", "0"};
+    char text[128];
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        snprintf(text, sizeof(text), "[ftdi:X]\ndistributorCInstalled = %s\n", yes[i]);
+        cr_assert_eq(load(text), 0, "%s: %s", yes[i], cfg.error);
+        cr_assert(config_adapter(&cfg, "X")->distributor[2].installed, "%s", yes[i]);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        snprintf(text, sizeof(text), "[ftdi:X]\ndistributorCFuse2Installed = %s\n", no[i]);
+        cr_assert_eq(load(text), 0, "%s: %s", no[i], cfg.error);
+        cr_assert_not(config_adapter(&cfg, "X")->distributor[2].fuse_installed[2], "%s", no[i]);
+    }
+}
+
+Test(config, key_names_are_case_insensitive_like_configparser)
+{
+    cr_assert_eq(load("[ftdi:X]\nDISTRIBUTORBFUSE3NAME = Shore\ndistributorbupsidedown = yes\n"
+                      "Mounted_Upside_Down = no\n[general]\nPOLL_INTERVAL_MS = 500\n"),
+                 0, "%s", cfg.error);
+    const struct config_adapter *a = config_adapter(&cfg, "X");
+    cr_assert_str_eq(a->distributor[1].fuse_name[3], "Shore");
+    cr_assert(a->distributor[1].upside_down);
+    cr_assert_eq(cfg.poll_interval_ms, 500);
+}
+
+Test(config, per_distributor_upside_down_overrides_the_adapter_setting)
+{
+    cr_assert_eq(load("[ftdi:X]\nmounted_upside_down = true\ndistributorBUpsideDown = false\n"),
+                 0, "%s", cfg.error);
+    const struct config_adapter *a = config_adapter(&cfg, "X");
+    cr_assert(a->distributor[0].upside_down);
+    cr_assert_not(a->distributor[1].upside_down);
+    cr_assert(a->distributor[2].upside_down);
+    cr_assert(a->distributor[3].upside_down);
+
+    struct lynx_distributor_setup setup;
+    config_lynx_setup(a, 2, &setup);
+    cr_assert(setup.upside_down);
+    cr_assert_not(setup.installed);
+    cr_assert(setup.fuse_installed[0] && setup.fuse_installed[3]);
+}
+
+Test(config, general_numbers_are_parsed_in_hex_or_decimal)
+{
+    cr_assert_eq(load("[general]\nvid = 1027\npid = 0x6014\ni2c_speed_khz = 400\n"
+                      "comm_lost_polls = 5\npoll_interval_ms = 2000\n"),
+                 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_usb_ids, 1);
+    cr_assert_eq(cfg.usb_ids[0].vid, 0x0403);
+    cr_assert_eq(cfg.usb_ids[0].pid, 0x6014);
+    cr_assert_eq(cfg.i2c_speed_khz, 400);
+    cr_assert_eq(cfg.comm_lost_polls, 5);
+    cr_assert_eq(cfg.poll_interval_ms, 2000);
+}
+
+Test(config, a_vid_alone_looks_for_both_pids_under_it)
+{
+    cr_assert_eq(load("[general]\nvid = 0x1234\n"), 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_usb_ids, 2);
+    cr_assert_eq(cfg.usb_ids[0].vid, 0x1234);
+    cr_assert_eq(cfg.usb_ids[0].pid, 0xD4F8);
+    cr_assert_eq(cfg.usb_ids[1].vid, 0x1234);
+    cr_assert_eq(cfg.usb_ids[1].pid, 0x6014);
+}
+
+Test(config, pid_0403_alone_means_the_default_adapters)
+{
+    cr_assert_eq(load("[general]\npid = 0x0403\n"), 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_usb_ids, 1);
+    cr_assert_eq(cfg.usb_ids[0].vid, 0x0403);
+    cr_assert_eq(cfg.usb_ids[0].pid, 0xD4F8);
+    cr_assert(strstr(warnings, "test.ini:2: vid and pid look swapped") != NULL, "%s", warnings);
+}
+
+Test(config, vid_and_pid_both_0403_is_an_error)
+{
+    assert_fails("[general]\nvid = 0x0403\npid = 0x0403\n",
+                 "test.ini:3: pid: 0x0403 is FTDI's vendor id, not a product id (use pid = "
+                 "0xD4F8 or 0x6014)");
+}
+
+Test(config, bad_values_fail_with_file_line_and_reason)
+{
+    assert_fails("[ftdi:X]\n\ndistributorAInstalled = maybe\n",
+                 "test.ini:3: distributorAInstalled: 'maybe' is not a boolean (true/false, "
+                 "yes/no, on/off, 1/0)");
+    assert_fails("[ftdi:X]\ndistributorAFuse0Installed =\n",
+                 "test.ini:2: distributorAFuse0Installed: '' is not a boolean (true/false, "
+                 "yes/no, on/off, 1/0)");
+    assert_fails("[general]\nvid = 0xG403\n",
+                 "test.ini:2: vid: '0xG403' is not a number (write decimal, or hex as 0x...)");
+    assert_fails("[general]\nvid = 0403\n",
+                 "test.ini:2: vid: '0403' has a leading zero: write 0x0403 for hex, or drop the "
+                 "zero");
+    assert_fails("[general]\npid = 0x10000\n",
+                 "test.ini:2: pid: 0x10000 is out of range (0x0-0xFFFF)");
+    assert_fails("[general]\npid = -1\n",
+                 "test.ini:2: pid: '-1' is not a number (write decimal, or hex as 0x...)");
+    assert_fails("[general]\npoll_interval_ms = 99\n",
+                 "test.ini:2: poll_interval_ms: 99 is out of range (100-60000)");
+    assert_fails("[general]\ni2c_speed_khz = 1000\n",
+                 "test.ini:2: i2c_speed_khz: 1000 is out of range (10-400)");
+    assert_fails("[general]\ncomm_lost_polls = 0\n",
+                 "test.ini:2: comm_lost_polls: 0 is out of range (1-100)");
+    assert_fails("[general]\ncomm_lost_polls = 99999999999999999999999\n",
+                 "test.ini:2: comm_lost_polls: 99999999999999999999999 is out of range (1-100)");
+    assert_fails("[general]\npoll_interval_ms = 1000ms\n",
+                 "test.ini:2: poll_interval_ms: '1000ms' is not a number (write decimal, or hex "
+                 "as 0x...)");
+}
+
+Test(config, fuse_names_longer_than_16_bytes_or_not_utf8_fail)
+{
+    assert_fails("[ftdi:X]\ndistributorDFuse3Name = 12345678901234567\n",
+                 "test.ini:2: distributorDFuse3Name: '12345678901234567' is 17 bytes long, at "
+                 "most 16 bytes of UTF-8 allowed");
+    /* 6 x 3-byte characters = 18 bytes, only 6 characters */
+    assert_fails("[ftdi:X]\ndistributorAFuse0Name = \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82"
+                 "\xac\xe2\x82\xac\xe2\x82\xac\n",
+                 "test.ini:2: distributorAFuse0Name: '\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2"
+                 "\x82\xac\xe2\x82\xac\xe2\x82\xac' is 18 bytes long, at most 16 bytes of UTF-8 "
+                 "allowed");
+    assert_fails("[ftdi:X]\ndistributorAFuse0Name = Batt\xff\n",
+                 "test.ini:2: distributorAFuse0Name: not valid UTF-8");
+    assert_fails("[ftdi:X]\ndistributorAFuse0Name = a\tb\n",
+                 "test.ini:2: distributorAFuse0Name: contains a control character");
+}
+
+Test(config, fuse_name_of_exactly_16_bytes_of_utf8_is_kept)
+{
+    /* "Lüfter Wärmepumpe" would be 19 bytes; this one is 16: 14 ASCII + one 2-byte character. */
+    cr_assert_eq(load("[ftdi:X]\ndistributorBFuse1Name = Wärmepumpe 1234\n"), 0, "%s",
+                 cfg.error);
+    cr_assert_str_eq(config_adapter(&cfg, "X")->distributor[1].fuse_name[1], "Wärmepumpe 1234");
+}
+
+Test(config, custom_name_is_limited_to_32_characters)
+{
+    cr_assert_eq(load("[ftdi:X]\nname = Lynx Distributor Ölbrenner Keller\n"), 0, "%s",
+                 cfg.error);
+    assert_fails("[ftdi:X]\nname = 123456789012345678901234567890123\n",
+                 "test.ini:2: name: '123456789012345678901234567890123' is 33 characters long, at "
+                 "most 32 allowed");
+}
+
+Test(config, valid_fuse_name_checks_utf8_length_and_controls)
+{
+    cr_assert(config_valid_fuse_name(""));
+    cr_assert(config_valid_fuse_name("Multiplus"));
+    cr_assert(config_valid_fuse_name("1234567890123456"));
+    cr_assert_not(config_valid_fuse_name("12345678901234567"));
+    cr_assert(config_valid_fuse_name("\xc3\xa4"));                  /* ä */
+    cr_assert(config_valid_fuse_name("\xf0\x9f\x94\x8b"));          /* U+1F50B battery */
+    cr_assert_not(config_valid_fuse_name("\xc3"));                  /* truncated sequence */
+    cr_assert_not(config_valid_fuse_name("\xc0\xaf"));              /* overlong '/' */
+    cr_assert_not(config_valid_fuse_name("\xe0\x80\xaf"));          /* overlong */
+    cr_assert_not(config_valid_fuse_name("\xed\xa0\x80"));          /* surrogate U+D800 */
+    cr_assert_not(config_valid_fuse_name("\xf4\x90\x80\x80"));      /* above U+10FFFF */
+    cr_assert_not(config_valid_fuse_name("\xf8\x88\x80\x80\x80"));  /* 5-byte form */
+    cr_assert_not(config_valid_fuse_name("\x80"));                  /* lone continuation */
+    cr_assert_not(config_valid_fuse_name("a\nb"));
+    cr_assert_not(config_valid_fuse_name("\x7f"));
+    cr_assert_not(config_valid_fuse_name("\xc2\x85")); /* C1 control NEL */
+    /* A 4-byte character that would straddle byte 16 */
+    cr_assert_not(config_valid_fuse_name("123456789012345\xf0\x9f\x94\x8b"));
+    cr_assert(config_valid_fuse_name("123456789012\xf0\x9f\x94\x8b"));
+}
+
+Test(config, unknown_sections_and_keys_warn_with_file_and_line_and_are_ignored)
+{
+    static const char text[] = "[general]\n"
+                               "frobnicate = 1\n"
+                               "[serial]\n"
+                               "baud = 9600\n"
+                               "parity = none\n"
+                               "[ftdi:X]\n"
+                               "distributorEInstalled = true\n"
+                               "distributorAFuse0Colour = red\n";
+    cr_assert_eq(load(text), 0, "%s", cfg.error);
+    cr_assert(strstr(warnings, "test.ini:2: unknown key 'frobnicate' in [general], ignored"));
+    cr_assert(strstr(warnings, "test.ini:4: unknown section [serial], ignored"), "%s", warnings);
+    cr_assert_null(strstr(warnings, "test.ini:5:"), "one warning per unknown section");
+    cr_assert(strstr(warnings, "test.ini:7: unknown key 'distributorEInstalled' in [ftdi:X], "
+                               "ignored (distributors are A-D)"),
+              "%s", warnings);
+    cr_assert(strstr(warnings, "test.ini:8: unknown key 'distributorAFuse0Colour'"), "%s",
+              warnings);
+    cr_assert_eq(cfg.n_adapters, 1);
+}
+
+Test(config, duplicate_keys_fail_like_configparser_strict_mode)
+{
+    assert_fails("[ftdi:X]\ndistributorAInstalled = true\nDistributorAInstalled = false\n",
+                 "test.ini:3: DistributorAInstalled: duplicate key");
+    assert_fails("[general]\nvid = 0x0403\nvid = 0x0403\n", "test.ini:3: vid: duplicate key");
+}
+
+Test(config, indented_continuation_lines_are_explained)
+{
+    assert_fails("[ftdi:X]\nname = Lynx\n  Distributor\n",
+                 "test.ini:3: name: multi-line values are not supported (is this line indented "
+                 "by mistake?)");
+}
+
+Test(config, syntax_errors_report_the_line)
+{
+    assert_fails("[general]\n; fine\n\nthis line has no value\n",
+                 "test.ini:4: syntax error: expected [section], key = value, or a ; or # comment");
+    assert_fails("[general\nvid = 1\n",
+                 "test.ini:1: syntax error: expected [section], key = value, or a ; or # comment");
+    assert_fails("vid = 0x0403\n", "test.ini:1: vid: key outside any section (start with "
+                                   "[general] or [ftdi:<serial>])");
+    assert_fails("[ftdi:]\nname = x\n", "test.ini:2: section [ftdi:] names no serial number");
+}
+
+Test(config, the_earliest_error_is_reported_with_a_count_of_the_rest)
+{
+    /* inih reports its syntax error only after the whole file: it must still come first. */
+    assert_fails("[general]\nbroken\nvid = nonsense\npid = 0x6014\npid = 0x6014\n",
+                 "test.ini:2: syntax error: expected [section], key = value, or a ; or # comment "
+                 "(and 2 more errors)");
+}
+
+Test(config, over_long_lines_are_refused_and_line_numbers_stay_right)
+{
+    char text[1024];
+    char name[400];
+    memset(name, 'x', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(text, sizeof(text), "[ftdi:X]\nname = %s\ndistributorAInstalled = perhaps\n", name);
+    cr_assert_eq(load(text), -EINVAL);
+    cr_assert(strncmp(cfg.error, "test.ini:2: line too long", 25) == 0, "%s", cfg.error);
+    cr_assert(strstr(cfg.error, "(and 1 more error)"), "%s", cfg.error);
+    /* the error after it is still found on line 3 */
+    snprintf(text, sizeof(text), "[ftdi:X]\n; %s\ndistributorAInstalled = perhaps\n", name);
+    cr_assert_eq(load(text), -EINVAL);
+    cr_assert(strncmp(cfg.error, "test.ini:2: line too long", 25) == 0, "%s", cfg.error);
+}
+
+Test(config, line_numbers_count_comments_blank_lines_and_crlf)
+{
+    assert_fails("\r\n# comment\r\n; other\r\n[ftdi:X]\r\n\r\ndistributorAInstalled = x\r\n",
+                 "test.ini:6: distributorAInstalled: 'x' is not a boolean (true/false, yes/no, "
+                 "on/off, 1/0)");
+}
+
+Test(config, default_section_applies_to_adapters_that_do_not_override)
+{
+    static const char text[] = "[ftdi:ONE]\n"
+                               "distributorAInstalled = false\n"
+                               "[DEFAULT]\n"
+                               "distributorAInstalled = true\n"
+                               "mounted_upside_down = yes\n"
+                               "distributorAFuse2Name = Inverter\n"
+                               "[ftdi:TWO]\n"
+                               "distributorAFuse2Name = Charger\n";
+    cr_assert_eq(load(text), 0, "%s", cfg.error);
+    const struct config_adapter *one = config_adapter(&cfg, "ONE");
+    const struct config_adapter *two = config_adapter(&cfg, "TWO");
+    const struct config_adapter *other = config_adapter(&cfg, "THREE");
+    cr_assert_not(one->distributor[0].installed, "own value wins, whatever the order");
+    cr_assert(two->distributor[0].installed);
+    cr_assert(other->distributor[0].installed);
+    cr_assert(one->distributor[3].upside_down);
+    cr_assert(other->distributor[1].upside_down);
+    cr_assert_str_eq(one->distributor[0].fuse_name[2], "Inverter");
+    cr_assert_str_eq(two->distributor[0].fuse_name[2], "Charger");
+}
+
+Test(config, sections_for_the_same_serial_merge)
+{
+    cr_assert_eq(load("[ftdi:X]\ndistributorAInstalled = 1\n[ftdi:Y]\n[ftdi:X]\n"
+                      "distributorBInstalled = 1\n"),
+                 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_adapters, 1, "an empty section creates nothing");
+    const struct config_adapter *x = config_adapter(&cfg, "X");
+    cr_assert(x->distributor[0].installed && x->distributor[1].installed);
+}
+
+Test(config, inline_comments_and_colons_work_like_configparser)
+{
+    cr_assert_eq(load("[ftdi:X]\ndistributorAFuse1Name: Solar ; the roof\n"), 0, "%s",
+                 cfg.error);
+    cr_assert_str_eq(config_adapter(&cfg, "X")->distributor[0].fuse_name[1], "Solar");
+}
+
+Test(config, missing_file_reports_path_and_errno)
+{
+    cr_assert_eq(config_load(&cfg, "/nonexistent/lynx.ini"), -ENOENT);
+    cr_assert_str_eq(cfg.error, "/nonexistent/lynx.ini: No such file or directory");
+}
+
+Test(config, repo_sample_file_loads_cleanly)
+{
+    int rc = config_load(&cfg, SAMPLE_INI);
+    cr_assert_eq(rc, 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_usb_ids, 2);
+    cr_assert_eq(cfg.poll_interval_ms, 1000);
+    cr_assert_eq(cfg.i2c_speed_khz, 100);
+    cr_assert_eq(cfg.comm_lost_polls, 3);
+    cr_assert_geq(cfg.n_adapters, 1);
+}
+
+Test(config, reload_releases_the_previous_adapters)
+{
+    cr_assert_eq(load("[ftdi:A]\nname = a\n[ftdi:B]\nname = b\n"), 0);
+    cr_assert_eq(cfg.n_adapters, 2);
+    cr_assert_eq(load("[ftdi:C]\nname = c\n"), 0);
+    cr_assert_eq(cfg.n_adapters, 1);
+    cr_assert_eq(config_adapter(&cfg, "A"), &cfg.defaults);
+    cr_assert_str_eq(config_adapter(&cfg, "C")->name, "c");
+    cr_assert_str_eq(cfg.error, "");
+}

@@ -1,1 +1,405 @@
-/* placeholder: being written */
+/* The umockdev bridge seen by a real libusb client in this process (run under the preload). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/usbdevice_fs.h>
+#include <sys/ioctl.h>
+#include <libusb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ft232h.h"
+#include "usb_bridge.h"
+
+#define TIMEOUT_MS 2000
+#define VENDOR_OUT (LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_ENDPOINT_OUT)
+#define VENDOR_IN  (LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_ENDPOINT_IN)
+
+static pthread_mutex_t hw_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_usb_bridge *bridge;
+static struct sim_ft232h *adapter, *second;
+static libusb_context *ctx;
+static char *testbed_dir;
+
+static struct sim_ft232h *new_adapter(const char *serial)
+{
+    const struct sim_ft232h_config cfg = {
+        .vid = SIM_FTDI_VID, .pid = SIM_LYNX_ADAPTER_PID, .serial = serial};
+    struct sim_ft232h *dev = sim_ft232h_new(&cfg, NULL);
+    cr_assert_not_null(dev);
+    return dev;
+}
+
+static void setup(void)
+{
+    bridge = sim_usb_bridge_new(&hw_lock);
+    cr_assert_not_null(bridge);
+    testbed_dir = strdup(getenv("UMOCKDEV_DIR"));
+    adapter = new_adapter("LX000001");
+    cr_assert_eq(sim_usb_bridge_add(bridge, adapter), 0);
+    cr_assert_eq(libusb_init(&ctx), 0);
+}
+
+static void teardown(void)
+{
+    libusb_exit(ctx); /* clients first: the bridge must outlive every open device */
+    sim_usb_bridge_free(bridge);
+    cr_expect_neq(access(testbed_dir, F_OK), 0, "the testbed directory is removed");
+    free(testbed_dir);
+    sim_ft232h_free(adapter);
+    sim_ft232h_free(second);
+    second = NULL;
+}
+
+TestSuite(usb_bridge, .init = setup, .fini = teardown, .timeout = 30);
+
+static libusb_device_handle *open_adapter(void)
+{
+    libusb_device_handle *h =
+        libusb_open_device_with_vid_pid(ctx, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID);
+    cr_assert_not_null(h, "the simulated adapter opens by VID/PID");
+    cr_assert_eq(libusb_claim_interface(h, 0), 0);
+    return h;
+}
+
+static int vendor_out(libusb_device_handle *h, uint8_t request, uint16_t value)
+{
+    return libusb_control_transfer(h, VENDOR_OUT, request, value, 1, NULL, 0, TIMEOUT_MS);
+}
+
+static int bulk_read(libusb_device_handle *h, uint8_t *buf, int len)
+{
+    int got = -1;
+    int ret = libusb_bulk_transfer(h, SIM_FT232H_EP_IN, buf, len, &got, TIMEOUT_MS);
+    return ret < 0 ? ret : got;
+}
+
+static void bulk_write(libusb_device_handle *h, const uint8_t *bytes, int len)
+{
+    int sent = -1;
+    cr_assert_eq(
+        libusb_bulk_transfer(h, SIM_FT232H_EP_OUT, (uint8_t *)bytes, len, &sent, TIMEOUT_MS), 0);
+    cr_assert_eq(sent, len);
+}
+
+static double elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static int count_adapters(void)
+{
+    libusb_device **list;
+    int found = 0;
+    ssize_t n = libusb_get_device_list(ctx, &list);
+
+    for (ssize_t i = 0; i < n; i++) {
+        struct libusb_device_descriptor d;
+        libusb_get_device_descriptor(list[i], &d);
+        found += d.idVendor == SIM_FTDI_VID && d.idProduct == SIM_LYNX_ADAPTER_PID;
+    }
+    libusb_free_device_list(list, 1);
+    return found;
+}
+
+Test(usb_bridge, the_adapter_enumerates_with_the_ft232h_descriptor)
+{
+    libusb_device **list;
+    struct libusb_device_descriptor d;
+    struct libusb_config_descriptor *config;
+
+    cr_assert_eq(libusb_get_device_list(ctx, &list), 1);
+    cr_assert_eq(libusb_get_device_descriptor(list[0], &d), 0);
+    cr_assert_eq(d.idVendor, 0x0403);
+    cr_assert_eq(d.idProduct, 0xD4F8);
+    cr_assert_eq(d.bcdDevice, 0x0900);
+    cr_assert_eq(d.iSerialNumber, 3);
+    cr_assert_eq(libusb_get_bus_number(list[0]), 1);
+
+    cr_assert_eq(libusb_get_active_config_descriptor(list[0], &config), 0);
+    cr_assert_eq(config->bNumInterfaces, 1);
+    cr_assert_eq(config->interface[0].altsetting[0].bInterfaceClass, 0xFF);
+    cr_assert_eq(config->interface[0].altsetting[0].bNumEndpoints, 2);
+    cr_assert_eq(config->interface[0].altsetting[0].endpoint[0].bEndpointAddress, 0x81);
+    cr_assert_eq(config->interface[0].altsetting[0].endpoint[0].wMaxPacketSize, 512);
+    libusb_free_config_descriptor(config);
+    libusb_free_device_list(list, 1);
+}
+
+Test(usb_bridge, string_descriptors_and_the_serial_are_read_by_control_transfers)
+{
+    libusb_device_handle *h = open_adapter();
+    unsigned char text[64];
+
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 1, text, sizeof(text)), 4);
+    cr_assert_str_eq((char *)text, "FTDI");
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 2, text, sizeof(text)), 15);
+    cr_assert_str_eq((char *)text, "Single RS232-HS");
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 3, text, sizeof(text)), 8);
+    cr_assert_str_eq((char *)text, "LX000001");
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 4, text, sizeof(text)), LIBUSB_ERROR_PIPE);
+    libusb_close(h);
+}
+
+Test(usb_bridge, vendor_requests_reach_the_model)
+{
+    libusb_device_handle *h = open_adapter();
+    uint8_t data[2] = {0};
+
+    cr_assert_eq(vendor_out(h, 0x00, 0), 0, "RESET");
+    cr_assert_eq(vendor_out(h, 0x09, 2), 0, "SET_LATENCY_TIMER");
+    cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x0A, 0, 1, data, 1, TIMEOUT_MS), 1);
+    cr_assert_eq(data[0], 2);
+    cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x05, 0, 1, data, 2, TIMEOUT_MS), 2);
+    cr_assert_eq(data[0], 0x32);
+    cr_assert_eq(data[1], 0x60);
+    cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x90, 0, 0, data, 2, TIMEOUT_MS), 2);
+    cr_assert_eq(data[0], 0xFF);
+    cr_assert_eq(vendor_out(h, 0x91, 0), LIBUSB_ERROR_PIPE, "WRITE_EEPROM is not modelled");
+
+    pthread_mutex_lock(&hw_lock);
+    cr_assert_eq(sim_ft232h_latency_ms(adapter), 2);
+    cr_assert_eq(sim_ft232h_stats(adapter)->control_in, 3);
+    pthread_mutex_unlock(&hw_lock);
+    libusb_close(h);
+}
+
+Test(usb_bridge, a_pin_read_in_mpsse_mode_comes_back_behind_the_status_bytes)
+{
+    libusb_device_handle *h = open_adapter();
+    const uint8_t cmd[] = {0x80, 0x70, 0x70, 0x81, 0x87};
+    uint8_t buf[512], pins = 0;
+
+    cr_assert_eq(vendor_out(h, 0x0B, 0x0200), 0, "SET_BITMODE MPSSE");
+    bulk_write(h, cmd, sizeof(cmd));
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 3);
+    cr_assert_eq(buf[0], 0x32);
+    cr_assert_eq(buf[1], 0x60);
+    cr_assert_eq(buf[2] & 0x70, 0x70);
+    cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x0C, 0, 1, &pins, 1, TIMEOUT_MS), 1);
+    cr_assert_eq(pins, buf[2], "READ_PINS agrees with the 0x81 reply");
+    libusb_close(h);
+}
+
+Test(usb_bridge, an_idle_read_returns_a_bare_status_packet_after_the_latency_timer)
+{
+    libusb_device_handle *h = open_adapter();
+    uint8_t buf[512];
+    struct timespec start;
+
+    cr_assert_eq(vendor_out(h, 0x09, 40), 0);
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2, "first read restarts the timer");
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2);
+    double waited = elapsed_ms(&start);
+    cr_assert_eq(buf[0], 0x32);
+    cr_assert_eq(buf[1], 0x60);
+    cr_assert_geq(waited, 35.0, "waited %.1f ms for a 40 ms latency timer", waited);
+    cr_assert_lt(waited, 1000.0, "waited %.1f ms", waited);
+    libusb_close(h);
+}
+
+static void LIBUSB_CALL mark_done(struct libusb_transfer *t)
+{
+    *(int *)t->user_data = 1;
+}
+
+static void run_until(const int *flag)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (!*flag && elapsed_ms(&start) < TIMEOUT_MS) {
+        struct timeval tv = {0, 20000};
+        libusb_handle_events_timeout_completed(ctx, &tv, (int *)flag);
+    }
+}
+
+Test(usb_bridge, a_cancelled_read_completes_as_cancelled)
+{
+    libusb_device_handle *h = open_adapter();
+    struct libusb_transfer *t = libusb_alloc_transfer(0);
+    uint8_t buf[512];
+    int done = 0;
+
+    cr_assert_eq(vendor_out(h, 0x09, 255), 0);
+    libusb_fill_bulk_transfer(t, h, SIM_FT232H_EP_IN, buf, sizeof(buf), mark_done, &done, 0);
+    cr_assert_eq(libusb_submit_transfer(t), 0);
+    cr_assert_eq(libusb_cancel_transfer(t), 0);
+    run_until(&done);
+    cr_assert(done);
+    cr_assert_eq(t->status, LIBUSB_TRANSFER_CANCELLED);
+    libusb_free_transfer(t);
+    libusb_close(h);
+}
+
+struct hotplug_count {
+    int arrived, left;
+};
+
+static int LIBUSB_CALL count_hotplug(libusb_context *c, libusb_device *d, libusb_hotplug_event ev,
+                                     void *user)
+{
+    struct hotplug_count *n = user;
+    (void)c;
+    (void)d;
+    if (ev == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED)
+        n->arrived++;
+    else
+        n->left++;
+    return 0;
+}
+
+static libusb_hotplug_callback_handle watch_hotplug(struct hotplug_count *n)
+{
+    libusb_hotplug_callback_handle cb;
+    cr_assert_eq(libusb_hotplug_register_callback(
+                     ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
+                     SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, LIBUSB_HOTPLUG_MATCH_ANY, count_hotplug, n,
+                     &cb),
+                 0);
+    return cb;
+}
+
+Test(usb_bridge, unplug_fails_transfers_with_no_device_and_reports_the_device_left)
+{
+    struct hotplug_count events = {0};
+    libusb_hotplug_callback_handle cb = watch_hotplug(&events);
+    libusb_device_handle *h = open_adapter();
+    struct libusb_transfer *t = libusb_alloc_transfer(0);
+    uint8_t buf[512];
+    int done = 0;
+
+    cr_assert_eq(vendor_out(h, 0x09, 255), 0);
+    libusb_fill_bulk_transfer(t, h, SIM_FT232H_EP_IN, buf, sizeof(buf), mark_done, &done, 0);
+    cr_assert_eq(libusb_submit_transfer(t), 0);
+
+    cr_assert_eq(sim_usb_bridge_unplug(bridge, adapter), 0);
+    cr_assert_not(sim_usb_bridge_plugged(bridge, adapter));
+    run_until(&done);
+    cr_assert_eq(t->status, LIBUSB_TRANSFER_NO_DEVICE, "the waiting read fails");
+    cr_assert_eq(vendor_out(h, 0x09, 16), LIBUSB_ERROR_NO_DEVICE);
+    run_until(&events.left);
+    cr_assert_eq(events.left, 1);
+    cr_assert_eq(count_adapters(), 0);
+
+    libusb_free_transfer(t);
+    libusb_close(h);
+    libusb_hotplug_deregister_callback(ctx, cb);
+}
+
+Test(usb_bridge, plugging_in_again_makes_the_adapter_arrive_under_a_new_address)
+{
+    struct hotplug_count events = {0};
+    libusb_hotplug_callback_handle cb = watch_hotplug(&events);
+    libusb_device_handle *h = open_adapter();
+    const uint8_t old_address = libusb_get_device_address(libusb_get_device(h));
+    unsigned char serial[32];
+
+    libusb_close(h);
+    cr_assert_eq(sim_usb_bridge_unplug(bridge, adapter), 0);
+    cr_assert_eq(sim_usb_bridge_unplug(bridge, adapter), -EALREADY);
+    run_until(&events.left);
+    cr_assert_eq(sim_usb_bridge_plug(bridge, adapter), 0);
+    cr_assert(sim_usb_bridge_plugged(bridge, adapter));
+    run_until(&events.arrived);
+    cr_assert_eq(events.arrived, 1);
+
+    h = open_adapter();
+    cr_assert_neq(libusb_get_device_address(libusb_get_device(h)), old_address);
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 3, serial, sizeof(serial)), 8);
+    cr_assert_str_eq((char *)serial, "LX000001");
+    libusb_close(h);
+    libusb_hotplug_deregister_callback(ctx, cb);
+}
+
+Test(usb_bridge, a_replugged_adapter_starts_in_its_power_on_state)
+{
+    libusb_device_handle *h = open_adapter();
+    cr_assert_eq(vendor_out(h, 0x0B, 0x0200), 0);
+    cr_assert_eq(vendor_out(h, 0x09, 3), 0);
+    libusb_close(h);
+
+    cr_assert_eq(sim_usb_bridge_unplug(bridge, adapter), 0);
+    cr_assert_eq(sim_usb_bridge_plug(bridge, adapter), 0);
+    pthread_mutex_lock(&hw_lock);
+    cr_assert_not(sim_ft232h_mpsse_enabled(adapter));
+    cr_assert_eq(sim_ft232h_latency_ms(adapter), 16);
+    pthread_mutex_unlock(&hw_lock);
+}
+
+Test(usb_bridge, two_adapters_with_different_serials_are_both_found)
+{
+    libusb_device **list;
+    bool seen[2] = {false, false};
+
+    second = new_adapter("LX000002");
+    cr_assert_eq(sim_usb_bridge_add(bridge, second), 0);
+    cr_assert_eq(sim_usb_bridge_add(bridge, second), -EEXIST);
+
+    ssize_t n = libusb_get_device_list(ctx, &list);
+    cr_assert_eq(n, 2);
+    for (ssize_t i = 0; i < n; i++) {
+        libusb_device_handle *h;
+        struct libusb_device_descriptor d;
+        unsigned char serial[32];
+
+        cr_assert_eq(libusb_open(list[i], &h), 0);
+        libusb_get_device_descriptor(list[i], &d);
+        cr_assert_eq(libusb_get_string_descriptor_ascii(h, d.iSerialNumber, serial, sizeof(serial)),
+                     8);
+        if (strcmp((char *)serial, "LX000001") == 0)
+            seen[0] = true;
+        if (strcmp((char *)serial, "LX000002") == 0)
+            seen[1] = true;
+        libusb_close(h);
+    }
+    libusb_free_device_list(list, 1);
+    cr_assert(seen[0] && seen[1]);
+}
+
+/* libusb only busy-reaps with REAPURBNDELAY; a blocking REAPURB must be answered by the bridge's
+ * timer when the latency timer expires. Spoken here as raw usbdevfs ioctls. */
+Test(usb_bridge, a_blocking_reap_returns_when_the_latency_timer_expires)
+{
+    libusb_device **list;
+    char devnode[64];
+    uint8_t buf[64];
+    struct usbdevfs_urb urb = {.type = USBDEVFS_URB_TYPE_BULK,
+                               .endpoint = SIM_FT232H_EP_IN,
+                               .buffer = buf,
+                               .buffer_length = sizeof(buf)};
+    struct usbdevfs_urb *reaped = NULL;
+    struct timespec start;
+
+    cr_assert_eq(libusb_get_device_list(ctx, &list), 1);
+    snprintf(devnode, sizeof(devnode), "/dev/bus/usb/%03d/%03d", libusb_get_bus_number(list[0]),
+             libusb_get_device_address(list[0]));
+    libusb_free_device_list(list, 1);
+    pthread_mutex_lock(&hw_lock);
+    uint64_t wake;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    sim_ft232h_bulk_in(adapter, buf, sizeof(buf), /* start the model's timer now */
+                       (uint64_t)start.tv_sec * 1000000000ull + (uint64_t)start.tv_nsec, &wake);
+    pthread_mutex_unlock(&hw_lock);
+
+    int fd = open(devnode, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ioctl(fd, USBDEVFS_SUBMITURB, &urb), 0);
+    cr_assert_eq(ioctl(fd, USBDEVFS_REAPURB, &reaped), 0);
+    double waited = elapsed_ms(&start);
+    cr_assert_eq(reaped, &urb);
+    cr_assert_eq(urb.status, 0);
+    cr_assert_eq(urb.actual_length, 2);
+    cr_assert_eq(buf[0], 0x32);
+    cr_assert_eq(buf[1], 0x60);
+    cr_assert_geq(waited, 12.0, "waited %.1f ms for the 16 ms latency timer", waited);
+    errno = 0;
+    cr_assert_eq(ioctl(fd, USBDEVFS_REAPURBNDELAY, &reaped), -1);
+    cr_assert_eq(errno, EAGAIN);
+    close(fd);
+}

@@ -1,0 +1,108 @@
+/* The configuration file: INI -> typed settings, per adapter (by USB serial number).
+ *
+ * Accepts the original project's files unchanged (Python configparser conventions: key names
+ * case-insensitive, section names case-sensitive, booleans true/false yes/no on/off 1/0 in any
+ * case, `;`/`#` comments, `=` or `:`, a [DEFAULT] section whose adapter keys apply to every
+ * adapter that does not set them itself):
+ *
+ *   [general]        vid, pid (hex 0x.. or decimal), poll_interval_ms, i2c_speed_khz,
+ *                    comm_lost_polls
+ *   [ftdi:<serial>]  name, mounted_upside_down, distributor{A-D}Installed,
+ *                    distributor{A-D}UpsideDown, distributor{A-D}Fuse{0-3}Name,
+ *                    distributor{A-D}Fuse{0-3}Installed
+ *
+ * Fuse numbers in keys are physical (see lynx.h): they do not change with upside-down mounting.
+ * distributorXUpsideDown overrides the adapter-wide mounted_upside_down for one distributor.
+ *
+ * Unknown sections and keys are logged as warnings (file:line) and ignored. A bad value, a
+ * duplicate key or a syntax error fails the load: the first problem is left in cfg->error as
+ * `file:line: what is wrong` (libftdi style: the caller prints it). The swapped vid/pid of the
+ * original sample (pid = 0x0403, FTDI's vendor id) is swapped back with a warning. */
+#ifndef LYNX_CONFIG_H
+#define LYNX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lynx.h"
+
+#define CONFIG_FTDI_VID          0x0403
+#define CONFIG_FT232H_PID        0x6014 /* stock FT232H */
+#define CONFIG_LYNX_ADAPTER_PID  0xD4F8 /* adapters reprogrammed as the original project did */
+#define CONFIG_MAX_USB_IDS       2
+#define CONFIG_NAME_MAX_CHARS    32 /* the GUI's CustomName limit */
+#define CONFIG_NAME_MAX_BYTES    (CONFIG_NAME_MAX_CHARS * 4)
+#define CONFIG_ERROR_MAX         256
+
+#define CONFIG_POLL_INTERVAL_MS_DEFAULT 1000
+#define CONFIG_POLL_INTERVAL_MS_MIN     100
+#define CONFIG_POLL_INTERVAL_MS_MAX     60000
+#define CONFIG_I2C_SPEED_KHZ_DEFAULT    100
+#define CONFIG_I2C_SPEED_KHZ_MIN        10
+#define CONFIG_I2C_SPEED_KHZ_MAX        400
+#define CONFIG_COMM_LOST_POLLS_DEFAULT  3
+#define CONFIG_COMM_LOST_POLLS_MIN      1
+#define CONFIG_COMM_LOST_POLLS_MAX      100
+
+struct config_usb_id {
+    uint16_t vid;
+    uint16_t pid;
+};
+
+struct config_distributor {
+    bool installed;                      /* default false: absence raises no alarm */
+    bool upside_down;                    /* resolved: own key, else mounted_upside_down */
+    bool fuse_installed[LYNX_FUSES];     /* by physical index, default true */
+    char fuse_name[LYNX_FUSES][LYNX_FUSE_NAME_MAX + 1]; /* by physical index, "" = not set */
+};
+
+struct config_adapter {
+    char *serial;                         /* NULL for the defaults */
+    char name[CONFIG_NAME_MAX_BYTES + 1]; /* "" = not set */
+    bool mounted_upside_down;
+    struct config_distributor distributor[LYNX_DISTRIBUTORS];
+    uint64_t keys_set; /* which keys the file set (bookkeeping for duplicates and [DEFAULT]) */
+};
+
+struct config {
+    /* Adapters to look for. Default: 0403:D4F8 and 0403:6014; a vid without pid looks for both
+     * PIDs under that vid. */
+    struct config_usb_id usb_ids[CONFIG_MAX_USB_IDS];
+    size_t n_usb_ids;
+    unsigned poll_interval_ms;
+    unsigned i2c_speed_khz;
+    unsigned comm_lost_polls; /* consecutive failed polls before "communications lost" */
+    struct config_adapter defaults; /* adapters without a section */
+    struct config_adapter *adapters;
+    size_t n_adapters;
+    char error[CONFIG_ERROR_MAX]; /* "" or why the last load failed */
+};
+
+/* The built-in defaults (what an empty file gives). */
+void config_init(struct config *cfg);
+/* Release what a load allocated; cfg is back to the defaults. */
+void config_free(struct config *cfg);
+
+/* Load a file into a cfg that went through config_init (or an earlier load, whose allocations
+ * are released first). Starts from the defaults. Returns 0, -errno when the file cannot be
+ * opened, -EINVAL for a bad file, -EIO, -ENOMEM; on failure cfg->error says why (the first
+ * problem, `file:line: ...`, plus how many more there were) and cfg holds the defaults. */
+int config_load(struct config *cfg, const char *path);
+/* The same from an open stream; name is used in messages. */
+int config_load_stream(struct config *cfg, FILE *stream, const char *name);
+
+/* The settings for the adapter with this serial number: its section, else the defaults. */
+const struct config_adapter *config_adapter(const struct config *cfg, const char *serial);
+
+/* The decoder's view of one distributor (0..3) of an adapter. */
+void config_lynx_setup(const struct config_adapter *adapter, unsigned distributor,
+                       struct lynx_distributor_setup *out);
+
+/* A fuse name the firmware and the GUI accept: valid UTF-8 (no overlong forms, surrogates or
+ * code points above U+10FFFF), no control characters, at most LYNX_FUSE_NAME_MAX bytes. The empty
+ * name is valid (the GUI then shows "Fuse n"). */
+bool config_valid_fuse_name(const char *name);
+
+#endif

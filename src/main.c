@@ -1,0 +1,283 @@
+/* dbus-lynx-distributor: watches Victron Lynx Distributors through FT232H USB-I2C adapters and
+ * publishes one com.victronenergy.battery service per adapter on D-Bus.
+ *
+ *   dbus-lynx-distributor -c FILE [-v] [--version] [--help]
+ *
+ * System bus by default; DBUS_SYSTEM_BUS_ADDRESS selects another (the tests use a private bus).
+ * One thread, one poll() loop: the poll timer scans every adapter, libusb hot-plug (or a periodic
+ * rescan where hot-plug is missing) finds adapters plugged in later, SIGTERM/SIGINT end the loop
+ * and the services leave the bus without publishing anything else (a restart raises no alarm). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter.h"
+#include "config.h"
+#include "ftdi.h"
+#include "log.h"
+#include "mainloop.h"
+#include "service.h"
+
+#define MAX_ADAPTERS      8
+#define RESCAN_MS         5000 /* without hot-plug: how often to look for new adapters */
+#define MAX_LIBUSB_FDS    16
+
+struct watched_adapter {
+    struct adapter hw;
+    struct service *svc;
+};
+
+struct daemon {
+    struct config cfg;
+    struct mainloop *loop;
+    struct ftdi_host *host;
+    struct mainloop_timer *poll_timer, *rescan_timer;
+    struct watched_adapter adapters[MAX_ADAPTERS];
+    size_t n_adapters;
+    struct mainloop_fd_watch *usb_watch[MAX_LIBUSB_FDS];
+    int usb_fd[MAX_LIBUSB_FDS];
+};
+
+static void usage(FILE *out)
+{
+    fputs("usage: dbus-lynx-distributor -c FILE [-v] [--version] [--help]\n"
+          "Publishes Victron Lynx Distributors read through FT232H USB-I2C adapters as\n"
+          "com.victronenergy.battery services on D-Bus (DBUS_SYSTEM_BUS_ADDRESS, else the\n"
+          "system bus).\n"
+          "  -c, --config FILE  configuration (see config.sample.ini)\n"
+          "  -v, --verbose      debug logging\n"
+          "      --version      print the version and exit\n",
+          out);
+}
+
+static struct watched_adapter *find_adapter(struct daemon *dm, const char *serial)
+{
+    for (size_t i = 0; i < dm->n_adapters; i++)
+        if (strcmp(dm->adapters[i].hw.id.serial, serial) == 0)
+            return &dm->adapters[i];
+    return NULL;
+}
+
+static void publish(struct watched_adapter *wa)
+{
+    struct service_state state;
+    adapter_state(&wa->hw, service_published(wa->svc), &state);
+    service_publish(wa->svc, &state);
+}
+
+/* A new adapter gets its adapter state, an opened device and its own service. */
+static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
+{
+    if (!info->serial[0]) {
+        log_warn("adapter %04x:%04x on bus %u address %u has no serial number: ignored",
+                 info->vid, info->pid, info->bus, info->address);
+        return;
+    }
+    if (find_adapter(dm, info->serial))
+        return;
+    if (dm->n_adapters == MAX_ADAPTERS) {
+        log_warn("adapter %s: more than %d adapters, ignored", info->serial, MAX_ADAPTERS);
+        return;
+    }
+    const struct config_adapter *ca = config_adapter(&dm->cfg, info->serial);
+    struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
+    struct service_setup ss = {.serial = info->serial,
+                               .connection = "USB FT232H I2C",
+                               .custom_name = ca->name};
+    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
+        config_lynx_setup(ca, d, &setup[d]);
+        ss.distributor[d] = setup[d];
+        for (unsigned f = 0; f < LYNX_FUSES; f++)
+            ss.fuse_name[d][f] = ca->distributor[d].fuse_name[f];
+    }
+    struct watched_adapter *wa = &dm->adapters[dm->n_adapters];
+    if (adapter_init(&wa->hw, dm->host, info, setup, dm->cfg.i2c_speed_khz * 1000u,
+                     dm->cfg.comm_lost_polls) < 0) {
+        log_error("adapter %s: out of memory", info->serial);
+        adapter_deinit(&wa->hw);
+        return;
+    }
+    if (service_new(dm->loop, &ss, NULL, &wa->svc) < 0) {
+        adapter_deinit(&wa->hw);
+        return;
+    }
+    dm->n_adapters++;
+    log_info("adapter %s (%04x:%04x): service %s%s_%s", info->serial, info->vid, info->pid,
+             SERVICE_NAME_PREFIX, "dbus_lynx_distributor", info->serial);
+    adapter_open(&wa->hw);
+}
+
+static void rescan(struct daemon *dm)
+{
+    struct ftdi_device_info found[MAX_ADAPTERS];
+    struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS];
+    for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
+        ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
+    int n = ftdi_enumerate(dm->host, ids, dm->cfg.n_usb_ids, found, MAX_ADAPTERS);
+    if (n < 0) {
+        log_warn("cannot list USB devices: %s", ftdi_host_error(dm->host));
+        return;
+    }
+    for (int i = 0; i < n && i < MAX_ADAPTERS; i++)
+        add_adapter(dm, &found[i]);
+}
+
+static void on_poll(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    struct daemon *dm = user;
+    (void)loop, (void)timer;
+    for (size_t i = 0; i < dm->n_adapters; i++) {
+        adapter_poll(&dm->adapters[i].hw);
+        publish(&dm->adapters[i]);
+    }
+}
+
+static void on_rescan(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    (void)loop, (void)timer;
+    rescan(user);
+}
+
+/* Hot-plug callbacks run inside libusb's event handling, where descriptors may not be read:
+ * schedule a rescan from the loop instead. Re-opening known adapters is the poll's job. */
+static void on_hotplug(void *user, bool arrived, const struct ftdi_device_info *info)
+{
+    struct daemon *dm = user;
+    log_debug("hot-plug: %04x:%04x %s", info->vid, info->pid, arrived ? "arrived" : "left");
+    if (arrived)
+        mainloop_timer_arm(dm->rescan_timer, 100);
+}
+
+static void on_usb_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd,
+                      short revents, void *user)
+{
+    (void)loop, (void)watch, (void)fd, (void)revents;
+    ftdi_host_handle_events(((struct daemon *)user)->host);
+}
+
+static void usb_fd_added(int fd, short events, void *user)
+{
+    struct daemon *dm = user;
+    for (int i = 0; i < MAX_LIBUSB_FDS; i++)
+        if (!dm->usb_watch[i]) {
+            dm->usb_fd[i] = fd;
+            mainloop_add_fd(dm->loop, fd, events, on_usb_fd, dm, &dm->usb_watch[i]);
+            return;
+        }
+    log_error("too many libusb file descriptors");
+}
+
+static void usb_fd_removed(int fd, void *user)
+{
+    struct daemon *dm = user;
+    for (int i = 0; i < MAX_LIBUSB_FDS; i++)
+        if (dm->usb_watch[i] && dm->usb_fd[i] == fd) {
+            mainloop_remove_fd(dm->usb_watch[i]);
+            dm->usb_watch[i] = NULL;
+        }
+}
+
+static int watch_usb(struct daemon *dm)
+{
+    struct pollfd fds[MAX_LIBUSB_FDS];
+    int n = ftdi_host_pollfds(dm->host, fds, MAX_LIBUSB_FDS);
+    for (int i = 0; i < n && i < MAX_LIBUSB_FDS; i++)
+        usb_fd_added(fds[i].fd, fds[i].events, dm);
+    ftdi_host_set_pollfd_notifiers(dm->host, usb_fd_added, usb_fd_removed, dm);
+
+    bool hotplug = ftdi_host_has_hotplug(dm->host);
+    struct ftdi_hotplug *hp = NULL;
+    struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS];
+    for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
+        ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
+    if (hotplug && ftdi_hotplug_register(dm->host, ids, dm->cfg.n_usb_ids, false, on_hotplug, dm,
+                                         &hp) < 0)
+        hotplug = false;
+    int rc = mainloop_add_timer(dm->loop, RESCAN_MS, !hotplug, on_rescan, dm, &dm->rescan_timer);
+    if (hotplug)
+        mainloop_timer_disarm(dm->rescan_timer);
+    log_info("new adapters found by %s", hotplug ? "hot-plug" : "a rescan every 5 s");
+    return rc;
+}
+
+static int run(struct daemon *dm)
+{
+    static const int signals[] = {SIGTERM, SIGINT};
+    int rc;
+    if ((rc = mainloop_new(&dm->loop)) < 0 ||
+        (rc = mainloop_catch_signals(dm->loop, signals, 2)) < 0) {
+        log_error("cannot set up the event loop: %s", strerror(-rc));
+        return 1;
+    }
+    if ((rc = ftdi_host_new(&dm->host)) < 0) {
+        log_error("cannot initialise libusb: %s", dm->host ? ftdi_host_error(dm->host) : "");
+        return 1;
+    }
+    if (watch_usb(dm) < 0)
+        return 1;
+    rescan(dm);
+    if (dm->n_adapters == 0)
+        log_warn("no adapter found yet; waiting for one to be plugged in");
+    on_poll(dm->loop, NULL, dm);
+    rc = mainloop_add_timer(dm->loop, dm->cfg.poll_interval_ms, true, on_poll, dm,
+                            &dm->poll_timer);
+    if (rc == 0)
+        rc = mainloop_run(dm->loop);
+    if (mainloop_quit_signal(dm->loop))
+        log_info("stopping on signal %d", mainloop_quit_signal(dm->loop));
+    return rc < 0 ? 1 : 0;
+}
+
+static void cleanup(struct daemon *dm)
+{
+    for (size_t i = 0; i < dm->n_adapters; i++) {
+        service_free(dm->adapters[i].svc);
+        adapter_deinit(&dm->adapters[i].hw);
+    }
+    if (dm->host) {
+        ftdi_host_set_pollfd_notifiers(dm->host, NULL, NULL, NULL);
+        ftdi_host_free(dm->host);
+    }
+    if (dm->loop)
+        mainloop_free(dm->loop);
+    config_free(&dm->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"verbose", no_argument, NULL, 'v'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    const char *config_path = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'v': log_set_verbose(true); break;
+        case 'V': puts("dbus-lynx-distributor " LYNX_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!config_path || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    static struct daemon dm;
+    config_init(&dm.cfg);
+    if (config_load(&dm.cfg, config_path) < 0) {
+        log_error("%s", dm.cfg.error);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    log_info("dbus-lynx-distributor " LYNX_VERSION " starting: poll every %u ms, I2C %u kHz",
+             dm.cfg.poll_interval_ms, dm.cfg.i2c_speed_khz);
+    int rc = run(&dm);
+    cleanup(&dm);
+    return rc;
+}
