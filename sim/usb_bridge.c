@@ -67,7 +67,7 @@ struct sim_usb_bridge {
     UMockdevTestbed *testbed;
     struct adapter *adapters[MAX_ADAPTERS];
     atomic_size_t count;
-    int next_devnum;
+    atomic_int next_devnum;
 
     pthread_t timer;
     pthread_cond_t wake;
@@ -576,15 +576,13 @@ static void power_on_reset(struct sim_ft232h *dev)
 /* Attaches the ioctl handler to a new device node and adds the sysfs device ("add" uevent). */
 static int plug_in(struct sim_usb_bridge *br, struct adapter *ad)
 {
-    pthread_mutex_lock(br->lock);
-    if (br->next_devnum > LAST_DEVNUM) {
-        pthread_mutex_unlock(br->lock);
-        return -ENOSPC;
-    }
-    ad->devnum = br->next_devnum++;
+    /* the handler reads devnode only after seeing plugged set, which is stored after this */
+    const int devnum = atomic_fetch_add(&br->next_devnum, 1);
+    if (devnum > LAST_DEVNUM)
+        return -ENOSPC; /* device numbers are never reused within one bridge */
+    ad->devnum = devnum;
     snprintf(ad->devnode, sizeof(ad->devnode), "/dev/bus/usb/%03d/%03d", BUS_NUMBER, ad->devnum);
-    char *record = device_record(ad);
-    pthread_mutex_unlock(br->lock);
+    char *record = device_record(ad); /* descriptors depend on the immutable config only */
 
     GError *err = NULL;
     /* before the device exists: a client reacting to the add uevent must find the handler */

@@ -287,8 +287,7 @@ static void fail_at(struct parser *p, int line, const char *fmt, ...)
 static void fail_duplicate(struct parser *p, const char *key)
 {
     if (p->line_indented)
-        fail(p, "%s: multi-line values are not supported (is this line indented by mistake?)",
-             key);
+        fail(p, "%s: multi-line values are not supported (is this line indented by mistake?)", key);
     else
         fail(p, "%s: duplicate key", key);
 }
@@ -390,8 +389,8 @@ static void set_text(struct parser *p, const char *key, const char *value, char 
     strcpy(dst, value);
 }
 
-static void set_adapter_key(struct parser *p, struct config_adapter *a,
-                            const struct adapter_key *k, const char *key, const char *value)
+static void set_adapter_key(struct parser *p, struct config_adapter *a, const struct adapter_key *k,
+                            const char *key, const char *value)
 {
     uint64_t bit = UINT64_C(1) << key_bit(k);
     if (a->keys_set & bit) {
@@ -563,9 +562,10 @@ static int resolve_usb_ids(struct parser *p)
     struct config *cfg = p->cfg;
     if (p->pid_set && p->pid == CONFIG_FTDI_VID) {
         if (p->vid_set && p->vid == CONFIG_FTDI_VID) {
-            fail_at(p, p->pid_line, "pid: 0x0403 is FTDI's vendor id, not a product id (use pid = 0x%04X or "
+            fail_at(p, p->pid_line,
+                    "pid: 0x0403 is FTDI's vendor id, not a product id (use pid = 0x%04X or "
                     "0x%04X)",
-                 CONFIG_LYNX_ADAPTER_PID, CONFIG_FT232H_PID);
+                    CONFIG_LYNX_ADAPTER_PID, CONFIG_FT232H_PID);
             return -EINVAL;
         }
         uint16_t pid = p->vid_set ? p->vid : CONFIG_LYNX_ADAPTER_PID;

@@ -28,13 +28,13 @@
 
 #include "lynx.h"
 
-#define CONFIG_FTDI_VID          0x0403
-#define CONFIG_FT232H_PID        0x6014 /* stock FT232H */
-#define CONFIG_LYNX_ADAPTER_PID  0xD4F8 /* adapters reprogrammed as the original project did */
-#define CONFIG_MAX_USB_IDS       2
-#define CONFIG_NAME_MAX_CHARS    32 /* the GUI's CustomName limit */
-#define CONFIG_NAME_MAX_BYTES    (CONFIG_NAME_MAX_CHARS * 4)
-#define CONFIG_ERROR_MAX         256
+#define CONFIG_FTDI_VID         0x0403
+#define CONFIG_FT232H_PID       0x6014 /* stock FT232H */
+#define CONFIG_LYNX_ADAPTER_PID 0xD4F8 /* adapters reprogrammed as the original project did */
+#define CONFIG_MAX_USB_IDS      2
+#define CONFIG_NAME_MAX_CHARS   32 /* the GUI's CustomName limit */
+#define CONFIG_NAME_MAX_BYTES   (CONFIG_NAME_MAX_CHARS * 4)
+#define CONFIG_ERROR_MAX        256
 
 #define CONFIG_POLL_INTERVAL_MS_DEFAULT 1000
 #define CONFIG_POLL_INTERVAL_MS_MIN     100
@@ -52,9 +52,9 @@ struct config_usb_id {
 };
 
 struct config_distributor {
-    bool installed;                      /* default false: absence raises no alarm */
-    bool upside_down;                    /* resolved: own key, else mounted_upside_down */
-    bool fuse_installed[LYNX_FUSES];     /* by physical index, default true */
+    bool installed;                  /* default false: absence raises no alarm */
+    bool upside_down;                /* resolved: own key, else mounted_upside_down */
+    bool fuse_installed[LYNX_FUSES]; /* by physical index, default true */
     char fuse_name[LYNX_FUSES][LYNX_FUSE_NAME_MAX + 1]; /* by physical index, "" = not set */
 };
 
@@ -73,7 +73,7 @@ struct config {
     size_t n_usb_ids;
     unsigned poll_interval_ms;
     unsigned i2c_speed_khz;
-    unsigned comm_lost_polls; /* consecutive failed polls before "communications lost" */
+    unsigned comm_lost_polls;       /* consecutive failed polls before "communications lost" */
     struct config_adapter defaults; /* adapters without a section */
     struct config_adapter *adapters;
     size_t n_adapters;

@@ -188,8 +188,8 @@ Test(config, key_names_are_case_insensitive_like_configparser)
 
 Test(config, per_distributor_upside_down_overrides_the_adapter_setting)
 {
-    cr_assert_eq(load("[ftdi:X]\nmounted_upside_down = true\ndistributorBUpsideDown = false\n"),
-                 0, "%s", cfg.error);
+    cr_assert_eq(load("[ftdi:X]\nmounted_upside_down = true\ndistributorBUpsideDown = false\n"), 0,
+                 "%s", cfg.error);
     const struct config_adapter *a = config_adapter(&cfg, "X");
     cr_assert(a->distributor[0].upside_down);
     cr_assert_not(a->distributor[1].upside_down);
@@ -292,15 +292,13 @@ Test(config, fuse_names_longer_than_16_bytes_or_not_utf8_fail)
 Test(config, fuse_name_of_exactly_16_bytes_of_utf8_is_kept)
 {
     /* "Lüfter Wärmepumpe" would be 19 bytes; this one is 16: 14 ASCII + one 2-byte character. */
-    cr_assert_eq(load("[ftdi:X]\ndistributorBFuse1Name = Wärmepumpe 1234\n"), 0, "%s",
-                 cfg.error);
+    cr_assert_eq(load("[ftdi:X]\ndistributorBFuse1Name = Wärmepumpe 1234\n"), 0, "%s", cfg.error);
     cr_assert_str_eq(config_adapter(&cfg, "X")->distributor[1].fuse_name[1], "Wärmepumpe 1234");
 }
 
 Test(config, custom_name_is_limited_to_32_characters)
 {
-    cr_assert_eq(load("[ftdi:X]\nname = Lynx Distributor Ölbrenner Keller\n"), 0, "%s",
-                 cfg.error);
+    cr_assert_eq(load("[ftdi:X]\nname = Ölbrenner Öltank Ölpumpe Ölfiltr\n"), 0, "%s", cfg.error);
     assert_fails("[ftdi:X]\nname = 123456789012345678901234567890123\n",
                  "test.ini:2: name: '123456789012345678901234567890123' is 33 characters long, at "
                  "most 32 allowed");
@@ -312,15 +310,15 @@ Test(config, valid_fuse_name_checks_utf8_length_and_controls)
     cr_assert(config_valid_fuse_name("Multiplus"));
     cr_assert(config_valid_fuse_name("1234567890123456"));
     cr_assert_not(config_valid_fuse_name("12345678901234567"));
-    cr_assert(config_valid_fuse_name("\xc3\xa4"));                  /* ä */
-    cr_assert(config_valid_fuse_name("\xf0\x9f\x94\x8b"));          /* U+1F50B battery */
-    cr_assert_not(config_valid_fuse_name("\xc3"));                  /* truncated sequence */
-    cr_assert_not(config_valid_fuse_name("\xc0\xaf"));              /* overlong '/' */
-    cr_assert_not(config_valid_fuse_name("\xe0\x80\xaf"));          /* overlong */
-    cr_assert_not(config_valid_fuse_name("\xed\xa0\x80"));          /* surrogate U+D800 */
-    cr_assert_not(config_valid_fuse_name("\xf4\x90\x80\x80"));      /* above U+10FFFF */
-    cr_assert_not(config_valid_fuse_name("\xf8\x88\x80\x80\x80"));  /* 5-byte form */
-    cr_assert_not(config_valid_fuse_name("\x80"));                  /* lone continuation */
+    cr_assert(config_valid_fuse_name("\xc3\xa4"));                 /* ä */
+    cr_assert(config_valid_fuse_name("\xf0\x9f\x94\x8b"));         /* U+1F50B battery */
+    cr_assert_not(config_valid_fuse_name("\xc3"));                 /* truncated sequence */
+    cr_assert_not(config_valid_fuse_name("\xc0\xaf"));             /* overlong '/' */
+    cr_assert_not(config_valid_fuse_name("\xe0\x80\xaf"));         /* overlong */
+    cr_assert_not(config_valid_fuse_name("\xed\xa0\x80"));         /* surrogate U+D800 */
+    cr_assert_not(config_valid_fuse_name("\xf4\x90\x80\x80"));     /* above U+10FFFF */
+    cr_assert_not(config_valid_fuse_name("\xf8\x88\x80\x80\x80")); /* 5-byte form */
+    cr_assert_not(config_valid_fuse_name("\x80"));                 /* lone continuation */
     cr_assert_not(config_valid_fuse_name("a\nb"));
     cr_assert_not(config_valid_fuse_name("\x7f"));
     cr_assert_not(config_valid_fuse_name("\xc2\x85")); /* C1 control NEL */
@@ -370,7 +368,8 @@ Test(config, syntax_errors_report_the_line)
     assert_fails("[general]\n; fine\n\nthis line has no value\n",
                  "test.ini:4: syntax error: expected [section], key = value, or a ; or # comment");
     assert_fails("[general\nvid = 1\n",
-                 "test.ini:1: syntax error: expected [section], key = value, or a ; or # comment");
+                 "test.ini:1: syntax error: expected [section], key = value, or a ; or # comment "
+                 "(and 1 more error)");
     assert_fails("vid = 0x0403\n", "test.ini:1: vid: key outside any section (start with "
                                    "[general] or [ftdi:<serial>])");
     assert_fails("[ftdi:]\nname = x\n", "test.ini:2: section [ftdi:] names no serial number");
@@ -442,8 +441,7 @@ Test(config, sections_for_the_same_serial_merge)
 
 Test(config, inline_comments_and_colons_work_like_configparser)
 {
-    cr_assert_eq(load("[ftdi:X]\ndistributorAFuse1Name: Solar ; the roof\n"), 0, "%s",
-                 cfg.error);
+    cr_assert_eq(load("[ftdi:X]\ndistributorAFuse1Name: Solar ; the roof\n"), 0, "%s", cfg.error);
     cr_assert_str_eq(config_adapter(&cfg, "X")->distributor[0].fuse_name[1], "Solar");
 }
 
@@ -455,7 +453,7 @@ Test(config, missing_file_reports_path_and_errno)
 
 Test(config, repo_sample_file_loads_cleanly)
 {
-    int rc = config_load(&cfg, SAMPLE_INI);
+    int rc = config_load(&cfg, SOURCE_ROOT "/config.sample.ini");
     cr_assert_eq(rc, 0, "%s", cfg.error);
     cr_assert_eq(cfg.n_usb_ids, 2);
     cr_assert_eq(cfg.poll_interval_ms, 1000);

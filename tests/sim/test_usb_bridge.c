@@ -5,6 +5,7 @@
 #include <linux/usbdevice_fs.h>
 #include <sys/ioctl.h>
 #include <libusb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
