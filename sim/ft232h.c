@@ -11,8 +11,9 @@
  * - 0x87 (send immediate) makes the next IN transfer complete at once, even with nothing queued.
  * - A transfer of fewer than 2 bytes cannot hold a packet (the real chip would overflow it): it
  *   never completes (*wake_ns = UINT64_MAX); the bridge fails it with -EOVERFLOW.
- * - RESET 0 (reset) and 1 (purge host-to-chip) reset the MPSSE engine, the only way to drop a
- *   partially received command; RESET 0 and 2 (purge chip-to-host) empty the IN queue.
+ * - RESET 0 (reset) resets the MPSSE engine; RESET 1 (purge host-to-chip) only drops a partially
+ *   received command, so a client's recovery purge keeps its clock and pin set-up; RESET 0 and 2
+ *   (purge chip-to-host) empty the IN queue.
  * - SET_LATENCY_TIMER 0 is taken as 1 ms (clients validate 1..255; never let the timer be 0).
  */
 #include "ft232h.h"
@@ -366,8 +367,10 @@ static int vendor_out(struct sim_ft232h *dev, const struct sim_usb_setup *s)
     case SIO_RESET:
         if (s->wValue > SIO_RESET_PURGE_CHIP_TO_HOST)
             return -EPIPE;
-        if (s->wValue != SIO_RESET_PURGE_CHIP_TO_HOST)
+        if (s->wValue == SIO_RESET_SIO)
             sim_mpsse_reset(dev->mpsse);
+        else if (s->wValue == SIO_RESET_PURGE_HOST_TO_CHIP)
+            sim_mpsse_purge(dev->mpsse);
         if (s->wValue != SIO_RESET_PURGE_HOST_TO_CHIP)
             queue_purge(dev);
         return 0;

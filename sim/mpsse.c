@@ -433,6 +433,11 @@ void sim_mpsse_reset(struct sim_mpsse *m)
     apply_pins(m);
 }
 
+void sim_mpsse_purge(struct sim_mpsse *m)
+{
+    m->pending_len = 0;
+}
+
 struct sim_mpsse *sim_mpsse_new(struct sim_i2c_bus *bus, const struct sim_mpsse_sink *sink,
                                 bool drive_zero)
 {

@@ -41,6 +41,9 @@ void sim_mpsse_free(struct sim_mpsse *m);
  * loopback off, drive-zero masks 0, partial command dropped. */
 void sim_mpsse_reset(struct sim_mpsse *m);
 
+/* Purge of the host-to-chip buffer: drops a partially received command; settings and pins stay. */
+void sim_mpsse_purge(struct sim_mpsse *m);
+
 /* Feed command bytes; executes every complete command. */
 void sim_mpsse_write(struct sim_mpsse *m, const uint8_t *bytes, size_t len);
 

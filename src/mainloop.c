@@ -120,7 +120,8 @@ int mainloop_new(struct mainloop **out)
         free(loop);
         return err;
     }
-    int r = mainloop_add_fd(loop, loop->wake_pipe[0], POLLIN, on_wake_pipe, NULL, &loop->wake_watch);
+    int r =
+        mainloop_add_fd(loop, loop->wake_pipe[0], POLLIN, on_wake_pipe, NULL, &loop->wake_watch);
     if (r < 0) {
         close(loop->wake_pipe[0]);
         close(loop->wake_pipe[1]);
@@ -605,11 +606,12 @@ void mainloop_remove_dbus(struct mainloop *loop, DBusConnection *conn)
     for (struct mainloop_dbus *d = loop->dbus; d; d = d->next) {
         if (d->conn != conn || d->removed)
             continue;
-        d->removed = true;
-        /* Clearing the functions makes libdbus call our remove functions for every watch/timeout. */
+        /* Clearing the functions makes libdbus call our remove functions for every watch/timeout
+         * (which may sweep removed entries, so d is marked only afterwards). */
         dbus_connection_set_dispatch_status_function(conn, NULL, NULL, NULL);
         dbus_connection_set_watch_functions(conn, NULL, NULL, NULL, NULL, NULL);
         dbus_connection_set_timeout_functions(conn, NULL, NULL, NULL, NULL, NULL);
+        d->removed = true;
         dbus_connection_unref(d->conn);
         if (!loop->in_dispatch)
             free_removed(loop);

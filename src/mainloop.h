@@ -54,7 +54,8 @@ void mainloop_fd_set_events(struct mainloop_fd_watch *watch, short events);
 void mainloop_remove_fd(struct mainloop_fd_watch *watch);
 
 /* Arms a timer interval_ms from now. A periodic timer needs interval_ms > 0; a one-shot timer with
- * interval 0 fires in the next iteration. A one-shot timer stays allocated (disarmed) after firing. */
+ * interval 0 fires in the next iteration. A one-shot timer stays allocated (disarmed) after firing.
+ */
 int mainloop_add_timer(struct mainloop *loop, uint32_t interval_ms, bool periodic,
                        mainloop_timer_fn fn, void *user, struct mainloop_timer **out);
 /* (Re)starts the countdown with a new interval; -EINVAL for a periodic timer with interval 0. */

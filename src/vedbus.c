@@ -81,29 +81,28 @@ static bool fits_int32(int64_t v)
  * "0.1", "1e+16"), so texts match what velib_python services show. */
 static void format_double(double d, char *buf, size_t size)
 {
-    if (isnan(d)) {
-        snprintf(buf, size, "nan");
-        return;
-    }
-    if (isinf(d)) {
-        snprintf(buf, size, d < 0 ? "-inf" : "inf");
+    char text[40];
+    if (isnan(d) || isinf(d)) {
+        snprintf(buf, size, "%s", isnan(d) ? "nan" : d < 0 ? "-inf" : "inf");
         return;
     }
     int digits = 1;
     for (; digits < 17; digits++) {
-        snprintf(buf, size, "%.*e", digits - 1, d);
-        if (strtod(buf, NULL) == d)
+        snprintf(text, sizeof(text), "%.*e", digits - 1, d);
+        if (strtod(text, NULL) == d)
             break;
     }
-    int exponent = atoi(strchr(buf, 'e') + 1);
+    const char *e = strchr(text, 'e');
+    int exponent = e ? atoi(e + 1) : 0;
     if (exponent >= -4 && exponent < 16) {
         int decimals = digits - 1 - exponent;
-        snprintf(buf, size, "%.*f", decimals > 0 ? decimals : 0, d);
-        if (!strchr(buf, '.'))
-            strncat(buf, ".0", size - strlen(buf) - 1);
+        snprintf(text, sizeof(text), "%.*f", decimals > 0 ? decimals : 0, d);
+        if (!strchr(text, '.'))
+            strcat(text, ".0");
     } else {
-        snprintf(buf, size, "%.*e", digits - 1, d);
+        snprintf(text, sizeof(text), "%.*e", digits - 1, d);
     }
+    snprintf(buf, size, "%s", text);
 }
 
 const char *vedbus_item_text(const struct vedbus_item *item, char buf[VEDBUS_TEXT_MAX])
@@ -500,10 +499,10 @@ static DBusMessage *reply_node(struct vedbus_service *svc, DBusMessage *msg, con
         return NULL;
     DBusMessageIter args, var = DBUS_MESSAGE_ITER_INIT_CLOSED, dict = DBUS_MESSAGE_ITER_INIT_CLOSED;
     dbus_message_iter_init_append(reply, &args);
-    bool ok = dbus_message_iter_open_container(&args, DBUS_TYPE_VARIANT, text ? "a{ss}" : "a{sv}",
-                                               &var) &&
-              dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, text ? "{ss}" : "{sv}",
-                                               &dict);
+    bool ok =
+        dbus_message_iter_open_container(&args, DBUS_TYPE_VARIANT, text ? "a{ss}" : "a{sv}",
+                                         &var) &&
+        dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, text ? "{ss}" : "{sv}", &dict);
     for (size_t i = 0; ok && i < svc->count; i++) {
         const struct vedbus_item *item = svc->items[i];
         size_t skip = below_node(item->path, node);
@@ -543,8 +542,7 @@ static DBusMessage *reply_get_items(struct vedbus_service *svc, DBusMessage *msg
     return reply;
 }
 
-static const char introspect_head[] =
-    DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
+static const char introspect_head[] = DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
     "<node>\n"
     "  <interface name=\"" DBUS_INTERFACE_INTROSPECTABLE "\">\n"
     "    <method name=\"Introspect\"><arg direction=\"out\" type=\"s\"/></method>\n"
@@ -553,8 +551,8 @@ static const char introspect_head[] =
     "    <method name=\"GetValue\"><arg direction=\"out\" type=\"v\"/></method>\n"
     "    <method name=\"GetText\"><arg direction=\"out\" type=\"%s\"/></method>\n";
 
-static DBusMessage *reply_introspect(struct vedbus_service *svc, DBusMessage *msg,
-                                     const char *path, bool leaf)
+static DBusMessage *reply_introspect(struct vedbus_service *svc, DBusMessage *msg, const char *path,
+                                     bool leaf)
 {
     char *xml = NULL;
     size_t len = 0;

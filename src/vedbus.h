@@ -51,16 +51,16 @@ struct vedbus_value {
     };
 };
 
-#define VEDBUS_INVALID     ((struct vedbus_value){.type = VEDBUS_TYPE_INVALID})
-#define VEDBUS_INT(v)      ((struct vedbus_value){.type = VEDBUS_TYPE_INT, .i = (v)})
-#define VEDBUS_DOUBLE(v)   ((struct vedbus_value){.type = VEDBUS_TYPE_DOUBLE, .d = (v)})
-#define VEDBUS_STRING(v)   ((struct vedbus_value){.type = VEDBUS_TYPE_STRING, .s = (v)})
+#define VEDBUS_INVALID   ((struct vedbus_value){.type = VEDBUS_TYPE_INVALID})
+#define VEDBUS_INT(v)    ((struct vedbus_value){.type = VEDBUS_TYPE_INT, .i = (v)})
+#define VEDBUS_DOUBLE(v) ((struct vedbus_value){.type = VEDBUS_TYPE_DOUBLE, .d = (v)})
+#define VEDBUS_STRING(v) ((struct vedbus_value){.type = VEDBUS_TYPE_STRING, .s = (v)})
 
 /* SetValue results on the wire. */
 enum vedbus_set_result {
-    VEDBUS_SET_OK = 0,             /* accepted, or equal to the current value */
-    VEDBUS_SET_NOT_WRITEABLE = 1,  /* read-only item or a value of the wrong type */
-    VEDBUS_SET_REJECTED = 2,       /* refused by the item's validate callback */
+    VEDBUS_SET_OK = 0,            /* accepted, or equal to the current value */
+    VEDBUS_SET_NOT_WRITEABLE = 1, /* read-only item or a value of the wrong type */
+    VEDBUS_SET_REJECTED = 2,      /* refused by the item's validate callback */
 };
 
 enum vedbus_text_format {

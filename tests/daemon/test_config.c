@@ -226,6 +226,15 @@ Test(config, a_vid_alone_looks_for_both_pids_under_it)
     cr_assert_eq(cfg.usb_ids[1].pid, 0x6014);
 }
 
+Test(config, swapped_ids_of_a_stock_ft232h_are_swapped_back)
+{
+    cr_assert_eq(load("[general]\npid = 0x0403\nvid = 0x6014\n"), 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_usb_ids, 1);
+    cr_assert_eq(cfg.usb_ids[0].vid, 0x0403);
+    cr_assert_eq(cfg.usb_ids[0].pid, 0x6014);
+    cr_assert(strstr(warnings, "using vid 0x0403, pid 0x6014") != NULL, "%s", warnings);
+}
+
 Test(config, pid_0403_alone_means_the_default_adapters)
 {
     cr_assert_eq(load("[general]\npid = 0x0403\n"), 0, "%s", cfg.error);

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -17,8 +18,8 @@
 #include "mainloop.h"
 #include "vedbus.h"
 
-#define SERVICE "com.victronenergy.battery.lynxtest"
-#define BUSITEM "com.victronenergy.BusItem"
+#define SERVICE     "com.victronenergy.battery.lynxtest"
+#define BUSITEM     "com.victronenergy.BusItem"
 #define MAX_SIGNALS 16
 
 extern char **environ;
@@ -68,6 +69,9 @@ static void start_bus_daemon(void)
         if (getppid() != parent)
             _exit(1);
         dup2(out[1], STDOUT_FILENO);
+        /* As root it complains it may not raise its fd limit; nothing else goes to stderr. */
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDERR_FILENO);
         close(out[0]);
         close(out[1]);
         char config_arg[160];
@@ -307,8 +311,8 @@ struct tool_output {
     bool done;
 };
 
-static void read_tool_output(struct mainloop *l, struct mainloop_fd_watch *w, int fd,
-                             short revents, void *user)
+static void read_tool_output(struct mainloop *l, struct mainloop_fd_watch *w, int fd, short revents,
+                             void *user)
 {
     (void)revents;
     struct tool_output *out = user;
@@ -559,8 +563,13 @@ Test(vedbus, default_double_text_is_the_shortest_round_trip_form)
     const struct {
         double value;
         const char *text;
-    } cases[] = {{12.0, "12.0"}, {0.1, "0.1"},     {100, "100.0"},        {-2.5, "-2.5"},
-                 {1e16, "1e+16"}, {1.5e-5, "1.5e-05"}, {1.0 / 3, "0.3333333333333333"}};
+    } cases[] = {{12.0, "12.0"},
+                 {0.1, "0.1"},
+                 {100, "100.0"},
+                 {-2.5, "-2.5"},
+                 {1e16, "1e+16"},
+                 {1.5e-5, "1.5e-05"},
+                 {1.0 / 3, "0.3333333333333333"}};
     char buf[VEDBUS_TEXT_MAX];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cr_assert_geq(vedbus_item_set_double(item, cases[i].value), 0);
@@ -656,10 +665,10 @@ static int count_child_nodes(const char *xml)
 Test(vedbus, introspect_lists_each_child_node_once)
 {
     char *xml = introspect("/");
-    const char *children[] = {"Alarms",          "Connected",       "CustomName", "DeviceInstance",
-                              "Distributor",     "FirmwareVersion", "HardwareVersion", "Mgmt",
-                              "NrOfDistributors", "ProductId",      "ProductName", "Serial",
-                              "Test"};
+    const char *children[] = {
+        "Alarms",          "Connected",       "CustomName", "DeviceInstance",   "Distributor",
+        "FirmwareVersion", "HardwareVersion", "Mgmt",       "NrOfDistributors", "ProductId",
+        "ProductName",     "Serial",          "Test"};
     for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
         char node[64];
         snprintf(node, sizeof(node), "<node name=\"%s\"/>", children[i]);
@@ -713,9 +722,8 @@ Test(vedbus, set_value_of_the_wrong_type_returns_1)
     cr_assert_eq(set_int("/CustomName", 5), 1);
     cr_assert_eq(set_string("/Distributor/A/Alarms/ConnectionLost", "2"), 1);
     dbus_int32_t two = 2;
-    cr_assert_eq(set_value_with("/Distributor/A/Alarms/ConnectionLost", "ai", fill_int32_array,
-                                &two),
-                 1);
+    cr_assert_eq(
+        set_value_with("/Distributor/A/Alarms/ConnectionLost", "ai", fill_int32_array, &two), 1);
     double fraction = 1.5;
     cr_assert_eq(
         set_value_with("/Distributor/A/Alarms/ConnectionLost", "d", fill_double, &fraction), 1);
@@ -755,9 +763,8 @@ Test(vedbus, set_value_equal_to_the_current_value_returns_0_and_sends_nothing)
 
 Test(vedbus, set_value_with_an_empty_array_makes_the_item_invalid)
 {
-    cr_assert_eq(set_value_with("/Distributor/A/Alarms/ConnectionLost", "ai", fill_int32_array,
-                                NULL),
-                 0);
+    cr_assert_eq(
+        set_value_with("/Distributor/A/Alarms/ConnectionLost", "ai", fill_int32_array, NULL), 0);
     DBusMessageIter inner;
     char sig[32];
     dbus_message_unref(get_value("/Distributor/A/Alarms/ConnectionLost", &inner, sig));

@@ -507,6 +507,20 @@ Test(ft232h, purging_the_host_to_chip_buffer_drops_a_partial_command)
                  "81 is a command again, not the argument of 80");
 }
 
+Test(ft232h, purging_the_host_to_chip_buffer_keeps_the_pin_setup)
+{
+    const uint8_t drive_high[] = {0x80, 0x70, 0x70}, read[] = {0x81, 0x87};
+    uint8_t buf[64];
+    uint64_t wake = 0;
+
+    enter_mpsse();
+    send(drive_high, sizeof(drive_high), T0);
+    cr_assert_eq(vendor_out(0x00, 1), 0);
+    send(read, sizeof(read), T0);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3);
+    cr_assert_eq(buf[2] & 0x70, 0x70, "a recovery purge must not undo the client's pin set-up");
+}
+
 Test(ft232h, reset_empties_the_queue_and_drops_a_partial_command)
 {
     const uint8_t partial[] = {0x80}, read[] = {0x81, 0x87};

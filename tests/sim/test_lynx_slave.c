@@ -200,8 +200,7 @@ Test(lynx, each_jumper_letter_answers_at_its_own_address)
         for (uint8_t address = 0x08; address <= 0x0B; address++) {
             uint8_t status = 0;
             bool acked = read_status(address, &status);
-            cr_assert_eq(acked, address == sim_lynx_address(dist), "%c at 0x%02x", letter,
-                         address);
+            cr_assert_eq(acked, address == sim_lynx_address(dist), "%c at 0x%02x", letter, address);
             cr_assert_eq(status, acked ? 0x40 : 0xFF);
         }
         bus = saved;

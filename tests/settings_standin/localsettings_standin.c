@@ -1,0 +1,1162 @@
+/* localsettings-standin: a small com.victronenergy.settings for tests, behaving like Victron's
+ * localsettings (v1.7x) where a client can tell.
+ *
+ *   localsettings-standin [--file PATH] [-v]
+ *
+ * Owns com.victronenergy.settings on the bus of $DBUS_SYSTEM_BUS_ADDRESS (else the session bus if
+ * $DBUS_SESSION_BUS_ADDRESS is set, else the system bus) and serves:
+ * - on every group node ("/", "/Settings", ...), interface com.victronenergy.Settings:
+ *   AddSettings(aa{sv}) -> aa{sv} and the older AddSetting(s group, s name, v default, s type,
+ *   v min, v max) -> i, with localsettings' error codes (-2 "/_" in the path, -3 unknown type,
+ *   -4 invalid path, -5 type differs from the existing setting, -6 invalid default, -7 default out
+ *   of range, -8 path is a group, -9 not below /Settings when added on "/"). An existing setting
+ *   keeps its value; changed attributes are stored. GetValue on a group -> a{sv} of every setting
+ *   below it, keys relative; GetItems on "/" -> a{sa{sv}}.
+ * - on every setting, interface com.victronenergy.BusItem: GetValue, GetText, SetValue (0 ok,
+ *   -1 refused), GetMin/GetMax (int32 0 when unset), GetDefault, SetDefault; and the signal
+ *   PropertiesChanged {"Value","Text"} (plus Default/Min/Max when AddSettings changed attributes)
+ *   on the setting's path for every change.
+ * - /Settings/Devices/<id>/ClassAndVrmInstance values "<class>:<N>" never collide: adding or
+ *   setting one bumps N until no other ClassAndVrmInstance setting below /Settings/Devices holds
+ *   "<class>:<N>".
+ * Deliberate difference: SetValue is strictly typed (int settings take D-Bus integers, double
+ * settings integers or doubles, string settings strings); localsettings runs Python's int()/str()
+ * on the value and so also accepts e.g. "5" for an int setting.
+ *
+ * Persistence: PATH is read at start and rewritten (temp file + rename) after every change, one
+ * setting per line, tab-separated:
+ *   path  type(i|f|s)  value  default  min  max  silent(0|1)
+ * with min/max empty when unset and \\, \t, \n escaped in strings; '#' lines are comments.
+ * SIGTERM/SIGINT end it with status 0. It prints nothing but errors (and a ready line with -v).
+ */
+#include <dbus/dbus.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mainloop.h"
+
+#define SERVICE_NAME       "com.victronenergy.settings"
+#define BUSITEM_INTERFACE  "com.victronenergy.BusItem"
+#define SETTINGS_INTERFACE "com.victronenergy.Settings"
+#define DEVICES_PREFIX     "/Settings/Devices/"
+#define CLASS_INSTANCE     "ClassAndVrmInstance"
+#define TEXT_MAX           64
+
+enum add_error {
+    ADD_OK = 0,
+    ADD_UNDERSCORE_PREFIX = -2,
+    ADD_UNKNOWN_TYPE = -3,
+    ADD_INVALID_PATH = -4,
+    ADD_TYPE_DIFFERS = -5,
+    ADD_INVALID_DEFAULT = -6,
+    ADD_DEFAULT_OUT_OF_RANGE = -7,
+    ADD_IS_GROUP = -8,
+    ADD_NOT_IN_SETTINGS = -9,
+};
+
+/* A value of a setting's type ('i', 'f' or 's'); s owned where stored. */
+struct value {
+    int64_t i;
+    double d;
+    char *s;
+};
+
+/* A value as it came off the wire, before conversion to a setting type. */
+struct wire_value {
+    enum { WIRE_NONE, WIRE_INT, WIRE_DOUBLE, WIRE_STRING } kind;
+    int64_t i;
+    double d;
+    const char *s;
+};
+
+struct setting {
+    char *path;
+    char type;
+    struct value value, def, min, max;
+    bool has_min, has_max, silent;
+};
+
+struct standin {
+    struct mainloop *loop;
+    DBusConnection *conn;
+    const char *file;
+    struct setting *settings;
+    size_t count, capacity;
+};
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "localsettings-standin: %s\n", what);
+}
+
+/* ---- values ---- */
+
+static bool values_equal(char type, const struct value *a, const struct value *b)
+{
+    switch (type) {
+    case 'i':
+        return a->i == b->i;
+    case 'f':
+        return a->d == b->d;
+    default:
+        return strcmp(a->s, b->s) == 0;
+    }
+}
+
+static int value_compare(char type, const struct value *a, const struct value *b)
+{
+    if (type == 'i')
+        return (a->i > b->i) - (a->i < b->i);
+    return (a->d > b->d) - (a->d < b->d);
+}
+
+static void free_value(char type, struct value *v)
+{
+    if (type == 's') {
+        free(v->s);
+        v->s = NULL;
+    }
+}
+
+static int copy_value(char type, struct value *dst, const struct value *src)
+{
+    *dst = *src;
+    if (type == 's' && !(dst->s = strdup(src->s)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* Like Python's repr(float): the shortest text that reads back as the same double. */
+static void format_double(double d, char *buf, size_t size)
+{
+    if (isnan(d) || isinf(d)) {
+        snprintf(buf, size, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf(buf, size, "%.*g", precision, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strpbrk(buf, ".e"))
+        strncat(buf, ".0", size - strlen(buf) - 1);
+}
+
+/* GetText of a setting: Python's str() of the value, as localsettings does. */
+static const char *value_text(char type, const struct value *v, char buf[TEXT_MAX])
+{
+    if (type == 's')
+        return v->s;
+    if (type == 'i')
+        snprintf(buf, TEXT_MAX, "%" PRId64, v->i);
+    else
+        format_double(v->d, buf, TEXT_MAX);
+    return buf;
+}
+
+/* Conversion to a setting type. strict (SetValue): no string<->number conversions and no
+ * truncation of doubles; lenient (AddSetting's default/min/max): what Python's int()/float()/str()
+ * accept for numbers. The string of a converted number is allocated; otherwise borrowed. */
+static int convert(char type, const struct wire_value *in, bool strict, struct value *out,
+                   bool *allocated)
+{
+    *allocated = false;
+    memset(out, 0, sizeof(*out));
+    switch (type) {
+    case 'i':
+        if (in->kind == WIRE_INT)
+            out->i = in->i;
+        else if (!strict && in->kind == WIRE_DOUBLE && isfinite(in->d) && fabs(in->d) < 9.2e18)
+            out->i = (int64_t)in->d;
+        else
+            return -EINVAL;
+        return 0;
+    case 'f':
+        if (in->kind == WIRE_DOUBLE)
+            out->d = in->d;
+        else if (in->kind == WIRE_INT)
+            out->d = (double)in->i;
+        else
+            return -EINVAL;
+        return 0;
+    case 's':
+        if (in->kind == WIRE_STRING) {
+            out->s = (char *)in->s;
+            return 0;
+        }
+        if (strict || in->kind == WIRE_NONE)
+            return -EINVAL;
+        char buf[TEXT_MAX];
+        struct value tmp = {.i = in->i, .d = in->d};
+        if (!(out->s = strdup(value_text(in->kind == WIRE_INT ? 'i' : 'f', &tmp, buf))))
+            return -ENOMEM;
+        *allocated = true;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static bool read_wire_value(DBusMessageIter *variant, struct wire_value *out)
+{
+    DBusMessageIter inner;
+    DBusBasicValue v;
+    memset(out, 0, sizeof(*out));
+    if (dbus_message_iter_get_arg_type(variant) != DBUS_TYPE_VARIANT)
+        return false;
+    dbus_message_iter_recurse(variant, &inner);
+    int type = dbus_message_iter_get_arg_type(&inner);
+    if (dbus_type_is_basic(type))
+        dbus_message_iter_get_basic(&inner, &v);
+    switch (type) {
+    case DBUS_TYPE_BYTE:
+        out->kind = WIRE_INT, out->i = v.byt;
+        break;
+    case DBUS_TYPE_INT16:
+        out->kind = WIRE_INT, out->i = v.i16;
+        break;
+    case DBUS_TYPE_UINT16:
+        out->kind = WIRE_INT, out->i = v.u16;
+        break;
+    case DBUS_TYPE_INT32:
+        out->kind = WIRE_INT, out->i = v.i32;
+        break;
+    case DBUS_TYPE_UINT32:
+        out->kind = WIRE_INT, out->i = v.u32;
+        break;
+    case DBUS_TYPE_INT64:
+        out->kind = WIRE_INT, out->i = v.i64;
+        break;
+    case DBUS_TYPE_DOUBLE:
+        out->kind = WIRE_DOUBLE, out->d = v.dbl;
+        break;
+    case DBUS_TYPE_STRING:
+        out->kind = WIRE_STRING, out->s = v.str;
+        break;
+    default: /* an empty "ai" (invalid) and everything else */
+        out->kind = WIRE_NONE;
+        break;
+    }
+    return true;
+}
+
+static bool append_value(DBusMessageIter *iter, char type, const struct value *v)
+{
+    DBusMessageIter variant;
+    DBusBasicValue b;
+    int dtype;
+    if (type == 'i' && v->i >= INT32_MIN && v->i <= INT32_MAX)
+        dtype = DBUS_TYPE_INT32, b.i32 = (int32_t)v->i;
+    else if (type == 'i')
+        dtype = DBUS_TYPE_INT64, b.i64 = v->i;
+    else if (type == 'f')
+        dtype = DBUS_TYPE_DOUBLE, b.dbl = v->d;
+    else
+        dtype = DBUS_TYPE_STRING, b.str = v->s;
+    char sig[2] = {(char)dtype, '\0'};
+    if (!dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, sig, &variant))
+        return false;
+    if (!dbus_message_iter_append_basic(&variant, dtype, &b)) {
+        dbus_message_iter_abandon_container(iter, &variant);
+        return false;
+    }
+    return dbus_message_iter_close_container(iter, &variant);
+}
+
+static bool append_entry(DBusMessageIter *dict, const char *key, char type, const struct value *v)
+{
+    DBusMessageIter entry;
+    if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry))
+        return false;
+    if (!dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) ||
+        !append_value(&entry, type, v)) {
+        dbus_message_iter_abandon_container(dict, &entry);
+        return false;
+    }
+    return dbus_message_iter_close_container(dict, &entry);
+}
+
+/* ---- the settings table ---- */
+
+static struct setting *find_setting(struct standin *st, const char *path)
+{
+    for (size_t i = 0; i < st->count; i++)
+        if (strcmp(st->settings[i].path, path) == 0)
+            return &st->settings[i];
+    return NULL;
+}
+
+static bool path_below(const char *path, const char *group)
+{
+    if (strcmp(group, "/") == 0)
+        return path[0] == '/' && path[1] != '\0';
+    size_t n = strlen(group);
+    return strncmp(path, group, n) == 0 && path[n] == '/';
+}
+
+static bool is_group(struct standin *st, const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        return true;
+    for (size_t i = 0; i < st->count; i++)
+        if (path_below(st->settings[i].path, path))
+            return true;
+    return false;
+}
+
+/* True if a proper prefix of path is a setting (a setting cannot have children). */
+static bool below_a_setting(struct standin *st, const char *path)
+{
+    for (size_t i = 0; i < st->count; i++)
+        if (path_below(path, st->settings[i].path))
+            return true;
+    return false;
+}
+
+static const char *last_element(const char *path)
+{
+    return strrchr(path, '/') + 1;
+}
+
+/* localsettings makes /Settings/Devices/<id>/ClassAndVrmInstance (and only that) special. */
+static bool is_class_instance_setting(const char *path)
+{
+    if (strncmp(path, DEVICES_PREFIX, strlen(DEVICES_PREFIX)) != 0)
+        return false;
+    const char *id = path + strlen(DEVICES_PREFIX);
+    const char *slash = strchr(id, '/');
+    return slash && slash > id && strcmp(slash + 1, CLASS_INSTANCE) == 0;
+}
+
+/* "<class>:<N>": the class length and N, as Python's split(":") and int() see it. */
+static bool parse_class_instance(const char *s, size_t *class_len, long long *instance)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon || strchr(colon + 1, ':'))
+        return false;
+    char *end;
+    errno = 0;
+    *instance = strtoll(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno)
+        return false;
+    *class_len = (size_t)(colon - s);
+    return true;
+}
+
+/* The first "<class>:<N'>" with N' >= N not held by another ClassAndVrmInstance setting. */
+static char *free_class_instance(struct standin *st, const struct setting *self, const char *cls,
+                                 size_t class_len, long long instance)
+{
+    char candidate[256];
+    for (;; instance++) {
+        snprintf(candidate, sizeof(candidate), "%.*s:%lld", (int)class_len, cls, instance);
+        bool taken = false;
+        for (size_t i = 0; i < st->count && !taken; i++) {
+            const struct setting *other = &st->settings[i];
+            taken = other != self && other->type == 's' &&
+                    strncmp(other->path, DEVICES_PREFIX, strlen(DEVICES_PREFIX)) == 0 &&
+                    strcmp(last_element(other->path), CLASS_INSTANCE) == 0 &&
+                    strcmp(other->value.s, candidate) == 0;
+        }
+        if (!taken)
+            return strdup(candidate);
+    }
+}
+
+/* ---- persistence ---- */
+
+static void write_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\\\", f);
+        else if (*s == '\t')
+            fputs("\\t", f);
+        else if (*s == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+static void write_value(FILE *f, char type, const struct value *v)
+{
+    char buf[TEXT_MAX];
+    if (type == 's')
+        write_escaped(f, v->s);
+    else if (type == 'i')
+        fprintf(f, "%" PRId64, v->i);
+    else
+        fprintf(f, "%s", (snprintf(buf, sizeof(buf), "%.17g", v->d), buf));
+}
+
+static int save_file(struct standin *st)
+{
+    if (!st->file)
+        return 0;
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", st->file);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "localsettings-standin: cannot write %s: %s\n", tmp, strerror(errno));
+        return -errno;
+    }
+    fprintf(f, "# localsettings-standin: path type value default min max silent\n");
+    for (size_t i = 0; i < st->count; i++) {
+        const struct setting *s = &st->settings[i];
+        fprintf(f, "%s\t%c\t", s->path, s->type);
+        write_value(f, s->type, &s->value);
+        fputc('\t', f);
+        write_value(f, s->type, &s->def);
+        fputc('\t', f);
+        if (s->has_min)
+            write_value(f, s->type, &s->min);
+        fputc('\t', f);
+        if (s->has_max)
+            write_value(f, s->type, &s->max);
+        fprintf(f, "\t%d\n", s->silent ? 1 : 0);
+    }
+    int rc = 0;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = -errno;
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, st->file) != 0)
+        rc = -errno;
+    if (rc < 0) {
+        fprintf(stderr, "localsettings-standin: cannot save %s: %s\n", st->file, strerror(-rc));
+        unlink(tmp);
+    }
+    return rc;
+}
+
+static void unescape(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            *out++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
+static bool parse_field(char type, char *text, struct value *out)
+{
+    char *end;
+    memset(out, 0, sizeof(*out));
+    errno = 0;
+    if (type == 's') {
+        unescape(text);
+        return dbus_validate_utf8(text, NULL) && (out->s = strdup(text)) != NULL;
+    }
+    if (type == 'i')
+        out->i = strtoll(text, &end, 10);
+    else
+        out->d = strtod(text, &end);
+    return *text && *end == '\0' && errno == 0;
+}
+
+static struct setting *append_setting(struct standin *st, const char *path, char type)
+{
+    if (st->count == st->capacity) {
+        size_t capacity = st->capacity ? st->capacity * 2 : 32;
+        struct setting *grown = realloc(st->settings, capacity * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        st->settings = grown;
+        st->capacity = capacity;
+    }
+    struct setting *s = &st->settings[st->count];
+    memset(s, 0, sizeof(*s));
+    if (!(s->path = strdup(path)))
+        return NULL;
+    s->type = type;
+    st->count++;
+    return s;
+}
+
+static void free_setting_values(struct setting *s)
+{
+    free_value(s->type, &s->value);
+    free_value(s->type, &s->def);
+    free(s->path);
+}
+
+/* One line: path type value default min max silent. */
+static bool load_line(struct standin *st, char *line)
+{
+    char *field[7];
+    int n = 0;
+    for (char *p = line; n < 7; n++) {
+        field[n] = p;
+        p = strchr(p, '\t');
+        if (!p) {
+            n++;
+            break;
+        }
+        *p++ = '\0';
+    }
+    if (n != 7 || strlen(field[1]) != 1 || !strchr("ifs", field[1][0]) ||
+        !dbus_validate_path(field[0], NULL) || find_setting(st, field[0]))
+        return false;
+    char type = field[1][0];
+    struct setting tmp = {.type = type};
+    bool ok = parse_field(type, field[2], &tmp.value) && parse_field(type, field[3], &tmp.def);
+    if (ok && type != 's' && *field[4])
+        ok = tmp.has_min = parse_field(type, field[4], &tmp.min);
+    if (ok && type != 's' && *field[5])
+        ok = tmp.has_max = parse_field(type, field[5], &tmp.max);
+    struct setting *s = ok ? append_setting(st, field[0], type) : NULL;
+    if (!s) {
+        free_value(type, &tmp.value);
+        free_value(type, &tmp.def);
+        return false;
+    }
+    tmp.path = s->path;
+    tmp.silent = strcmp(field[6], "1") == 0;
+    *s = tmp;
+    return true;
+}
+
+static int load_file(struct standin *st)
+{
+    FILE *f = fopen(st->file, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : -errno;
+    char *line = NULL;
+    size_t size = 0;
+    unsigned number = 0;
+    ssize_t len;
+    while ((len = getline(&line, &size, f)) >= 0) {
+        number++;
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        if (!load_line(st, line))
+            fprintf(stderr, "localsettings-standin: %s:%u: ignoring a malformed line\n",
+                    st->file, number);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+/* ---- changing values ---- */
+
+static void emit_properties_changed(struct standin *st, const struct setting *s,
+                                    bool with_attributes)
+{
+    DBusMessage *sig = dbus_message_new_signal(s->path, BUSITEM_INTERFACE, "PropertiesChanged");
+    DBusMessageIter iter, dict;
+    char buf[TEXT_MAX];
+    struct value text = {.s = (char *)value_text(s->type, &s->value, buf)};
+    struct value zero = {0};
+    if (!sig)
+        return;
+    dbus_message_iter_init_append(sig, &iter);
+    bool ok = dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
+              append_entry(&dict, "Value", s->type, &s->value) &&
+              append_entry(&dict, "Text", 's', &text);
+    if (ok && with_attributes) {
+        ok = append_entry(&dict, "Default", s->type, &s->def);
+        if (ok && s->type != 's')
+            ok = append_entry(&dict, "Min", s->has_min ? s->type : 'i',
+                              s->has_min ? &s->min : &zero) &&
+                 append_entry(&dict, "Max", s->has_max ? s->type : 'i',
+                              s->has_max ? &s->max : &zero);
+    }
+    if (ok && dbus_message_iter_close_container(&iter, &dict))
+        dbus_connection_send(st->conn, sig, NULL);
+    else
+        fail("out of memory building PropertiesChanged");
+    dbus_message_unref(sig);
+}
+
+/* Stores a value (a ClassAndVrmInstance bumped to a free instance first), announces it and saves.
+ * false: not a valid ClassAndVrmInstance value, or out of memory. */
+static bool store_value(struct standin *st, struct setting *s, const struct value *v,
+                        bool with_attributes)
+{
+    struct value copy;
+    if (is_class_instance_setting(s->path)) {
+        size_t class_len;
+        long long instance;
+        if (!parse_class_instance(v->s, &class_len, &instance))
+            return false;
+        copy.s = free_class_instance(st, s, v->s, class_len, instance);
+        if (!copy.s)
+            return false;
+    } else if (copy_value(s->type, &copy, v) < 0) {
+        return false;
+    }
+    free_value(s->type, &s->value);
+    s->value = copy;
+    emit_properties_changed(st, s, with_attributes);
+    save_file(st);
+    return true;
+}
+
+/* ---- AddSetting(s) ---- */
+
+struct add_request {
+    const char *path; /* absolute */
+    char type;
+    const struct wire_value *def, *min, *max; /* min/max may be NULL */
+    bool silent;
+    bool on_root;
+};
+
+static enum add_error add_setting(struct standin *st, const struct add_request *req,
+                                  struct setting **out)
+{
+    *out = NULL;
+    if (strstr(req->path, "/_"))
+        return ADD_UNDERSCORE_PREFIX;
+    if (!req->type || !strchr("ifs", req->type))
+        return ADD_UNKNOWN_TYPE;
+    struct value def, min = {0}, max = {0};
+    bool def_allocated, min_allocated, max_allocated, has_min = false, has_max = false;
+    if (convert(req->type, req->def, false, &def, &def_allocated) < 0)
+        return ADD_INVALID_DEFAULT;
+    enum add_error rc = ADD_OK;
+    if (req->type != 's') {
+        has_min = req->min && convert(req->type, req->min, false, &min, &min_allocated) == 0;
+        has_max = req->max && convert(req->type, req->max, false, &max, &max_allocated) == 0;
+        if (has_min && has_max && min.i == 0 && min.d == 0 && max.i == 0 && max.d == 0)
+            has_min = has_max = false; /* min = max = 0 means "no range" */
+        if ((has_min && value_compare(req->type, &def, &min) < 0) ||
+            (has_max && value_compare(req->type, &def, &max) > 0))
+            rc = ADD_DEFAULT_OUT_OF_RANGE;
+    }
+    if (rc == ADD_OK && req->on_root && strncmp(req->path, "/Settings/", 10) != 0)
+        rc = ADD_NOT_IN_SETTINGS;
+    if (rc == ADD_OK && (!dbus_validate_path(req->path, NULL) || below_a_setting(st, req->path)))
+        rc = ADD_INVALID_PATH;
+
+    struct setting *s = rc == ADD_OK ? find_setting(st, req->path) : NULL;
+    bool created = false;
+    if (rc == ADD_OK && s) {
+        if (s->type != req->type) {
+            rc = ADD_TYPE_DIFFERS;
+        } else if (values_equal(s->type, &s->def, &def) && s->has_min == has_min &&
+                   s->has_max == has_max && (!has_min || values_equal(s->type, &s->min, &min)) &&
+                   (!has_max || values_equal(s->type, &s->max, &max)) &&
+                   s->silent == req->silent) {
+            *out = s; /* nothing changed */
+        }
+    } else if (rc == ADD_OK) {
+        size_t class_len;
+        long long instance;
+        if (is_group(st, req->path))
+            rc = ADD_IS_GROUP;
+        else if (is_class_instance_setting(req->path) &&
+                 (req->type != 's' || !parse_class_instance(def.s, &class_len, &instance)))
+            rc = ADD_INVALID_DEFAULT;
+        else if (!(s = append_setting(st, req->path, req->type)))
+            rc = ADD_INVALID_DEFAULT;
+        else
+            created = true;
+    }
+    if (rc == ADD_OK && !*out) {
+        /* New, or attributes changed: store them and (re)announce the value. */
+        struct value current;
+        free_value(s->type, &s->def);
+        copy_value(s->type, &s->def, &def);
+        s->min = min, s->max = max, s->has_min = has_min, s->has_max = has_max;
+        s->silent = req->silent;
+        if (created)
+            s->value = (struct value){0};
+        if (copy_value(s->type, &current, created ? &def : &s->value) < 0 ||
+            !store_value(st, s, &current, true)) {
+            rc = ADD_INVALID_DEFAULT;
+        }
+        free_value(s->type, &current);
+        if (rc != ADD_OK && created) {
+            free_setting_values(s);
+            st->count--;
+        } else {
+            *out = s;
+        }
+    }
+    if (def_allocated)
+        free(def.s);
+    (void)min_allocated, (void)max_allocated; /* numbers only: never allocated */
+    return rc;
+}
+
+/* The absolute path of a setting added on group node `object` with a relative path. */
+static void join_path(char *buf, size_t size, const char *object, const char *relative)
+{
+    const char *base = strcmp(object, "/") == 0 ? "" : object;
+    snprintf(buf, size, "%s%s%s", base, relative[0] == '/' ? "" : "/", relative);
+}
+
+static bool append_add_result(DBusMessageIter *array, const char *path, enum add_error error,
+                              const struct setting *s)
+{
+    DBusMessageIter dict;
+    struct value p = {.s = (char *)path}, e = {.i = error};
+    if (!dbus_message_iter_open_container(array, DBUS_TYPE_ARRAY, "{sv}", &dict))
+        return false;
+    bool ok = (!path || append_entry(&dict, "path", 's', &p)) &&
+              append_entry(&dict, "error", 'i', &e) &&
+              (!s || append_entry(&dict, "value", s->type, &s->value));
+    if (!ok) {
+        dbus_message_iter_abandon_container(array, &dict);
+        return false;
+    }
+    return dbus_message_iter_close_container(array, &dict);
+}
+
+/* One AddSettings item {"path": s, "default": v, "min": v, "max": v, "silent": v}. */
+static bool add_one(struct standin *st, const char *object, DBusMessageIter *item,
+                    DBusMessageIter *results)
+{
+    struct wire_value path = {0}, def = {0}, min, max, silent = {0};
+    bool has_min = false, has_max = false;
+    DBusMessageIter dict;
+    dbus_message_iter_recurse(item, &dict);
+    for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
+         dbus_message_iter_next(&dict)) {
+        DBusMessageIter entry;
+        const char *key;
+        dbus_message_iter_recurse(&dict, &entry);
+        dbus_message_iter_get_basic(&entry, &key);
+        dbus_message_iter_next(&entry);
+        if (strcmp(key, "path") == 0)
+            read_wire_value(&entry, &path);
+        else if (strcmp(key, "default") == 0)
+            read_wire_value(&entry, &def);
+        else if (strcmp(key, "min") == 0)
+            has_min = read_wire_value(&entry, &min);
+        else if (strcmp(key, "max") == 0)
+            has_max = read_wire_value(&entry, &max);
+        else if (strcmp(key, "silent") == 0)
+            read_wire_value(&entry, &silent);
+    }
+    if (path.kind != WIRE_STRING)
+        return append_add_result(results, NULL, ADD_INVALID_PATH, NULL);
+
+    char full[1024];
+    join_path(full, sizeof(full), object, path.s);
+    /* The type comes from the default's D-Bus type: int32/int64 -> i, double -> f, string -> s. */
+    char type = def.kind == WIRE_INT ? 'i' : def.kind == WIRE_DOUBLE ? 'f'
+                                         : def.kind == WIRE_STRING   ? 's'
+                                                                     : 0;
+    struct setting *s = NULL;
+    enum add_error error = ADD_UNKNOWN_TYPE;
+    if (type) {
+        struct add_request req = {
+            .path = full,
+            .type = type,
+            .def = &def,
+            .min = has_min ? &min : NULL,
+            .max = has_max ? &max : NULL,
+            .silent = (silent.kind == WIRE_INT && silent.i) ||
+                      (silent.kind == WIRE_STRING && *silent.s),
+            .on_root = strcmp(object, "/") == 0,
+        };
+        error = add_setting(st, &req, &s);
+    }
+    return append_add_result(results, path.s, error, s);
+}
+
+static DBusMessage *handle_add_settings(struct standin *st, DBusMessage *msg, const char *object)
+{
+    DBusMessageIter iter, items, results_iter, results;
+    if (strcmp(dbus_message_get_signature(msg), "aa{sv}") != 0)
+        return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS, "expected aa{sv}");
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    if (!reply)
+        return NULL;
+    dbus_message_iter_init(msg, &iter);
+    dbus_message_iter_recurse(&iter, &items);
+    dbus_message_iter_init_append(reply, &results_iter);
+    bool ok = dbus_message_iter_open_container(&results_iter, DBUS_TYPE_ARRAY, "a{sv}", &results);
+    for (; ok && dbus_message_iter_get_arg_type(&items) == DBUS_TYPE_ARRAY;
+         dbus_message_iter_next(&items))
+        ok = add_one(st, object, &items, &results);
+    if (ok && dbus_message_iter_close_container(&results_iter, &results))
+        return reply;
+    dbus_message_unref(reply);
+    return NULL;
+}
+
+static DBusMessage *handle_add_setting(struct standin *st, DBusMessage *msg, const char *object)
+{
+    DBusMessageIter iter;
+    const char *group, *name, *type_name;
+    struct wire_value def, min, max;
+    if (strcmp(dbus_message_get_signature(msg), "ssvsvv") != 0)
+        return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS, "expected ssvsvv");
+    dbus_message_iter_init(msg, &iter);
+    dbus_message_iter_get_basic(&iter, &group);
+    dbus_message_iter_next(&iter);
+    dbus_message_iter_get_basic(&iter, &name);
+    dbus_message_iter_next(&iter);
+    read_wire_value(&iter, &def);
+    dbus_message_iter_next(&iter);
+    dbus_message_iter_get_basic(&iter, &type_name);
+    dbus_message_iter_next(&iter);
+    read_wire_value(&iter, &min);
+    dbus_message_iter_next(&iter);
+    read_wire_value(&iter, &max);
+
+    char relative[1024], full[2048];
+    snprintf(relative, sizeof(relative), "%s%s%s%s", group[0] == '/' || !*group ? "" : "/", group,
+             name[0] == '/' ? "" : "/", name);
+    join_path(full, sizeof(full), object, relative);
+    struct add_request req = {
+        .path = full,
+        .type = strlen(type_name) == 1 ? type_name[0] : 0,
+        .def = &def,
+        .min = &min,
+        .max = &max,
+        .on_root = strcmp(object, "/") == 0,
+    };
+    struct setting *s;
+    int32_t rc = add_setting(st, &req, &s);
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    if (reply && !dbus_message_append_args(reply, DBUS_TYPE_INT32, &rc, DBUS_TYPE_INVALID)) {
+        dbus_message_unref(reply);
+        reply = NULL;
+    }
+    return reply;
+}
+
+/* ---- BusItem methods ---- */
+
+static DBusMessage *reply_value(DBusMessage *msg, char type, const struct value *v)
+{
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    DBusMessageIter iter;
+    if (!reply)
+        return NULL;
+    dbus_message_iter_init_append(reply, &iter);
+    if (append_value(&iter, type, v))
+        return reply;
+    dbus_message_unref(reply);
+    return NULL;
+}
+
+static DBusMessage *reply_int32(DBusMessage *msg, int32_t n)
+{
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    if (reply && !dbus_message_append_args(reply, DBUS_TYPE_INT32, &n, DBUS_TYPE_INVALID)) {
+        dbus_message_unref(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+static int32_t set_value(struct standin *st, struct setting *s, const struct wire_value *in)
+{
+    struct value v;
+    bool allocated;
+    if (convert(s->type, in, true, &v, &allocated) < 0)
+        return -1;
+    if ((s->has_min && value_compare(s->type, &v, &s->min) < 0) ||
+        (s->has_max && value_compare(s->type, &v, &s->max) > 0))
+        return -1;
+    if (values_equal(s->type, &v, &s->value))
+        return 0;
+    return store_value(st, s, &v, false) ? 0 : -1;
+}
+
+static DBusMessage *handle_setting(struct standin *st, DBusMessage *msg, struct setting *s)
+{
+    const char *member = dbus_message_get_member(msg);
+    const struct value zero = {0};
+    char buf[TEXT_MAX];
+    if (strcmp(member, "GetValue") == 0)
+        return reply_value(msg, s->type, &s->value);
+    if (strcmp(member, "GetText") == 0) {
+        struct value text = {.s = (char *)value_text(s->type, &s->value, buf)};
+        return reply_value(msg, 's', &text);
+    }
+    if (strcmp(member, "GetDefault") == 0)
+        return reply_value(msg, s->type, &s->def);
+    /* Without a range localsettings answers int32 0. */
+    if (strcmp(member, "GetMin") == 0)
+        return s->has_min ? reply_value(msg, s->type, &s->min) : reply_value(msg, 'i', &zero);
+    if (strcmp(member, "GetMax") == 0)
+        return s->has_max ? reply_value(msg, s->type, &s->max) : reply_value(msg, 'i', &zero);
+    if (strcmp(member, "SetValue") == 0) {
+        DBusMessageIter iter;
+        struct wire_value in;
+        if (strcmp(dbus_message_get_signature(msg), "v") != 0)
+            return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS, "expected v");
+        dbus_message_iter_init(msg, &iter);
+        read_wire_value(&iter, &in);
+        return reply_int32(msg, set_value(st, s, &in));
+    }
+    if (strcmp(member, "SetDefault") == 0) {
+        if (is_class_instance_setting(s->path))
+            return reply_int32(msg, -1);
+        struct wire_value def = {.kind = s->type == 'i'   ? WIRE_INT
+                                         : s->type == 'f' ? WIRE_DOUBLE
+                                                          : WIRE_STRING,
+                                 .i = s->def.i,
+                                 .d = s->def.d,
+                                 .s = s->def.s};
+        return reply_int32(msg, set_value(st, s, &def));
+    }
+    return NULL;
+}
+
+/* ---- group nodes ---- */
+
+/* GetValue (a{sv}) or GetText (a{ss}) of a group: every setting below it, keys relative. */
+static DBusMessage *reply_group(struct standin *st, DBusMessage *msg, const char *object,
+                                bool text)
+{
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    DBusMessageIter iter, variant, dict;
+    size_t prefix = strcmp(object, "/") == 0 ? 1 : strlen(object) + 1;
+    char buf[TEXT_MAX];
+    if (!reply)
+        return NULL;
+    dbus_message_iter_init_append(reply, &iter);
+    bool ok = dbus_message_iter_open_container(&iter, DBUS_TYPE_VARIANT, text ? "a{ss}" : "a{sv}",
+                                               &variant) &&
+              dbus_message_iter_open_container(&variant, DBUS_TYPE_ARRAY, text ? "{ss}" : "{sv}",
+                                               &dict);
+    for (size_t i = 0; ok && i < st->count; i++) {
+        const struct setting *s = &st->settings[i];
+        if (!path_below(s->path, object))
+            continue;
+        const char *key = s->path + prefix;
+        if (text) {
+            DBusMessageIter entry;
+            const char *t = value_text(s->type, &s->value, buf);
+            ok = dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
+                 dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) &&
+                 dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &t) &&
+                 dbus_message_iter_close_container(&dict, &entry);
+        } else {
+            ok = append_entry(&dict, key, s->type, &s->value);
+        }
+    }
+    if (ok && dbus_message_iter_close_container(&variant, &dict) &&
+        dbus_message_iter_close_container(&iter, &variant))
+        return reply;
+    dbus_message_unref(reply);
+    return NULL;
+}
+
+/* GetItems on "/": {"/abs/path": {"Value": v, "Text": s}} for every setting. */
+static DBusMessage *reply_items(struct standin *st, DBusMessage *msg)
+{
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    DBusMessageIter iter, items;
+    char buf[TEXT_MAX];
+    if (!reply)
+        return NULL;
+    dbus_message_iter_init_append(reply, &iter);
+    bool ok = dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sa{sv}}", &items);
+    for (size_t i = 0; ok && i < st->count; i++) {
+        const struct setting *s = &st->settings[i];
+        struct value text = {.s = (char *)value_text(s->type, &s->value, buf)};
+        DBusMessageIter entry, props;
+        const char *path = s->path;
+        ok = dbus_message_iter_open_container(&items, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
+             dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &path) &&
+             dbus_message_iter_open_container(&entry, DBUS_TYPE_ARRAY, "{sv}", &props) &&
+             append_entry(&props, "Value", s->type, &s->value) &&
+             append_entry(&props, "Text", 's', &text) &&
+             dbus_message_iter_close_container(&entry, &props) &&
+             dbus_message_iter_close_container(&items, &entry);
+    }
+    if (ok && dbus_message_iter_close_container(&iter, &items))
+        return reply;
+    dbus_message_unref(reply);
+    return NULL;
+}
+
+static DBusMessage *handle_group(struct standin *st, DBusMessage *msg, const char *object)
+{
+    const char *member = dbus_message_get_member(msg);
+    if (strcmp(member, "AddSettings") == 0)
+        return handle_add_settings(st, msg, object);
+    if (strcmp(member, "AddSetting") == 0)
+        return handle_add_setting(st, msg, object);
+    if (strcmp(member, "GetValue") == 0)
+        return reply_group(st, msg, object, false);
+    if (strcmp(member, "GetText") == 0)
+        return reply_group(st, msg, object, true);
+    if (strcmp(member, "GetItems") == 0 && strcmp(object, "/") == 0)
+        return reply_items(st, msg);
+    return NULL;
+}
+
+/* Every object path comes here (a fallback registered on "/"). */
+static DBusHandlerResult handle_message(DBusConnection *conn, DBusMessage *msg, void *user)
+{
+    struct standin *st = user;
+    if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL)
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+    const char *path = dbus_message_get_path(msg);
+    const char *interface = dbus_message_get_interface(msg);
+    DBusMessage *reply = NULL;
+    bool known_interface = !interface || strcmp(interface, BUSITEM_INTERFACE) == 0 ||
+                           strcmp(interface, SETTINGS_INTERFACE) == 0;
+    struct setting *s = find_setting(st, path);
+    if (known_interface && s)
+        reply = handle_setting(st, msg, s);
+    else if (known_interface && is_group(st, path))
+        reply = handle_group(st, msg, path);
+    if (!reply)
+        reply = dbus_message_new_error_printf(msg, DBUS_ERROR_UNKNOWN_METHOD,
+                                              "no method %s on %s",
+                                              dbus_message_get_member(msg), path);
+    if (!reply)
+        return DBUS_HANDLER_RESULT_NEED_MEMORY;
+    if (!dbus_message_get_no_reply(msg))
+        dbus_connection_send(conn, reply, NULL);
+    dbus_message_unref(reply);
+    return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static DBusHandlerResult watch_disconnect(DBusConnection *conn, DBusMessage *msg, void *user)
+{
+    (void)conn;
+    struct standin *st = user;
+    if (dbus_message_is_signal(msg, DBUS_INTERFACE_LOCAL, "Disconnected")) {
+        fail("the bus went away");
+        mainloop_quit(st->loop);
+    }
+    return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+/* ---- main ---- */
+
+static DBusConnection *connect_bus(void)
+{
+    DBusBusType type = DBUS_BUS_SYSTEM;
+    if (!getenv("DBUS_SYSTEM_BUS_ADDRESS") && getenv("DBUS_SESSION_BUS_ADDRESS"))
+        type = DBUS_BUS_SESSION;
+    DBusError err;
+    dbus_error_init(&err);
+    DBusConnection *conn = dbus_bus_get_private(type, &err);
+    if (!conn) {
+        fprintf(stderr, "localsettings-standin: cannot connect to the bus: %s\n", err.message);
+        dbus_error_free(&err);
+        return NULL;
+    }
+    dbus_connection_set_exit_on_disconnect(conn, FALSE);
+    return conn;
+}
+
+static int claim_name(DBusConnection *conn)
+{
+    DBusError err;
+    dbus_error_init(&err);
+    int rc = dbus_bus_request_name(conn, SERVICE_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE, &err);
+    if (rc == DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "localsettings-standin: cannot own " SERVICE_NAME ": %s\n", err.message);
+        dbus_error_free(&err);
+    } else {
+        fail(SERVICE_NAME " is already owned by another process");
+    }
+    return -EEXIST;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: localsettings-standin [--file PATH] [-v]\n"
+               "Serves com.victronenergy.settings on $DBUS_SYSTEM_BUS_ADDRESS for tests;\n"
+               "settings persist in PATH (tab-separated lines) when given.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct standin st = {0};
+    bool verbose = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "f:vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            st.file = optarg;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    int status = 1;
+    if (st.file) {
+        int rc = load_file(&st);
+        if (rc < 0) {
+            fprintf(stderr, "localsettings-standin: cannot read %s: %s\n", st.file, strerror(-rc));
+            return 1;
+        }
+    }
+    static const int signals[] = {SIGTERM, SIGINT};
+    static const DBusObjectPathVTable vtable = {.message_function = handle_message};
+    if (mainloop_new(&st.loop) < 0 || mainloop_catch_signals(st.loop, signals, 2) < 0) {
+        fail("cannot set up the main loop");
+        goto out;
+    }
+    st.conn = connect_bus();
+    if (!st.conn)
+        goto out;
+    if (mainloop_add_dbus(st.loop, st.conn) < 0 ||
+        !dbus_connection_add_filter(st.conn, watch_disconnect, &st, NULL) ||
+        !dbus_connection_register_fallback(st.conn, "/", &vtable, &st)) {
+        fail("out of memory");
+        goto out;
+    }
+    if (claim_name(st.conn) < 0)
+        goto out;
+    if (verbose) {
+        printf("localsettings-standin: ready as %s with %zu settings\n",
+               dbus_bus_get_unique_name(st.conn), st.count);
+        fflush(stdout);
+    }
+    status = mainloop_run(st.loop) < 0 ? 1 : 0;
+    if (!dbus_connection_get_is_connected(st.conn))
+        status = 1;
+out:
+    if (st.conn) {
+        if (st.loop)
+            mainloop_remove_dbus(st.loop, st.conn);
+        dbus_connection_close(st.conn);
+        dbus_connection_unref(st.conn);
+    }
+    mainloop_free(st.loop);
+    for (size_t i = 0; i < st.count; i++)
+        free_setting_values(&st.settings[i]);
+    free(st.settings);
+    dbus_shutdown();
+    return status;
+}
