@@ -1000,6 +1000,76 @@ static DBusMessage *handle_group(struct standin *st, DBusMessage *msg, const cha
     return NULL;
 }
 
+/* Introspect: the interface of the node's kind and a <node> per direct child. */
+static DBusMessage *reply_introspect(struct standin *st, DBusMessage *msg, const char *object,
+                                     bool setting)
+{
+    char *xml = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&xml, &size);
+    if (!f)
+        return NULL;
+    fputs(DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE "<node>\n"
+          "  <interface name=\"" DBUS_INTERFACE_INTROSPECTABLE "\">\n"
+          "    <method name=\"Introspect\"><arg direction=\"out\" type=\"s\"/></method>\n"
+          "  </interface>\n",
+          f);
+    if (setting)
+        fputs("  <interface name=\"" BUSITEM_INTERFACE "\">\n"
+              "    <method name=\"GetValue\"><arg direction=\"out\" type=\"v\"/></method>\n"
+              "    <method name=\"GetText\"><arg direction=\"out\" type=\"s\"/></method>\n"
+              "    <method name=\"SetValue\"><arg direction=\"in\" type=\"v\"/>"
+              "<arg direction=\"out\" type=\"i\"/></method>\n"
+              "    <method name=\"GetMin\"><arg direction=\"out\" type=\"v\"/></method>\n"
+              "    <method name=\"GetMax\"><arg direction=\"out\" type=\"v\"/></method>\n"
+              "    <method name=\"GetDefault\"><arg direction=\"out\" type=\"v\"/></method>\n"
+              "    <method name=\"SetDefault\"><arg direction=\"out\" type=\"i\"/></method>\n"
+              "    <signal name=\"PropertiesChanged\"><arg type=\"a{sv}\"/></signal>\n"
+              "  </interface>\n",
+              f);
+    else
+        fputs("  <interface name=\"" BUSITEM_INTERFACE "\">\n"
+              "    <method name=\"GetValue\"><arg direction=\"out\" type=\"v\"/></method>\n"
+              "    <method name=\"GetText\"><arg direction=\"out\" type=\"v\"/></method>\n"
+              "  </interface>\n"
+              "  <interface name=\"" SETTINGS_INTERFACE "\">\n"
+              "    <method name=\"AddSettings\"><arg direction=\"in\" type=\"aa{sv}\"/>"
+              "<arg direction=\"out\" type=\"aa{sv}\"/></method>\n"
+              "    <method name=\"AddSetting\"><arg direction=\"in\" type=\"s\"/>"
+              "<arg direction=\"in\" type=\"s\"/><arg direction=\"in\" type=\"v\"/>"
+              "<arg direction=\"in\" type=\"s\"/><arg direction=\"in\" type=\"v\"/>"
+              "<arg direction=\"in\" type=\"v\"/><arg direction=\"out\" type=\"i\"/></method>\n"
+              "  </interface>\n",
+              f);
+    size_t prefix = strcmp(object, "/") == 0 ? 1 : strlen(object) + 1;
+    for (size_t i = 0; !setting && i < st->count; i++) {
+        const char *child = st->settings[i].path + prefix;
+        size_t len = strcspn(child, "/");
+        bool seen = false;
+        if (!path_below(st->settings[i].path, object))
+            continue;
+        for (size_t j = 0; j < i && !seen; j++) /* list each child once */
+            seen = path_below(st->settings[j].path, object) &&
+                   strncmp(st->settings[j].path + prefix, child, len) == 0 &&
+                   strchr("/", st->settings[j].path[prefix + len]);
+        if (!seen)
+            fprintf(f, "  <node name=\"%.*s\"/>\n", (int)len, child);
+    }
+    fputs("</node>\n", f);
+    if (fclose(f) != 0) {
+        free(xml);
+        return NULL;
+    }
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    const char *text = xml;
+    if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &text, DBUS_TYPE_INVALID)) {
+        dbus_message_unref(reply);
+        reply = NULL;
+    }
+    free(xml);
+    return reply;
+}
+
 /* Every object path comes here (a fallback registered on "/"). */
 static DBusHandlerResult handle_message(DBusConnection *conn, DBusMessage *msg, void *user)
 {
@@ -1012,7 +1082,10 @@ static DBusHandlerResult handle_message(DBusConnection *conn, DBusMessage *msg, 
     bool known_interface = !interface || strcmp(interface, BUSITEM_INTERFACE) == 0 ||
                            strcmp(interface, SETTINGS_INTERFACE) == 0;
     struct setting *s = find_setting(st, path);
-    if (known_interface && s)
+    if (dbus_message_is_method_call(msg, DBUS_INTERFACE_INTROSPECTABLE, "Introspect") &&
+        (s || is_group(st, path)))
+        reply = reply_introspect(st, msg, path, s != NULL);
+    else if (known_interface && s)
         reply = handle_setting(st, msg, s);
     else if (known_interface && is_group(st, path))
         reply = handle_group(st, msg, path);
