@@ -115,9 +115,9 @@ size_t ftdi_pending(const struct ftdi_adapter *ad);
 
 /* After an error: drops pending payload, purges the chip's buffers, then reads and discards until
  * the chip answers a bare status packet (nothing left in flight) or timeout_ms passes. Returns
- * the number of payload bytes discarded after the purge, or a negative code. A command cut in
- * half inside the MPSSE engine survives a purge: re-run ftdi_mpsse_setup() (its bit mode reset
- * clears it) when a write failed part-way. */
+ * the number of payload bytes discarded after the purge, or a negative code. Whether the chip's
+ * purge also drops a command cut in half inside the MPSSE engine is not documented: after a write
+ * that failed part-way, re-run ftdi_mpsse_setup() (its bit mode reset clears it for sure). */
 int ftdi_drain(struct ftdi_adapter *ad, unsigned timeout_ms);
 
 /* ---- hot-plug and event loop integration ---- */

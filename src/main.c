@@ -35,6 +35,7 @@ struct daemon {
     struct mainloop *loop;
     struct ftdi_host *host;
     struct mainloop_timer *poll_timer, *rescan_timer;
+    struct ftdi_hotplug *hotplug;
     struct watched_adapter adapters[MAX_ADAPTERS];
     size_t n_adapters;
     struct mainloop_fd_watch *usb_watch[MAX_LIBUSB_FDS];
@@ -189,12 +190,11 @@ static int watch_usb(struct daemon *dm)
     ftdi_host_set_pollfd_notifiers(dm->host, usb_fd_added, usb_fd_removed, dm);
 
     bool hotplug = ftdi_host_has_hotplug(dm->host);
-    struct ftdi_hotplug *hp = NULL;
     struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS];
     for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
         ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
     if (hotplug && ftdi_hotplug_register(dm->host, ids, dm->cfg.n_usb_ids, false, on_hotplug, dm,
-                                         &hp) < 0)
+                                         &dm->hotplug) < 0)
         hotplug = false;
     int rc = mainloop_add_timer(dm->loop, RESCAN_MS, !hotplug, on_rescan, dm, &dm->rescan_timer);
     if (hotplug)
@@ -237,6 +237,7 @@ static void cleanup(struct daemon *dm)
         service_free(dm->adapters[i].svc);
         adapter_deinit(&dm->adapters[i].hw);
     }
+    ftdi_hotplug_deregister(dm->hotplug);
     if (dm->host) {
         ftdi_host_set_pollfd_notifiers(dm->host, NULL, NULL, NULL);
         ftdi_host_free(dm->host);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "settings.h"
 #include "vedbus.h"
 
 #ifndef LYNX_VERSION
@@ -14,6 +15,17 @@
 
 #define PRODUCT_NAME "Lynx Distributor"
 #define PRODUCT_ID   0xFFFF /* the original project's; real Lynx BMS ids are special-cased */
+
+/* A GUI-writeable name and the localsettings path that persists it. */
+struct name_binding {
+    struct service *svc;
+    struct vedbus_item *item;
+    char setting[SETTINGS_PATH_MAX];
+    char fallback[LYNX_FUSE_NAME_MAX * 2 + 1]; /* shown when the setting is "" */
+    size_t max_bytes;
+};
+
+#define N_FUSE_NAMES (LYNX_DISTRIBUTORS * LYNX_FUSES)
 
 struct distributor_items {
     struct vedbus_item *status;
@@ -32,6 +44,10 @@ struct service {
     struct vedbus_item *fuse_blown;
     struct distributor_items dist[LYNX_DISTRIBUTORS];
     struct service_state published;
+    struct settings_client *settings;
+    char instance_setting[SETTINGS_PATH_MAX];
+    struct name_binding custom_name_binding;
+    struct name_binding fuse_name_binding[N_FUSE_NAMES];
 };
 
 static const char *const distributor_status_text[] = {"Not available", "Connected",
@@ -66,21 +82,20 @@ void service_settings_id(const char *serial, char *buf, size_t size)
     }
 }
 
-/* Fuse names: at most 16 bytes of valid UTF-8 (the limit of the Lynx firmware and the GUI). */
-static int validate_fuse_name(struct vedbus_item *item, const struct vedbus_value *proposed,
-                              void *user)
+/* A name written from the GUI: fuse names at most 16 bytes (the limit of the Lynx firmware and
+ * the GUI), the custom name at most 32; vedbus has already checked the UTF-8. Accepted names are
+ * written through to localsettings so they survive a restart. */
+static int validate_name(struct vedbus_item *item, const struct vedbus_value *proposed, void *user)
 {
-    (void)item, (void)user;
-    if (proposed->type != VEDBUS_TYPE_STRING || strlen(proposed->s) > LYNX_FUSE_NAME_MAX)
+    struct name_binding *b = user;
+    (void)item;
+    if (proposed->type != VEDBUS_TYPE_STRING || strlen(proposed->s) > b->max_bytes)
         return -EINVAL;
-    return 0; /* vedbus has already checked the UTF-8 */
-}
-
-static int validate_custom_name(struct vedbus_item *item, const struct vedbus_value *proposed,
-                                void *user)
-{
-    (void)item, (void)user;
-    return proposed->type == VEDBUS_TYPE_STRING && strlen(proposed->s) <= 32 ? 0 : -EINVAL;
+    if (b->svc->settings) {
+        struct settings_value v = SETTINGS_STRING(proposed->s);
+        settings_set(b->svc->settings, b->setting, &v);
+    }
+    return 0;
 }
 
 static int add(struct service *svc, const char *path, struct vedbus_value initial,
@@ -103,8 +118,15 @@ static int add_enum(struct service *svc, const char *path, int value, const stru
 static int add_mandatory(struct service *svc, const struct service_setup *setup)
 {
     struct vedbus_item_options hex = {.format = VEDBUS_TEXT_HEX};
+    struct name_binding *b = &svc->custom_name_binding;
     struct vedbus_item_options name = {.type = VEDBUS_TYPE_STRING, .writeable = true,
-                                       .validate = validate_custom_name};
+                                       .validate = validate_name, .validate_user = b};
+    char id[128];
+    service_settings_id(setup->serial, id, sizeof(id));
+    b->svc = svc;
+    b->max_bytes = 32;
+    snprintf(b->fallback, sizeof(b->fallback), "%s", setup->custom_name);
+    settings_device_path(b->setting, sizeof(b->setting), id, SETTINGS_LEAF_CUSTOM_NAME);
     int rc = 0;
     rc |= add(svc, "/Mgmt/ProcessName", VEDBUS_STRING("dbus-lynx-distributor"), NULL, NULL);
     rc |= add(svc, "/Mgmt/ProcessVersion", VEDBUS_STRING(LYNX_VERSION), NULL, NULL);
@@ -118,6 +140,7 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
     rc |= add(svc, "/Serial", VEDBUS_STRING(setup->serial), NULL, NULL);
     rc |= add(svc, "/Connected", VEDBUS_INT(0), NULL, &svc->connected);
     rc |= add(svc, "/CustomName", VEDBUS_STRING(setup->custom_name), &name, &svc->custom_name);
+    b->item = svc->custom_name;
     return rc;
 }
 
@@ -125,9 +148,7 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
 {
     const struct lynx_distributor_setup *ds = &setup->distributor[d];
     struct distributor_items *it = &svc->dist[d];
-    struct vedbus_item_options name = {.type = VEDBUS_TYPE_STRING, .writeable = true,
-                                       .validate = validate_fuse_name};
-    char path[64];
+    char path[64], id[128];
     int rc = 0;
     char letter = lynx_letter(d);
 
@@ -136,13 +157,22 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
                    &it->status);
     snprintf(path, sizeof(path), "/Distributor/%c/Alarms/ConnectionLost", letter);
     rc |= add_enum(svc, path, LYNX_ALARM_OK, &alarm_enum, &it->connection_lost);
+    service_settings_id(setup->serial, id, sizeof(id));
     for (unsigned f = 0; f < LYNX_FUSES; f++) {
         const char *configured = setup->fuse_name[d][lynx_fuse_physical_index(ds->upside_down, f)];
-        char fallback[16];
-        snprintf(fallback, sizeof(fallback), "Fuse %u", f + 1);
+        struct name_binding *b = &svc->fuse_name_binding[d * LYNX_FUSES + f];
+        struct vedbus_item_options name = {.type = VEDBUS_TYPE_STRING, .writeable = true,
+                                           .validate = validate_name, .validate_user = b};
+        b->svc = svc;
+        b->max_bytes = LYNX_FUSE_NAME_MAX;
+        if (configured && *configured)
+            snprintf(b->fallback, sizeof(b->fallback), "%s", configured);
+        else
+            snprintf(b->fallback, sizeof(b->fallback), "Fuse %u", f + 1);
+        settings_fuse_name_path(b->setting, sizeof(b->setting), id, letter, f);
         snprintf(path, sizeof(path), "/Distributor/%c/Fuse/%u/Name", letter, f);
-        rc |= add(svc, path, VEDBUS_STRING(configured && *configured ? configured : fallback),
-                  &name, &it->fuse_name[f]);
+        rc |= add(svc, path, VEDBUS_STRING(b->fallback), &name, &it->fuse_name[f]);
+        b->item = it->fuse_name[f];
         snprintf(path, sizeof(path), "/Distributor/%c/Fuse/%u/Status", letter, f);
         rc |= add_enum(svc, path, LYNX_FUSE_NOT_AVAILABLE, &fuse_status_enum,
                        &it->fuse_status[f]);
@@ -150,6 +180,65 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
         rc |= add_enum(svc, path, LYNX_ALARM_OK, &alarm_enum, &it->fuse_blown[f]);
     }
     return rc;
+}
+
+static struct name_binding *find_binding(struct service *svc, const char *path)
+{
+    if (strcmp(svc->custom_name_binding.setting, path) == 0)
+        return &svc->custom_name_binding;
+    for (unsigned i = 0; i < N_FUSE_NAMES; i++)
+        if (strcmp(svc->fuse_name_binding[i].setting, path) == 0)
+            return &svc->fuse_name_binding[i];
+    return NULL;
+}
+
+/* localsettings reported a value: at registration, or changed by the GUI or another client. */
+static void on_setting(struct settings_client *client, const char *path,
+                       const struct settings_value *value, enum settings_origin origin,
+                       void *user)
+{
+    struct service *svc = user;
+    (void)client, (void)origin;
+    if (value->type != SETTINGS_TYPE_STRING)
+        return;
+    if (strcmp(path, svc->instance_setting) == 0) {
+        int instance;
+        if (settings_parse_class_instance(value->s, "battery", &instance) == 0)
+            vedbus_item_set_int(svc->device_instance, instance);
+        else
+            log_warn("%s: ignoring %s = '%s'", vedbus_service_name(svc->bus), path, value->s);
+    } else {
+        struct name_binding *b = find_binding(svc, path);
+        if (b)
+            vedbus_item_set_string(b->item, *value->s ? value->s : b->fallback);
+    }
+    vedbus_flush(svc->bus);
+}
+
+/* Without a settings client the service still runs, on defaults. */
+static void start_settings(struct service *svc, struct mainloop *loop, const char *serial)
+{
+    struct settings_def defs[2 + N_FUSE_NAMES];
+    char id[128], instance_default[32];
+    size_t n = 0;
+    service_settings_id(serial, id, sizeof(id));
+    snprintf(instance_default, sizeof(instance_default), "battery:%d",
+             SERVICE_DEFAULT_DEVICE_INSTANCE);
+    settings_device_path(svc->instance_setting, sizeof(svc->instance_setting), id,
+                         SETTINGS_LEAF_CLASS_AND_INSTANCE);
+    defs[n++] = (struct settings_def){.path = svc->instance_setting,
+                                      .def = SETTINGS_STRING(instance_default)};
+    defs[n++] = (struct settings_def){.path = svc->custom_name_binding.setting,
+                                      .def = SETTINGS_STRING("")};
+    for (unsigned i = 0; i < N_FUSE_NAMES; i++)
+        defs[n++] = (struct settings_def){.path = svc->fuse_name_binding[i].setting,
+                                          .def = SETTINGS_STRING("")};
+    struct settings_client_options opt = {.on_value = on_setting, .user = svc};
+    int rc = settings_client_new(loop, vedbus_connection(svc->bus), defs, n, &opt,
+                                 &svc->settings);
+    if (rc < 0)
+        log_warn("%s: no settings client (%s): names and instance will not persist",
+                 vedbus_service_name(svc->bus), strerror(-rc));
 }
 
 int service_new(struct mainloop *loop, const struct service_setup *setup, const char *address,
@@ -174,6 +263,7 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS && rc == 0; d++)
         rc |= add_distributor(svc, setup, d);
     if (rc == 0) {
+        start_settings(svc, loop, setup->serial);
         rc = vedbus_register_name(svc->bus);
         if (rc < 0)
             log_error("%s: cannot own the bus name: %s", name,
@@ -193,6 +283,8 @@ void service_free(struct service *svc)
 {
     if (!svc)
         return;
+    if (svc->settings)
+        settings_client_free(svc->settings);
     if (svc->bus)
         vedbus_service_free(svc->bus);
     free(svc);

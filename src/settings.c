@@ -423,8 +423,9 @@ static void send_add_settings(struct settings_client *client)
 {
     DBusMessage *msg = build_add_settings(client);
     DBusPendingCall *pending = NULL;
-    if (msg && dbus_connection_send_with_reply(client->conn, msg, &pending,
-                                               (int)client->options.reply_timeout_ms) &&
+    if (msg &&
+        dbus_connection_send_with_reply(client->conn, msg, &pending,
+                                        (int)client->options.reply_timeout_ms) &&
         pending && dbus_pending_call_set_notify(pending, on_add_settings_reply, client, NULL)) {
         client->register_call = pending;
         dbus_message_unref(msg);
@@ -521,6 +522,10 @@ static void handle_properties_changed(struct settings_client *client, DBusMessag
     const char *path = dbus_message_get_path(msg);
     if (!client->owner || !sender || strcmp(sender, client->owner) != 0 || !path)
         return;
+    /* localsettings announces what AddSettings does (a new setting, a bumped instance) before it
+     * replies; the reply carries the same values and is reported as REGISTERED instead. */
+    if (client->state == SETTINGS_STATE_REGISTERING)
+        return;
     struct setting *setting = find_setting(client, path);
     DBusMessageIter iter, dict;
     if (!setting || !dbus_message_iter_init(msg, &iter) ||
@@ -613,8 +618,7 @@ static int check_definition(const struct settings_def *def)
         !dbus_validate_path(def->path, NULL) || strcmp(def->path, "/") == 0)
         return -EINVAL;
     if (def->def.type == SETTINGS_TYPE_STRING)
-        return def->def.s && dbus_validate_utf8(def->def.s, NULL) && !def->has_range ? 0
-                                                                                      : -EINVAL;
+        return def->def.s && dbus_validate_utf8(def->def.s, NULL) && !def->has_range ? 0 : -EINVAL;
     if (def->def.type != SETTINGS_TYPE_INT && def->def.type != SETTINGS_TYPE_DOUBLE)
         return -EINVAL;
     if (def->has_range && (def->min.type != def->def.type || def->max.type != def->def.type))
@@ -653,8 +657,7 @@ static void free_settings(struct settings_client *client)
 
 int settings_client_new(struct mainloop *loop, DBusConnection *conn,
                         const struct settings_def *defs, size_t count,
-                        const struct settings_client_options *options,
-                        struct settings_client **out)
+                        const struct settings_client_options *options, struct settings_client **out)
 {
     if (!loop || !conn || !defs || count == 0 || !out)
         return -EINVAL;
@@ -733,8 +736,7 @@ enum settings_state settings_client_state(const struct settings_client *client)
     return client->state;
 }
 
-int settings_get(const struct settings_client *client, const char *path,
-                 struct settings_value *out)
+int settings_get(const struct settings_client *client, const char *path, struct settings_value *out)
 {
     const struct setting *setting = find_setting(client, path);
     if (!setting)
@@ -786,8 +788,8 @@ int settings_set(struct settings_client *client, const char *path,
         return -ENOTCONN;
 
     struct set_call *call = calloc(1, sizeof(*call));
-    DBusMessage *msg = dbus_message_new_method_call(client->owner, path, BUSITEM_INTERFACE,
-                                                    "SetValue");
+    DBusMessage *msg =
+        dbus_message_new_method_call(client->owner, path, BUSITEM_INTERFACE, "SetValue");
     DBusMessageIter iter;
     int rc = -ENOMEM;
     if (!call || !msg || !(call->path = strdup(path)))
@@ -856,7 +858,7 @@ int settings_device_path(char *buf, size_t size, const char *device_id, const ch
 int settings_fuse_name_path(char *buf, size_t size, const char *device_id, char distributor,
                             unsigned fuse)
 {
-    int n = snprintf(buf, size, SETTINGS_DEVICES_PREFIX "%s/Distributor/%c/Fuse/%u/Name",
-                     device_id, distributor, fuse);
+    int n = snprintf(buf, size, SETTINGS_DEVICES_PREFIX "%s/Distributor/%c/Fuse/%u/Name", device_id,
+                     distributor, fuse);
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }

@@ -15,6 +15,8 @@
  *   ignored with a warning.
  * - settings_set writes through with SetValue; the cache changes only when localsettings reports
  *   the new value back (it emits PropertiesChanged for every change, whoever made it).
+ * - Callbacks run from the loop; they may call settings_get/settings_set but must not free the
+ *   client.
  * Functions return 0 or a negative errno.
  */
 #ifndef LYNX_SETTINGS_H

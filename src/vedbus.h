@@ -73,9 +73,9 @@ enum vedbus_text_format {
 /* Writes the text of a valid value into buf (NUL-terminated, at most size bytes). */
 typedef void (*vedbus_text_fn)(const struct vedbus_value *value, char *buf, size_t size,
                                void *user);
-/* Called for a SetValue that would change the item (value already coerced to the item's type, or
- * invalid for an empty array). Return 0 to accept (the item then takes the value), non-zero to
- * reject (the caller gets 2). */
+/* Called from the mainloop's dispatch for a SetValue that would change the item (value already
+ * coerced to the item's type, or invalid for an empty array). Return 0 to accept (the item then
+ * takes the value), non-zero to reject (the caller gets 2). */
 typedef int (*vedbus_validate_fn)(struct vedbus_item *item, const struct vedbus_value *proposed,
                                   void *user);
 typedef void (*vedbus_disconnect_fn)(struct vedbus_service *service, void *user);
@@ -130,7 +130,8 @@ int vedbus_item_set_invalid(struct vedbus_item *item);
 void vedbus_item_mark_changed(struct vedbus_item *item);
 /* The current value; a string stays valid until the item next changes. */
 struct vedbus_value vedbus_item_value(const struct vedbus_item *item);
-/* The text GetText would return, written into buf of VEDBUS_TEXT_MAX bytes. */
+/* The text GetText would return: buf (VEDBUS_TEXT_MAX bytes) filled in, or a string owned by
+ * the item or static ("---"); valid until the item next changes. */
 const char *vedbus_item_text(const struct vedbus_item *item, char buf[VEDBUS_TEXT_MAX]);
 
 /* Sends one ItemsChanged with every item changed since the last flush. Returns the number of items

@@ -25,6 +25,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sim_usb_bridge *bridge;
 static struct sim_i2c_bus *bus;
 static struct sim_ft232h *model;
+static struct sim_ft232h *second_model; /* added by the tests that need two adapters */
 static struct ftdi_host *host;
 static struct ftdi_adapter *ad;
 
@@ -48,14 +49,6 @@ static void setup(void)
     cr_assert_eq(ftdi_host_new(&host), 0);
     ad = ftdi_adapter_new(host);
     cr_assert_not_null(ad);
-}
-
-static struct sim_ft232h *second_model;
-
-static void setup_two(void)
-{
-    setup();
-    second_model = add_model(SIM_LYNX_ADAPTER_PID, SERIAL_B);
 }
 
 static void teardown(void)
@@ -142,8 +135,9 @@ Test(ftdi, enumerate_counts_adapters_beyond_the_output_size)
     cr_expect_eq(ftdi_enumerate(host, NULL, 0, info, 1), 2);
 }
 
-Test(ftdi, open_selects_the_adapter_by_serial, .init = setup_two)
+Test(ftdi, open_selects_the_adapter_by_serial)
 {
+    second_model = add_model(SIM_LYNX_ADAPTER_PID, SERIAL_B);
     cr_assert_eq(ftdi_open(ad, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_B), 0, "%s",
                  ftdi_error(ad));
     cr_expect_str_eq(ftdi_opened_info(ad)->serial, SERIAL_B);
@@ -339,7 +333,8 @@ Test(ftdi, drain_removes_a_stale_reply_before_the_next_scan)
     cr_assert_eq(ftdi_pending(ad), 1);
 
     int r = ftdi_drain(ad, TIMEOUT_MS);
-    cr_assert_geq(r, 0, "%s", ftdi_error(ad));
+    cr_assert_eq(r, 0, "the purge, not the reads, should have removed the queued reply: %d %s", r,
+                 ftdi_error(ad));
     cr_expect_eq(ftdi_pending(ad), 0);
     pthread_mutex_lock(&lock);
     cr_expect_eq(sim_ft232h_queued(model), 0);
@@ -473,4 +468,42 @@ Test(ftdi, hotplug_ignores_ids_outside_the_list)
     pump_until(&log.left, 1, 300);
     cr_expect_eq(log.left, 0);
     ftdi_hotplug_deregister(hp);
+}
+
+struct pollfd_log {
+    int added_fd, removed_fd;
+    int added, removed;
+};
+
+static void record_added(int fd, short events, void *user)
+{
+    struct pollfd_log *log = user;
+    cr_expect(events & POLLOUT, "libusb watches a device fd for URB completions (POLLOUT)");
+    log->added_fd = fd;
+    log->added++;
+}
+
+static void record_removed(int fd, void *user)
+{
+    struct pollfd_log *log = user;
+    log->removed_fd = fd;
+    log->removed++;
+}
+
+Test(ftdi, pollfd_notifiers_follow_an_adapter_being_opened_and_closed)
+{
+    struct pollfd fds[16];
+    int idle = ftdi_host_pollfds(host, fds, 16);
+    cr_assert_gt(idle, 0, "%s", ftdi_host_error(host));
+    struct pollfd_log log = {-1, -1, 0, 0};
+    ftdi_host_set_pollfd_notifiers(host, record_added, record_removed, &log);
+
+    open_mpsse();
+    cr_expect_eq(log.added, 1);
+    cr_expect_eq(ftdi_host_pollfds(host, fds, 16), idle + 1);
+    ftdi_close(ad);
+    cr_expect_eq(log.removed, 1);
+    cr_expect_eq(log.removed_fd, log.added_fd);
+    cr_expect_eq(ftdi_host_pollfds(host, fds, 16), idle);
+    cr_expect_eq(ftdi_host_next_timeout_ms(host), -1);
 }

@@ -208,9 +208,14 @@ static bool read_wire_value(DBusMessageIter *variant, struct wire_value *out)
     DBusMessageIter inner;
     DBusBasicValue v;
     memset(out, 0, sizeof(*out));
-    if (dbus_message_iter_get_arg_type(variant) != DBUS_TYPE_VARIANT)
+    /* dbus-python callers without introspection data send a bare value where a variant is
+     * declared; localsettings (dbus-python too) takes it, so do we. */
+    if (dbus_message_iter_get_arg_type(variant) == DBUS_TYPE_VARIANT)
+        dbus_message_iter_recurse(variant, &inner);
+    else if (dbus_type_is_basic(dbus_message_iter_get_arg_type(variant)))
+        inner = *variant;
+    else
         return false;
-    dbus_message_iter_recurse(variant, &inner);
     int type = dbus_message_iter_get_arg_type(&inner);
     if (dbus_type_is_basic(type))
         dbus_message_iter_get_basic(&inner, &v);
@@ -300,9 +305,11 @@ static bool path_below(const char *path, const char *group)
     return strncmp(path, group, n) == 0 && path[n] == '/';
 }
 
+/* "/" and "/Settings" always exist (localsettings creates them at start); other groups exist
+ * while a setting lies below them. */
 static bool is_group(struct standin *st, const char *path)
 {
-    if (strcmp(path, "/") == 0)
+    if (strcmp(path, "/") == 0 || strcmp(path, "/Settings") == 0)
         return true;
     for (size_t i = 0; i < st->count; i++)
         if (path_below(st->settings[i].path, path))
@@ -544,8 +551,8 @@ static int load_file(struct standin *st)
         if (len == 0 || line[0] == '#')
             continue;
         if (!load_line(st, line))
-            fprintf(stderr, "localsettings-standin: %s:%u: ignoring a malformed line\n",
-                    st->file, number);
+            fprintf(stderr, "localsettings-standin: %s:%u: ignoring a malformed line\n", st->file,
+                    number);
     }
     free(line);
     fclose(f);
@@ -602,8 +609,8 @@ static bool store_value(struct standin *st, struct setting *s, const struct valu
     }
     free_value(s->type, &s->value);
     s->value = copy;
+    save_file(st); /* first, so whoever sees the signal finds the file up to date */
     emit_properties_changed(st, s, with_attributes);
-    save_file(st);
     return true;
 }
 
@@ -651,8 +658,7 @@ static enum add_error add_setting(struct standin *st, const struct add_request *
             rc = ADD_TYPE_DIFFERS;
         } else if (values_equal(s->type, &s->def, &def) && s->has_min == has_min &&
                    s->has_max == has_max && (!has_min || values_equal(s->type, &s->min, &min)) &&
-                   (!has_max || values_equal(s->type, &s->max, &max)) &&
-                   s->silent == req->silent) {
+                   (!has_max || values_equal(s->type, &s->max, &max)) && s->silent == req->silent) {
             *out = s; /* nothing changed */
         }
     } else if (rc == ADD_OK) {
@@ -751,9 +757,10 @@ static bool add_one(struct standin *st, const char *object, DBusMessageIter *ite
     char full[1024];
     join_path(full, sizeof(full), object, path.s);
     /* The type comes from the default's D-Bus type: int32/int64 -> i, double -> f, string -> s. */
-    char type = def.kind == WIRE_INT ? 'i' : def.kind == WIRE_DOUBLE ? 'f'
-                                         : def.kind == WIRE_STRING   ? 's'
-                                                                     : 0;
+    char type = def.kind == WIRE_INT      ? 'i'
+                : def.kind == WIRE_DOUBLE ? 'f'
+                : def.kind == WIRE_STRING ? 's'
+                                          : 0;
     struct setting *s = NULL;
     enum add_error error = ADD_UNKNOWN_TYPE;
     if (type) {
@@ -763,8 +770,8 @@ static bool add_one(struct standin *st, const char *object, DBusMessageIter *ite
             .def = &def,
             .min = has_min ? &min : NULL,
             .max = has_max ? &max : NULL,
-            .silent = (silent.kind == WIRE_INT && silent.i) ||
-                      (silent.kind == WIRE_STRING && *silent.s),
+            .silent =
+                (silent.kind == WIRE_INT && silent.i) || (silent.kind == WIRE_STRING && *silent.s),
             .on_root = strcmp(object, "/") == 0,
         };
         error = add_setting(st, &req, &s);
@@ -798,20 +805,27 @@ static DBusMessage *handle_add_setting(struct standin *st, DBusMessage *msg, con
     DBusMessageIter iter;
     const char *group, *name, *type_name;
     struct wire_value def, min, max;
-    if (strcmp(dbus_message_get_signature(msg), "ssvsvv") != 0)
+    bool ok = dbus_message_iter_init(msg, &iter) &&
+              dbus_message_iter_get_arg_type(&iter) == DBUS_TYPE_STRING;
+    if (ok) {
+        dbus_message_iter_get_basic(&iter, &group);
+        ok = dbus_message_iter_next(&iter) &&
+             dbus_message_iter_get_arg_type(&iter) == DBUS_TYPE_STRING;
+    }
+    if (ok) {
+        dbus_message_iter_get_basic(&iter, &name);
+        ok = dbus_message_iter_next(&iter) && read_wire_value(&iter, &def) &&
+             dbus_message_iter_next(&iter) &&
+             dbus_message_iter_get_arg_type(&iter) == DBUS_TYPE_STRING;
+    }
+    if (ok) {
+        dbus_message_iter_get_basic(&iter, &type_name);
+        ok = dbus_message_iter_next(&iter) && read_wire_value(&iter, &min) &&
+             dbus_message_iter_next(&iter) && read_wire_value(&iter, &max) &&
+             !dbus_message_iter_next(&iter);
+    }
+    if (!ok)
         return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS, "expected ssvsvv");
-    dbus_message_iter_init(msg, &iter);
-    dbus_message_iter_get_basic(&iter, &group);
-    dbus_message_iter_next(&iter);
-    dbus_message_iter_get_basic(&iter, &name);
-    dbus_message_iter_next(&iter);
-    read_wire_value(&iter, &def);
-    dbus_message_iter_next(&iter);
-    dbus_message_iter_get_basic(&iter, &type_name);
-    dbus_message_iter_next(&iter);
-    read_wire_value(&iter, &min);
-    dbus_message_iter_next(&iter);
-    read_wire_value(&iter, &max);
 
     char relative[1024], full[2048];
     snprintf(relative, sizeof(relative), "%s%s%s%s", group[0] == '/' || !*group ? "" : "/", group,
@@ -895,10 +909,8 @@ static DBusMessage *handle_setting(struct standin *st, DBusMessage *msg, struct 
     if (strcmp(member, "SetValue") == 0) {
         DBusMessageIter iter;
         struct wire_value in;
-        if (strcmp(dbus_message_get_signature(msg), "v") != 0)
+        if (!dbus_message_iter_init(msg, &iter) || !read_wire_value(&iter, &in))
             return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS, "expected v");
-        dbus_message_iter_init(msg, &iter);
-        read_wire_value(&iter, &in);
         return reply_int32(msg, set_value(st, s, &in));
     }
     if (strcmp(member, "SetDefault") == 0) {
@@ -918,8 +930,7 @@ static DBusMessage *handle_setting(struct standin *st, DBusMessage *msg, struct 
 /* ---- group nodes ---- */
 
 /* GetValue (a{sv}) or GetText (a{ss}) of a group: every setting below it, keys relative. */
-static DBusMessage *reply_group(struct standin *st, DBusMessage *msg, const char *object,
-                                bool text)
+static DBusMessage *reply_group(struct standin *st, DBusMessage *msg, const char *object, bool text)
 {
     DBusMessage *reply = dbus_message_new_method_return(msg);
     DBusMessageIter iter, variant, dict;
@@ -928,10 +939,10 @@ static DBusMessage *reply_group(struct standin *st, DBusMessage *msg, const char
     if (!reply)
         return NULL;
     dbus_message_iter_init_append(reply, &iter);
-    bool ok = dbus_message_iter_open_container(&iter, DBUS_TYPE_VARIANT, text ? "a{ss}" : "a{sv}",
-                                               &variant) &&
-              dbus_message_iter_open_container(&variant, DBUS_TYPE_ARRAY, text ? "{ss}" : "{sv}",
-                                               &dict);
+    bool ok =
+        dbus_message_iter_open_container(&iter, DBUS_TYPE_VARIANT, text ? "a{ss}" : "a{sv}",
+                                         &variant) &&
+        dbus_message_iter_open_container(&variant, DBUS_TYPE_ARRAY, text ? "{ss}" : "{sv}", &dict);
     for (size_t i = 0; ok && i < st->count; i++) {
         const struct setting *s = &st->settings[i];
         if (!path_below(s->path, object))
@@ -1009,7 +1020,8 @@ static DBusMessage *reply_introspect(struct standin *st, DBusMessage *msg, const
     FILE *f = open_memstream(&xml, &size);
     if (!f)
         return NULL;
-    fputs(DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE "<node>\n"
+    fputs(DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
+          "<node>\n"
           "  <interface name=\"" DBUS_INTERFACE_INTROSPECTABLE "\">\n"
           "    <method name=\"Introspect\"><arg direction=\"out\" type=\"s\"/></method>\n"
           "  </interface>\n",
@@ -1051,7 +1063,8 @@ static DBusMessage *reply_introspect(struct standin *st, DBusMessage *msg, const
         for (size_t j = 0; j < i && !seen; j++) /* list each child once */
             seen = path_below(st->settings[j].path, object) &&
                    strncmp(st->settings[j].path + prefix, child, len) == 0 &&
-                   strchr("/", st->settings[j].path[prefix + len]);
+                   (st->settings[j].path[prefix + len] == '/' ||
+                    st->settings[j].path[prefix + len] == '\0');
         if (!seen)
             fprintf(f, "  <node name=\"%.*s\"/>\n", (int)len, child);
     }
@@ -1090,8 +1103,7 @@ static DBusHandlerResult handle_message(DBusConnection *conn, DBusMessage *msg, 
     else if (known_interface && is_group(st, path))
         reply = handle_group(st, msg, path);
     if (!reply)
-        reply = dbus_message_new_error_printf(msg, DBUS_ERROR_UNKNOWN_METHOD,
-                                              "no method %s on %s",
+        reply = dbus_message_new_error_printf(msg, DBUS_ERROR_UNKNOWN_METHOD, "no method %s on %s",
                                               dbus_message_get_member(msg), path);
     if (!reply)
         return DBUS_HANDLER_RESULT_NEED_MEMORY;

@@ -1,0 +1,487 @@
+#!/usr/bin/python3
+"""Scenario tests: the daemon end to end against lynx-sim on a private D-Bus.
+
+  test_scenario.py TEST_NAME      (meson runs one test per name; exit 0 / 1 / 77 = skip)
+
+Each test asserts the values a Venus OS consumer reads (GetValue, GetItems through busitem-check,
+ItemsChanged signals), never the daemon's internals.
+"""
+import os
+import sys
+import time
+
+import dbus
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (POLL_INTERVAL_MS, TIMING_MARGIN_S, Failure, Harness, ini, require, run,  # noqa: E402
+                     service_name, settings_id)
+
+POLL_S = POLL_INTERVAL_MS / 1000.0
+OK, WARNING, ALARM = 0, 1, 2
+NOT_AVAILABLE, CONNECTED, NO_BUS_POWER, COMMS_LOST = 0, 1, 2, 3
+FUSE_NOT_AVAILABLE, FUSE_NOT_USED, FUSE_OK, FUSE_BLOWN = 0, 1, 2, 3
+LETTERS = "ABCD"
+
+TESTS = {}
+
+
+def test(fn):
+    TESTS[fn.__name__] = fn
+    return fn
+
+
+def dist(letter, status, fuses=None, lost=OK, blown=None):
+    """Expected values of one distributor; fuses by published index, blown alarms default to
+    ALARM exactly where the fuse is blown."""
+    p = f"/Distributor/{letter}"
+    out = {f"{p}/Status": status, f"{p}/Alarms/ConnectionLost": lost}
+    if fuses is not None:
+        blown = blown or [ALARM if f == FUSE_BLOWN else OK for f in fuses]
+        for n, (f, b) in enumerate(zip(fuses, blown)):
+            out[f"{p}/Fuse/{n}/Status"] = f
+            out[f"{p}/Fuse/{n}/Alarms/Blown"] = b
+    return out
+
+
+def absent(letter):
+    return dist(letter, NOT_AVAILABLE, [FUSE_NOT_AVAILABLE] * 4)
+
+
+def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), settings=False):
+    """A harness with bus, optional settings stand-in and the daemon running, after the
+    daemon's first poll has published (the service's /Connected is 1)."""
+    h = Harness()
+    try:
+        h.start_bus()
+        if settings:
+            h.start_settings()
+        h.start_daemon(scenario=scenario, fixture=fixture, config=config, serials=serials)
+        for serial in serials:
+            h.wait_for("/Connected", 1, service=service_name(serial))
+    except BaseException:
+        h.__exit__(*sys.exc_info())
+        raise
+    return h
+
+
+def one_adapter(*distributors):
+    return "adapter LYNX0001\n" + "".join(f"distributor LYNX0001 {d}\n" for d in distributors)
+
+
+# ---- static states --------------------------------------------------------------------------
+
+@test
+def busitem_check_conformance_passes_on_the_running_service():
+    with started(fixture="several-fuses-open.scn") as h:
+        r = h.busitem_check(h.default_service)
+        last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+        require(r.returncode == 0 and last.endswith(" 0 failed"),
+                f"busitem-check exit {r.returncode}:\n{r.stdout}{r.stderr}")
+
+
+@test
+def all_ok_publishes_a_connected_distributor_with_good_fuses_and_no_alarm():
+    with started(fixture="all-ok.scn") as h:
+        want = {"/Connected": 1, "/NrOfDistributors": 1, "/Alarms/FuseBlown": OK,
+                "/Serial": "LYNX0001", "/ProductName": "Lynx Distributor"}
+        want.update(dist("A", CONNECTED, [FUSE_OK] * 4))
+        for letter in "BCD":
+            want.update(absent(letter))
+        h.expect(want)
+        # the independent client reads the same through GetItems
+        dump = h.dump()
+        wrong = {p: dump.get(p) for p, v in want.items() if dump.get(p) != v}
+        require(not wrong, f"busitem-check --dump disagrees: {wrong}")
+        require(h.text("/Distributor/A/Status") == "Connected", "A/Status text is not Connected")
+
+
+@test
+def each_single_open_fuse_shows_blown_with_its_alarm():
+    with Harness() as h:
+        h.start_bus()
+        for fuse in range(1, 5):
+            states = ",".join("open" if f == fuse else "ok" for f in range(1, 5))
+            h.start_daemon(scenario=f"adapter LYNX0001\ndistributor LYNX0001 A fuses={states}\n")
+            h.wait_for("/Connected", 1)
+            fuses = [FUSE_BLOWN if n == fuse - 1 else FUSE_OK for n in range(4)]
+            try:
+                h.expect({"/Alarms/FuseBlown": ALARM, **dist("A", CONNECTED, fuses)})
+                require(h.text(f"/Distributor/A/Fuse/{fuse - 1}/Status") == "Blown",
+                        "the fuse's text is not Blown")
+            except Failure as e:
+                raise Failure(f"fuse {fuse} open: {e}")
+            require(h.stop_daemon() == 0, "the daemon did not exit cleanly")
+
+
+@test
+def several_open_fuses_on_two_distributors_all_show_blown():
+    with started(fixture="several-fuses-open.scn") as h:
+        h.expect({"/NrOfDistributors": 2, "/Alarms/FuseBlown": ALARM,
+                  **dist("A", CONNECTED, [FUSE_BLOWN, FUSE_OK, FUSE_OK, FUSE_BLOWN]),
+                  **dist("B", CONNECTED, [FUSE_OK, FUSE_BLOWN, FUSE_BLOWN, FUSE_OK]),
+                  **absent("C"), **absent("D")})
+
+
+@test
+def no_busbar_supply_shows_no_bus_power_and_fuses_not_available_without_alarm():
+    # the fuse bits are set too: without supply they mean nothing
+    with started(scenario="adapter LYNX0001\n"
+                          "distributor LYNX0001 A supply=off fuses=open,ok,open,ok\n") as h:
+        h.expect({"/NrOfDistributors": 1, "/Alarms/FuseBlown": OK,
+                  **dist("A", NO_BUS_POWER, [FUSE_NOT_AVAILABLE] * 4)})
+        # and the supply coming back shows the real fuse states
+        h.simctl("supply", "LYNX0001", "A", "on")
+        h.wait_for("/Distributor/A/Status", CONNECTED)
+        h.expect({"/Alarms/FuseBlown": ALARM,
+                  **dist("A", CONNECTED, [FUSE_BLOWN, FUSE_OK, FUSE_BLOWN, FUSE_OK])})
+
+
+@test
+def installed_distributor_that_is_absent_raises_connection_lost_after_comm_lost_polls():
+    polls = 4
+    config = ini({"comm_lost_polls": polls}, {"LYNX0001": {"distributorBInstalled": "true"}})
+    with started(fixture="distributor-missing.scn", config=config) as h:
+        first = h.items_changed()
+        require(first, "the first poll sent no ItemsChanged")
+        require(first[0].values.get("/Distributor/B/Status", NOT_AVAILABLE) != COMMS_LOST,
+                "B was lost at the first poll already")
+        lost = h.wait_for_signal(lambda v: v.get("/Distributor/B/Status") == COMMS_LOST,
+                                 0, polls * POLL_S + 2)
+        after = lost.time - first[0].time
+        # poll 1 published A; polls 2..N failed for B as well; poll N declares it lost
+        require(after >= (polls - 1.5) * POLL_S,
+                f"B lost {after:.3f} s after the first poll: fewer than {polls} polls")
+        require(after <= (polls - 1) * POLL_S + TIMING_MARGIN_S,
+                f"B lost only {after:.3f} s after the first poll")
+        h.expect({"/NrOfDistributors": 3, "/Alarms/FuseBlown": OK,
+                  **dist("A", CONNECTED, [FUSE_OK] * 4),
+                  **dist("B", COMMS_LOST, [FUSE_NOT_AVAILABLE] * 4, lost=ALARM),
+                  **dist("C", CONNECTED, [FUSE_OK] * 4), **absent("D")})
+        # the distributor being plugged in clears the alarm
+        h.simctl("distributor", "LYNX0001", "B", "back")
+        h.wait_for("/Distributor/B/Status", CONNECTED)
+        h.expect(dist("B", CONNECTED, [FUSE_OK] * 4, lost=OK))
+
+
+@test
+def absent_distributor_that_is_not_configured_stays_not_available_without_alarm():
+    config = ini({"comm_lost_polls": 2})
+    with started(fixture="distributor-missing.scn", config=config) as h:
+        since = h.mark()
+        h.pump(4 * POLL_S)  # twice comm_lost_polls
+        for s in h.items_changed(since):
+            touched = [p for p in s.values if p.startswith(("/Distributor/B/", "/Distributor/D/"))]
+            require(not touched, f"an absent distributor changed: {s.values}")
+        h.expect({"/NrOfDistributors": 2, **absent("B"), **absent("D")})
+
+
+@test
+def fuse_configured_not_installed_shows_not_used_and_never_alarms():
+    # config keys number fuses physically from 0: Fuse2 is the scenario's fuse 3
+    config = ini(adapters={"LYNX0001": {"distributorAFuse2Installed": "false"}})
+    with started(scenario="adapter LYNX0001\ndistributor LYNX0001 A fuses=ok,ok,open,ok\n",
+                 config=config) as h:
+        h.expect({"/Alarms/FuseBlown": OK,
+                  **dist("A", CONNECTED, [FUSE_OK, FUSE_OK, FUSE_NOT_USED, FUSE_OK])})
+        since = h.mark()
+        h.simctl("fuse", "LYNX0001", "A", "3", "ok")
+        h.simctl("fuse", "LYNX0001", "A", "3", "open")
+        h.pump(3 * POLL_S)
+        h.expect({"/Alarms/FuseBlown": OK, "/Distributor/A/Fuse/2/Status": FUSE_NOT_USED,
+                  "/Distributor/A/Fuse/2/Alarms/Blown": OK})
+        changed = [s.values for s in h.items_changed(since)]
+        require(not changed, f"a fuse that is not installed changed something: {changed}")
+        # an installed fuse on the same distributor still alarms
+        h.simctl("fuse", "LYNX0001", "A", "1", "open")
+        h.wait_for("/Alarms/FuseBlown", ALARM)
+        h.expect(dist("A", CONNECTED, [FUSE_BLOWN, FUSE_OK, FUSE_NOT_USED, FUSE_OK]))
+
+
+@test
+def upside_down_mounting_mirrors_fuse_numbers_and_a_distributor_can_override_it():
+    config = ini(adapters={"LYNX0001": {"mounted_upside_down": "true",
+                                        "distributorBUpsideDown": "false",
+                                        "distributorAFuse0Name": "Inverter"}})
+    with started(scenario="adapter LYNX0001\n"
+                          "distributor LYNX0001 A fuses=open,ok,ok,ok\n"
+                          "distributor LYNX0001 B fuses=open,ok,ok,ok\n", config=config) as h:
+        h.expect({**dist("A", CONNECTED, [FUSE_OK, FUSE_OK, FUSE_OK, FUSE_BLOWN]),
+                  **dist("B", CONNECTED, [FUSE_BLOWN, FUSE_OK, FUSE_OK, FUSE_OK]),
+                  # a configured name stays with its physical fuse
+                  "/Distributor/A/Fuse/3/Name": "Inverter", "/Distributor/A/Fuse/0/Name": "Fuse 1",
+                  "/Distributor/B/Fuse/0/Name": "Fuse 1"})
+
+
+@test
+def distributors_a_and_c_only_are_published_and_counted():
+    with started(scenario=one_adapter("A", "C")) as h:
+        h.expect({"/NrOfDistributors": 2, "/Alarms/FuseBlown": OK,
+                  **dist("A", CONNECTED, [FUSE_OK] * 4), **absent("B"),
+                  **dist("C", CONNECTED, [FUSE_OK] * 4), **absent("D")})
+
+
+@test
+def two_adapters_publish_two_services_with_their_own_distributors():
+    with started(fixture="two-adapters.scn", serials=("LYNX0001", "FT6014X1")) as h:
+        first, second = service_name("LYNX0001"), service_name("FT6014X1")
+        h.expect({"/Serial": "LYNX0001", "/NrOfDistributors": 2, "/Alarms/FuseBlown": OK,
+                  **dist("A", CONNECTED, [FUSE_OK] * 4), **dist("B", CONNECTED, [FUSE_OK] * 4)},
+                 service=first)
+        h.expect({"/Serial": "FT6014X1", "/NrOfDistributors": 1, "/Alarms/FuseBlown": ALARM,
+                  **dist("A", CONNECTED, [FUSE_OK, FUSE_OK, FUSE_OK, FUSE_BLOWN]),
+                  **absent("B")}, service=second)
+        # a fuse on one adapter's bus does not touch the other service
+        h.simctl("fuse", "LYNX0001", "B", "2", "open")
+        h.wait_for("/Distributor/B/Fuse/1/Status", FUSE_BLOWN, service=first)
+        h.expect({"/Alarms/FuseBlown": ALARM}, service=first)
+        h.expect({"/NrOfDistributors": 1, **absent("B")}, service=second)
+
+
+@test
+def two_adapters_get_distinct_device_instances_from_the_settings_service():
+    with started(fixture="two-adapters.scn", serials=("LYNX0001", "FT6014X1"),
+                 settings=True) as h:
+        deadline = time.monotonic() + 5
+        while True:
+            inst = {s: h.get("/DeviceInstance", service_name(s)) for s in ("LYNX0001", "FT6014X1")}
+            stored = {}
+            for s in inst:
+                path = f"/Settings/Devices/{settings_id(s)}/ClassAndVrmInstance"
+                try:
+                    stored[s] = h.setting(path)
+                except dbus.DBusException:
+                    stored[s] = None
+            want = {s: int(v.split(":")[1]) if isinstance(v, str) and ":" in v else None
+                    for s, v in stored.items()}
+            if inst == want and len(set(inst.values())) == 2:
+                break
+            require(time.monotonic() < deadline,
+                    f"DeviceInstance {inst}, ClassAndVrmInstance settings {stored}")
+            h.pump(0.05)
+        require(all(v.startswith("battery:") for v in stored.values()),
+                f"the settings are not of class battery: {stored}")
+
+
+# ---- changes while running ------------------------------------------------------------------
+
+@test
+def fuse_blowing_while_running_raises_the_alarm_within_one_poll_and_replacing_it_clears_it():
+    with started(fixture="all-ok.scn") as h:
+        h.expect({"/Alarms/FuseBlown": OK})
+        for action, alarm, status in (("open", ALARM, FUSE_BLOWN), ("ok", OK, FUSE_OK)):
+            since = h.mark()
+            h.simctl("fuse", "LYNX0001", "A", "2", action)
+            s = h.wait_for_signal(lambda v: v.get("/Alarms/FuseBlown") == alarm, since,
+                                  POLL_S + TIMING_MARGIN_S + 2)
+            took = s.time - since
+            require(took <= POLL_S + TIMING_MARGIN_S,
+                    f"fuse 2 {action}: alarm {alarm} took {took:.3f} s (poll {POLL_S} s)")
+            require(s.values.get("/Distributor/A/Fuse/1/Status") == status and
+                    s.values.get("/Distributor/A/Fuse/1/Alarms/Blown") == alarm,
+                    f"the fuse change is not in the same ItemsChanged: {s.values}")
+            h.expect(dist("A", CONNECTED, [FUSE_OK, status, FUSE_OK, FUSE_OK]))
+
+
+@test
+def unplugged_adapter_keeps_its_service_loses_distributors_after_comm_lost_polls_and_recovers():
+    polls = 3
+    with started(fixture="all-ok.scn", config=ini({"comm_lost_polls": polls})) as h:
+        h.simctl("fuse", "LYNX0001", "A", "2", "open")
+        h.wait_for("/Alarms/FuseBlown", ALARM)
+        owner = h.owners[h.default_service]
+
+        since = h.mark()
+        h.simctl("unplug", "LYNX0001")
+        gone = h.wait_for_signal(lambda v: v.get("/Connected") == 0, since, POLL_S + 2)
+        require(gone.time - since <= POLL_S + TIMING_MARGIN_S,
+                f"/Connected went 0 only {gone.time - since:.3f} s after the unplug")
+        require(gone.values.get("/Distributor/A/Status", CONNECTED) == CONNECTED,
+                "A was declared lost at the first failed poll")
+        lost = h.wait_for_signal(lambda v: v.get("/Distributor/A/Status") == COMMS_LOST,
+                                 since, polls * POLL_S + 2)
+        after = lost.time - gone.time
+        require((polls - 1.5) * POLL_S <= after <= (polls - 1) * POLL_S + TIMING_MARGIN_S,
+                f"A lost {after:.3f} s after the first failed poll (expected {polls - 1} polls)")
+        h.expect({"/Connected": 0, "/NrOfDistributors": 1,
+                  # a cable problem neither clears nor re-sounds the fuse alarm
+                  "/Alarms/FuseBlown": ALARM,
+                  **dist("A", COMMS_LOST, [FUSE_NOT_AVAILABLE] * 4, lost=ALARM,
+                         blown=[OK, ALARM, OK, OK])})
+        h.pump(2 * POLL_S)
+        require(h.has_owner(h.default_service) and
+                str(h.bus.get_name_owner(h.default_service)) == owner,
+                "the service left the bus or changed owner while unplugged")
+
+        since = h.mark()
+        h.simctl("plug", "LYNX0001")
+        h.wait_for("/Connected", 1, timeout=5)
+        h.wait_for("/Distributor/A/Status", CONNECTED)
+        h.expect({"/Alarms/FuseBlown": ALARM,
+                  **dist("A", CONNECTED, [FUSE_OK, FUSE_BLOWN, FUSE_OK, FUSE_OK])})
+        h.pump(POLL_S)
+        resent = [p for s in h.items_changed(since) for p in s.values
+                  if p in ("/Alarms/FuseBlown", "/Distributor/A/Fuse/1/Alarms/Blown")]
+        require(not resent, f"the replug re-sent the held fuse alarm: {resent}")
+
+
+@test
+def an_unchanged_poll_emits_no_items_changed():
+    with started(fixture="several-fuses-open.scn") as h:
+        h.wait_for("/Distributor/B/Status", CONNECTED)
+        h.pump(POLL_S)  # let the first poll's publishing finish
+        before = h.sim_stats()["total"]["usb_bulk_out"]
+        since = h.mark()
+        h.pump(6 * POLL_S)
+        polls = h.sim_stats()["total"]["usb_bulk_out"] - before
+        require(polls >= 4, f"only {polls} bulk OUT transfers: the daemon is not polling")
+        quiet = h.sent(since)
+        require(not quiet, f"{len(quiet)} signals without a change, first: {quiet[0].values}"
+                if quiet else "")
+
+        # the recorder sees a change, and the change alone
+        since = h.mark()
+        h.simctl("fuse", "LYNX0001", "A", "2", "open")
+        h.wait_for("/Distributor/A/Fuse/1/Status", FUSE_BLOWN)
+        h.pump(3 * POLL_S)
+        sent = h.sent(since)
+        require(len(sent) == 1 and sent[0].member == "ItemsChanged",
+                f"expected one ItemsChanged, got {[(s.member, s.values) for s in sent]}")
+        require(sent[0].values == {"/Distributor/A/Fuse/1/Status": FUSE_BLOWN,
+                                   "/Distributor/A/Fuse/1/Alarms/Blown": ALARM},
+                f"the ItemsChanged carries more than the change: {sent[0].values}")
+
+
+# ---- the BusItem interface ------------------------------------------------------------------
+
+@test
+def set_value_with_a_wrong_type_or_on_a_read_only_path_is_refused():
+    with started(fixture="one-fuse-open.scn") as h:
+        refused = [
+            ("/CustomName", dbus.Int32(5, variant_level=1)),
+            ("/Distributor/A/Fuse/0/Name", dbus.Int32(1, variant_level=1)),
+            ("/Distributor/A/Fuse/0/Name", dbus.Double(1.5, variant_level=1)),
+            ("/Distributor/A/Status", dbus.Int32(3, variant_level=1)),
+            ("/Distributor/A/Fuse/1/Alarms/Blown", dbus.Int32(0, variant_level=1)),
+            ("/Alarms/FuseBlown", dbus.Int32(0, variant_level=1)),
+            ("/Connected", dbus.Int32(0, variant_level=1)),
+            ("/DeviceInstance", dbus.Int32(5, variant_level=1)),
+            ("/ProductName", dbus.String("Other", variant_level=1)),
+        ]
+        for path, value in refused:
+            before = h.get(path)
+            rc = h.set(path, value)
+            require(rc != 0, f"SetValue({value!r}) on {path} answered 0")
+            h.pump(POLL_S)
+            require(h.get(path) == before, f"the refused SetValue changed {path}")
+        # a right value on a writeable path is taken
+        require(h.set("/CustomName", dbus.String("Port busbar", variant_level=1)) == 0,
+                "SetValue of a string on /CustomName refused")
+        h.wait_for("/CustomName", "Port busbar")
+
+
+@test
+def fuse_name_longer_than_16_bytes_is_refused():
+    with started(fixture="all-ok.scn") as h:
+        path = "/Distributor/A/Fuse/2/Name"
+        for name in ("ABCDEFGHIJKLMNOPQ", "\u00c4" * 9):  # 17 bytes; 9 characters, 18 bytes
+            rc = h.set(path, dbus.String(name, variant_level=1))
+            require(rc == 2, f"SetValue of {len(name.encode())} bytes answered {rc}, expected 2")
+            require(h.get(path) == "Fuse 3", f"the refused name changed {path}")
+        for name in ("ABCDEFGHIJKLMNOP", "\u00c4" * 8):  # exactly 16 bytes
+            rc = h.set(path, dbus.String(name, variant_level=1))
+            require(rc == 0, f"SetValue of {name!r} (16 bytes) answered {rc}")
+            h.wait_for(path, name)
+
+
+@test
+def unknown_method_answers_unknown_method():
+    with started(fixture="all-ok.scn") as h:
+        for path in ("/ProductName", "/Distributor/A/Fuse/0/Status", "/Distributor", "/"):
+            try:
+                h.call(path, "NoSuchMethod")
+            except dbus.DBusException as e:
+                require(e.get_dbus_name() == "org.freedesktop.DBus.Error.UnknownMethod",
+                        f"{path}: NoSuchMethod gave {e.get_dbus_name()}")
+            else:
+                raise Failure(f"{path}: NoSuchMethod was answered")
+
+
+# ---- configuration and process life ---------------------------------------------------------
+
+@test
+def config_with_a_bad_value_exits_non_zero_naming_file_and_line():
+    with Harness() as h:
+        cases = [("[general]\npoll_interval_ms = fast\n", 2),
+                 ("[general]\npoll_interval_ms = 200\n\n[ftdi:LYNX0001]\n"
+                  "mounted_upside_down = maybe\n", 5),
+                 ("[general]\ncomm_lost_polls = 0\n", 2)]
+        for n, (text, line) in enumerate(cases):
+            path = h.write_config(text, f"bad-{n}.ini")
+            r = h.run_daemon_alone(["-c", path])
+            require(r.returncode != 0, f"case {n}: exit 0 with a bad value\n{r.stderr}")
+            require(f"{path}:{line}: " in r.stderr,
+                    f"case {n}: stderr does not name {path}:{line}:\n{r.stderr}")
+
+
+@test
+def missing_config_file_exits_non_zero():
+    with Harness() as h:
+        path = os.path.join(h.tmp, "does-not-exist.ini")
+        r = h.run_daemon_alone(["-c", path])
+        require(r.returncode != 0, "exit 0 without a config file")
+        require(path in r.stderr, f"stderr does not name the file:\n{r.stderr}")
+
+
+@test
+def swapped_vid_and_pid_warn_but_the_adapter_is_still_found():
+    config = "[general]\nvid = 0xD4F8\npid = 0x0403\npoll_interval_ms = 200\n"
+    with started(fixture="all-ok.scn", config=config) as h:
+        h.expect({"/Connected": 1, **dist("A", CONNECTED, [FUSE_OK] * 4)})
+        log = h.log_text()
+        require(f"{h.config_path}:3: " in log and "swapped" in log,
+                f"no swapped vid/pid warning naming the line:\n{log}")
+
+
+@test
+def sigterm_exits_0_without_publishing_an_alarm_change():
+    config = ini(adapters={"LYNX0001": {"distributorBInstalled": "true"}})
+    with started(fixture="one-fuse-open.scn", config=config) as h:
+        h.wait_for("/Distributor/B/Alarms/ConnectionLost", ALARM)
+        h.expect({"/Alarms/FuseBlown": ALARM, "/Distributor/A/Fuse/1/Alarms/Blown": ALARM})
+        since = h.mark()
+        rc = h.stop_daemon()
+        require(rc == 0, f"exit code {rc} after SIGTERM")
+        sent = h.sent(since)
+        require(not sent, f"published on the way out: {[s.values for s in sent]}")
+        require(not h.has_owner(h.default_service), "the service is still on the bus")
+
+
+@test
+def custom_name_and_fuse_names_written_over_dbus_survive_a_daemon_restart():
+    with started(fixture="all-ok.scn", settings=True) as h:
+        prefix = f"/Settings/Devices/{settings_id('LYNX0001')}"
+        require(h.set("/CustomName", dbus.String("Port busbar", variant_level=1)) == 0,
+                "SetValue on /CustomName refused")
+        require(h.set("/Distributor/A/Fuse/1/Name", dbus.String("Bilge pump", variant_level=1))
+                == 0, "SetValue on a fuse name refused")
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                stored = (h.setting(f"{prefix}/CustomName"),
+                          h.setting(f"{prefix}/Distributor/A/Fuse/1/Name"))
+            except dbus.DBusException as e:
+                stored = str(e)
+            if stored == ("Port busbar", "Bilge pump"):
+                break
+            require(time.monotonic() < deadline, f"the settings hold {stored}")
+            h.pump(0.05)
+        require(h.stop_daemon() == 0, "the daemon did not exit cleanly")
+
+        h.start_daemon(fixture="all-ok.scn")
+        h.wait_for("/CustomName", "Port busbar")
+        h.wait_for("/Distributor/A/Fuse/1/Name", "Bilge pump")
+        h.expect({"/Distributor/A/Fuse/0/Name": "Fuse 1"})
+
+
+if __name__ == "__main__":
+    sys.exit(run(TESTS))
