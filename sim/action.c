@@ -64,8 +64,8 @@ static int parse_serial(const char *word, struct sim_action *out)
 struct action_syntax {
     const char *verb;
     enum sim_action_kind kind;
-    size_t nwords;    /* including the verb */
-    const char *yes;  /* last word meaning on=true; NULL when the action has no state word */
+    size_t nwords;   /* including the verb */
+    const char *yes; /* last word meaning on=true; NULL when the action has no state word */
     const char *no;
     const char *usage;
 };
@@ -99,8 +99,7 @@ int sim_action_parse(char *const *words, size_t nwords, struct sim_action *out, 
     memset(out, 0, sizeof(*out));
     out->kind = syn->kind;
     if (parse_serial(words[1], out) < 0)
-        return fail(err, errlen, "expected an adapter serial ([A-Za-z0-9._-]), got '%s'",
-                    words[1]);
+        return fail(err, errlen, "expected an adapter serial ([A-Za-z0-9._-]), got '%s'", words[1]);
     if (nwords >= 4 && parse_letter(words[2], &out->letter) < 0)
         return fail(err, errlen, "expected a distributor letter A-D, got '%s'", words[2]);
     if (syn->kind == SIM_ACTION_FUSE) {

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_CLIENTS (SIM_CONTROL_MAX_FDS - 1)
+#define MAX_CLIENTS  (SIM_CONTROL_MAX_FDS - 1)
 #define LINE_MAX_LEN 512
 
 struct control_client {

@@ -66,7 +66,8 @@ size_t sim_ft232h_descriptors(const struct sim_ft232h *dev, uint8_t *buf, size_t
 int sim_ft232h_control(struct sim_ft232h *dev, const struct sim_usb_setup *setup, uint8_t *data);
 
 /* A bulk OUT transfer to endpoint 0x02: fed to the MPSSE engine in MPSSE mode. Returns len. */
-size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t len, uint64_t now_ns);
+size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t len,
+                           uint64_t now_ns);
 
 /* Try to complete a bulk IN transfer of at most max bytes at time now_ns (CLOCK_MONOTONIC).
  * Returns the bytes written (>= 2, status bytes included), or 0 when the transfer must wait; then

@@ -110,8 +110,8 @@ static int apply_usb(struct sim_hardware *hw, struct sim_adapter *a, bool plug, 
     }
     if (sim_usb_bridge_plugged(hw->bridge, a->dev) == plug)
         return 0; /* already in that state: idempotent, as a person at the cable would expect */
-    int rc = plug ? sim_usb_bridge_plug(hw->bridge, a->dev)
-                  : sim_usb_bridge_unplug(hw->bridge, a->dev);
+    int rc =
+        plug ? sim_usb_bridge_plug(hw->bridge, a->dev) : sim_usb_bridge_unplug(hw->bridge, a->dev);
     if (rc < 0)
         snprintf(err, errlen, "%s %s failed: %s", plug ? "plug" : "unplug", a->spec.serial,
                  strerror(-rc));
@@ -194,10 +194,9 @@ static void write_counters(FILE *out, const struct stats_totals *t)
             ", \"i2c_transactions\": %" PRIu64 ", \"i2c_starts\": %" PRIu64
             ", \"i2c_contention\": %" PRIu64 ", \"scl_periods\": %" PRIu64
             ", \"bus_time_ns\": %" PRIu64,
-            t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out,
-            t->usb.bytes_in, t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands,
-            t->i2c.transactions, t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods,
-            t->mpsse.bus_time_ns);
+            t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out, t->usb.bytes_in,
+            t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands, t->i2c.transactions,
+            t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods, t->mpsse.bus_time_ns);
 }
 
 void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)

@@ -22,12 +22,12 @@ enum sim_drive {
  * answers through sda_low(): whether it pulls SDA low right now. Devices may also pull SCL low
  * (clock stretching, stuck bus) through scl_low (NULL = never). */
 struct sim_i2c_device_ops {
-    void (*start)(void *ctx);                /* START or repeated START seen */
-    void (*stop)(void *ctx);                 /* STOP seen */
-    void (*scl_rise)(void *ctx, bool sda);   /* SCL went high; sda = line level to sample */
-    void (*scl_fall)(void *ctx);             /* SCL went low; device may change its SDA drive */
-    bool (*sda_low)(const void *ctx);        /* does the device pull SDA low now */
-    bool (*scl_low)(const void *ctx);        /* optional */
+    void (*start)(void *ctx);              /* START or repeated START seen */
+    void (*stop)(void *ctx);               /* STOP seen */
+    void (*scl_rise)(void *ctx, bool sda); /* SCL went high; sda = line level to sample */
+    void (*scl_fall)(void *ctx);           /* SCL went low; device may change its SDA drive */
+    bool (*sda_low)(const void *ctx);      /* does the device pull SDA low now */
+    bool (*scl_low)(const void *ctx);      /* optional */
 };
 
 struct sim_i2c_bus_stats {

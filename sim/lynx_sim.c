@@ -29,9 +29,9 @@ struct runner {
     struct sim_control *control;
     pid_t child;
     int child_status;
-    uint64_t start_ms;    /* timeline origin */
-    size_t next_event;    /* index into sc.events */
-    uint64_t kill_at_ms;  /* SIGKILL deadline after passing on SIGTERM; 0 = none */
+    uint64_t start_ms;   /* timeline origin */
+    size_t next_event;   /* index into sc.events */
+    uint64_t kill_at_ms; /* SIGKILL deadline after passing on SIGTERM; 0 = none */
 };
 
 static uint64_t now_ms(void)
@@ -187,19 +187,30 @@ static int write_stats(struct sim_hardware *hw, const char *path)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"scenario", required_argument, NULL, 's'}, {"stats", required_argument, NULL, 'S'},
-        {"control", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"scenario", required_argument, NULL, 's'},
+                                            {"stats", required_argument, NULL, 'S'},
+                                            {"control", required_argument, NULL, 'c'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *scenario_path = NULL, *stats_path = NULL, *control_path = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "+s:S:c:h", options, NULL)) != -1) {
         switch (opt) {
-        case 's': scenario_path = optarg; break;
-        case 'S': stats_path = optarg; break;
-        case 'c': control_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 's':
+            scenario_path = optarg;
+            break;
+        case 'S':
+            stats_path = optarg;
+            break;
+        case 'c':
+            control_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {

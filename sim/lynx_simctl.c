@@ -2,7 +2,8 @@
  *
  *   lynx-simctl [--socket PATH] COMMAND [ARG...]     (PATH defaults to $LYNX_SIM_CONTROL)
  *
- * Exit status 0 when the simulator answered "ok", 1 on "error: ...", 2 when it cannot be reached. */
+ * Exit status 0 when the simulator answered "ok", 1 on "error: ...", 2 when it cannot be reached.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,8 +12,8 @@
 
 #include "i2c_bus.h"
 
-#define SIM_LYNX_BASE_ADDR   0x08
-#define SIM_LYNX_NO_SUPPLY   0x02
+#define SIM_LYNX_BASE_ADDR    0x08
+#define SIM_LYNX_NO_SUPPLY    0x02
 #define SIM_LYNX_FUSE_OPEN(n) (0x10u << (n)) /* n = 0..3 for fuse 1..4 */
 
 struct sim_lynx;

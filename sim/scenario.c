@@ -16,8 +16,7 @@ struct parser {
     size_t errlen;
 };
 
-__attribute__((format(printf, 2, 3))) static int parse_error(struct parser *p, const char *fmt,
-                                                             ...)
+__attribute__((format(printf, 2, 3))) static int parse_error(struct parser *p, const char *fmt, ...)
 {
     int n = snprintf(p->err, p->errlen, "%s:%u: ", p->name, p->line);
     va_list ap;
@@ -70,8 +69,9 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
     if (sc->n_adapters == SIM_MAX_ADAPTERS)
         return parse_error(p, "too many adapters (at most %d)", SIM_MAX_ADAPTERS);
     if (!sim_valid_serial(w[1]))
-        return parse_error(p, "expected an adapter serial ([A-Za-z0-9._-], under %d characters), "
-                              "got '%s'",
+        return parse_error(p,
+                           "expected an adapter serial ([A-Za-z0-9._-], under %d characters), "
+                           "got '%s'",
                            SIM_SERIAL_MAX, w[1]);
     if (find_adapter(sc, w[1]))
         return parse_error(p, "adapter '%s' is declared twice", w[1]);
@@ -88,8 +88,9 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
         else if (value && strcmp(w[i], "plugged") == 0)
             rc = sim_parse_choice(value, "yes", "no", &a.plugged);
         if (rc < 0)
-            return parse_error(p, "expected vid=<0-0xFFFF>, pid=<0-0xFFFF> or plugged=yes|no, "
-                                  "got '%s%s%s'",
+            return parse_error(p,
+                               "expected vid=<0-0xFFFF>, pid=<0-0xFFFF> or plugged=yes|no, "
+                               "got '%s%s%s'",
                                w[i], value ? "=" : "", value ? value : "");
     }
     sc->adapters[sc->n_adapters++] = a;
@@ -117,8 +118,9 @@ static int parse_distributor(struct parser *p, struct sim_scenario *sc, char **w
                               "[power=on|off] [present=yes|no] [fuses=ok,ok,ok,ok]'");
     struct sim_adapter_spec *a = find_adapter(sc, w[1]);
     if (!a)
-        return parse_error(p, "adapter '%s' is not declared (expected an 'adapter %s' line "
-                              "before)",
+        return parse_error(p,
+                           "adapter '%s' is not declared (expected an 'adapter %s' line "
+                           "before)",
                            w[1], w[1]);
     struct sim_distributor_spec *d = &a->distributors[w[2][0] - 'A'];
     if (d->declared)
@@ -137,8 +139,9 @@ static int parse_distributor(struct parser *p, struct sim_scenario *sc, char **w
         else if (value && strcmp(w[i], "fuses") == 0)
             rc = parse_fuses(value, d->fuse_open);
         if (rc < 0)
-            return parse_error(p, "expected supply=on|off, power=on|off, present=yes|no or "
-                                  "fuses=<4 of ok|open, comma-separated>, got '%s%s%s'",
+            return parse_error(p,
+                               "expected supply=on|off, power=on|off, present=yes|no or "
+                               "fuses=<4 of ok|open, comma-separated>, got '%s%s%s'",
                                w[i], value ? "=" : "", value ? value : "");
     }
     return 0;
@@ -265,9 +268,8 @@ void sim_scenario_default(struct sim_scenario *sc)
     a->vid = SIM_FTDI_VID;
     a->pid = SIM_LYNX_ADAPTER_PID;
     a->plugged = true;
-    a->distributors[0] =
-        (struct sim_distributor_spec){.declared = true, .supply = true, .powered = true,
-                                      .present = true};
+    a->distributors[0] = (struct sim_distributor_spec){
+        .declared = true, .supply = true, .powered = true, .present = true};
 }
 
 void sim_scenario_clear(struct sim_scenario *sc)

@@ -14,9 +14,9 @@
 
 struct sim_distributor_spec {
     bool declared;
-    bool supply;   /* busbar supplied */
-    bool powered;  /* 5 V on the RJ10 port */
-    bool present;  /* on the I2C chain */
+    bool supply;  /* busbar supplied */
+    bool powered; /* 5 V on the RJ10 port */
+    bool present; /* on the I2C chain */
     bool fuse_open[4];
 };
 

@@ -163,8 +163,8 @@ void adapter_state(const struct adapter *ad, const struct service_state *previou
 {
     out->connected = ad->answered;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        tracker_state(&ad->tracker[d], &ad->setup[d],
-                      previous ? &previous->distributor[d] : NULL, &out->distributor[d]);
+        tracker_state(&ad->tracker[d], &ad->setup[d], previous ? &previous->distributor[d] : NULL,
+                      &out->distributor[d]);
         out->counted[d] = tracker_counted(&ad->tracker[d], &ad->setup[d]);
     }
 }

@@ -32,7 +32,7 @@ struct adapter {
     struct tracker tracker[LYNX_DISTRIBUTORS];
     unsigned lost_after;
     bool open;
-    bool answered; /* the last poll read the bus */
+    bool answered;  /* the last poll read the bus */
     int last_error; /* logged once per distinct failure */
     struct adapter_counters counters;
 };

@@ -21,9 +21,9 @@
 #include "mainloop.h"
 #include "service.h"
 
-#define MAX_ADAPTERS      8
-#define RESCAN_MS         5000 /* without hot-plug: how often to look for new adapters */
-#define MAX_LIBUSB_FDS    16
+#define MAX_ADAPTERS   8
+#define RESCAN_MS      5000 /* without hot-plug: how often to look for new adapters */
+#define MAX_LIBUSB_FDS 16
 
 struct watched_adapter {
     struct adapter hw;
@@ -73,8 +73,8 @@ static void publish(struct watched_adapter *wa)
 static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
 {
     if (!info->serial[0]) {
-        log_warn("adapter %04x:%04x on bus %u address %u has no serial number: ignored",
-                 info->vid, info->pid, info->bus, info->address);
+        log_warn("adapter %04x:%04x on bus %u address %u has no serial number: ignored", info->vid,
+                 info->pid, info->bus, info->address);
         return;
     }
     if (find_adapter(dm, info->serial))
@@ -85,9 +85,8 @@ static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
     }
     const struct config_adapter *ca = config_adapter(&dm->cfg, info->serial);
     struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
-    struct service_setup ss = {.serial = info->serial,
-                               .connection = "USB FT232H I2C",
-                               .custom_name = ca->name};
+    struct service_setup ss = {
+        .serial = info->serial, .connection = "USB FT232H I2C", .custom_name = ca->name};
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         config_lynx_setup(ca, d, &setup[d]);
         ss.distributor[d] = setup[d];
@@ -152,8 +151,8 @@ static void on_hotplug(void *user, bool arrived, const struct ftdi_device_info *
         mainloop_timer_arm(dm->rescan_timer, 100);
 }
 
-static void on_usb_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd,
-                      short revents, void *user)
+static void on_usb_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd, short revents,
+                      void *user)
 {
     (void)loop, (void)watch, (void)fd, (void)revents;
     ftdi_host_handle_events(((struct daemon *)user)->host);
@@ -222,8 +221,7 @@ static int run(struct daemon *dm)
     if (dm->n_adapters == 0)
         log_warn("no adapter found yet; waiting for one to be plugged in");
     on_poll(dm->loop, NULL, dm);
-    rc = mainloop_add_timer(dm->loop, dm->cfg.poll_interval_ms, true, on_poll, dm,
-                            &dm->poll_timer);
+    rc = mainloop_add_timer(dm->loop, dm->cfg.poll_interval_ms, true, on_poll, dm, &dm->poll_timer);
     if (rc == 0)
         rc = mainloop_run(dm->loop);
     if (mainloop_quit_signal(dm->loop))
@@ -258,11 +256,21 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'v': log_set_verbose(true); break;
-        case 'V': puts("dbus-lynx-distributor " LYNX_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'v':
+            log_set_verbose(true);
+            break;
+        case 'V':
+            puts("dbus-lynx-distributor " LYNX_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!config_path || optind != argc) {

@@ -50,8 +50,8 @@ struct service {
     struct name_binding fuse_name_binding[N_FUSE_NAMES];
 };
 
-static const char *const distributor_status_text[] = {"Not available", "Connected",
-                                                      "No bus power", "Communications lost"};
+static const char *const distributor_status_text[] = {"Not available", "Connected", "No bus power",
+                                                      "Communications lost"};
 static const char *const fuse_status_text[] = {"Not available", "Not used", "Ok", "Blown"};
 static const char *const alarm_text[] = {"Ok", "Warning", "Alarm"};
 
@@ -110,8 +110,8 @@ static int add(struct service *svc, const char *path, struct vedbus_value initia
 static int add_enum(struct service *svc, const char *path, int value, const struct enum_text *e,
                     struct vedbus_item **out)
 {
-    struct vedbus_item_options opt = {.type = VEDBUS_TYPE_INT, .text = enum_text,
-                                      .text_user = (void *)e};
+    struct vedbus_item_options opt = {
+        .type = VEDBUS_TYPE_INT, .text = enum_text, .text_user = (void *)e};
     return add(svc, path, VEDBUS_INT(value), &opt, out);
 }
 
@@ -119,8 +119,10 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
 {
     struct vedbus_item_options hex = {.format = VEDBUS_TEXT_HEX};
     struct name_binding *b = &svc->custom_name_binding;
-    struct vedbus_item_options name = {.type = VEDBUS_TYPE_STRING, .writeable = true,
-                                       .validate = validate_name, .validate_user = b};
+    struct vedbus_item_options name = {.type = VEDBUS_TYPE_STRING,
+                                       .writeable = true,
+                                       .validate = validate_name,
+                                       .validate_user = b};
     char id[128];
     service_settings_id(setup->serial, id, sizeof(id));
     b->svc = svc;
@@ -153,16 +155,18 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
     char letter = lynx_letter(d);
 
     snprintf(path, sizeof(path), "/Distributor/%c/Status", letter);
-    rc |= add_enum(svc, path, LYNX_DISTRIBUTOR_NOT_AVAILABLE, &distributor_status_enum,
-                   &it->status);
+    rc |=
+        add_enum(svc, path, LYNX_DISTRIBUTOR_NOT_AVAILABLE, &distributor_status_enum, &it->status);
     snprintf(path, sizeof(path), "/Distributor/%c/Alarms/ConnectionLost", letter);
     rc |= add_enum(svc, path, LYNX_ALARM_OK, &alarm_enum, &it->connection_lost);
     service_settings_id(setup->serial, id, sizeof(id));
     for (unsigned f = 0; f < LYNX_FUSES; f++) {
         const char *configured = setup->fuse_name[d][lynx_fuse_physical_index(ds->upside_down, f)];
         struct name_binding *b = &svc->fuse_name_binding[d * LYNX_FUSES + f];
-        struct vedbus_item_options name = {.type = VEDBUS_TYPE_STRING, .writeable = true,
-                                           .validate = validate_name, .validate_user = b};
+        struct vedbus_item_options name = {.type = VEDBUS_TYPE_STRING,
+                                           .writeable = true,
+                                           .validate = validate_name,
+                                           .validate_user = b};
         b->svc = svc;
         b->max_bytes = LYNX_FUSE_NAME_MAX;
         if (configured && *configured)
@@ -174,8 +178,7 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
         rc |= add(svc, path, VEDBUS_STRING(b->fallback), &name, &it->fuse_name[f]);
         b->item = it->fuse_name[f];
         snprintf(path, sizeof(path), "/Distributor/%c/Fuse/%u/Status", letter, f);
-        rc |= add_enum(svc, path, LYNX_FUSE_NOT_AVAILABLE, &fuse_status_enum,
-                       &it->fuse_status[f]);
+        rc |= add_enum(svc, path, LYNX_FUSE_NOT_AVAILABLE, &fuse_status_enum, &it->fuse_status[f]);
         snprintf(path, sizeof(path), "/Distributor/%c/Fuse/%u/Alarms/Blown", letter, f);
         rc |= add_enum(svc, path, LYNX_ALARM_OK, &alarm_enum, &it->fuse_blown[f]);
     }
@@ -194,8 +197,7 @@ static struct name_binding *find_binding(struct service *svc, const char *path)
 
 /* localsettings reported a value: at registration, or changed by the GUI or another client. */
 static void on_setting(struct settings_client *client, const char *path,
-                       const struct settings_value *value, enum settings_origin origin,
-                       void *user)
+                       const struct settings_value *value, enum settings_origin origin, void *user)
 {
     struct service *svc = user;
     (void)client, (void)origin;
@@ -228,14 +230,13 @@ static void start_settings(struct service *svc, struct mainloop *loop, const cha
                          SETTINGS_LEAF_CLASS_AND_INSTANCE);
     defs[n++] = (struct settings_def){.path = svc->instance_setting,
                                       .def = SETTINGS_STRING(instance_default)};
-    defs[n++] = (struct settings_def){.path = svc->custom_name_binding.setting,
-                                      .def = SETTINGS_STRING("")};
+    defs[n++] =
+        (struct settings_def){.path = svc->custom_name_binding.setting, .def = SETTINGS_STRING("")};
     for (unsigned i = 0; i < N_FUSE_NAMES; i++)
         defs[n++] = (struct settings_def){.path = svc->fuse_name_binding[i].setting,
                                           .def = SETTINGS_STRING("")};
     struct settings_client_options opt = {.on_value = on_setting, .user = svc};
-    int rc = settings_client_new(loop, vedbus_connection(svc->bus), defs, n, &opt,
-                                 &svc->settings);
+    int rc = settings_client_new(loop, vedbus_connection(svc->bus), defs, n, &opt, &svc->settings);
     if (rc < 0)
         log_warn("%s: no settings client (%s): names and instance will not persist",
                  vedbus_service_name(svc->bus), strerror(-rc));

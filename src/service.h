@@ -15,7 +15,7 @@
 #include "lynx.h"
 #include "mainloop.h"
 
-#define SERVICE_NAME_PREFIX "com.victronenergy.battery."
+#define SERVICE_NAME_PREFIX        "com.victronenergy.battery."
 #define SERVICE_SETTINGS_ID_PREFIX "dbus_lynx_distributor_"
 /* Far above the instances of real battery monitors, so systemcalc's auto-selection (lowest
  * instance first) never picks a distributor-only service as the system battery. */

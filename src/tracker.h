@@ -36,11 +36,11 @@ struct tracker_counters {
 };
 
 struct tracker {
-    bool seen;          /* ever confirmed a status byte */
-    bool have_status;   /* `status` holds a confirmed byte */
+    bool seen;        /* ever confirmed a status byte */
+    bool have_status; /* `status` holds a confirmed byte */
     bool lost;
     uint8_t status;
-    unsigned failures;  /* consecutive failed polls */
+    unsigned failures; /* consecutive failed polls */
     struct tracker_counters counters;
 };
 

@@ -56,8 +56,9 @@ int main(int argc, char **argv)
                 ftdi ? ftdi_get_error_string(ftdi) : "no memory");
         return 1;
     }
-    if (ftdi_usb_reset(ftdi) < 0 || ftdi_tcioflush(ftdi) < 0 || ftdi_set_latency_timer(ftdi, 2) < 0 ||
-        ftdi_set_bitmode(ftdi, 0, BITMODE_RESET) < 0 || ftdi_set_bitmode(ftdi, 0, BITMODE_MPSSE) < 0) {
+    if (ftdi_usb_reset(ftdi) < 0 || ftdi_tcioflush(ftdi) < 0 ||
+        ftdi_set_latency_timer(ftdi, 2) < 0 || ftdi_set_bitmode(ftdi, 0, BITMODE_RESET) < 0 ||
+        ftdi_set_bitmode(ftdi, 0, BITMODE_MPSSE) < 0) {
         fprintf(stderr, "MPSSE set-up: %s\n", ftdi_get_error_string(ftdi));
         return 1;
     }

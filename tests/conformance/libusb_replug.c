@@ -84,10 +84,9 @@ int main(int argc, char **argv)
         return 1;
     int failures = check(libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG), "hot-plug capability");
     libusb_hotplug_callback_handle cb;
-    libusb_hotplug_register_callback(ctx,
-                                     LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
-                                         LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-                                     0, vid, pid, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, &cb);
+    libusb_hotplug_register_callback(
+        ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0, vid, pid,
+        LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, &cb);
 
     libusb_device_handle *h = open_checked(ctx, vid, pid, serial);
     failures += check(h != NULL, "adapter opens with its serial");

@@ -5,10 +5,10 @@
 
 #define LOST_AFTER 3
 
-static const struct lynx_distributor_setup installed = {
-    .installed = true, .fuse_installed = {true, true, true, true}};
-static const struct lynx_distributor_setup optional = {
-    .installed = false, .fuse_installed = {true, true, true, true}};
+static const struct lynx_distributor_setup installed = {.installed = true,
+                                                        .fuse_installed = {true, true, true, true}};
+static const struct lynx_distributor_setup optional = {.installed = false,
+                                                       .fuse_installed = {true, true, true, true}};
 
 static bool feed2(struct tracker *t, int a, int b)
 {

@@ -74,7 +74,8 @@ Test(scenario, errors_name_file_line_and_what_was_expected)
     expect_error("adapter A1\nbogus line\n",
                  "test.scn:2: expected 'adapter', 'distributor', 'at' or 'loop', got 'bogus'");
     expect_error("adapter A1\ndistributor A2 A\n", "test.scn:2: adapter 'A2' is not declared");
-    expect_error("adapter A1\ndistributor A1 E\n", "test.scn:2: expected 'distributor <serial> <A-D>");
+    expect_error("adapter A1\ndistributor A1 E\n",
+                 "test.scn:2: expected 'distributor <serial> <A-D>");
     expect_error("adapter A1\ndistributor A1 A fuses=ok,ok,ok\n", "fuses=<4 of ok|open");
     expect_error("adapter A1\ndistributor A1 A supply=maybe\n", "got 'supply=maybe'");
     expect_error("adapter A1 vid=0x10000\n", "test.scn:1: expected vid=<0-0xFFFF>");
@@ -86,7 +87,8 @@ Test(scenario, errors_name_file_line_and_what_was_expected)
                  "test.scn:3: expected a fuse number 1-4, got '5'");
     expect_error("adapter A1\ndistributor A1 A\nat 1 fuse A1 A 1 blown\n",
                  "expected 'open' or 'ok', got 'blown'");
-    expect_error("adapter A1\nat 1 fuse A1 B 1 open\n", "test.scn:2: distributor A1 B is not declared");
+    expect_error("adapter A1\nat 1 fuse A1 B 1 open\n",
+                 "test.scn:2: distributor A1 B is not declared");
     expect_error("adapter A1\nat 1 explode A1\n", "test.scn:2: unknown action 'explode'");
     expect_error("adapter A1\nat 1 unplug\n", "test.scn:2: expected 'unplug <serial>'");
     expect_error("adapter A1\nloop 0\n", "expected 'loop <seconds greater than 0>'");
