@@ -1,12 +1,13 @@
 #!/bin/sh
 # Builds everything and runs the whole test suite; the last line is "N passed, N failed".
 #   tools/test.sh [BUILD_DIR] [extra meson test arguments...]
+# MESON_SETUP_ARGS (e.g. "-Db_sanitize=address,undefined") configures a new BUILD_DIR.
 set -eu
 cd "$(dirname "$0")/.."
 "./tools/setup-debian.sh"
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
-[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
+[ -f "$BUILD/build.ninja" ] || meson setup ${MESON_SETUP_ARGS:-} "$BUILD" >/dev/null
 ninja -C "$BUILD"
 status=0
 meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
