@@ -105,8 +105,10 @@ static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
         return;
     }
     dm->n_adapters++;
-    log_info("adapter %s (%04x:%04x): service %s%s_%s", info->serial, info->vid, info->pid,
-             SERVICE_NAME_PREFIX, "dbus_lynx_distributor", info->serial);
+    char id[128];
+    service_settings_id(info->serial, id, sizeof(id));
+    log_info("adapter %s (%04x:%04x): service " SERVICE_NAME_PREFIX "%s", info->serial, info->vid,
+             info->pid, id);
     adapter_open(&wa->hw);
 }
 
