@@ -16,7 +16,7 @@ TMP=$(mktemp -d)
 BUS_PID=""; SIM_PID=""; SETTINGS_PID=""
 cleanup() {
   [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-  [ -n "$SETTINGS_PID" ] && kill "$SETTINGS_PID" 2>/dev/null
+  [ -n "$SETTINGS_PID" ] && kill "$SETTINGS_PID" 2>/dev/null && wait "$SETTINGS_PID" 2>/dev/null
   [ -n "$BUS_PID" ] && kill "$BUS_PID" 2>/dev/null
   rm -rf "$TMP"
 }
@@ -33,9 +33,8 @@ STANDIN=build/tests/settings_standin/localsettings-standin
 if [ -x "$STANDIN" ]; then
   "$STANDIN" --file "$TMP/settings.txt" & SETTINGS_PID=$!
 fi
-cp config.sample.ini "$TMP/config.ini" 2>/dev/null || : >"$TMP/config.ini"
 build/sim/lynx-sim --scenario "$SCENARIO" --control "$TMP/control.sock" -- \
-  build/src/dbus-lynx-distributor -c "$TMP/config.ini" 2>"$TMP/daemon.log" &
+  build/src/dbus-lynx-distributor -c fixtures/demo.ini 2>"$TMP/daemon.log" &
 SIM_PID=$!
 /usr/bin/python3 tools/lynx-watch.py $SECONDS_ARG com.victronenergy.battery.dbus_lynx_distributor_LYNX0001
 echo "daemon log:"; cat "$TMP/daemon.log"
