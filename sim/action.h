@@ -1,20 +1,30 @@
 /* Hardware changes, as one line of text: the shared grammar of scenario timeline events and of
- * the control channel.
+ * the control channel (the table in fixtures/README.md is the reference).
  *
- *   fuse <serial> <A-D> <1-4> open|ok     a fuse blows / is replaced
- *   supply <serial> <A-D> on|off          busbar supply (status bit 1)
- *   power <serial> <A-D> on|off           5 V on the RJ10 port: unpowered = never answers
- *   distributor <serial> <A-D> gone|back  unplugged from / plugged back into the I2C chain
+ *   fuse <serial> <who> <1-4> open|ok     a fuse blows / is replaced
+ *   supply <serial> <who> on|off          busbar supply (status bit 1)
+ *   power <serial> <who> on|off           5 V on the RJ10 port: unpowered = never answers
+ *   distributor <serial> <who> gone|back  unplugged from / plugged back into the I2C chain
  *   unplug <serial> / plug <serial>       the USB adapter
  *
- * Words are separated by blanks; parsing is pure (no hardware needed). */
+ * Distributor faults: nack-address|nack-data <serial> <who> on|off, corrupt <serial> <who> <byte>
+ * [count=N], corrupt-rate <serial> <who> <fraction> [seed=N], stuck-sda <serial> <who>,
+ * script <serial> <who> <r>[,<r>...] (r = nack or a hex byte).
+ * Adapter faults: usb-error|usb-timeout|short-read|empty-read <serial> [count=N],
+ * latency <serial> <ms>, unplug-mid-transfer <serial>.
+ *
+ * <who> is a letter A-D or `all` (every distributor declared on that adapter). Bytes are hex,
+ * with or without 0x. Words are separated by blanks; parsing is pure (no hardware needed). */
 #ifndef SIM_ACTION_H
 #define SIM_ACTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#define SIM_SERIAL_MAX 64
+#define SIM_SERIAL_MAX         64
+#define SIM_ACTION_SCRIPT_MAX  128 /* answers in one `script` action */
+#define SIM_ACTION_SCRIPT_NACK (-1)
 
 enum sim_action_kind {
     SIM_ACTION_FUSE,
@@ -23,19 +33,44 @@ enum sim_action_kind {
     SIM_ACTION_DISTRIBUTOR,
     SIM_ACTION_UNPLUG,
     SIM_ACTION_PLUG,
+    /* distributor faults */
+    SIM_ACTION_NACK_ADDRESS,
+    SIM_ACTION_NACK_DATA,
+    SIM_ACTION_CORRUPT,
+    SIM_ACTION_CORRUPT_RATE,
+    SIM_ACTION_STUCK_SDA,
+    SIM_ACTION_SCRIPT,
+    /* adapter faults */
+    SIM_ACTION_USB_ERROR,
+    SIM_ACTION_USB_TIMEOUT,
+    SIM_ACTION_SHORT_READ,
+    SIM_ACTION_EMPTY_READ,
+    SIM_ACTION_LATENCY,
+    SIM_ACTION_UNPLUG_MID_TRANSFER,
 };
 
 struct sim_action {
     enum sim_action_kind kind;
     char serial[SIM_SERIAL_MAX];
-    char letter; /* 'A'..'D', distributor actions only */
-    int fuse;    /* 1..4, SIM_ACTION_FUSE only */
-    bool on;     /* fuse open, supply on, power on, distributor present */
+    char letter;    /* 'A'..'D' for distributor actions, 0 with `all` and for adapter actions */
+    bool all;       /* distributor actions: every distributor declared on the adapter */
+    int fuse;       /* 1..4, SIM_ACTION_FUSE only */
+    bool on;        /* fuse open, supply on, power on, distributor present, nack-* on */
+    uint8_t byte;   /* corrupt */
+    unsigned count; /* corrupt, usb-error, usb-timeout, short-read, empty-read (>= 1) */
+    double rate;    /* corrupt-rate, 0..1 */
+    uint64_t seed;  /* corrupt-rate (default 1) */
+    unsigned latency_ms; /* latency, 1..255 */
+    size_t script_len;   /* script: answers, SIM_ACTION_SCRIPT_NACK or 0..255 */
+    int16_t script[SIM_ACTION_SCRIPT_MAX];
 };
 
 /* Parse words[0..nwords). Returns 0, or -EINVAL with a message in err saying what was expected. */
 int sim_action_parse(char *const *words, size_t nwords, struct sim_action *out, char *err,
                      size_t errlen);
+
+/* Whether the action addresses a distributor (letter or all) rather than the adapter. */
+bool sim_action_targets_distributor(enum sim_action_kind kind);
 
 /* Split a line in place into blank-separated words; stops at '#'. Returns the word count, or
  * -E2BIG when there are more than max. */

@@ -15,6 +15,8 @@
  *   received command, so a client's recovery purge keeps its clock and pin set-up; RESET 0 and 2
  *   (purge chip-to-host) empty the IN queue.
  * - SET_LATENCY_TIMER 0 is taken as 1 ms (clients validate 1..255; never let the timer be 0).
+ * - FT2232H/FT4232H: the vendor requests' wIndex low byte names the port (A = 1 .. D = 4, 0 = A);
+ *   FT4232H ports C and D have no MPSSE: SET_BITMODE 2 there leaves bulk OUT data unused.
  */
 #include "ft232h.h"
 
@@ -28,7 +30,8 @@
 #define PACKET_PAYLOAD     (SIM_FT232H_PACKET - STATUS_LEN)
 #define DEFAULT_LATENCY_MS 16
 #define DEVICE_DESC_LEN    18
-#define CONFIG_DESC_LEN    (9 + 9 + 7 + 7)
+#define INTERFACE_DESC_LEN (9 + 7 + 7)
+#define CONFIG_DESC_LEN(n) (9 + (n)*INTERFACE_DESC_LEN)
 #define MAX_POWER_2MA      45 /* 90 mA, the FT232H EEPROM default */
 #define LANGID_EN_US       0x0409
 #define BITMODE_MPSSE      0x02
@@ -72,9 +75,23 @@ enum { SIO_RESET_SIO = 0, SIO_RESET_PURGE_HOST_TO_CHIP = 1, SIO_RESET_PURGE_CHIP
 #define RECIP_INTERFACE 1
 #define RECIP_ENDPOINT  2
 
-struct sim_ft232h {
-    struct sim_ft232h_config cfg; /* strings owned */
-    struct sim_mpsse *mpsse;
+struct chip_info {
+    uint16_t bcd_device;
+    unsigned ports;
+    unsigned mpsse_ports; /* the first ports have an MPSSE engine */
+    bool drive_zero;
+    const char *product;
+};
+
+static const struct chip_info chips[] = {
+    [SIM_CHIP_FT232H] = {SIM_FT232H_BCD_DEVICE, 1, 1, true, "Single RS232-HS"},
+    [SIM_CHIP_FT2232H] = {0x0700, 2, 2, false, "Dual RS232-HS"},
+    [SIM_CHIP_FT4232H] = {0x0800, 4, 2, false, "Quad RS232-HS"},
+};
+
+/* One channel of the chip: its interface, endpoints, buffers and engine. */
+struct ft_port {
+    struct sim_mpsse *mpsse; /* NULL: no MPSSE on this port */
 
     uint8_t *queue; /* reply bytes for the host, oldest first */
     size_t queued, queue_cap;
@@ -86,13 +103,28 @@ struct sim_ft232h {
     uint8_t latency_ms;
 
     uint8_t bitmode;
+};
+
+struct bulk_faults {
+    unsigned stall;   /* usb-error */
+    unsigned hang_in; /* usb-timeout */
+    unsigned short_in;
+    unsigned empty_in;
+};
+
+struct sim_ft232h {
+    struct sim_ft232h_config cfg; /* strings owned */
+    const struct chip_info *chip;
+    struct ft_port ports[SIM_FTDI_MAX_PORTS];
+
     uint8_t configuration;
+    struct bulk_faults faults;
     struct sim_ft232h_stats stats;
 };
 
 static void queue_append(void *ctx, const uint8_t *bytes, size_t len)
 {
-    struct sim_ft232h *dev = ctx;
+    struct ft_port *dev = ctx;
 
     if (len == 0)
         return;
@@ -112,13 +144,13 @@ static void queue_append(void *ctx, const uint8_t *bytes, size_t len)
 
 static void queue_flush(void *ctx)
 {
-    struct sim_ft232h *dev = ctx;
+    struct ft_port *dev = ctx;
 
     dev->flush_pending = true;
     dev->flush_upto = dev->queued;
 }
 
-static void queue_consume(struct sim_ft232h *dev, size_t n)
+static void queue_consume(struct ft_port *dev, size_t n)
 {
     if (n == 0)
         return;
@@ -128,7 +160,7 @@ static void queue_consume(struct sim_ft232h *dev, size_t n)
     dev->flush_pending = dev->flush_upto > 0;
 }
 
-static void queue_purge(struct sim_ft232h *dev)
+static void queue_purge(struct ft_port *dev)
 {
     dev->queued = 0;
     dev->flush_pending = false;
@@ -141,22 +173,40 @@ static char *dup_or_default(const char *s, const char *fallback)
     return strdup(s ? s : fallback);
 }
 
+/* The bus is on port A; port B's engine drives unconnected pins. */
+static bool init_ports(struct sim_ft232h *dev, struct sim_i2c_bus *bus)
+{
+    for (unsigned i = 0; i < dev->chip->ports; i++) {
+        struct ft_port *port = &dev->ports[i];
+        port->latency_ms = DEFAULT_LATENCY_MS;
+        if (i >= dev->chip->mpsse_ports)
+            continue;
+        const struct sim_mpsse_sink sink = {
+            .data = queue_append, .flush = queue_flush, .ctx = port};
+        port->mpsse = sim_mpsse_new(i == 0 ? bus : NULL, &sink, dev->chip->drive_zero);
+        if (!port->mpsse)
+            return false;
+    }
+    return true;
+}
+
 struct sim_ft232h *sim_ft232h_new(const struct sim_ft232h_config *cfg, struct sim_i2c_bus *bus)
 {
+    if ((unsigned)cfg->chip >= sizeof(chips) / sizeof(chips[0]))
+        return NULL;
     struct sim_ft232h *dev = calloc(1, sizeof(*dev));
     if (!dev)
         return NULL;
 
+    dev->chip = &chips[cfg->chip];
+    dev->cfg.chip = cfg->chip;
     dev->cfg.vid = cfg->vid;
     dev->cfg.pid = cfg->pid;
     dev->cfg.serial = (cfg->serial && cfg->serial[0]) ? strdup(cfg->serial) : NULL;
     dev->cfg.manufacturer = dup_or_default(cfg->manufacturer, "FTDI");
-    dev->cfg.product = dup_or_default(cfg->product, "Single RS232-HS");
-    dev->latency_ms = DEFAULT_LATENCY_MS;
+    dev->cfg.product = dup_or_default(cfg->product, dev->chip->product);
 
-    const struct sim_mpsse_sink sink = {.data = queue_append, .flush = queue_flush, .ctx = dev};
-    dev->mpsse = sim_mpsse_new(bus, &sink, true);
-    if (!dev->mpsse || !dev->cfg.manufacturer || !dev->cfg.product ||
+    if (!init_ports(dev, bus) || !dev->cfg.manufacturer || !dev->cfg.product ||
         (cfg->serial && cfg->serial[0] && !dev->cfg.serial)) {
         sim_ft232h_free(dev);
         return NULL;
@@ -168,17 +218,45 @@ void sim_ft232h_free(struct sim_ft232h *dev)
 {
     if (!dev)
         return;
-    sim_mpsse_free(dev->mpsse);
+    for (unsigned i = 0; i < SIM_FTDI_MAX_PORTS; i++) {
+        sim_mpsse_free(dev->ports[i].mpsse);
+        free(dev->ports[i].queue);
+    }
     free((char *)dev->cfg.serial);
     free((char *)dev->cfg.manufacturer);
     free((char *)dev->cfg.product);
-    free(dev->queue);
     free(dev);
 }
 
 const struct sim_ft232h_config *sim_ft232h_config(const struct sim_ft232h *dev)
 {
     return &dev->cfg;
+}
+
+enum sim_ftdi_chip sim_ft232h_chip(const struct sim_ft232h *dev)
+{
+    return dev->cfg.chip;
+}
+
+uint16_t sim_ft232h_bcd_device(const struct sim_ft232h *dev)
+{
+    return dev->chip->bcd_device;
+}
+
+unsigned sim_ft232h_ports(const struct sim_ft232h *dev)
+{
+    return dev->chip->ports;
+}
+
+int sim_ft232h_endpoint_port(const struct sim_ft232h *dev, uint8_t endpoint)
+{
+    const bool in = endpoint & 0x80;
+    const unsigned number = endpoint & 0x0F;
+    /* IN 0x81, 0x83, ... OUT 0x02, 0x04, ... */
+    if ((endpoint & 0x70) || number == 0 || (number % 2 == 1) != in)
+        return -EINVAL;
+    const unsigned port = (number - 1) / 2;
+    return port < dev->chip->ports ? (int)port : -EINVAL;
 }
 
 static void put_le16(uint8_t *p, uint16_t v)
@@ -198,7 +276,7 @@ static void build_device_descriptor(const struct sim_ft232h *dev, uint8_t *d)
     d[7] = 64; /* bMaxPacketSize0 */
     put_le16(d + 8, dev->cfg.vid);
     put_le16(d + 10, dev->cfg.pid);
-    put_le16(d + 12, SIM_FT232H_BCD_DEVICE);
+    put_le16(d + 12, dev->chip->bcd_device);
     d[14] = 1; /* iManufacturer */
     d[15] = 2; /* iProduct */
     d[16] = dev->cfg.serial ? 3 : 0;
@@ -215,40 +293,47 @@ static void build_endpoint(uint8_t *d, uint8_t address)
     d[6] = 0; /* bInterval */
 }
 
-static void build_config_descriptor(uint8_t *d)
+static void build_interface(uint8_t *itf, unsigned number)
 {
-    d[0] = 9;
-    d[1] = 0x02; /* CONFIGURATION */
-    put_le16(d + 2, CONFIG_DESC_LEN);
-    d[4] = 1;    /* bNumInterfaces */
-    d[5] = 1;    /* bConfigurationValue */
-    d[6] = 0;    /* iConfiguration */
-    d[7] = 0x80; /* bus powered, no remote wakeup */
-    d[8] = MAX_POWER_2MA;
-
-    uint8_t *itf = d + 9;
     itf[0] = 9;
     itf[1] = 0x04; /* INTERFACE */
-    itf[2] = 0;    /* bInterfaceNumber */
-    itf[3] = 0;    /* bAlternateSetting */
-    itf[4] = 2;    /* bNumEndpoints */
+    itf[2] = (uint8_t)number;
+    itf[3] = 0; /* bAlternateSetting */
+    itf[4] = 2; /* bNumEndpoints */
     itf[5] = 0xFF;
     itf[6] = 0xFF;
     itf[7] = 0xFF;
     itf[8] = 2; /* iInterface: the product string, as FTDI chips do */
 
-    build_endpoint(d + 18, SIM_FT232H_EP_IN);
-    build_endpoint(d + 25, SIM_FT232H_EP_OUT);
+    build_endpoint(itf + 9, (uint8_t)(SIM_FT232H_EP_IN + 2 * number));
+    build_endpoint(itf + 16, (uint8_t)(SIM_FT232H_EP_OUT + 2 * number));
+}
+
+static void build_config_descriptor(const struct sim_ft232h *dev, uint8_t *d)
+{
+    const unsigned ports = dev->chip->ports;
+
+    d[0] = 9;
+    d[1] = 0x02; /* CONFIGURATION */
+    put_le16(d + 2, (uint16_t)CONFIG_DESC_LEN(ports));
+    d[4] = (uint8_t)ports; /* bNumInterfaces */
+    d[5] = 1;              /* bConfigurationValue */
+    d[6] = 0;              /* iConfiguration */
+    d[7] = 0x80;           /* bus powered, no remote wakeup */
+    d[8] = MAX_POWER_2MA;
+
+    for (unsigned i = 0; i < ports; i++)
+        build_interface(d + 9 + i * INTERFACE_DESC_LEN, i);
 }
 
 size_t sim_ft232h_descriptors(const struct sim_ft232h *dev, uint8_t *buf, size_t max)
 {
-    const size_t len = DEVICE_DESC_LEN + CONFIG_DESC_LEN;
+    const size_t len = DEVICE_DESC_LEN + CONFIG_DESC_LEN(dev->chip->ports);
 
     if (max < len)
         return len;
     build_device_descriptor(dev, buf);
-    build_config_descriptor(buf + DEVICE_DESC_LEN);
+    build_config_descriptor(dev, buf + DEVICE_DESC_LEN);
     return len;
 }
 
@@ -278,7 +363,7 @@ static int string_descriptor(const char *s, uint8_t *data, uint16_t wLength)
 static int get_descriptor(struct sim_ft232h *dev, const struct sim_usb_setup *s, uint8_t *data)
 {
     uint8_t type = s->wValue >> 8, index = s->wValue & 0xFF;
-    uint8_t d[CONFIG_DESC_LEN];
+    uint8_t d[CONFIG_DESC_LEN(SIM_FTDI_MAX_PORTS)];
 
     switch (type) {
     case 0x01:
@@ -289,8 +374,8 @@ static int get_descriptor(struct sim_ft232h *dev, const struct sim_usb_setup *s,
     case 0x02:
         if (index != 0)
             return -EPIPE;
-        build_config_descriptor(d);
-        return reply(data, s->wLength, d, CONFIG_DESC_LEN);
+        build_config_descriptor(dev, d);
+        return reply(data, s->wLength, d, CONFIG_DESC_LEN(dev->chip->ports));
     case 0x03:
         switch (index) {
         case 0: {
@@ -339,11 +424,11 @@ static int standard_request(struct sim_ft232h *dev, const struct sim_usb_setup *
             return -EPIPE;
         return reply(data, s->wLength, zero_status, sizeof(zero_status));
     case REQ_GET_INTERFACE:
-        if (!in || recipient != RECIP_INTERFACE || s->wIndex != 0)
+        if (!in || recipient != RECIP_INTERFACE || s->wIndex >= dev->chip->ports)
             return -EPIPE;
         return reply(data, s->wLength, zero_status, 1);
     case REQ_SET_INTERFACE:
-        if (in || recipient != RECIP_INTERFACE || s->wIndex != 0 || s->wValue != 0)
+        if (in || recipient != RECIP_INTERFACE || s->wIndex >= dev->chip->ports || s->wValue != 0)
             return -EPIPE;
         return 0;
     case REQ_CLEAR_FEATURE:
@@ -355,21 +440,22 @@ static int standard_request(struct sim_ft232h *dev, const struct sim_usb_setup *
     }
 }
 
-static void enter_bitmode(struct sim_ft232h *dev, uint8_t mode)
+static void enter_bitmode(struct ft_port *dev, uint8_t mode)
 {
-    dev->bitmode = mode;         /* the pin mask only matters to the bit-bang modes */
-    sim_mpsse_reset(dev->mpsse); /* entering or leaving MPSSE starts the engine afresh */
+    dev->bitmode = mode; /* the pin mask only matters to the bit-bang modes */
+    if (dev->mpsse)
+        sim_mpsse_reset(dev->mpsse); /* entering or leaving MPSSE starts the engine afresh */
 }
 
-static int vendor_out(struct sim_ft232h *dev, const struct sim_usb_setup *s)
+static int vendor_out(struct ft_port *dev, const struct sim_usb_setup *s)
 {
     switch (s->bRequest) {
     case SIO_RESET:
         if (s->wValue > SIO_RESET_PURGE_CHIP_TO_HOST)
             return -EPIPE;
-        if (s->wValue == SIO_RESET_SIO)
+        if (s->wValue == SIO_RESET_SIO && dev->mpsse)
             sim_mpsse_reset(dev->mpsse);
-        else if (s->wValue == SIO_RESET_PURGE_HOST_TO_CHIP)
+        else if (s->wValue == SIO_RESET_PURGE_HOST_TO_CHIP && dev->mpsse)
             sim_mpsse_purge(dev->mpsse);
         if (s->wValue != SIO_RESET_PURGE_HOST_TO_CHIP)
             queue_purge(dev);
@@ -394,7 +480,7 @@ static int vendor_out(struct sim_ft232h *dev, const struct sim_usb_setup *s)
     }
 }
 
-static int vendor_in(struct sim_ft232h *dev, const struct sim_usb_setup *s, uint8_t *data)
+static int vendor_in(struct ft_port *dev, const struct sim_usb_setup *s, uint8_t *data)
 {
     switch (s->bRequest) {
     case SIO_POLL_MODEM_STATUS: {
@@ -404,7 +490,7 @@ static int vendor_in(struct sim_ft232h *dev, const struct sim_usb_setup *s, uint
     case SIO_GET_LATENCY_TIMER:
         return reply(data, s->wLength, &dev->latency_ms, 1);
     case SIO_READ_PINS: {
-        const uint8_t pins = sim_mpsse_read_pins(dev->mpsse);
+        const uint8_t pins = dev->mpsse ? sim_mpsse_read_pins(dev->mpsse) : 0xFF;
         return reply(data, s->wLength, &pins, 1);
     }
     case SIO_READ_EEPROM: {
@@ -420,11 +506,13 @@ static int vendor_request(struct sim_ft232h *dev, const struct sim_usb_setup *s,
 {
     const bool in = s->bmRequestType & TYPE_DIR_IN;
 
-    /* The low byte of wIndex names the port (A = 1, 0 accepted); SET_BAUDRATE on H chips carries
-     * divisor bits in the high byte, READ_EEPROM the word address in all of it. */
-    if (s->bRequest != SIO_READ_EEPROM && (s->wIndex & 0xFF) > 1)
+    /* The low byte of wIndex names the port (A = 1 .. D = 4, 0 taken as A); SET_BAUDRATE on H
+     * chips carries divisor bits in the high byte, READ_EEPROM the word address in all of it. */
+    const unsigned index = s->wIndex & 0xFF;
+    const unsigned port = (s->bRequest == SIO_READ_EEPROM || index == 0) ? 0 : index - 1;
+    if (port >= dev->chip->ports)
         return -EPIPE;
-    return in ? vendor_in(dev, s, data) : vendor_out(dev, s);
+    return in ? vendor_in(&dev->ports[port], s, data) : vendor_out(&dev->ports[port], s);
 }
 
 int sim_ft232h_control(struct sim_ft232h *dev, const struct sim_usb_setup *setup, uint8_t *data)
@@ -451,7 +539,7 @@ int sim_ft232h_control(struct sim_ft232h *dev, const struct sim_usb_setup *setup
     return ret;
 }
 
-static void timer_start_if_idle(struct sim_ft232h *dev, uint64_t now_ns)
+static void timer_start_if_idle(struct ft_port *dev, uint64_t now_ns)
 {
     if (!dev->timer_running) {
         dev->timer_running = true;
@@ -459,18 +547,33 @@ static void timer_start_if_idle(struct sim_ft232h *dev, uint64_t now_ns)
     }
 }
 
-size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t len, uint64_t now_ns)
+static bool port_mpsse_enabled(const struct ft_port *port)
 {
-    timer_start_if_idle(dev, now_ns);
-    if (sim_ft232h_mpsse_enabled(dev))
-        sim_mpsse_write(dev->mpsse, data, len);
+    return port->mpsse && port->bitmode == BITMODE_MPSSE;
+}
+
+size_t sim_ft232h_bulk_out_port(struct sim_ft232h *dev, unsigned port, const uint8_t *data,
+                                size_t len, uint64_t now_ns)
+{
+    if (port >= dev->chip->ports)
+        return 0;
+    struct ft_port *p = &dev->ports[port];
+    timer_start_if_idle(p, now_ns);
+    if (port_mpsse_enabled(p))
+        sim_mpsse_write(p->mpsse, data, len);
     dev->stats.bulk_out++;
     dev->stats.bytes_out += len;
     return len;
 }
 
-/* Packs queued bytes into packets of at most 512 bytes, each led by the status bytes. */
-static size_t pack_packets(struct sim_ft232h *dev, uint8_t *buf, size_t max)
+size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t len, uint64_t now_ns)
+{
+    return sim_ft232h_bulk_out_port(dev, 0, data, len, now_ns);
+}
+
+/* Packs up to limit queued bytes into packets of at most 512 bytes, each led by the status
+ * bytes. */
+static size_t pack_packets(struct ft_port *dev, uint8_t *buf, size_t max, size_t limit)
 {
     size_t out = 0;
 
@@ -480,60 +583,130 @@ static size_t pack_packets(struct sim_ft232h *dev, uint8_t *buf, size_t max)
         size_t payload = packet_room - STATUS_LEN;
         if (payload > dev->queued)
             payload = dev->queued;
+        if (payload > limit)
+            payload = limit;
 
         buf[out] = STATUS_BYTE0;
         buf[out + 1] = STATUS_BYTE1;
         if (payload) {
             memcpy(buf + out + STATUS_LEN, dev->queue, payload);
             queue_consume(dev, payload);
+            limit -= payload;
         }
         out += STATUS_LEN + payload;
 
-        /* a short packet ends the transfer; so does running out of data or room */
-        if (payload < PACKET_PAYLOAD || dev->queued == 0 || max - out <= STATUS_LEN)
+        /* a short packet ends the transfer; so does running out of data, limit or room */
+        if (payload < PACKET_PAYLOAD || dev->queued == 0 || limit == 0 || max - out <= STATUS_LEN)
             return out;
     }
 }
 
-size_t sim_ft232h_bulk_in(struct sim_ft232h *dev, uint8_t *buf, size_t max, uint64_t now_ns,
-                          uint64_t *wake_ns)
+/* What a transfer of max bytes could carry of the queue: the limit a short read halves. */
+static size_t deliverable(const struct ft_port *dev, size_t max)
 {
-    if (max < STATUS_LEN) {
-        *wake_ns = UINT64_MAX;
-        return 0;
+    const size_t packets = (max + SIM_FT232H_PACKET - 1) / SIM_FT232H_PACKET;
+    const size_t capacity = max - packets * STATUS_LEN;
+    return dev->queued < capacity ? dev->queued : capacity;
+}
+
+static size_t complete_in(struct sim_ft232h *dev, struct ft_port *port, uint8_t *buf, size_t max,
+                          uint64_t now_ns)
+{
+    size_t limit = SIZE_MAX;
+    if (dev->faults.empty_in > 0) {
+        dev->faults.empty_in--;
+        limit = 0;
+    } else if (dev->faults.short_in > 0 && port->queued > 0) {
+        dev->faults.short_in--;
+        limit = deliverable(port, max) / 2;
     }
-    timer_start_if_idle(dev, now_ns);
-
-    const size_t first_capacity = (max < SIM_FT232H_PACKET ? max : SIM_FT232H_PACKET) - STATUS_LEN;
-    const uint64_t expiry = dev->timer_start_ns + dev->latency_ms * NS_PER_MS;
-    const bool packet_full = first_capacity > 0 && dev->queued >= first_capacity;
-
-    if (!dev->flush_pending && !packet_full && now_ns < expiry) {
-        *wake_ns = expiry;
-        return 0;
-    }
-
-    size_t n = pack_packets(dev, buf, max);
-    dev->flush_pending = dev->flush_upto > 0;
-    dev->timer_start_ns = now_ns;
+    size_t n = pack_packets(port, buf, max, limit);
+    port->flush_pending = port->flush_upto > 0;
+    port->timer_start_ns = now_ns;
     dev->stats.bulk_in++;
     dev->stats.bytes_in += n;
     return n;
 }
 
+size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
+                               uint64_t now_ns, uint64_t *wake_ns)
+{
+    if (port >= dev->chip->ports || max < STATUS_LEN) {
+        *wake_ns = UINT64_MAX;
+        return 0;
+    }
+    struct ft_port *p = &dev->ports[port];
+    timer_start_if_idle(p, now_ns);
+
+    const size_t first_capacity = (max < SIM_FT232H_PACKET ? max : SIM_FT232H_PACKET) - STATUS_LEN;
+    const uint64_t expiry = p->timer_start_ns + p->latency_ms * NS_PER_MS;
+    const bool packet_full = first_capacity > 0 && p->queued >= first_capacity;
+
+    if (!p->flush_pending && !packet_full && now_ns < expiry && dev->faults.empty_in == 0) {
+        *wake_ns = expiry;
+        return 0;
+    }
+    return complete_in(dev, p, buf, max, now_ns);
+}
+
+size_t sim_ft232h_bulk_in(struct sim_ft232h *dev, uint8_t *buf, size_t max, uint64_t now_ns,
+                          uint64_t *wake_ns)
+{
+    return sim_ft232h_bulk_in_port(dev, 0, buf, max, now_ns, wake_ns);
+}
+
 size_t sim_ft232h_queued(const struct sim_ft232h *dev)
 {
-    return dev->queued;
+    return dev->ports[0].queued;
 }
 
 uint8_t sim_ft232h_latency_ms(const struct sim_ft232h *dev)
 {
-    return dev->latency_ms;
+    return dev->ports[0].latency_ms;
+}
+
+void sim_ft232h_set_latency_ms(struct sim_ft232h *dev, uint8_t ms)
+{
+    for (unsigned i = 0; i < dev->chip->ports; i++)
+        dev->ports[i].latency_ms = ms ? ms : 1;
 }
 
 bool sim_ft232h_mpsse_enabled(const struct sim_ft232h *dev)
 {
-    return dev->bitmode == BITMODE_MPSSE;
+    return port_mpsse_enabled(&dev->ports[0]);
+}
+
+void sim_ft232h_fail_bulk(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.stall = count;
+}
+
+void sim_ft232h_hang_bulk_in(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.hang_in = count;
+}
+
+void sim_ft232h_short_reads(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.short_in = count;
+}
+
+void sim_ft232h_empty_reads(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.empty_in = count;
+}
+
+int sim_ft232h_bulk_submit(struct sim_ft232h *dev, bool in)
+{
+    if (dev->faults.stall > 0) {
+        dev->faults.stall--;
+        return -EPIPE;
+    }
+    if (in && dev->faults.hang_in > 0) {
+        dev->faults.hang_in--;
+        return -ETIMEDOUT;
+    }
+    return 0;
 }
 
 const struct sim_ft232h_stats *sim_ft232h_stats(const struct sim_ft232h *dev)
@@ -543,5 +716,10 @@ const struct sim_ft232h_stats *sim_ft232h_stats(const struct sim_ft232h *dev)
 
 struct sim_mpsse *sim_ft232h_mpsse(struct sim_ft232h *dev)
 {
-    return dev->mpsse;
+    return dev->ports[0].mpsse;
+}
+
+struct sim_mpsse *sim_ft232h_port_mpsse(struct sim_ft232h *dev, unsigned port)
+{
+    return port < dev->chip->ports ? dev->ports[port].mpsse : NULL;
 }

@@ -21,7 +21,8 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
     a->bus = sim_i2c_bus_new();
     if (!a->bus)
         return -ENOMEM;
-    struct sim_ft232h_config cfg = {.vid = spec->vid, .pid = spec->pid, .serial = spec->serial};
+    struct sim_ft232h_config cfg = {
+        .vid = spec->vid, .pid = spec->pid, .serial = spec->serial, .chip = spec->chip};
     a->dev = sim_ft232h_new(&cfg, a->bus);
     if (!a->dev)
         return -ENOMEM;
@@ -118,6 +119,126 @@ static int apply_usb(struct sim_hardware *hw, struct sim_adapter *a, bool plug, 
     return rc;
 }
 
+static int apply_distributor(struct sim_adapter *a, struct sim_lynx *lynx,
+                             const struct sim_action *act, char *err, size_t errlen)
+{
+    switch (act->kind) {
+    case SIM_ACTION_FUSE:
+        sim_lynx_set_fuse_open(lynx, act->fuse, act->on);
+        return 0;
+    case SIM_ACTION_SUPPLY:
+        sim_lynx_set_supply(lynx, act->on);
+        return 0;
+    case SIM_ACTION_POWER:
+        sim_lynx_set_powered(lynx, act->on);
+        return 0;
+    case SIM_ACTION_DISTRIBUTOR:
+        if (act->on && !sim_lynx_attached(lynx)) {
+            int rc = sim_lynx_attach(lynx, a->bus);
+            if (rc < 0)
+                snprintf(err, errlen, "cannot put distributor %s %c back on the bus: %s",
+                         act->serial, sim_lynx_letter(lynx), strerror(-rc));
+            return rc;
+        }
+        if (!act->on)
+            sim_lynx_detach(lynx);
+        return 0;
+    case SIM_ACTION_NACK_ADDRESS:
+        sim_lynx_set_nack_address(lynx, act->on);
+        return 0;
+    case SIM_ACTION_NACK_DATA:
+        sim_lynx_set_nack_data(lynx, act->on);
+        return 0;
+    case SIM_ACTION_CORRUPT:
+        sim_lynx_corrupt(lynx, act->byte, act->count);
+        return 0;
+    case SIM_ACTION_CORRUPT_RATE:
+        sim_lynx_set_corrupt_rate(lynx, act->rate, act->seed);
+        return 0;
+    case SIM_ACTION_STUCK_SDA:
+        sim_lynx_stick_sda(lynx);
+        return 0;
+    case SIM_ACTION_SCRIPT: {
+        int rc = sim_lynx_script(lynx, act->script, act->script_len);
+        if (rc == -ENOSPC)
+            snprintf(err, errlen, "script of distributor %s %c is full (%d answers queued)",
+                     act->serial, sim_lynx_letter(lynx), SIM_LYNX_SCRIPT_MAX);
+        return rc;
+    }
+    default:
+        snprintf(err, errlen, "not a distributor action");
+        return -EINVAL;
+    }
+}
+
+/* The distributors an action addresses: one letter, or every declared one with `all`. */
+static int distributor_targets(struct sim_adapter *a, const struct sim_action *act,
+                               struct sim_lynx **out, char *err, size_t errlen)
+{
+    int n = 0;
+    for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++)
+        if (a->lynx[i] && (act->all || act->letter == 'A' + i))
+            out[n++] = a->lynx[i];
+    if (n > 0)
+        return n;
+    if (act->all)
+        snprintf(err, errlen, "adapter %s has no distributors", act->serial);
+    else
+        snprintf(err, errlen, "no distributor %c on adapter %s", act->letter, act->serial);
+    return -ENOENT;
+}
+
+/* Script answers are checked for room on every target first: all or nothing. */
+static int check_script_room(struct sim_lynx **targets, int n, const struct sim_action *act,
+                             char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        if (sim_lynx_script_pending(targets[i]) + act->script_len > SIM_LYNX_SCRIPT_MAX) {
+            snprintf(err, errlen, "script of distributor %s %c is full (%d answers queued)",
+                     act->serial, sim_lynx_letter(targets[i]), SIM_LYNX_SCRIPT_MAX);
+            return -ENOSPC;
+        }
+    }
+    return 0;
+}
+
+static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
+                               const struct sim_action *act, char *err, size_t errlen)
+{
+    if (act->kind == SIM_ACTION_UNPLUG_MID_TRANSFER) {
+        if (!hw->bridge) {
+            snprintf(err, errlen, "no USB bridge: cannot unplug %s", a->spec.serial);
+            return -ENODEV;
+        }
+        int rc = sim_usb_bridge_unplug_mid_transfer(hw->bridge, a->dev);
+        if (rc < 0)
+            snprintf(err, errlen, "adapter %s is not plugged in", a->spec.serial);
+        return rc;
+    }
+    pthread_mutex_lock(&hw->lock);
+    switch (act->kind) {
+    case SIM_ACTION_USB_ERROR:
+        sim_ft232h_fail_bulk(a->dev, act->count);
+        break;
+    case SIM_ACTION_USB_TIMEOUT:
+        sim_ft232h_hang_bulk_in(a->dev, act->count);
+        break;
+    case SIM_ACTION_SHORT_READ:
+        sim_ft232h_short_reads(a->dev, act->count);
+        break;
+    case SIM_ACTION_EMPTY_READ:
+        sim_ft232h_empty_reads(a->dev, act->count);
+        break;
+    case SIM_ACTION_LATENCY:
+        sim_ft232h_set_latency_ms(a->dev, (uint8_t)act->latency_ms);
+        break;
+    default:
+        break;
+    }
+    pthread_mutex_unlock(&hw->lock);
+    return 0;
+}
+
 int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, char *err,
                        size_t errlen)
 {
@@ -128,34 +249,19 @@ int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, ch
     }
     if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
         return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
+    if (!sim_action_targets_distributor(act->kind))
+        return apply_adapter_fault(hw, a, act, err, errlen);
 
-    struct sim_lynx *lynx = a->lynx[act->letter - 'A'];
-    if (!lynx) {
-        snprintf(err, errlen, "no distributor %c on adapter %s", act->letter, act->serial);
-        return -ENOENT;
-    }
+    struct sim_lynx *targets[SIM_MAX_DISTRIBUTORS];
+    int n = distributor_targets(a, act, targets, err, errlen);
+    if (n < 0)
+        return n;
     pthread_mutex_lock(&hw->lock);
-    switch (act->kind) {
-    case SIM_ACTION_FUSE:
-        sim_lynx_set_fuse_open(lynx, act->fuse, act->on);
-        break;
-    case SIM_ACTION_SUPPLY:
-        sim_lynx_set_supply(lynx, act->on);
-        break;
-    case SIM_ACTION_POWER:
-        sim_lynx_set_powered(lynx, act->on);
-        break;
-    case SIM_ACTION_DISTRIBUTOR:
-        if (act->on && !sim_lynx_attached(lynx))
-            sim_lynx_attach(lynx, a->bus);
-        else if (!act->on)
-            sim_lynx_detach(lynx);
-        break;
-    default:
-        break;
-    }
+    int rc = act->kind == SIM_ACTION_SCRIPT ? check_script_room(targets, n, act, err, errlen) : 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = apply_distributor(a, targets[i], act, err, errlen);
     pthread_mutex_unlock(&hw->lock);
-    return 0;
+    return rc;
 }
 
 struct stats_totals {

@@ -37,7 +37,11 @@ int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bo
                       char *err, size_t errlen);
 void sim_hardware_free(struct sim_hardware *hw);
 
-/* Apply one action (takes the lock itself). Returns 0 or -EINVAL/-ENOENT with err set. */
+/* Apply one action (takes the lock itself): the single entry point for scenario events, the
+ * control channel and trace replay. `all` applies a distributor action to every distributor
+ * declared on the adapter. Returns 0 or a negative errno with err set: -ENOENT (no such adapter
+ * or distributor), -ENODEV (no USB bridge / adapter not plugged for unplug-mid-transfer),
+ * -ENOSPC (script queue full; nothing queued). */
 int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, char *err,
                        size_t errlen);
 

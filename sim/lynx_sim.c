@@ -1,11 +1,13 @@
 /* lynx-sim: runs a command against simulated FT232H adapters and Lynx Distributors.
  *
- *   lynx-sim [--scenario FILE] [--stats FILE] [--control SOCKET] -- COMMAND [ARG...]
+ *   lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE] [--control SOCKET]
+ *            -- COMMAND [ARG...]
  *
  * Builds the hardware of the scenario, presents the adapters to COMMAND (run as a child under
  * the umockdev preload) as USB devices, applies the scenario's timeline, serves the control
  * channel (path exported to the child as LYNX_SIM_CONTROL), and exits with the child's status.
- * SIGINT/SIGTERM are passed on to the child; the testbed is removed after the child is gone. */
+ * SIGINT/SIGTERM are passed on to the child; the testbed is removed after the child is gone.
+ * With --replay the hardware and what it answers come from a daemon's poll trace (replay.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -19,6 +21,7 @@
 
 #include "control.h"
 #include "hardware.h"
+#include "replay.h"
 #include "scenario.h"
 
 #define CHILD_GRACE_MS 5000
@@ -27,6 +30,8 @@ struct runner {
     struct sim_hardware hw;
     struct sim_scenario sc;
     struct sim_control *control;
+    struct sim_trace trace;
+    struct sim_replay *replay; /* NULL without --replay */
     pid_t child;
     int child_status;
     uint64_t start_ms;   /* timeline origin */
@@ -43,11 +48,15 @@ static uint64_t now_ms(void)
 
 static void usage(FILE *out)
 {
-    fputs("usage: lynx-sim [--scenario FILE] [--stats FILE] [--control SOCKET] -- COMMAND "
-          "[ARG...]\n"
+    fputs("usage: lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE]\n"
+          "                [--control SOCKET] -- COMMAND [ARG...]\n"
           "Runs COMMAND against simulated FT232H adapters and Lynx Distributors.\n"
           "  --scenario FILE   hardware and timeline (fixtures/README.md); default: one adapter\n"
           "                    LYNX0001 (0403:d4f8) with one healthy distributor A\n"
+          "  --replay TRACE    hardware and answers from a poll trace of dbus-lynx-distributor\n"
+          "                    --record: COMMAND (the daemon) makes the same observations\n"
+          "  --speed X         the daemon under test polls X times as often as the recording\n"
+          "                    one (poll_interval_ms = poll-interval-ms / X); default 1\n"
           "  --stats FILE      write USB/MPSSE/I2C counters as JSON at exit\n"
           "  --control SOCKET  control channel path (default $TMPDIR/lynx-sim.<pid>.sock),\n"
           "                    exported to COMMAND as LYNX_SIM_CONTROL; see lynx-simctl\n",
@@ -64,6 +73,13 @@ static bool handle_command(void *ctx, char *line, FILE *out)
     if (n == 1 && strcmp(words[0], "stats") == 0) {
         sim_hardware_write_stats(&r->hw, out);
         return true;
+    }
+    if (n == 1 && strcmp(words[0], "replay") == 0) {
+        if (r->replay)
+            sim_replay_write_status(r->replay, out);
+        else
+            fputs("not replaying a trace", out);
+        return r->replay != NULL;
     }
     struct sim_action act;
     if (n < 0 || sim_action_parse(words, (size_t)(n < 0 ? 0 : n), &act, err, sizeof(err)) < 0 ||
@@ -161,10 +177,16 @@ static int run(struct runner *r, char **child_argv, int sigfd, const sigset_t *b
         }
         run_due_events(r);
 
+        int timeout = next_timeout(r);
+        if (r->replay) {
+            int replay_wait = sim_replay_step(r->replay, now_ms());
+            timeout = timeout < 0 || replay_wait < timeout ? replay_wait : timeout;
+        }
+
         struct pollfd fds[1 + SIM_CONTROL_MAX_FDS];
         fds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
         size_t n = 1 + sim_control_pollfds(r->control, fds + 1, SIM_CONTROL_MAX_FDS);
-        if (poll(fds, n, next_timeout(r)) < 0 && errno != EINTR) {
+        if (poll(fds, n, timeout) < 0 && errno != EINTR) {
             perror("lynx-sim: poll");
             kill(r->child, SIGKILL);
         }
@@ -190,9 +212,14 @@ int main(int argc, char **argv)
     static const struct option options[] = {{"scenario", required_argument, NULL, 's'},
                                             {"stats", required_argument, NULL, 'S'},
                                             {"control", required_argument, NULL, 'c'},
+                                            {"replay", required_argument, NULL, 'r'},
+                                            {"speed", required_argument, NULL, 'x'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     const char *scenario_path = NULL, *stats_path = NULL, *control_path = NULL;
+    const char *replay_path = NULL;
+    double speed = 1.0;
+    char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "+s:S:c:h", options, NULL)) != -1) {
         switch (opt) {
@@ -205,6 +232,16 @@ int main(int argc, char **argv)
         case 'c':
             control_path = optarg;
             break;
+        case 'r':
+            replay_path = optarg;
+            break;
+        case 'x':
+            speed = strtod(optarg, &end);
+            if (*end || !(speed > 0) || speed > 1e6) {
+                fprintf(stderr, "lynx-sim: --speed: expected a number above 0, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -213,7 +250,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc || (scenario_path && replay_path)) {
         usage(stderr);
         return 2;
     }
@@ -225,6 +262,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "lynx-sim: %s\n", err);
             return 2;
         }
+    } else if (replay_path) {
+        if (sim_trace_load(replay_path, &r.trace, err, sizeof(err)) < 0) {
+            fprintf(stderr, "lynx-sim: %s\n", err);
+            return 2;
+        }
+        sim_trace_scenario(&r.trace, &r.sc);
     } else {
         sim_scenario_default(&r.sc);
     }
@@ -252,6 +295,10 @@ int main(int argc, char **argv)
         perror("lynx-sim: signalfd");
     } else if (sim_hardware_init(&r.hw, &r.sc, true, err, sizeof(err)) < 0) {
         fprintf(stderr, "lynx-sim: %s\n", err);
+    } else if (replay_path &&
+               sim_replay_new(&r.replay, &r.trace, &r.hw, speed, stderr, err, sizeof(err)) < 0) {
+        fprintf(stderr, "lynx-sim: %s: %s\n", replay_path, err);
+        sim_hardware_free(&r.hw);
     } else {
         r.control = sim_control_new(control_path, handle_command, &r, err, sizeof(err));
         if (!r.control) {
@@ -263,8 +310,13 @@ int main(int argc, char **argv)
         }
         if (stats_path && write_stats(&r.hw, stats_path) < 0 && rc == 0)
             rc = 1;
+        if (r.replay && sim_replay_divergences(r.replay))
+            fprintf(stderr, "lynx-sim: replay: %u divergences from the trace\n",
+                    sim_replay_divergences(r.replay));
+        sim_replay_free(r.replay);
         sim_hardware_free(&r.hw);
     }
     sim_scenario_clear(&r.sc);
+    sim_trace_clear(&r.trace);
     return rc;
 }

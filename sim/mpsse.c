@@ -19,10 +19,13 @@
  * further half period after the falling edge); the order of the events is the same.
  *
  * Time. TCK = base / ((1 + divisor) * 2), base 12 MHz with divide-by-5 (power-on) else 60 MHz. A
- * data bit (and a bit of 0x8E/0x8F) costs one TCK period, 1.5 with 3-phase clocking. Each 0x80 /
- * 0x82 pin write costs one TCK period too (the engine executes pin writes at its clock rate, which
- * is why clients repeat them to make bus hold times). Time is kept in units of 1/120 MHz so every
- * setting gives an exact integer. */
+ * data bit (and a bit of 0x8E/0x8F) costs one TCK period, 1.5 with 3-phase clocking. A 0x80 /
+ * 0x82 pin write costs a fixed PIN_WRITE_NS whatever the clock divisor: the command processor,
+ * not the TCK divider, executes it. That figure is the one measured on real chips: pyftdi's
+ * mpsse_bit_delay (0.5 us, measured on an FT2232H) and pyftdi issue #72 (4 consecutive pin writes
+ * held SDA low for 2.2 us on a scope, "the same at any speed"); FTDI documents no figure. Clients
+ * repeat pin writes to stretch bus set-up and hold times, so they must assume the same figure.
+ * Time is kept in units of 1/120 MHz so every setting gives an exact integer. */
 #include "mpsse.h"
 
 #include <stdlib.h>
@@ -46,6 +49,8 @@
 #define UNITS_PER_SECOND   120000000ull /* time unit: 1/120 MHz */
 #define UNITS_DIV5_CYCLE   10           /* one 12 MHz cycle */
 #define UNITS_NODIV5_CYCLE 2            /* one 60 MHz cycle */
+#define PIN_WRITE_NS       500u
+#define UNITS_PIN_WRITE    (PIN_WRITE_NS * UNITS_PER_SECOND / 1000000000u)
 
 #define COMMAND_MAX (3 + 65536) /* the longest command: a 65536-byte write */
 
@@ -331,12 +336,12 @@ static void execute(struct sim_mpsse *m, const uint8_t *cmd)
         m->ad_value = cmd[1];
         m->ad_dir = cmd[2];
         apply_pins(m);
-        spend_time(m, tck_period_units(m));
+        spend_time(m, UNITS_PIN_WRITE);
         break;
     case 0x82:
         m->ac_value = cmd[1];
         m->ac_dir = cmd[2];
-        spend_time(m, tck_period_units(m));
+        spend_time(m, UNITS_PIN_WRITE);
         break;
     case 0x81:
         reply_byte(m, sim_mpsse_read_pins(m));

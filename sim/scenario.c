@@ -62,10 +62,40 @@ static int parse_u16(const char *text, uint16_t *out)
     return 0;
 }
 
+static const struct {
+    const char *name;
+    enum sim_ftdi_chip chip;
+    uint16_t default_pid;
+} chip_names[] = {
+    {"ft232h", SIM_CHIP_FT232H, SIM_LYNX_ADAPTER_PID},
+    {"ft2232h", SIM_CHIP_FT2232H, SIM_FT2232H_PID},
+    {"ft4232h", SIM_CHIP_FT4232H, SIM_FT4232H_PID},
+};
+
+static int parse_chip(const char *text, enum sim_ftdi_chip *chip)
+{
+    for (size_t i = 0; i < sizeof(chip_names) / sizeof(chip_names[0]); i++) {
+        if (strcmp(text, chip_names[i].name) == 0) {
+            *chip = chip_names[i].chip;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static uint16_t default_pid(enum sim_ftdi_chip chip)
+{
+    for (size_t i = 0; i < sizeof(chip_names) / sizeof(chip_names[0]); i++)
+        if (chip_names[i].chip == chip)
+            return chip_names[i].default_pid;
+    return SIM_LYNX_ADAPTER_PID;
+}
+
 static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
 {
     if (n < 2)
-        return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8]'");
+        return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8] "
+                              "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h]'");
     if (sc->n_adapters == SIM_MAX_ADAPTERS)
         return parse_error(p, "too many adapters (at most %d)", SIM_MAX_ADAPTERS);
     if (!sim_valid_serial(w[1]))
@@ -76,23 +106,28 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
     if (find_adapter(sc, w[1]))
         return parse_error(p, "adapter '%s' is declared twice", w[1]);
 
-    struct sim_adapter_spec a = {.vid = SIM_FTDI_VID, .pid = SIM_LYNX_ADAPTER_PID, .plugged = true};
+    struct sim_adapter_spec a = {.vid = SIM_FTDI_VID, .chip = SIM_CHIP_FT232H, .plugged = true};
+    bool pid_given = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
         int rc = -EINVAL;
         if (value && strcmp(w[i], "vid") == 0)
             rc = parse_u16(value, &a.vid);
-        else if (value && strcmp(w[i], "pid") == 0)
-            rc = parse_u16(value, &a.pid);
+        else if (value && strcmp(w[i], "pid") == 0 && (rc = parse_u16(value, &a.pid)) == 0)
+            pid_given = true;
         else if (value && strcmp(w[i], "plugged") == 0)
             rc = sim_parse_choice(value, "yes", "no", &a.plugged);
+        else if (value && strcmp(w[i], "chip") == 0)
+            rc = parse_chip(value, &a.chip);
         if (rc < 0)
             return parse_error(p,
-                               "expected vid=<0-0xFFFF>, pid=<0-0xFFFF> or plugged=yes|no, "
-                               "got '%s%s%s'",
+                               "expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no or "
+                               "chip=ft232h|ft2232h|ft4232h, got '%s%s%s'",
                                w[i], value ? "=" : "", value ? value : "");
     }
+    if (!pid_given)
+        a.pid = default_pid(a.chip);
     sc->adapters[sc->n_adapters++] = a;
     return 0;
 }
@@ -166,6 +201,16 @@ static int check_action_target(struct parser *p, struct sim_scenario *sc,
         return parse_error(p, "adapter '%s' is not declared", act->serial);
     if (act->letter && !a->distributors[act->letter - 'A'].declared)
         return parse_error(p, "distributor %s %c is not declared", act->serial, act->letter);
+    if (act->all) {
+        bool any = false;
+        for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++)
+            any |= a->distributors[i].declared;
+        if (!any)
+            return parse_error(p,
+                               "'all' needs at least one distributor declared on adapter '%s' "
+                               "before this line",
+                               act->serial);
+    }
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "action.h"
+#include "ft232h.h"
 
 #define SIM_MAX_ADAPTERS     8
 #define SIM_MAX_DISTRIBUTORS 4 /* per adapter: A..D */
@@ -23,6 +24,7 @@ struct sim_distributor_spec {
 struct sim_adapter_spec {
     char serial[SIM_SERIAL_MAX];
     uint16_t vid, pid;
+    enum sim_ftdi_chip chip; /* chip=ft232h|ft2232h|ft4232h */
     bool plugged;
     struct sim_distributor_spec distributors[SIM_MAX_DISTRIBUTORS]; /* index = letter - 'A' */
 };

@@ -6,6 +6,14 @@
  * submitted them (done). A timer thread completes pending IN URBs when the model's latency timer
  * says so and answers blocking REAPURBs; libusb itself only uses REAPURBNDELAY, which also
  * services pending URBs, so a busy-reaping client never depends on the timer thread.
+ * Each port (FT2232H/FT4232H have several) has its own pending IN list: an endpoint's URBs
+ * complete in order, one that never completes (usb-timeout) holds back those behind it on the
+ * same endpoint until it is discarded, as on a real host controller.
+ *
+ * unplug-mid-transfer: the next bulk IN URB, once queued, fails with ENODEV together with the
+ * whole device; the testbed part of that unplug (uevent, removal) is done by the timer thread,
+ * outside the lock. Testbed changes are serialised by testbed_lock (taken before the hardware
+ * lock, never while holding it), so a plug waits for a removal still to be done.
  *
  * Lock: every access to the models, the URB lists and the plug state happens with the
  * hardware lock held; umockdev testbed calls (add, uevent, remove) never happen under it,
@@ -39,6 +47,7 @@
 
 struct urb {
     struct urb *next;
+    bool hung; /* usb-timeout: never completes, only a discard ends it */
     UMockdevIoctlClient *client;
     UMockdevIoctlData *data;   /* struct usbdevfs_urb, a local copy of the client's */
     UMockdevIoctlData *buffer; /* its transfer buffer, NULL when empty */
@@ -58,12 +67,15 @@ struct adapter {
     char devnode[DEVNODE_LEN];
     char syspath[SYSPATH_LEN]; /* /sys/devices/... as the testbed calls it */
     atomic_bool plugged;
-    struct urb *pending_in, *done;
+    bool unplug_armed; /* unplug-mid-transfer */
+    bool removal_due;  /* disconnected; uevent + testbed removal still to do */
+    struct urb *pending_in[SIM_FTDI_MAX_PORTS], *done;
     struct parked_reaper *reapers;
 };
 
 struct sim_usb_bridge {
     pthread_mutex_t *lock;
+    pthread_mutex_t testbed_lock; /* serialises testbed add/uevent/remove */
     UMockdevTestbed *testbed;
     struct adapter *adapters[MAX_ADAPTERS];
     atomic_size_t count;
@@ -169,35 +181,66 @@ static void answer_parked_reapers(struct adapter *ad)
     }
 }
 
-/* Completes pending IN URBs, oldest first, as far as the model lets them. Returns the time the
- * head URB may complete (UINT64_MAX when none is pending). */
-static uint64_t service_pending_in(struct adapter *ad, uint64_t now)
+/* Completes one port's pending IN URBs, oldest first, as far as the model lets them. Returns
+ * the time the head URB may complete (UINT64_MAX when none is pending or it never will). */
+static uint64_t service_port_in(struct adapter *ad, unsigned port, uint64_t now)
 {
-    while (ad->pending_in) {
-        struct urb *u = ad->pending_in;
+    struct urb **head = &ad->pending_in[port];
+
+    while (*head && !(*head)->hung) {
+        struct urb *u = *head;
         uint8_t *buf = u->buffer ? u->buffer->data : NULL;
         size_t max = u->buffer ? (size_t)urb_struct(u)->buffer_length : 0;
         uint64_t wake = UINT64_MAX;
-        size_t n = sim_ft232h_bulk_in(ad->dev, buf, max, now, &wake);
+        size_t n = sim_ft232h_bulk_in_port(ad->dev, port, buf, max, now, &wake);
 
         if (n == 0 && wake != UINT64_MAX)
             return wake;
-        ad->pending_in = u->next;
+        *head = u->next;
         if (n == 0)
             finish_urb(ad, u, -EOVERFLOW, 0); /* too small to hold the status bytes */
         else
             finish_urb(ad, u, 0, (int)n);
     }
-    answer_parked_reapers(ad);
     return UINT64_MAX;
+}
+
+/* Every port; returns the earliest time a head URB may complete. */
+static uint64_t service_pending_in(struct adapter *ad, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+
+    for (unsigned port = 0; port < SIM_FTDI_MAX_PORTS; port++) {
+        uint64_t wake = service_port_in(ad, port, now);
+        if (wake < next)
+            next = wake;
+    }
+    answer_parked_reapers(ad);
+    return next;
+}
+
+/* The part of an unplug that happens under the lock: from now on every URB fails with ENODEV. */
+static void disconnect_locked(struct adapter *ad)
+{
+    atomic_store(&ad->plugged, false);
+    ad->unplug_armed = false;
+    for (unsigned port = 0; port < SIM_FTDI_MAX_PORTS; port++) {
+        while (ad->pending_in[port]) {
+            struct urb *u = ad->pending_in[port];
+            ad->pending_in[port] = u->next;
+            finish_urb(ad, u, -ENODEV, 0);
+        }
+    }
+    answer_parked_reapers(ad);
 }
 
 /* Drops the URBs and parked reaps of clients that closed their fd. */
 static void prune_vanished_clients(struct adapter *ad)
 {
-    struct urb **lists[] = {&ad->pending_in, &ad->done};
+    struct urb **lists[] = {&ad->pending_in[0], &ad->pending_in[1], &ad->pending_in[2],
+                            &ad->pending_in[3], &ad->done};
 
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         struct urb **p = lists[i];
         while (*p) {
             struct urb *u = *p;
@@ -243,6 +286,29 @@ static void submit_control(struct adapter *ad, struct urb *u)
         finish_urb(ad, u, 0, ret);
 }
 
+static void submit_bulk(struct adapter *ad, struct urb *u, unsigned port)
+{
+    struct usbdevfs_urb *urb = urb_struct(u);
+    const bool in = urb->endpoint & 0x80;
+    const int fault = sim_ft232h_bulk_submit(ad->dev, in);
+
+    if (fault == -EPIPE) {
+        finish_urb(ad, u, -EPIPE, 0); /* a stall: libusb reports LIBUSB_ERROR_PIPE */
+    } else if (!in) {
+        size_t len = u->buffer ? (size_t)urb->buffer_length : 0;
+        if (len)
+            sim_ft232h_bulk_out_port(ad->dev, port, u->buffer->data, len, now_ns());
+        finish_urb(ad, u, 0, (int)len);
+    } else {
+        u->hung = fault == -ETIMEDOUT;
+        list_append(&ad->pending_in[port], u);
+        if (ad->unplug_armed) {
+            disconnect_locked(ad); /* the URB just queued fails with ENODEV */
+            ad->removal_due = true;
+        }
+    }
+}
+
 /* Returns 0 or the errno for the SUBMITURB ioctl itself. */
 static int submit_urb(struct adapter *ad, UMockdevIoctlClient *client)
 {
@@ -268,18 +334,14 @@ static int submit_urb(struct adapter *ad, UMockdevIoctlClient *client)
     u->buffer = umockdev_ioctl_data_resolve(data, offsetof(struct usbdevfs_urb, buffer),
                                             (size_t)urb->buffer_length, NULL);
 
+    const int port = sim_ft232h_endpoint_port(ad->dev, urb->endpoint);
     if (urb->type == USBDEVFS_URB_TYPE_CONTROL) {
         submit_control(ad, u);
-    } else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == SIM_FT232H_EP_OUT) {
-        size_t len = u->buffer ? (size_t)urb->buffer_length : 0;
-        if (len)
-            sim_ft232h_bulk_out(ad->dev, u->buffer->data, len, now_ns());
-        finish_urb(ad, u, 0, (int)len);
-    } else if (urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == SIM_FT232H_EP_IN) {
-        list_append(&ad->pending_in, u);
-    } else {
+    } else if (urb->type != USBDEVFS_URB_TYPE_BULK || port < 0) {
         urb_free(u);
         return EINVAL; /* no such endpoint or transfer type on this device */
+    } else {
+        submit_bulk(ad, u, (unsigned)port);
     }
     /* any transfer may have queued data or a flush: pending reads may go now */
     service_pending_in(ad, now_ns());
@@ -292,13 +354,15 @@ static int discard_urb(struct adapter *ad, UMockdevIoctlClient *client)
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
     const unsigned long addr = *(const unsigned long *)arg->data;
 
-    for (struct urb **p = &ad->pending_in; *p; p = &(*p)->next) {
-        struct urb *u = *p;
-        if (u->client == client && u->data->client_addr == addr) {
-            *p = u->next;
-            finish_urb(ad, u, -ENOENT, 0);
-            answer_parked_reapers(ad);
-            return 0;
+    for (unsigned port = 0; port < SIM_FTDI_MAX_PORTS; port++) {
+        for (struct urb **p = &ad->pending_in[port]; *p; p = &(*p)->next) {
+            struct urb *u = *p;
+            if (u->client == client && u->data->client_addr == addr) {
+                *p = u->next;
+                finish_urb(ad, u, -ENOENT, 0);
+                service_pending_in(ad, now_ns()); /* those behind a hung URB may go now */
+                return 0;
+            }
         }
     }
     return EINVAL; /* already completed or unknown */
@@ -417,6 +481,37 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     return TRUE;
 }
 
+static void remove_from_testbed(struct sim_usb_bridge *br, struct adapter *ad)
+{
+    /* the uevent carries the properties read from sysfs: send it before removing */
+    umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
+    umockdev_testbed_remove_device(br->testbed, ad->syspath);
+}
+
+/* Does the testbed part of the unplugs decided under the lock (unplug-mid-transfer). Call with
+ * testbed_lock held and the hardware lock not held. */
+static void finish_removals_locked(struct sim_usb_bridge *br)
+{
+    const size_t count = atomic_load(&br->count);
+
+    for (size_t i = 0; i < count; i++) {
+        struct adapter *ad = br->adapters[i];
+        pthread_mutex_lock(br->lock);
+        const bool due = ad->removal_due;
+        ad->removal_due = false;
+        pthread_mutex_unlock(br->lock);
+        if (due)
+            remove_from_testbed(br, ad);
+    }
+}
+
+static void finish_removals(struct sim_usb_bridge *br)
+{
+    pthread_mutex_lock(&br->testbed_lock);
+    finish_removals_locked(br);
+    pthread_mutex_unlock(&br->testbed_lock);
+}
+
 static void *timer_thread(void *arg)
 {
     struct sim_usb_bridge *br = arg;
@@ -427,12 +522,20 @@ static void *timer_thread(void *arg)
         uint64_t next = now + IDLE_POLL_NS;
         const size_t count = atomic_load(&br->count);
 
+        bool removal_due = false;
         for (size_t i = 0; i < count; i++) {
             struct adapter *ad = br->adapters[i];
             prune_vanished_clients(ad);
             uint64_t wake = service_pending_in(ad, now);
             if (wake < next)
                 next = wake;
+            removal_due |= ad->removal_due;
+        }
+        if (removal_due) {
+            pthread_mutex_unlock(br->lock);
+            finish_removals(br);
+            pthread_mutex_lock(br->lock);
+            continue;
         }
         struct timespec until = {.tv_sec = (time_t)(next / 1000000000ull),
                                  .tv_nsec = (long)(next % 1000000000ull)};
@@ -449,6 +552,7 @@ struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock)
         return NULL;
     br->lock = lock;
     br->next_devnum = FIRST_DEVNUM;
+    pthread_mutex_init(&br->testbed_lock, NULL);
 
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -498,12 +602,14 @@ void sim_usb_bridge_free(struct sim_usb_bridge *br)
     for (size_t i = 0; i < atomic_load(&br->count); i++) {
         struct adapter *ad = br->adapters[i];
         free_reapers(ad);
-        list_free(&ad->pending_in);
+        for (unsigned port = 0; port < SIM_FTDI_MAX_PORTS; port++)
+            list_free(&ad->pending_in[port]);
         list_free(&ad->done);
         g_object_unref(ad->handler);
         free(ad);
     }
     pthread_cond_destroy(&br->wake);
+    pthread_mutex_destroy(&br->testbed_lock);
     free(br);
 }
 
@@ -529,8 +635,9 @@ static void append_attribute(GString *rec, const char *name, const char *value)
 static char *device_record(const struct adapter *ad)
 {
     const struct sim_ft232h_config *cfg = sim_ft232h_config(ad->dev);
-    uint8_t desc[64];
+    uint8_t desc[256];
     size_t desc_len = sim_ft232h_descriptors(ad->dev, desc, sizeof(desc));
+    const uint16_t bcd_device = sim_ft232h_bcd_device(ad->dev);
     GString *rec = g_string_new(NULL);
 
     g_string_append_printf(rec, "P: %s\n", ad->syspath + strlen("/sys"));
@@ -539,16 +646,14 @@ static char *device_record(const struct adapter *ad)
                            "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n"
                            "E: BUSNUM=%03d\nE: DEVNUM=%03d\nE: DEVNAME=%s\n"
                            "E: PRODUCT=%x/%x/%x\n",
-                           BUS_NUMBER, ad->devnum, ad->devnode, cfg->vid, cfg->pid,
-                           SIM_FT232H_BCD_DEVICE);
+                           BUS_NUMBER, ad->devnum, ad->devnode, cfg->vid, cfg->pid, bcd_device);
     g_string_append_printf(rec,
                            "A: busnum=%d\\n\nA: devnum=%d\\n\nA: dev=%d:%d\\n\n"
                            "A: speed=480\\n\nA: bConfigurationValue=1\\n\n"
                            "A: bNumConfigurations=1\\n\nA: bMaxPacketSize0=64\\n\n"
                            "A: idVendor=%04x\\n\nA: idProduct=%04x\\n\nA: bcdDevice=%04x\\n\n",
                            BUS_NUMBER, ad->devnum, USB_CHAR_MAJOR,
-                           (BUS_NUMBER - 1) * 128 + ad->devnum - 1, cfg->vid, cfg->pid,
-                           SIM_FT232H_BCD_DEVICE);
+                           (BUS_NUMBER - 1) * 128 + ad->devnum - 1, cfg->vid, cfg->pid, bcd_device);
     append_attribute(rec, "manufacturer", cfg->manufacturer);
     append_attribute(rec, "product", cfg->product);
     if (cfg->serial)
@@ -624,7 +729,10 @@ int sim_usb_bridge_add(struct sim_usb_bridge *br, struct sim_ft232h *dev)
 
     br->adapters[count] = ad;
     atomic_store(&br->count, count + 1); /* published: the timer thread may look at it now */
-    return plug_in(br, ad);
+    pthread_mutex_lock(&br->testbed_lock);
+    int rc = plug_in(br, ad);
+    pthread_mutex_unlock(&br->testbed_lock);
+    return rc;
 }
 
 int sim_usb_bridge_unplug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
@@ -633,23 +741,18 @@ int sim_usb_bridge_unplug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
     if (!ad)
         return -ENOENT;
 
+    pthread_mutex_lock(&br->testbed_lock);
     pthread_mutex_lock(br->lock);
     if (!atomic_load(&ad->plugged)) {
         pthread_mutex_unlock(br->lock);
+        pthread_mutex_unlock(&br->testbed_lock);
         return -EALREADY;
     }
-    atomic_store(&ad->plugged, false);
-    while (ad->pending_in) {
-        struct urb *u = ad->pending_in;
-        ad->pending_in = u->next;
-        finish_urb(ad, u, -ENODEV, 0);
-    }
-    answer_parked_reapers(ad);
+    disconnect_locked(ad);
     pthread_mutex_unlock(br->lock);
 
-    /* the uevent carries the properties read from sysfs: send it before removing */
-    umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
-    umockdev_testbed_remove_device(br->testbed, ad->syspath);
+    remove_from_testbed(br, ad);
+    pthread_mutex_unlock(&br->testbed_lock);
     return 0;
 }
 
@@ -658,13 +761,32 @@ int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
     struct adapter *ad = find_adapter(br, dev);
     if (!ad)
         return -ENOENT;
-    if (atomic_load(&ad->plugged))
-        return -EALREADY;
+
+    pthread_mutex_lock(&br->testbed_lock);
+    finish_removals_locked(br); /* an unplug-mid-transfer not yet through the testbed */
+    int rc = -EALREADY;
+    if (!atomic_load(&ad->plugged)) {
+        pthread_mutex_lock(br->lock);
+        power_on_reset(ad->dev);
+        pthread_mutex_unlock(br->lock);
+        rc = plug_in(br, ad);
+    }
+    pthread_mutex_unlock(&br->testbed_lock);
+    return rc;
+}
+
+int sim_usb_bridge_unplug_mid_transfer(struct sim_usb_bridge *br, struct sim_ft232h *dev)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    if (!ad)
+        return -ENOENT;
 
     pthread_mutex_lock(br->lock);
-    power_on_reset(ad->dev);
+    int rc = atomic_load(&ad->plugged) ? 0 : -ENODEV;
+    if (rc == 0)
+        ad->unplug_armed = true;
     pthread_mutex_unlock(br->lock);
-    return plug_in(br, ad);
+    return rc;
 }
 
 bool sim_usb_bridge_plugged(struct sim_usb_bridge *br, const struct sim_ft232h *dev)

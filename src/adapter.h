@@ -1,9 +1,23 @@
-/* One FT232H adapter and the Lynx Distributors on its I2C bus: opens the adapter and sets up the
- * MPSSE engine for I2C, runs the batched scan (every address read twice, one bulk OUT + one bulk
- * IN per poll), feeds the reads to a tracker per distributor, and turns the trackers into the
- * state the service publishes. A vanished adapter is closed and re-opened by serial when it comes
- * back; until then every poll counts as failed, so the distributors go to "communications lost"
- * after the configured number of polls while the service stays on the bus. */
+/* One FTDI adapter (FT232H; FT2232H/FT4232H port A) and the Lynx Distributors on its I2C bus:
+ * opens the adapter and sets up the MPSSE engine for I2C (open drain by drive-zero on the FT232H,
+ * emulated by SDA's direction on the others, chosen from bcdDevice), runs the batched scan (every
+ * address read twice, one bulk OUT + one bulk IN per poll), feeds the reads to a tracker per
+ * distributor, and turns the trackers into the state the service publishes.
+ *
+ * A poll never gives up for good; each failure costs at most that poll:
+ *  - The scan also reads the pins before its first START and after its last STOP, and ends with a
+ *    bad-command echo. SDA or SCL low there is a stuck bus (a slave stopped mid-byte): the poll
+ *    clocks it free (9 SCL pulses with SDA released, then a STOP), counts a bus recovery, logs one
+ *    line per stuck episode, and scans again. A reply without the echo is out of step: an error.
+ *  - USB errors (stall, timeout, short or lost replies): the poll fails, the reply stream is
+ *    drained and checked with a sync; if that does not answer, the MPSSE engine is set up again
+ *    from scratch, and if even that fails the adapter is closed and re-opened at the next poll.
+ *  - -ENODEV (unplugged, also in the middle of a transfer): the adapter is closed and re-opened
+ *    by serial when it is back. Until then every poll counts as failed, so the distributors go to
+ *    "communications lost" after the configured number of polls while the service stays.
+ * /Connected (adapter_state) is 0 from the poll that finds the adapter unplugged, or after
+ * `lost_after` consecutive polls failed on USB (also while it is being set up again): a single USB
+ * error does not flicker it. */
 #ifndef LYNX_ADAPTER_H
 #define LYNX_ADAPTER_H
 
@@ -15,26 +29,48 @@
 #include "service.h"
 #include "tracker.h"
 
-#define ADAPTER_READS_PER_POLL 2 /* two agreeing reads confirm a change within the same poll */
+/* Reads of one distributor in a poll, at most: the second only when the first needs confirming
+ * (tracker_wants_second_read); two agreeing reads confirm a change within the same poll. */
+#define ADAPTER_READS_PER_POLL 2
 
 struct adapter_counters {
-    uint64_t usb_errors;
-    uint64_t reopens;
+    uint64_t polls;          /* adapter_poll calls */
+    uint64_t usb_errors;     /* polls that failed on USB (not merely: adapter absent) */
+    uint64_t reopens;        /* opened again after it had been closed (unplug, USB failure) */
+    uint64_t bus_recoveries; /* stuck-bus recoveries clocked (9 pulses + STOP) */
 };
+
+/* Told the raw outcome of every poll (the recorder): was_open = the adapter was open when the poll
+ * began, rc = 0 with ad->n_reads entries in reads[] (one per distributor A-D, then the confirming
+ * second reads of some, each tagged with its address), else the failure (reads NULL);
+ * ad->open says whether it is open now. Called before the trackers see the reads. */
+struct adapter;
+typedef void (*adapter_observer_fn)(void *user, const struct adapter *ad, bool was_open, int rc,
+                                    const struct mpsse_i2c_read *reads);
 
 struct adapter {
     struct ftdi_adapter *ftdi;
     struct ftdi_device_info id; /* vid, pid, serial to (re)open */
     struct mpsse_i2c_scan scan;
-    uint8_t *scan_cmd; /* built once: the scan never changes */
+    uint8_t *scan_cmd; /* built at open for the chip: the scan never changes */
     size_t scan_cmd_len;
+    uint8_t *recovery_cmd;
+    size_t recovery_cmd_len;
     struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
     struct tracker tracker[LYNX_DISTRIBUTORS];
     unsigned lost_after;
     bool open;
-    bool answered;  /* the last poll read the bus */
-    int last_error; /* logged once per distinct failure */
+    bool opened_once;
+    bool unplugged;        /* gone from USB (-ENODEV, or not found when re-opening) */
+    bool answered;         /* the last poll read the bus */
+    unsigned usb_failures; /* consecutive polls failed on USB (or without the adapter) */
+    int last_error;        /* logged once per distinct failure */
+    bool bus_stuck;        /* in a stuck-bus episode (logged once) */
+    bool bus_stuck_failed; /* ... in which a recovery did not free the bus (logged once) */
     struct adapter_counters counters;
+    size_t n_reads;               /* entries in the last poll's reads[] (see adapter_observer_fn) */
+    adapter_observer_fn observer; /* NULL = none; set after adapter_init */
+    void *observer_user;
 };
 
 /* i2c_hz: SCL rate; lost_after: consecutive failed polls before "communications lost". */
@@ -50,7 +86,8 @@ int adapter_open(struct adapter *ad);
  * when the bus was read, else the negative code of the failure. */
 int adapter_poll(struct adapter *ad);
 
-/* The state to publish; previous = what was published (its fuse alarms are held while lost). */
+/* The state to publish, diagnostics included; previous = what was published (its fuse alarms are
+ * held while lost). */
 void adapter_state(const struct adapter *ad, const struct service_state *previous,
                    struct service_state *out);
 

@@ -260,7 +260,8 @@ struct parser {
     bool vid_set, pid_set;
     uint16_t vid, pid;
     int pid_line;
-    unsigned general_set; /* bit per general key, for duplicates */
+    unsigned general_set;           /* bit per general key, for duplicates */
+    unsigned test_poll_interval_ms; /* 0 = not set */
 };
 
 static void fail_at(struct parser *p, int line, const char *fmt, ...)
@@ -447,8 +448,12 @@ static struct config_adapter *adapter_for_serial(struct parser *p, const char *s
 
 static void handle_general(struct parser *p, const char *key, const char *lkey, const char *value)
 {
-    static const char *const keys[] = {"vid", "pid", "poll_interval_ms", "i2c_speed_khz",
-                                       "comm_lost_polls"};
+    static const char *const keys[] = {"vid",
+                                       "pid",
+                                       "poll_interval_ms",
+                                       "i2c_speed_khz",
+                                       "comm_lost_polls",
+                                       "test_poll_interval_ms"};
     size_t i = 0;
     while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(lkey, keys[i]) != 0)
         i++;
@@ -488,10 +493,18 @@ static void handle_general(struct parser *p, const char *key, const char *lkey, 
                          &n))
             cfg->i2c_speed_khz = (unsigned)n;
         return;
-    default:
+    case 4:
         if (parse_number(p, key, value, CONFIG_COMM_LOST_POLLS_MIN, CONFIG_COMM_LOST_POLLS_MAX,
                          false, &n))
             cfg->comm_lost_polls = (unsigned)n;
+        return;
+    default:
+        if (parse_number(p, key, value, CONFIG_TEST_POLL_INTERVAL_MS_MIN,
+                         CONFIG_POLL_INTERVAL_MS_MAX, false, &n)) {
+            p->test_poll_interval_ms = (unsigned)n;
+            log_warn("%s:%d: %s = %lu is for testing against the simulator only", p->name, p->line,
+                     key, n);
+        }
         return;
     }
 }
@@ -638,6 +651,8 @@ int config_load_stream(struct config *cfg, FILE *stream, const char *name)
         config_free(cfg);
         return -EINVAL;
     }
+    if (p.test_poll_interval_ms)
+        cfg->poll_interval_ms = p.test_poll_interval_ms;
     finish_adapter(&cfg->defaults, NULL);
     for (size_t i = 0; i < cfg->n_adapters; i++)
         finish_adapter(&cfg->adapters[i], &cfg->defaults);

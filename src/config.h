@@ -6,7 +6,8 @@
  * adapter that does not set them itself):
  *
  *   [general]        vid, pid (hex 0x.. or decimal), poll_interval_ms, i2c_speed_khz,
- *                    comm_lost_polls
+ *                    comm_lost_polls, test_poll_interval_ms (testing only: overrides
+ *                    poll_interval_ms down to 1 ms, for soak tests against the simulator)
  *   [ftdi:<serial>]  name, mounted_upside_down, distributor{A-D}Installed,
  *                    distributor{A-D}UpsideDown, distributor{A-D}Fuse{0-3}Name,
  *                    distributor{A-D}Fuse{0-3}Installed
@@ -45,6 +46,8 @@
 #define CONFIG_COMM_LOST_POLLS_DEFAULT  3
 #define CONFIG_COMM_LOST_POLLS_MIN      1
 #define CONFIG_COMM_LOST_POLLS_MAX      100
+/* test_poll_interval_ms: for soak tests against the simulator only */
+#define CONFIG_TEST_POLL_INTERVAL_MS_MIN 1
 
 struct config_usb_id {
     uint16_t vid;

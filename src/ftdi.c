@@ -181,6 +181,35 @@ void ftdi_host_free(struct ftdi_host *host)
     free(host);
 }
 
+enum ftdi_chip ftdi_chip_from_bcd(uint16_t bcd_device)
+{
+    switch (bcd_device) {
+    case 0x0700:
+        return FTDI_CHIP_FT2232H;
+    case 0x0800:
+        return FTDI_CHIP_FT4232H;
+    case 0x0900:
+        return FTDI_CHIP_FT232H;
+    default:
+        return FTDI_CHIP_UNKNOWN;
+    }
+}
+
+const char *ftdi_chip_name(enum ftdi_chip chip)
+{
+    switch (chip) {
+    case FTDI_CHIP_FT2232H:
+        return "FT2232H";
+    case FTDI_CHIP_FT4232H:
+        return "FT4232H";
+    case FTDI_CHIP_FT232H:
+        return "FT232H";
+    case FTDI_CHIP_UNKNOWN:
+        break;
+    }
+    return "unknown FTDI chip";
+}
+
 static bool id_matches(const struct ftdi_usb_id *ids, size_t ids_count, uint16_t vid, uint16_t pid)
 {
     for (size_t i = 0; i < ids_count; i++)
@@ -195,6 +224,8 @@ static void fill_location(libusb_device *dev, const struct libusb_device_descrip
     memset(info, 0, sizeof(*info));
     info->vid = desc->idVendor;
     info->pid = desc->idProduct;
+    info->bcd_device = desc->bcdDevice;
+    info->chip = ftdi_chip_from_bcd(desc->bcdDevice);
     info->bus = libusb_get_bus_number(dev);
     info->address = libusb_get_device_address(dev);
 
@@ -504,6 +535,8 @@ int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned ti
     /* libusb never writes to an OUT buffer; its prototype just lacks the const. */
     int r = libusb_bulk_transfer(ad->handle, FTDI_EP_OUT, (unsigned char *)(uintptr_t)buf, (int)len,
                                  &done, timeout_ms ? timeout_ms : 1);
+    if (r == LIBUSB_ERROR_PIPE)
+        libusb_clear_halt(ad->handle, FTDI_EP_OUT); /* best effort; the caller sees -EPIPE */
     if (r == LIBUSB_ERROR_TIMEOUT)
         return adapter_fail(ad, -ETIMEDOUT, "bulk OUT timed out after %u ms: %d of %zu bytes sent",
                             timeout_ms, done, len);
@@ -556,6 +589,8 @@ static int read_transfer(struct ftdi_adapter *ad, size_t wanted, unsigned timeou
         libusb_bulk_transfer(ad->handle, FTDI_EP_IN, ad->rx, (int)length, &transferred, timeout_ms);
     ad->rx_off = 0;
     ad->rx_len = strip_status_bytes(ad->rx, (size_t)transferred, ad->packet_size);
+    if (r == LIBUSB_ERROR_PIPE)
+        libusb_clear_halt(ad->handle, FTDI_EP_IN); /* best effort; the caller sees -EPIPE */
     return r;
 }
 

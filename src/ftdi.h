@@ -11,6 +11,7 @@
  *   -EIO       short write, or another USB failure
  *   -EPROTO    the MPSSE engine answered something unexpected (ftdi_mpsse_sync)
  *   -EBADF     the adapter is not open
+ *   -EPIPE     the endpoint stalled (it is cleared before returning, so the next transfer works)
  *   -EACCES, -EBUSY, -EPIPE, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports
  *
  * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
@@ -36,9 +37,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FTDI_VID                0x0403
-#define FTDI_FT232H_PID         0x6014
-#define FTDI_LYNX_ADAPTER_PID   0xD4F8 /* the original project's reprogrammed adapters */
+#define FTDI_VID              0x0403
+#define FTDI_FT232H_PID       0x6014
+#define FTDI_LYNX_ADAPTER_PID 0xD4F8 /* the original project's reprogrammed adapters */
+/* Stock PIDs of the dual and quad chips. Not looked for by default: countless USB-serial and
+ * JTAG adapters use them, and claiming one would take its port away from ftdi_sio (on a GX
+ * device: serial-starter's VE.Direct or Modbus link). Configure vid/pid to use them. */
+#define FTDI_FT2232H_PID        0x6010
+#define FTDI_FT4232H_PID        0x6011
 #define FTDI_DEFAULT_LATENCY_MS 16
 
 struct ftdi_usb_id {
@@ -53,8 +59,23 @@ extern const size_t ftdi_default_ids_count;
 #define FTDI_PORT_PATH_MAX 32
 #define FTDI_SERIAL_MAX    64
 
+/* The chips with an MPSSE engine fit for I2C (3-phase clocking, 60 MHz), told apart by bcdDevice.
+ * Only the FT232H has drive-only-zero (opcode 0x9E). */
+enum ftdi_chip {
+    FTDI_CHIP_UNKNOWN = 0, /* no H-series MPSSE (FT232R, FT-X, FT2232D, ...) */
+    FTDI_CHIP_FT2232H,     /* bcdDevice 0x0700 */
+    FTDI_CHIP_FT4232H,     /* bcdDevice 0x0800 */
+    FTDI_CHIP_FT232H,      /* bcdDevice 0x0900 */
+};
+
+enum ftdi_chip ftdi_chip_from_bcd(uint16_t bcd_device);
+/* "FT232H", "FT2232H", "FT4232H" or "unknown FTDI chip". */
+const char *ftdi_chip_name(enum ftdi_chip chip);
+
 struct ftdi_device_info {
     uint16_t vid, pid;
+    uint16_t bcd_device;
+    enum ftdi_chip chip; /* from bcd_device */
     uint8_t bus;
     uint8_t address;
     char port_path[FTDI_PORT_PATH_MAX]; /* "bus-port.port...", "" when unknown */

@@ -3,17 +3,22 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static bool log_verbose;
+static enum log_level log_min_level = LOG_LEVEL_INFO;
 
 void log_set_verbose(bool verbose)
 {
-    log_verbose = verbose;
+    log_min_level = verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+}
+
+void log_set_min_level(enum log_level level)
+{
+    log_min_level = level;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     static const char *const prefix[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
-    if (level == LOG_LEVEL_DEBUG && !log_verbose)
+    if (level < log_min_level)
         return;
     va_list ap;
     va_start(ap, fmt);

@@ -1,7 +1,8 @@
 /* dbus-lynx-distributor: watches Victron Lynx Distributors through FT232H USB-I2C adapters and
  * publishes one com.victronenergy.battery service per adapter on D-Bus.
  *
- *   dbus-lynx-distributor -c FILE [-v] [--version] [--help]
+ *   dbus-lynx-distributor -c FILE [-v] [--record FILE [--record-max SIZE]] [--polls N] [--version]
+ *                         [--help]
  *
  * System bus by default; DBUS_SYSTEM_BUS_ADDRESS selects another (the tests use a private bus).
  * One thread, one poll() loop: the poll timer scans every adapter, libusb hot-plug (or a periodic
@@ -19,6 +20,7 @@
 #include "ftdi.h"
 #include "log.h"
 #include "mainloop.h"
+#include "recorder.h"
 #include "service.h"
 
 #define MAX_ADAPTERS   8
@@ -40,16 +42,31 @@ struct daemon {
     size_t n_adapters;
     struct mainloop_fd_watch *usb_watch[MAX_LIBUSB_FDS];
     int usb_fd[MAX_LIBUSB_FDS];
+    const char *record_path; /* --record: every poll's observations (recorder.h) */
+    uint64_t record_max;
+    struct recorder *recorder;
+    unsigned long max_polls; /* --polls: quit after that many polls (0 = never) */
+    unsigned long polls;
+    unsigned diagnostics_interval_ms; /* --diagnostics-interval; 0 = the service's default */
 };
 
 static void usage(FILE *out)
 {
-    fputs("usage: dbus-lynx-distributor -c FILE [-v] [--version] [--help]\n"
+    fputs("usage: dbus-lynx-distributor -c FILE [-v] [--record FILE [--record-max SIZE]]\n"
+          "       [--polls N] [--version] [--help]\n"
           "Publishes Victron Lynx Distributors read through FT232H USB-I2C adapters as\n"
           "com.victronenergy.battery services on D-Bus (DBUS_SYSTEM_BUS_ADDRESS, else the\n"
           "system bus).\n"
           "  -c, --config FILE  configuration (see config.sample.ini)\n"
           "  -v, --verbose      debug logging\n"
+          "      --record FILE  append every poll's raw observations to FILE (a trace that\n"
+          "                     lynx-sim --replay plays back); FILE.1 keeps the previous part\n"
+          "      --record-max SIZE  bytes per trace file before it rotates (k/M suffix,\n"
+          "                     default 4M)\n"
+          "      --polls N      quit after N polls (for tools/bench.sh: two runs that differ\n"
+          "                     only in N cancel the start-up and exit costs)\n"
+          "      --diagnostics-interval SECONDS  how often the /Diagnostics counters are\n"
+          "                     published (default 60)\n"
           "      --version      print the version and exit\n",
           out);
 }
@@ -85,8 +102,10 @@ static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
     }
     const struct config_adapter *ca = config_adapter(&dm->cfg, info->serial);
     struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
-    struct service_setup ss = {
-        .serial = info->serial, .connection = "USB FT232H I2C", .custom_name = ca->name};
+    struct service_setup ss = {.serial = info->serial,
+                               .connection = "USB FT232H I2C",
+                               .custom_name = ca->name,
+                               .diagnostics_interval_ms = dm->diagnostics_interval_ms};
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         config_lynx_setup(ca, d, &setup[d]);
         ss.distributor[d] = setup[d];
@@ -100,6 +119,7 @@ static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
         adapter_deinit(&wa->hw);
         return;
     }
+    recorder_attach(dm->recorder, &wa->hw);
     if (service_new(dm->loop, &ss, NULL, &wa->svc) < 0) {
         adapter_deinit(&wa->hw);
         return;
@@ -135,6 +155,8 @@ static void on_poll(struct mainloop *loop, struct mainloop_timer *timer, void *u
         adapter_poll(&dm->adapters[i].hw);
         publish(&dm->adapters[i]);
     }
+    if (dm->max_polls && ++dm->polls == dm->max_polls)
+        mainloop_quit(loop);
 }
 
 static void on_rescan(struct mainloop *loop, struct mainloop_timer *timer, void *user)
@@ -219,6 +241,10 @@ static int run(struct daemon *dm)
     }
     if (watch_usb(dm) < 0)
         return 1;
+    struct recorder_options ro = {.max_bytes = dm->record_max,
+                                  .poll_interval_ms = dm->cfg.poll_interval_ms};
+    if (dm->record_path && recorder_open(&dm->recorder, dm->record_path, &ro) < 0)
+        return 1;
     rescan(dm);
     if (dm->n_adapters == 0)
         log_warn("no adapter found yet; waiting for one to be plugged in");
@@ -228,6 +254,10 @@ static int run(struct daemon *dm)
         rc = mainloop_run(dm->loop);
     if (mainloop_quit_signal(dm->loop))
         log_info("stopping on signal %d", mainloop_quit_signal(dm->loop));
+    /* D-Bus gone: exit non-zero so daemontools starts us afresh (see service.h) */
+    for (size_t i = 0; i < dm->n_adapters; i++)
+        if (service_bus_lost(dm->adapters[i].svc))
+            rc = -ENOTCONN;
     return rc < 0 ? 1 : 0;
 }
 
@@ -237,6 +267,7 @@ static void cleanup(struct daemon *dm)
         service_free(dm->adapters[i].svc);
         adapter_deinit(&dm->adapters[i].hw);
     }
+    recorder_close(dm->recorder);
     ftdi_hotplug_deregister(dm->hotplug);
     if (dm->host) {
         ftdi_host_set_pollfd_notifiers(dm->host, NULL, NULL, NULL);
@@ -253,8 +284,13 @@ int main(int argc, char **argv)
                                             {"verbose", no_argument, NULL, 'v'},
                                             {"version", no_argument, NULL, 'V'},
                                             {"help", no_argument, NULL, 'h'},
+                                            {"record", required_argument, NULL, 'r'},
+                                            {"record-max", required_argument, NULL, 'R'},
+                                            {"polls", required_argument, NULL, 'P'},
+                                            {"diagnostics-interval", required_argument, NULL, 'D'},
                                             {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
+    static struct daemon dm;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) != -1) {
         switch (opt) {
@@ -270,6 +306,39 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 'r':
+            dm.record_path = optarg;
+            break;
+        case 'P': {
+            char *end;
+            errno = 0;
+            dm.max_polls = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || dm.max_polls == 0 || optarg[0] == '-') {
+                log_error("--polls: expected a positive number, got '%s'", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'D': {
+            char *end;
+            errno = 0;
+            unsigned long s = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || s == 0 || s > 86400 || optarg[0] == '-') {
+                log_error("--diagnostics-interval: expected 1-86400 seconds, got '%s'", optarg);
+                return 2;
+            }
+            dm.diagnostics_interval_ms = (unsigned)s * 1000u;
+            break;
+        }
+        case 'R':
+            if (recorder_parse_size(optarg, &dm.record_max) < 0 ||
+                dm.record_max < RECORDER_MAX_BYTES_MIN) {
+                log_error("--record-max: expected a size of at least %u bytes (k/M suffix), "
+                          "got '%s'",
+                          RECORDER_MAX_BYTES_MIN, optarg);
+                return 2;
+            }
+            break;
         default:
             usage(stderr);
             return 2;
@@ -279,7 +348,6 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    static struct daemon dm;
     config_init(&dm.cfg);
     if (config_load(&dm.cfg, config_path) < 0) {
         log_error("%s", dm.cfg.error);

@@ -25,7 +25,8 @@ enum {
 #define PIN_SDA_I  0x04u
 #define PIN_OUTPUT (PIN_SCL | PIN_SDA_O)
 
-/* ADBUS values (direction is always PIN_OUTPUT; a 1 floats, see drive-zero). */
+/* Line states: which lines the master releases (1) or pulls low (0). How a state becomes a pin
+ * write depends on the chip, see put_lines. */
 #define LINES_IDLE     (PIN_SCL | PIN_SDA_O)
 #define LINES_SDA_LOW  PIN_SCL /* SCL high, SDA low: START, or the STOP set-up */
 #define LINES_BOTH_LOW 0x00u
@@ -33,9 +34,26 @@ enum {
 
 #define CLOCK_BASE_HZ 20000000u /* 60 MHz / 2 (half periods) * 2/3 (3-phase) */
 
-/* A SET_BITS command takes roughly 0.5 us to execute (measured on the FT2232H family), so pin
- * writes are repeated to stretch the START/STOP set-up and hold times. */
+/* A pin write (80) takes about 0.5 us whatever the clock divisor (pyftdi's mpsse_bit_delay,
+ * measured on an FT2232H; 4 writes gave 2.2 us on a scope in pyftdi issue #72; FTDI documents no
+ * figure). The shortest plausible time is what counts: a START or STOP interval is made of
+ * enough repeated writes to last its I2C minimum even at 0.5 us each. sim/mpsse.c charges the
+ * same. */
 #define SET_BITS_NS 500u
+
+/* I2C minimum times (UM10204 table 10) in ns, by speed class. */
+struct i2c_timing {
+    unsigned hd_sta, su_sta, su_sto, buf, low;
+};
+static const struct i2c_timing STANDARD_MODE = {4000, 4700, 4000, 4700, 4700};
+static const struct i2c_timing FAST_MODE = {600, 600, 600, 1300, 1300};
+static const struct i2c_timing FAST_MODE_PLUS = {260, 260, 260, 500, 500};
+
+static unsigned writes_for(unsigned ns)
+{
+    unsigned n = (ns + SET_BITS_NS - 1) / SET_BITS_NS;
+    return n ? n : 1;
+}
 
 struct cmd {
     uint8_t *buf; /* NULL: only count */
@@ -49,27 +67,36 @@ static void put(struct cmd *c, uint8_t byte)
     c->len++;
 }
 
-static void put_lines(struct cmd *c, unsigned lines, unsigned repeats)
+/* Drive-zero: both lines are outputs whose 1 floats. Direction emulation: SCL an output driven
+ * push-pull, SDA an output driving 0 when low and an input when released. */
+static void put_lines(struct cmd *c, const struct mpsse_i2c_clock *clk, unsigned lines,
+                      unsigned repeats)
 {
+    uint8_t value = (uint8_t)lines, direction = PIN_OUTPUT;
+    if (clk->drive == MPSSE_I2C_DRIVE_DIRECTION) {
+        value = (uint8_t)(lines & PIN_SCL);
+        direction = (uint8_t)(PIN_SCL | (~lines & PIN_SDA_O));
+    }
     for (unsigned i = 0; i < repeats; i++) {
         put(c, OP_SET_ADBUS);
-        put(c, (uint8_t)lines);
-        put(c, PIN_OUTPUT);
+        put(c, value);
+        put(c, direction);
     }
 }
 
-static void put_start(struct cmd *c, unsigned repeats)
+/* From an idle bus (the STOP before it or the set-up left the bus free for tBUF). */
+static void put_start(struct cmd *c, const struct mpsse_i2c_clock *clk)
 {
-    put_lines(c, LINES_IDLE, repeats); /* bus free time / repeated-START set-up */
-    put_lines(c, LINES_SDA_LOW, repeats);
-    put_lines(c, LINES_BOTH_LOW, repeats);
+    put_lines(c, clk, LINES_SDA_LOW, clk->start_hold_repeats);
+    put_lines(c, clk, LINES_BOTH_LOW, clk->scl_low_repeats);
 }
 
-static void put_stop(struct cmd *c, unsigned repeats, unsigned idle_repeats)
+/* idle_repeats: how long the bus stays free after it, at least 1. */
+static void put_stop(struct cmd *c, const struct mpsse_i2c_clock *clk, unsigned idle_repeats)
 {
-    put_lines(c, LINES_BOTH_LOW, repeats);
-    put_lines(c, LINES_SDA_LOW, repeats);
-    put_lines(c, LINES_IDLE, idle_repeats);
+    put_lines(c, clk, LINES_BOTH_LOW, clk->scl_low_repeats);
+    put_lines(c, clk, LINES_SDA_LOW, clk->stop_setup_repeats);
+    put_lines(c, clk, LINES_IDLE, idle_repeats);
 }
 
 int mpsse_i2c_clock_for(uint32_t requested_hz, struct mpsse_i2c_clock *out)
@@ -80,9 +107,18 @@ int mpsse_i2c_clock_for(uint32_t requested_hz, struct mpsse_i2c_clock *out)
     out->divisor = (uint16_t)(periods - 1);
     out->scl_hz = CLOCK_BASE_HZ / periods;
 
-    /* Longest of tSU;STA, tHD;STA, tSU;STO, tBUF in the I2C speed class of the rate. */
-    unsigned hold_ns = requested_hz <= 100000 ? 4700 : requested_hz <= 400000 ? 1300 : 500;
-    out->hold_repeats = (hold_ns + SET_BITS_NS - 1) / SET_BITS_NS;
+    const struct i2c_timing *t = out->scl_hz <= 100000   ? &STANDARD_MODE
+                                 : out->scl_hz <= 400000 ? &FAST_MODE
+                                                         : &FAST_MODE_PLUS;
+    out->start_hold_repeats = writes_for(t->hd_sta);
+    out->stop_setup_repeats = writes_for(t->su_sto);
+    out->bus_free_repeats = writes_for(t->buf);
+    /* A clocked bit (3-phase) holds SCL low for a third of its period on each side; the pin
+     * writes next to a START or STOP add what tLOW needs beyond that. */
+    unsigned third_ns = (unsigned)(1000000000ull / out->scl_hz / 3);
+    out->scl_low_repeats = writes_for(t->low > third_ns ? t->low - third_ns : 0);
+    out->hold_repeats = writes_for(t->su_sta > t->buf ? t->su_sta : t->buf);
+    out->drive = MPSSE_I2C_DRIVE_ZERO;
     return 0;
 }
 
@@ -94,14 +130,16 @@ ssize_t mpsse_i2c_build_init(const struct mpsse_i2c_clock *clock, uint8_t *buf, 
     put(&c, OP_DIV5_OFF);
     put(&c, OP_ADAPTIVE_OFF);
     put(&c, OP_3PHASE_ON);
-    put(&c, OP_DRIVE_ZERO);
-    put(&c, PIN_SCL | PIN_SDA_O | PIN_SDA_I);
-    put(&c, 0x00);
+    if (clock->drive == MPSSE_I2C_DRIVE_ZERO) {
+        put(&c, OP_DRIVE_ZERO);
+        put(&c, PIN_SCL | PIN_SDA_O | PIN_SDA_I);
+        put(&c, 0x00);
+    }
     put(&c, OP_LOOPBACK_OFF);
     put(&c, OP_CLOCK_DIVISOR);
     put(&c, (uint8_t)(clock->divisor & 0xFF));
     put(&c, (uint8_t)(clock->divisor >> 8));
-    put_lines(&c, LINES_IDLE, 1);
+    put_lines(&c, clock, LINES_IDLE, 1);
     return (ssize_t)c.len;
 }
 
@@ -127,7 +165,11 @@ static bool scan_valid(const struct mpsse_i2c_scan *scan)
         return false;
     if (scan->rounds == 0 || scan->rounds > MPSSE_I2C_MAX_ROUNDS)
         return false;
-    if (scan->clock.hold_repeats == 0)
+    const struct mpsse_i2c_clock *clk = &scan->clock;
+    if (!clk->hold_repeats || !clk->start_hold_repeats || !clk->stop_setup_repeats ||
+        !clk->bus_free_repeats || !clk->scl_low_repeats)
+        return false;
+    if (scan->clock.drive != MPSSE_I2C_DRIVE_ZERO && scan->clock.drive != MPSSE_I2C_DRIVE_DIRECTION)
         return false;
     for (size_t i = 0; i < scan->n_addresses; i++)
         if (scan->addresses[i] > 0x7F)
@@ -135,30 +177,64 @@ static bool scan_valid(const struct mpsse_i2c_scan *scan)
     return true;
 }
 
-static void put_read_transaction(struct cmd *c, uint8_t address, unsigned repeats)
+/* Address byte and ACK bit. With direction emulation the R/W bit (1) is clocked with SDA already
+ * an input: SDA is never driven high when the slave pulls it low for its ACK. */
+static void put_address(struct cmd *c, const struct mpsse_i2c_clock *clk, uint8_t address)
 {
-    put_start(c, repeats);
-    put(c, OP_BYTES_OUT_NVE_MSB);
-    put(c, 0x00); /* length - 1, little endian */
-    put(c, 0x00);
-    put(c, (uint8_t)(address << 1 | 1));
-    put_lines(c, LINES_SCL_LOW, 1); /* release SDA for the slave's ACK */
+    if (clk->drive == MPSSE_I2C_DRIVE_ZERO) {
+        put(c, OP_BYTES_OUT_NVE_MSB);
+        put(c, 0x00); /* length - 1, little endian */
+        put(c, 0x00);
+        put(c, (uint8_t)(address << 1 | 1));
+        put_lines(c, clk, LINES_SCL_LOW, 1); /* release SDA for the slave's ACK */
+    } else {
+        put(c, OP_BITS_OUT_NVE_MSB);
+        put(c, 0x06); /* 7 bits: the address */
+        put(c, (uint8_t)(address << 1));
+        put_lines(c, clk, LINES_SCL_LOW, 1);
+        put(c, OP_BITS_OUT_NVE_MSB);
+        put(c, 0x00); /* the R/W bit: 1 = read, by releasing SDA */
+        put(c, 0xFF);
+    }
     put(c, OP_BITS_IN_PVE_MSB);
     put(c, 0x00); /* 1 bit */
+}
+
+/* idle_repeats: the bus free time after its STOP (tBUF before another START). */
+static void put_read_transaction(struct cmd *c, const struct mpsse_i2c_clock *clk, uint8_t address,
+                                 unsigned idle_repeats)
+{
+    put_start(c, clk);
+    put_address(c, clk, address);
     put(c, OP_BYTES_IN_PVE_MSB);
     put(c, 0x00);
     put(c, 0x00);
     put(c, OP_BITS_OUT_NVE_MSB); /* NACK: the last byte read */
     put(c, 0x00);
     put(c, 0xFF);
-    put_stop(c, repeats, 1);
+    put_stop(c, clk, idle_repeats);
 }
 
 static void put_scan(struct cmd *c, const struct mpsse_i2c_scan *scan)
 {
+    if (scan->check_bus) {
+        put_lines(c, &scan->clock, LINES_IDLE, 1);
+        put(c, OP_READ_ADBUS);
+    }
     for (unsigned round = 0; round < scan->rounds; round++)
-        for (size_t i = 0; i < scan->n_addresses; i++)
-            put_read_transaction(c, scan->addresses[i], scan->clock.hold_repeats);
+        for (size_t i = 0; i < scan->n_addresses; i++) {
+            /* The last STOP needs no bus free time: whatever comes next arrives in another USB
+             * transfer, at least a 125 us microframe later. Unless the pins are read right after
+             * it: released lines rise through the pull-ups (an RC of a few us on a long cable),
+             * and a line read before it is up would look stuck. */
+            bool last = round + 1 == scan->rounds && i + 1 == scan->n_addresses;
+            put_read_transaction(c, &scan->clock, scan->addresses[i],
+                                 last && !scan->check_bus ? 1 : scan->clock.bus_free_repeats);
+        }
+    if (scan->check_bus) {
+        put(c, OP_READ_ADBUS);
+        put(c, OP_BOGUS);
+    }
     put(c, OP_SEND_IMMEDIATE);
 }
 
@@ -175,7 +251,8 @@ size_t mpsse_i2c_scan_reply_len(const struct mpsse_i2c_scan *scan)
 {
     if (!scan_valid(scan))
         return 0;
-    return 2 * scan->n_addresses * scan->rounds; /* ACK bit byte + data byte */
+    /* ACK bit byte + data byte per transaction */
+    return 2 * scan->n_addresses * scan->rounds + (scan->check_bus ? MPSSE_I2C_CHECK_REPLY : 0);
 }
 
 ssize_t mpsse_i2c_build_scan(const struct mpsse_i2c_scan *scan, uint8_t *buf, size_t max)
@@ -199,6 +276,10 @@ int mpsse_i2c_parse_scan(const struct mpsse_i2c_scan *scan, const uint8_t *reply
         return -ENOSPC;
     if (len != mpsse_i2c_scan_reply_len(scan))
         return -EPROTO;
+    if (scan->check_bus && (reply[len - 2] != MPSSE_BAD_COMMAND || reply[len - 1] != OP_BOGUS))
+        return -EPROTO;
+    if (scan->check_bus)
+        reply++; /* the levels before the first START */
     for (size_t t = 0; t < count; t++) {
         out[t] = (struct mpsse_i2c_read){
             .address = scan->addresses[t % scan->n_addresses],
@@ -210,14 +291,15 @@ int mpsse_i2c_parse_scan(const struct mpsse_i2c_scan *scan, const uint8_t *reply
     return (int)count;
 }
 
-static void put_recovery(struct cmd *c, unsigned repeats)
+static void put_recovery(struct cmd *c, const struct mpsse_i2c_clock *clk)
 {
-    put_lines(c, LINES_SCL_LOW, repeats);
+    unsigned repeats = clk->hold_repeats;
+    put_lines(c, clk, LINES_SCL_LOW, repeats);
     for (int pulse = 0; pulse < 9; pulse++) {
-        put_lines(c, LINES_IDLE, repeats);
-        put_lines(c, LINES_SCL_LOW, repeats);
+        put_lines(c, clk, LINES_IDLE, repeats);
+        put_lines(c, clk, LINES_SCL_LOW, repeats);
     }
-    put_stop(c, repeats, repeats);
+    put_stop(c, clk, repeats);
     put(c, OP_READ_ADBUS);
     put(c, OP_SEND_IMMEDIATE);
 }
@@ -225,7 +307,7 @@ static void put_recovery(struct cmd *c, unsigned repeats)
 size_t mpsse_i2c_recovery_len(const struct mpsse_i2c_clock *clock)
 {
     struct cmd c = {0};
-    put_recovery(&c, clock->hold_repeats);
+    put_recovery(&c, clock);
     return c.len;
 }
 
@@ -234,8 +316,20 @@ ssize_t mpsse_i2c_build_recovery(const struct mpsse_i2c_clock *clock, uint8_t *b
     if (mpsse_i2c_recovery_len(clock) > max)
         return -ENOSPC;
     struct cmd c = {.buf = buf};
-    put_recovery(&c, clock->hold_repeats);
+    put_recovery(&c, clock);
     return (ssize_t)c.len;
+}
+
+int mpsse_i2c_scan_levels(const struct mpsse_i2c_scan *scan, const uint8_t *reply, size_t len,
+                          uint8_t *before, uint8_t *after)
+{
+    if (!scan_valid(scan) || !scan->check_bus)
+        return -EINVAL;
+    if (len != mpsse_i2c_scan_reply_len(scan))
+        return -EPROTO;
+    *before = reply[0];
+    *after = reply[len - 3];
+    return 0;
 }
 
 bool mpsse_i2c_bus_idle(uint8_t adbus_levels)

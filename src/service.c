@@ -1,9 +1,11 @@
 #include "service.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "settings.h"
@@ -35,7 +37,35 @@ struct distributor_items {
     struct vedbus_item *fuse_blown[LYNX_FUSES];
 };
 
+/* Diagnostics: every counter of struct service_diagnostics, by offset. */
+struct diagnostic_path {
+    const char *name;
+    size_t offset;
+};
+
+static const struct diagnostic_path adapter_diagnostics[] = {
+    {"Polls", offsetof(struct service_diagnostics, polls)},
+    {"UsbErrors", offsetof(struct service_diagnostics, usb_errors)},
+    {"Reopens", offsetof(struct service_diagnostics, reopens)},
+    {"BusRecoveries", offsetof(struct service_diagnostics, bus_recoveries)},
+    {"CorruptReads", offsetof(struct service_diagnostics, corrupt_reads)},
+    {"Nacks", offsetof(struct service_diagnostics, nacks)},
+    {"UnconfirmedReads", offsetof(struct service_diagnostics, unconfirmed_reads)},
+};
+static const struct diagnostic_path distributor_diagnostics[] = {
+    {"CorruptReads", offsetof(struct service_distributor_diagnostics, corrupt_reads)},
+    {"Nacks", offsetof(struct service_distributor_diagnostics, nacks)},
+    {"UnconfirmedReads", offsetof(struct service_distributor_diagnostics, unconfirmed_reads)},
+    {"ConnectionLosses", offsetof(struct service_distributor_diagnostics, connection_losses)},
+};
+#define N_ADAPTER_DIAGNOSTICS (sizeof(adapter_diagnostics) / sizeof(adapter_diagnostics[0]))
+#define N_DISTRIBUTOR_DIAGNOSTICS                                                                  \
+    (sizeof(distributor_diagnostics) / sizeof(distributor_diagnostics[0]))
+#define N_DIAGNOSTICS (N_ADAPTER_DIAGNOSTICS + LYNX_DISTRIBUTORS * N_DISTRIBUTOR_DIAGNOSTICS)
+
 struct service {
+    struct mainloop *loop;
+    bool bus_lost;
     struct vedbus_service *bus;
     struct vedbus_item *connected;
     struct vedbus_item *device_instance;
@@ -48,6 +78,11 @@ struct service {
     char instance_setting[SETTINGS_PATH_MAX];
     struct name_binding custom_name_binding;
     struct name_binding fuse_name_binding[N_FUSE_NAMES];
+    struct vedbus_item *diagnostic[N_DIAGNOSTICS]; /* adapter's, then A's, B's, ... */
+    uint64_t diagnostics_interval_ms;
+    uint64_t diagnostics_at_ms; /* when the published snapshot was taken */
+    bool diagnostics_published;
+    struct service_diagnostics diagnostics_snapshot; /* what was published last */
 };
 
 static const char *const distributor_status_text[] = {"Not available", "Connected", "No bus power",
@@ -185,6 +220,89 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
     return rc;
 }
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int add_diagnostics(struct service *svc)
+{
+    struct vedbus_item_options count = {.type = VEDBUS_TYPE_INT};
+    char path[96];
+    int rc = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < N_ADAPTER_DIAGNOSTICS; i++) {
+        snprintf(path, sizeof(path), "/Diagnostics/%s", adapter_diagnostics[i].name);
+        rc |= add(svc, path, VEDBUS_INT(0), &count, &svc->diagnostic[n++]);
+    }
+    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
+        for (size_t i = 0; i < N_DISTRIBUTOR_DIAGNOSTICS; i++) {
+            snprintf(path, sizeof(path), "/Diagnostics/Distributor/%c/%s", lynx_letter(d),
+                     distributor_diagnostics[i].name);
+            rc |= add(svc, path, VEDBUS_INT(0), &count, &svc->diagnostic[n++]);
+        }
+    return rc;
+}
+
+static uint64_t counter_at(const void *base, size_t offset)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)base + offset, sizeof(v));
+    return v;
+}
+
+/* Whether anything but the poll count moved: a healthy installation's counters stay put. */
+static bool diagnostics_events_differ(const struct service_diagnostics *a,
+                                      const struct service_diagnostics *b)
+{
+    struct service_diagnostics x = *a, y = *b;
+    x.polls = y.polls = 0;
+    return memcmp(&x, &y, sizeof(x)) != 0;
+}
+
+/* A snapshot of the counts, taken at the first poll and then at most once per interval when
+ * something happened (a fault counter moved): GetValue, GetItems and ItemsChanged always agree,
+ * the polls between snapshots send nothing, and healthy polls never send anything at all (the
+ * poll count alone does not trigger a snapshot; it rides along with the next one). */
+static void publish_diagnostics(struct service *svc, const struct service_diagnostics *diag)
+{
+    uint64_t now = monotonic_ms();
+    if (svc->diagnostics_published &&
+        (now - svc->diagnostics_at_ms < svc->diagnostics_interval_ms ||
+         !diagnostics_events_differ(diag, &svc->diagnostics_snapshot)))
+        return;
+    svc->diagnostics_snapshot = *diag;
+    svc->diagnostics_published = true;
+    svc->diagnostics_at_ms = now;
+    size_t n = 0;
+    for (size_t i = 0; i < N_ADAPTER_DIAGNOSTICS; i++) {
+        uint64_t v = counter_at(diag, adapter_diagnostics[i].offset);
+        vedbus_item_set_int(svc->diagnostic[n++], v > INT64_MAX ? INT64_MAX : (int64_t)v);
+    }
+    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
+        for (size_t i = 0; i < N_DISTRIBUTOR_DIAGNOSTICS; i++) {
+            uint64_t v = counter_at(&diag->distributor[d], distributor_diagnostics[i].offset);
+            vedbus_item_set_int(svc->diagnostic[n++], v > INT64_MAX ? INT64_MAX : (int64_t)v);
+        }
+}
+
+/* The system bus is gone (dbus-daemon restarted): quit, so the supervisor starts us afresh. */
+static void on_bus_lost(struct vedbus_service *bus, void *user)
+{
+    struct service *svc = user;
+    log_error("%s: D-Bus connection lost: exiting so that the supervisor restarts the daemon",
+              vedbus_service_name(bus));
+    svc->bus_lost = true;
+    mainloop_quit(svc->loop);
+}
+
+bool service_bus_lost(const struct service *svc)
+{
+    return svc->bus_lost;
+}
+
 static struct name_binding *find_binding(struct service *svc, const char *path)
 {
     if (strcmp(svc->custom_name_binding.setting, path) == 0)
@@ -252,17 +370,23 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
     struct service *svc = calloc(1, sizeof(*svc));
     if (!svc)
         return -ENOMEM;
+    svc->loop = loop;
+    svc->diagnostics_interval_ms = setup->diagnostics_interval_ms ? setup->diagnostics_interval_ms
+                                                                  : SERVICE_DIAGNOSTICS_INTERVAL_MS;
     int rc = vedbus_service_new(loop, name, address, &svc->bus);
     if (rc < 0) {
         log_error("%s: cannot connect to D-Bus: %s", name, strerror(-rc));
         free(svc);
         return rc;
     }
+    vedbus_set_disconnect_handler(svc->bus, on_bus_lost, svc);
     rc = add_mandatory(svc, setup);
     rc |= add_enum(svc, "/Alarms/FuseBlown", LYNX_ALARM_OK, &alarm_enum, &svc->fuse_blown);
     rc |= add(svc, "/NrOfDistributors", VEDBUS_INT(0), NULL, &svc->nr_of_distributors);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS && rc == 0; d++)
         rc |= add_distributor(svc, setup, d);
+    if (rc == 0)
+        rc |= add_diagnostics(svc);
     if (rc == 0) {
         start_settings(svc, loop, setup->serial);
         rc = vedbus_register_name(svc->bus);
@@ -312,6 +436,7 @@ int service_publish(struct service *svc, const struct service_state *state)
     }
     vedbus_item_set_int(svc->nr_of_distributors, nr);
     vedbus_item_set_int(svc->fuse_blown, any_blown);
+    publish_diagnostics(svc, &state->diagnostics);
     svc->published = *state;
     return vedbus_flush(svc->bus);
 }

@@ -60,6 +60,14 @@ bool tracker_feed(struct tracker *t, const struct tracker_read *reads, unsigned 
     return fail_poll(t, lost_after);
 }
 
+bool tracker_wants_second_read(const struct tracker *t, struct tracker_read first)
+{
+    bool connected = t->have_status && !t->lost;
+    if (!first.acked)
+        return connected;
+    return !(connected && lynx_status_valid(first.data) && first.data == t->status);
+}
+
 void tracker_state(const struct tracker *t, const struct lynx_distributor_setup *setup,
                    const struct lynx_distributor_state *previous,
                    struct lynx_distributor_state *out)

@@ -2,8 +2,10 @@
  * corrupt read or a single missed poll never raises an alarm and a real change shows within one
  * poll.
  *
- * Each poll reads every distributor `rounds` times in the same batched scan (one USB round trip).
- * A read is valid when the address was ACKed and the byte has none of bits 0, 2, 3 set.
+ * Each poll reads every distributor once in one batched scan (one USB round trip); only a
+ * distributor whose read needs confirming (tracker_wants_second_read) is read a second time, in a
+ * second batched scan of the same poll. A read is valid when the address was ACKed and the byte
+ * has none of bits 0, 2, 3 set.
  *  - Two valid reads that agree confirm a status byte: it is published at once (no extra poll of
  *    latency), the distributor counts as seen and its failure count resets.
  *  - One valid read equal to the published byte is a healthy poll (nothing changes).
@@ -49,6 +51,13 @@ void tracker_init(struct tracker *t);
 /* Feed one poll's reads (n >= 1). Returns true when the published state may have changed. */
 bool tracker_feed(struct tracker *t, const struct tracker_read *reads, unsigned n,
                   unsigned lost_after);
+
+/* Whether a poll's first read must be followed by a second one in the same poll before it is fed:
+ * false when it is the published status of a connected distributor (a healthy poll) or a NACK
+ * from one that is not answering anyway (never seen, or lost); true for anything else (a change,
+ * a corrupt byte, a missed ACK of a connected distributor). Feeding the two reads then gives the
+ * same outcome as two reads every poll, at half the bus time of an unchanged poll. */
+bool tracker_wants_second_read(const struct tracker *t, struct tracker_read first);
 
 /* A poll that could not read at all (adapter gone, USB error): a failed poll. */
 bool tracker_fail(struct tracker *t, unsigned lost_after);

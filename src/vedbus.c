@@ -649,15 +649,22 @@ static int decode_variant(DBusMessageIter *it, struct vedbus_value *out)
     return -EINVAL;
 }
 
+int vedbus_decode_set_value(DBusMessage *msg, enum vedbus_type declared, struct vedbus_value *out)
+{
+    DBusMessageIter args;
+    struct vedbus_value in;
+    if (!dbus_message_iter_init(msg, &args) || decode_variant(&args, &in) < 0)
+        return -EINVAL;
+    return coerce_value(declared, &in, out);
+}
+
 /* Returns the SetValue result, or -ENOMEM. */
 static int set_value_from_bus(struct vedbus_item *item, DBusMessage *msg)
 {
     if (!item->options.writeable)
         return VEDBUS_SET_NOT_WRITEABLE;
-    DBusMessageIter args;
-    struct vedbus_value in, value;
-    if (!dbus_message_iter_init(msg, &args) || decode_variant(&args, &in) < 0 ||
-        coerce_value(item->declared, &in, &value) < 0)
+    struct vedbus_value value;
+    if (vedbus_decode_set_value(msg, item->declared, &value) < 0)
         return VEDBUS_SET_NOT_WRITEABLE;
     if (values_equal(&item->value, &value))
         return VEDBUS_SET_OK;

@@ -134,6 +134,12 @@ struct vedbus_value vedbus_item_value(const struct vedbus_item *item);
  * the item or static ("---"); valid until the item next changes. */
 const char *vedbus_item_text(const struct vedbus_item *item, char buf[VEDBUS_TEXT_MAX]);
 
+/* The value a SetValue call carries, brought to an item's declared type: the decoding and
+ * coercion SetValue itself uses, without a bus (tests, fuzzing). Returns 0, or -EINVAL where
+ * SetValue answers VEDBUS_SET_NOT_WRITEABLE (no argument, a container, a value of another type).
+ * A string in *out is borrowed from msg. */
+int vedbus_decode_set_value(DBusMessage *msg, enum vedbus_type declared, struct vedbus_value *out);
+
 /* Sends one ItemsChanged with every item changed since the last flush. Returns the number of items
  * sent (0: nothing changed, nothing sent) or -ENOMEM. */
 int vedbus_flush(struct vedbus_service *service);

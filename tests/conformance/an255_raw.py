@@ -2,10 +2,15 @@
 """Conformance: the exact AN_255 byte sequences of ft232h-mpsse.md, sent over raw USB with pyusb
 (Debian python3-usb), give the expected ACK bits and status bytes from a simulated adapter.
 
-  an255_raw.py VID:PID EXPECT...    EXPECT = 0x08=0x20 (status byte) or 0x09=nack
+  an255_raw.py [--stuck-sda SERIAL] VID:PID EXPECT...
+                                   EXPECT = 0x08=0x20 (status byte) or 0x09=nack
 
 Run under lynx-sim. Also checks the bad-command echo (FA <op>) and the 32 60 packet framing.
+With --stuck-sda, first makes distributor A of SERIAL hold SDA low (lynx-simctl, the control
+channel) and checks the bus recovery: SDA reads low on the pins after 8 SCL pulses and high
+after the 9th, and a STOP then leaves the bus idle for the scan.
 """
+import subprocess
 import sys
 import time
 
@@ -18,6 +23,10 @@ IDLE = bytes.fromhex("80 FF FB 82 FF 40")
 START = bytes.fromhex("80 FD FB") * 4 + bytes.fromhex("80 FC FB") * 4
 STOP = bytes.fromhex("80 FC FB") * 4 + bytes.fromhex("80 FD FB") * 4 + bytes.fromhex("80 FF FB") * 4
 READ_NACK = bytes.fromhex("20 00 00 13 00 FF 80 FE FB 87")
+SCL_LOW_SDA_FREE = bytes.fromhex("80 FE FB")
+SCL_HIGH_SDA_FREE = bytes.fromhex("80 FF FB")
+READ_PINS = bytes.fromhex("81 87")
+PIN_SCL, PIN_SDA_IN = 0x01, 0x04
 
 
 def address_ack(addr):
@@ -54,10 +63,38 @@ class Adapter:
         return bytes(payload)
 
 
+def sda_high(ad):
+    ad.write(READ_PINS)
+    return bool(ad.read(1)[0] & PIN_SDA_IN)
+
+
+def recover_stuck_sda(ad, serial):
+    """Returns the number of failed checks."""
+    subprocess.run(["lynx-simctl", "stuck-sda", serial, "A"], check=True)
+    checks = [("SDA held low by the stuck slave", not sda_high(ad))]
+    ad.write(SCL_LOW_SDA_FREE)
+    for _ in range(8):
+        ad.write(SCL_HIGH_SDA_FREE + SCL_LOW_SDA_FREE)
+    checks.append(("SDA still low after 8 SCL pulses", not sda_high(ad)))
+    ad.write(SCL_HIGH_SDA_FREE + SCL_LOW_SDA_FREE)
+    checks.append(("SDA released after the 9th pulse", sda_high(ad)))
+    ad.write(STOP)
+    ad.write(READ_PINS)
+    pins = ad.read(1)[0]
+    checks.append(("bus idle after the STOP", pins & (PIN_SCL | PIN_SDA_IN) == PIN_SCL | PIN_SDA_IN))
+    for what, ok in checks:
+        print(f"{what}: {'ok' if ok else 'FAILED'}")
+    return sum(not ok for _, ok in checks)
+
+
 def main():
-    vid, pid = (int(x, 16) for x in sys.argv[1].split(":"))
+    args = sys.argv[1:]
+    stuck_serial = None
+    if args[:1] == ["--stuck-sda"]:
+        stuck_serial, args = args[1], args[2:]
+    vid, pid = (int(x, 16) for x in args[0].split(":"))
     expected = {}
-    for word in sys.argv[2:]:
+    for word in args[1:]:
         addr, _, value = word.partition("=")
         expected[int(addr, 0)] = None if value == "nack" else int(value, 0)
 
@@ -65,7 +102,7 @@ def main():
     ad.write(bytes.fromhex("AB 87"))                # bad command: echoed as FA AB
     assert ad.read(2) == b"\xFA\xAB", "bad-command echo"
     ad.write(INIT + IDLE)
-    failures = 0
+    failures = recover_stuck_sda(ad, stuck_serial) if stuck_serial else 0
     for addr in range(0x08, 0x0C):
         ad.write(START + address_ack(addr))
         acked = (ad.read(1)[0] & 0x01) == 0

@@ -25,7 +25,7 @@ def parse_expectations(words):
 def main():
     vid, pid = (int(x, 16) for x in sys.argv[1].split(":"))
     expected = parse_expectations(sys.argv[2:])
-    if pid != 0x6014:
+    if pid not in (0x6014, 0x6010, 0x6011):  # pyftdi knows the stock FT232H/FT2232H/FT4232H
         Ftdi.add_custom_product(vid, pid, "lynx")
     i2c = I2cController()
     i2c.configure(f"ftdi://0x{vid:04x}:0x{pid:04x}/1", frequency=100000)

@@ -281,6 +281,18 @@ Test(config, bad_values_fail_with_file_line_and_reason)
                  "as 0x...)");
 }
 
+Test(config, test_poll_interval_overrides_poll_interval_down_to_1_ms_with_a_warning)
+{
+    cr_assert_eq(load("[general]\ntest_poll_interval_ms = 1\npoll_interval_ms = 500\n"), 0);
+    cr_assert_eq(cfg.poll_interval_ms, 1);
+    cr_assert(strstr(warnings, "test.ini:2: test_poll_interval_ms = 1 is for testing"),
+              "no warning: %s", warnings);
+    assert_fails("[general]\ntest_poll_interval_ms = 0\n",
+                 "test.ini:2: test_poll_interval_ms: 0 is out of range (1-60000)");
+    assert_fails("[general]\ntest_poll_interval_ms = 5\ntest_poll_interval_ms = 6\n",
+                 "test.ini:3: test_poll_interval_ms: duplicate key");
+}
+
 Test(config, fuse_names_longer_than_16_bytes_or_not_utf8_fail)
 {
     assert_fails("[ftdi:X]\ndistributorDFuse3Name = 12345678901234567\n",

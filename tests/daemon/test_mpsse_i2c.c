@@ -156,6 +156,26 @@ Test(mpsse_i2c, clock_for_100khz_is_divisor_199_exactly_100khz)
     cr_assert_eq(clk.hold_repeats, 10);
 }
 
+Test(mpsse_i2c, start_and_stop_intervals_last_their_i2c_minimum_at_half_a_microsecond_a_write)
+{
+    struct mpsse_i2c_clock clk;
+    cr_assert_eq(mpsse_i2c_clock_for(100000, &clk), 0); /* standard mode */
+    cr_assert_eq(clk.start_hold_repeats, 8, "tHD;STA 4.0 us");
+    cr_assert_eq(clk.stop_setup_repeats, 8, "tSU;STO 4.0 us");
+    cr_assert_eq(clk.bus_free_repeats, 10, "tBUF 4.7 us");
+    cr_assert_eq(clk.scl_low_repeats, 3, "tLOW 4.7 us = 3.33 us of the bit + 1.5 us");
+    cr_assert_eq(mpsse_i2c_clock_for(400000, &clk), 0); /* fast mode */
+    cr_assert_eq(clk.start_hold_repeats, 2, "tHD;STA 0.6 us");
+    cr_assert_eq(clk.stop_setup_repeats, 2, "tSU;STO 0.6 us");
+    cr_assert_eq(clk.bus_free_repeats, 3, "tBUF 1.3 us");
+    cr_assert_eq(clk.scl_low_repeats, 1, "tLOW 1.3 us = 0.83 us of the bit + 0.5 us");
+    cr_assert_eq(mpsse_i2c_clock_for(1000000, &clk), 0); /* fast mode plus */
+    cr_assert_eq(clk.start_hold_repeats + clk.stop_setup_repeats + clk.bus_free_repeats, 3);
+    cr_assert_eq(mpsse_i2c_clock_for(10000, &clk), 0);
+    cr_assert_eq(clk.scl_low_repeats, 1, "a 33 us low third is long enough: one write");
+    cr_assert_eq(clk.start_hold_repeats, 8, "the minima do not grow on a slower bus");
+}
+
 Test(mpsse_i2c, divisor_0xc8_gives_the_documented_99_5_khz)
 {
     struct mpsse_i2c_clock clk;
@@ -237,9 +257,8 @@ Test(mpsse_i2c, single_read_transaction_bytes_are_exact)
         want[n++] = (v);                                                                           \
         want[n++] = 0x03;                                                                          \
     }
-    PINS(0x03, 10);                                          /* idle: bus free */
-    PINS(0x01, 10);                                          /* START: SDA falls while SCL high */
-    PINS(0x00, 10);                                          /* SCL low */
+    PINS(0x01, 8);                                           /* START: SDA falls, tHD;STA */
+    PINS(0x00, 3);                                           /* SCL low: tLOW */
     static const uint8_t middle[] = {0x11, 0x00, 0x00, 0x11, /* address 0x08, read */
                                      0x80, 0x02, 0x03,       /* release SDA */
                                      0x22, 0x00,             /* ACK bit in */
@@ -247,9 +266,9 @@ Test(mpsse_i2c, single_read_transaction_bytes_are_exact)
                                      0x13, 0x00, 0xFF};      /* NACK out */
     memcpy(want + n, middle, sizeof(middle));
     n += sizeof(middle);
-    PINS(0x00, 10); /* STOP: SDA low, SCL low */
-    PINS(0x01, 10); /* SCL high */
-    PINS(0x03, 1);  /* SDA rises while SCL high */
+    PINS(0x00, 3); /* STOP: SDA low, SCL low (tLOW) */
+    PINS(0x01, 8); /* SCL high: tSU;STO */
+    PINS(0x03, 1); /* SDA rises while SCL high; the last STOP of a scan needs no tBUF */
     want[n++] = 0x87;
 #undef PINS
     uint8_t buf[256];
@@ -264,7 +283,9 @@ Test(mpsse_i2c, lynx_scan_is_one_buffer_of_four_transactions_ending_in_87)
     struct mpsse_i2c_scan scan = lynx_scan(1, 100000);
     uint8_t *cmd;
     size_t len = build(&scan, &cmd);
-    cr_assert_eq(len, 4 * (15 * 10 + 18) + 1);
+    /* 12 bytes of shifting per transaction; pin writes: START 8 + 3, release 1, STOP 3 + 8, then
+     * tBUF 10 (1 after the last) */
+    cr_assert_eq(len, 3 * (33 * 3 + 12) + (24 * 3 + 12) + 1);
     cr_assert_eq(cmd[len - 1], 0x87);
     size_t flushes = 0;
     for (size_t i = 0; i < len; i++)
@@ -288,7 +309,7 @@ Test(mpsse_i2c, lynx_scan_is_one_buffer_of_four_transactions_ending_in_87)
         cr_assert_eq(e[4].value, 1, "NACK after the only byte");
         cr_assert_eq(e[5].kind, EV_STOP);
     }
-    cr_assert_geq(t.min_start_hold, 10);
+    cr_assert_geq(t.min_start_hold, 8);
     free(cmd);
 }
 
@@ -297,7 +318,8 @@ Test(mpsse_i2c, two_rounds_read_every_address_twice_round_major)
     struct mpsse_i2c_scan scan = lynx_scan(2, 400000);
     uint8_t *cmd;
     size_t len = build(&scan, &cmd);
-    cr_assert_eq(len, 8 * (15 * 3 + 18) + 1);
+    /* 400 kHz: START 2 + 1, release 1, STOP 1 + 2, tBUF 3 (1 after the last) */
+    cr_assert_eq(len, 7 * (10 * 3 + 12) + (8 * 3 + 12) + 1);
     struct trace t;
     interpret(cmd, len, &t);
     cr_assert_eq(t.flushes, 1);
@@ -316,7 +338,7 @@ Test(mpsse_i2c, two_rounds_read_every_address_twice_round_major)
     static const uint8_t order[] = {0x11, 0x13, 0x15, 0x17, 0x11, 0x13, 0x15, 0x17};
     cr_assert_eq(w, 8);
     cr_assert_arr_eq(written, order, 8);
-    cr_assert_geq(t.min_start_hold, 3);
+    cr_assert_geq(t.min_start_hold, 2);
     free(cmd);
 }
 
@@ -451,7 +473,8 @@ Test(mpsse_i2c, recovery_clocks_nine_pulses_with_sda_released_then_stops)
     struct mpsse_i2c_clock clk;
     cr_assert_eq(mpsse_i2c_clock_for(100000, &clk), 0);
     size_t len = mpsse_i2c_recovery_len(&clk);
-    cr_assert_eq(len, 66 * 10 + 2);
+    /* 10 writes SCL low, 9 pulses of 10 + 10, a STOP of 3 + 8 + 10 */
+    cr_assert_eq(len, 3 * (10 + 9 * 20 + 21) + 2);
     uint8_t *buf = malloc(len);
     cr_assert_eq(mpsse_i2c_build_recovery(&clk, buf, len - 1), -ENOSPC);
     cr_assert_eq(mpsse_i2c_build_recovery(&clk, buf, len), (ssize_t)len);

@@ -122,3 +122,39 @@ Test(tracker, fuse_alarm_is_held_while_communication_is_lost)
     cr_assert_eq(lost.fuse[2].blown_alarm, LYNX_ALARM_ALARM);
     cr_assert_eq(lost.fuse[0].blown_alarm, LYNX_ALARM_OK);
 }
+
+static bool wants(const struct tracker *t, int first)
+{
+    return tracker_wants_second_read(t, (struct tracker_read){first >= 0, (uint8_t)first});
+}
+
+Test(tracker, only_a_read_that_differs_from_what_is_published_is_read_again)
+{
+    struct tracker t;
+    tracker_init(&t);
+    cr_assert(wants(&t, 0x00), "nothing published yet: a first status needs confirming");
+    cr_assert_not(wants(&t, -1), "a NACK from a distributor never seen: nothing to confirm");
+    feed2(&t, 0x40, 0x40);
+    cr_assert_not(wants(&t, 0x40), "the published status: a healthy poll");
+    cr_assert(wants(&t, 0x50), "a fuse more open: a change to confirm");
+    cr_assert(wants(&t, 0x00), "a fuse replaced: a change to confirm");
+    cr_assert(wants(&t, 0x7F), "a truncated read gets a second chance");
+    cr_assert(wants(&t, -1), "a missed ACK of a connected distributor gets a second chance");
+    for (int i = 0; i < LOST_AFTER; i++)
+        feed2(&t, -1, -1);
+    cr_assert(t.lost);
+    cr_assert_not(wants(&t, -1), "lost: another NACK changes nothing");
+    cr_assert(wants(&t, 0x40), "lost: even the old status must be confirmed to come back");
+}
+
+Test(tracker, a_healthy_first_read_alone_keeps_the_distributor_connected)
+{
+    struct tracker t;
+    tracker_init(&t);
+    feed2(&t, 0x00, 0x00);
+    t.failures = 1;
+    struct tracker_read one = {true, 0x00};
+    cr_assert_not(tracker_feed(&t, &one, 1, LOST_AFTER));
+    cr_assert_eq(t.failures, 0);
+    cr_assert_eq(state_of(&t, &installed, NULL).status, LYNX_DISTRIBUTOR_CONNECTED);
+}

@@ -1003,3 +1003,41 @@ Test(vedbus, losing_the_bus_is_reported_instead_of_exiting)
     cr_assert(lost);
     cr_assert_not(vedbus_connected(svc));
 }
+
+/* vedbus_decode_set_value: SetValue's own decoding, without a bus. */
+static DBusMessage *set_value_call(int type, const void *value)
+{
+    DBusMessage *msg =
+        dbus_message_new_method_call("x.y", "/A", "com.victronenergy.BusItem", "SetValue");
+    DBusMessageIter args, var;
+    char signature[2] = {(char)type, '\0'};
+    cr_assert_not_null(msg);
+    dbus_message_iter_init_append(msg, &args);
+    cr_assert(dbus_message_iter_open_container(&args, DBUS_TYPE_VARIANT, signature, &var));
+    cr_assert(dbus_message_iter_append_basic(&var, type, value));
+    cr_assert(dbus_message_iter_close_container(&args, &var));
+    return msg;
+}
+
+Test(vedbus_decode, set_value_argument_is_decoded_and_coerced_as_set_value_does_without_a_bus)
+{
+    struct vedbus_value v;
+    dbus_int32_t i = 7;
+    const char *s = "Inverter";
+    DBusMessage *msg = set_value_call(DBUS_TYPE_INT32, &i);
+    cr_assert_eq(vedbus_decode_set_value(msg, VEDBUS_TYPE_DOUBLE, &v), 0);
+    cr_assert(v.type == VEDBUS_TYPE_DOUBLE && v.d == 7.0, "an integer on a double item");
+    cr_assert_eq(vedbus_decode_set_value(msg, VEDBUS_TYPE_STRING, &v), -EINVAL);
+    dbus_message_unref(msg);
+
+    msg = set_value_call(DBUS_TYPE_STRING, &s);
+    cr_assert_eq(vedbus_decode_set_value(msg, VEDBUS_TYPE_STRING, &v), 0);
+    cr_assert(v.type == VEDBUS_TYPE_STRING);
+    cr_assert_str_eq(v.s, "Inverter");
+    cr_assert_eq(vedbus_decode_set_value(msg, VEDBUS_TYPE_INT, &v), -EINVAL);
+    dbus_message_unref(msg);
+
+    msg = dbus_message_new_method_call("x.y", "/A", "com.victronenergy.BusItem", "SetValue");
+    cr_assert_eq(vedbus_decode_set_value(msg, VEDBUS_TYPE_INVALID, &v), -EINVAL, "no argument");
+    dbus_message_unref(msg);
+}

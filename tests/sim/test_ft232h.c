@@ -571,3 +571,223 @@ Test(ft232h, stats_count_transfers_and_bytes_in_each_direction)
     cr_assert_eq(st->bulk_in, 2);
     cr_assert_eq(st->bytes_in, 6);
 }
+
+/* ---- chip variants ---- */
+
+static struct sim_ft232h *make_chip(enum sim_ftdi_chip chip, uint16_t pid)
+{
+    const struct sim_ft232h_config cfg = {
+        .vid = SIM_FTDI_VID, .pid = pid, .serial = "VAR1", .chip = chip};
+    struct sim_ft232h *d = sim_ft232h_new(&cfg, NULL);
+    cr_assert_not_null(d);
+    return d;
+}
+
+static void string_of(uint8_t index, char *out, size_t max)
+{
+    uint8_t data[255];
+    int n = ctl(DIR_IN | STD_DEV, 0x06, (uint16_t)(0x0300 | index), 0x0409, 255, data);
+    cr_assert_gt(n, 2);
+    size_t chars = (size_t)(n - 2) / 2;
+    cr_assert_lt(chars, max);
+    for (size_t i = 0; i < chars; i++)
+        out[i] = (char)data[2 + 2 * i];
+    out[chars] = '\0';
+}
+
+Test(ft232h, an_ft2232h_has_two_interfaces_with_their_own_endpoints)
+{
+    const uint8_t expected[9 + 2 * 23] = {
+        9, 2, 55,   0, 2, 1,    0,    0x80, 45, /* two interfaces */
+        9, 4, 0,    0, 2, 0xFF, 0xFF, 0xFF, 2,  /* A */
+        7, 5, 0x81, 2, 0, 2,    0,    7,    5,  0x02, 2, 0, 2, 0,
+        9, 4, 1,    0, 2, 0xFF, 0xFF, 0xFF, 2, /* B */
+        7, 5, 0x83, 2, 0, 2,    0,    7,    5,  0x04, 2, 0, 2, 0};
+    uint8_t buf[256];
+    char product[64];
+
+    sim_ft232h_free(dev);
+    dev = make_chip(SIM_CHIP_FT2232H, SIM_FT2232H_PID);
+    cr_assert_eq(sim_ft232h_descriptors(dev, buf, sizeof(buf)), 18 + sizeof(expected));
+    cr_assert_eq(buf[12] | buf[13] << 8, 0x0700, "bcdDevice");
+    cr_assert_eq(buf[10] | buf[11] << 8, 0x6010);
+    cr_assert_arr_eq(buf + 18, expected, sizeof(expected));
+    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0200, 0, 255, buf), (int)sizeof(expected));
+    cr_assert_arr_eq(buf, expected, sizeof(expected));
+    string_of(2, product, sizeof(product));
+    cr_assert_str_eq(product, "Dual RS232-HS");
+    cr_assert_eq(sim_ft232h_ports(dev), 2);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x81), 0);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x02), 0);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x83), 1);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x04), 1);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x85), -EINVAL);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x82), -EINVAL, "an OUT number with the IN bit");
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x01), -EINVAL);
+}
+
+Test(ft232h, an_ft232h_has_only_endpoints_0x81_and_0x02)
+{
+    cr_assert_eq(sim_ft232h_ports(dev), 1);
+    cr_assert_eq(sim_ft232h_bcd_device(dev), 0x0900);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x81), 0);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x02), 0);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x83), -EINVAL);
+    cr_assert_eq(sim_ft232h_endpoint_port(dev, 0x04), -EINVAL);
+    cr_assert_eq(vendor_out(0x09, 5), 0);
+    cr_assert_eq(ctl(VENDOR, 0x09, 5, 2, 0, NULL), -EPIPE, "no port B");
+}
+
+Test(ft232h, an_ft2232h_answers_drive_zero_with_a_bad_command_echo)
+{
+    const uint8_t cmd[] = {0x9E, 0x07, 0x00, 0x87};
+    uint8_t buf[64];
+    uint64_t wake = 0;
+
+    sim_ft232h_free(dev);
+    dev = make_chip(SIM_CHIP_FT2232H, SIM_FT2232H_PID);
+    enter_mpsse();
+    send(cmd, sizeof(cmd), T0);
+    /* FA 9E, then 07 and 00 are opcodes of their own: 07 is bad too, 00 as well */
+    cr_assert_geq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 4);
+    cr_assert_eq(buf[2], 0xFA);
+    cr_assert_eq(buf[3], 0x9E);
+}
+
+Test(ft232h, port_b_of_an_ft2232h_is_a_second_mpsse_with_its_own_buffers)
+{
+    const uint8_t cmd[] = {0x80, 0x70, 0x70, 0x81, 0x87};
+    uint8_t buf[64], latency = 0;
+    uint64_t wake = 0;
+
+    sim_ft232h_free(dev);
+    dev = make_chip(SIM_CHIP_FT2232H, SIM_FT2232H_PID);
+    cr_assert_eq(ctl(VENDOR, 0x0B, 0x0200, 2, 0, NULL), 0, "SET_BITMODE MPSSE on B");
+    cr_assert_eq(ctl(VENDOR, 0x09, 7, 2, 0, NULL), 0);
+    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x0A, 0, 2, 1, &latency), 1);
+    cr_assert_eq(latency, 7);
+    cr_assert_eq(sim_ft232h_latency_ms(dev), 16, "port A keeps its own timer");
+    cr_assert_not(sim_ft232h_mpsse_enabled(dev), "port A is still in reset mode");
+    cr_assert_eq(sim_ft232h_bulk_out_port(dev, 1, cmd, sizeof(cmd), T0), sizeof(cmd));
+    cr_assert_eq(sim_ft232h_queued(dev), 0, "nothing on port A");
+    cr_assert_eq(sim_ft232h_bulk_in_port(dev, 1, buf, sizeof(buf), T0, &wake), 3);
+    cr_assert_eq(buf[2] & 0x70, 0x70);
+    cr_assert_not_null(sim_ft232h_port_mpsse(dev, 1));
+    cr_assert_eq(ctl(VENDOR, 0x09, 7, 3, 0, NULL), -EPIPE, "no port C on an FT2232H");
+}
+
+Test(ft232h, an_ft4232h_has_four_interfaces_and_mpsse_on_a_and_b_only)
+{
+    const uint8_t cmd[] = {0x81, 0x87};
+    uint8_t buf[256];
+    uint64_t wake = 0;
+    char product[64];
+
+    sim_ft232h_free(dev);
+    dev = make_chip(SIM_CHIP_FT4232H, SIM_FT4232H_PID);
+    cr_assert_eq(sim_ft232h_descriptors(dev, buf, sizeof(buf)), 18 + 9 + 4 * 23);
+    cr_assert_eq(buf[12] | buf[13] << 8, 0x0800);
+    cr_assert_eq(buf[18 + 4], 4, "bNumInterfaces");
+    const uint8_t *d = buf + 18 + 9 + 3 * 23;
+    cr_assert_eq(d[2], 3, "interface D");
+    cr_assert_eq(d[9 + 2], 0x87);
+    cr_assert_eq(d[16 + 2], 0x08);
+    string_of(2, product, sizeof(product));
+    cr_assert_str_eq(product, "Quad RS232-HS");
+    cr_assert_not_null(sim_ft232h_port_mpsse(dev, 1));
+    cr_assert_null(sim_ft232h_port_mpsse(dev, 2));
+    cr_assert_null(sim_ft232h_port_mpsse(dev, 3));
+
+    cr_assert_eq(ctl(VENDOR, 0x0B, 0x0200, 3, 0, NULL), 0, "the request is taken on C");
+    cr_assert_eq(sim_ft232h_bulk_out_port(dev, 2, cmd, sizeof(cmd), T0), sizeof(cmd));
+    cr_assert_eq(sim_ft232h_bulk_in_port(dev, 2, buf, sizeof(buf), T0, &wake), 0,
+                 "no MPSSE on C: nothing answers, not even the flush");
+    cr_assert_eq(sim_ft232h_bulk_in_port(dev, 2, buf, sizeof(buf), wake, &wake), 2);
+}
+
+/* ---- faults ---- */
+
+Test(ft232h, usb_error_stalls_the_next_transfers_in_either_direction)
+{
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), 0);
+    sim_ft232h_fail_bulk(dev, 2);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, false), -EPIPE);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), -EPIPE);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), 0);
+    sim_ft232h_fail_bulk(dev, 5);
+    sim_ft232h_fail_bulk(dev, 0);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, false), 0, "a count of 0 disarms");
+}
+
+Test(ft232h, usb_timeout_hangs_only_in_transfers)
+{
+    sim_ft232h_hang_bulk_in(dev, 1);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, false), 0);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), -ETIMEDOUT);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), 0);
+}
+
+Test(ft232h, a_short_read_takes_half_and_leaves_the_rest_for_the_next_transfer)
+{
+    uint8_t buf[512];
+    uint64_t wake = 0;
+
+    enter_mpsse();
+    sim_ft232h_short_reads(dev, 1);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 0, "timer started");
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0 + 100 * MS, &wake), 2,
+                 "an idle read does not use up the short read");
+    queue_pin_reads(10, true);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0 + 100 * MS, &wake), 2 + 5);
+    cr_assert_eq(sim_ft232h_queued(dev), 5);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0 + 100 * MS, &wake), 2 + 5,
+                 "the rest is still flushed at once");
+    queue_pin_reads(10, true);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0 + 100 * MS, &wake), 2 + 10);
+}
+
+Test(ft232h, a_short_read_halves_what_fits_in_the_transfer)
+{
+    uint8_t buf[64];
+    uint64_t wake = 0;
+
+    enter_mpsse();
+    queue_pin_reads(100, true);
+    sim_ft232h_short_reads(dev, 2);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, 34, T0, &wake), 2 + 16);
+    cr_assert_eq(sim_ft232h_queued(dev), 84);
+    queue_pin_reads(0, false);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, 3, T0, &wake), 2, "one byte fits: half is none");
+    cr_assert_eq(sim_ft232h_queued(dev), 84);
+}
+
+Test(ft232h, an_empty_read_completes_at_once_with_bare_status_and_keeps_the_data)
+{
+    uint8_t buf[64];
+    uint64_t wake = 0;
+
+    enter_mpsse();
+    queue_pin_reads(3, true);
+    sim_ft232h_empty_reads(dev, 2);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 2);
+    cr_assert_eq(buf[0], 0x32);
+    cr_assert_eq(buf[1], 0x60);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 2);
+    cr_assert_eq(sim_ft232h_queued(dev), 3);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 2 + 3);
+    cr_assert_eq(sim_ft232h_stats(dev)->bulk_in, 3);
+}
+
+Test(ft232h, the_latency_setter_changes_the_timer_as_the_request_would)
+{
+    uint8_t buf[64], latency = 0;
+    uint64_t wake = 0;
+
+    sim_ft232h_set_latency_ms(dev, 200);
+    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x0A, 0, 1, 1, &latency), 1);
+    cr_assert_eq(latency, 200);
+    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 0);
+    cr_assert_eq(wake, T0 + 200 * MS);
+    sim_ft232h_set_latency_ms(dev, 0);
+    cr_assert_eq(sim_ft232h_latency_ms(dev), 1);
+}

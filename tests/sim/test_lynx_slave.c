@@ -1,6 +1,7 @@
 /* The Lynx Distributor slave, driven bit by bit by an open-drain master on the bus model. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <string.h>
 
 #include "i2c_bus.h"
 #include "lynx_slave.h"
@@ -360,4 +361,239 @@ Test(lynx, attaching_twice_or_to_a_full_bus_fails)
     for (int i = 0; i < SIM_I2C_MAX_DEVICES; i++)
         sim_lynx_free(fillers[i]);
     sim_i2c_bus_free(full);
+}
+
+/* --- faults --- */
+
+Test(lynx, nack_address_refuses_the_address_until_switched_off)
+{
+    sim_lynx_set_nack_address(lynx, true);
+    assert_nack(0x08);
+    i2c_start();
+    cr_assert_not(i2c_write_byte(0x08 << 1), "a write address is refused too");
+    i2c_stop();
+    sim_lynx_set_nack_address(lynx, false);
+    assert_reads(0x00);
+}
+
+Test(lynx, nack_data_acks_the_address_but_leaves_sda_to_the_pull_up)
+{
+    sim_lynx_set_fuse_open(lynx, 1, true);
+    sim_lynx_set_nack_data(lynx, true);
+    i2c_start();
+    cr_assert(i2c_write_byte(0x08 << 1 | 1));
+    for (int bit = 0; bit < 8; bit++)
+        cr_assert(i2c_clock(true), "SDA low in data bit %d", bit);
+    i2c_clock(true);
+    i2c_stop();
+    sim_lynx_set_nack_data(lynx, false);
+    assert_reads(0x10);
+}
+
+Test(lynx, corrupt_returns_the_exact_byte_count_times_then_the_status_again)
+{
+    sim_lynx_set_fuse_open(lynx, 2, true);
+    sim_lynx_corrupt(lynx, 0x42, 2);
+    assert_reads(0x42);
+    assert_reads(0x42);
+    assert_reads(0x20);
+    cr_assert_eq(sim_lynx_stats(lynx)->faulted_reads, 2);
+}
+
+Test(lynx, a_corrupt_7f_is_the_slave_letting_go_of_sda_after_one_bit)
+{
+    sim_lynx_corrupt(lynx, 0x7F, 1);
+    i2c_start();
+    cr_assert(i2c_write_byte(0x08 << 1 | 1));
+    cr_assert_not(i2c_clock(true), "bit 7 driven low");
+    /* after the first bit nobody pulls SDA: the master sees it released even while SCL is low */
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_FLOAT);
+    cr_assert(sim_i2c_bus_sda_level(bus), "SDA still held after the truncation point");
+    for (int bit = 1; bit < 8; bit++)
+        cr_assert(i2c_clock(true));
+    i2c_clock(true);
+    i2c_stop();
+}
+
+Test(lynx, every_truncated_form_reads_back_as_asked)
+{
+    const uint8_t forms[] = {0x01, 0x03, 0x07, 0x0F, 0x1F, 0x3F, 0x7F, 0xFF, 0x00, 0xA5};
+    for (size_t i = 0; i < sizeof(forms); i++) {
+        sim_lynx_corrupt(lynx, forms[i], 1);
+        assert_reads(forms[i]);
+    }
+    assert_reads(0x00);
+}
+
+Test(lynx, corrupt_with_count_zero_cancels)
+{
+    sim_lynx_corrupt(lynx, 0x7F, 5);
+    sim_lynx_corrupt(lynx, 0x7F, 0);
+    assert_reads(0x00);
+}
+
+/* Reads n bytes; returns how many differed from expected, checking each is a truncation. */
+static unsigned count_truncated(unsigned n, uint8_t expected, uint8_t *log)
+{
+    unsigned bad = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t status = 0;
+        cr_assert(read_status(0x08, &status));
+        if (log)
+            log[i] = status;
+        if (status == expected)
+            continue;
+        bad++;
+        bool is_truncation = false;
+        for (unsigned k = 1; k <= 7; k++)
+            is_truncation |= status == (uint8_t)((expected & ~(0xFFu >> k)) | (0xFFu >> k));
+        cr_assert(is_truncation, "0x%02x is no truncation of 0x%02x", status, expected);
+    }
+    return bad;
+}
+
+Test(lynx, corrupt_rate_truncates_about_that_fraction_reproducibly)
+{
+    uint8_t first[400], second[400];
+    sim_lynx_set_fuse_open(lynx, 3, true); /* 0x40 */
+    sim_lynx_set_corrupt_rate(lynx, 0.25, 7);
+    unsigned bad = count_truncated(400, 0x40, first);
+    cr_assert(bad > 60 && bad < 140, "%u of 400 truncated at rate 0.25", bad);
+    cr_assert_eq(sim_lynx_stats(lynx)->faulted_reads, bad);
+
+    sim_lynx_set_corrupt_rate(lynx, 0.25, 7);
+    count_truncated(400, 0x40, second);
+    cr_assert_arr_eq(first, second, sizeof(first), "the same seed gives the same reads");
+
+    sim_lynx_set_corrupt_rate(lynx, 0.25, 8);
+    count_truncated(400, 0x40, second);
+    cr_assert(memcmp(first, second, sizeof(first)) != 0, "another seed, other reads");
+
+    sim_lynx_set_corrupt_rate(lynx, 0, 7);
+    cr_assert_eq(count_truncated(100, 0x40, NULL), 0, "rate 0 is off");
+}
+
+Test(lynx, corrupt_rate_uses_every_truncation_point)
+{
+    bool seen[8] = {false};
+    sim_lynx_set_corrupt_rate(lynx, 1.0, 1);
+    for (int i = 0; i < 200; i++) {
+        uint8_t status = 0;
+        cr_assert(read_status(0x08, &status));
+        unsigned k = 0;
+        while (k < 8 && status != (0xFFu >> k))
+            k++;
+        cr_assert(k >= 1 && k <= 7, "0x%02x", status);
+        seen[k] = true;
+    }
+    for (int k = 1; k <= 7; k++)
+        cr_assert(seen[k], "never truncated after %d bits", k);
+}
+
+Test(lynx, stuck_sda_holds_the_bus_low_until_nine_clock_pulses)
+{
+    sim_lynx_stick_sda(lynx);
+    cr_assert(sim_lynx_sda_stuck(lynx));
+    cr_assert_not(sim_i2c_bus_sda_level(bus), "SDA held low at once");
+    /* a STOP cannot happen: SDA does not rise (its SCL low-high is pulse 1) */
+    i2c_stop();
+    cr_assert_not(sim_i2c_bus_sda_level(bus));
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_FLOAT);
+    for (int pulse = 2; pulse <= 8; pulse++) {
+        cr_assert_not(i2c_clock(true), "SDA free after %d pulses", pulse);
+        cr_assert_not(sim_i2c_bus_sda_level(bus));
+    }
+    cr_assert_not(i2c_clock(true), "still low while SCL is high in the 9th pulse");
+    cr_assert(sim_i2c_bus_sda_level(bus), "released after the 9th pulse");
+    cr_assert_not(sim_lynx_sda_stuck(lynx));
+    uint64_t transactions = sim_i2c_bus_stats(bus)->transactions;
+    i2c_stop();
+    cr_assert_eq(sim_i2c_bus_stats(bus)->transactions, transactions + 1, "the STOP is seen");
+    assert_reads(0x00);
+}
+
+Test(lynx, stuck_sda_ignores_start_conditions_and_answers_nothing)
+{
+    sim_lynx_stick_sda(lynx);
+    i2c_start();
+    for (int bit = 0; bit < 8; bit++)
+        cr_assert_not(i2c_clock(true));
+    cr_assert_not(i2c_clock(true), "the 9th clock still reads low (a false ACK)");
+    cr_assert(sim_i2c_bus_sda_level(bus));
+    cr_assert_eq(i2c_read_byte(false), 0xFF, "not addressed: nothing driven after release");
+    i2c_stop();
+    cr_assert_eq(sim_lynx_stats(lynx)->reads, 0);
+    assert_reads(0x00);
+}
+
+Test(lynx, losing_power_frees_a_stuck_sda_and_an_unpowered_slave_cannot_stick)
+{
+    sim_lynx_stick_sda(lynx);
+    sim_lynx_set_powered(lynx, false);
+    cr_assert(sim_i2c_bus_sda_level(bus));
+    sim_lynx_stick_sda(lynx);
+    cr_assert_not(sim_lynx_sda_stuck(lynx));
+    cr_assert(sim_i2c_bus_sda_level(bus));
+}
+
+Test(lynx, a_script_answers_each_read_transaction_in_order_then_normal_resumes)
+{
+    const int16_t answers[] = {0x7F, SIM_LYNX_SCRIPT_NACK, 0x10};
+    sim_lynx_set_fuse_open(lynx, 4, true);
+    cr_assert_eq(sim_lynx_script(lynx, answers, 3), 0);
+    cr_assert_eq(sim_lynx_script_pending(lynx), 3);
+
+    /* a write transaction does not consume an answer */
+    i2c_start();
+    cr_assert(i2c_write_byte(0x08 << 1));
+    i2c_stop();
+    assert_reads(0x7F);
+    assert_nack(0x08);
+    /* only the first byte of a scripted read is scripted */
+    i2c_start();
+    cr_assert(i2c_write_byte(0x08 << 1 | 1));
+    cr_assert_eq(i2c_read_byte(true), 0x10);
+    cr_assert_eq(i2c_read_byte(false), 0x80);
+    i2c_stop();
+    cr_assert_eq(sim_lynx_script_pending(lynx), 0);
+    assert_reads(0x80);
+}
+
+Test(lynx, a_script_wins_over_other_faults_and_rejects_bad_values)
+{
+    const int16_t answers[] = {0x20};
+    const int16_t bad[] = {0x100};
+    sim_lynx_set_nack_address(lynx, true);
+    sim_lynx_corrupt(lynx, 0x01, 1);
+    cr_assert_eq(sim_lynx_script(lynx, answers, 1), 0);
+    assert_reads(0x20);
+    assert_nack(0x08);
+    cr_assert_eq(sim_lynx_script(lynx, bad, 1), -EINVAL);
+    cr_assert_eq(sim_lynx_script_pending(lynx), 0);
+}
+
+Test(lynx, the_script_queue_refuses_what_does_not_fit)
+{
+    static int16_t many[SIM_LYNX_SCRIPT_MAX];
+    cr_assert_eq(sim_lynx_script(lynx, many, SIM_LYNX_SCRIPT_MAX), 0);
+    cr_assert_eq(sim_lynx_script(lynx, many, 1), -ENOSPC);
+    cr_assert_eq(sim_lynx_script_pending(lynx), SIM_LYNX_SCRIPT_MAX);
+    assert_reads(0x00);
+    cr_assert_eq(sim_lynx_script(lynx, many, 1), 0, "room again after one was consumed");
+}
+
+Test(lynx, a_fault_switched_on_mid_byte_changes_the_next_byte_only)
+{
+    i2c_start();
+    cr_assert(i2c_write_byte(0x08 << 1 | 1));
+    uint8_t byte = 0;
+    for (int bit = 0; bit < 3; bit++)
+        byte = (uint8_t)(byte << 1 | i2c_clock(true));
+    sim_lynx_set_nack_data(lynx, true);
+    for (int bit = 3; bit < 8; bit++)
+        byte = (uint8_t)(byte << 1 | i2c_clock(true));
+    i2c_clock(false);
+    cr_assert_eq(byte, 0x00, "the byte being shifted is latched");
+    cr_assert_eq(i2c_read_byte(false), 0xFF);
+    i2c_stop();
 }

@@ -910,23 +910,26 @@ Test(mpsse, bus_time_counts_each_clocked_bit_at_the_scl_period)
 {
     SEND(0x8B, 0x86, 0x27, 0x00, 0x8C);
     cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 0, "settings alone take no bus time");
-    open_drain_clock_low(); /* one 0x80: one TCK period, 6666 ns */
+    open_drain_clock_low(); /* one 0x80: 500 ns */
     uint64_t t0 = sim_mpsse_stats(mpsse)->bus_time_ns;
-    cr_assert_eq(t0, 6666);
+    cr_assert_eq(t0, 500);
     SEND(0x8E, 0x07);
-    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 6666 + 80000);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 500 + 80000);
     SEND(0x11, 0x00, 0x00, 0x00, 0x22, 0x00);
-    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 6666 + 170000);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 500 + 170000);
     cr_assert_eq(sim_mpsse_stats(mpsse)->scl_periods, 17);
     SEND(0x8D, 0x8E, 0x00); /* 2-phase: one TCK period per bit */
-    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 183333);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 177166);
 }
 
-Test(mpsse, pin_writes_cost_one_tck_period_each)
+Test(mpsse, pin_writes_cost_500_ns_each_whatever_the_clock)
 {
-    SEND(0x8A, 0x86, 0xC8, 0x00, 0x8C); /* TCK 149.25 kHz: 6700 ns */
+    SEND(0x8A, 0x86, 0xC8, 0x00, 0x8C); /* TCK 149.25 kHz */
     SEND(0x80, 0x03, 0x03, 0x80, 0x03, 0x03, 0x82, 0x00, 0x00);
-    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 20100);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 1500);
+    SEND(0x8B, 0x86, 0xFF, 0xFF); /* the slowest clock: still 500 ns a write */
+    SEND(0x80, 0x03, 0x03);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 2000);
     cr_assert_eq(sim_mpsse_stats(mpsse)->scl_periods, 0);
 }
 
@@ -1002,8 +1005,8 @@ Test(mpsse, an255_scan_of_four_distributors_in_one_buffer_with_one_flush)
     cr_assert_eq(flushes, 1);
     cr_assert_eq(sim_i2c_bus_stats(bus)->transactions, 4);
     cr_assert_eq(sim_mpsse_stats(mpsse)->scl_periods, 4 * 18);
-    /* 72 bits at 99.5 kHz (10.05 us) + 4 * 22 pin writes and 2 init pin writes at 6.7 us */
-    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 72 * 10050 + 90 * 6700);
+    /* 72 bits at 99.5 kHz (10.05 us) + 4 * 22 pin writes and 2 init pin writes at 0.5 us */
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 72 * 10050 + 90 * 500);
 }
 
 Test(mpsse, an255_push_pull_variant_fights_the_ack_but_still_reads_it)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hardware.h"
 #include "scenario.h"
 
 static int parse_text(const char *text, struct sim_scenario *sc, char *err, size_t errlen)
@@ -140,4 +141,276 @@ Test(action, split_rejects_too_many_words)
     char line[] = "a b c d";
     char *w[3];
     cr_assert_eq(sim_split_words(line, w, 3), -E2BIG);
+}
+
+/* --- faults and chip variants --- */
+
+static int parse_line(const char *text, struct sim_action *act, char *err, size_t errlen)
+{
+    char line[600], *w[16];
+    strcpy(line, text);
+    int n = sim_split_words(line, w, 16);
+    cr_assert_geq(n, 0);
+    return sim_action_parse(w, (size_t)n, act, err, errlen);
+}
+
+static struct sim_action parsed(const char *text)
+{
+    struct sim_action act;
+    char err[300] = "";
+    cr_assert_eq(parse_line(text, &act, err, sizeof(err)), 0, "%s: %s", text, err);
+    return act;
+}
+
+static void expect_action_error(const char *text, const char *message)
+{
+    struct sim_action act;
+    char err[300] = "";
+    cr_assert_lt(parse_line(text, &act, err, sizeof(err)), 0, "accepted: %s", text);
+    cr_assert(strstr(err, message), "%s: error '%s' does not contain '%s'", text, err, message);
+}
+
+Test(action, parses_the_distributor_faults)
+{
+    struct sim_action a = parsed("nack-address S1 B on");
+    cr_assert_eq(a.kind, SIM_ACTION_NACK_ADDRESS);
+    cr_assert_eq(a.letter, 'B');
+    cr_assert(a.on);
+    a = parsed("nack-data S1 all off");
+    cr_assert_eq(a.kind, SIM_ACTION_NACK_DATA);
+    cr_assert(a.all);
+    cr_assert_eq(a.letter, 0);
+    cr_assert_not(a.on);
+    a = parsed("corrupt S1 A 0x7F");
+    cr_assert_eq(a.kind, SIM_ACTION_CORRUPT);
+    cr_assert_eq(a.byte, 0x7F);
+    cr_assert_eq(a.count, 1, "count defaults to 1");
+    a = parsed("corrupt S1 D 3f count=5");
+    cr_assert_eq(a.byte, 0x3F);
+    cr_assert_eq(a.count, 5);
+    a = parsed("corrupt-rate S1 all 0.005 seed=42");
+    cr_assert_eq(a.kind, SIM_ACTION_CORRUPT_RATE);
+    cr_assert_float_eq(a.rate, 0.005, 1e-12);
+    cr_assert_eq(a.seed, 42);
+    a = parsed("corrupt-rate S1 C 0");
+    cr_assert_float_eq(a.rate, 0.0, 1e-12);
+    cr_assert_eq(a.seed, 1, "seed defaults to 1");
+    a = parsed("stuck-sda S1 C");
+    cr_assert_eq(a.kind, SIM_ACTION_STUCK_SDA);
+    cr_assert_eq(a.letter, 'C');
+    a = parsed("script S1 A nack,0x7F,20,nack");
+    cr_assert_eq(a.kind, SIM_ACTION_SCRIPT);
+    cr_assert_eq(a.script_len, 4);
+    cr_assert_eq(a.script[0], SIM_ACTION_SCRIPT_NACK);
+    cr_assert_eq(a.script[1], 0x7F);
+    cr_assert_eq(a.script[2], 0x20);
+    cr_assert_eq(a.script[3], SIM_ACTION_SCRIPT_NACK);
+    a = parsed("power S1 all off");
+    cr_assert(a.all && !a.on);
+    a = parsed("supply S1 all off");
+    cr_assert(a.all && !a.on);
+}
+
+Test(action, parses_the_adapter_faults)
+{
+    struct {
+        const char *line;
+        enum sim_action_kind kind;
+        unsigned count;
+    } cases[] = {
+        {"usb-error S1", SIM_ACTION_USB_ERROR, 1},
+        {"usb-error S1 count=3", SIM_ACTION_USB_ERROR, 3},
+        {"usb-timeout S1 count=2", SIM_ACTION_USB_TIMEOUT, 2},
+        {"short-read S1", SIM_ACTION_SHORT_READ, 1},
+        {"empty-read S1 count=10", SIM_ACTION_EMPTY_READ, 10},
+        {"unplug-mid-transfer S1", SIM_ACTION_UNPLUG_MID_TRANSFER, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sim_action a = parsed(cases[i].line);
+        cr_assert_eq(a.kind, cases[i].kind, "%s", cases[i].line);
+        cr_assert_eq(a.count, cases[i].count, "%s", cases[i].line);
+        cr_assert_str_eq(a.serial, "S1");
+        cr_assert_eq(a.letter, 0);
+        cr_assert_not(sim_action_targets_distributor(a.kind));
+    }
+    struct sim_action a = parsed("latency S1 250");
+    cr_assert_eq(a.kind, SIM_ACTION_LATENCY);
+    cr_assert_eq(a.latency_ms, 250);
+}
+
+Test(action, fault_errors_say_what_was_expected)
+{
+    expect_action_error("nack-address S1 A maybe", "expected 'on' or 'off', got 'maybe'");
+    expect_action_error("nack-data S1 E on", "expected a distributor letter A-D or 'all', got 'E'");
+    expect_action_error("corrupt S1 A",
+                        "expected 'corrupt <serial> <A-D|all> <hex byte> [count=N]'");
+    expect_action_error("corrupt S1 A 0x100",
+                        "expected a hex byte (00-FF or 0x00-0xFF), got '0x100'");
+    expect_action_error("corrupt S1 A zz", "got 'zz'");
+    expect_action_error("corrupt S1 A 7F count=0", "expected count=<1 or more>, got 'count=0'");
+    expect_action_error("corrupt S1 A 7F times=2", "expected count=N, got 'times=2'");
+    expect_action_error("corrupt-rate S1 A 1.5", "expected a fraction 0-1 (e.g. 0.005), got '1.5'");
+    expect_action_error("corrupt-rate S1 A -0.1", "got '-0.1'");
+    expect_action_error("corrupt-rate S1 A 0.1 seed=x", "expected seed=<0 or more>, got 'seed=x'");
+    expect_action_error("stuck-sda S1", "expected 'stuck-sda <serial> <A-D|all>'");
+    expect_action_error("script S1 A 7F,,nack", "expected nack or a hex byte between commas");
+    expect_action_error("script S1 A 7F,ack", "in the script, got 'ack'");
+    expect_action_error("usb-error S1 count=-1", "expected count=<1 or more>, got 'count=-1'");
+    expect_action_error("usb-timeout S1 2", "expected count=N, got '2'");
+    expect_action_error("latency S1 0", "expected a latency of 1-255 ms, got '0'");
+    expect_action_error("latency S1 256", "got '256'");
+    expect_action_error("unplug-mid-transfer S1 now", "expected 'unplug-mid-transfer <serial>'");
+    expect_action_error("short-read", "expected 'short-read <serial> [count=N]'");
+}
+
+Test(action, a_script_holds_at_most_128_answers)
+{
+    char line[700] = "script S1 A ";
+    for (int i = 0; i < SIM_ACTION_SCRIPT_MAX; i++)
+        strcat(line, i ? ",7F" : "7F");
+    struct sim_action a = parsed(line);
+    cr_assert_eq(a.script_len, SIM_ACTION_SCRIPT_MAX);
+    strcat(line, ",7F");
+    expect_action_error(line, "too many script answers (at most 128)");
+}
+
+Test(scenario, fault_lines_in_a_scenario_name_file_and_line)
+{
+    expect_error("adapter A1\ndistributor A1 A\nat 1 corrupt A1 A 0x1FF\n",
+                 "test.scn:3: expected a hex byte");
+    expect_error("adapter A1\ndistributor A1 A\nat 1 stuck-sda A1 B\n",
+                 "test.scn:3: distributor A1 B is not declared");
+    expect_error("adapter A1\nat 2 power A1 all off\n",
+                 "test.scn:2: 'all' needs at least one distributor declared on adapter 'A1'");
+    expect_error("adapter A1\nat 2 usb-error A2\n", "test.scn:2: adapter 'A2' is not declared");
+    expect_error("adapter A1\nat 2 latency A1 fast\n",
+                 "test.scn:2: expected a latency of 1-255 ms, got 'fast'");
+}
+
+Test(scenario, chip_option_selects_the_variant_and_its_default_pid)
+{
+    struct sim_scenario sc;
+    char err[300] = "";
+    cr_assert_eq(parse_text("adapter S0\n"
+                            "adapter S1 chip=ft232h\n"
+                            "adapter S2 chip=ft2232h\n"
+                            "adapter S3 chip=ft4232h\n"
+                            "adapter S4 chip=ft2232h pid=0xD4F8\n"
+                            "distributor S2 A\n"
+                            "at 0 corrupt-rate S2 all 0.01 seed=3\n"
+                            "at 0.5 usb-timeout S3 count=2\n",
+                            &sc, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S0")->chip, SIM_CHIP_FT232H);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S0")->pid, 0xD4F8);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S1")->pid, 0xD4F8);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S2")->chip, SIM_CHIP_FT2232H);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S2")->pid, 0x6010);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S3")->chip, SIM_CHIP_FT4232H);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S3")->pid, 0x6011);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S4")->pid, 0xD4F8, "an explicit pid wins");
+    cr_assert_eq(sc.n_events, 2);
+    cr_assert(sc.events[0].action.all);
+    cr_assert_eq(sc.events[1].action.count, 2);
+    sim_scenario_clear(&sc);
+
+    expect_error("adapter S1 chip=ft232r\n",
+                 "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no or "
+                 "chip=ft232h|ft2232h|ft4232h, got 'chip=ft232r'");
+}
+
+/* --- applying actions to the models (no USB) --- */
+
+static struct sim_hardware hw;
+
+static void build_hardware(const char *text)
+{
+    struct sim_scenario sc;
+    char err[300] = "";
+    cr_assert_eq(parse_text(text, &sc, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sim_hardware_init(&hw, &sc, false, err, sizeof(err)), 0, "%s", err);
+    sim_scenario_clear(&sc);
+}
+
+static int apply(const char *text, char *err, size_t errlen)
+{
+    struct sim_action act;
+    cr_assert_eq(parse_line(text, &act, err, errlen), 0, "%s: %s", text, err);
+    return sim_hardware_apply(&hw, &act, err, errlen);
+}
+
+static void apply_ok(const char *text)
+{
+    char err[300] = "";
+    cr_assert_eq(apply(text, err, sizeof(err)), 0, "%s: %s", text, err);
+}
+
+static void free_hardware(void)
+{
+    sim_hardware_free(&hw);
+}
+
+TestSuite(apply, .fini = free_hardware);
+
+Test(apply, all_reaches_every_declared_distributor_and_only_those)
+{
+    build_hardware("adapter S1\ndistributor S1 A\ndistributor S1 C\n");
+    apply_ok("stuck-sda S1 all");
+    struct sim_adapter *a = &hw.adapters[0];
+    cr_assert(sim_lynx_sda_stuck(a->lynx[0]));
+    cr_assert(sim_lynx_sda_stuck(a->lynx[2]));
+    cr_assert_null(a->lynx[1]);
+    cr_assert_not(sim_i2c_bus_sda_level(a->bus), "the bus sees SDA held low");
+    apply_ok("power S1 all off");
+    cr_assert(sim_i2c_bus_sda_level(a->bus), "unpowered distributors let go");
+    apply_ok("script S1 all nack,7F");
+    cr_assert_eq(sim_lynx_script_pending(a->lynx[0]), 2);
+    cr_assert_eq(sim_lynx_script_pending(a->lynx[2]), 2);
+}
+
+Test(apply, adapter_faults_arm_the_usb_model)
+{
+    build_hardware("adapter S1 chip=ft2232h\n");
+    struct sim_ft232h *dev = hw.adapters[0].dev;
+    cr_assert_eq(sim_ft232h_chip(dev), SIM_CHIP_FT2232H);
+    cr_assert_eq(sim_ft232h_bcd_device(dev), 0x0700);
+    apply_ok("usb-error S1 count=2");
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, false), -EPIPE);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), -EPIPE);
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), 0);
+    apply_ok("usb-timeout S1");
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, false), 0, "OUT transfers are not hung");
+    cr_assert_eq(sim_ft232h_bulk_submit(dev, true), -ETIMEDOUT);
+    apply_ok("latency S1 200");
+    cr_assert_eq(sim_ft232h_latency_ms(dev), 200);
+}
+
+Test(apply, errors_name_the_missing_target)
+{
+    char err[300] = "";
+    build_hardware("adapter S1\nadapter S2\ndistributor S1 A\n");
+    cr_assert_eq(apply("corrupt S1 B 7F", err, sizeof(err)), -ENOENT);
+    cr_assert_str_eq(err, "no distributor B on adapter S1");
+    cr_assert_eq(apply("nack-data S2 all on", err, sizeof(err)), -ENOENT);
+    cr_assert_str_eq(err, "adapter S2 has no distributors");
+    cr_assert_eq(apply("usb-error S9", err, sizeof(err)), -ENOENT);
+    cr_assert_eq(apply("unplug-mid-transfer S1", err, sizeof(err)), -ENODEV);
+    cr_assert(strstr(err, "no USB bridge"), "%s", err);
+}
+
+Test(apply, a_full_script_queue_refuses_the_whole_action)
+{
+    char line[700] = "script S1 all ";
+    build_hardware("adapter S1\ndistributor S1 A\ndistributor S1 B\n");
+    for (int i = 0; i < SIM_ACTION_SCRIPT_MAX; i++)
+        strcat(line, i ? ",7F" : "7F");
+    const int16_t one = 0x10;
+    cr_assert_eq(sim_lynx_script(hw.adapters[0].lynx[1], &one, 1), 0);
+    for (int i = 0; i < SIM_LYNX_SCRIPT_MAX / SIM_ACTION_SCRIPT_MAX - 1; i++)
+        apply_ok(line);
+    char err[300] = "";
+    cr_assert_eq(apply(line, err, sizeof(err)), -ENOSPC);
+    cr_assert(strstr(err, "script of distributor S1 B is full"), "%s", err);
+    cr_assert_eq(sim_lynx_script_pending(hw.adapters[0].lynx[0]),
+                 SIM_LYNX_SCRIPT_MAX - SIM_ACTION_SCRIPT_MAX, "A got nothing either");
 }

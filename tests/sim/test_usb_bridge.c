@@ -404,3 +404,154 @@ Test(usb_bridge, a_blocking_reap_returns_when_the_latency_timer_expires)
     cr_assert_eq(errno, EAGAIN);
     close(fd);
 }
+
+/* ---- faults, as a libusb client sees them ---- */
+
+static void arm(void (*fault)(struct sim_ft232h *, unsigned), unsigned count)
+{
+    pthread_mutex_lock(&hw_lock);
+    fault(adapter, count);
+    pthread_mutex_unlock(&hw_lock);
+}
+
+static void enter_mpsse(libusb_device_handle *h)
+{
+    cr_assert_eq(vendor_out(h, 0x0B, 0x0200), 0, "SET_BITMODE MPSSE");
+}
+
+Test(usb_bridge, usb_error_stalls_the_next_bulk_transfers_with_libusb_error_pipe)
+{
+    libusb_device_handle *h = open_adapter();
+    const uint8_t cmd[] = {0x81, 0x87};
+    uint8_t buf[512];
+    int sent = -1;
+
+    enter_mpsse(h);
+    arm(sim_ft232h_fail_bulk, 2);
+    cr_assert_eq(
+        libusb_bulk_transfer(h, SIM_FT232H_EP_OUT, (uint8_t *)cmd, sizeof(cmd), &sent, TIMEOUT_MS),
+        LIBUSB_ERROR_PIPE);
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), LIBUSB_ERROR_PIPE);
+    pthread_mutex_lock(&hw_lock);
+    cr_assert_eq(sim_ft232h_stats(adapter)->bytes_out, 0, "a stalled OUT delivers nothing");
+    pthread_mutex_unlock(&hw_lock);
+
+    bulk_write(h, cmd, sizeof(cmd));
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 3, "the fault is used up");
+    libusb_close(h);
+}
+
+Test(usb_bridge, usb_timeout_makes_a_read_time_out_and_the_next_one_gets_the_data)
+{
+    libusb_device_handle *h = open_adapter();
+    const uint8_t cmd[] = {0x81, 0x87};
+    uint8_t buf[512];
+    int got = -1;
+    struct timespec start;
+
+    enter_mpsse(h);
+    arm(sim_ft232h_hang_bulk_in, 1);
+    bulk_write(h, cmd, sizeof(cmd));
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    cr_assert_eq(libusb_bulk_transfer(h, SIM_FT232H_EP_IN, buf, sizeof(buf), &got, 150),
+                 LIBUSB_ERROR_TIMEOUT);
+    double waited = elapsed_ms(&start);
+    cr_assert_geq(waited, 140.0, "timed out after %.1f ms", waited);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 3, "the reply stayed queued");
+    cr_assert_eq(buf[0], 0x32);
+    libusb_close(h);
+}
+
+Test(usb_bridge, short_and_empty_reads_reach_the_client)
+{
+    libusb_device_handle *h = open_adapter();
+    const uint8_t cmd[] = {0x81, 0x81, 0x81, 0x81, 0x87};
+    uint8_t buf[512];
+
+    enter_mpsse(h);
+    arm(sim_ft232h_empty_reads, 1);
+    arm(sim_ft232h_short_reads, 1);
+    bulk_write(h, cmd, sizeof(cmd));
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2, "empty read");
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2 + 2, "short read: half of four");
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2 + 2, "the rest");
+    libusb_close(h);
+}
+
+Test(usb_bridge, unplug_mid_transfer_fails_the_next_read_and_the_device_leaves)
+{
+    struct hotplug_count events = {0};
+    libusb_hotplug_callback_handle cb = watch_hotplug(&events);
+    libusb_device_handle *h = open_adapter();
+    uint8_t buf[512];
+
+    cr_assert_eq(vendor_out(h, 0x09, 255), 0);
+    cr_assert_eq(sim_usb_bridge_unplug_mid_transfer(bridge, adapter), 0);
+    cr_assert(sim_usb_bridge_plugged(bridge, adapter), "only armed");
+    cr_assert_eq(vendor_out(h, 0x09, 255), 0, "control transfers do not trigger it");
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), LIBUSB_ERROR_NO_DEVICE);
+    cr_assert_not(sim_usb_bridge_plugged(bridge, adapter));
+    run_until(&events.left);
+    cr_assert_eq(events.left, 1, "the hot-plug 'left' event is sent");
+    cr_assert_eq(count_adapters(), 0);
+    libusb_close(h);
+
+    cr_assert_eq(sim_usb_bridge_unplug_mid_transfer(bridge, adapter), -ENODEV);
+    cr_assert_eq(sim_usb_bridge_plug(bridge, adapter), 0);
+    run_until(&events.arrived);
+    cr_assert_eq(events.arrived, 1);
+    h = open_adapter();
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2, "back to normal after the re-plug");
+    libusb_close(h);
+    libusb_hotplug_deregister_callback(ctx, cb);
+}
+
+Test(usb_bridge, a_plug_right_after_unplug_mid_transfer_waits_for_the_removal)
+{
+    libusb_device_handle *h = open_adapter();
+    uint8_t buf[512];
+
+    cr_assert_eq(sim_usb_bridge_unplug_mid_transfer(bridge, adapter), 0);
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), LIBUSB_ERROR_NO_DEVICE);
+    libusb_close(h);
+    cr_assert_eq(sim_usb_bridge_plug(bridge, adapter), 0);
+    cr_assert_eq(count_adapters(), 1, "exactly one device, the new one");
+    h = open_adapter();
+    cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2);
+    libusb_close(h);
+}
+
+Test(usb_bridge, an_ft2232h_enumerates_with_two_interfaces_and_serves_port_b)
+{
+    const struct sim_ft232h_config cfg = {
+        .vid = SIM_FTDI_VID, .pid = SIM_FT2232H_PID, .serial = "DUAL1", .chip = SIM_CHIP_FT2232H};
+    const uint8_t cmd[] = {0x80, 0x70, 0x70, 0x81, 0x87};
+    uint8_t buf[512];
+    int got = -1;
+    struct libusb_config_descriptor *config;
+
+    second = sim_ft232h_new(&cfg, NULL);
+    cr_assert_not_null(second);
+    cr_assert_eq(sim_usb_bridge_add(bridge, second), 0);
+    libusb_device_handle *h = libusb_open_device_with_vid_pid(ctx, SIM_FTDI_VID, SIM_FT2232H_PID);
+    cr_assert_not_null(h);
+    struct libusb_device_descriptor d;
+    libusb_get_device_descriptor(libusb_get_device(h), &d);
+    cr_assert_eq(d.bcdDevice, 0x0700);
+    cr_assert_eq(libusb_get_active_config_descriptor(libusb_get_device(h), &config), 0);
+    cr_assert_eq(config->bNumInterfaces, 2);
+    cr_assert_eq(config->interface[1].altsetting[0].endpoint[0].bEndpointAddress, 0x83);
+    cr_assert_eq(config->interface[1].altsetting[0].endpoint[1].bEndpointAddress, 0x04);
+    libusb_free_config_descriptor(config);
+
+    cr_assert_eq(libusb_claim_interface(h, 1), 0);
+    cr_assert_eq(libusb_control_transfer(h, VENDOR_OUT, 0x0B, 0x0200, 2, NULL, 0, TIMEOUT_MS), 0);
+    cr_assert_eq(libusb_bulk_transfer(h, 0x04, (uint8_t *)cmd, sizeof(cmd), &got, TIMEOUT_MS), 0);
+    cr_assert_eq(libusb_bulk_transfer(h, 0x83, buf, sizeof(buf), &got, TIMEOUT_MS), 0);
+    cr_assert_eq(got, 3);
+    cr_assert_eq(buf[2] & 0x70, 0x70);
+    cr_assert_eq(libusb_bulk_transfer(h, 0x85, buf, sizeof(buf), &got, TIMEOUT_MS), LIBUSB_ERROR_IO,
+                 "no endpoint 0x85 on an FT2232H: the submit fails");
+    libusb_close(h);
+}

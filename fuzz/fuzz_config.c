@@ -1,0 +1,67 @@
+/* libFuzzer target: the configuration parser (config_load_stream) on arbitrary file contents.
+ * Besides the sanitizers' checks it asserts the parser's contract: a load either fails with a
+ * message and leaves the defaults, or yields values inside their documented ranges and fuse names
+ * the GUI accepts. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static void check(int condition, const char *what)
+{
+    if (!condition) {
+        fprintf(stderr, "contract broken: %s\n", what);
+        abort();
+    }
+}
+
+static void check_adapter(const struct config_adapter *a)
+{
+    check(strlen(a->name) <= CONFIG_NAME_MAX_BYTES, "adapter name too long");
+    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
+        struct lynx_distributor_setup setup;
+        config_lynx_setup(a, d, &setup);
+        for (unsigned f = 0; f < LYNX_FUSES; f++)
+            check(config_valid_fuse_name(a->distributor[d].fuse_name[f]),
+                  "a loaded fuse name is not valid");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    /* fmemopen() refuses an empty buffer; an empty file is what /dev/null gives. */
+    FILE *f = size ? fmemopen((void *)data, size, "r") : fopen("/dev/null", "r");
+    if (!f)
+        return 0;
+    struct config cfg;
+    config_init(&cfg);
+    int rc = config_load_stream(&cfg, f, "fuzz.ini");
+    fclose(f);
+    if (rc < 0) {
+        check(cfg.error[0] != '\0', "a failed load left no message");
+        check(cfg.n_adapters == 0 && cfg.adapters == NULL, "a failed load kept adapters");
+    } else {
+        check(cfg.error[0] == '\0', "a good load left a message");
+        check(cfg.poll_interval_ms >= CONFIG_TEST_POLL_INTERVAL_MS_MIN &&
+                  cfg.poll_interval_ms <= CONFIG_POLL_INTERVAL_MS_MAX,
+              "poll_interval_ms out of range");
+        check(cfg.i2c_speed_khz >= CONFIG_I2C_SPEED_KHZ_MIN &&
+                  cfg.i2c_speed_khz <= CONFIG_I2C_SPEED_KHZ_MAX,
+              "i2c_speed_khz out of range");
+        check(cfg.comm_lost_polls >= CONFIG_COMM_LOST_POLLS_MIN &&
+                  cfg.comm_lost_polls <= CONFIG_COMM_LOST_POLLS_MAX,
+              "comm_lost_polls out of range");
+        check(cfg.n_usb_ids >= 1 && cfg.n_usb_ids <= CONFIG_MAX_USB_IDS, "no USB id to look for");
+        check_adapter(&cfg.defaults);
+        for (size_t i = 0; i < cfg.n_adapters; i++) {
+            check(cfg.adapters[i].serial && cfg.adapters[i].serial[0], "adapter without serial");
+            check(config_adapter(&cfg, cfg.adapters[i].serial) == &cfg.adapters[i],
+                  "lookup by serial finds another adapter");
+            check_adapter(&cfg.adapters[i]);
+        }
+    }
+    config_free(&cfg);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/* Recorder: appends every poll's raw observations to a trace file (`--record FILE`), cheap
+ * enough to leave on for weeks. Format: fixtures/README.md, "Trace format".
+ *
+ * Per adapter and poll one observation: the reads of the poll (per address, in order, ACK/NACK
+ * and the raw byte of each: the first read and any confirming second one), a USB error with its
+ * code, "gone" (the adapter could not be reached) or "bus-stuck";
+ * `back` marks the poll that re-opened an adapter. Compact: an observation equal to the
+ * adapter's previous one is only counted, and the count is written as `same <n>` before the next
+ * different observation, or at least every heartbeat_ms, or when the file rotates or closes.
+ * Expanding every `same <n>` gives back the exact sequence of observations, poll by poll.
+ *
+ * Buffered: the stream is flushed after each poll that wrote something (healthy installations
+ * write one line per heartbeat). Bounded: when a line would take the file past max_bytes, FILE
+ * becomes FILE.1 (replacing the older one) and a new FILE starts with its own header, so at most
+ * 2 * max_bytes are on disk and every file can be replayed on its own. A write error is logged
+ * once and stops the recording; the daemon goes on. */
+#ifndef LYNX_RECORDER_H
+#define LYNX_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapter.h"
+#include "lynx.h"
+#include "mpsse_i2c.h"
+
+#define RECORDER_MAX_BYTES_DEFAULT    (4u * 1024u * 1024u)
+#define RECORDER_MAX_BYTES_MIN        4096u
+#define RECORDER_HEARTBEAT_MS_DEFAULT 60000u
+
+struct recorder_options {
+    uint64_t max_bytes;        /* per file, RECORDER_MAX_BYTES_MIN or more; 0 = the default */
+    unsigned heartbeat_ms;     /* 0 = the default */
+    unsigned poll_interval_ms; /* the daemon's, for the header (the replay's time unit) */
+};
+
+enum recorder_kind {
+    RECORDER_READ,      /* the scan came back: reads[][] hold it */
+    RECORDER_USB_ERROR, /* the adapter is open but the scan failed: error */
+    RECORDER_GONE,      /* unplugged, or it could not be opened */
+    RECORDER_BUS_STUCK, /* the I2C bus stayed stuck after a recovery (-EREMOTEIO) */
+};
+
+struct recorder_read {
+    bool acked;
+    uint8_t data; /* meaningful only when acked */
+};
+
+struct recorder_observation {
+    enum recorder_kind kind;
+    bool reopened; /* this poll opened the adapter again (written as a `back` line first) */
+    int error;     /* RECORDER_USB_ERROR: the negative errno */
+    unsigned n_reads[LYNX_DISTRIBUTORS]; /* RECORDER_READ: reads of A-D, 1..MPSSE_I2C_MAX_ROUNDS */
+    struct recorder_read reads[LYNX_DISTRIBUTORS][MPSSE_I2C_MAX_ROUNDS]; /* [A-D][in order] */
+};
+
+struct recorder;
+
+/* Opens (appends to) path and writes a session header. Returns 0 or a negative errno; the reason
+ * is logged. */
+int recorder_open(struct recorder **out, const char *path, const struct recorder_options *opt);
+/* Writes the pending `same` counts, flushes and closes. NULL is fine. */
+void recorder_close(struct recorder *rec);
+
+/* Records one poll of the adapter with this serial (vid/pid for its declaration line) taken at
+ * now_ms (CLOCK_MONOTONIC milliseconds). Returns 0, or a negative errno once recording stopped. */
+int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial, uint16_t vid,
+                     uint16_t pid, const struct recorder_observation *obs);
+
+/* The adapter observer (adapter.h) that turns a poll's outcome into an observation and records
+ * it at the current monotonic time; user is the recorder. */
+void recorder_adapter_observer(void *user, const struct adapter *ad, bool was_open, int rc,
+                               const struct mpsse_i2c_read *reads);
+/* Hooks the recorder into an adapter (after adapter_init); a NULL recorder does nothing. */
+void recorder_attach(struct recorder *rec, struct adapter *ad);
+
+/* Bytes written to the current file so far (header included). */
+uint64_t recorder_file_bytes(const struct recorder *rec);
+
+/* "4096", "512k", "4M" (binary units) -> bytes. Returns 0 or -EINVAL. */
+int recorder_parse_size(const char *text, uint64_t *bytes);
+
+#endif

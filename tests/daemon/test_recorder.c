@@ -1,0 +1,262 @@
+/* The recorder: trace lines, compaction with `same`, heartbeat, rotation and its size bound. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "recorder.h"
+
+static char dir[] = "/tmp/lynx-recorder-XXXXXX";
+static char path[128], old_path[140];
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.trace", dir);
+    snprintf(old_path, sizeof(old_path), "%s.1", path);
+}
+
+static void remove_dir(void)
+{
+    unlink(path);
+    unlink(old_path);
+    rmdir(dir);
+}
+
+TestSuite(recorder, .init = make_dir, .fini = remove_dir);
+
+static char *slurp(const char *p)
+{
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* The file without comment lines. */
+static char *body(const char *p)
+{
+    char *all = slurp(p);
+    static char out[1 << 20];
+    out[0] = 0;
+    for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n"))
+        if (line[0] != '#')
+            strcat(strcat(out, line), "\n");
+    return out;
+}
+
+static struct recorder_observation reading(uint8_t a, uint8_t b)
+{
+    struct recorder_observation o = {.kind = RECORDER_READ};
+    o.n_reads[0] = o.n_reads[1] = o.n_reads[2] = o.n_reads[3] = 1;
+    o.reads[0][0] = (struct recorder_read){.acked = true, .data = a};
+    o.reads[1][0] = (struct recorder_read){.acked = true, .data = b};
+    return o;
+}
+
+static struct recorder *open_rec(uint64_t max, unsigned heartbeat)
+{
+    struct recorder *rec;
+    struct recorder_options opt = {
+        .max_bytes = max, .heartbeat_ms = heartbeat, .poll_interval_ms = 1000};
+    cr_assert_eq(recorder_open(&rec, path, &opt), 0);
+    return rec;
+}
+
+Test(recorder, a_poll_is_one_line_with_every_read_and_nacks_without_a_byte)
+{
+    struct recorder *rec = open_rec(0, 0);
+    struct recorder_observation o = reading(0x20, 0x00);
+    o.n_reads[0] = 2;
+    o.reads[0][1] = (struct recorder_read){.acked = true, .data = 0x07};
+    o.reads[2][0] = (struct recorder_read){.acked = false, .data = 0xFF};
+    cr_assert_eq(recorder_observe(rec, 5000, "LYNX0001", 0x0403, 0xD4F8, &o), 0);
+    recorder_close(rec);
+    cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
+                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "5000 LYNX0001 read A=20,07 B=00 C=nack D=nack\n");
+}
+
+Test(recorder, unchanged_polls_are_counted_and_written_as_same_before_the_next_change)
+{
+    struct recorder *rec = open_rec(0, 0);
+    struct recorder_observation ok = reading(0, 0), blown = reading(0x20, 0);
+    recorder_observe(rec, 1000, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    for (uint64_t t = 2000; t <= 4000; t += 1000)
+        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_observe(rec, 5000, "LYNX0001", 0x0403, 0xD4F8, &blown);
+    recorder_observe(rec, 6000, "LYNX0001", 0x0403, 0xD4F8, &blown);
+    recorder_close(rec); /* writes the pending count */
+    cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
+                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "1000 LYNX0001 read A=00 B=00 C=nack D=nack\n"
+                                 "4000 LYNX0001 same 3\n"
+                                 "5000 LYNX0001 read A=20 B=00 C=nack D=nack\n"
+                                 "6000 LYNX0001 same 1\n");
+}
+
+Test(recorder, usb_errors_gone_back_and_a_stuck_bus_are_written_by_name)
+{
+    struct recorder *rec = open_rec(0, 0);
+    struct recorder_observation ok = reading(0, 0);
+    struct recorder_observation err = {.kind = RECORDER_USB_ERROR, .error = -EPIPE};
+    struct recorder_observation gone = {.kind = RECORDER_GONE};
+    struct recorder_observation stuck = {.kind = RECORDER_BUS_STUCK};
+    recorder_observe(rec, 1, "X1", 0x0403, 0x6014, &ok);
+    recorder_observe(rec, 2, "X1", 0x0403, 0x6014, &err);
+    recorder_observe(rec, 3, "X1", 0x0403, 0x6014, &gone);
+    recorder_observe(rec, 4, "X1", 0x0403, 0x6014, &gone);
+    ok.reopened = true;
+    recorder_observe(rec, 5, "X1", 0x0403, 0x6014, &ok);
+    recorder_observe(rec, 6, "X1", 0x0403, 0x6014, &stuck);
+    recorder_close(rec);
+    cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
+                                 "adapter X1 vid=0x0403 pid=0x6014\n"
+                                 "1 X1 read A=00 B=00 C=nack D=nack\n"
+                                 "2 X1 usb-error EPIPE\n"
+                                 "3 X1 gone\n"
+                                 "4 X1 same 1\n"
+                                 "5 X1 back\n"
+                                 "5 X1 read A=00 B=00 C=nack D=nack\n"
+                                 "6 X1 bus-stuck\n");
+}
+
+Test(recorder, a_long_quiet_run_writes_a_heartbeat_count_every_heartbeat_interval)
+{
+    struct recorder *rec = open_rec(0, 10000);
+    struct recorder_observation ok = reading(0, 0);
+    for (uint64_t t = 0; t <= 25000; t += 1000)
+        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    /* before closing: the heartbeats alone are in the file */
+    cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
+                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "0 LYNX0001 read A=00 B=00 C=nack D=nack\n"
+                                 "10000 LYNX0001 same 10\n"
+                                 "20000 LYNX0001 same 10\n");
+    recorder_close(rec);
+    cr_assert(strstr(body(path), "20000 LYNX0001 same 10\n25000 LYNX0001 same 5\n"));
+}
+
+Test(recorder, two_adapters_are_compacted_each_against_its_own_previous_poll)
+{
+    struct recorder *rec = open_rec(0, 0);
+    struct recorder_observation a = reading(0, 0), b = reading(0x10, 0);
+    for (uint64_t t = 0; t < 3; t++) {
+        recorder_observe(rec, t, "A1", 0x0403, 0xD4F8, &a);
+        recorder_observe(rec, t, "B2", 0x0403, 0xD4F8, &b);
+    }
+    recorder_close(rec);
+    cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
+                                 "adapter A1 vid=0x0403 pid=0xd4f8\n"
+                                 "0 A1 read A=00 B=00 C=nack D=nack\n"
+                                 "adapter B2 vid=0x0403 pid=0xd4f8\n"
+                                 "0 B2 read A=10 B=00 C=nack D=nack\n"
+                                 "2 A1 same 2\n"
+                                 "2 B2 same 2\n");
+}
+
+Test(recorder, a_full_file_rotates_to_dot_1_and_neither_part_exceeds_the_limit)
+{
+    const uint64_t max = 4096;
+    struct recorder *rec = open_rec(max, 0);
+    struct stat st;
+    uint64_t t = 0;
+    bool rotated = false;
+    /* every poll differs: the worst case for size */
+    for (int i = 0; i < 400; i++, t += 1000) {
+        struct recorder_observation o = reading((uint8_t)(i & 1 ? 0x20 : 0x00), 0);
+        cr_assert_eq(recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o), 0);
+        cr_assert_leq(recorder_file_bytes(rec), max);
+        if (stat(old_path, &st) == 0) {
+            rotated = true;
+            cr_assert_leq((uint64_t)st.st_size, max, "FILE.1 has %lld bytes",
+                          (long long)st.st_size);
+        }
+    }
+    recorder_close(rec);
+    cr_assert(rotated, "400 changed polls did not fill 4096 bytes");
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_leq((uint64_t)st.st_size, max);
+    /* each part starts with its own header and declaration, so it replays on its own */
+    char *part = body(path);
+    cr_assert(strncmp(part, "lynx-trace 1 poll-interval-ms=1000\nadapter LYNX0001 ", 52) == 0,
+              "the new part starts with: %.80s", part);
+    char *old = body(old_path);
+    cr_assert(strncmp(old, "lynx-trace 1 poll-interval-ms=1000\nadapter LYNX0001 ", 52) == 0);
+}
+
+Test(recorder, a_pending_count_goes_into_the_old_part_when_the_file_rotates)
+{
+    const uint64_t max = 4096;
+    struct recorder *rec = open_rec(max, 0);
+    uint64_t t = 0;
+    struct recorder_observation o;
+    while (access(old_path, F_OK) != 0) {
+        o = reading(t & 2 ? 0x20 : 0x00, 0);
+        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o); /* fills the file */
+        o = reading(0x70, 0);
+        recorder_observe(rec, t + 1, "OTHER", 0x0403, 0xD4F8, &o); /* repeats, pending */
+        t += 2;
+    }
+    o = reading(0x70, 0);
+    recorder_observe(rec, t + 1, "OTHER", 0x0403, 0xD4F8, &o);
+    recorder_close(rec);
+    cr_assert(strstr(body(old_path), " OTHER same "),
+              "OTHER's pending count is not in the old part");
+    /* the new part starts OTHER afresh with a full observation, no count without a base */
+    char *part = body(path);
+    char *full = strstr(part, " OTHER read A=70 "), *count = strstr(part, " OTHER same ");
+    cr_assert(full && (!count || count > full), "new part: %s", part);
+}
+
+Test(recorder, reopening_appends_a_new_session_to_the_existing_file)
+{
+    struct recorder *rec = open_rec(0, 0);
+    struct recorder_observation ok = reading(0, 0);
+    recorder_observe(rec, 1, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_close(rec);
+    rec = open_rec(0, 0);
+    recorder_observe(rec, 9, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_close(rec);
+    cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
+                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "1 LYNX0001 read A=00 B=00 C=nack D=nack\n"
+                                 "lynx-trace 1 poll-interval-ms=1000\n"
+                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "9 LYNX0001 read A=00 B=00 C=nack D=nack\n");
+}
+
+Test(recorder, a_limit_below_4096_bytes_or_an_unwritable_path_is_refused)
+{
+    struct recorder *rec;
+    struct recorder_options opt = {.max_bytes = 4095, .poll_interval_ms = 1000};
+    cr_assert_eq(recorder_open(&rec, path, &opt), -EINVAL);
+    cr_assert_null(rec);
+    opt.max_bytes = 0;
+    cr_assert_eq(recorder_open(&rec, "/nonexistent-dir/t.trace", &opt), -ENOENT);
+    cr_assert_null(rec);
+}
+
+Test(recorder, sizes_take_k_m_and_g_suffixes_and_reject_anything_else)
+{
+    uint64_t v;
+    cr_assert_eq(recorder_parse_size("4096", &v), 0);
+    cr_assert_eq(v, 4096);
+    cr_assert_eq(recorder_parse_size("512k", &v), 0);
+    cr_assert_eq(v, 512u * 1024);
+    cr_assert_eq(recorder_parse_size("4M", &v), 0);
+    cr_assert_eq(v, 4u << 20);
+    cr_assert_eq(recorder_parse_size("1G", &v), 0);
+    cr_assert_eq(v, 1u << 30);
+    cr_assert_eq(recorder_parse_size("4MB", &v), -EINVAL);
+    cr_assert_eq(recorder_parse_size("-1", &v), -EINVAL);
+    cr_assert_eq(recorder_parse_size("", &v), -EINVAL);
+    cr_assert_eq(recorder_parse_size("99999999999999999999", &v), -EINVAL);
+}

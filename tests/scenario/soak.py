@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""Soak test: the real daemon polling the simulator as fast as it can (test_poll_interval_ms = 1)
+for POLLS polls while a script throws faults at it, then checks what a long run would show.
+
+  soak.py [--polls N] [--seed N] [--rss-growth-kib N]
+
+Faults (lynx-simctl, the simulator's fault actions): every distributor truncates a fraction of
+its reads (corrupt-rate), distributor D stops ACKing its address for a few milliseconds now and
+then (nack-address on/off), and fuses of A-C blow and are replaced one at a time, each change
+waited for on the bus.
+
+Checks at the end:
+  - memory: the daemon's VmRSS after all polls exceeds its VmRSS after warm-up by at most
+    --rss-growth-kib (default 256 KiB); VmHWM is reported (not enforced for an ASan build, whose
+    quarantine holds freed memory; LeakSanitizer checks that daemon at exit instead);
+  - every fuse change was published: per fuse, the ItemsChanged transitions of its Alarms/Blown
+    (0 -> 2 and 2 -> 0) are exactly the blows and replacements made, and so are those of
+    /Alarms/FuseBlown;
+  - no false alarm: no fuse alarm on D (its fuses never change), no ConnectionLost on A-C, and no
+    fuse status other than what the script set;
+  - the daemon is still running, still answers (busitem-check passes) and exits 0 on SIGTERM.
+Prints the figures (polls, polls/s, RSS) and exits 0 / 1 (harness conventions).
+
+Polls are counted as the simulator's bulk OUT transfers: every poll is one (a poll that needs a
+confirming second read adds one more, so the count is an upper bound by the few such polls).
+Paths of the programs come from the environment, as for the scenario tests.
+"""
+import argparse
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Failure, Harness, ini, require  # noqa: E402
+
+SERIAL = "LYNX0001"
+LETTERS = "ABCD"
+SCENARIO = (f"adapter {SERIAL}\n" +
+            "".join(f"distributor {SERIAL} {d}\n" for d in LETTERS))
+CORRUPT_RATE = "0.005"
+WARM_UP_POLLS = 2000
+
+
+def rss_kib(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def polls(h):
+    return int(h.sim_stats()["adapters"][0]["usb_bulk_out"])
+
+
+def soak(n_polls, seed, rss_growth_kib):
+    rng = random.Random(seed)
+    config = ini(general={"test_poll_interval_ms": 1},
+                 adapters={SERIAL: {f"distributor{d}Installed": "true" for d in LETTERS}})
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario=SCENARIO, config=config)
+        h.wait_for("/Connected", 1)
+        for d in LETTERS:
+            h.wait_for(f"/Distributor/{d}/Status", 1)
+        pid = h.daemon_pid()
+        with open(f"/proc/{pid}/maps") as f:
+            sanitized = "libasan" in f.read()
+        initial = {p: v for p, v in h.dump().items()
+                   if "Alarms" in p or p.endswith("/Status")}
+        since = h.mark()
+        h.simctl("corrupt-rate", SERIAL, "all", CORRUPT_RATE, f"seed={seed}")
+
+        start_polls, start = polls(h), time.monotonic()
+        warm = None
+        blows = {}  # published fuse path -> number of blow + replace cycles
+        flaps = 0
+        while True:
+            done = polls(h) - start_polls
+            if warm is None and done >= min(WARM_UP_POLLS, n_polls // 2):
+                warm = rss_kib(pid)
+            if done >= n_polls:
+                break
+            if rng.random() < 0.5:
+                d, fuse = rng.choice("ABC"), rng.randrange(4)
+                alarm = f"/Distributor/{d}/Fuse/{fuse}/Alarms/Blown"
+                h.simctl("fuse", SERIAL, d, str(fuse + 1), "open")
+                h.wait_for(alarm, 2, timeout=5)
+                h.simctl("fuse", SERIAL, d, str(fuse + 1), "ok")
+                h.wait_for(alarm, 0, timeout=5)
+                blows[alarm] = blows.get(alarm, 0) + 1
+            else:
+                h.simctl("nack-address", SERIAL, "D", "on")
+                h.pump(rng.uniform(0, 0.02))
+                h.simctl("nack-address", SERIAL, "D", "off")
+                flaps += 1
+            h.pump()
+        seconds = time.monotonic() - start
+        done = polls(h) - start_polls
+        end = rss_kib(pid)
+        require(h.sim.poll() is None, f"the daemon exited with {h.sim.returncode}")
+
+        # Let the last changes arrive, then account for every alarm transition on the bus.
+        h.simctl("corrupt-rate", SERIAL, "all", "0")
+        h.wait_for("/Distributor/D/Status", 1, timeout=5)
+        h.pump(0.2)
+        transitions, last = {}, dict(initial)
+        for s in h.items_changed(since):
+            for path, value in s.values.items():
+                if "Alarms" in path or path.endswith("/Status"):
+                    if path in last and last[path] != value:
+                        transitions.setdefault(path, []).append((last[path], value))
+                    last[path] = value
+        wrong = []
+        for d in LETTERS:
+            for fuse in range(4):
+                alarm = f"/Distributor/{d}/Fuse/{fuse}/Alarms/Blown"
+                want = [(0, 2), (2, 0)] * blows.get(alarm, 0)
+                if transitions.get(alarm, []) != want:
+                    wrong.append(f"{alarm}: {len(transitions.get(alarm, []))} transitions, "
+                                 f"expected {len(want)}")
+                status = f"/Distributor/{d}/Fuse/{fuse}/Status"
+                seen = transitions.get(status, [])
+                if d == "D":  # not available while D's connection is lost, never blown
+                    if set(seen) - {(2, 0), (0, 2)}:
+                        wrong.append(f"false alarm: {status} went {sorted(set(seen))}")
+                elif seen != [(2, 3), (3, 2)] * blows.get(alarm, 0):
+                    wrong.append(f"{status}: transitions {seen[:8]}...")
+        for d in "ABC":
+            for path in (f"/Distributor/{d}/Alarms/ConnectionLost", f"/Distributor/{d}/Status"):
+                if transitions.get(path):
+                    wrong.append(f"false alarm: {path} {transitions[path]}")
+        total_blows = sum(blows.values())
+        if transitions.get("/Alarms/FuseBlown", []) != [(0, 2), (2, 0)] * total_blows:
+            wrong.append(f"/Alarms/FuseBlown: {len(transitions.get('/Alarms/FuseBlown', []))} "
+                         f"transitions for {total_blows} blown fuses")
+        lost_d = sum(1 for t in transitions.get("/Distributor/D/Alarms/ConnectionLost", [])
+                     if t == (0, 2))
+
+        r = h.busitem_check(h.default_service)
+        failures = [line for line in r.stdout.splitlines() if line.startswith("FAIL")]
+        growth = end["VmRSS"] - warm["VmRSS"]
+        print(f"soak: {done} polls in {seconds:.1f} s ({done / seconds:.0f} polls/s), "
+              f"{total_blows} fuse blow/replace cycles, {flaps} NACK flaps on D "
+              f"({lost_d} long enough to raise ConnectionLost)")
+        print(f"soak: VmRSS after warm-up {warm['VmRSS']} KiB, at the end {end['VmRSS']} KiB "
+              f"(growth {growth} KiB, bound {rss_growth_kib} KiB); VmHWM {end['VmHWM']} KiB")
+        require(not wrong, "; ".join(wrong[:12]))
+        require(r.stdout.strip() and not failures, f"busitem-check: {failures or r.stderr}")
+        if sanitized:
+            print("soak: RSS bound not enforced: an ASan daemon keeps freed memory in its "
+                  "quarantine (its leak check runs at exit instead)")
+        else:
+            require(growth <= rss_growth_kib, f"VmRSS grew by {growth} KiB over {done} polls")
+        require(h.stop_daemon() == 0, "the daemon did not exit 0 on SIGTERM")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--polls", type=int, default=200000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rss-growth-kib", type=int, default=256)
+    args = ap.parse_args()
+    start = time.monotonic()
+    try:
+        soak(args.polls, args.seed, args.rss_growth_kib)
+    except (Failure, AssertionError) as e:
+        print(f"FAIL: {e}")
+        return 1
+    print(f"PASS ({time.monotonic() - start:.2f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+/* Trace parsing (errors name file:line and what was expected), the recorder's output read back
+ * poll by poll, and what a replay queues on the simulated distributors before the daemon runs. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hardware.h"
+#include "lynx_slave.h"
+#include "recorder.h"
+#include "replay.h"
+
+static int parse(const char *text, struct sim_trace *t, char *err, size_t errlen)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    cr_assert_not_null(f);
+    int rc = sim_trace_parse(f, "t.trace", t, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+static void expect_error(const char *text, const char *message)
+{
+    struct sim_trace t;
+    char err[300] = "";
+    cr_assert_eq(parse(text, &t, err, sizeof(err)), -EINVAL, "accepted: %s", text);
+    cr_assert_str_eq(err, message);
+}
+
+#define HEADER "lynx-trace 1 poll-interval-ms=1000\nadapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+
+Test(trace, reads_usb_errors_gone_and_same_counts_become_observations_with_poll_counts)
+{
+    struct sim_trace t;
+    char err[300];
+    int rc = parse("# a comment\n" HEADER "1000 LYNX0001 read A=20,07 B=00 C=nack D=nack # x\n"
+                   "5000 LYNX0001 same 4\n"
+                   "6000 LYNX0001 usb-error ETIMEDOUT\n"
+                   "7000 LYNX0001 gone\n"
+                   "9000 LYNX0001 same 2\n"
+                   "10000 LYNX0001 back\n"
+                   "10000 LYNX0001 read A=00 B=00 C=nack D=nack\n"
+                   "11000 LYNX0001 usb-error -5\n"
+                   "12000 LYNX0001 bus-stuck\n",
+                   &t, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(t.poll_interval_ms, 1000);
+    cr_assert_eq(t.n_adapters, 1);
+    const struct sim_trace_adapter *a = &t.adapters[0];
+    cr_assert_str_eq(a->serial, "LYNX0001");
+    cr_assert_eq(a->pid, 0xD4F8);
+    cr_assert_eq(a->n_obs, 6);
+    cr_assert_eq(a->polls, 5 + 1 + 3 + 1 + 1 + 1);
+    const struct sim_trace_obs *o = a->obs;
+    cr_assert_eq(o[0].kind, SIM_TRACE_READ);
+    cr_assert_eq(o[0].count, 5);
+    cr_assert_eq(o[0].at_ms, 1000);
+    cr_assert_eq(o[0].last_ms, 5000);
+    cr_assert_eq(o[0].n_answers[0], 2);
+    cr_assert_eq(o[0].answers[0][0], 0x20);
+    cr_assert_eq(o[0].answers[0][1], 0x07);
+    cr_assert_eq(o[0].n_answers[1], 1);
+    cr_assert_eq(o[0].answers[2][0], SIM_LYNX_SCRIPT_NACK);
+    cr_assert_eq(o[1].kind, SIM_TRACE_USB_ERROR);
+    cr_assert_eq(o[1].error, -ETIMEDOUT);
+    cr_assert_eq(o[2].kind, SIM_TRACE_GONE);
+    cr_assert_eq(o[2].count, 3);
+    cr_assert(o[3].reopened);
+    cr_assert_not(o[2].reopened);
+    cr_assert_eq(o[4].error, -EIO);
+    cr_assert_eq(o[5].kind, SIM_TRACE_BUS_STUCK);
+    cr_assert_eq(o[5].line, 12);
+    sim_trace_clear(&t);
+}
+
+Test(trace, errors_name_the_file_the_line_and_what_was_expected)
+{
+    expect_error("adapter LYNX0001\n",
+                 "t.trace:1: expected 'lynx-trace 1 poll-interval-ms=<ms>' first, got 'adapter'");
+    expect_error("", "t.trace:1: expected 'lynx-trace 1 poll-interval-ms=<ms>' (empty trace)");
+    expect_error("lynx-trace 2 poll-interval-ms=1000\n",
+                 "t.trace:1: trace version 2 is not supported (expected 1)");
+    expect_error("lynx-trace 1 poll-interval=1000\n",
+                 "t.trace:1: expected 'lynx-trace 1 poll-interval-ms=<ms>'");
+    expect_error(HEADER "1 LYNX0001 read A=20 B=00 C=nack\n",
+                 "t.trace:3: expected 'read A=<r>[,<r>...] B=... C=... D=...' (r = nack or a hex "
+                 "byte)");
+    expect_error(HEADER "1 LYNX0001 read A=20 B=0 C=nack D=nack\n",
+                 "t.trace:3: expected B=<r>[,<r>...] with 1-4 reads (r = nack or a hex byte), got "
+                 "'B=0'");
+    expect_error(HEADER "1 LYNX0001 read A=20 C=00 B=nack D=nack\n",
+                 "t.trace:3: expected B=<r>[,<r>...] with 1-4 reads (r = nack or a hex byte), got "
+                 "'C=00'");
+    expect_error(HEADER "1 LYNX0001 read A=1,2,3,4,5 B=00 C=nack D=nack\n",
+                 "t.trace:3: expected A=<r>[,<r>...] with 1-4 reads (r = nack or a hex byte), got "
+                 "'A=1,2,3,4,5'");
+    expect_error(HEADER "1 LYNX0002 gone\n", "t.trace:3: adapter 'LYNX0002' is not declared "
+                                             "(expected an 'adapter LYNX0002' line before)");
+    expect_error(HEADER "1 LYNX0001 usb-error EFOO\n",
+                 "t.trace:3: expected 'usb-error <code>' (an errno name such as EPIPE, or "
+                 "-<number>), got 'EFOO'");
+    expect_error(HEADER "1 LYNX0001 same 3\n", "t.trace:3: 'same' before any observation of "
+                                               "LYNX0001");
+    expect_error(HEADER "1 LYNX0001 gone\n2 LYNX0001 same 0\n",
+                 "t.trace:4: expected '<ms> <serial> same <polls, 1 or more>'");
+    expect_error(HEADER "1 LYNX0001 gone\n2 LYNX0001 back\n3 LYNX0001 same 1\n",
+                 "t.trace:5: 'same' right after 'back': expected an observation");
+    expect_error(HEADER "5 LYNX0001 gone\n4 LYNX0001 gone\n",
+                 "t.trace:4: time goes backwards: 4 after 5 ms");
+    expect_error(HEADER "5 LYNX0001 explode\n", "t.trace:3: unknown observation 'explode' "
+                                                "(expected read, usb-error, gone, bus-stuck, "
+                                                "back or same)");
+    expect_error(HEADER "adapter LYNX0001\n", "t.trace:3: adapter LYNX0001 is declared twice");
+    expect_error(HEADER "adapter LYNX0002 pid=d4f8\n",
+                 "t.trace:3: expected vid=0x<hex> or pid=0x<hex>, got 'pid=d4f8'");
+    expect_error(HEADER "1 LYNX0001 gone\nlynx-trace 1 poll-interval-ms=1000\n",
+                 "t.trace:4: a second recording session starts here (the daemon restarted): "
+                 "replay one session at a time (split the file at this line)");
+    expect_error(HEADER "1 LYNX0001 gone\n2 LYNX0001 back\n",
+                 "t.trace:4: the trace ends after 'back' of LYNX0001: expected an observation");
+    expect_error(HEADER "hello\n", "t.trace:3: unknown statement 'hello' (expected adapter or "
+                                   "'<ms> <serial> read|usb-error|gone|bus-stuck|back|same')");
+}
+
+Test(trace, errno_names_and_numbers_are_both_accepted)
+{
+    cr_assert_eq(sim_trace_errno("EPIPE"), -EPIPE);
+    cr_assert_eq(sim_trace_errno("ENODEV"), -ENODEV);
+    cr_assert_eq(sim_trace_errno("-110"), -110);
+    cr_assert_eq(sim_trace_errno("EFOO"), 0);
+    cr_assert_eq(sim_trace_errno("-0"), 0);
+    cr_assert_eq(sim_trace_errno("-x"), 0);
+}
+
+/* The recorder writes what the parser reads: every poll comes back, in order. */
+Test(trace, what_the_recorder_writes_parses_back_to_the_same_polls)
+{
+    char path[] = "/tmp/lynx-trace-rt-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    struct recorder *rec;
+    struct recorder_options opt = {.poll_interval_ms = 200};
+    /* 50 polls: healthy, a fuse blows (confirmed by 2 reads), a USB error, gone, back */
+    struct recorder_observation seq[50];
+    for (int i = 0; i < 50; i++) {
+        struct recorder_observation *o = &seq[i];
+        memset(o, 0, sizeof(*o));
+        if (i >= 30 && i < 33) {
+            o->kind = RECORDER_GONE;
+            continue;
+        }
+        if (i == 25) {
+            o->kind = RECORDER_USB_ERROR;
+            o->error = -EPIPE;
+            continue;
+        }
+        o->kind = RECORDER_READ;
+        o->reopened = i == 33;
+        for (int d = 0; d < 4; d++) {
+            o->n_reads[d] = 1;
+            o->reads[d][0].acked = d < 2;
+        }
+        o->reads[0][0].data = i >= 10 ? 0x20 : 0x00;
+        if (i == 10) {
+            o->n_reads[0] = 2;
+            o->reads[0][1] = (struct recorder_read){.acked = true, .data = 0x20};
+        }
+    }
+    cr_assert_eq(recorder_open(&rec, path, &opt), 0);
+    for (int i = 0; i < 50; i++)
+        recorder_observe(rec, 1000 + 200 * (uint64_t)i, "LYNX0001", 0x0403, 0xD4F8, &seq[i]);
+    recorder_close(rec);
+    struct sim_trace t;
+    char err[300];
+    cr_assert_eq(sim_trace_load(path, &t, err, sizeof(err)), 0, "%s", err);
+    unlink(path);
+    const struct sim_trace_adapter *a = &t.adapters[0];
+    cr_assert_eq(a->polls, 50);
+    int poll = 0;
+    for (size_t e = 0; e < a->n_obs; e++)
+        for (uint64_t k = 0; k < a->obs[e].count; k++, poll++) {
+            const struct sim_trace_obs *o = &a->obs[e];
+            const struct recorder_observation *want = &seq[poll];
+            cr_assert_eq((int)o->kind, (int)want->kind, "poll %d", poll);
+            cr_assert_eq(o->reopened && k == 0, want->reopened, "poll %d", poll);
+            if (want->kind == RECORDER_USB_ERROR)
+                cr_assert_eq(o->error, want->error);
+            if (want->kind != RECORDER_READ)
+                continue;
+            for (int d = 0; d < 4; d++) {
+                cr_assert_eq(o->n_answers[d], want->n_reads[d], "poll %d %c", poll, 'A' + d);
+                for (unsigned r = 0; r < want->n_reads[d]; r++)
+                    cr_assert_eq(o->answers[d][r],
+                                 want->reads[d][r].acked ? want->reads[d][r].data
+                                                         : SIM_LYNX_SCRIPT_NACK,
+                                 "poll %d %c read %u", poll, 'A' + d, r);
+            }
+        }
+    cr_assert_eq(poll, 50);
+    sim_trace_clear(&t);
+}
+
+Test(replay, queues_the_answers_of_the_reads_up_to_the_first_usb_error_before_the_daemon_starts)
+{
+    struct sim_trace t;
+    char err[300];
+    cr_assert_eq(parse(HEADER "0 LYNX0001 read A=00,00 B=10 C=nack D=nack\n"
+                              "1000 LYNX0001 read A=00 B=10 C=nack D=nack\n"
+                              "4000 LYNX0001 same 3\n"
+                              "5000 LYNX0001 usb-error EPIPE\n"
+                              "6000 LYNX0001 read A=00 B=10 C=nack D=nack\n",
+                       &t, err, sizeof(err)),
+                 0, "%s", err);
+    struct sim_scenario sc;
+    struct sim_hardware hw;
+    sim_trace_scenario(&t, &sc);
+    cr_assert_eq(sc.n_adapters, 1);
+    cr_assert(sc.adapters[0].distributors[3].declared && sc.adapters[0].distributors[3].present);
+    cr_assert_eq(sim_hardware_init(&hw, &sc, false, err, sizeof(err)), 0, "%s", err);
+    struct sim_replay *r;
+    FILE *log = fopen("/dev/null", "w");
+    cr_assert_eq(sim_replay_new(&r, &t, &hw, 5.0, log, err, sizeof(err)), 0, "%s", err);
+    /* 5 read polls (A: 2 + 4 answers, the others 1 each) queued; the USB error waits for its
+     * poll, and so does everything after it */
+    cr_assert_eq(sim_lynx_script_pending(hw.adapters[0].lynx[0]), 6);
+    cr_assert_eq(sim_lynx_script_pending(hw.adapters[0].lynx[1]), 5);
+    cr_assert_eq(sim_lynx_script_pending(hw.adapters[0].lynx[3]), 5);
+    cr_assert_not(sim_replay_finished(r));
+    char status[200];
+    FILE *out = fmemopen(status, sizeof(status), "w");
+    sim_replay_write_status(r, out);
+    fclose(out);
+    cr_assert_str_eq(status, "LYNX0001 0/7 polls\nfinished no\ndivergences 0\n");
+    sim_replay_free(r);
+    fclose(log);
+    sim_hardware_free(&hw);
+    sim_scenario_clear(&sc);
+    sim_trace_clear(&t);
+}
+
+Test(replay, a_trace_without_any_read_is_refused)
+{
+    struct sim_trace t;
+    char err[300];
+    cr_assert_eq(parse(HEADER "0 LYNX0001 gone\n", &t, err, sizeof(err)), 0, "%s", err);
+    struct sim_scenario sc;
+    struct sim_hardware hw;
+    sim_trace_scenario(&t, &sc);
+    cr_assert_eq(sim_hardware_init(&hw, &sc, false, err, sizeof(err)), 0, "%s", err);
+    struct sim_replay *r;
+    cr_assert_eq(sim_replay_new(&r, &t, &hw, 1.0, stderr, err, sizeof(err)), -EINVAL);
+    cr_assert_str_eq(err, "adapter LYNX0001: the trace has no read to replay");
+    cr_assert_eq(sim_replay_new(&r, &t, &hw, 0.0, stderr, err, sizeof(err)), -EINVAL);
+    sim_hardware_free(&hw);
+    sim_scenario_clear(&sc);
+    sim_trace_clear(&t);
+}

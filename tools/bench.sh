@@ -1,0 +1,28 @@
+#!/bin/sh
+# Benchmark (issue 5): the real daemon under lynx-sim against four distributors, and a baseline
+# scan with pyftdi's I2cController the way the original Python plugin did it, in one invocation;
+# prints each figure per poll and as a ratio daemon/baseline, then the targets, MET or MISSED.
+#   tools/bench.sh [--short] [--readme] [BUILD_DIR]
+#     --short   few polls (CI, well under a minute); the same figures, less averaging
+#     --readme  also replace the results block of README.md ("Performance") with this run
+# Exits 0 when every gating target is met, 1 when one is missed, 2 when the benchmark could not
+# run. Peak RSS is reported against its target but does not gate (see the note it prints).
+# Needs valgrind (callgrind) besides the packages of tools/setup-debian.sh.
+set -eu
+cd "$(dirname "$0")/.."
+SHORT=""; README=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --short) SHORT="--short"; shift ;;
+    --readme) README="--readme README.md"; shift ;;
+    -*) echo "usage: tools/bench.sh [--short] [--readme] [BUILD_DIR]" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+BUILD=${1:-build}
+./tools/setup-debian.sh
+command -v valgrind >/dev/null || { echo "bench: valgrind is missing (apt-get install valgrind)" >&2; exit 2; }
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
+ninja -C "$BUILD" >/dev/null
+# shellcheck disable=SC2086
+exec /usr/bin/python3 tools/bench.py --build "$BUILD" $SHORT $README

@@ -1,0 +1,97 @@
+#!/bin/sh
+# Removes what install.sh made: stops the service, removes the /service link, the udev rule, the
+# rc.local line (and rc.local itself when install.sh created it and nothing else was added), the
+# log directory and /data/dbus-lynx-distributor. POSIX sh for busybox.
+#
+#   sh uninstall.sh [--root DIR] [--keep-config]
+#
+#   --root DIR       work under DIR instead of / (also ROOT=DIR); files only, no svc/remount
+#   --keep-config    leave /data/dbus-lynx-distributor/config.ini (and only that) behind
+#
+# Left alone on purpose: the daemon's settings in localsettings (/data/conf/settings.xml: VRM
+# instance, custom name, fuse names), so a later install gets the same device instance.
+set -eu
+
+NAME=dbus-lynx-distributor
+APP=/data/$NAME
+RULE=/etc/udev/rules.d/99-$NAME.rules
+SERVICE_LINK=/service/$NAME
+RC_LOCAL=/data/rc.local
+RC_LINE="sh $APP/install.sh --boot"
+
+ROOT=${ROOT:-}
+KEEP_CONFIG=0
+
+die() {
+    printf '%s: %s\n' "$NAME uninstall" "$*" >&2
+    exit 1
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT=$2; shift ;;
+    --root=*) ROOT=${1#--root=} ;;
+    --keep-config) KEEP_CONFIG=1 ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+    esac
+    shift
+done
+[ "$ROOT" = / ] && ROOT=
+ROOT=${ROOT%/}
+if [ -n "$ROOT" ]; then
+    [ -d "$ROOT" ] || die "root $ROOT is not a directory"
+    ROOT=$(cd "$ROOT" && pwd -P)
+fi
+DEST=$ROOT$APP
+
+# The service: unlink it first so svscan does not restart it, then stop the daemon and logger
+# and their supervise processes.
+if [ -L "$ROOT$SERVICE_LINK" ] || [ -e "$ROOT$SERVICE_LINK" ]; then
+    rm -rf "$ROOT$SERVICE_LINK"
+fi
+if [ -z "$ROOT" ] && [ -d "$DEST/service" ] && command -v svc >/dev/null 2>&1; then
+    svc -dx "$DEST/service" "$DEST/service/log" 2>/dev/null || true
+fi
+
+# The udev rule lives on the read-only rootfs.
+if [ -e "$ROOT$RULE" ]; then
+    if [ -z "$ROOT" ] && ! rm -f "$RULE" 2>/dev/null; then
+        mount -o remount,rw / || die "cannot remount / read-write"
+        status=0
+        rm -f "$RULE" || status=$?
+        mount -o remount,ro / || true
+        [ "$status" = 0 ] || die "cannot remove $RULE"
+    else
+        rm -f "$ROOT$RULE"
+    fi
+    if [ -z "$ROOT" ] && command -v udevadm >/dev/null 2>&1; then
+        udevadm control --reload-rules || true
+    fi
+fi
+
+rc=$ROOT$RC_LOCAL
+if [ -f "$rc" ]; then
+    if grep -qxF "$RC_LINE" "$rc"; then
+        grep -vxF "$RC_LINE" "$rc" > "$rc.new.$$" || true
+        cat "$rc.new.$$" > "$rc"
+        rm -f "$rc.new.$$"
+    fi
+    # install.sh wrote "#!/bin/sh" into a new rc.local: remove it if that is all that is left
+    if [ -f "$DEST/.created-rc-local" ] && [ -z "$(grep -v '^#!/bin/sh$' "$rc" | tr -d ' \t\n')" ]; then
+        rm -f "$rc"
+    fi
+fi
+
+rm -rf "$ROOT/var/log/$NAME"
+
+if [ "$KEEP_CONFIG" = 1 ] && [ -f "$DEST/config.ini" ]; then
+    for entry in "$DEST"/* "$DEST"/.[!.]*; do
+        [ -e "$entry" ] || [ -L "$entry" ] || continue
+        [ "$entry" = "$DEST/config.ini" ] || rm -rf "$entry"
+    done
+    echo "removed $NAME; kept $APP/config.ini"
+else
+    rm -rf "$DEST"
+    echo "removed $NAME"
+fi
