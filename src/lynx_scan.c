@@ -255,64 +255,28 @@ static void resolve_settings(struct scan *sc)
 
 /* ---- names ---- */
 
-static const char *status_text(enum lynx_distributor_status s)
+/* Indexed by the enums of lynx.h: [value][0] for people, [value][1] for --json. */
+static const char *const distributor_status_names[][2] = {
+    {"not available", "not_available"},
+    {"connected", "connected"},
+    {"no bus power", "no_bus_power"},
+    {"comms lost", "comms_lost"},
+};
+static const char *const fuse_status_names[][2] = {
+    {"n/a", "not_available"},
+    {"not used", "not_used"},
+    {"ok", "ok"},
+    {"blown", "blown"},
+};
+
+static const char *status_name(enum lynx_distributor_status s, bool json)
 {
-    switch (s) {
-    case LYNX_DISTRIBUTOR_CONNECTED:
-        return "connected";
-    case LYNX_DISTRIBUTOR_NO_BUS_POWER:
-        return "no bus power";
-    case LYNX_DISTRIBUTOR_COMMS_LOST:
-        return "comms lost";
-    case LYNX_DISTRIBUTOR_NOT_AVAILABLE:
-    default:
-        return "not available";
-    }
+    return distributor_status_names[(unsigned)s <= LYNX_DISTRIBUTOR_COMMS_LOST ? s : 0][json];
 }
 
-static const char *status_json(enum lynx_distributor_status s)
+static const char *fuse_name(enum lynx_fuse_status s, bool json)
 {
-    switch (s) {
-    case LYNX_DISTRIBUTOR_CONNECTED:
-        return "connected";
-    case LYNX_DISTRIBUTOR_NO_BUS_POWER:
-        return "no_bus_power";
-    case LYNX_DISTRIBUTOR_COMMS_LOST:
-        return "comms_lost";
-    case LYNX_DISTRIBUTOR_NOT_AVAILABLE:
-    default:
-        return "not_available";
-    }
-}
-
-static const char *fuse_text(enum lynx_fuse_status s)
-{
-    switch (s) {
-    case LYNX_FUSE_OK:
-        return "ok";
-    case LYNX_FUSE_BLOWN:
-        return "blown";
-    case LYNX_FUSE_NOT_USED:
-        return "not used";
-    case LYNX_FUSE_NOT_AVAILABLE:
-    default:
-        return "n/a";
-    }
-}
-
-static const char *fuse_json(enum lynx_fuse_status s)
-{
-    switch (s) {
-    case LYNX_FUSE_OK:
-        return "ok";
-    case LYNX_FUSE_BLOWN:
-        return "blown";
-    case LYNX_FUSE_NOT_USED:
-        return "not_used";
-    case LYNX_FUSE_NOT_AVAILABLE:
-    default:
-        return "not_available";
-    }
+    return fuse_status_names[(unsigned)s <= LYNX_FUSE_BLOWN ? s : 0][json];
 }
 
 /* ---- scanning ---- */
@@ -472,9 +436,9 @@ static void fuse_cell(const struct scanned_adapter *sa, unsigned d, unsigned f, 
 {
     const char *name = sa->fuse_name[d][f];
     if (name)
-        snprintf(buf, size, "%s (%s)", fuse_text(sa->view[d].fuse[f]), name);
+        snprintf(buf, size, "%s (%s)", fuse_name(sa->view[d].fuse[f], false), name);
     else
-        snprintf(buf, size, "%s", fuse_text(sa->view[d].fuse[f]));
+        snprintf(buf, size, "%s", fuse_name(sa->view[d].fuse[f], false));
 }
 
 /* Width of fuse column f: the longest state plus the longest name in that column. */
@@ -506,7 +470,7 @@ static void print_row(FILE *out, const struct scanned_adapter *sa, unsigned d)
     if (v->answered)
         snprintf(raw, sizeof(raw), "0x%02X", v->raw);
     fprintf(out, "%c     0x%02X  %-4s  ", lynx_letter(d), lynx_address(d), raw);
-    print_padded(out, status_text(v->status), 15);
+    print_padded(out, status_name(v->status, false), 15);
     for (unsigned f = 0; f < LYNX_FUSES; f++) {
         char cell[LYNX_FUSE_NAME_MAX + 16];
         fuse_cell(sa, d, f, cell, sizeof(cell));
@@ -605,10 +569,10 @@ static void json_distributor(FILE *out, const struct scanned_adapter *sa, unsign
         fprintf(out, "%u", v->raw);
     else
         fputs("null", out);
-    fprintf(out, ",\"status\":\"%s\",\"fuses\":[", status_json(v->status));
+    fprintf(out, ",\"status\":\"%s\",\"fuses\":[", status_name(v->status, true));
     for (unsigned f = 0; f < LYNX_FUSES; f++) {
         fprintf(out, "%s{\"fuse\":%u,\"status\":\"%s\"", f ? "," : "", f + 1,
-                fuse_json(v->fuse[f]));
+                fuse_name(v->fuse[f], true));
         if (sa->fuse_name[d][f]) {
             fputs(",\"name\":", out);
             json_string(out, sa->fuse_name[d][f]);
