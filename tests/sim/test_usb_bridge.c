@@ -193,14 +193,17 @@ Test(usb_bridge, an_idle_read_returns_a_bare_status_packet_after_the_latency_tim
     uint8_t buf[512];
     struct timespec start;
 
-    cr_assert_eq(vendor_out(h, 0x09, 40), 0);
+    /* The timer restarts when the model completes the first read, which a loaded machine may
+     * report to this thread late: a 200 ms timer and a 100 ms bound keep the check about what
+     * matters (the read waited for the timer, not for nothing and not for the USB timeout). */
+    cr_assert_eq(vendor_out(h, 0x09, 200), 0);
     cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2, "first read restarts the timer");
     clock_gettime(CLOCK_MONOTONIC, &start);
     cr_assert_eq(bulk_read(h, buf, sizeof(buf)), 2);
     double waited = elapsed_ms(&start);
     cr_assert_eq(buf[0], 0x32);
     cr_assert_eq(buf[1], 0x60);
-    cr_assert_geq(waited, 35.0, "waited %.1f ms for a 40 ms latency timer", waited);
+    cr_assert_geq(waited, 100.0, "waited %.1f ms for a 200 ms latency timer", waited);
     cr_assert_lt(waited, 1000.0, "waited %.1f ms", waited);
     libusb_close(h);
 }
