@@ -18,15 +18,5 @@ meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
 binaries="$BUILD/src/dbus-lynx-distributor"
 [ -f "$BUILD/src/lynx-scan" ] && binaries="$binaries $BUILD/src/lynx-scan"
 ./tools/check-armhf-binary.sh $binaries || status=1
-/usr/bin/python3 - "$BUILD/meson-logs/testlog.json" "$status" <<'PY'
-import json, sys
-passed = failed = 0
-for line in open(sys.argv[1]):
-    result = json.loads(line)["result"]
-    if result in ("OK", "EXPECTEDFAIL", "SKIP"):
-        passed += 1
-    else:
-        failed += 1
-print(f"armhf: {passed} passed, {failed} failed")
-PY
+/usr/bin/python3 tools/meson-totals.py "$BUILD/meson-logs/testlog.json" armhf
 exit $status

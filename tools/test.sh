@@ -11,15 +11,5 @@ BUILD=${1:-build}
 ninja -C "$BUILD"
 status=0
 meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
-/usr/bin/python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
-import json, sys
-passed = failed = 0
-for line in open(sys.argv[1]):
-    result = json.loads(line)["result"]
-    if result in ("OK", "EXPECTEDFAIL", "SKIP"):
-        passed += 1
-    else:
-        failed += 1
-print(f"{passed} passed, {failed} failed")
-PY
+/usr/bin/python3 tools/meson-totals.py "$BUILD/meson-logs/testlog.json"
 exit $status

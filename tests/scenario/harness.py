@@ -470,7 +470,35 @@ class Harness:
                               text=True, timeout=timeout)
 
 
-def run(tests):
+TESTS = {}
+
+
+def test(fn):
+    """Registers a test function under its name, the sentence meson runs it as."""
+    TESTS[fn.__name__] = fn
+    return fn
+
+
+def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), settings=False,
+            args=()):
+    """A harness with the bus, optionally the settings stand-in, and the daemon running, after
+    the daemon's first poll has published (/Connected is 1 on every service)."""
+    h = Harness()
+    try:
+        h.start_bus()
+        if settings:
+            h.start_settings()
+        h.start_daemon(scenario=scenario, fixture=fixture, config=config, serials=serials,
+                       args=args)
+        for serial in serials:
+            h.wait_for("/Connected", 1, service=service_name(serial))
+    except BaseException:
+        h.__exit__(*sys.exc_info())
+        raise
+    return h
+
+
+def run(tests=TESTS):
     """Command line of a test file: `<file> TEST_NAME`; exit 0 pass, 1 fail, 77 skip."""
     if len(sys.argv) != 2 or sys.argv[1] not in tests:
         print(f"usage: {sys.argv[0]} TEST\ntests: {' '.join(sorted(tests))}", file=sys.stderr)

@@ -23,8 +23,8 @@ import dbus.mainloop.glib
 from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUSITEM, POLL_INTERVAL_MS, Failure, Harness, plain, require,  # noqa: E402
-                     run)
+import harness  # noqa: E402
+from harness import (BUSITEM, Failure, Harness, POLL_INTERVAL_MS, plain, require, run, test)  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
 UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
@@ -36,20 +36,9 @@ WRITEABLE = ["/CustomName"] + [f"/Distributor/{d}/Fuse/{n}/Name" for d in LETTER
                                for n in range(4)]
 SCENARIO = "adapter LYNX0001\ndistributor LYNX0001 A\ndistributor LYNX0001 B fuses=ok,open,ok,ok\n"
 
-TESTS = {}
-
-
-def test(fn):
-    TESTS[fn.__name__] = fn
-    return fn
-
-
 def started():
-    h = Harness()
+    h = harness.started(scenario=SCENARIO)
     try:
-        h.start_bus()
-        h.start_daemon(scenario=SCENARIO)
-        h.wait_for("/Connected", 1)
         h.wait_for("/Distributor/B/Fuse/1/Status", FUSE_BLOWN)
     except BaseException:
         h.__exit__(*sys.exc_info())
@@ -404,4 +393,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 7 and sys.argv[1] == "--burst-client":
         sys.exit(burst_client(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
                               sys.argv[6]))
-    sys.exit(run(TESTS))
+    sys.exit(run())

@@ -14,8 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (POLL_INTERVAL_MS, TIMING_MARGIN_S, Failure, Harness, ini, require, run,  # noqa: E402
-                     service_name)
+import harness  # noqa: E402
+from harness import (Failure, Harness, POLL_INTERVAL_MS, TIMING_MARGIN_S, ini, require, run, service_name, test)  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
 OK, ALARM = 0, 2
@@ -24,25 +24,8 @@ FUSE_OK, FUSE_BLOWN = 2, 3
 DIAG_INTERVAL = ("--diagnostics-interval", "1")
 DIAG_WAIT_S = 1.0 + 2 * POLL_S + TIMING_MARGIN_S  # until a snapshot shows what happened
 
-TESTS = {}
-
-
-def test(fn):
-    TESTS[fn.__name__] = fn
-    return fn
-
-
 def started(scenario, config=None, serials=("LYNX0001",), args=DIAG_INTERVAL):
-    h = Harness()
-    try:
-        h.start_bus()
-        h.start_daemon(scenario=scenario, config=config, serials=serials, args=args)
-        for serial in serials:
-            h.wait_for("/Connected", 1, service=service_name(serial))
-    except BaseException:
-        h.__exit__(*sys.exc_info())
-        raise
-    return h
+    return harness.started(scenario, config=config, serials=serials, args=args)
 
 
 def adapter(serial="LYNX0001", letters="A", extra=""):
@@ -437,4 +420,4 @@ def with_the_default_interval_counters_send_nothing_between_snapshots():
 
 
 if __name__ == "__main__":
-    sys.exit(run(TESTS))
+    sys.exit(run())

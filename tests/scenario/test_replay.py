@@ -19,21 +19,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Failure, Harness, ini, program, require, run, service_name  # noqa: E402
+from harness import Failure, Harness, ini, program, require, run, service_name, test  # noqa: E402
 
 OK, ALARM = 0, 2
 NOT_AVAILABLE, CONNECTED, NO_BUS_POWER, COMMS_LOST = 0, 1, 2, 3
 LETTERS = "ABCD"
 COMM_LOST_POLLS = 3
 SPEED = 5
-TESTS = {}
-
-
-def test(fn):
-    TESTS[fn.__name__] = fn
-    return fn
-
-
 def traces_dir():
     return os.path.join(os.path.dirname(program("SCENARIO_FIXTURES")), "traces")
 
@@ -368,4 +360,4 @@ def a_bad_trace_is_refused_naming_file_and_line():
 
 
 if __name__ == "__main__":
-    sys.exit(run(TESTS))
+    sys.exit(run())

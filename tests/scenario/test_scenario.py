@@ -13,22 +13,14 @@ import time
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (POLL_INTERVAL_MS, TIMING_MARGIN_S, Failure, Harness, ini, require, run,  # noqa: E402
-                     service_name, settings_id)
+from harness import (Failure, Harness, POLL_INTERVAL_MS, TIMING_MARGIN_S, ini, require, run, service_name,
+                     settings_id, started, test)  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
 OK, WARNING, ALARM = 0, 1, 2
 NOT_AVAILABLE, CONNECTED, NO_BUS_POWER, COMMS_LOST = 0, 1, 2, 3
 FUSE_NOT_AVAILABLE, FUSE_NOT_USED, FUSE_OK, FUSE_BLOWN = 0, 1, 2, 3
 LETTERS = "ABCD"
-
-TESTS = {}
-
-
-def test(fn):
-    TESTS[fn.__name__] = fn
-    return fn
-
 
 def dist(letter, status, fuses=None, lost=OK, blown=None):
     """Expected values of one distributor; fuses by published index, blown alarms default to
@@ -45,23 +37,6 @@ def dist(letter, status, fuses=None, lost=OK, blown=None):
 
 def absent(letter):
     return dist(letter, NOT_AVAILABLE, [FUSE_NOT_AVAILABLE] * 4)
-
-
-def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), settings=False):
-    """A harness with bus, optional settings stand-in and the daemon running, after the
-    daemon's first poll has published (the service's /Connected is 1)."""
-    h = Harness()
-    try:
-        h.start_bus()
-        if settings:
-            h.start_settings()
-        h.start_daemon(scenario=scenario, fixture=fixture, config=config, serials=serials)
-        for serial in serials:
-            h.wait_for("/Connected", 1, service=service_name(serial))
-    except BaseException:
-        h.__exit__(*sys.exc_info())
-        raise
-    return h
 
 
 def one_adapter(*distributors):
@@ -484,4 +459,4 @@ def custom_name_and_fuse_names_written_over_dbus_survive_a_daemon_restart():
 
 
 if __name__ == "__main__":
-    sys.exit(run(TESTS))
+    sys.exit(run())

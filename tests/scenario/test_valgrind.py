@@ -20,19 +20,11 @@ import sys
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Skip, ini, program, require, run, service_name  # noqa: E402
+from harness import Harness, Skip, ini, program, require, run, service_name, test  # noqa: E402
 
 SCENARIO = "adapter LYNX0001\ndistributor LYNX0001 A\ndistributor LYNX0001 B supply=off\n"
 SUPPRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
 STARTUP_S = 60  # valgrind makes start-up some 20-50 times slower
-
-TESTS = {}
-
-
-def test(fn):
-    TESTS[fn.__name__] = fn
-    return fn
-
 
 @test
 def daemon_under_valgrind_has_no_memory_error_and_no_definite_leak():
@@ -84,4 +76,4 @@ def daemon_under_valgrind_has_no_memory_error_and_no_definite_leak():
 
 
 if __name__ == "__main__":
-    sys.exit(run(TESTS))
+    sys.exit(run())
