@@ -102,8 +102,12 @@ static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
     }
     const struct config_adapter *ca = config_adapter(&dm->cfg, info->serial);
     struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
+    char connection[48], hardware[32];
+    snprintf(connection, sizeof(connection), "USB %s I2C", ftdi_chip_name(info->chip));
+    snprintf(hardware, sizeof(hardware), "%s I2C", ftdi_chip_name(info->chip));
     struct service_setup ss = {.serial = info->serial,
-                               .connection = "USB FT232H I2C",
+                               .connection = connection,
+                               .hardware = hardware,
                                .custom_name = ca->name,
                                .diagnostics_interval_ms = dm->diagnostics_interval_ms};
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {

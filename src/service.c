@@ -173,7 +173,7 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
     rc |= add(svc, "/ProductId", VEDBUS_INT(PRODUCT_ID), &hex, NULL);
     rc |= add(svc, "/ProductName", VEDBUS_STRING(PRODUCT_NAME), NULL, NULL);
     rc |= add(svc, "/FirmwareVersion", VEDBUS_STRING(LYNX_VERSION), NULL, NULL);
-    rc |= add(svc, "/HardwareVersion", VEDBUS_STRING("FT232H I2C"), NULL, NULL);
+    rc |= add(svc, "/HardwareVersion", VEDBUS_STRING(setup->hardware), NULL, NULL);
     rc |= add(svc, "/Serial", VEDBUS_STRING(setup->serial), NULL, NULL);
     rc |= add(svc, "/Connected", VEDBUS_INT(0), NULL, &svc->connected);
     rc |= add(svc, "/CustomName", VEDBUS_STRING(setup->custom_name), &name, &svc->custom_name);

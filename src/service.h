@@ -40,7 +40,8 @@
 
 struct service_setup {
     const char *serial;      /* adapter serial */
-    const char *connection;  /* /Mgmt/Connection, e.g. "USB 1-1.2 FT232H I2C" */
+    const char *connection;  /* /Mgmt/Connection, e.g. "USB FT232H I2C" */
+    const char *hardware;    /* /HardwareVersion: the adapter chip, e.g. "FT2232H I2C" */
     const char *custom_name; /* from the config file; "" = none */
     struct lynx_distributor_setup distributor[LYNX_DISTRIBUTORS];
     const char *fuse_name[LYNX_DISTRIBUTORS][LYNX_FUSES]; /* by physical index; NULL = default */

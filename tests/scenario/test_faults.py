@@ -316,7 +316,9 @@ def an_ft2232h_adapter_configured_by_pid_reads_its_distributors():
                   "/Distributor/A/Status": CONNECTED,
                   "/Distributor/A/Fuse/1/Status": FUSE_BLOWN,
                   "/Distributor/C/Status": NO_BUS_POWER,
-                  "/Distributor/B/Status": NOT_AVAILABLE}, service=svc)
+                  "/Distributor/B/Status": NOT_AVAILABLE,
+                  "/HardwareVersion": "FT2232H I2C",
+                  "/Mgmt/Connection": "USB FT2232H I2C"}, service=svc)
         h.simctl("fuse", "FT2232X1", "A", "2", "ok")
         h.wait_for("/Alarms/FuseBlown", OK, service=svc)
         require("FT2232H" in h.log_text(), "the log does not name the FT2232H")
