@@ -7,16 +7,9 @@
 #include <string.h>
 
 #include "action.h"
+#include "fuzz_util.h"
 
 #define MAX_WORDS 16
-
-static void check(int condition, const char *what)
-{
-    if (!condition) {
-        fprintf(stderr, "contract broken: %s\n", what);
-        abort();
-    }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

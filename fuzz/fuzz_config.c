@@ -8,14 +8,7 @@
 #include <string.h>
 
 #include "config.h"
-
-static void check(int condition, const char *what)
-{
-    if (!condition) {
-        fprintf(stderr, "contract broken: %s\n", what);
-        abort();
-    }
-}
+#include "fuzz_util.h"
 
 static void check_adapter(const struct config_adapter *a)
 {
@@ -31,8 +24,7 @@ static void check_adapter(const struct config_adapter *a)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* fmemopen() refuses an empty buffer; an empty file is what /dev/null gives. */
-    FILE *f = size ? fmemopen((void *)data, size, "r") : fopen("/dev/null", "r");
+    FILE *f = fuzz_open(data, size);
     if (!f)
         return 0;
     struct config cfg;

@@ -11,16 +11,9 @@
 #include <string.h>
 
 #include "mpsse_i2c.h"
+#include "fuzz_util.h"
 
 #define HEADER 15
-
-static void check(int condition, const char *what)
-{
-    if (!condition) {
-        fprintf(stderr, "contract broken: %s\n", what);
-        abort();
-    }
-}
 
 static void fuzz_builders(const struct mpsse_i2c_scan *scan, size_t max)
 {

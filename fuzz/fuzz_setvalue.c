@@ -19,19 +19,12 @@
 
 #include "config.h"
 #include "vedbus.h"
+#include "fuzz_util.h"
 
 #define MAX_NODES    64
 #define MAX_DEPTH    12
 #define MAX_STRING   80
 #define MAX_CHILDREN 4
-
-static void check(int condition, const char *what)
-{
-    if (!condition) {
-        fprintf(stderr, "contract broken: %s\n", what);
-        abort();
-    }
-}
 
 struct reader {
     const uint8_t *data;

@@ -8,18 +8,11 @@
 #include <string.h>
 
 #include "replay.h"
-
-static void check(int condition, const char *what)
-{
-    if (!condition) {
-        fprintf(stderr, "contract broken: %s\n", what);
-        abort();
-    }
-}
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FILE *f = size ? fmemopen((void *)data, size, "r") : fopen("/dev/null", "r");
+    FILE *f = fuzz_open(data, size);
     if (!f)
         return 0;
     struct sim_trace *t = calloc(1, sizeof(*t));
