@@ -471,12 +471,19 @@ class Harness:
 
 
 TESTS = {}
+ALONE = set()
 
 
-def test(fn):
-    """Registers a test function under its name, the sentence meson runs it as."""
-    TESTS[fn.__name__] = fn
-    return fn
+def test(fn=None, *, alone=False):
+    """Registers a test function under its name, the sentence meson runs it as. alone=True: it
+    measures time in poll periods or places faults by time, so meson runs it with nothing else
+    (a busy machine must not fake a delay)."""
+    def register(f):
+        TESTS[f.__name__] = f
+        if alone:
+            ALONE.add(f.__name__)
+        return f
+    return register(fn) if fn else register
 
 
 def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), settings=False,
@@ -499,7 +506,12 @@ def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), set
 
 
 def run(tests=TESTS):
-    """Command line of a test file: `<file> TEST_NAME`; exit 0 pass, 1 fail, 77 skip."""
+    """Command line of a test file: `<file> TEST_NAME`; exit 0 pass, 1 fail, 77 skip.
+    `<file> --list` prints "NAME alone|parallel" per test: meson registers its tests from it."""
+    if sys.argv[1:] == ["--list"]:
+        for name in tests:
+            print(name, "alone" if name in ALONE else "parallel")
+        return 0
     if len(sys.argv) != 2 or sys.argv[1] not in tests:
         print(f"usage: {sys.argv[0]} TEST\ntests: {' '.join(sorted(tests))}", file=sys.stderr)
         return 2

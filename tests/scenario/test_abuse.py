@@ -176,7 +176,7 @@ def set_value_message(service, path, text):
 
 # ---- the tests ------------------------------------------------------------------------------
 
-@test
+@test(alone=True)
 def exactly_the_name_paths_are_writeable_and_every_wrong_type_on_them_is_refused():
     with started() as h:
         before = dump(h)
@@ -201,7 +201,7 @@ def exactly_the_name_paths_are_writeable_and_every_wrong_type_on_them_is_refused
         assert_unharmed(h, before)
 
 
-@test
+@test(alone=True)
 def oversized_and_invalid_utf8_names_are_refused_and_change_nothing():
     with started() as h:
         before = dump(h)
@@ -248,7 +248,7 @@ def oversized_and_invalid_utf8_names_are_refused_and_change_nothing():
         assert_unharmed(h, before)
 
 
-@test
+@test(alone=True)
 def unknown_paths_methods_and_interfaces_answer_unknown_method_and_nodes_answer_get_value():
     with started() as h:
         before = dump(h)
@@ -359,7 +359,7 @@ def burst_client(address, service, index, calls, expected_json):
     return 0
 
 
-@test
+@test(alone=True)
 def a_burst_of_thousands_of_concurrent_calls_is_answered_right_and_leaves_the_service_unharmed():
     with started() as h:
         before = dump(h)

@@ -111,7 +111,7 @@ def a_corrupt_byte_never_raises_a_fuse_alarm_and_is_counted():
                   "/Distributor/A/Status": CONNECTED, "/Distributor/B/Status": CONNECTED})
 
 
-@test
+@test(alone=True)
 def corrupt_rate_of_5_percent_raises_no_false_alarm_and_fuse_changes_still_show_within_a_poll():
     with started(adapter(letters="AB")) as h:
         since = h.mark()
@@ -139,7 +139,7 @@ def corrupt_rate_of_5_percent_raises_no_false_alarm_and_fuse_changes_still_show_
                   "/Distributor/A/Alarms/ConnectionLost": OK})
 
 
-@test
+@test(alone=True)
 def nack_address_for_fewer_than_comm_lost_polls_loses_nothing():
     config = ini({"comm_lost_polls": 6})
     with started(adapter(letters="AB"), config=config) as h:
@@ -155,7 +155,7 @@ def nack_address_for_fewer_than_comm_lost_polls_loses_nothing():
         h.expect({"/Distributor/A/Status": CONNECTED, "/Distributor/A/Alarms/ConnectionLost": OK})
 
 
-@test
+@test(alone=True)
 def nack_address_for_comm_lost_polls_raises_connection_lost_and_clears_when_it_answers():
     polls = 3
     with started(adapter(letters="AB") + "distributor LYNX0001 C fuses=ok,open,ok,ok\n",
@@ -243,7 +243,7 @@ def single_usb_faults_keep_polling_without_an_alarm_and_connected_stays():
         h.wait_for("/Distributor/A/Fuse/0/Status", FUSE_BLOWN)
 
 
-@test
+@test(alone=True)
 def persistent_usb_errors_drop_connected_after_comm_lost_polls_and_it_recovers():
     polls = 3
     with started(adapter(letters="A"), config=ini({"comm_lost_polls": polls})) as h:
@@ -259,7 +259,7 @@ def persistent_usb_errors_drop_connected_after_comm_lost_polls_and_it_recovers()
         expect_polling(h)
 
 
-@test
+@test(alone=True)
 def unplug_mid_transfer_drops_connected_loses_comms_after_n_polls_and_recovers_on_plug():
     polls = 3
     with started(adapter(letters="A"), config=ini({"comm_lost_polls": polls})) as h:
@@ -376,7 +376,7 @@ def losing_the_dbus_connection_exits_non_zero_for_the_supervisor_to_restart():
         require("D-Bus connection lost" in log, f"no log line for the lost bus:\n{log}")
 
 
-@test
+@test(alone=True)
 def diagnostics_go_out_as_a_snapshot_at_most_once_per_interval():
     with started(adapter(letters="AB")) as h:
         h.pump(POLL_S)

@@ -242,7 +242,7 @@ def alarm_paths(events, value=ALARM):
 
 # ---- one test per field trace ------------------------------------------------------------------
 
-@test
+@test(alone=True)
 def corrupt_read_burst_replays_without_any_alarm_change():
     events = replay_fixture("corrupt-read-burst.trace")
     # fuse 3 of A is blown from the first poll and stays so; nothing else ever changes
@@ -250,7 +250,7 @@ def corrupt_read_burst_replays_without_any_alarm_change():
                        (0, "/Distributor/A/Fuse/2/Alarms/Blown", ALARM)], f"events: {events}")
 
 
-@test
+@test(alone=True)
 def supply_sag_on_all_distributors_loses_all_three_at_once_and_recovers():
     events = replay_fixture("supply-sag-all.trace")
     lost = [e for e in events if e[1].endswith("ConnectionLost")]
@@ -260,7 +260,7 @@ def supply_sag_on_all_distributors_loses_all_three_at_once_and_recovers():
             f"B's held fuse alarm changed: {events}")
 
 
-@test
+@test(alone=True)
 def fuse_blowing_and_being_replaced_raises_and_clears_the_alarm_at_its_polls():
     events = replay_fixture("fuse-blow-replace.trace")
     require([(p, v) for _, p, v in events] ==
@@ -269,7 +269,7 @@ def fuse_blowing_and_being_replaced_raises_and_clears_the_alarm_at_its_polls():
             f"events: {events}")
 
 
-@test
+@test(alone=True)
 def adapter_unplugged_for_30_s_drops_connected_loses_comms_and_recovers():
     events = replay_fixture("adapter-unplug-30s.trace")
     connected = [(p, v) for p, path, v in events if path == "/Connected"]
@@ -277,7 +277,7 @@ def adapter_unplugged_for_30_s_drops_connected_loses_comms_and_recovers():
     require(connected[1][0] - connected[0][0] == 30, f"30 polls unplugged: {connected}")
 
 
-@test
+@test(alone=True)
 def distributor_unplugged_from_the_chain_loses_only_that_one():
     events = replay_fixture("distributor-unplugged.trace")
     require([(p, v) for _, p, v in events] ==
@@ -285,7 +285,7 @@ def distributor_unplugged_from_the_chain_loses_only_that_one():
              ("/Distributor/B/Alarms/ConnectionLost", OK)], f"events: {events}")
 
 
-@test
+@test(alone=True)
 def flapping_contact_alarms_only_for_the_drop_of_comm_lost_polls():
     events = replay_fixture("flapping-contact.trace")
     require([(p, v) for _, p, v in events] ==
@@ -311,7 +311,7 @@ at 6.6 supply LYNX0001 A on
 """
 
 
-@test
+@test(alone=True)
 def a_recorded_run_with_faults_replays_to_the_same_dbus_history():
     config = ini({"comm_lost_polls": COMM_LOST_POLLS})
     with Harness() as h:
@@ -346,7 +346,7 @@ def a_recorded_run_with_faults_replays_to_the_same_dbus_history():
                     if p.endswith("ConnectionLost")), "the run raised no connection-lost alarm")
 
 
-@test
+@test(alone=True)
 def a_bad_trace_is_refused_naming_file_and_line():
     with Harness() as h:
         bad = os.path.join(h.tmp, "bad.trace")

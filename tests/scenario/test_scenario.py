@@ -111,7 +111,7 @@ def no_busbar_supply_shows_no_bus_power_and_fuses_not_available_without_alarm():
                   **dist("A", CONNECTED, [FUSE_BLOWN, FUSE_OK, FUSE_BLOWN, FUSE_OK])})
 
 
-@test
+@test(alone=True)
 def installed_distributor_that_is_absent_raises_connection_lost_after_comm_lost_polls():
     polls = 4
     config = ini({"comm_lost_polls": polls}, {"LYNX0001": {"distributorBInstalled": "true"}})
@@ -239,7 +239,7 @@ def two_adapters_get_distinct_device_instances_from_the_settings_service():
 
 # ---- changes while running ------------------------------------------------------------------
 
-@test
+@test(alone=True)
 def fuse_blowing_while_running_raises_the_alarm_within_one_poll_and_replacing_it_clears_it():
     with started(fixture="all-ok.scn") as h:
         h.expect({"/Alarms/FuseBlown": OK})
@@ -257,7 +257,7 @@ def fuse_blowing_while_running_raises_the_alarm_within_one_poll_and_replacing_it
             h.expect(dist("A", CONNECTED, [FUSE_OK, status, FUSE_OK, FUSE_OK]))
 
 
-@test
+@test(alone=True)
 def unplugged_adapter_keeps_its_service_loses_distributors_after_comm_lost_polls_and_recovers():
     polls = 3
     with started(fixture="all-ok.scn", config=ini({"comm_lost_polls": polls})) as h:
@@ -299,7 +299,7 @@ def unplugged_adapter_keeps_its_service_loses_distributors_after_comm_lost_polls
         require(not resent, f"the replug re-sent the held fuse alarm: {resent}")
 
 
-@test
+@test(alone=True)
 def an_unchanged_poll_emits_no_items_changed():
     with started(fixture="several-fuses-open.scn") as h:
         h.wait_for("/Distributor/B/Status", CONNECTED)

@@ -26,7 +26,7 @@ SCENARIO = "adapter LYNX0001\ndistributor LYNX0001 A\ndistributor LYNX0001 B sup
 SUPPRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
 STARTUP_S = 60  # valgrind makes start-up some 20-50 times slower
 
-@test
+@test(alone=True)
 def daemon_under_valgrind_has_no_memory_error_and_no_definite_leak():
     valgrind = shutil.which("valgrind")
     if not valgrind:
