@@ -318,7 +318,7 @@ static void on_setting(struct settings_client *client, const char *path,
                        const struct settings_value *value, enum settings_origin origin, void *user)
 {
     struct service *svc = user;
-    (void)client, (void)origin;
+    (void)client;
     if (value->type != SETTINGS_TYPE_STRING)
         return;
     if (strcmp(path, svc->instance_setting) == 0) {
@@ -332,7 +332,16 @@ static void on_setting(struct settings_client *client, const char *path,
         if (b)
             vedbus_item_set_string(b->item, *value->s ? value->s : b->fallback);
     }
-    vedbus_flush(svc->bus);
+    /* The values of a registration go out together, in one ItemsChanged (on_settings_state). */
+    if (origin == SETTINGS_ORIGIN_CHANGED)
+        vedbus_flush(svc->bus);
+}
+
+static void on_settings_state(struct settings_client *client, enum settings_state state, void *user)
+{
+    (void)client;
+    if (state == SETTINGS_STATE_REGISTERED)
+        vedbus_flush(((struct service *)user)->bus);
 }
 
 /* Without a settings client the service still runs, on defaults. */
@@ -353,7 +362,8 @@ static void start_settings(struct service *svc, struct mainloop *loop, const cha
     for (unsigned i = 0; i < N_FUSE_NAMES; i++)
         defs[n++] = (struct settings_def){.path = svc->fuse_name_binding[i].setting,
                                           .def = SETTINGS_STRING("")};
-    struct settings_client_options opt = {.on_value = on_setting, .user = svc};
+    struct settings_client_options opt = {
+        .on_value = on_setting, .on_state = on_settings_state, .user = svc};
     int rc = settings_client_new(loop, vedbus_connection(svc->bus), defs, n, &opt, &svc->settings);
     if (rc < 0)
         log_warn("%s: no settings client (%s): names and instance will not persist",
