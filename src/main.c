@@ -38,6 +38,7 @@ struct daemon {
     struct ftdi_host *host;
     struct mainloop_timer *poll_timer, *rescan_timer;
     struct ftdi_hotplug *hotplug;
+    struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS]; /* the configured VID:PIDs, as ftdi.c takes them */
     struct watched_adapter adapters[MAX_ADAPTERS];
     size_t n_adapters;
     struct mainloop_fd_watch *usb_watch[MAX_LIBUSB_FDS];
@@ -139,10 +140,7 @@ static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
 static void rescan(struct daemon *dm)
 {
     struct ftdi_device_info found[MAX_ADAPTERS];
-    struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS];
-    for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
-        ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
-    int n = ftdi_enumerate(dm->host, ids, dm->cfg.n_usb_ids, found, MAX_ADAPTERS);
+    int n = ftdi_enumerate(dm->host, dm->ids, dm->cfg.n_usb_ids, found, MAX_ADAPTERS);
     if (n < 0) {
         log_warn("cannot list USB devices: %s", ftdi_host_error(dm->host));
         return;
@@ -217,11 +215,8 @@ static int watch_usb(struct daemon *dm)
     ftdi_host_set_pollfd_notifiers(dm->host, usb_fd_added, usb_fd_removed, dm);
 
     bool hotplug = ftdi_host_has_hotplug(dm->host);
-    struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS];
-    for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
-        ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
-    if (hotplug && ftdi_hotplug_register(dm->host, ids, dm->cfg.n_usb_ids, false, on_hotplug, dm,
-                                         &dm->hotplug) < 0)
+    if (hotplug && ftdi_hotplug_register(dm->host, dm->ids, dm->cfg.n_usb_ids, false, on_hotplug,
+                                         dm, &dm->hotplug) < 0)
         hotplug = false;
     int rc = mainloop_add_timer(dm->loop, RESCAN_MS, !hotplug, on_rescan, dm, &dm->rescan_timer);
     if (hotplug)
@@ -234,6 +229,8 @@ static int run(struct daemon *dm)
 {
     static const int signals[] = {SIGTERM, SIGINT};
     int rc;
+    for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
+        dm->ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
     if ((rc = mainloop_new(&dm->loop)) < 0 ||
         (rc = mainloop_catch_signals(dm->loop, signals, 2)) < 0) {
         log_error("cannot set up the event loop: %s", strerror(-rc));
