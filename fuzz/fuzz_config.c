@@ -12,12 +12,13 @@
 
 static void check_adapter(const struct config_adapter *a)
 {
-    check(strlen(a->name) <= CONFIG_NAME_MAX_BYTES, "adapter name too long");
+    check(name_check(a->name, NAME_CUSTOM_MAX_CHARS, NULL) == NAME_OK,
+          "a loaded adapter name is not valid");
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         struct lynx_distributor_setup setup;
         config_lynx_setup(a, d, &setup);
         for (unsigned f = 0; f < LYNX_FUSES; f++)
-            check(config_valid_fuse_name(a->distributor[d].fuse_name[f]),
+            check(name_check(a->distributor[d].fuse_name[f], NAME_FUSE_MAX_CHARS, NULL) == NAME_OK,
                   "a loaded fuse name is not valid");
     }
 }

@@ -287,7 +287,9 @@ static void decode_for_every_type(DBusMessage *msg)
               "decoded value not of the item's type");
         if (v.type == VEDBUS_TYPE_STRING) {
             check(v.s && dbus_validate_utf8(v.s, NULL), "decoded string not valid UTF-8");
-            (void)config_valid_fuse_name(v.s); /* what a fuse name item then checks */
+            /* what a name item then checks: dbus-valid UTF-8 is never "not valid UTF-8" */
+            check(name_check(v.s, NAME_FUSE_MAX_CHARS, NULL) != NAME_BAD_UTF8,
+                  "name_check disagrees with libdbus on UTF-8");
         }
     }
 }

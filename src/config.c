@@ -9,57 +9,9 @@
 #include <strings.h>
 
 #include "log.h"
+#include "name.h"
 
 #define KEY_MAX 64 /* longest key name we recognise is far shorter */
-
-/* ---- UTF-8 ----------------------------------------------------------------------------- */
-
-enum text_check { TEXT_OK, TEXT_BAD_UTF8, TEXT_CONTROL };
-
-/* Validates UTF-8 and counts code points. */
-static enum text_check check_text(const char *s, size_t *chars)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-    while (*p) {
-        unsigned c = *p, len;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F)
-                return TEXT_CONTROL;
-            p++;
-            n++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return TEXT_BAD_UTF8;
-        }
-        for (unsigned i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-                return TEXT_BAD_UTF8;
-            cp = cp << 6 | (p[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return TEXT_BAD_UTF8;
-        if (cp >= 0x80 && cp <= 0x9F) /* C1 controls */
-            return TEXT_CONTROL;
-        p += len;
-        n++;
-    }
-    if (chars)
-        *chars = n;
-    return TEXT_OK;
-}
-
-bool config_valid_fuse_name(const char *name)
-{
-    return strlen(name) <= LYNX_FUSE_NAME_MAX && check_text(name, NULL) == TEXT_OK;
-}
 
 /* ---- defaults and lookup -------------------------------------------------------------- */
 
@@ -363,31 +315,18 @@ static bool parse_number(struct parser *p, const char *key, const char *v, unsig
     return true;
 }
 
-static void set_text(struct parser *p, const char *key, const char *value, char *dst,
-                     size_t max_bytes, size_t max_chars)
+static void set_name(struct parser *p, const char *key, const char *value, char *dst,
+                     size_t max_chars)
 {
     size_t chars = 0;
-    switch (check_text(value, &chars)) {
-    case TEXT_BAD_UTF8:
-        fail(p, "%s: not valid UTF-8", key);
-        return;
-    case TEXT_CONTROL:
-        fail(p, "%s: contains a control character", key);
-        return;
-    case TEXT_OK:
-        break;
-    }
-    if (strlen(value) > max_bytes) {
-        fail(p, "%s: '%s' is %zu bytes long, at most %zu bytes of UTF-8 allowed", key, value,
-             strlen(value), max_bytes);
-        return;
-    }
-    if (chars > max_chars) {
+    enum name_check rc = name_check(value, max_chars, &chars);
+    if (rc == NAME_TOO_LONG)
         fail(p, "%s: '%s' is %zu characters long, at most %zu allowed", key, value, chars,
              max_chars);
-        return;
-    }
-    strcpy(dst, value);
+    else if (rc != NAME_OK)
+        fail(p, "%s: %s", key, name_check_message(rc));
+    else
+        strcpy(dst, value); /* max_chars characters fit in NAME_MAX_BYTES(max_chars) */
 }
 
 static void set_adapter_key(struct parser *p, struct config_adapter *a, const struct adapter_key *k,
@@ -404,10 +343,10 @@ static void set_adapter_key(struct parser *p, struct config_adapter *a, const st
     bool *flag = NULL;
     switch (k->kind) {
     case KEY_NAME:
-        set_text(p, key, value, a->name, CONFIG_NAME_MAX_BYTES, CONFIG_NAME_MAX_CHARS);
+        set_name(p, key, value, a->name, NAME_CUSTOM_MAX_CHARS);
         return;
     case KEY_FUSE_NAME:
-        set_text(p, key, value, d->fuse_name[k->fuse], LYNX_FUSE_NAME_MAX, LYNX_FUSE_NAME_MAX);
+        set_name(p, key, value, d->fuse_name[k->fuse], NAME_FUSE_MAX_CHARS);
         return;
     case KEY_MOUNTED_UPSIDE_DOWN:
         flag = &a->mounted_upside_down;

@@ -28,13 +28,12 @@
 #include <stdio.h>
 
 #include "lynx.h"
+#include "name.h"
 
 #define CONFIG_FTDI_VID         0x0403
 #define CONFIG_FT232H_PID       0x6014 /* stock FT232H */
 #define CONFIG_LYNX_ADAPTER_PID 0xD4F8 /* adapters reprogrammed as the original project did */
 #define CONFIG_MAX_USB_IDS      2
-#define CONFIG_NAME_MAX_CHARS   32 /* the GUI's CustomName limit */
-#define CONFIG_NAME_MAX_BYTES   (CONFIG_NAME_MAX_CHARS * 4)
 #define CONFIG_ERROR_MAX        256
 
 #define CONFIG_POLL_INTERVAL_MS_DEFAULT 1000
@@ -58,12 +57,13 @@ struct config_distributor {
     bool installed;                  /* default false: absence raises no alarm */
     bool upside_down;                /* resolved: own key, else mounted_upside_down */
     bool fuse_installed[LYNX_FUSES]; /* by physical index, default true */
-    char fuse_name[LYNX_FUSES][LYNX_FUSE_NAME_MAX + 1]; /* by physical index, "" = not set */
+    char fuse_name[LYNX_FUSES]
+                  [NAME_MAX_BYTES(NAME_FUSE_MAX_CHARS) + 1]; /* by physical index, "" = not set */
 };
 
 struct config_adapter {
-    char *serial;                         /* NULL for the defaults */
-    char name[CONFIG_NAME_MAX_BYTES + 1]; /* "" = not set */
+    char *serial;                                         /* NULL for the defaults */
+    char name[NAME_MAX_BYTES(NAME_CUSTOM_MAX_CHARS) + 1]; /* "" = not set */
     bool mounted_upside_down;
     struct config_distributor distributor[LYNX_DISTRIBUTORS];
     uint64_t keys_set; /* which keys the file set (bookkeeping for duplicates and [DEFAULT]) */
@@ -102,10 +102,5 @@ const struct config_adapter *config_adapter(const struct config *cfg, const char
 /* The decoder's view of one distributor (0..3) of an adapter. */
 void config_lynx_setup(const struct config_adapter *adapter, unsigned distributor,
                        struct lynx_distributor_setup *out);
-
-/* A fuse name the firmware and the GUI accept: valid UTF-8 (no overlong forms, surrogates or
- * code points above U+10FFFF), no control characters, at most LYNX_FUSE_NAME_MAX bytes. The empty
- * name is valid (the GUI then shows "Fuse n"). */
-bool config_valid_fuse_name(const char *name);
 
 #endif

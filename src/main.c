@@ -49,6 +49,7 @@ struct daemon {
     unsigned long max_polls; /* --polls: quit after that many polls (0 = never) */
     unsigned long polls;
     unsigned diagnostics_interval_ms; /* --diagnostics-interval; 0 = the service's default */
+    uint32_t settings_timeout_ms;     /* --settings-timeout */
 };
 
 static void usage(FILE *out)
@@ -68,6 +69,9 @@ static void usage(FILE *out)
           "                     only in N cancel the start-up and exit costs)\n"
           "      --diagnostics-interval SECONDS  how often the /Diagnostics counters are\n"
           "                     published (default 60)\n"
+          "      --settings-timeout SECONDS  how long a service waits for its device\n"
+          "                     instance from localsettings before it goes on the bus with\n"
+          "                     the default (default 30; 0 = do not wait)\n"
           "      --version      print the version and exit\n",
           out);
 }
@@ -110,7 +114,8 @@ static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
                                .connection = connection,
                                .hardware = hardware,
                                .custom_name = ca->name,
-                               .diagnostics_interval_ms = dm->diagnostics_interval_ms};
+                               .diagnostics_interval_ms = dm->diagnostics_interval_ms,
+                               .settings_timeout_ms = dm->settings_timeout_ms};
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         config_lynx_setup(ca, d, &setup[d]);
         ss.distributor[d] = setup[d];
@@ -289,9 +294,10 @@ int main(int argc, char **argv)
                                             {"record-max", required_argument, NULL, 'R'},
                                             {"polls", required_argument, NULL, 'P'},
                                             {"diagnostics-interval", required_argument, NULL, 'D'},
+                                            {"settings-timeout", required_argument, NULL, 'S'},
                                             {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
-    static struct daemon dm;
+    static struct daemon dm = {.settings_timeout_ms = SERVICE_SETTINGS_TIMEOUT_MS};
     int opt;
     while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) != -1) {
         switch (opt) {
@@ -329,6 +335,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             dm.diagnostics_interval_ms = (unsigned)s * 1000u;
+            break;
+        }
+        case 'S': {
+            char *end;
+            errno = 0;
+            unsigned long s = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || s > 3600 || optarg[0] == '-') {
+                log_error("--settings-timeout: expected 0-3600 seconds, got '%s'", optarg);
+                return 2;
+            }
+            dm.settings_timeout_ms = (uint32_t)s * 1000u;
             break;
         }
         case 'R':

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "name.h"
 #include "settings.h"
 #include "vedbus.h"
 
@@ -23,8 +24,8 @@ struct name_binding {
     struct service *svc;
     struct vedbus_item *item;
     char setting[SETTINGS_PATH_MAX];
-    char fallback[LYNX_FUSE_NAME_MAX * 2 + 1]; /* shown when the setting is "" */
-    size_t max_bytes;
+    char fallback[NAME_MAX_BYTES(NAME_CUSTOM_MAX_CHARS) + 1]; /* shown when the setting is "" */
+    size_t max_chars;
 };
 
 #define N_FUSE_NAMES (LYNX_DISTRIBUTORS * LYNX_FUSES)
@@ -67,18 +68,23 @@ struct service {
     struct mainloop *loop;
     bool bus_lost;
     struct vedbus_service *bus;
-    struct vedbus_item *connected;
+    struct vedbus_item *adapter_connected;
     struct vedbus_item *device_instance;
     struct vedbus_item *custom_name;
     struct vedbus_item *nr_of_distributors;
-    struct vedbus_item *fuse_blown;
     struct distributor_items dist[LYNX_DISTRIBUTORS];
     struct service_state published;
     struct settings_client *settings;
     char instance_setting[SETTINGS_PATH_MAX];
+    /* Announcing: the bus name is requested once the instance is known (or the wait is over). */
+    struct mainloop_timer *announce_timer; /* the settings wait, then name retries */
+    uint32_t announce_retry_ms;            /* back-off after a refused RequestName */
+    int announced_instance;                /* /DeviceInstance while the name is owned */
+    bool waited;                           /* the settings wait is over */
     struct name_binding custom_name_binding;
     struct name_binding fuse_name_binding[N_FUSE_NAMES];
     struct vedbus_item *diagnostic[N_DIAGNOSTICS]; /* adapter's, then A's, B's, ... */
+    uint32_t settings_timeout_ms;
     uint64_t diagnostics_interval_ms;
     uint64_t diagnostics_at_ms; /* when the published snapshot was taken */
     bool diagnostics_published;
@@ -117,15 +123,20 @@ void service_settings_id(const char *serial, char *buf, size_t size)
     }
 }
 
-/* A name written from the GUI: fuse names at most 16 bytes (the limit of the Lynx firmware and
- * the GUI), the custom name at most 32; vedbus has already checked the UTF-8. Accepted names are
- * written through to localsettings so they survive a restart. */
+/* A name written from the GUI or MQTT: the rules of name.h (vedbus has already checked the
+ * UTF-8). An accepted name is written through to localsettings so it survives a restart; while
+ * localsettings is away the settings client keeps it and writes it when it returns. */
 static int validate_name(struct vedbus_item *item, const struct vedbus_value *proposed, void *user)
 {
     struct name_binding *b = user;
-    (void)item;
-    if (proposed->type != VEDBUS_TYPE_STRING || strlen(proposed->s) > b->max_bytes)
+    if (proposed->type != VEDBUS_TYPE_STRING)
         return -EINVAL;
+    enum name_check rc = name_check(proposed->s, b->max_chars, NULL);
+    if (rc != NAME_OK) {
+        log_warn("%s: %s refused: %s", vedbus_service_name(b->svc->bus), vedbus_item_path(item),
+                 name_check_message(rc));
+        return -EINVAL;
+    }
     if (b->svc->settings) {
         struct settings_value v = SETTINGS_STRING(proposed->s);
         settings_set(b->svc->settings, b->setting, &v);
@@ -161,7 +172,7 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
     char id[128];
     service_settings_id(setup->serial, id, sizeof(id));
     b->svc = svc;
-    b->max_bytes = 32;
+    b->max_chars = NAME_CUSTOM_MAX_CHARS;
     snprintf(b->fallback, sizeof(b->fallback), "%s", setup->custom_name);
     settings_device_path(b->setting, sizeof(b->setting), id, SETTINGS_LEAF_CUSTOM_NAME);
     int rc = 0;
@@ -175,7 +186,10 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
     rc |= add(svc, "/FirmwareVersion", VEDBUS_STRING(LYNX_VERSION), NULL, NULL);
     rc |= add(svc, "/HardwareVersion", VEDBUS_STRING(setup->hardware), NULL, NULL);
     rc |= add(svc, "/Serial", VEDBUS_STRING(setup->serial), NULL, NULL);
-    rc |= add(svc, "/Connected", VEDBUS_INT(0), NULL, &svc->connected);
+    /* Always 0: systemcalc counts a battery service as a battery monitor only when /Connected is
+     * 1 (_remove_unconnected_services); the adapter's own state is /Adapter/Connected. */
+    rc |= add(svc, "/Connected", VEDBUS_INT(0), NULL, NULL);
+    rc |= add(svc, "/Adapter/Connected", VEDBUS_INT(0), NULL, &svc->adapter_connected);
     rc |= add(svc, "/CustomName", VEDBUS_STRING(setup->custom_name), &name, &svc->custom_name);
     b->item = svc->custom_name;
     return rc;
@@ -203,7 +217,7 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
                                            .validate = validate_name,
                                            .validate_user = b};
         b->svc = svc;
-        b->max_bytes = LYNX_FUSE_NAME_MAX;
+        b->max_chars = NAME_FUSE_MAX_CHARS;
         if (configured && *configured)
             snprintf(b->fallback, sizeof(b->fallback), "%s", configured);
         else
@@ -313,6 +327,78 @@ static struct name_binding *find_binding(struct service *svc, const char *path)
     return NULL;
 }
 
+static int64_t device_instance(const struct service *svc)
+{
+    return vedbus_item_value(svc->device_instance).i;
+}
+
+/* Requests the bus name. Consumers (systemcalc's dbusmonitor, dbus-flashmq) read /DeviceInstance
+ * once, when the name appears, so this happens only once the instance is known. A refused name
+ * (held by another process, or by our previous instance on its way out) is retried with a
+ * back-off; polling goes on meanwhile and the values are read in full when the name appears. */
+static void announce(struct service *svc)
+{
+    const char *name = vedbus_service_name(svc->bus);
+    if (vedbus_name_registered(svc->bus))
+        return;
+    int rc = vedbus_register_name(svc->bus);
+    if (rc < 0) {
+        log_error("%s: cannot own the bus name (%s); retrying in %u s", name,
+                  rc == -EEXIST ? "another process has it" : strerror(-rc),
+                  (unsigned)(svc->announce_retry_ms / 1000));
+        mainloop_timer_arm(svc->announce_timer, svc->announce_retry_ms);
+        if (svc->announce_retry_ms < SERVICE_ANNOUNCE_RETRY_MAX_MS)
+            svc->announce_retry_ms *= 2;
+        return;
+    }
+    svc->announce_retry_ms = SERVICE_ANNOUNCE_RETRY_MIN_MS;
+    svc->announced_instance = (int)device_instance(svc);
+    log_info("%s: on the bus, device instance %d", name, svc->announced_instance);
+}
+
+/* The instance is known, or changed (localsettings came late, or the VRM-instance page wrote
+ * ClassAndVrmInstance): announce, or leave the bus and come back so that consumers that cached
+ * the old instance read the new one. */
+static void instance_known(struct service *svc)
+{
+    svc->waited = true;
+    if (!vedbus_name_registered(svc->bus)) {
+        mainloop_timer_disarm(svc->announce_timer);
+        announce(svc);
+    } else if (device_instance(svc) != svc->announced_instance) {
+        log_info("%s: device instance %d -> %lld: leaving the bus and coming back",
+                 vedbus_service_name(svc->bus), svc->announced_instance,
+                 (long long)device_instance(svc));
+        vedbus_release_name(svc->bus);
+        announce(svc);
+    }
+}
+
+static void on_announce_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    struct service *svc = user;
+    (void)loop, (void)timer;
+    if (!svc->waited)
+        log_warn("%s: no answer from %s within %u s: going on with device instance %lld",
+                 vedbus_service_name(svc->bus), SETTINGS_SERVICE_NAME,
+                 (unsigned)(svc->settings_timeout_ms / 1000), (long long)device_instance(svc));
+    svc->waited = true;
+    announce(svc);
+}
+
+/* A name from localsettings: stored by an earlier run, or written there by another client. One
+ * that breaks the rules (written straight into localsettings) is not published. */
+static void take_stored_name(struct service *svc, struct name_binding *b, const char *value)
+{
+    enum name_check rc = name_check(value, b->max_chars, NULL);
+    if (rc != NAME_OK) {
+        log_warn("%s: ignoring %s from the settings: %s", vedbus_service_name(svc->bus), b->setting,
+                 name_check_message(rc));
+        value = "";
+    }
+    vedbus_item_set_string(b->item, *value ? value : b->fallback);
+}
+
 /* localsettings reported a value: at registration, or changed by the GUI or another client. */
 static void on_setting(struct settings_client *client, const char *path,
                        const struct settings_value *value, enum settings_origin origin, void *user)
@@ -327,10 +413,12 @@ static void on_setting(struct settings_client *client, const char *path,
             vedbus_item_set_int(svc->device_instance, instance);
         else
             log_warn("%s: ignoring %s = '%s'", vedbus_service_name(svc->bus), path, value->s);
+        if (origin == SETTINGS_ORIGIN_CHANGED)
+            instance_known(svc);
     } else {
         struct name_binding *b = find_binding(svc, path);
         if (b)
-            vedbus_item_set_string(b->item, *value->s ? value->s : b->fallback);
+            take_stored_name(svc, b, value->s);
     }
     /* The values of a registration go out together, in one ItemsChanged (on_settings_state). */
     if (origin == SETTINGS_ORIGIN_CHANGED)
@@ -339,9 +427,12 @@ static void on_setting(struct settings_client *client, const char *path,
 
 static void on_settings_state(struct settings_client *client, enum settings_state state, void *user)
 {
+    struct service *svc = user;
     (void)client;
-    if (state == SETTINGS_STATE_REGISTERED)
-        vedbus_flush(((struct service *)user)->bus);
+    if (state != SETTINGS_STATE_REGISTERED)
+        return;
+    vedbus_flush(svc->bus);
+    instance_known(svc);
 }
 
 /* Without a settings client the service still runs, on defaults. */
@@ -383,6 +474,8 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
     svc->loop = loop;
     svc->diagnostics_interval_ms = setup->diagnostics_interval_ms ? setup->diagnostics_interval_ms
                                                                   : SERVICE_DIAGNOSTICS_INTERVAL_MS;
+    svc->settings_timeout_ms = setup->settings_timeout_ms;
+    svc->announce_retry_ms = SERVICE_ANNOUNCE_RETRY_MIN_MS;
     int rc = vedbus_service_new(loop, name, address, &svc->bus);
     if (rc < 0) {
         log_error("%s: cannot connect to D-Bus: %s", name, strerror(-rc));
@@ -391,24 +484,25 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
     }
     vedbus_set_disconnect_handler(svc->bus, on_bus_lost, svc);
     rc = add_mandatory(svc, setup);
-    rc |= add_enum(svc, "/Alarms/FuseBlown", LYNX_ALARM_OK, &alarm_enum, &svc->fuse_blown);
     rc |= add(svc, "/NrOfDistributors", VEDBUS_INT(0), NULL, &svc->nr_of_distributors);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS && rc == 0; d++)
         rc |= add_distributor(svc, setup, d);
     if (rc == 0)
         rc |= add_diagnostics(svc);
-    if (rc == 0) {
-        start_settings(svc, loop, setup->serial);
-        rc = vedbus_register_name(svc->bus);
-        if (rc < 0)
-            log_error("%s: cannot own the bus name: %s", name,
-                      rc == -EEXIST ? "another process has it" : strerror(-rc));
-    } else {
+    if (rc == 0)
+        rc = mainloop_add_timer(loop, svc->settings_timeout_ms, false, on_announce_timer, svc,
+                                &svc->announce_timer);
+    else
         rc = -EINVAL;
-    }
     if (rc < 0) {
         service_free(svc);
         return rc;
+    }
+    start_settings(svc, loop, setup->serial);
+    if (!svc->settings || svc->settings_timeout_ms == 0) {
+        mainloop_timer_disarm(svc->announce_timer);
+        svc->waited = true;
+        announce(svc);
     }
     *out = svc;
     return 0;
@@ -420,6 +514,8 @@ void service_free(struct service *svc)
         return;
     if (svc->settings)
         settings_client_free(svc->settings);
+    if (svc->announce_timer)
+        mainloop_remove_timer(svc->announce_timer);
     if (svc->bus)
         vedbus_service_free(svc->bus);
     free(svc);
@@ -428,9 +524,8 @@ void service_free(struct service *svc)
 int service_publish(struct service *svc, const struct service_state *state)
 {
     int nr = 0;
-    enum lynx_alarm any_blown = LYNX_ALARM_OK;
 
-    vedbus_item_set_int(svc->connected, state->connected);
+    vedbus_item_set_int(svc->adapter_connected, state->connected);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         const struct lynx_distributor_state *ds = &state->distributor[d];
         struct distributor_items *it = &svc->dist[d];
@@ -440,12 +535,9 @@ int service_publish(struct service *svc, const struct service_state *state)
         for (unsigned f = 0; f < LYNX_FUSES; f++) {
             vedbus_item_set_int(it->fuse_status[f], ds->fuse[f].status);
             vedbus_item_set_int(it->fuse_blown[f], ds->fuse[f].blown_alarm);
-            if (ds->fuse[f].blown_alarm > any_blown)
-                any_blown = ds->fuse[f].blown_alarm;
         }
     }
     vedbus_item_set_int(svc->nr_of_distributors, nr);
-    vedbus_item_set_int(svc->fuse_blown, any_blown);
     publish_diagnostics(svc, &state->diagnostics);
     svc->published = *state;
     return vedbus_flush(svc->bus);

@@ -1,11 +1,29 @@
 /* The battery service of one adapter: com.victronenergy.battery.dbus_lynx_distributor_<serial>
- * with the mandatory Venus paths, /NrOfDistributors, /Distributor/[A-D]/..., /Alarms/FuseBlown.
+ * with the mandatory Venus paths, /NrOfDistributors and /Distributor/[A-D]/...
+ *
+ * Neutral towards the system's battery monitor: systemcalc's automatic choice takes any battery
+ * service whose /Connected is 1 (and whose /ProductName and /Mgmt/Connection are set) before it
+ * falls back to a Multi's SoC, and then offers it in /AvailableBatteryServices. So /Connected is
+ * always 0 and the adapter's state is /Adapter/Connected (1 while it is open and polls do not keep
+ * failing on USB). gui-v2 lists and names the device, venus-platform registers its alarms and
+ * dbus-flashmq publishes it whatever /Connected says.
+ *
+ * One notification per blown fuse: there is no aggregate alarm (venus-platform would notify
+ * /Alarms/FuseBlown as a "Fuse blown" of its own next to the per-fuse one, which names the fuse).
+ *
+ * The instance before the name: consumers read /DeviceInstance once, when the name appears. The
+ * service therefore requests its name only once localsettings has answered for
+ * ClassAndVrmInstance, or after settings_timeout_ms without an answer (then with the default and a
+ * log line). When the instance later changes (localsettings appears late, or the VRM-instance page
+ * writes the setting) the service leaves the bus and comes back. A refused name is retried with a
+ * back-off. Polls publish throughout: while the name is not owned, nothing is sent and consumers
+ * read every value when it appears.
  *
  * The service exists as long as the daemon runs, also while its adapter is unplugged (then
- * /Connected is 0 and the distributors go to "communications lost" through their trackers), so
- * consumers never see it vanish. service_publish() diffs the new state against what is on the bus
- * and sends one ItemsChanged with only what changed. /CustomName and every fuse /Name are writeable
- * from the GUI: fuse names at most 16 bytes of valid UTF-8, anything else is refused with
+ * /Adapter/Connected is 0 and the distributors go to "communications lost" through their
+ * trackers), so consumers never see it vanish. service_publish() diffs the new state against what
+ * is on the bus and sends one ItemsChanged with only what changed. /CustomName and every fuse
+ * /Name are writeable from the GUI under the rules of name.h; anything else is refused with
  * SetValue result 2 and changes nothing.
  *
  * Diagnostics: /Diagnostics/{Polls,UsbErrors,Reopens,BusRecoveries} of the adapter,
@@ -20,8 +38,7 @@
  *
  * Losing the D-Bus connection (dbus-daemon restarted) makes the loop quit and service_bus_lost()
  * true: the daemon then exits non-zero and its supervisor (daemontools on Venus OS) starts it
- * afresh, which re-registers every name, setting and item the way a start does and raises no
- * alarm. */
+ * afresh, which re-registers every name, setting and item the way a start does. */
 #ifndef LYNX_SERVICE_H
 #define LYNX_SERVICE_H
 
@@ -33,10 +50,12 @@
 
 #define SERVICE_NAME_PREFIX        "com.victronenergy.battery."
 #define SERVICE_SETTINGS_ID_PREFIX "dbus_lynx_distributor_"
-/* Far above the instances of real battery monitors, so systemcalc's auto-selection (lowest
- * instance first) never picks a distributor-only service as the system battery. */
+/* Clear of the low instances real battery monitors take (localsettings bumps it on a clash). */
 #define SERVICE_DEFAULT_DEVICE_INSTANCE 990
 #define SERVICE_DIAGNOSTICS_INTERVAL_MS 60000
+#define SERVICE_SETTINGS_TIMEOUT_MS     30000 /* how long to wait for the instance at most */
+#define SERVICE_ANNOUNCE_RETRY_MIN_MS   1000  /* a refused bus name: first retry ... */
+#define SERVICE_ANNOUNCE_RETRY_MAX_MS   30000 /* ... doubling up to this */
 
 struct service_setup {
     const char *serial;      /* adapter serial */
@@ -46,6 +65,7 @@ struct service_setup {
     struct lynx_distributor_setup distributor[LYNX_DISTRIBUTORS];
     const char *fuse_name[LYNX_DISTRIBUTORS][LYNX_FUSES]; /* by physical index; NULL = default */
     unsigned diagnostics_interval_ms;                     /* 0 = SERVICE_DIAGNOSTICS_INTERVAL_MS */
+    uint32_t settings_timeout_ms; /* the wait for the instance; 0 = request the name at once */
 };
 
 struct service_distributor_diagnostics {
@@ -71,8 +91,9 @@ struct service_state {
 
 struct service;
 
-/* Creates every item, then requests the bus name; bus address NULL = system bus. Returns 0 or a
- * negative errno (-EEXIST: the name is taken by another process). */
+/* Connects (bus address NULL = system bus), creates every item and starts the settings client;
+ * the name follows from the loop (see above), or at once when settings_timeout_ms is 0. Returns 0
+ * or a negative errno (no connection to the bus, out of memory). */
 int service_new(struct mainloop *loop, const struct service_setup *setup, const char *address,
                 struct service **out);
 void service_free(struct service *svc);

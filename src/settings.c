@@ -21,7 +21,9 @@ struct setting {
     struct settings_value def, min, max; /* def.s owned */
     bool has_range;
     bool silent;
-    struct settings_value value; /* value.s owned */
+    struct settings_value value;   /* value.s owned */
+    bool has_pending;              /* written while localsettings was away (settings_set) */
+    struct settings_value pending; /* pending.s owned */
 };
 
 /* A SetValue in flight; kept in a list so settings_client_free can cancel it. */
@@ -52,6 +54,8 @@ struct settings_client {
 };
 
 static void send_add_settings(struct settings_client *client);
+static int send_set_value(struct settings_client *client, const char *path,
+                          const struct settings_value *value);
 
 /* ---- values ---- */
 
@@ -378,6 +382,16 @@ static void take_add_result(struct settings_client *client, DBusMessageIter *dic
                  (int)error);
         return;
     }
+    if (setting->has_pending) {
+        /* Written while localsettings was away: the user's last word wins over what it stored. */
+        log_info("settings: writing %s, set while %s was away", path, SETTINGS_SERVICE_NAME);
+        if (send_set_value(client, path, &setting->pending) == 0) {
+            take_value(client, setting, &setting->pending, SETTINGS_ORIGIN_REGISTERED);
+            setting->has_pending = false;
+            free_value(&setting->pending);
+            return;
+        }
+    }
     struct settings_value value;
     if (!have_value || read_variant(&value_variant, &value) < 0) {
         log_warn("settings: %s: AddSettings returned no usable value; using the default", path);
@@ -651,6 +665,8 @@ static void free_settings(struct settings_client *client)
         free(client->settings[i].path);
         free_value(&client->settings[i].def);
         free_value(&client->settings[i].value);
+        if (client->settings[i].has_pending)
+            free_value(&client->settings[i].pending);
     }
     free(client->settings);
 }
@@ -773,20 +789,9 @@ static void on_set_value_reply(DBusPendingCall *pending, void *user)
     free(call);
 }
 
-int settings_set(struct settings_client *client, const char *path,
-                 const struct settings_value *value)
+static int send_set_value(struct settings_client *client, const char *path,
+                          const struct settings_value *value)
 {
-    struct setting *setting = find_setting(client, path);
-    if (!setting)
-        return -ENOENT;
-    struct settings_value coerced;
-    if (coerce_value(setting->type, value, &coerced) < 0)
-        return -EINVAL;
-    if (coerced.type == SETTINGS_TYPE_STRING && !dbus_validate_utf8(coerced.s, NULL))
-        return -EILSEQ;
-    if (!client->owner)
-        return -ENOTCONN;
-
     struct set_call *call = calloc(1, sizeof(*call));
     DBusMessage *msg =
         dbus_message_new_method_call(client->owner, path, BUSITEM_INTERFACE, "SetValue");
@@ -796,7 +801,7 @@ int settings_set(struct settings_client *client, const char *path,
         goto out;
     dbus_message_set_auto_start(msg, FALSE);
     dbus_message_iter_init_append(msg, &iter);
-    if (!append_variant(&iter, &coerced) ||
+    if (!append_variant(&iter, value) ||
         !dbus_connection_send_with_reply(client->conn, msg, &call->pending,
                                          (int)client->options.reply_timeout_ms))
         goto out;
@@ -807,7 +812,7 @@ int settings_set(struct settings_client *client, const char *path,
     if (!dbus_pending_call_set_notify(call->pending, on_set_value_reply, call, NULL))
         goto out;
     char text[64];
-    describe_value(&coerced, text, sizeof(text));
+    describe_value(value, text, sizeof(text));
     log_debug("settings: SetValue %s = %s", path, text);
     call->client = client;
     call->next = client->set_calls;
@@ -823,6 +828,31 @@ out:
     if (msg)
         dbus_message_unref(msg);
     return rc;
+}
+
+int settings_set(struct settings_client *client, const char *path,
+                 const struct settings_value *value)
+{
+    struct setting *setting = find_setting(client, path);
+    if (!setting)
+        return -ENOENT;
+    struct settings_value coerced, copy;
+    if (coerce_value(setting->type, value, &coerced) < 0)
+        return -EINVAL;
+    if (coerced.type == SETTINGS_TYPE_STRING && !dbus_validate_utf8(coerced.s, NULL))
+        return -EILSEQ;
+    if (client->owner && client->state == SETTINGS_STATE_REGISTERED)
+        return send_set_value(client, path, &coerced);
+    /* Not registered (yet): keep it for the next registration, which writes it. */
+    if (copy_value(&copy, &coerced) < 0)
+        return -ENOMEM;
+    if (setting->has_pending)
+        free_value(&setting->pending);
+    setting->pending = copy;
+    setting->has_pending = true;
+    log_info("settings: %s is not registered; %s will be written when it is", SETTINGS_SERVICE_NAME,
+             path);
+    return 0;
 }
 
 /* ---- helpers ---- */

@@ -14,7 +14,10 @@
  *   another kind (e.g. a string for an int setting, or "invalid" when a setting is removed) is
  *   ignored with a warning.
  * - settings_set writes through with SetValue; the cache changes only when localsettings reports
- *   the new value back (it emits PropertiesChanged for every change, whoever made it).
+ *   the new value back (it emits PropertiesChanged for every change, whoever made it). A value
+ *   set while the settings are not registered (the service is away, or has not answered yet) is
+ *   kept, the last one per setting, and written at the next registration: it then replaces the
+ *   stored value in the registration's report (the user's last word wins).
  * - Callbacks run from the loop; they may call settings_get/settings_set but must not free the
  *   client.
  * Functions return 0 or a negative errno.
@@ -125,8 +128,8 @@ int settings_get(const struct settings_client *client, const char *path,
                  struct settings_value *out);
 
 /* Sends SetValue(value) to the setting, converted to its type (an int for a double setting is
- * fine; anything else -EINVAL). -ENOENT: unknown path; -ENOTCONN: the settings service is not
- * on the bus (nothing is sent). A rejection by localsettings is logged. */
+ * fine; anything else -EINVAL), or keeps it for the next registration (see above). -ENOENT:
+ * unknown path. A rejection by localsettings is logged. */
 int settings_set(struct settings_client *client, const char *path,
                  const struct settings_value *value);
 

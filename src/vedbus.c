@@ -426,6 +426,12 @@ static int emit_items_changed(struct vedbus_service *svc, struct vedbus_item *on
             n++;
     if (n == 0)
         return 0;
+    if (!svc->name_registered) {
+        /* Nobody can have read the service yet: the values go out with the first GetItems. */
+        for (size_t i = 0; i < svc->count; i++)
+            svc->items[i]->changed = false;
+        return 0;
+    }
 
     DBusMessage *msg = dbus_message_new_signal("/", BUSITEM_INTERFACE, "ItemsChanged");
     if (!msg)
@@ -848,6 +854,27 @@ int vedbus_register_name(struct vedbus_service *svc)
     }
     svc->name_registered = true;
     return 0;
+}
+
+int vedbus_release_name(struct vedbus_service *svc)
+{
+    if (!svc->name_registered)
+        return 0;
+    svc->name_registered = false;
+    DBusError err;
+    dbus_error_init(&err);
+    dbus_bus_release_name(svc->conn, svc->name, &err);
+    if (dbus_error_is_set(&err)) {
+        log_error("vedbus: cannot release bus name %s: %s", svc->name, err.message);
+        dbus_error_free(&err);
+        return -EIO;
+    }
+    return 0;
+}
+
+bool vedbus_name_registered(const struct vedbus_service *svc)
+{
+    return svc->name_registered;
 }
 
 const char *vedbus_service_name(const struct vedbus_service *svc)

@@ -103,6 +103,11 @@ void vedbus_service_free(struct vedbus_service *service);
 /* Requests the bus name with DO_NOT_QUEUE: -EEXIST if another connection owns it, -EIO if the bus
  * refuses. Call after adding the items consumers expect at first sight. */
 int vedbus_register_name(struct vedbus_service *service);
+/* Gives the name up (consumers see the service leave); the items stay, ready for the next
+ * vedbus_register_name. While the name is not owned, vedbus_flush sends nothing: a consumer reads
+ * every value when the name appears. */
+int vedbus_release_name(struct vedbus_service *service);
+bool vedbus_name_registered(const struct vedbus_service *service);
 const char *vedbus_service_name(const struct vedbus_service *service);
 /* The service's connection, e.g. for a settings client that must share it. */
 DBusConnection *vedbus_connection(struct vedbus_service *service);

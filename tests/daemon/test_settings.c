@@ -566,7 +566,9 @@ Test(settings, without_the_standin_the_defaults_hold_until_it_appears)
     cr_assert_str_eq(value.s, "battery:1");
     cr_assert_eq(settings_get(fx.client[0], LEVEL_A, &value), 0);
     cr_assert_eq(value.i, 5);
-    cr_assert_eq(settings_set(fx.client[0], LEVEL_A, &SETTINGS_INT(6)), -ENOTCONN);
+    /* Set while localsettings is away: kept, and written when it comes (the last word wins). */
+    cr_assert_eq(settings_set(fx.client[0], LEVEL_A, &SETTINGS_INT(9)), 0);
+    cr_assert_eq(settings_set(fx.client[0], LEVEL_A, &SETTINGS_INT(6)), 0);
 
     /* Another device already holds battery:1, so ours comes back bumped. */
     FILE *f = fopen(fx.file, "w");
@@ -579,6 +581,11 @@ Test(settings, without_the_standin_the_defaults_hold_until_it_appears)
     cr_assert_not_null(r);
     cr_assert_str_eq(r->s, "battery:2");
     cr_assert_eq(fx.report_count, DEVICE_A_COUNT);
+    /* The value set while it was away replaced the stored one, in the report and in the store. */
+    cr_assert_eq(find_report(0, LEVEL_A, SETTINGS_ORIGIN_REGISTERED)->i, 6);
+    cr_assert(RUN_UNTIL(probe_get_int(LEVEL_A, "GetValue") == 6, WAIT_MS));
+    cr_assert_eq(settings_get(fx.client[0], LEVEL_A, &value), 0);
+    cr_assert_eq(value.i, 6);
 }
 
 Test(settings, an_unanswered_addsettings_times_out_and_is_retried)
