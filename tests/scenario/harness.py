@@ -384,6 +384,33 @@ class Harness:
         self.wait_for_name(SETTINGS_SERVICE, proc=p)
         return p
 
+    def stop_settings(self):
+        """SIGTERM to the settings stand-in (it saves its file first); waits until its name is
+        gone."""
+        for label, p in self.procs:
+            if label == "settings" and p.poll() is None:
+                self._stop(p)
+        deadline = time.monotonic() + 5
+        while self.has_owner(SETTINGS_SERVICE):
+            require(time.monotonic() < deadline, "the settings service did not leave the bus")
+            self.pump(0.02)
+
+    def write_settings(self, values):
+        """Pre-fills the stand-in's store with string settings {path: value} (before it starts),
+        as a store an earlier run or another device left behind."""
+        with open(os.path.join(self.tmp, "settings.xml"), "w") as f:
+            for path, value in values.items():
+                f.write(f"{path}\ts\t{value}\t{value}\t\t\t0\n")
+
+    def name_changes(self, name, since=0.0):
+        """(old owner, new owner) of every NameOwnerChanged of name at or after since."""
+        self.pump()
+        return [s.values[name] for s in self.signals
+                if s.member == "NameOwnerChanged" and name in s.values and s.time >= since]
+
+    def settings_running(self):
+        return any(label == "settings" and p.poll() is None for label, p in self.procs)
+
     def setting(self, path):
         return plain(self.bus.call_blocking(SETTINGS_SERVICE, path, BUSITEM, "GetValue", "", (),
                                             timeout=3))
@@ -408,6 +435,9 @@ class Harness:
         self.control = os.path.join(self.tmp, f"ctl-{n}")
         # TMPDIR: whatever the simulator (umockdev) leaves behind is inside our directory.
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, TMPDIR=self.tmp)
+        if "--settings-timeout" not in args and not self.settings_running():
+            # nothing will answer for the instance: do not wait the 30 s a GX allows
+            args = ("--settings-timeout", "0", *args)
         self.sim = self._spawn(f"daemon-{n}", [program("LYNX_SIM"), "--scenario", scn,
                                                "--control", self.control, "--",
                                                program("LYNX_DAEMON"), "-c", cfg, *args],
@@ -489,7 +519,7 @@ def test(fn=None, *, alone=False):
 def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), settings=False,
             args=()):
     """A harness with the bus, optionally the settings stand-in, and the daemon running, after
-    the daemon's first poll has published (/Connected is 1 on every service)."""
+    the daemon's first poll has published (/Adapter/Connected is 1 on every service)."""
     h = Harness()
     try:
         h.start_bus()
@@ -498,7 +528,7 @@ def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), set
         h.start_daemon(scenario=scenario, fixture=fixture, config=config, serials=serials,
                        args=args)
         for serial in serials:
-            h.wait_for("/Connected", 1, service=service_name(serial))
+            h.wait_for("/Adapter/Connected", 1, service=service_name(serial))
     except BaseException:
         h.__exit__(*sys.exc_info())
         raise

@@ -14,8 +14,7 @@ Checks at the end:
     --rss-growth-kib (default 256 KiB); VmHWM is reported (not enforced for an ASan build, whose
     quarantine holds freed memory; LeakSanitizer checks that daemon at exit instead);
   - every fuse change was published: per fuse, the ItemsChanged transitions of its Alarms/Blown
-    (0 -> 2 and 2 -> 0) are exactly the blows and replacements made, and so are those of
-    /Alarms/FuseBlown;
+    (0 -> 2 and 2 -> 0) are exactly the blows and replacements made;
   - no false alarm: no fuse alarm on D (its fuses never change), no ConnectionLost on A-C, and no
     fuse status other than what the script set;
   - the daemon is still running, still answers (busitem-check passes) and exits 0 on SIGTERM.
@@ -63,7 +62,7 @@ def soak(n_polls, seed, rss_growth_kib):
     with Harness() as h:
         h.start_bus()
         h.start_daemon(scenario=SCENARIO, config=config)
-        h.wait_for("/Connected", 1)
+        h.wait_for("/Adapter/Connected", 1)
         for d in LETTERS:
             h.wait_for(f"/Distributor/{d}/Status", 1)
         pid = h.daemon_pid()
@@ -133,13 +132,10 @@ def soak(n_polls, seed, rss_growth_kib):
             for path in (f"/Distributor/{d}/Alarms/ConnectionLost", f"/Distributor/{d}/Status"):
                 if transitions.get(path):
                     wrong.append(f"false alarm: {path} {transitions[path]}")
-        total_blows = sum(blows.values())
-        if transitions.get("/Alarms/FuseBlown", []) != [(0, 2), (2, 0)] * total_blows:
-            wrong.append(f"/Alarms/FuseBlown: {len(transitions.get('/Alarms/FuseBlown', []))} "
-                         f"transitions for {total_blows} blown fuses")
         lost_d = sum(1 for t in transitions.get("/Distributor/D/Alarms/ConnectionLost", [])
                      if t == (0, 2))
 
+        total_blows = sum(blows.values())
         r = h.busitem_check(h.default_service)
         failures = [line for line in r.stdout.splitlines() if line.startswith("FAIL")]
         growth = end["VmRSS"] - warm["VmRSS"]

@@ -84,7 +84,7 @@ def expect_polling(h, polls=3):
 @test
 def a_corrupt_byte_never_raises_a_fuse_alarm_and_is_counted():
     with started(adapter(letters="AB")) as h:
-        h.expect({"/Alarms/FuseBlown": OK, "/Distributor/A/Status": CONNECTED})
+        h.expect({"/Distributor/A/Status": CONNECTED})
         start = wait_counter(h, "/Diagnostics/Polls", 1)
         corrupt0 = h.get("/Diagnostics/Distributor/A/CorruptReads")
         since = h.mark()
@@ -107,7 +107,7 @@ def a_corrupt_byte_never_raises_a_fuse_alarm_and_is_counted():
         wait_counter(h, "/Diagnostics/Distributor/B/CorruptReads", 2)
         wait_counter(h, "/Diagnostics/CorruptReads", corrupt0 + len(invalid) + 2)
         require(h.get("/Diagnostics/Polls") > start, "/Diagnostics/Polls does not advance")
-        h.expect({"/Alarms/FuseBlown": OK, "/Distributor/A/Fuse/0/Status": FUSE_OK,
+        h.expect({"/Distributor/A/Fuse/0/Status": FUSE_OK,
                   "/Distributor/A/Status": CONNECTED, "/Distributor/B/Status": CONNECTED})
 
 
@@ -129,7 +129,7 @@ def corrupt_rate_of_5_percent_raises_no_false_alarm_and_fuse_changes_still_show_
             took = s.time - t0
             require(took <= POLL_S + TIMING_MARGIN_S,
                     f"fuse 3 {action} took {took:.3f} s to show (poll {POLL_S} s)")
-            h.wait_for("/Alarms/FuseBlown", alarm)
+            h.wait_for("/Distributor/B/Fuse/2/Alarms/Blown", alarm)
         lost = [s.values for s in h.items_changed(since)
                 if any(p.endswith("/ConnectionLost") or
                        (p.endswith("/Status") and p.count("/") == 3 and v == COMMS_LOST)
@@ -169,7 +169,7 @@ def nack_address_for_comm_lost_polls_raises_connection_lost_and_clears_when_it_a
                 f"no connection-lost alarm with the loss: {lost.values}")
         require(lost.time - t0 >= (polls - 1) * POLL_S,
                 f"lost after {lost.time - t0:.3f} s: fewer than {polls} polls")
-        h.expect({"/Connected": 1, "/Distributor/A/Status": CONNECTED,
+        h.expect({"/Adapter/Connected": 1, "/Distributor/A/Status": CONNECTED,
                   "/Distributor/B/Status": CONNECTED,
                   "/Distributor/C/Fuse/1/Alarms/Blown": ALARM})  # held while lost
         wait_counter(h, "/Diagnostics/Distributor/C/ConnectionLosses", 1)
@@ -180,7 +180,7 @@ def nack_address_for_comm_lost_polls_raises_connection_lost_and_clears_when_it_a
                   "/Distributor/C/Fuse/1/Status": FUSE_BLOWN})
         h.pump(POLL_S)
         resent = [p for s in h.items_changed(t1) for p in s.values
-                  if p in ("/Alarms/FuseBlown", "/Distributor/C/Fuse/1/Alarms/Blown")]
+                  if p == "/Distributor/C/Fuse/1/Alarms/Blown"]
         require(not resent, f"the held fuse alarm was sent again: {resent}")
 
 
@@ -192,7 +192,7 @@ def all_distributors_losing_power_at_once_lose_comms_and_the_log_suggests_the_5v
         for x in "ABC":
             h.wait_for(f"/Distributor/{x}/Status", COMMS_LOST, timeout=polls * POLL_S + 2)
             h.expect({f"/Distributor/{x}/Alarms/ConnectionLost": ALARM})
-        h.expect({"/Connected": 1, "/NrOfDistributors": 3})
+        h.expect({"/Adapter/Connected": 1, "/NrOfDistributors": 3})
         log = h.log_text()
         require("5 V" in log and "all 3 distributors" in log,
                 f"no log line pointing at the 5 V supply:\n{log}")
@@ -236,7 +236,7 @@ def single_usb_faults_keep_polling_without_an_alarm_and_connected_stays():
         changes = state_changes_since(h, since)
         require(not changes, f"single USB faults changed the published state: {changes}")
         wait_counter(h, "/Diagnostics/UsbErrors", 2)  # the stall and the timeout
-        h.expect({"/Connected": 1, "/Distributor/A/Status": CONNECTED,
+        h.expect({"/Adapter/Connected": 1, "/Distributor/A/Status": CONNECTED,
                   "/Distributor/B/Status": CONNECTED})
         # and readings are right afterwards
         h.simctl("fuse", "LYNX0001", "A", "1", "open")
@@ -249,10 +249,10 @@ def persistent_usb_errors_drop_connected_after_comm_lost_polls_and_it_recovers()
     with started(adapter(letters="A"), config=ini({"comm_lost_polls": polls})) as h:
         t0 = h.mark()
         h.simctl("usb-error", "LYNX0001", "count=20")
-        gone = h.wait_for_signal(lambda v: v.get("/Connected") == 0, t0, 10)
+        gone = h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 0, t0, 10)
         require(gone.time - t0 >= (polls - 1) * POLL_S,
                 f"/Connected went 0 after {gone.time - t0:.3f} s: before {polls} failed polls")
-        h.wait_for("/Connected", 1, timeout=20)
+        h.wait_for("/Adapter/Connected", 1, timeout=20)
         h.wait_for("/Distributor/A/Status", CONNECTED)
         h.expect({"/Distributor/A/Alarms/ConnectionLost": OK})
         wait_counter(h, "/Diagnostics/UsbErrors", polls)
@@ -266,7 +266,7 @@ def unplug_mid_transfer_drops_connected_loses_comms_after_n_polls_and_recovers_o
         owner = h.owners[h.default_service]
         t0 = h.mark()
         h.simctl("unplug-mid-transfer", "LYNX0001")
-        gone = h.wait_for_signal(lambda v: v.get("/Connected") == 0, t0, POLL_S + 2)
+        gone = h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 0, t0, POLL_S + 2)
         require(gone.values.get("/Distributor/A/Status", CONNECTED) == CONNECTED,
                 "A was lost at the first failed poll")
         lost = h.wait_for_signal(lambda v: v.get("/Distributor/A/Status") == COMMS_LOST, t0,
@@ -280,7 +280,7 @@ def unplug_mid_transfer_drops_connected_loses_comms_after_n_polls_and_recovers_o
                 str(h.bus.get_name_owner(h.default_service)) == owner,
                 "the service left the bus or changed owner")
         h.simctl("plug", "LYNX0001")
-        h.wait_for("/Connected", 1, timeout=5)
+        h.wait_for("/Adapter/Connected", 1, timeout=5)
         h.wait_for("/Distributor/A/Status", CONNECTED)
         h.expect({"/Distributor/A/Alarms/ConnectionLost": OK})
         wait_counter(h, "/Diagnostics/Reopens", 1)
@@ -296,12 +296,12 @@ def an_adapter_plugged_in_later_gets_its_own_service():
         require(not h.has_owner(late), "a service for an adapter that is not plugged in")
         h.simctl("plug", "LATE0002")
         h.wait_for_name(late, timeout=8)
-        h.wait_for("/Connected", 1, service=late)
+        h.wait_for("/Adapter/Connected", 1, service=late)
         h.wait_for("/Distributor/B/Fuse/1/Status", FUSE_BLOWN, service=late)
         h.expect({"/Serial": "LATE0002", "/NrOfDistributors": 2,
                   "/Distributor/A/Status": CONNECTED, "/Distributor/B/Status": CONNECTED},
                  service=late)
-        h.expect({"/Serial": "LYNX0001", "/NrOfDistributors": 1, "/Connected": 1})
+        h.expect({"/Serial": "LYNX0001", "/NrOfDistributors": 1, "/Adapter/Connected": 1})
 
 
 @test
@@ -312,15 +312,14 @@ def an_ft2232h_adapter_configured_by_pid_reads_its_distributors():
     config = "[general]\nvid = 0x0403\npid = 0x6010\npoll_interval_ms = 200\n"
     with started(scenario, config=config, serials=("FT2232X1",)) as h:
         svc = service_name("FT2232X1")
-        h.expect({"/NrOfDistributors": 2, "/Alarms/FuseBlown": ALARM,
-                  "/Distributor/A/Status": CONNECTED,
+        h.expect({"/NrOfDistributors": 2, "/Distributor/A/Status": CONNECTED,
                   "/Distributor/A/Fuse/1/Status": FUSE_BLOWN,
                   "/Distributor/C/Status": NO_BUS_POWER,
                   "/Distributor/B/Status": NOT_AVAILABLE,
                   "/HardwareVersion": "FT2232H I2C",
                   "/Mgmt/Connection": "USB FT2232H I2C"}, service=svc)
         h.simctl("fuse", "FT2232X1", "A", "2", "ok")
-        h.wait_for("/Alarms/FuseBlown", OK, service=svc)
+        h.wait_for("/Distributor/A/Fuse/1/Alarms/Blown", OK, service=svc)
         require("FT2232H" in h.log_text(), "the log does not name the FT2232H")
         stats = h.sim_stats()["total"]
         require(stats.get("i2c_contention", 0) == 0,
@@ -347,7 +346,7 @@ def a_clean_restart_raises_no_alarm():
         since = h.mark()
         require(h.stop_daemon() == 0, "the daemon did not exit cleanly")
         h.start_daemon(scenario=adapter(letters="AB"), config=config, args=DIAG_INTERVAL)
-        h.wait_for("/Connected", 1)
+        h.wait_for("/Adapter/Connected", 1)
         h.wait_for("/Distributor/B/Status", CONNECTED)
         h.pump(4 * POLL_S)
         h.pump()
@@ -355,7 +354,7 @@ def a_clean_restart_raises_no_alarm():
                   if s.time >= since and s.member == "ItemsChanged" and alarm_paths(s.values)]
         require(not raised, f"the restart raised alarms: {raised}")
         h.expect({"/Distributor/A/Alarms/ConnectionLost": OK,
-                  "/Distributor/B/Alarms/ConnectionLost": OK, "/Alarms/FuseBlown": OK})
+                  "/Distributor/B/Alarms/ConnectionLost": OK})
 
 
 @test

@@ -46,7 +46,7 @@ def daemon_under_valgrind_has_no_memory_error_and_no_definite_leak():
         h.start_daemon(scenario=SCENARIO, config=ini(adapters={
             "LYNX0001": {"distributorAInstalled": "true"}}), wait=False)
         h.wait_for_name(service_name("LYNX0001"), timeout=STARTUP_S, proc=h.sim)
-        h.wait_for("/Connected", 1, timeout=STARTUP_S)
+        h.wait_for("/Adapter/Connected", 1, timeout=STARTUP_S)
         h.wait_for("/Distributor/A/Status", 1, timeout=10)
         h.simctl("fuse", "LYNX0001", "A", "2", "open")
         h.wait_for("/Distributor/A/Fuse/1/Alarms/Blown", 2, timeout=10)
