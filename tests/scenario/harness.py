@@ -408,6 +408,20 @@ class Harness:
         return [s.values[name] for s in self.signals
                 if s.member == "NameOwnerChanged" and name in s.values and s.time >= since]
 
+    def first_read_instances(self, serials, since):
+        """{serial: /DeviceInstance} read the moment each service's name appeared after since,
+        as systemcalc's dbusmonitor and dbus-flashmq read it (once, at discovery)."""
+        names = {service_name(s): s for s in serials}
+        first = {}
+        deadline = time.monotonic() + 10
+        while len(first) < len(names):
+            require(time.monotonic() < deadline, f"services seen: {sorted(first)}")
+            for name in names:
+                if name not in first and any(new for _old, new in self.name_changes(name, since)):
+                    first[name] = self.get("/DeviceInstance", service=name)
+            self.pump(0.002)
+        return {names[n]: v for n, v in first.items()}
+
     def settings_running(self):
         return any(label == "settings" and p.poll() is None for label, p in self.procs)
 

@@ -460,21 +460,6 @@ def custom_name_and_fuse_names_written_over_dbus_survive_a_daemon_restart():
 
 # ---- the device instance and the settings service --------------------------------------------
 
-def first_read_instances(h, serials, since):
-    """Reads /DeviceInstance of each service the moment its name appears, as systemcalc's
-    dbusmonitor and dbus-flashmq do (once, at discovery)."""
-    names = {service_name(s): s for s in serials}
-    first = {}
-    deadline = time.monotonic() + 10
-    while len(first) < len(names):
-        require(time.monotonic() < deadline, f"services seen: {sorted(first)}")
-        for name in names:
-            if name not in first and any(new for _old, new in h.name_changes(name, since)):
-                first[name] = h.get("/DeviceInstance", service=name)
-        h.pump(0.002)
-    return {names[n]: v for n, v in first.items()}
-
-
 @test
 def each_service_appears_with_its_instance_from_the_settings_already_published():
     serials = ("LYNX0001", "FT6014X1")
@@ -485,7 +470,7 @@ def each_service_appears_with_its_instance_from_the_settings_already_published()
         h.start_settings()
         since = h.mark()
         h.start_daemon(fixture="two-adapters.scn", wait=False)
-        first = first_read_instances(h, serials, since)
+        first = h.first_read_instances(serials, since)
         # the stored instance, and for the new adapter the default bumped past nothing
         require(first == {"LYNX0001": 7, "FT6014X1": 990},
                 f"/DeviceInstance read at the name's appearance: {first}")
@@ -503,7 +488,7 @@ def two_new_adapters_on_a_fresh_store_appear_with_distinct_instances():
         h.start_settings()
         since = h.mark()
         h.start_daemon(fixture="two-adapters.scn", wait=False)
-        first = first_read_instances(h, serials, since)
+        first = h.first_read_instances(serials, since)
         require(sorted(first.values()) == [990, 991],
                 f"two services must not both appear as 990 (MQTT battery/990): {first}")
 
