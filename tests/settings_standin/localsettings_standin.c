@@ -1,27 +1,45 @@
 /* localsettings-standin: a small com.victronenergy.settings for tests, behaving like Victron's
- * localsettings (v1.7x) where a client can tell.
+ * localsettings (v1.76) where a client can tell. tests/settings_contract runs the same assertions
+ * against both; the demo and the fast suites run this one.
  *
  *   localsettings-standin [--file PATH] [-v]
  *
  * Owns com.victronenergy.settings on the bus of $DBUS_SYSTEM_BUS_ADDRESS (else the session bus if
  * $DBUS_SESSION_BUS_ADDRESS is set, else the system bus) and serves:
- * - on every group node ("/", "/Settings", ...), interface com.victronenergy.Settings:
+ * - on every group node ("/", "/Settings", "/Settings/Devices" always; others while a setting is
+ *   below them), interface com.victronenergy.Settings:
  *   AddSettings(aa{sv}) -> aa{sv} and the older AddSetting(s group, s name, v default, s type,
- *   v min, v max) -> i, with localsettings' error codes (-2 "/_" in the path, -3 unknown type,
- *   -4 invalid path, -5 type differs from the existing setting, -6 invalid default, -7 default out
- *   of range, -8 path is a group, -9 not below /Settings when added on "/"). An existing setting
- *   keeps its value; changed attributes are stored. GetValue on a group -> a{sv} of every setting
- *   below it, keys relative; GetItems on "/" -> a{sa{sv}}.
- * - on every setting, interface com.victronenergy.BusItem: GetValue, GetText, SetValue (0 ok,
- *   -1 refused), GetMin/GetMax (int32 0 when unset), GetDefault, SetDefault; and the signal
- *   PropertiesChanged {"Value","Text"} (plus Default/Min/Max when AddSettings changed attributes)
- *   on the setting's path for every change.
+ *   v min, v max) -> i, with localsettings' error codes (-2 "/_" in the path, -3 unknown type:
+ *   AddSettings takes the type from the default's D-Bus type, int32/int64, double or string only;
+ *   -4 no path, -5 type differs from the existing setting, -6 invalid default, -7 default out of
+ *   range, -8 path is a group, -9 added on "/" and not starting with "/Settings/"). min/max are
+ *   converted like SetValue values. An existing setting keeps its value; changed attributes are
+ *   stored and announced. A path no D-Bus object can have (invalid characters, "//", a trailing
+ *   '/', below a setting) fails the whole call with a D-Bus error; the settings before it in the
+ *   same call stay added (localsettings raises there). RemoveSettings(as) -> ai (0 removed, -1 no
+ *   such setting). GetValue on a group -> a{sv} of every setting below it, keys relative;
+ *   GetItems on "/" -> a{sa{sv}} with Value, Text, Default and, when set, Min and Max.
+ * - on every setting, interface com.victronenergy.BusItem: GetValue, GetText (s), SetValue (0 ok,
+ *   -1 refused), GetMin/GetMax (int32 0 when unset), GetDefault, SetDefault (an error on a
+ *   ClassAndVrmInstance, where localsettings raises); and the signal PropertiesChanged
+ *   {"Value","Text"} (plus Default/Min/Max when AddSettings created it or changed attributes) on
+ *   the setting's path for every change, and {"Value": invalid, "Text": ""} when it is removed.
+ * - SetValue converts like localsettings, with Python's int()/float()/str(): 7.9 -> 7 and "5" -> 5
+ *   on an int setting, 5 -> "5" and 7.5 -> "7.5" on a string setting; refused (-1) when Python
+ *   refuses ("5.0" or NaN for an int) or the value is outside min/max. An equal value answers 0
+ *   and announces nothing.
  * - /Settings/Devices/<id>/ClassAndVrmInstance values "<class>:<N>" never collide: adding or
  *   setting one bumps N until no other ClassAndVrmInstance setting below /Settings/Devices holds
- *   "<class>:<N>".
- * Deliberate difference: SetValue is strictly typed (int settings take D-Bus integers, double
- * settings integers or doubles, string settings strings); localsettings runs Python's int()/str()
- * on the value and so also accepts e.g. "5" for an int setting.
+ *   "<class>:<N>" (SetValue then answers 0 and announces the bumped value).
+ * - Unknown paths answer org.freedesktop.DBus.Error.UnknownObject, unknown methods UnknownMethod.
+ * Known differences, none of which a client here relies on: error names where localsettings
+ * raises (org.freedesktop.DBus.Python.* there, InvalidArgs/Failed here); SetValue of the invalid
+ * value or a container on a string setting is refused (localsettings stores Python's str() of it,
+ * "dbus.Array(...)"); SetValue of an int beyond int32 is stored and announced (localsettings
+ * stores it but its PropertiesChanged raises OverflowError, so the caller gets an error and no
+ * signal); a non-string "path" in AddSettings is not echoed in the result; no GetSilent,
+ * GetAttributes or AddSilentSetting; and it saves at once, where localsettings saves settings.xml
+ * about 2 s after a change (and at SIGTERM): only a SIGKILL or power cut within those 2 s tells.
  *
  * Persistence: PATH is read at start and rewritten (temp file + rename) after every change, one
  * setting per line, tab-separated:
