@@ -15,8 +15,9 @@ its arrival time, so tests can assert what was (not) sent and when. Waits poll a
 deadline; there are no fixed sleeps beyond watching a quiet period on purpose.
 
 Paths of the programs come from the environment (set by tests/scenario/meson.build):
-LYNX_SIM, LYNX_SIMCTL, LYNX_DAEMON, BUSITEM_CHECK, SCENARIO_FIXTURES, and LOCALSETTINGS_STANDIN
-(empty when the build has no settings stand-in).
+LYNX_SIM, LYNX_SIMCTL, LYNX_DAEMON, SCENARIO_FIXTURES, and LOCALSETTINGS_STANDIN (empty when the
+build has no settings stand-in). busitem-check and Victron's services come from ../shared
+(shared_path: a test needing them skips without it, or fails when CI=true).
 """
 import collections
 import json
@@ -56,6 +57,22 @@ class Skip(Exception):
 def require(condition, message):
     if not condition:
         raise Failure(message)
+
+
+def shared_path(relative):
+    """The path of `relative` in ../shared, the folder next to the project that holds software
+    we did not write (Victron's services in venus/, tools/busitem-check); $LYNX_SHARED_DIR
+    overrides where it is. When it is missing the test is skipped (meson's exit code 77) with a
+    message naming it; with CI=true in the environment it fails instead."""
+    root = os.environ.get("LYNX_SHARED_DIR") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+    path = os.path.normpath(os.path.join(root, relative))
+    if os.path.exists(path):
+        return path
+    message = f"../shared/{relative} is missing (looked for {path})"
+    if os.environ.get("CI") == "true":
+        raise Failure(message + "; CI=true, so this fails instead of skipping")
+    raise Skip(message)
 
 
 def program(env_name):
@@ -333,7 +350,8 @@ class Harness:
 
     def busitem_check(self, *args):
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
-        return subprocess.run(["/usr/bin/python3", program("BUSITEM_CHECK"), *args], env=env,
+        exe = shared_path("tools/busitem-check")
+        return subprocess.run(["/usr/bin/python3", exe, *args], env=env,
                               capture_output=True, text=True, timeout=30)
 
     def dump(self, service=None):

@@ -31,7 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Failure, Harness, ini, require  # noqa: E402
+from harness import EXIT_SKIP, Failure, Harness, Skip, ini, require  # noqa: E402
 
 SERIAL = "LYNX0001"
 LETTERS = "ABCD"
@@ -163,6 +163,9 @@ def main():
     start = time.monotonic()
     try:
         soak(args.polls, args.seed, args.rss_growth_kib)
+    except Skip as e:
+        print(f"SKIP: {e}")
+        return EXIT_SKIP
     except (Failure, AssertionError) as e:
         print(f"FAIL: {e}")
         return 1

@@ -1,27 +1,45 @@
 /* localsettings-standin: a small com.victronenergy.settings for tests, behaving like Victron's
- * localsettings (v1.7x) where a client can tell.
+ * localsettings (v1.76) where a client can tell. tests/settings_contract runs the same assertions
+ * against both; the demo and the fast suites run this one.
  *
  *   localsettings-standin [--file PATH] [-v]
  *
  * Owns com.victronenergy.settings on the bus of $DBUS_SYSTEM_BUS_ADDRESS (else the session bus if
  * $DBUS_SESSION_BUS_ADDRESS is set, else the system bus) and serves:
- * - on every group node ("/", "/Settings", ...), interface com.victronenergy.Settings:
+ * - on every group node ("/", "/Settings", "/Settings/Devices" always; others while a setting is
+ *   below them), interface com.victronenergy.Settings:
  *   AddSettings(aa{sv}) -> aa{sv} and the older AddSetting(s group, s name, v default, s type,
- *   v min, v max) -> i, with localsettings' error codes (-2 "/_" in the path, -3 unknown type,
- *   -4 invalid path, -5 type differs from the existing setting, -6 invalid default, -7 default out
- *   of range, -8 path is a group, -9 not below /Settings when added on "/"). An existing setting
- *   keeps its value; changed attributes are stored. GetValue on a group -> a{sv} of every setting
- *   below it, keys relative; GetItems on "/" -> a{sa{sv}}.
- * - on every setting, interface com.victronenergy.BusItem: GetValue, GetText, SetValue (0 ok,
- *   -1 refused), GetMin/GetMax (int32 0 when unset), GetDefault, SetDefault; and the signal
- *   PropertiesChanged {"Value","Text"} (plus Default/Min/Max when AddSettings changed attributes)
- *   on the setting's path for every change.
+ *   v min, v max) -> i, with localsettings' error codes (-2 "/_" in the path, -3 unknown type:
+ *   AddSettings takes the type from the default's D-Bus type, int32/int64, double or string only;
+ *   -4 no path, -5 type differs from the existing setting, -6 invalid default, -7 default out of
+ *   range, -8 path is a group, -9 added on "/" and not starting with "/Settings/"). min/max are
+ *   converted like SetValue values. An existing setting keeps its value; changed attributes are
+ *   stored and announced. A path no D-Bus object can have (invalid characters, "//", a trailing
+ *   '/', below a setting) fails the whole call with a D-Bus error; the settings before it in the
+ *   same call stay added (localsettings raises there). RemoveSettings(as) -> ai (0 removed, -1 no
+ *   such setting). GetValue on a group -> a{sv} of every setting below it, keys relative;
+ *   GetItems on "/" -> a{sa{sv}} with Value, Text, Default and, when set, Min and Max.
+ * - on every setting, interface com.victronenergy.BusItem: GetValue, GetText (s), SetValue (0 ok,
+ *   -1 refused), GetMin/GetMax (int32 0 when unset), GetDefault, SetDefault (an error on a
+ *   ClassAndVrmInstance, where localsettings raises); and the signal PropertiesChanged
+ *   {"Value","Text"} (plus Default/Min/Max when AddSettings created it or changed attributes) on
+ *   the setting's path for every change, and {"Value": invalid, "Text": ""} when it is removed.
+ * - SetValue converts like localsettings, with Python's int()/float()/str(): 7.9 -> 7 and "5" -> 5
+ *   on an int setting, 5 -> "5" and 7.5 -> "7.5" on a string setting; refused (-1) when Python
+ *   refuses ("5.0" or NaN for an int) or the value is outside min/max. An equal value answers 0
+ *   and announces nothing.
  * - /Settings/Devices/<id>/ClassAndVrmInstance values "<class>:<N>" never collide: adding or
  *   setting one bumps N until no other ClassAndVrmInstance setting below /Settings/Devices holds
- *   "<class>:<N>".
- * Deliberate difference: SetValue is strictly typed (int settings take D-Bus integers, double
- * settings integers or doubles, string settings strings); localsettings runs Python's int()/str()
- * on the value and so also accepts e.g. "5" for an int setting.
+ *   "<class>:<N>" (SetValue then answers 0 and announces the bumped value).
+ * - Unknown paths answer org.freedesktop.DBus.Error.UnknownObject, unknown methods UnknownMethod.
+ * Known differences, none of which a client here relies on: error names where localsettings
+ * raises (org.freedesktop.DBus.Python.* there, InvalidArgs/Failed here); SetValue of the invalid
+ * value or a container on a string setting is refused (localsettings stores Python's str() of it,
+ * "dbus.Array(...)"); SetValue of an int beyond int32 is stored and announced (localsettings
+ * stores it but its PropertiesChanged raises OverflowError, so the caller gets an error and no
+ * signal); a non-string "path" in AddSettings is not echoed in the result; no GetSilent,
+ * GetAttributes or AddSilentSetting; and it saves at once, where localsettings saves settings.xml
+ * about 2 s after a change (and at SIGTERM): only a SIGKILL or power cut within those 2 s tells.
  *
  * Persistence: PATH is read at start and rewritten (temp file + rename) after every change, one
  * setting per line, tab-separated:
@@ -30,6 +48,7 @@
  * SIGTERM/SIGINT end it with status 0. It prints nothing but errors (and a ready line with -v).
  */
 #include <dbus/dbus.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -59,6 +78,9 @@ enum add_error {
     ADD_DEFAULT_OUT_OF_RANGE = -7,
     ADD_IS_GROUP = -8,
     ADD_NOT_IN_SETTINGS = -9,
+    /* Not a code: localsettings cannot create the D-Bus object (not a valid object path, or
+     * below a setting), raises, and the whole call answers a D-Bus error. */
+    ADD_RAISES = -100,
 };
 
 /* A value of a setting's type ('i', 'f' or 's'); s owned where stored. */
@@ -68,9 +90,11 @@ struct value {
     char *s;
 };
 
-/* A value as it came off the wire, before conversion to a setting type. */
+/* A value as it came off the wire, before conversion to a setting type. dbus_type: its D-Bus
+ * type (AddSettings takes the setting type from it; str() of a byte is a character). */
 struct wire_value {
     enum { WIRE_NONE, WIRE_INT, WIRE_DOUBLE, WIRE_STRING } kind;
+    int dbus_type;
     int64_t i;
     double d;
     const char *s;
@@ -133,19 +157,27 @@ static int copy_value(char type, struct value *dst, const struct value *src)
     return 0;
 }
 
-/* Like Python's repr(float): the shortest text that reads back as the same double. */
+/* Like Python's repr(float): the shortest digits that read back as the same double, in fixed
+ * notation for exponents -4..15 ("1000.0", "0.001") and in exponent notation otherwise
+ * ("1e+16", "1.5e-05"). */
 static void format_double(double d, char *buf, size_t size)
 {
     if (isnan(d) || isinf(d)) {
         snprintf(buf, size, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
         return;
     }
-    for (int precision = 1; precision <= 17; precision++) {
-        snprintf(buf, size, "%.*g", precision, d);
+    int digits = 1;
+    for (; digits < 17; digits++) {
+        snprintf(buf, size, "%.*e", digits - 1, d);
         if (strtod(buf, NULL) == d)
             break;
     }
-    if (!strpbrk(buf, ".e"))
+    snprintf(buf, size, "%.*e", digits - 1, d);
+    int exponent = atoi(strchr(buf, 'e') + 1);
+    if (exponent < -4 || exponent >= 16)
+        return;
+    snprintf(buf, size, "%.*f", digits - 1 - exponent > 0 ? digits - 1 - exponent : 0, d);
+    if (!strchr(buf, '.'))
         strncat(buf, ".0", size - strlen(buf) - 1);
 }
 
@@ -161,11 +193,57 @@ static const char *value_text(char type, const struct value *v, char buf[TEXT_MA
     return buf;
 }
 
-/* Conversion to a setting type. strict (SetValue): no string<->number conversions and no
- * truncation of doubles; lenient (AddSetting's default/min/max): what Python's int()/float()/str()
- * accept for numbers. The string of a converted number is allocated; otherwise borrowed. */
-static int convert(char type, const struct wire_value *in, bool strict, struct value *out,
-                   bool *allocated)
+/* Python's int() and float() of a string: surrounding whitespace is ignored and '_' may stand
+ * between two digits. The text without them goes to buf; false if it is not a number's text. */
+static bool python_number_text(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+    while (isspace((unsigned char)*s))
+        s++;
+    for (; *s; s++) {
+        if (*s == '_' && n > 0 && isdigit((unsigned char)buf[n - 1]) &&
+            isdigit((unsigned char)s[1]))
+            continue;
+        if (*s == '_' || n + 1 >= size)
+            return false;
+        buf[n++] = *s;
+    }
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
+        n--;
+    buf[n] = '\0';
+    return n > 0;
+}
+
+static bool python_int(const char *s, int64_t *out)
+{
+    char buf[TEXT_MAX], *end;
+    if (!python_number_text(s, buf, sizeof(buf)))
+        return false;
+    const char *digits = buf + (buf[0] == '+' || buf[0] == '-');
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+        return false;
+    errno = 0;
+    *out = strtoll(buf, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+static bool python_float(const char *s, double *out)
+{
+    char buf[TEXT_MAX], *end;
+    /* strtod also reads hexadecimal and "nan(...)", which float() refuses */
+    if (!python_number_text(s, buf, sizeof(buf)) || strpbrk(buf, "xX(") ||
+        isspace((unsigned char)buf[0]))
+        return false;
+    errno = 0;
+    *out = strtod(buf, &end);
+    return *end == '\0' && !(errno == ERANGE && *out == 0.0 && strpbrk(buf, "123456789"));
+}
+
+/* A value converted to a setting type the way localsettings' convertToType does it, with Python's
+ * int(), float() or str(): 7.9 -> 7, "5" -> 5, 5 -> "5", 7.5 -> "7.5", a byte 65 -> "A". A string
+ * made from a number is allocated; otherwise borrowed. Fails for what Python refuses and for the
+ * invalid value (an empty array), of which str() would make "dbus.Array([], ...)". */
+static int convert(char type, const struct wire_value *in, struct value *out, bool *allocated)
 {
     *allocated = false;
     memset(out, 0, sizeof(*out));
@@ -173,9 +251,9 @@ static int convert(char type, const struct wire_value *in, bool strict, struct v
     case 'i':
         if (in->kind == WIRE_INT)
             out->i = in->i;
-        else if (!strict && in->kind == WIRE_DOUBLE && isfinite(in->d) && fabs(in->d) < 9.2e18)
+        else if (in->kind == WIRE_DOUBLE && isfinite(in->d) && fabs(in->d) < 9.2e18)
             out->i = (int64_t)in->d;
-        else
+        else if (in->kind != WIRE_STRING || !python_int(in->s, &out->i))
             return -EINVAL;
         return 0;
     case 'f':
@@ -183,7 +261,7 @@ static int convert(char type, const struct wire_value *in, bool strict, struct v
             out->d = in->d;
         else if (in->kind == WIRE_INT)
             out->d = (double)in->i;
-        else
+        else if (in->kind != WIRE_STRING || !python_float(in->s, &out->d))
             return -EINVAL;
         return 0;
     case 's':
@@ -191,11 +269,18 @@ static int convert(char type, const struct wire_value *in, bool strict, struct v
             out->s = (char *)in->s;
             return 0;
         }
-        if (strict || in->kind == WIRE_NONE)
+        if (in->kind == WIRE_NONE)
             return -EINVAL;
         char buf[TEXT_MAX];
         struct value tmp = {.i = in->i, .d = in->d};
-        if (!(out->s = strdup(value_text(in->kind == WIRE_INT ? 'i' : 'f', &tmp, buf))))
+        if (in->dbus_type == DBUS_TYPE_BYTE && in->i < 0x80)
+            snprintf(buf, sizeof(buf), "%c", (char)in->i); /* dbus.Byte's str() is chr() */
+        else if (in->dbus_type == DBUS_TYPE_BYTE)
+            snprintf(buf, sizeof(buf), "%c%c", (char)(0xC0 | in->i >> 6),
+                     (char)(0x80 | (in->i & 0x3F)));
+        else
+            value_text(in->kind == WIRE_INT ? 'i' : 'f', &tmp, buf);
+        if (!(out->s = strdup(buf)))
             return -ENOMEM;
         *allocated = true;
         return 0;
@@ -219,9 +304,13 @@ static bool read_wire_value(DBusMessageIter *variant, struct wire_value *out)
     int type = dbus_message_iter_get_arg_type(&inner);
     if (dbus_type_is_basic(type))
         dbus_message_iter_get_basic(&inner, &v);
+    out->dbus_type = type;
     switch (type) {
     case DBUS_TYPE_BYTE:
         out->kind = WIRE_INT, out->i = v.byt;
+        break;
+    case DBUS_TYPE_BOOLEAN: /* a Python int: str(True) is "1" for dbus.Boolean */
+        out->kind = WIRE_INT, out->i = v.bool_val ? 1 : 0;
         break;
     case DBUS_TYPE_INT16:
         out->kind = WIRE_INT, out->i = v.i16;
@@ -238,10 +327,15 @@ static bool read_wire_value(DBusMessageIter *variant, struct wire_value *out)
     case DBUS_TYPE_INT64:
         out->kind = WIRE_INT, out->i = v.i64;
         break;
+    case DBUS_TYPE_UINT64:
+        out->kind = v.u64 <= INT64_MAX ? WIRE_INT : WIRE_NONE, out->i = (int64_t)v.u64;
+        break;
     case DBUS_TYPE_DOUBLE:
         out->kind = WIRE_DOUBLE, out->d = v.dbl;
         break;
     case DBUS_TYPE_STRING:
+    case DBUS_TYPE_OBJECT_PATH:
+    case DBUS_TYPE_SIGNATURE:
         out->kind = WIRE_STRING, out->s = v.str;
         break;
     default: /* an empty "ai" (invalid) and everything else */
@@ -305,11 +399,12 @@ static bool path_below(const char *path, const char *group)
     return strncmp(path, group, n) == 0 && path[n] == '/';
 }
 
-/* "/" and "/Settings" always exist (localsettings creates them at start); other groups exist
- * while a setting lies below them. */
+/* "/", "/Settings" and "/Settings/Devices" always exist (localsettings creates them at start);
+ * other groups exist while a setting lies below them. */
 static bool is_group(struct standin *st, const char *path)
 {
-    if (strcmp(path, "/") == 0 || strcmp(path, "/Settings") == 0)
+    if (strcmp(path, "/") == 0 || strcmp(path, "/Settings") == 0 ||
+        strcmp(path, "/Settings/Devices") == 0)
         return true;
     for (size_t i = 0; i < st->count; i++)
         if (path_below(st->settings[i].path, path))
@@ -347,11 +442,10 @@ static bool parse_class_instance(const char *s, size_t *class_len, long long *in
     const char *colon = strchr(s, ':');
     if (!colon || strchr(colon + 1, ':'))
         return false;
-    char *end;
-    errno = 0;
-    *instance = strtoll(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || errno)
+    int64_t n;
+    if (!python_int(colon + 1, &n))
         return false;
+    *instance = n;
     *class_len = (size_t)(colon - s);
     return true;
 }
@@ -590,6 +684,38 @@ static void emit_properties_changed(struct standin *st, const struct setting *s,
     dbus_message_unref(sig);
 }
 
+/* What localsettings sends when a setting goes away: {"Value": invalid (an empty "ai"), "Text":
+ * ""}. */
+static void emit_removed(struct standin *st, const char *path)
+{
+    DBusMessage *sig = dbus_message_new_signal(path, BUSITEM_INTERFACE, "PropertiesChanged");
+    DBusMessageIter iter, dict, entry, variant, array;
+    const char *value_key = "Value", *text_key = "Text", *empty = "";
+    if (!sig)
+        return;
+    dbus_message_iter_init_append(sig, &iter);
+    bool ok = dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
+              dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
+              dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &value_key) &&
+              dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "ai", &variant) &&
+              dbus_message_iter_open_container(&variant, DBUS_TYPE_ARRAY, "i", &array) &&
+              dbus_message_iter_close_container(&variant, &array) &&
+              dbus_message_iter_close_container(&entry, &variant) &&
+              dbus_message_iter_close_container(&dict, &entry) &&
+              dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
+              dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &text_key) &&
+              dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "s", &variant) &&
+              dbus_message_iter_append_basic(&variant, DBUS_TYPE_STRING, &empty) &&
+              dbus_message_iter_close_container(&entry, &variant) &&
+              dbus_message_iter_close_container(&dict, &entry) &&
+              dbus_message_iter_close_container(&iter, &dict);
+    if (ok)
+        dbus_connection_send(st->conn, sig, NULL);
+    else
+        fail("out of memory building PropertiesChanged");
+    dbus_message_unref(sig);
+}
+
 /* Stores a value (a ClassAndVrmInstance bumped to a free instance first), announces it and saves.
  * false: not a valid ClassAndVrmInstance value, or out of memory. */
 static bool store_value(struct standin *st, struct setting *s, const struct value *v,
@@ -634,12 +760,12 @@ static enum add_error add_setting(struct standin *st, const struct add_request *
         return ADD_UNKNOWN_TYPE;
     struct value def, min = {0}, max = {0};
     bool def_allocated, min_allocated, max_allocated, has_min = false, has_max = false;
-    if (convert(req->type, req->def, false, &def, &def_allocated) < 0)
+    if (convert(req->type, req->def, &def, &def_allocated) < 0)
         return ADD_INVALID_DEFAULT;
     enum add_error rc = ADD_OK;
     if (req->type != 's') {
-        has_min = req->min && convert(req->type, req->min, false, &min, &min_allocated) == 0;
-        has_max = req->max && convert(req->type, req->max, false, &max, &max_allocated) == 0;
+        has_min = req->min && convert(req->type, req->min, &min, &min_allocated) == 0;
+        has_max = req->max && convert(req->type, req->max, &max, &max_allocated) == 0;
         if (has_min && has_max && min.i == 0 && min.d == 0 && max.i == 0 && max.d == 0)
             has_min = has_max = false; /* min = max = 0 means "no range" */
         if ((has_min && value_compare(req->type, &def, &min) < 0) ||
@@ -648,31 +774,38 @@ static enum add_error add_setting(struct standin *st, const struct add_request *
     }
     if (rc == ADD_OK && req->on_root && strncmp(req->path, "/Settings/", 10) != 0)
         rc = ADD_NOT_IN_SETTINGS;
-    if (rc == ADD_OK && (!dbus_validate_path(req->path, NULL) || below_a_setting(st, req->path)))
-        rc = ADD_INVALID_PATH;
 
     struct setting *s = rc == ADD_OK ? find_setting(st, req->path) : NULL;
     bool created = false;
+    size_t class_len;
+    long long instance;
     if (rc == ADD_OK && s) {
         if (s->type != req->type) {
             rc = ADD_TYPE_DIFFERS;
+        } else if (is_class_instance_setting(s->path) &&
+                   !parse_class_instance(def.s, &class_len, &instance)) {
+            rc = ADD_INVALID_DEFAULT; /* nothing changes; the reply still has the value */
+            *out = s;
         } else if (values_equal(s->type, &s->def, &def) && s->has_min == has_min &&
                    s->has_max == has_max && (!has_min || values_equal(s->type, &s->min, &min)) &&
                    (!has_max || values_equal(s->type, &s->max, &max)) && s->silent == req->silent) {
             *out = s; /* nothing changed */
         }
     } else if (rc == ADD_OK) {
-        size_t class_len;
-        long long instance;
-        if (is_group(st, req->path))
+        if (is_group(st, req->path)) {
             rc = ADD_IS_GROUP;
-        else if (is_class_instance_setting(req->path) &&
-                 (req->type != 's' || !parse_class_instance(def.s, &class_len, &instance)))
+        } else if (!dbus_validate_path(req->path, NULL) || below_a_setting(st, req->path)) {
+            rc = ADD_RAISES;
+        } else if (is_class_instance_setting(req->path) &&
+                   (req->type != 's' || !parse_class_instance(def.s, &class_len, &instance))) {
+            /* localsettings creates the setting, fails to store the value and removes it */
+            emit_removed(st, req->path);
             rc = ADD_INVALID_DEFAULT;
-        else if (!(s = append_setting(st, req->path, req->type)))
+        } else if (!(s = append_setting(st, req->path, req->type))) {
             rc = ADD_INVALID_DEFAULT;
-        else
+        } else {
             created = true;
+        }
     }
     if (rc == ADD_OK && !*out) {
         /* New, or attributes changed: store them and (re)announce the value. */
@@ -701,11 +834,15 @@ static enum add_error add_setting(struct standin *st, const struct add_request *
     return rc;
 }
 
-/* The absolute path of a setting added on group node `object` with a relative path. */
+/* The absolute path of a setting named on group node `object` with a relative path. Like
+ * localsettings: below "/" the path is taken as it is (AddSettings then wants "/Settings/..."),
+ * below other groups a leading '/' is optional. */
 static void join_path(char *buf, size_t size, const char *object, const char *relative)
 {
-    const char *base = strcmp(object, "/") == 0 ? "" : object;
-    snprintf(buf, size, "%s%s%s", base, relative[0] == '/' ? "" : "/", relative);
+    if (strcmp(object, "/") == 0)
+        snprintf(buf, size, "%s", relative);
+    else
+        snprintf(buf, size, "%s/%s", object, relative + (relative[0] == '/'));
 }
 
 static bool append_add_result(DBusMessageIter *array, const char *path, enum add_error error,
@@ -727,7 +864,7 @@ static bool append_add_result(DBusMessageIter *array, const char *path, enum add
 
 /* One AddSettings item {"path": s, "default": v, "min": v, "max": v, "silent": v}. */
 static bool add_one(struct standin *st, const char *object, DBusMessageIter *item,
-                    DBusMessageIter *results)
+                    DBusMessageIter *results, bool *raised)
 {
     struct wire_value path = {0}, def = {0}, min, max, silent = {0};
     bool has_min = false, has_max = false;
@@ -756,11 +893,12 @@ static bool add_one(struct standin *st, const char *object, DBusMessageIter *ite
 
     char full[1024];
     join_path(full, sizeof(full), object, path.s);
-    /* The type comes from the default's D-Bus type: int32/int64 -> i, double -> f, string -> s. */
-    char type = def.kind == WIRE_INT      ? 'i'
-                : def.kind == WIRE_DOUBLE ? 'f'
-                : def.kind == WIRE_STRING ? 's'
-                                          : 0;
+    /* The type comes from the default's D-Bus type: int32/int64 -> i, double -> f, string -> s;
+     * any other (a byte, uint32, boolean...) is an unknown type. */
+    char type = def.dbus_type == DBUS_TYPE_INT32 || def.dbus_type == DBUS_TYPE_INT64 ? 'i'
+                : def.dbus_type == DBUS_TYPE_DOUBLE                                  ? 'f'
+                : def.dbus_type == DBUS_TYPE_STRING                                  ? 's'
+                                                                                     : 0;
     struct setting *s = NULL;
     enum add_error error = ADD_UNKNOWN_TYPE;
     if (type) {
@@ -770,13 +908,25 @@ static bool add_one(struct standin *st, const char *object, DBusMessageIter *ite
             .def = &def,
             .min = has_min ? &min : NULL,
             .max = has_max ? &max : NULL,
-            .silent =
-                (silent.kind == WIRE_INT && silent.i) || (silent.kind == WIRE_STRING && *silent.s),
+            .silent = (silent.kind == WIRE_INT && silent.i) ||
+                      (silent.kind == WIRE_DOUBLE && silent.d != 0) ||
+                      (silent.kind == WIRE_STRING && *silent.s),
             .on_root = strcmp(object, "/") == 0,
         };
         error = add_setting(st, &req, &s);
     }
+    if (error == ADD_RAISES) {
+        *raised = true;
+        return true;
+    }
     return append_add_result(results, path.s, error, s);
+}
+
+/* localsettings' answer when dbus-python cannot create the object (ValueError, KeyError). */
+static DBusMessage *raise_bad_path(DBusMessage *msg)
+{
+    return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS,
+                                  "not a path a setting can have (localsettings raises)");
 }
 
 static DBusMessage *handle_add_settings(struct standin *st, DBusMessage *msg, const char *object)
@@ -791,9 +941,16 @@ static DBusMessage *handle_add_settings(struct standin *st, DBusMessage *msg, co
     dbus_message_iter_recurse(&iter, &items);
     dbus_message_iter_init_append(reply, &results_iter);
     bool ok = dbus_message_iter_open_container(&results_iter, DBUS_TYPE_ARRAY, "a{sv}", &results);
-    for (; ok && dbus_message_iter_get_arg_type(&items) == DBUS_TYPE_ARRAY;
+    bool raised = false;
+    for (; ok && !raised && dbus_message_iter_get_arg_type(&items) == DBUS_TYPE_ARRAY;
          dbus_message_iter_next(&items))
-        ok = add_one(st, object, &items, &results);
+        ok = add_one(st, object, &items, &results, &raised);
+    if (raised) {
+        /* The settings before the bad one stay added, as in localsettings. */
+        dbus_message_iter_abandon_container(&results_iter, &results);
+        dbus_message_unref(reply);
+        return raise_bad_path(msg);
+    }
     if (ok && dbus_message_iter_close_container(&results_iter, &results))
         return reply;
     dbus_message_unref(reply);
@@ -841,6 +998,8 @@ static DBusMessage *handle_add_setting(struct standin *st, DBusMessage *msg, con
     };
     struct setting *s;
     int32_t rc = add_setting(st, &req, &s);
+    if (rc == ADD_RAISES)
+        return raise_bad_path(msg);
     DBusMessage *reply = dbus_message_new_method_return(msg);
     if (reply && !dbus_message_append_args(reply, DBUS_TYPE_INT32, &rc, DBUS_TYPE_INVALID)) {
         dbus_message_unref(reply);
@@ -878,14 +1037,17 @@ static int32_t set_value(struct standin *st, struct setting *s, const struct wir
 {
     struct value v;
     bool allocated;
-    if (convert(s->type, in, true, &v, &allocated) < 0)
+    int32_t rc = 0;
+    if (convert(s->type, in, &v, &allocated) < 0)
         return -1;
     if ((s->has_min && value_compare(s->type, &v, &s->min) < 0) ||
         (s->has_max && value_compare(s->type, &v, &s->max) > 0))
-        return -1;
-    if (values_equal(s->type, &v, &s->value))
-        return 0;
-    return store_value(st, s, &v, false) ? 0 : -1;
+        rc = -1;
+    else if (!values_equal(s->type, &v, &s->value) && !store_value(st, s, &v, false))
+        rc = -1;
+    if (allocated)
+        free(v.s);
+    return rc;
 }
 
 static DBusMessage *handle_setting(struct standin *st, DBusMessage *msg, struct setting *s)
@@ -895,9 +1057,14 @@ static DBusMessage *handle_setting(struct standin *st, DBusMessage *msg, struct 
     char buf[TEXT_MAX];
     if (strcmp(member, "GetValue") == 0)
         return reply_value(msg, s->type, &s->value);
-    if (strcmp(member, "GetText") == 0) {
-        struct value text = {.s = (char *)value_text(s->type, &s->value, buf)};
-        return reply_value(msg, 's', &text);
+    if (strcmp(member, "GetText") == 0) { /* "s", not a variant */
+        const char *text = value_text(s->type, &s->value, buf);
+        DBusMessage *reply = dbus_message_new_method_return(msg);
+        if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &text, DBUS_TYPE_INVALID)) {
+            dbus_message_unref(reply);
+            reply = NULL;
+        }
+        return reply;
     }
     if (strcmp(member, "GetDefault") == 0)
         return reply_value(msg, s->type, &s->def);
@@ -914,8 +1081,9 @@ static DBusMessage *handle_setting(struct standin *st, DBusMessage *msg, struct 
         return reply_int32(msg, set_value(st, s, &in));
     }
     if (strcmp(member, "SetDefault") == 0) {
-        if (is_class_instance_setting(s->path))
-            return reply_int32(msg, -1);
+        if (is_class_instance_setting(s->path)) /* localsettings raises a TypeError here */
+            return dbus_message_new_error(msg, DBUS_ERROR_FAILED,
+                                          "SetDefault is not supported on ClassAndVrmInstance");
         struct wire_value def = {.kind = s->type == 'i'   ? WIRE_INT
                                          : s->type == 'f' ? WIRE_DOUBLE
                                                           : WIRE_STRING,
@@ -966,7 +1134,8 @@ static DBusMessage *reply_group(struct standin *st, DBusMessage *msg, const char
     return NULL;
 }
 
-/* GetItems on "/": {"/abs/path": {"Value": v, "Text": s}} for every setting. */
+/* GetItems on "/": {"/abs/path": {"Value": v, "Text": s, "Default": v, "Min": v, "Max": v}} for
+ * every setting; Min and Max only when the setting has them. */
 static DBusMessage *reply_items(struct standin *st, DBusMessage *msg)
 {
     DBusMessage *reply = dbus_message_new_method_return(msg);
@@ -986,10 +1155,53 @@ static DBusMessage *reply_items(struct standin *st, DBusMessage *msg)
              dbus_message_iter_open_container(&entry, DBUS_TYPE_ARRAY, "{sv}", &props) &&
              append_entry(&props, "Value", s->type, &s->value) &&
              append_entry(&props, "Text", 's', &text) &&
+             append_entry(&props, "Default", s->type, &s->def) &&
+             (!s->has_min || append_entry(&props, "Min", s->type, &s->min)) &&
+             (!s->has_max || append_entry(&props, "Max", s->type, &s->max)) &&
              dbus_message_iter_close_container(&entry, &props) &&
              dbus_message_iter_close_container(&items, &entry);
     }
     if (ok && dbus_message_iter_close_container(&iter, &items))
+        return reply;
+    dbus_message_unref(reply);
+    return NULL;
+}
+
+/* RemoveSettings(as) -> ai: 0 for each setting removed (it announces an invalid value), -1 for a
+ * path that is no setting. Paths are relative to the group node (a leading '/' optional). */
+static DBusMessage *handle_remove_settings(struct standin *st, DBusMessage *msg, const char *object)
+{
+    DBusMessageIter iter, paths, results_iter, results;
+    if (strcmp(dbus_message_get_signature(msg), "as") != 0)
+        return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS, "expected as");
+    DBusMessage *reply = dbus_message_new_method_return(msg);
+    if (!reply)
+        return NULL;
+    dbus_message_iter_init(msg, &iter);
+    dbus_message_iter_recurse(&iter, &paths);
+    dbus_message_iter_init_append(reply, &results_iter);
+    bool ok = dbus_message_iter_open_container(&results_iter, DBUS_TYPE_ARRAY, "i", &results);
+    for (; ok && dbus_message_iter_get_arg_type(&paths) == DBUS_TYPE_STRING;
+         dbus_message_iter_next(&paths)) {
+        const char *relative;
+        char full[1024];
+        dbus_message_iter_get_basic(&paths, &relative);
+        if (strcmp(object, "/") == 0) /* "/" + relative, less the leading '/' */
+            snprintf(full, sizeof(full), "/%s", relative + (relative[0] == '/'));
+        else
+            join_path(full, sizeof(full), object, relative);
+        struct setting *s = find_setting(st, full);
+        int32_t rc = s ? 0 : -1;
+        if (s) {
+            emit_removed(st, s->path);
+            free_setting_values(s);
+            memmove(s, s + 1, (size_t)(&st->settings[st->count] - (s + 1)) * sizeof(*s));
+            st->count--;
+        }
+        ok = dbus_message_iter_append_basic(&results, DBUS_TYPE_INT32, &rc);
+    }
+    save_file(st);
+    if (ok && dbus_message_iter_close_container(&results_iter, &results))
         return reply;
     dbus_message_unref(reply);
     return NULL;
@@ -1002,6 +1214,8 @@ static DBusMessage *handle_group(struct standin *st, DBusMessage *msg, const cha
         return handle_add_settings(st, msg, object);
     if (strcmp(member, "AddSetting") == 0)
         return handle_add_setting(st, msg, object);
+    if (strcmp(member, "RemoveSettings") == 0)
+        return handle_remove_settings(st, msg, object);
     if (strcmp(member, "GetValue") == 0)
         return reply_group(st, msg, object, false);
     if (strcmp(member, "GetText") == 0)
@@ -1051,6 +1265,8 @@ static DBusMessage *reply_introspect(struct standin *st, DBusMessage *msg, const
               "<arg direction=\"in\" type=\"s\"/><arg direction=\"in\" type=\"v\"/>"
               "<arg direction=\"in\" type=\"s\"/><arg direction=\"in\" type=\"v\"/>"
               "<arg direction=\"in\" type=\"v\"/><arg direction=\"out\" type=\"i\"/></method>\n"
+              "    <method name=\"RemoveSettings\"><arg direction=\"in\" type=\"as\"/>"
+              "<arg direction=\"out\" type=\"ai\"/></method>\n"
               "  </interface>\n",
               f);
     size_t prefix = strcmp(object, "/") == 0 ? 1 : strlen(object) + 1;
@@ -1102,7 +1318,9 @@ static DBusHandlerResult handle_message(DBusConnection *conn, DBusMessage *msg, 
         reply = handle_setting(st, msg, s);
     else if (known_interface && is_group(st, path))
         reply = handle_group(st, msg, path);
-    if (!reply)
+    if (!reply && !s && !is_group(st, path)) /* as libdbus answers for dbus-python */
+        reply = dbus_message_new_error_printf(msg, DBUS_ERROR_UNKNOWN_OBJECT, "no object %s", path);
+    else if (!reply)
         reply = dbus_message_new_error_printf(msg, DBUS_ERROR_UNKNOWN_METHOD, "no method %s on %s",
                                               dbus_message_get_member(msg), path);
     if (!reply)
