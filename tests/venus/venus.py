@@ -3,7 +3,7 @@ Victron's own services from ../shared/venus -- localsettings and dbus-systemcalc
 and device doubles published with Victron's velib_python (fake_device.py).
 
 Without ../shared/venus the tests skip (exit 77, naming what is missing); with CI=true they fail
-instead, so a plain clone passes and CI cannot silently skip them.
+instead (harness.shared_path), so a plain clone passes and CI cannot silently skip them.
 """
 import json
 import os
@@ -14,7 +14,7 @@ import dbus
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenario"))
 import harness  # noqa: E402
-from harness import Failure, Harness, SETTINGS_SERVICE, Skip, plain, require  # noqa: E402
+from harness import Harness, SETTINGS_SERVICE, plain, require  # noqa: E402
 
 SYSTEM_SERVICE = "com.victronenergy.system"
 PYTHON = "/usr/bin/python3"
@@ -25,19 +25,11 @@ SYSTEM_PATHS = ("/AutoSelectedBatteryService", "/ActiveBatteryService", "/Dc/Bat
 
 
 def venus_dir():
-    """../shared/venus, or Skip (Failure with CI=true) naming what is missing."""
-    path = os.environ.get("VENUS_DIR", "")
-    missing = [p for p in ("localsettings/localsettings.py",
-                           "dbus-systemcalc-py/dbus_systemcalc.py",
-                           "dbus-systemcalc-py/ext/velib_python/vedbus.py")
-               if not path or not os.path.exists(os.path.join(path, p))]
-    if missing:
-        what = f"{path or '$VENUS_DIR'}: {', '.join(missing)} missing (Victron's services, " \
-               "../shared/venus beside the repository)"
-        if os.environ.get("CI") == "true":
-            raise Failure(what)
-        raise Skip(what)
-    return path
+    """../shared/venus (harness.shared_path: skipped without it, failing instead with CI=true)."""
+    for needed in ("localsettings/localsettings.py", "dbus-systemcalc-py/dbus_systemcalc.py",
+                   "dbus-systemcalc-py/ext/velib_python/vedbus.py"):
+        harness.shared_path("venus/" + needed)
+    return harness.shared_path("venus")
 
 
 class Venus(Harness):
