@@ -8,6 +8,7 @@
  * One thread, one poll() loop: the poll timer scans every adapter, libusb hot-plug (or a periodic
  * rescan where hot-plug is missing) finds adapters plugged in later, SIGTERM/SIGINT end the loop
  * and the services leave the bus without publishing anything else (a restart raises no alarm). */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -229,6 +230,12 @@ static int run(struct daemon *dm)
 {
     static const int signals[] = {SIGTERM, SIGINT};
     int rc;
+    /* A recording target that cannot be recorded to is a start-up error, like a bad config: the
+     * trace was asked for, and a daemon running without it would look like it recorded. */
+    struct recorder_options ro = {.max_bytes = dm->record_max,
+                                  .poll_interval_ms = dm->cfg.poll_interval_ms};
+    if (dm->record_path && recorder_open(&dm->recorder, dm->record_path, &ro) < 0)
+        return 2;
     for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
         dm->ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
     if ((rc = mainloop_new(&dm->loop)) < 0 ||
@@ -241,10 +248,6 @@ static int run(struct daemon *dm)
         return 1;
     }
     if (watch_usb(dm) < 0)
-        return 1;
-    struct recorder_options ro = {.max_bytes = dm->record_max,
-                                  .poll_interval_ms = dm->cfg.poll_interval_ms};
-    if (dm->record_path && recorder_open(&dm->recorder, dm->record_path, &ro) < 0)
         return 1;
     rescan(dm);
     if (dm->n_adapters == 0)
@@ -314,7 +317,7 @@ int main(int argc, char **argv)
             char *end;
             errno = 0;
             dm.max_polls = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || dm.max_polls == 0 || optarg[0] == '-') {
+            if (errno || !isdigit((unsigned char)optarg[0]) || *end || dm.max_polls == 0) {
                 log_error("--polls: expected a positive number, got '%s'", optarg);
                 return 2;
             }
@@ -324,22 +327,32 @@ int main(int argc, char **argv)
             char *end;
             errno = 0;
             unsigned long s = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || s == 0 || s > 86400 || optarg[0] == '-') {
+            if (errno || !isdigit((unsigned char)optarg[0]) || *end || s == 0 || s > 86400) {
                 log_error("--diagnostics-interval: expected 1-86400 seconds, got '%s'", optarg);
                 return 2;
             }
             dm.diagnostics_interval_ms = (unsigned)s * 1000u;
             break;
         }
-        case 'R':
-            if (recorder_parse_size(optarg, &dm.record_max) < 0 ||
-                dm.record_max < RECORDER_MAX_BYTES_MIN) {
-                log_error("--record-max: expected a size of at least %u bytes (k/M suffix), "
-                          "got '%s'",
-                          RECORDER_MAX_BYTES_MIN, optarg);
+        case 'R': {
+            int rc = recorder_parse_size(optarg, &dm.record_max);
+            if (rc == -ERANGE) {
+                log_error("--record-max: '%s' is too large (more than 2^64 bytes)", optarg);
+                return 2;
+            }
+            if (rc < 0) {
+                log_error("--record-max: expected a size in bytes with an optional k/M/G suffix "
+                          "(4096, 512k, 4M), got '%s'",
+                          optarg);
+                return 2;
+            }
+            if (dm.record_max < RECORDER_MAX_BYTES_MIN) {
+                log_error("--record-max: '%s' is below the minimum of %u bytes", optarg,
+                          RECORDER_MAX_BYTES_MIN);
                 return 2;
             }
             break;
+        }
         default:
             usage(stderr);
             return 2;
@@ -347,6 +360,10 @@ int main(int argc, char **argv)
     }
     if (!config_path || optind != argc) {
         usage(stderr);
+        return 2;
+    }
+    if (dm.record_max && !dm.record_path) {
+        log_error("--record-max without --record FILE: there is no trace to limit");
         return 2;
     }
     config_init(&dm.cfg);
