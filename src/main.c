@@ -7,7 +7,8 @@
  * System bus by default; DBUS_SYSTEM_BUS_ADDRESS selects another (the tests use a private bus).
  * One thread, one poll() loop: the poll timer scans every adapter, libusb hot-plug (or a periodic
  * rescan where hot-plug is missing) finds adapters plugged in later, SIGTERM/SIGINT end the loop
- * and the services leave the bus without publishing anything else (a restart raises no alarm). */
+ * and the services leave the bus without publishing anything else (a restart raises no alarm).
+ * SIGHUP re-reads the config, SIGUSR1 logs the state, SIGUSR2 toggles debug logging (on_signal). */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -73,7 +74,9 @@ static void usage(FILE *out)
           "                     only in N cancel the start-up and exit costs)\n"
           "      --diagnostics-interval SECONDS  how often the /Diagnostics counters are\n"
           "                     published (default 60)\n"
-          "      --version      print the version and exit\n",
+          "      --version      print the version and exit\n"
+          "Signals: HUP re-reads the config (installed flags apply at once), USR1 logs the\n"
+          "state, USR2 switches debug logging on/off, TERM/INT stop.\n",
           out);
 }
 
