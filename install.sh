@@ -16,7 +16,9 @@
 #   /data/dbus-lynx-distributor/           the package, config.ini (from config.sample.ini once)
 #   /service/dbus-lynx-distributor         -> /data/dbus-lynx-distributor/service (daemontools)
 #   /etc/udev/rules.d/99-dbus-lynx-distributor.rules  (rootfs: remounted rw for the copy)
-#   /data/rc.local                         one line: sh /data/dbus-lynx-distributor/install.sh --boot
+#   /data/rc.local                         one line, right after its #! line (so that no exit or
+#                                          if-block of the user's can skip it):
+#                                          sh /data/dbus-lynx-distributor/install.sh --boot || true
 set -eu
 
 NAME=dbus-lynx-distributor
@@ -24,7 +26,8 @@ APP=/data/$NAME
 RULE=/etc/udev/rules.d/99-$NAME.rules
 SERVICE_LINK=/service/$NAME
 RC_LOCAL=/data/rc.local
-RC_LINE="sh $APP/install.sh --boot"
+RC_LINE="sh $APP/install.sh --boot || true"
+OLD_RC_LINE="sh $APP/install.sh --boot" # 0.1.0 put it before a final exit, where it could be skipped
 PYTHON_PLUGIN_RC_LINE="bash $APP/install.sh"
 PACKAGE_FILES="install.sh uninstall.sh config.sample.ini README.md VERSION udev/99-$NAME.rules"
 PROGRAMS="$NAME lynx-scan"
@@ -44,12 +47,23 @@ die() {
     exit 1
 }
 
+# One --serial value is one serial number: checked here, before word splitting could make
+# 'A B' two of them.
+add_serial() {
+    case $1 in
+    '') die "--serial needs a serial number, got an empty one" ;;
+    *[!A-Za-z0-9]*) die "serial number \"$1\": letters and digits only (one serial per --serial)" ;;
+    esac
+    SERIALS="$SERIALS $1"
+    SERIALS_GIVEN=1
+}
+
 while [ $# -gt 0 ]; do
     case $1 in
     --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT=$2; shift ;;
     --root=*) ROOT=${1#--root=} ;;
-    --serial) [ $# -ge 2 ] || die "--serial needs a serial number"; SERIALS="$SERIALS $2"; SERIALS_GIVEN=1; shift ;;
-    --serial=*) SERIALS="$SERIALS ${1#--serial=}"; SERIALS_GIVEN=1 ;;
+    --serial) [ $# -ge 2 ] || die "--serial needs a serial number"; add_serial "$2"; shift ;;
+    --serial=*) add_serial "${1#--serial=}" ;;
     --all-adapters) ALL_ADAPTERS=1 ;;
     --boot) BOOT=1 ;;
     -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
@@ -63,11 +77,6 @@ if [ -n "$ROOT" ]; then
     [ -d "$ROOT" ] || die "root $ROOT is not a directory"
     ROOT=$(cd "$ROOT" && pwd -P)
 fi
-for serial in $SERIALS; do
-    case $serial in
-    *[!A-Za-z0-9]*) die "serial number \"$serial\": letters and digits only" ;;
-    esac
-done
 
 SRC=$(cd "$(dirname "$0")" && pwd -P)
 DEST=$ROOT$APP
@@ -192,15 +201,18 @@ if grep -qxF "$PYTHON_PLUGIN_RC_LINE" "$rc"; then
     cat "$rc.new.$$" > "$rc"
     rm -f "$rc.new.$$"
 fi
-if ! grep -qxF "$RC_LINE" "$rc"; then
-    # before a final "exit", which would otherwise end rc.local first
-    awk -v line="$RC_LINE" '
-        !done && /^[ \t]*exit([ \t;]|$)/ { print line; done = 1 }
-        { print }
-        END { if (!done) print line }' "$rc" > "$rc.new.$$"
+# The line goes right after the #! line: rc.local is the user's, and an "exit 0" or an if-block
+# with an exit anywhere below would otherwise end it before the line runs. "|| true": a failing
+# boot run must not end an rc.local written with "set -e" or "#!/bin/sh -e" either.
+{ grep -vxF -e "$OLD_RC_LINE" -e "$RC_LINE" "$rc" || true; } | awk -v line="$RC_LINE" '
+    NR == 1 && /^#!/ { print; print line; done = 1; next }
+    !done { print line; done = 1 }
+    { print }
+    END { if (!done) print line }' > "$rc.new.$$"
+if ! cmp -s "$rc.new.$$" "$rc"; then
     cat "$rc.new.$$" > "$rc"
-    rm -f "$rc.new.$$"
 fi
+rm -f "$rc.new.$$"
 [ -x "$rc" ] || chmod 755 "$rc"
 
 # --- the daemontools service ------------------------------------------------------------------

@@ -17,7 +17,8 @@ APP=/data/$NAME
 RULE=/etc/udev/rules.d/99-$NAME.rules
 SERVICE_LINK=/service/$NAME
 RC_LOCAL=/data/rc.local
-RC_LINE="sh $APP/install.sh --boot"
+RC_LINE="sh $APP/install.sh --boot || true"
+OLD_RC_LINE="sh $APP/install.sh --boot" # written by 0.1.0
 
 ROOT=${ROOT:-}
 KEEP_CONFIG=0
@@ -44,6 +45,17 @@ if [ -n "$ROOT" ]; then
     ROOT=$(cd "$ROOT" && pwd -P)
 fi
 DEST=$ROOT$APP
+rc=$ROOT$RC_LOCAL
+
+rc_has_line() {
+    [ -f "$rc" ] && grep -qxF -e "$RC_LINE" -e "$OLD_RC_LINE" "$rc"
+}
+
+if [ ! -e "$DEST" ] && [ ! -L "$ROOT$SERVICE_LINK" ] && [ ! -e "$ROOT$SERVICE_LINK" ] &&
+    [ ! -e "$ROOT$RULE" ] && [ ! -e "$ROOT/var/log/$NAME" ] && ! rc_has_line; then
+    echo "$NAME is not installed: no $APP, $SERVICE_LINK, $RULE, rc.local line or log; nothing removed"
+    exit 0
+fi
 
 # The service: unlink it first so svscan does not restart it, then stop the daemon and logger
 # and their supervise processes.
@@ -70,10 +82,9 @@ if [ -e "$ROOT$RULE" ]; then
     fi
 fi
 
-rc=$ROOT$RC_LOCAL
 if [ -f "$rc" ]; then
-    if grep -qxF "$RC_LINE" "$rc"; then
-        grep -vxF "$RC_LINE" "$rc" > "$rc.new.$$" || true
+    if rc_has_line; then
+        grep -vxF -e "$RC_LINE" -e "$OLD_RC_LINE" "$rc" > "$rc.new.$$" || true
         cat "$rc.new.$$" > "$rc"
         rm -f "$rc.new.$$"
     fi

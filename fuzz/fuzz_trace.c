@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             polls += o->count;
         }
         check(polls == a->polls, "polls do not add up");
+        check(a->polls <= SIM_TRACE_MAX_POLLS, "same counts past the limit were accepted");
     }
     struct sim_scenario *sc = calloc(1, sizeof(*sc));
     if (sc) {

@@ -204,7 +204,11 @@ static int write_stats(struct sim_hardware *hw, const char *path)
         return -1;
     }
     sim_hardware_write_stats(hw, f);
-    return fclose(f) == 0 ? 0 : -1;
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "lynx-sim: --stats %s: cannot write: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -219,6 +223,7 @@ int main(int argc, char **argv)
     const char *scenario_path = NULL, *stats_path = NULL, *control_path = NULL;
     const char *replay_path = NULL;
     double speed = 1.0;
+    bool speed_given = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "+s:S:c:h", options, NULL)) != -1) {
@@ -237,6 +242,7 @@ int main(int argc, char **argv)
             break;
         case 'x':
             speed = strtod(optarg, &end);
+            speed_given = true;
             if (*end || !(speed > 0) || speed > 1e6) {
                 fprintf(stderr, "lynx-sim: --speed: expected a number above 0, got '%s'\n", optarg);
                 return 2;
@@ -252,6 +258,11 @@ int main(int argc, char **argv)
     }
     if (optind >= argc || (scenario_path && replay_path)) {
         usage(stderr);
+        return 2;
+    }
+    if (speed_given && !replay_path) {
+        fputs("lynx-sim: --speed applies to --replay only (a scenario runs in real time)\n",
+              stderr);
         return 2;
     }
 
@@ -273,6 +284,10 @@ int main(int argc, char **argv)
     }
     /* Hot-plug uevents reach the child only when this process runs under the preload too. */
     sim_usb_bridge_reexec_under_preload(argv);
+    if (replay_path && r.trace.cut_line) {
+        sim_trace_cut_warning(&r.trace, replay_path, err, sizeof(err));
+        fprintf(stderr, "lynx-sim: warning: %s\n", err);
+    }
 
     sigset_t blocked;
     sigemptyset(&blocked);

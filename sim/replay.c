@@ -214,7 +214,12 @@ static int parse_observation(struct trace_parser *p, char **w, int n)
         return 0;
     }
     if (strcmp(what, "same") == 0) {
-        if (n != 4 || !parse_u64(w[3], &same) || same == 0)
+        bool digits = n == 4 && w[3][0] && strspn(w[3], "0123456789") == strlen(w[3]);
+        if (digits && (!parse_u64(w[3], &same) || same > SIM_TRACE_MAX_POLLS - a->polls))
+            return parse_fail(
+                p, "'same %s' is too large: %s would have more than %" PRIu64 " polls (2^53)", w[3],
+                a->serial, (uint64_t)SIM_TRACE_MAX_POLLS);
+        if (!digits || same == 0)
             return parse_fail(p, "expected '<ms> <serial> same <polls, 1 or more>'");
         if (!a->n_obs)
             return parse_fail(p, "'same' before any observation of %s", a->serial);
@@ -274,9 +279,19 @@ int sim_trace_parse(FILE *in, const char *name, struct sim_trace *t, char *err, 
     size_t cap = 0;
     int rc = 0;
     memset(t, 0, sizeof(*t));
-    while (rc == 0 && getline(&line, &cap, in) >= 0) {
+    ssize_t len;
+    while (rc == 0 && (len = getline(&line, &cap, in)) >= 0) {
         char *w[TRACE_MAX_WORDS];
         p.line++;
+        if (len > 0 && line[len - 1] != '\n') {
+            /* the recorder ends every line: this one was cut (full disk, power loss) */
+            t->cut_line = p.line;
+            break;
+        }
+        if ((size_t)len != strlen(line)) {
+            rc = parse_fail(&p, "contains a NUL byte (is this a trace?)");
+            break;
+        }
         int n = sim_split_words(line, w, TRACE_MAX_WORDS);
         uint64_t ms;
         if (n == 0)
@@ -299,18 +314,31 @@ int sim_trace_parse(FILE *in, const char *name, struct sim_trace *t, char *err, 
                             w[0]);
     }
     free(line);
+    if (rc == 0 && ferror(in)) {
+        snprintf(err, errlen, "%s: cannot read: %s", name, strerror(errno ? errno : EIO));
+        rc = -EIO;
+    }
     if (rc == 0 && !p.have_header) {
         p.line++;
         rc = parse_fail(&p, "expected 'lynx-trace %d poll-interval-ms=<ms>' (empty trace)",
                         TRACE_VERSION);
     }
-    for (size_t i = 0; rc == 0 && i < t->n_adapters; i++)
+    uint64_t observations = 0;
+    for (size_t i = 0; i < t->n_adapters; i++)
+        observations += t->adapters[i].n_obs;
+    if (rc == 0 && observations == 0)
+        rc = parse_fail(&p, "the trace has no observation (%s): nothing to replay",
+                        t->n_adapters ? "only a header and adapter lines" : "only a header");
+    for (size_t i = 0; rc == 0 && !t->cut_line && i < t->n_adapters; i++)
         if (p.back_pending[i]) {
             rc = parse_fail(&p, "the trace ends after 'back' of %s: expected an observation",
                             t->adapters[i].serial);
         }
-    if (rc < 0)
+    if (rc < 0) {
+        unsigned cut = t->cut_line;
         sim_trace_clear(t);
+        t->cut_line = cut;
+    }
     return rc;
 }
 
@@ -325,6 +353,18 @@ int sim_trace_load(const char *path, struct sim_trace *t, char *err, size_t errl
     int rc = sim_trace_parse(f, path, t, err, errlen);
     fclose(f);
     return rc;
+}
+
+void sim_trace_cut_warning(const struct sim_trace *t, const char *name, char *out, size_t max)
+{
+    if (!t->cut_line) {
+        snprintf(out, max, "%s", "");
+        return;
+    }
+    snprintf(out, max,
+             "%s:%u: the last line has no end of line: it was cut while recording (full disk or "
+             "power loss?); it is left out, lines 1-%u are replayed",
+             name, t->cut_line, t->cut_line - 1);
 }
 
 void sim_trace_clear(struct sim_trace *t)

@@ -61,16 +61,23 @@ struct sim_trace_adapter {
     uint64_t polls; /* sum of the counts */
 };
 
+#define SIM_TRACE_MAX_POLLS (UINT64_C(1) << 53) /* per adapter, `same` counts included */
+
 struct sim_trace {
     unsigned poll_interval_ms;
+    unsigned cut_line; /* 0, or the last line, left out: it has no end (a cut recording) */
     struct sim_trace_adapter adapters[SIM_MAX_ADAPTERS];
     size_t n_adapters;
 };
 
-/* Parse a whole trace (one recording session). Returns 0 or -EINVAL/-ENOMEM with
- * "name:line: what was expected" in err. */
+/* Parse a whole trace (one recording session). Returns 0 or -EINVAL/-ENOMEM/-EIO with
+ * "name:line: what was expected" in err. A last line without its end of line was cut while
+ * recording (full disk, power loss): it is left out and cut_line says which it was (the caller
+ * warns); what comes before it is the trace. A trace without any observation is refused. */
 int sim_trace_parse(FILE *in, const char *name, struct sim_trace *t, char *err, size_t errlen);
 int sim_trace_load(const char *path, struct sim_trace *t, char *err, size_t errlen);
+/* The warning for a cut trace ("name:line: ..."), empty when t->cut_line is 0. */
+void sim_trace_cut_warning(const struct sim_trace *t, const char *name, char *out, size_t max);
 void sim_trace_clear(struct sim_trace *t);
 
 /* "EPIPE" or "-32" -> -32; 0 when unknown. */

@@ -277,9 +277,16 @@ int sim_scenario_parse(FILE *in, const char *name, struct sim_scenario *sc, char
     while (rc == 0 && fgets(line, sizeof(line), in)) {
         p.line++;
         if (!strchr(line, '\n') && !feof(in))
-            rc = parse_error(&p, "line longer than %zu characters", sizeof(line) - 2);
+            /* fgets stopped short of a full buffer without a newline: a NUL byte ended it */
+            rc = strlen(line) < sizeof(line) - 1
+                     ? parse_error(&p, "contains a NUL byte (is this a scenario file?)")
+                     : parse_error(&p, "line longer than %zu characters", sizeof(line) - 2);
         else
             rc = parse_line(&p, sc, line, &cap);
+    }
+    if (rc == 0 && ferror(in)) {
+        snprintf(err, errlen, "%s: cannot read: %s", name, strerror(errno ? errno : EIO));
+        rc = -EIO;
     }
     if (rc == 0 && sc->n_adapters == 0) {
         p.line++;

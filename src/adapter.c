@@ -1,6 +1,8 @@
 #include "adapter.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -373,4 +375,35 @@ void adapter_state(const struct adapter *ad, const struct service_state *previou
         out->counted[d] = tracker_counted(&ad->tracker[d], &ad->setup[d]);
     }
     diagnostics(ad, &out->diagnostics);
+}
+
+void adapter_log_summary(const struct adapter *ad, const struct service_state *published)
+{
+    static const char *const status_words[] = {"not available", "connected", "no bus power",
+                                               "communications lost"};
+    static const char *const fuse_words[] = {"n/a", "not used", "ok", "blown"};
+    const struct adapter_counters *c = &ad->counters;
+    log_info("state: adapter %s (%04x:%04x): %s, %s; %" PRIu64 " polls, %" PRIu64
+             " USB errors, %" PRIu64 " re-opens, %" PRIu64 " bus recoveries",
+             ad->id.serial, ad->id.vid, ad->id.pid, ad->open ? "open" : "closed",
+             published && published->connected ? "connected" : "not connected", c->polls,
+             c->usb_errors, c->reopens, c->bus_recoveries);
+    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
+        const struct tracker *t = &ad->tracker[d];
+        const struct lynx_distributor_state *st = published ? &published->distributor[d] : NULL;
+        if (!t->seen && !ad->setup[d].installed)
+            continue;
+        char byte[8] = "none";
+        if (t->have_status)
+            snprintf(byte, sizeof(byte), "0x%02X", t->status);
+        unsigned status = st ? (unsigned)st->status : 0;
+        const char *f[LYNX_FUSES];
+        for (unsigned i = 0; i < LYNX_FUSES; i++)
+            f[i] = st && st->fuse[i].status < 4 ? fuse_words[st->fuse[i].status] : "n/a";
+        log_info("state:   distributor %c (0x%02X)%s: %s, status byte %s, %u failed polls; "
+                 "fuses %s, %s, %s, %s",
+                 lynx_letter(d), lynx_address(d), ad->setup[d].installed ? " installed" : "",
+                 status < 4 ? status_words[status] : "?", byte, t->failures, f[0], f[1], f[2],
+                 f[3]);
+    }
 }

@@ -91,4 +91,8 @@ int adapter_poll(struct adapter *ad);
 void adapter_state(const struct adapter *ad, const struct service_state *previous,
                    struct service_state *out);
 
+/* Logs the adapter's state in a few lines (SIGUSR1): open/connected and the counters, then per
+ * distributor the published status, the last confirmed status byte and the fuses. */
+void adapter_log_summary(const struct adapter *ad, const struct service_state *published);
+
 #endif

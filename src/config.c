@@ -209,6 +209,9 @@ struct parser {
     bool out_of_memory;
     char warned_section[128]; /* last unknown section warned about, to warn once */
     int warned_section_line;
+    int entry_header_line; /* header_line of the previous entry, to see where a section starts */
+    int *section_line;     /* per cfg->adapters entry: the line of its [ftdi:...] section */
+    int header_line;       /* the latest [section] line read */
     bool vid_set, pid_set;
     uint16_t vid, pid;
     int pid_line;
@@ -254,9 +257,19 @@ static char *read_line(char *str, int num, void *stream)
         return NULL;
     p->line++;
     p->line_indented = n > 0 && (p->line_buf[0] == ' ' || p->line_buf[0] == '\t');
-    if (n > num - 1) {
-        fail(p, "line too long (at most %d characters)", num - 2);
+    if ((size_t)n != strlen(p->line_buf)) {
+        /* inih would stop at the NUL: "500\0garbage" would read as 500 */
+        fail(p, "contains a NUL byte (is this a text file?)");
         snprintf(str, (size_t)num, "\n"); /* an empty line keeps inih's count in step */
+        return str;
+    }
+    if (p->line_buf[strspn(p->line_buf, " \t")] == '[')
+        p->header_line = p->line;
+    if (n > num - 1) {
+        const char *text = p->line_buf + strspn(p->line_buf, " \t");
+        if (*text != ';' && *text != '#') /* a long comment is still a comment */
+            fail(p, "line too long (at most %d characters)", num - 2);
+        snprintf(str, (size_t)num, "\n");
         return str;
     }
     memcpy(str, p->line_buf, (size_t)n + 1);
@@ -413,6 +426,13 @@ static void handle_general(struct parser *p, const char *key, const char *lkey, 
     case 1:
         if (!parse_number(p, key, value, 0, 0xFFFF, true, &n))
             return;
+        if (n == 0) {
+            fail(p,
+                 "%s: 0 is no USB %s id (FTDI's vendor id is 0x0403; the adapters' product "
+                 "ids 0x%04X or 0x%04X)",
+                 key, i == 0 ? "vendor" : "product", CONFIG_LYNX_ADAPTER_PID, CONFIG_FT232H_PID);
+            return;
+        }
         if (i == 0) {
             p->vid = (uint16_t)n;
             p->vid_set = true;
@@ -458,6 +478,33 @@ static void warn_unknown_section(struct parser *p, const char *section)
              p->line, section);
 }
 
+/* The first entry of a section: a second [ftdi:X] would silently merge into the first. */
+static int note_section(struct parser *p, const char *section)
+{
+    if (strncmp(section, "ftdi:", 5) != 0 || !section[5])
+        return 0;
+    const struct config *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->n_adapters; i++)
+        if (strcmp(cfg->adapters[i].serial, section + 5) == 0) {
+            fail_at(p, p->header_line,
+                    "[%s] again (first at line %d): write each adapter's keys in one section",
+                    section, p->section_line[i]);
+            return 0;
+        }
+    if (!adapter_for_serial(p, section + 5)) {
+        p->out_of_memory = true;
+        return -1;
+    }
+    int *grown = realloc(p->section_line, cfg->n_adapters * sizeof(*grown));
+    if (!grown) {
+        p->out_of_memory = true;
+        return -1;
+    }
+    p->section_line = grown;
+    grown[cfg->n_adapters - 1] = p->header_line;
+    return 0;
+}
+
 static int handle_entry(void *user, const char *section, const char *key, const char *value)
 {
     struct parser *p = user;
@@ -476,6 +523,12 @@ static int handle_entry(void *user, const char *section, const char *key, const 
     if (strcmp(section, "general") == 0) {
         handle_general(p, key, lkey, value);
         return 1;
+    }
+
+    if (p->header_line != p->entry_header_line) {
+        p->entry_header_line = p->header_line;
+        if (note_section(p, section) < 0)
+            return 0;
     }
 
     struct config_adapter *a;
@@ -565,6 +618,7 @@ int config_load_stream(struct config *cfg, FILE *stream, const char *name)
 
     int rc = ini_parse_stream(read_line, &p, handle_entry, &p);
     free(p.line_buf);
+    free(p.section_line);
     if (p.out_of_memory || rc == -2) {
         snprintf(cfg->error, sizeof(cfg->error), "%s: out of memory", name);
         config_free(cfg);

@@ -7,7 +7,9 @@
  * System bus by default; DBUS_SYSTEM_BUS_ADDRESS selects another (the tests use a private bus).
  * One thread, one poll() loop: the poll timer scans every adapter, libusb hot-plug (or a periodic
  * rescan where hot-plug is missing) finds adapters plugged in later, SIGTERM/SIGINT end the loop
- * and the services leave the bus without publishing anything else (a restart raises no alarm). */
+ * and the services leave the bus without publishing anything else (a restart raises no alarm).
+ * SIGHUP re-reads the config, SIGUSR1 logs the state, SIGUSR2 toggles debug logging (on_signal). */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include "mainloop.h"
 #include "recorder.h"
 #include "service.h"
+#include "signals.h"
 
 #define MAX_ADAPTERS   8
 #define RESCAN_MS      5000 /* without hot-plug: how often to look for new adapters */
@@ -50,6 +53,9 @@ struct daemon {
     unsigned long polls;
     unsigned diagnostics_interval_ms; /* --diagnostics-interval; 0 = the service's default */
     uint32_t settings_timeout_ms;     /* --settings-timeout */
+    const char *config_path;
+    bool verbose;            /* -v, toggled by SIGUSR2 */
+    struct signals *signals; /* SIGHUP, SIGUSR1, SIGUSR2: on_signal */
 };
 
 static void usage(FILE *out)
@@ -72,7 +78,9 @@ static void usage(FILE *out)
           "      --settings-timeout SECONDS  how long a service waits for its device\n"
           "                     instance from localsettings before it goes on the bus with\n"
           "                     the default (default 30; 0 = do not wait)\n"
-          "      --version      print the version and exit\n",
+          "      --version      print the version and exit\n"
+          "Signals: HUP re-reads the config (installed flags apply at once), USR1 logs the\n"
+          "state, USR2 switches debug logging on/off, TERM/INT stop.\n",
           out);
 }
 
@@ -230,14 +238,93 @@ static int watch_usb(struct daemon *dm)
     return rc;
 }
 
+/* SIGHUP: config.ini again. What applies live (installed flags of distributors and fuses) does so
+ * from the next poll; everything else is named as needing a restart. A bad file changes nothing. */
+static void reload_config(struct daemon *dm)
+{
+    struct config fresh;
+    config_init(&fresh);
+    if (config_load(&fresh, dm->config_path) < 0) {
+        log_error("SIGHUP: %s; keeping the running configuration", fresh.error);
+        config_free(&fresh);
+        return;
+    }
+    const struct config *old = &dm->cfg;
+    bool restart = fresh.poll_interval_ms != old->poll_interval_ms ||
+                   fresh.i2c_speed_khz != old->i2c_speed_khz ||
+                   fresh.comm_lost_polls != old->comm_lost_polls ||
+                   fresh.n_usb_ids != old->n_usb_ids ||
+                   memcmp(fresh.usb_ids, old->usb_ids, sizeof(old->usb_ids[0]) * old->n_usb_ids);
+    unsigned applied = 0;
+    for (size_t i = 0; i < dm->n_adapters; i++) {
+        struct adapter *ad = &dm->adapters[i].hw;
+        const struct config_adapter *now = config_adapter(&fresh, ad->id.serial);
+        const struct config_adapter *was = config_adapter(old, ad->id.serial);
+        restart |= strcmp(now->name, was->name) != 0;
+        for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
+            struct lynx_distributor_setup setup;
+            config_lynx_setup(now, d, &setup);
+            restart |= setup.upside_down != ad->setup[d].upside_down ||
+                       memcmp(now->distributor[d].fuse_name, was->distributor[d].fuse_name,
+                              sizeof(now->distributor[d].fuse_name)) != 0;
+            setup.upside_down = ad->setup[d].upside_down; /* the names are mapped by it */
+            applied += memcmp(&setup, &ad->setup[d], sizeof(setup)) != 0;
+            ad->setup[d] = setup;
+        }
+    }
+    log_info("SIGHUP: %s re-read: installed flags of %u distributor%s changed, applied from the "
+             "next poll%s",
+             dm->config_path, applied, applied == 1 ? "" : "s",
+             restart ? "; names, mounting, USB ids, poll interval, I2C speed or comm_lost_polls "
+                       "changed too: those take effect after a restart (svc -t)"
+                     : "");
+    /* adapters found from now on use the new file; the running ones keep their general settings */
+    fresh.poll_interval_ms = old->poll_interval_ms;
+    fresh.i2c_speed_khz = old->i2c_speed_khz;
+    fresh.comm_lost_polls = old->comm_lost_polls;
+    fresh.n_usb_ids = old->n_usb_ids;
+    memcpy(fresh.usb_ids, old->usb_ids, sizeof(fresh.usb_ids));
+    config_free(&dm->cfg);
+    dm->cfg = fresh;
+}
+
+/* HUP: reload_config; USR1: the state in the log; USR2: debug logging on/off. Each also writes the
+ * trace's pending `same` counts to disk, so the trace is complete up to now. */
+static void on_signal(int signo, void *user)
+{
+    struct daemon *dm = user;
+    recorder_sync(dm->recorder);
+    if (signo == SIGHUP) {
+        reload_config(dm);
+    } else if (signo == SIGUSR1) {
+        log_info("state: %zu adapter%s, poll every %u ms, I2C %u kHz, recording %s", dm->n_adapters,
+                 dm->n_adapters == 1 ? "" : "s", dm->cfg.poll_interval_ms, dm->cfg.i2c_speed_khz,
+                 dm->record_path ? dm->record_path : "off");
+        for (size_t i = 0; i < dm->n_adapters; i++)
+            adapter_log_summary(&dm->adapters[i].hw, service_published(dm->adapters[i].svc));
+    } else if (signo == SIGUSR2) {
+        dm->verbose = !dm->verbose;
+        log_set_verbose(dm->verbose);
+        log_info("SIGUSR2: debug logging %s", dm->verbose ? "on" : "off");
+    }
+}
+
 static int run(struct daemon *dm)
 {
     static const int signals[] = {SIGTERM, SIGINT};
     int rc;
+    /* A recording target that cannot be recorded to is a start-up error, like a bad config: the
+     * trace was asked for, and a daemon running without it would look like it recorded. */
+    struct recorder_options ro = {.max_bytes = dm->record_max,
+                                  .poll_interval_ms = dm->cfg.poll_interval_ms};
+    if (dm->record_path && recorder_open(&dm->recorder, dm->record_path, &ro) < 0)
+        return 2;
     for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
         dm->ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
+    static const int events[] = {SIGHUP, SIGUSR1, SIGUSR2};
     if ((rc = mainloop_new(&dm->loop)) < 0 ||
-        (rc = mainloop_catch_signals(dm->loop, signals, 2)) < 0) {
+        (rc = mainloop_catch_signals(dm->loop, signals, 2)) < 0 ||
+        (rc = signals_watch(dm->loop, events, 3, on_signal, dm, &dm->signals)) < 0) {
         log_error("cannot set up the event loop: %s", strerror(-rc));
         return 1;
     }
@@ -246,10 +333,6 @@ static int run(struct daemon *dm)
         return 1;
     }
     if (watch_usb(dm) < 0)
-        return 1;
-    struct recorder_options ro = {.max_bytes = dm->record_max,
-                                  .poll_interval_ms = dm->cfg.poll_interval_ms};
-    if (dm->record_path && recorder_open(&dm->recorder, dm->record_path, &ro) < 0)
         return 1;
     rescan(dm);
     if (dm->n_adapters == 0)
@@ -274,6 +357,7 @@ static void cleanup(struct daemon *dm)
         adapter_deinit(&dm->adapters[i].hw);
     }
     recorder_close(dm->recorder);
+    signals_free(dm->signals);
     ftdi_hotplug_deregister(dm->hotplug);
     if (dm->host) {
         ftdi_host_set_pollfd_notifiers(dm->host, NULL, NULL, NULL);
@@ -305,6 +389,7 @@ int main(int argc, char **argv)
             config_path = optarg;
             break;
         case 'v':
+            dm.verbose = true;
             log_set_verbose(true);
             break;
         case 'V':
@@ -320,7 +405,7 @@ int main(int argc, char **argv)
             char *end;
             errno = 0;
             dm.max_polls = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || dm.max_polls == 0 || optarg[0] == '-') {
+            if (errno || !isdigit((unsigned char)optarg[0]) || *end || dm.max_polls == 0) {
                 log_error("--polls: expected a positive number, got '%s'", optarg);
                 return 2;
             }
@@ -330,7 +415,7 @@ int main(int argc, char **argv)
             char *end;
             errno = 0;
             unsigned long s = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || s == 0 || s > 86400 || optarg[0] == '-') {
+            if (errno || !isdigit((unsigned char)optarg[0]) || *end || s == 0 || s > 86400) {
                 log_error("--diagnostics-interval: expected 1-86400 seconds, got '%s'", optarg);
                 return 2;
             }
@@ -348,15 +433,25 @@ int main(int argc, char **argv)
             dm.settings_timeout_ms = (uint32_t)s * 1000u;
             break;
         }
-        case 'R':
-            if (recorder_parse_size(optarg, &dm.record_max) < 0 ||
-                dm.record_max < RECORDER_MAX_BYTES_MIN) {
-                log_error("--record-max: expected a size of at least %u bytes (k/M suffix), "
-                          "got '%s'",
-                          RECORDER_MAX_BYTES_MIN, optarg);
+        case 'R': {
+            int rc = recorder_parse_size(optarg, &dm.record_max);
+            if (rc == -ERANGE) {
+                log_error("--record-max: '%s' is too large (more than 2^64 bytes)", optarg);
+                return 2;
+            }
+            if (rc < 0) {
+                log_error("--record-max: expected a size in bytes with an optional k/M/G suffix "
+                          "(4096, 512k, 4M), got '%s'",
+                          optarg);
+                return 2;
+            }
+            if (dm.record_max < RECORDER_MAX_BYTES_MIN) {
+                log_error("--record-max: '%s' is below the minimum of %u bytes", optarg,
+                          RECORDER_MAX_BYTES_MIN);
                 return 2;
             }
             break;
+        }
         default:
             usage(stderr);
             return 2;
@@ -366,7 +461,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (dm.record_max && !dm.record_path) {
+        log_error("--record-max without --record FILE: there is no trace to limit");
+        return 2;
+    }
     config_init(&dm.cfg);
+    dm.config_path = config_path;
     if (config_load(&dm.cfg, config_path) < 0) {
         log_error("%s", dm.cfg.error);
         return 2;

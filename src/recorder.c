@@ -1,12 +1,16 @@
 #include "recorder.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -33,6 +37,9 @@ struct recorder {
     struct recorded_adapter adapters[RECORDER_MAX_ADAPTERS];
     size_t n_adapters;
     bool failed;
+    bool started; /* recorder_open succeeded: a failure from now on stops only the recording */
+    dev_t dev;    /* the file being written, to check FILE is still it before rotating */
+    ino_t ino;
 };
 
 static uint64_t monotonic_ms(void)
@@ -42,15 +49,32 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int stop_recording(struct recorder *rec, int err, const char *what)
+/* Logs why (once) and stops: at start-up the daemon then does not start, later it goes on. */
+static int stop_because(struct recorder *rec, int err, const char *why)
 {
-    if (!rec->failed)
-        log_warn("recorder: %s %s: %s; recording stopped", what, rec->path, strerror(err));
+    if (!rec->started)
+        log_error("recorder: %s; not starting (--record needs a writable regular file)", why);
+    else if (!rec->failed)
+        log_warn("recorder: %s; recording stopped, polling goes on without it", why);
     rec->failed = true;
     if (rec->file)
         fclose(rec->file);
     rec->file = NULL;
     return -err;
+}
+
+static int stop_recording(struct recorder *rec, int err, const char *what)
+{
+    char why[PATH_MAX + 128];
+    snprintf(why, sizeof(why), "%s %s: %s", what, rec->path, strerror(err));
+    return stop_because(rec, err, why);
+}
+
+static int stop_not_regular(struct recorder *rec, const char *path, const char *what)
+{
+    char why[PATH_MAX + 128];
+    snprintf(why, sizeof(why), "%s %s", path, what);
+    return stop_because(rec, EINVAL, why);
 }
 
 static int write_text(struct recorder *rec, const char *text, size_t len)
@@ -110,6 +134,58 @@ static int write_pending_same(struct recorder *rec, struct recorded_adapter *a)
     return write_text(rec, line, len);
 }
 
+/* Makes the directory entries of path (a rename, a new file) durable. */
+static int sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* Everything written so far on disk: after a power loss the trace holds every flushed poll. */
+static int sync_file(struct recorder *rec)
+{
+    if (fflush(rec->file) != 0 || (fsync(fileno(rec->file)) < 0 && errno != EINVAL))
+        return stop_recording(rec, errno, "cannot write");
+    return 0;
+}
+
+/* Rotation renames whatever is at FILE and FILE.1: only ever the regular file being written. */
+static int check_rotation_target(struct recorder *rec)
+{
+    struct stat st;
+    if (stat(rec->path, &st) < 0)
+        return stop_recording(rec, errno, "cannot rotate");
+    if (!S_ISREG(st.st_mode) || st.st_dev != rec->dev || st.st_ino != rec->ino)
+        return stop_not_regular(rec, rec->path,
+                                "is no longer the file being recorded (replaced): nothing rotated");
+    if (lstat(rec->old_path, &st) == 0 && !S_ISREG(st.st_mode))
+        return stop_not_regular(rec, rec->old_path, "is not a regular file: nothing rotated");
+    return 0;
+}
+
+static int open_file(struct recorder *rec, const char *mode)
+{
+    struct stat st;
+    rec->file = fopen(rec->path, mode);
+    if (!rec->file || fstat(fileno(rec->file), &st) < 0)
+        return stop_recording(rec, errno, "cannot open");
+    if (!S_ISREG(st.st_mode))
+        return stop_not_regular(rec, rec->path, "is not a regular file");
+    setvbuf(rec->file, NULL, _IOFBF, 16384);
+    rec->dev = st.st_dev;
+    rec->ino = st.st_ino;
+    rec->bytes = (uint64_t)st.st_size;
+    return 0;
+}
+
 /* FILE -> FILE.1, a new FILE with its own header; pending counts stay in the old file (there is
  * always room for them: see reserved_bytes). */
 static int rotate(struct recorder *rec)
@@ -117,7 +193,7 @@ static int rotate(struct recorder *rec)
     int rc = 0;
     for (size_t i = 0; i < rec->n_adapters && rc == 0; i++)
         rc = write_pending_same(rec, &rec->adapters[i]);
-    if (rc < 0)
+    if (rc < 0 || (rc = sync_file(rec)) < 0 || (rc = check_rotation_target(rec)) < 0)
         return rc;
     if (fclose(rec->file) != 0) {
         rec->file = NULL;
@@ -126,10 +202,9 @@ static int rotate(struct recorder *rec)
     rec->file = NULL;
     if (rename(rec->path, rec->old_path) < 0)
         return stop_recording(rec, errno, "cannot rotate");
-    rec->file = fopen(rec->path, "we");
-    if (!rec->file)
-        return stop_recording(rec, errno, "cannot create");
-    setvbuf(rec->file, NULL, _IOFBF, 16384);
+    if ((rc = open_file(rec, "wxe")) < 0)
+        return rc;
+    sync_dir(rec->path);
     rec->bytes = 0;
     for (size_t i = 0; i < rec->n_adapters; i++) {
         rec->adapters[i].declared = false;
@@ -160,8 +235,10 @@ int recorder_parse_size(const char *text, uint64_t *bytes)
         shift = 20, end++;
     else if (*end == 'g' || *end == 'G')
         shift = 30, end++;
-    if (errno || *end || v > (UINT64_MAX >> shift))
+    if (*end)
         return -EINVAL;
+    if (errno == ERANGE || v > (UINT64_MAX >> shift))
+        return -ERANGE;
     *bytes = (uint64_t)v << shift;
     return 0;
 }
@@ -189,33 +266,45 @@ int recorder_open(struct recorder **out, const char *path, const struct recorder
         recorder_close(rec);
         return -ENOMEM;
     }
+    /* Not even opened unless it is a regular file (or new): opening a FIFO would block, and
+     * rotating a device node would rename it. */
     struct stat st;
-    rec->file = fopen(path, "ae");
-    if (!rec->file || fstat(fileno(rec->file), &st) < 0) {
-        int err = errno;
-        log_error("recorder: cannot open %s: %s", path, strerror(err));
-        recorder_close(rec);
-        return -err;
-    }
-    setvbuf(rec->file, NULL, _IOFBF, 16384);
-    rec->bytes = (uint64_t)st.st_size;
-    int rc = rec->bytes + LINE_MAX_BYTES > rec->opt.max_bytes ? rotate(rec) : write_header(rec);
+    int rc = 0;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        rc = stop_not_regular(rec, path, "is not a regular file (a device, FIFO or directory)");
     if (rc == 0)
-        rc = flush(rec);
+        rc = open_file(rec, "ae");
+    if (rc == 0)
+        rc = rec->bytes + LINE_MAX_BYTES > rec->opt.max_bytes ? rotate(rec) : write_header(rec);
+    if (rc == 0)
+        rc = sync_file(rec);
+    if (rc == 0)
+        rc = sync_dir(path) == -ENOMEM ? -ENOMEM : 0;
     if (rc < 0) {
         recorder_close(rec);
         return rc;
     }
+    rec->started = true;
     *out = rec;
     return 0;
+}
+
+int recorder_sync(struct recorder *rec)
+{
+    if (!rec || rec->failed)
+        return rec ? -EIO : 0;
+    int rc = 0;
+    for (size_t i = 0; i < rec->n_adapters && rc == 0; i++)
+        rc = write_pending_same(rec, &rec->adapters[i]);
+    return rc < 0 ? rc : sync_file(rec);
 }
 
 void recorder_close(struct recorder *rec)
 {
     if (!rec)
         return;
-    for (size_t i = 0; i < rec->n_adapters && rec->file; i++)
-        write_pending_same(rec, &rec->adapters[i]);
+    if (rec->started && rec->file && recorder_sync(rec) == 0)
+        sync_dir(rec->path);
     if (rec->file && fclose(rec->file) != 0)
         log_warn("recorder: cannot write %s: %s", rec->path, strerror(errno));
     free(rec->path);

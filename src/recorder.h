@@ -12,8 +12,16 @@
  * Buffered: the stream is flushed after each poll that wrote something (healthy installations
  * write one line per heartbeat). Bounded: when a line would take the file past max_bytes, FILE
  * becomes FILE.1 (replacing the older one) and a new FILE starts with its own header, so at most
- * 2 * max_bytes are on disk and every file can be replayed on its own. A write error is logged
- * once and stops the recording; the daemon goes on. */
+ * 2 * max_bytes are on disk and every file can be replayed on its own. Durable: the file is
+ * fsynced (and its directory) at rotation, at recorder_sync and at close, so a power loss keeps
+ * every poll up to the last of those; a poll cut in the middle leaves at most one cut last line
+ * (lynx-sim --replay replays what comes before it).
+ *
+ * Only a regular file is recorded to (or a new one created): a device, FIFO or directory is
+ * refused at open, and rotation renames FILE only while it is still the file being written and
+ * FILE.1 only if it is a regular file. A failure in recorder_open is the caller's to report (the
+ * daemon does not start); a write error later is logged once and stops the recording while the
+ * daemon goes on. */
 #ifndef LYNX_RECORDER_H
 #define LYNX_RECORDER_H
 
@@ -60,7 +68,10 @@ struct recorder;
 /* Opens (appends to) path and writes a session header. Returns 0 or a negative errno; the reason
  * is logged. */
 int recorder_open(struct recorder **out, const char *path, const struct recorder_options *opt);
-/* Writes the pending `same` counts, flushes and closes. NULL is fine. */
+/* Writes the pending `same` counts, flushes and fsyncs the file (as at rotation). NULL is fine.
+ * Returns 0 or a negative errno once recording stopped. */
+int recorder_sync(struct recorder *rec);
+/* Writes the pending `same` counts, flushes, fsyncs and closes. NULL is fine. */
 void recorder_close(struct recorder *rec);
 
 /* Records one poll of the adapter with this serial (vid/pid for its declaration line) taken at
@@ -78,7 +89,8 @@ void recorder_attach(struct recorder *rec, struct adapter *ad);
 /* Bytes written to the current file so far (header included). */
 uint64_t recorder_file_bytes(const struct recorder *rec);
 
-/* "4096", "512k", "4M" (binary units) -> bytes. Returns 0 or -EINVAL. */
+/* "4096", "512k", "4M", "1G" (binary units) -> bytes. Returns 0, -EINVAL (not a size) or -ERANGE
+ * (more than 2^64 - 1 bytes). */
 int recorder_parse_size(const char *text, uint64_t *bytes);
 
 #endif

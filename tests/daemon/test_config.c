@@ -390,10 +390,49 @@ Test(config, over_long_lines_are_refused_and_line_numbers_stay_right)
     cr_assert_eq(load(text), -EINVAL);
     cr_assert(strncmp(cfg.error, "test.ini:2: line too long", 25) == 0, "%s", cfg.error);
     cr_assert(strstr(cfg.error, "(and 1 more error)"), "%s", cfg.error);
-    /* the error after it is still found on line 3 */
-    snprintf(text, sizeof(text), "[ftdi:X]\n; %s\ndistributorAInstalled = perhaps\n", name);
-    cr_assert_eq(load(text), -EINVAL);
-    cr_assert(strncmp(cfg.error, "test.ini:2: line too long", 25) == 0, "%s", cfg.error);
+}
+
+/* A comment of any length is a comment (it used to be a fatal "line too long" past 198). */
+Test(config, long_comment_lines_are_comments_and_line_numbers_stay_right)
+{
+    char text[1024];
+    char name[400];
+    memset(name, 'x', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(text, sizeof(text), "[ftdi:X]\n; %s\n  # %s\ndistributorAInstalled = perhaps\n", name,
+             name);
+    assert_fails(text, "test.ini:4: distributorAInstalled: 'perhaps' is not a boolean (true/false, "
+                       "yes/no, on/off, 1/0)");
+    snprintf(text, sizeof(text), "[general]\n# %s\npoll_interval_ms = 500\n", name);
+    cr_assert_eq(load(text), 0, "%s", cfg.error);
+    cr_assert_eq(cfg.poll_interval_ms, 500);
+}
+
+static int load_bytes(const char *text, size_t len)
+{
+    FILE *in = fmemopen((void *)text, len, "r");
+    cr_assert_not_null(in);
+    int rc = config_load_stream(&cfg, in, "test.ini");
+    fclose(in);
+    return rc;
+}
+
+/* inih stopped at the NUL: "500\0garbage" was read as 500. */
+Test(config, a_nul_byte_is_refused_with_its_line)
+{
+    static const char text[] = "[general]\n\npoll_interval_ms=500\0garbage\n";
+    cr_assert_eq(load_bytes(text, sizeof(text) - 1), -EINVAL);
+    cr_assert_str_eq(cfg.error, "test.ini:3: contains a NUL byte (is this a text file?)");
+}
+
+Test(config, a_vid_or_pid_of_0_is_no_usb_id)
+{
+    assert_fails("[general]\nvid = 0\n", "test.ini:2: vid: 0 is no USB vendor id (FTDI's vendor "
+                                         "id is 0x0403; the adapters' product ids 0xD4F8 or "
+                                         "0x6014)");
+    assert_fails("[general]\nvid = 0x0403\npid = 0x0000\n",
+                 "test.ini:3: pid: 0 is no USB product id (FTDI's vendor id is 0x0403; the "
+                 "adapters' product ids 0xD4F8 or 0x6014)");
 }
 
 Test(config, line_numbers_count_comments_blank_lines_and_crlf)
@@ -426,14 +465,16 @@ Test(config, default_section_applies_to_adapters_that_do_not_override)
     cr_assert_str_eq(two->distributor[0].fuse_name[2], "Charger");
 }
 
-Test(config, sections_for_the_same_serial_merge)
+/* Two sections for one serial were merged silently; configparser (the original project) refuses
+ * them too. */
+Test(config, a_second_section_for_the_same_serial_is_refused_naming_both_lines)
 {
-    cr_assert_eq(load("[ftdi:X]\ndistributorAInstalled = 1\n[ftdi:Y]\n[ftdi:X]\n"
-                      "distributorBInstalled = 1\n"),
-                 0, "%s", cfg.error);
+    assert_fails("[ftdi:X]\ndistributorAInstalled = 1\n[ftdi:Y]\n\n[ftdi:X]\n"
+                 "distributorBInstalled = 1\n",
+                 "test.ini:5: [ftdi:X] again (first at line 1): write each adapter's keys in one "
+                 "section");
+    cr_assert_eq(load("[ftdi:X]\ndistributorAInstalled = 1\n[ftdi:Y]\n"), 0, "%s", cfg.error);
     cr_assert_eq(cfg.n_adapters, 1, "an empty section creates nothing");
-    const struct config_adapter *x = config_adapter(&cfg, "X");
-    cr_assert(x->distributor[0].installed && x->distributor[1].installed);
 }
 
 Test(config, inline_comments_and_colons_work_like_configparser)

@@ -258,5 +258,81 @@ Test(recorder, sizes_take_k_m_and_g_suffixes_and_reject_anything_else)
     cr_assert_eq(recorder_parse_size("4MB", &v), -EINVAL);
     cr_assert_eq(recorder_parse_size("-1", &v), -EINVAL);
     cr_assert_eq(recorder_parse_size("", &v), -EINVAL);
-    cr_assert_eq(recorder_parse_size("99999999999999999999", &v), -EINVAL);
+    cr_assert_eq(recorder_parse_size("99999999999999999999", &v), -ERANGE);
+    /* 2^34 G = 2^64 bytes: too large, not "too small" */
+    cr_assert_eq(recorder_parse_size("17179869184G", &v), -ERANGE);
+    cr_assert_eq(recorder_parse_size("17179869183G", &v), 0);
+}
+
+static void mode_is(const char *p, mode_t type)
+{
+    struct stat st;
+    cr_assert_eq(lstat(p, &st), 0, "%s: %s", p, strerror(errno));
+    cr_assert_eq(st.st_mode & S_IFMT, type, "%s changed type", p);
+}
+
+/* The first rotation used to rename /dev/null to /dev/null.1, the second to delete it. Nothing
+ * but a regular file is even opened. */
+Test(recorder, a_device_a_fifo_or_a_directory_is_refused_and_left_as_it_is)
+{
+    struct recorder *rec;
+    struct recorder_options opt = {.max_bytes = 4096, .poll_interval_ms = 1000};
+    cr_assert_eq(recorder_open(&rec, "/dev/null", &opt), -EINVAL);
+    cr_assert_null(rec);
+    mode_is("/dev/null", S_IFCHR);
+    cr_assert_eq(recorder_open(&rec, "/dev/full", &opt), -EINVAL);
+    cr_assert_null(rec);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    cr_assert_eq(recorder_open(&rec, path, &opt), -EINVAL); /* and does not block */
+    cr_assert_null(rec);
+    mode_is(path, S_IFIFO);
+    unlink(path);
+    cr_assert_eq(recorder_open(&rec, dir, &opt), -EINVAL);
+    cr_assert_null(rec);
+}
+
+/* FILE replaced while recording (here by a FIFO): rotation stops instead of renaming it. */
+Test(recorder, a_file_replaced_while_recording_is_not_rotated)
+{
+    struct recorder *rec = open_rec(4096, 0);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    int rc = 0;
+    for (uint64_t t = 0; t < 400 && rc == 0; t++) {
+        struct recorder_observation o = reading((uint8_t)(t & 1 ? 0x20 : 0x00), 0);
+        rc = recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o);
+    }
+    cr_assert_lt(rc, 0, "recording went on past the rotation point");
+    mode_is(path, S_IFIFO);
+    cr_assert_neq(access(old_path, F_OK), 0, "something was renamed to FILE.1");
+    recorder_close(rec);
+}
+
+Test(recorder, a_fifo_at_file_dot_1_is_not_replaced_by_the_rotation)
+{
+    struct recorder *rec = open_rec(4096, 0);
+    cr_assert_eq(mkfifo(old_path, 0600), 0);
+    int rc = 0;
+    for (uint64_t t = 0; t < 400 && rc == 0; t++) {
+        struct recorder_observation o = reading((uint8_t)(t & 1 ? 0x20 : 0x00), 0);
+        rc = recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o);
+    }
+    cr_assert_lt(rc, 0);
+    mode_is(old_path, S_IFIFO);
+    mode_is(path, S_IFREG);
+    recorder_close(rec);
+}
+
+/* recorder_sync: the pending count is written and on disk without closing (signals use it). */
+Test(recorder, sync_writes_the_pending_count_and_recording_goes_on)
+{
+    struct recorder *rec = open_rec(0, 0);
+    struct recorder_observation ok = reading(0, 0);
+    for (uint64_t t = 1; t <= 5; t++)
+        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    cr_assert_eq(recorder_sync(rec), 0);
+    cr_assert(strstr(body(path), "5 LYNX0001 same 4\n"), "%s", body(path));
+    recorder_observe(rec, 6, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_close(rec);
+    cr_assert(strstr(body(path), "6 LYNX0001 same 1\n"), "%s", body(path));
 }

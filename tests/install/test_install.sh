@@ -13,7 +13,8 @@ set -u
 TOP=${1:?usage: $0 SOURCE_ROOT DAEMON_BINARY}
 DAEMON=${2:?usage: $0 SOURCE_ROOT DAEMON_BINARY}
 NAME=dbus-lynx-distributor
-RC_LINE="sh /data/$NAME/install.sh --boot"
+RC_LINE="sh /data/$NAME/install.sh --boot || true"
+OLD_RC_LINE="sh /data/$NAME/install.sh --boot"
 
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/lynx-install-test.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT INT TERM
@@ -160,11 +161,63 @@ existing_rc_local() {
     chmod 700 "$r/data/rc.local"
     snapshot "$r" > "$SCRATCH/before.txt"
     check "install with an existing rc.local succeeds" run_install "$r"
-    check "the line goes before the final exit 0, the user's lines stay" test \
-        "$(cat "$r/data/rc.local")" = "$(printf '#!/bin/sh\n# mine\n/data/other/start.sh &\n%s\nexit 0' "$RC_LINE")"
+    check "the line goes right after the #! line, the user's lines stay" test \
+        "$(cat "$r/data/rc.local")" = "$(printf '#!/bin/sh\n%s\n# mine\n/data/other/start.sh &\nexit 0' "$RC_LINE")"
     check "the rc.local mode is kept" has_mode "$r/data/rc.local" 700
     check "uninstall restores the user's rc.local exactly" run_uninstall "$r"
     check "... and the whole root" same_tree "$r" "$SCRATCH/before.txt"
+}
+
+# Runs rc.local as the boot would, with the boot line replaced by an echo: does the line run?
+boot_line_runs() { # root
+    awk -v line="$RC_LINE" '$0 == line { print "echo BOOT-LINE-RAN"; next } { print }' \
+        "$1/data/rc.local" > "$SCRATCH/rc.local.sh"
+    $SH "$SCRATCH/rc.local.sh" 2>/dev/null | grep -qxF BOOT-LINE-RAN
+}
+
+rc_local_shapes() {
+    n=0
+    for shape in \
+        '#!/bin/sh\nif [ -d /data ]; then\n    /data/other/start.sh &\n    exit 0\nfi\nexit 1\n' \
+        '#!/bin/sh -e\nfalse\necho never\n' \
+        '#!/bin/bash\nset -e\nexit 0\n' \
+        'exit 0\n' \
+        '#!/bin/sh\ncase x in x) exit 0 ;; esac\n' \
+        ''; do
+        n=$((n + 1))
+        r=$(venus_root shape$n)
+        printf "$shape" > "$r/data/rc.local"
+        chmod 755 "$r/data/rc.local"
+        cp "$r/data/rc.local" "$SCRATCH/rc.before"
+        run_install "$r"
+        check "rc.local shape $n: the boot line runs" boot_line_runs "$r"
+        check "rc.local shape $n: the line is there once" \
+            test "$(count_lines "$r/data/rc.local" "$RC_LINE")" = 1
+        run_uninstall "$r"
+        check "rc.local shape $n: uninstall restores it" cmp -s "$SCRATCH/rc.before" "$r/data/rc.local"
+    done
+
+    # 0.1.0 put its line before the first exit, inside an if-block here: an upgrade moves it.
+    r=$(venus_root oldline)
+    printf '#!/bin/sh\nif true; then\n%s\nexit 0\nfi\n' "$OLD_RC_LINE" > "$r/data/rc.local"
+    check "install over a 0.1.0 rc.local line succeeds" run_install "$r"
+    check "the old line is gone" test "$(count_lines "$r/data/rc.local" "$OLD_RC_LINE")" = 0
+    check "the new line runs" boot_line_runs "$r"
+    snapshot "$r" > "$SCRATCH/installed.txt"
+    check "the boot run then changes nothing" run_boot "$r"
+    check "... nothing at all" same_tree "$r" "$SCRATCH/installed.txt"
+    run_uninstall "$r"
+    check "uninstall removes the line" test "$(count_lines "$r/data/rc.local" "$RC_LINE")" = 0
+}
+
+uninstall_nothing() {
+    r=$(venus_root nothing)
+    snapshot "$r" > "$SCRATCH/before.txt"
+    check "uninstall with nothing installed succeeds" \
+        eval '$SH "$PKG/uninstall.sh" --root "$r" > "$SCRATCH/out.txt" 2>&1'
+    check "it says nothing was installed" grep -q "$NAME is not installed" "$SCRATCH/out.txt"
+    check "it does not claim to have removed anything" fails grep -q '^removed' "$SCRATCH/out.txt"
+    check "the root is unchanged" same_tree "$r" "$SCRATCH/before.txt"
 }
 
 python_plugin_upgrade() {
@@ -218,6 +271,11 @@ refusals() {
     PKG=$PKG_SAVED
     check "unknown options are refused" fails run_install "$r" --bogus
     check "a serial with other characters is refused" fails run_install "$r" --serial 'a;b'
+    check "an empty serial is refused" fails run_install "$r" --serial ''
+    check "... naming the problem" grep -q 'empty' "$SCRATCH/out.txt"
+    check "an empty --serial= is refused" fails run_install "$r" --serial=
+    check "'A B' is refused, not taken as two serials" fails run_install "$r" --serial 'A B'
+    check "... naming the serial" grep -q '"A B"' "$SCRATCH/out.txt"
     check "refused runs leave the root unchanged" same_tree "$r" "$SCRATCH/before.txt"
 }
 
@@ -230,6 +288,8 @@ run_all() {
     python_plugin_upgrade
     serial_rules
     refusals
+    rc_local_shapes
+    uninstall_nothing
 }
 
 VARIANT="sh"

@@ -124,6 +124,92 @@ Test(trace, errors_name_the_file_the_line_and_what_was_expected)
                                    "'<ms> <serial> read|usb-error|gone|bus-stuck|back|same')");
 }
 
+static int parse_bytes(const char *text, size_t len, struct sim_trace *t, char *err, size_t errlen)
+{
+    FILE *f = fmemopen((void *)text, len, "r");
+    cr_assert_not_null(f);
+    int rc = sim_trace_parse(f, "t.trace", t, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+/* A full disk or a power loss cuts the recording mid-line: that line is left out with a
+ * warning, everything before it is the trace. */
+Test(trace, a_cut_last_line_is_left_out_and_the_rest_replays)
+{
+    static const char *const cuts[] = {
+        "5 LYNX0001 read A=00 B=00 C=nack D=na", /* the error it used to be */
+        "5 LYNX0001 same 1",                     /* parses, but "same 12" was cut */
+        "5 LYNX0001 back",
+        "5 LYNX0001 read A=00 B=00 C=nack D=nack", /* even complete words: no end of line */
+        "\0\0\0\0",                                /* a power loss on ext4: zeros */
+    };
+    static const size_t lens[] = {37, 17, 15, 39, 4};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        char text[512];
+        size_t len = (size_t)snprintf(text, sizeof(text), "%s",
+                                      HEADER "1 LYNX0001 read A=20 B=00 C=nack D=nack\n"
+                                             "4 LYNX0001 same 3\n");
+        memcpy(text + len, cuts[i], lens[i]);
+        len += lens[i];
+        struct sim_trace t;
+        char err[300] = "";
+        cr_assert_eq(parse_bytes(text, len, &t, err, sizeof(err)), 0, "cut %zu: %s", i, err);
+        cr_assert_eq(t.cut_line, 5, "cut %zu", i);
+        cr_assert_eq(t.adapters[0].n_obs, 1);
+        cr_assert_eq(t.adapters[0].polls, 4);
+        char warning[300];
+        sim_trace_cut_warning(&t, "t.trace", warning, sizeof(warning));
+        cr_assert_str_eq(warning, "t.trace:5: the last line has no end of line: it was cut while "
+                                  "recording (full disk or power loss?); it is left out, lines "
+                                  "1-4 are replayed");
+        sim_trace_clear(&t);
+    }
+    struct sim_trace t;
+    char err[300];
+    cr_assert_eq(parse(HEADER "1 LYNX0001 gone\n", &t, err, sizeof(err)), 0);
+    cr_assert_eq(t.cut_line, 0);
+    sim_trace_clear(&t);
+    /* a NUL byte inside a complete line is not a cut: an error */
+    static const char nul[] = HEADER "1 LYNX0001 gone\0x\n2 LYNX0001 gone\n";
+    cr_assert_eq(parse_bytes(nul, sizeof(nul) - 1, &t, err, sizeof(err)), -EINVAL);
+    cr_assert_str_eq(err, "t.trace:3: contains a NUL byte (is this a trace?)");
+}
+
+Test(trace, same_counts_that_would_overflow_are_refused)
+{
+    expect_error(HEADER "1 LYNX0001 gone\n2 LYNX0001 same 18446744073709551615\n",
+                 "t.trace:4: 'same 18446744073709551615' is too large: LYNX0001 would have more "
+                 "than 9007199254740992 polls (2^53)");
+    expect_error(HEADER "1 LYNX0001 gone\n2 LYNX0001 same 99999999999999999999999\n",
+                 "t.trace:4: 'same 99999999999999999999999' is too large: LYNX0001 would have "
+                 "more than 9007199254740992 polls (2^53)");
+    /* two counts that fit one by one but not together */
+    expect_error(HEADER "1 LYNX0001 gone\n2 LYNX0001 same 9007199254740000\n"
+                        "3 LYNX0001 same 9007199254740000\n",
+                 "t.trace:5: 'same 9007199254740000' is too large: LYNX0001 would have more "
+                 "than 9007199254740992 polls (2^53)");
+    struct sim_trace t;
+    char err[300];
+    cr_assert_eq(
+        parse(HEADER "1 LYNX0001 gone\n2 LYNX0001 same 9007199254740991\n", &t, err, sizeof(err)),
+        0, "%s", err);
+    cr_assert_eq(t.adapters[0].polls, UINT64_C(9007199254740992));
+    sim_trace_clear(&t);
+}
+
+Test(trace, a_trace_without_observations_or_a_directory_is_refused_by_name)
+{
+    expect_error("lynx-trace 1 poll-interval-ms=1000\n",
+                 "t.trace:1: the trace has no observation (only a header): nothing to replay");
+    expect_error(HEADER, "t.trace:2: the trace has no observation (only a header and adapter "
+                         "lines): nothing to replay");
+    struct sim_trace t;
+    char err[300] = "";
+    cr_assert_lt(sim_trace_load("/tmp", &t, err, sizeof(err)), 0);
+    cr_assert_str_eq(err, "/tmp: cannot read: Is a directory");
+}
+
 Test(trace, errno_names_and_numbers_are_both_accepted)
 {
     cr_assert_eq(sim_trace_errno("EPIPE"), -EPIPE);

@@ -96,6 +96,20 @@ Test(scenario, errors_name_file_line_and_what_was_expected)
     expect_error("# nothing\n", "test.scn:2: expected at least one 'adapter' line");
 }
 
+Test(scenario, a_nul_byte_or_a_directory_is_named_as_such)
+{
+    static const char text[] = "adapter A1\0 x\nadapter B1\n";
+    FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+    cr_assert_not_null(f);
+    struct sim_scenario sc;
+    char err[300] = "";
+    cr_assert_lt(sim_scenario_parse(f, "test.scn", &sc, err, sizeof(err)), 0);
+    fclose(f);
+    cr_assert_str_eq(err, "test.scn:1: contains a NUL byte (is this a scenario file?)");
+    cr_assert_lt(sim_scenario_load("/tmp", &sc, err, sizeof(err)), 0);
+    cr_assert_str_eq(err, "/tmp: cannot read: Is a directory");
+}
+
 Test(scenario, missing_file_names_the_file)
 {
     struct sim_scenario sc;
