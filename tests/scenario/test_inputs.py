@@ -126,7 +126,7 @@ def hup_rereads_the_config_and_applies_installed_flags_without_dropping_the_serv
         h.start_bus()
         trace = os.path.join(h.tmp, "t.trace")
         h.start_daemon(fixture="all-ok.scn", args=["--record", trace])
-        h.wait_for("/Connected", 1)
+        h.wait_for("/Adapter/Connected", 1)
         owner = h.bus.get_name_owner(h.default_service)
         require(h.get("/Distributor/B/Alarms/ConnectionLost") == 0, "B alarms before the HUP")
         pid = h.daemon_pid()
