@@ -893,6 +893,24 @@ Test(vedbus, bus_name_appears_only_after_register_name)
     vedbus_service_free(late);
 }
 
+Test(vedbus, a_released_name_sends_nothing_until_it_is_owned_again)
+{
+    cr_assert(vedbus_name_registered(svc));
+    cr_assert_eq(vedbus_release_name(svc), 0);
+    cr_assert_not(vedbus_name_registered(svc));
+    cr_assert_not(name_has_owner(SERVICE));
+    cr_assert_eq(vedbus_item_set_int(vedbus_find_item(svc, "/Distributor/A/Status"), 3), 1);
+    cr_assert_eq(vedbus_flush(svc), 0); /* nobody can have read it: the values wait for GetItems */
+    cr_assert_eq(vedbus_register_name(svc), 0);
+    cr_assert(name_has_owner(SERVICE));
+    sync_with_service();
+    cr_assert_eq(signal_count, 0);
+    char *text = get_text("/Distributor/A/Status");
+    cr_assert_str_eq(text, "3");
+    free(text);
+    cr_assert_eq(vedbus_flush(svc), 0); /* the change was not kept back for later either */
+}
+
 Test(vedbus, registering_a_name_that_is_taken_fails_with_eexist)
 {
     struct vedbus_service *twin;
