@@ -11,7 +11,8 @@
 #include "log.h"
 #include "name.h"
 
-#define KEY_MAX 64 /* longest key name we recognise is far shorter */
+#define KEY_MAX     64  /* longest key name we recognise is far shorter */
+#define SECTION_MAX 256 /* inih's own limit on a section name is shorter */
 
 /* ---- defaults and lookup -------------------------------------------------------------- */
 
@@ -51,12 +52,43 @@ void config_free(struct config *cfg)
     memcpy(cfg->error, error, sizeof(error));
 }
 
+/* The serial without the blanks around it: [length, start). */
+static const char *trimmed(const char *s, size_t *len)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    *len = n;
+    return s;
+}
+
+bool config_serial_equal(const char *a, const char *b)
+{
+    size_t na, nb;
+    a = trimmed(a, &na);
+    b = trimmed(b, &nb);
+    return na == nb && strncasecmp(a, b, na) == 0;
+}
+
 const struct config_adapter *config_adapter(const struct config *cfg, const char *serial)
 {
     for (size_t i = 0; serial && i < cfg->n_adapters; i++)
-        if (strcmp(cfg->adapters[i].serial, serial) == 0)
+        if (config_serial_equal(cfg->adapters[i].serial, serial))
             return &cfg->adapters[i];
     return &cfg->defaults;
+}
+
+/* "ftdi:<serial>" in any case: the serial, trimmed, into buf; NULL for another section. */
+static const char *section_serial(const char *section, char *buf, size_t size)
+{
+    if (strncasecmp(section, "ftdi:", 5) != 0)
+        return NULL;
+    size_t n;
+    const char *s = trimmed(section + 5, &n);
+    snprintf(buf, size, "%.*s", (int)n, s);
+    return buf;
 }
 
 void config_lynx_setup(const struct config_adapter *adapter, unsigned distributor,
@@ -382,7 +414,7 @@ static struct config_adapter *adapter_for_serial(struct parser *p, const char *s
 {
     struct config *cfg = p->cfg;
     for (size_t i = 0; i < cfg->n_adapters; i++)
-        if (strcmp(cfg->adapters[i].serial, serial) == 0)
+        if (config_serial_equal(cfg->adapters[i].serial, serial))
             return &cfg->adapters[i];
     struct config_adapter *grown =
         realloc(cfg->adapters, (cfg->n_adapters + 1) * sizeof(*cfg->adapters));
@@ -481,17 +513,19 @@ static void warn_unknown_section(struct parser *p, const char *section)
 /* The first entry of a section: a second [ftdi:X] would silently merge into the first. */
 static int note_section(struct parser *p, const char *section)
 {
-    if (strncmp(section, "ftdi:", 5) != 0 || !section[5])
+    char buf[SECTION_MAX];
+    const char *serial = section_serial(section, buf, sizeof(buf));
+    if (!serial || !serial[0])
         return 0;
     const struct config *cfg = p->cfg;
     for (size_t i = 0; i < cfg->n_adapters; i++)
-        if (strcmp(cfg->adapters[i].serial, section + 5) == 0) {
+        if (config_serial_equal(cfg->adapters[i].serial, serial)) {
             fail_at(p, p->header_line,
                     "[%s] again (first at line %d): write each adapter's keys in one section",
                     section, p->section_line[i]);
             return 0;
         }
-    if (!adapter_for_serial(p, section + 5)) {
+    if (!adapter_for_serial(p, serial)) {
         p->out_of_memory = true;
         return -1;
     }
@@ -532,14 +566,16 @@ static int handle_entry(void *user, const char *section, const char *key, const 
     }
 
     struct config_adapter *a;
+    char buf[SECTION_MAX];
+    const char *serial = section_serial(section, buf, sizeof(buf));
     if (strcmp(section, "DEFAULT") == 0) {
         a = &p->cfg->defaults;
-    } else if (strncmp(section, "ftdi:", 5) == 0) {
-        if (section[5] == '\0') {
-            fail(p, "section [ftdi:] names no serial number");
+    } else if (serial) {
+        if (serial[0] == '\0') {
+            fail(p, "section [%s] names no serial number", section);
             return 1;
         }
-        a = adapter_for_serial(p, section + 5);
+        a = adapter_for_serial(p, serial);
         if (!a) {
             p->out_of_memory = true;
             return 0;

@@ -96,7 +96,13 @@ int config_load(struct config *cfg, const char *path);
 /* The same from an open stream; name is used in messages. */
 int config_load_stream(struct config *cfg, FILE *stream, const char *name);
 
-/* The settings for the adapter with this serial number: its section, else the defaults. */
+/* Whether two serial numbers name the same adapter: blanks around them ignored, letters in any
+ * case (FTDI serials are upper-case letters and digits; users copy them from labels and logs as
+ * they come: "[ftdi: lynx0001]" names LYNX0001). */
+bool config_serial_equal(const char *a, const char *b);
+
+/* The settings for the adapter with this serial number (config_serial_equal): its section, else
+ * the defaults. */
 const struct config_adapter *config_adapter(const struct config *cfg, const char *serial);
 
 /* The decoder's view of one distributor (0..3) of an adapter. */

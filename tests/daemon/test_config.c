@@ -141,7 +141,20 @@ Test(config, original_sample_loads_unchanged_with_swapped_ids_fixed)
     cr_assert_not(da->fuse_installed[3]);
     cr_assert(a->distributor[1].fuse_installed[2], "other distributors keep the default");
     cr_assert_eq(config_adapter(&cfg, "FT8ZT9MG"), &cfg.defaults);
-    cr_assert_eq(config_adapter(&cfg, "ft8zt9mf"), &cfg.defaults, "serials are case-sensitive");
+    cr_assert_eq(config_adapter(&cfg, "ft8zt9mf"), a, "serials match in any case");
+}
+
+Test(config, near_miss_section_names_name_the_adapter_they_mean)
+{
+    cr_assert_eq(load("[ftdi: lynx0001 ]\nname = Port\n[FTDI:LYNX0002]\nname = Starboard\n"), 0,
+                 "%s", cfg.error);
+    cr_assert_str_eq(config_adapter(&cfg, "LYNX0001")->name, "Port");
+    cr_assert_str_eq(config_adapter(&cfg, "LYNX0001")->serial, "lynx0001");
+    cr_assert_str_eq(config_adapter(&cfg, "lynx0002")->name, "Starboard");
+    assert_fails("[ftdi:LYNX0001]\nname = a\n[ftdi: lynx0001]\nname = b\n",
+                 "test.ini:3: [ftdi: lynx0001] again (first at line 1): write each adapter's keys "
+                 "in one section (and 1 more error)");
+    assert_fails("[ftdi:  ]\nname = a\n", "test.ini:2: section [ftdi:  ] names no serial number");
 }
 
 Test(config, fork_sample_with_correct_ids_and_upside_down_loads_without_warnings)
