@@ -106,14 +106,26 @@ static int choose_drive(struct adapter *ad, const struct ftdi_device_info *info)
     return build_commands(ad);
 }
 
+/* By the known ids; a configured adapter not found yet is looked for under every id. */
+static int open_device(struct adapter *ad)
+{
+    if (ad->id.pid)
+        return ftdi_open(ad->ftdi, ad->id.vid, ad->id.pid, ad->id.serial);
+    int rc = -ENOENT;
+    for (size_t i = 0; i < ad->n_ids && rc == -ENOENT; i++)
+        rc = ftdi_open(ad->ftdi, ad->ids[i].vid, ad->ids[i].pid, ad->id.serial);
+    return rc;
+}
+
 int adapter_open(struct adapter *ad)
 {
-    int rc = ftdi_open(ad->ftdi, ad->id.vid, ad->id.pid, ad->id.serial);
+    int rc = open_device(ad);
     if (rc == -ENOENT || rc == -ENODEV)
         ad->unplugged = true;
     if (rc < 0)
         return report(ad, rc, "cannot open");
     const struct ftdi_device_info *info = ftdi_opened_info(ad->ftdi);
+    ad->id = *info; /* from now on re-opened by its own ids */
     if ((rc = choose_drive(ad, info)) < 0) {
         ftdi_close(ad->ftdi);
         return rc;

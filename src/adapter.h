@@ -50,7 +50,9 @@ typedef void (*adapter_observer_fn)(void *user, const struct adapter *ad, bool w
 
 struct adapter {
     struct ftdi_adapter *ftdi;
-    struct ftdi_device_info id; /* vid, pid, serial to (re)open */
+    struct ftdi_device_info id;    /* vid, pid, serial to (re)open; pid 0: not found yet */
+    const struct ftdi_usb_id *ids; /* while pid is 0: the ids to look for the serial under */
+    size_t n_ids;
     struct mpsse_i2c_scan scan;
     uint8_t *scan_cmd; /* built at open for the chip: the scan never changes */
     size_t scan_cmd_len;

@@ -241,7 +241,6 @@ struct parser {
     bool out_of_memory;
     char warned_section[128]; /* last unknown section warned about, to warn once */
     int warned_section_line;
-    int entry_header_line; /* header_line of the previous entry, to see where a section starts */
     int *section_line;     /* per cfg->adapters entry: the line of its [ftdi:...] section */
     int header_line;       /* the latest [section] line read */
     bool vid_set, pid_set;
@@ -281,6 +280,8 @@ static void fail_duplicate(struct parser *p, const char *key)
 }
 
 /* inih's reader callback, called once per line: keeps our line count in step with inih's. */
+static int note_section(struct parser *p, const char *section);
+
 static char *read_line(char *str, int num, void *stream)
 {
     struct parser *p = stream;
@@ -295,8 +296,17 @@ static char *read_line(char *str, int num, void *stream)
         snprintf(str, (size_t)num, "\n"); /* an empty line keeps inih's count in step */
         return str;
     }
-    if (p->line_buf[strspn(p->line_buf, " \t")] == '[')
+    const char *bracket = p->line_buf + strspn(p->line_buf, " \t");
+    if (*bracket == '[') {
         p->header_line = p->line;
+        /* A section counts from its header, keys or not: "[ftdi:X]" alone claims adapter X. */
+        const char *end = strchr(bracket, ']');
+        char section[SECTION_MAX];
+        if (end && (size_t)(end - bracket) < sizeof(section)) {
+            snprintf(section, sizeof(section), "%.*s", (int)(end - bracket - 1), bracket + 1);
+            note_section(p, section);
+        }
+    }
     if (n > num - 1) {
         const char *text = p->line_buf + strspn(p->line_buf, " \t");
         if (*text != ';' && *text != '#') /* a long comment is still a comment */
@@ -557,12 +567,6 @@ static int handle_entry(void *user, const char *section, const char *key, const 
     if (strcmp(section, "general") == 0) {
         handle_general(p, key, lkey, value);
         return 1;
-    }
-
-    if (p->header_line != p->entry_header_line) {
-        p->entry_header_line = p->header_line;
-        if (note_section(p, section) < 0)
-            return 0;
     }
 
     struct config_adapter *a;

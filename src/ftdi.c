@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -354,7 +355,8 @@ static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, co
         }
         char found_serial[FTDI_SERIAL_MAX];
         int sr = read_serial(h, &desc, found_serial, sizeof(found_serial));
-        if (any_serial || (sr == 0 && strcmp(found_serial, serial) == 0)) {
+        /* in any case: serials come from configuration files that users type */
+        if (any_serial || (sr == 0 && strcasecmp(found_serial, serial) == 0)) {
             *handle = h;
             fill_location(list[i], &desc, &ad->info);
             memcpy(ad->info.serial, found_serial, sizeof(found_serial));

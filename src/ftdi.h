@@ -106,7 +106,7 @@ struct ftdi_adapter *ftdi_adapter_new(struct ftdi_host *host);
 void ftdi_adapter_free(struct ftdi_adapter *ad);
 const char *ftdi_error(const struct ftdi_adapter *ad);
 
-/* Opens the first adapter with vid:pid whose serial equals serial (NULL or "" = any). Detaches a
+/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any). Detaches a
  * kernel driver (ftdi_sio) from interface 0 and claims it. -ENOENT when none matches. */
 int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial);
 /* Releases the interface and closes the device; harmless when not open. */

@@ -17,35 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
 #include "config.h"
-#include "ftdi.h"
+#include "fleet.h"
 #include "log.h"
 #include "mainloop.h"
 #include "recorder.h"
 #include "service.h"
 #include "signals.h"
 
-#define MAX_ADAPTERS   8
-#define RESCAN_MS      5000 /* without hot-plug: how often to look for new adapters */
-#define MAX_LIBUSB_FDS 16
-
-struct watched_adapter {
-    struct adapter hw;
-    struct service *svc;
-};
-
 struct daemon {
     struct config cfg;
     struct mainloop *loop;
-    struct ftdi_host *host;
-    struct mainloop_timer *poll_timer, *rescan_timer;
-    struct ftdi_hotplug *hotplug;
-    struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS]; /* the configured VID:PIDs, as ftdi.c takes them */
-    struct watched_adapter adapters[MAX_ADAPTERS];
-    size_t n_adapters;
-    struct mainloop_fd_watch *usb_watch[MAX_LIBUSB_FDS];
-    int usb_fd[MAX_LIBUSB_FDS];
+    struct mainloop_timer *poll_timer;
+    struct fleet *fleet;     /* the adapters and their services */
     const char *record_path; /* --record: every poll's observations (recorder.h) */
     uint64_t record_max;
     struct recorder *recorder;
@@ -84,158 +68,13 @@ static void usage(FILE *out)
           out);
 }
 
-static struct watched_adapter *find_adapter(struct daemon *dm, const char *serial)
-{
-    for (size_t i = 0; i < dm->n_adapters; i++)
-        if (strcmp(dm->adapters[i].hw.id.serial, serial) == 0)
-            return &dm->adapters[i];
-    return NULL;
-}
-
-static void publish(struct watched_adapter *wa)
-{
-    struct service_state state;
-    adapter_state(&wa->hw, service_published(wa->svc), &state);
-    service_publish(wa->svc, &state);
-}
-
-/* A new adapter gets its adapter state, an opened device and its own service. */
-static void add_adapter(struct daemon *dm, const struct ftdi_device_info *info)
-{
-    if (!info->serial[0]) {
-        log_warn("adapter %04x:%04x on bus %u address %u has no serial number: ignored", info->vid,
-                 info->pid, info->bus, info->address);
-        return;
-    }
-    if (find_adapter(dm, info->serial))
-        return;
-    if (dm->n_adapters == MAX_ADAPTERS) {
-        log_warn("adapter %s: more than %d adapters, ignored", info->serial, MAX_ADAPTERS);
-        return;
-    }
-    const struct config_adapter *ca = config_adapter(&dm->cfg, info->serial);
-    struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
-    char connection[48], hardware[32];
-    snprintf(connection, sizeof(connection), "USB %s I2C", ftdi_chip_name(info->chip));
-    snprintf(hardware, sizeof(hardware), "%s I2C", ftdi_chip_name(info->chip));
-    struct service_setup ss = {.serial = info->serial,
-                               .connection = connection,
-                               .hardware = hardware,
-                               .custom_name = ca->name,
-                               .diagnostics_interval_ms = dm->diagnostics_interval_ms,
-                               .settings_timeout_ms = dm->settings_timeout_ms};
-    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        config_lynx_setup(ca, d, &setup[d]);
-        ss.distributor[d] = setup[d];
-        for (unsigned f = 0; f < LYNX_FUSES; f++)
-            ss.fuse_name[d][f] = ca->distributor[d].fuse_name[f];
-    }
-    struct watched_adapter *wa = &dm->adapters[dm->n_adapters];
-    if (adapter_init(&wa->hw, dm->host, info, setup, dm->cfg.i2c_speed_khz * 1000u,
-                     dm->cfg.comm_lost_polls) < 0) {
-        log_error("adapter %s: out of memory", info->serial);
-        adapter_deinit(&wa->hw);
-        return;
-    }
-    recorder_attach(dm->recorder, &wa->hw);
-    if (service_new(dm->loop, &ss, NULL, &wa->svc) < 0) {
-        adapter_deinit(&wa->hw);
-        return;
-    }
-    dm->n_adapters++;
-    char id[128];
-    service_settings_id(info->serial, id, sizeof(id));
-    log_info("adapter %s (%04x:%04x): service " SERVICE_NAME_PREFIX "%s", info->serial, info->vid,
-             info->pid, id);
-    adapter_open(&wa->hw);
-}
-
-static void rescan(struct daemon *dm)
-{
-    struct ftdi_device_info found[MAX_ADAPTERS];
-    int n = ftdi_enumerate(dm->host, dm->ids, dm->cfg.n_usb_ids, found, MAX_ADAPTERS);
-    if (n < 0) {
-        log_warn("cannot list USB devices: %s", ftdi_host_error(dm->host));
-        return;
-    }
-    for (int i = 0; i < n && i < MAX_ADAPTERS; i++)
-        add_adapter(dm, &found[i]);
-}
-
 static void on_poll(struct mainloop *loop, struct mainloop_timer *timer, void *user)
 {
     struct daemon *dm = user;
     (void)loop, (void)timer;
-    for (size_t i = 0; i < dm->n_adapters; i++) {
-        adapter_poll(&dm->adapters[i].hw);
-        publish(&dm->adapters[i]);
-    }
+    fleet_poll(dm->fleet);
     if (dm->max_polls && ++dm->polls == dm->max_polls)
         mainloop_quit(loop);
-}
-
-static void on_rescan(struct mainloop *loop, struct mainloop_timer *timer, void *user)
-{
-    (void)loop, (void)timer;
-    rescan(user);
-}
-
-/* Hot-plug callbacks run inside libusb's event handling, where descriptors may not be read:
- * schedule a rescan from the loop instead. Re-opening known adapters is the poll's job. */
-static void on_hotplug(void *user, bool arrived, const struct ftdi_device_info *info)
-{
-    struct daemon *dm = user;
-    log_debug("hot-plug: %04x:%04x %s", info->vid, info->pid, arrived ? "arrived" : "left");
-    if (arrived)
-        mainloop_timer_arm(dm->rescan_timer, 100);
-}
-
-static void on_usb_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd, short revents,
-                      void *user)
-{
-    (void)loop, (void)watch, (void)fd, (void)revents;
-    ftdi_host_handle_events(((struct daemon *)user)->host);
-}
-
-static void usb_fd_added(int fd, short events, void *user)
-{
-    struct daemon *dm = user;
-    for (int i = 0; i < MAX_LIBUSB_FDS; i++)
-        if (!dm->usb_watch[i]) {
-            dm->usb_fd[i] = fd;
-            mainloop_add_fd(dm->loop, fd, events, on_usb_fd, dm, &dm->usb_watch[i]);
-            return;
-        }
-    log_error("too many libusb file descriptors");
-}
-
-static void usb_fd_removed(int fd, void *user)
-{
-    struct daemon *dm = user;
-    for (int i = 0; i < MAX_LIBUSB_FDS; i++)
-        if (dm->usb_watch[i] && dm->usb_fd[i] == fd) {
-            mainloop_remove_fd(dm->usb_watch[i]);
-            dm->usb_watch[i] = NULL;
-        }
-}
-
-static int watch_usb(struct daemon *dm)
-{
-    struct pollfd fds[MAX_LIBUSB_FDS];
-    int n = ftdi_host_pollfds(dm->host, fds, MAX_LIBUSB_FDS);
-    for (int i = 0; i < n && i < MAX_LIBUSB_FDS; i++)
-        usb_fd_added(fds[i].fd, fds[i].events, dm);
-    ftdi_host_set_pollfd_notifiers(dm->host, usb_fd_added, usb_fd_removed, dm);
-
-    bool hotplug = ftdi_host_has_hotplug(dm->host);
-    if (hotplug && ftdi_hotplug_register(dm->host, dm->ids, dm->cfg.n_usb_ids, false, on_hotplug,
-                                         dm, &dm->hotplug) < 0)
-        hotplug = false;
-    int rc = mainloop_add_timer(dm->loop, RESCAN_MS, !hotplug, on_rescan, dm, &dm->rescan_timer);
-    if (hotplug)
-        mainloop_timer_disarm(dm->rescan_timer);
-    log_info("new adapters found by %s", hotplug ? "hot-plug" : "a rescan every 5 s");
-    return rc;
 }
 
 /* SIGHUP: config.ini again. What applies live (installed flags of distributors and fuses) does so
@@ -255,37 +94,21 @@ static void reload_config(struct daemon *dm)
                    fresh.comm_lost_polls != old->comm_lost_polls ||
                    fresh.n_usb_ids != old->n_usb_ids ||
                    memcmp(fresh.usb_ids, old->usb_ids, sizeof(old->usb_ids[0]) * old->n_usb_ids);
-    unsigned applied = 0;
-    for (size_t i = 0; i < dm->n_adapters; i++) {
-        struct adapter *ad = &dm->adapters[i].hw;
-        const struct config_adapter *now = config_adapter(&fresh, ad->id.serial);
-        const struct config_adapter *was = config_adapter(old, ad->id.serial);
-        restart |= strcmp(now->name, was->name) != 0;
-        for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-            struct lynx_distributor_setup setup;
-            config_lynx_setup(now, d, &setup);
-            restart |= setup.upside_down != ad->setup[d].upside_down ||
-                       memcmp(now->distributor[d].fuse_name, was->distributor[d].fuse_name,
-                              sizeof(now->distributor[d].fuse_name)) != 0;
-            setup.upside_down = ad->setup[d].upside_down; /* the names are mapped by it */
-            applied += memcmp(&setup, &ad->setup[d], sizeof(setup)) != 0;
-            ad->setup[d] = setup;
-        }
-    }
-    log_info("SIGHUP: %s re-read: installed flags of %u distributor%s changed, applied from the "
-             "next poll%s",
-             dm->config_path, applied, applied == 1 ? "" : "s",
-             restart ? "; names, mounting, USB ids, poll interval, I2C speed or comm_lost_polls "
-                       "changed too: those take effect after a restart (svc -t)"
-                     : "");
     /* adapters found from now on use the new file; the running ones keep their general settings */
     fresh.poll_interval_ms = old->poll_interval_ms;
     fresh.i2c_speed_khz = old->i2c_speed_khz;
     fresh.comm_lost_polls = old->comm_lost_polls;
     fresh.n_usb_ids = old->n_usb_ids;
     memcpy(fresh.usb_ids, old->usb_ids, sizeof(fresh.usb_ids));
+    unsigned applied = fleet_apply_config(dm->fleet, &fresh, &dm->cfg, &restart);
     config_free(&dm->cfg);
     dm->cfg = fresh;
+    log_info("SIGHUP: %s re-read: installed flags of %u distributor%s changed, applied from the "
+             "next poll%s",
+             dm->config_path, applied, applied == 1 ? "" : "s",
+             restart ? "; names, mounting, USB ids, poll interval, I2C speed or comm_lost_polls "
+                       "changed too: those take effect after a restart (svc -t)"
+                     : "");
 }
 
 /* HUP: reload_config; USR1: the state in the log; USR2: debug logging on/off. Each also writes the
@@ -297,11 +120,11 @@ static void on_signal(int signo, void *user)
     if (signo == SIGHUP) {
         reload_config(dm);
     } else if (signo == SIGUSR1) {
-        log_info("state: %zu adapter%s, poll every %u ms, I2C %u kHz, recording %s", dm->n_adapters,
-                 dm->n_adapters == 1 ? "" : "s", dm->cfg.poll_interval_ms, dm->cfg.i2c_speed_khz,
+        size_t n = fleet_count(dm->fleet);
+        log_info("state: %zu adapter%s, poll every %u ms, I2C %u kHz, recording %s", n,
+                 n == 1 ? "" : "s", dm->cfg.poll_interval_ms, dm->cfg.i2c_speed_khz,
                  dm->record_path ? dm->record_path : "off");
-        for (size_t i = 0; i < dm->n_adapters; i++)
-            adapter_log_summary(&dm->adapters[i].hw, service_published(dm->adapters[i].svc));
+        fleet_log_summary(dm->fleet);
     } else if (signo == SIGUSR2) {
         dm->verbose = !dm->verbose;
         log_set_verbose(dm->verbose);
@@ -319,8 +142,6 @@ static int run(struct daemon *dm)
                                   .poll_interval_ms = dm->cfg.poll_interval_ms};
     if (dm->record_path && recorder_open(&dm->recorder, dm->record_path, &ro) < 0)
         return 2;
-    for (size_t i = 0; i < dm->cfg.n_usb_ids; i++)
-        dm->ids[i] = (struct ftdi_usb_id){dm->cfg.usb_ids[i].vid, dm->cfg.usb_ids[i].pid};
     static const int events[] = {SIGHUP, SIGUSR1, SIGUSR2};
     if ((rc = mainloop_new(&dm->loop)) < 0 ||
         (rc = mainloop_catch_signals(dm->loop, signals, 2)) < 0 ||
@@ -328,41 +149,32 @@ static int run(struct daemon *dm)
         log_error("cannot set up the event loop: %s", strerror(-rc));
         return 1;
     }
-    if ((rc = ftdi_host_new(&dm->host)) < 0) {
-        log_error("cannot initialise libusb: %s", dm->host ? ftdi_host_error(dm->host) : "");
+    struct fleet_options fo = {.cfg = &dm->cfg,
+                               .recorder = dm->recorder,
+                               .diagnostics_interval_ms = dm->diagnostics_interval_ms,
+                               .settings_timeout_ms = dm->settings_timeout_ms};
+    if (fleet_new(dm->loop, &fo, &dm->fleet) < 0)
         return 1;
+    if (!fleet_failed(dm->fleet)) {
+        on_poll(dm->loop, NULL, dm);
+        rc = mainloop_add_timer(dm->loop, dm->cfg.poll_interval_ms, true, on_poll, dm,
+                                &dm->poll_timer);
+        if (rc == 0)
+            rc = mainloop_run(dm->loop);
     }
-    if (watch_usb(dm) < 0)
-        return 1;
-    rescan(dm);
-    if (dm->n_adapters == 0)
-        log_warn("no adapter found yet; waiting for one to be plugged in");
-    on_poll(dm->loop, NULL, dm);
-    rc = mainloop_add_timer(dm->loop, dm->cfg.poll_interval_ms, true, on_poll, dm, &dm->poll_timer);
-    if (rc == 0)
-        rc = mainloop_run(dm->loop);
     if (mainloop_quit_signal(dm->loop))
         log_info("stopping on signal %d", mainloop_quit_signal(dm->loop));
-    /* D-Bus gone: exit non-zero so daemontools starts us afresh (see service.h) */
-    for (size_t i = 0; i < dm->n_adapters; i++)
-        if (service_bus_lost(dm->adapters[i].svc))
-            rc = -ENOTCONN;
+    /* D-Bus gone or unreachable: exit non-zero so daemontools starts us afresh (see fleet.h) */
+    if (fleet_failed(dm->fleet))
+        rc = -ENOTCONN;
     return rc < 0 ? 1 : 0;
 }
 
 static void cleanup(struct daemon *dm)
 {
-    for (size_t i = 0; i < dm->n_adapters; i++) {
-        service_free(dm->adapters[i].svc);
-        adapter_deinit(&dm->adapters[i].hw);
-    }
+    fleet_free(dm->fleet);
     recorder_close(dm->recorder);
     signals_free(dm->signals);
-    ftdi_hotplug_deregister(dm->hotplug);
-    if (dm->host) {
-        ftdi_host_set_pollfd_notifiers(dm->host, NULL, NULL, NULL);
-        ftdi_host_free(dm->host);
-    }
     if (dm->loop)
         mainloop_free(dm->loop);
     config_free(&dm->cfg);

@@ -69,6 +69,7 @@ struct service {
     bool bus_lost;
     struct vedbus_service *bus;
     struct vedbus_item *adapter_connected;
+    struct vedbus_item *mgmt_connection, *hardware;
     struct vedbus_item *device_instance;
     struct vedbus_item *custom_name;
     struct vedbus_item *nr_of_distributors;
@@ -169,8 +170,7 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
                                        .writeable = true,
                                        .validate = validate_name,
                                        .validate_user = b};
-    char id[128];
-    service_settings_id(setup->serial, id, sizeof(id));
+    const char *id = setup->id;
     b->svc = svc;
     b->max_chars = NAME_CUSTOM_MAX_CHARS;
     snprintf(b->fallback, sizeof(b->fallback), "%s", setup->custom_name);
@@ -178,13 +178,14 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
     int rc = 0;
     rc |= add(svc, "/Mgmt/ProcessName", VEDBUS_STRING("dbus-lynx-distributor"), NULL, NULL);
     rc |= add(svc, "/Mgmt/ProcessVersion", VEDBUS_STRING(LYNX_VERSION), NULL, NULL);
-    rc |= add(svc, "/Mgmt/Connection", VEDBUS_STRING(setup->connection), NULL, NULL);
+    rc |=
+        add(svc, "/Mgmt/Connection", VEDBUS_STRING(setup->connection), NULL, &svc->mgmt_connection);
     rc |= add(svc, "/DeviceInstance", VEDBUS_INT(SERVICE_DEFAULT_DEVICE_INSTANCE), NULL,
               &svc->device_instance);
     rc |= add(svc, "/ProductId", VEDBUS_INT(PRODUCT_ID), &hex, NULL);
     rc |= add(svc, "/ProductName", VEDBUS_STRING(PRODUCT_NAME), NULL, NULL);
     rc |= add(svc, "/FirmwareVersion", VEDBUS_STRING(LYNX_VERSION), NULL, NULL);
-    rc |= add(svc, "/HardwareVersion", VEDBUS_STRING(setup->hardware), NULL, NULL);
+    rc |= add(svc, "/HardwareVersion", VEDBUS_STRING(setup->hardware), NULL, &svc->hardware);
     rc |= add(svc, "/Serial", VEDBUS_STRING(setup->serial), NULL, NULL);
     /* Always 0: systemcalc counts a battery service as a battery monitor only when /Connected is
      * 1 (_remove_unconnected_services); the adapter's own state is /Adapter/Connected. */
@@ -199,7 +200,8 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
 {
     const struct lynx_distributor_setup *ds = &setup->distributor[d];
     struct distributor_items *it = &svc->dist[d];
-    char path[64], id[128];
+    char path[64];
+    const char *id = setup->id;
     int rc = 0;
     char letter = lynx_letter(d);
 
@@ -208,7 +210,6 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
         add_enum(svc, path, LYNX_DISTRIBUTOR_NOT_AVAILABLE, &distributor_status_enum, &it->status);
     snprintf(path, sizeof(path), "/Distributor/%c/Alarms/ConnectionLost", letter);
     rc |= add_enum(svc, path, LYNX_ALARM_OK, &alarm_enum, &it->connection_lost);
-    service_settings_id(setup->serial, id, sizeof(id));
     for (unsigned f = 0; f < LYNX_FUSES; f++) {
         const char *configured = setup->fuse_name[d][lynx_fuse_physical_index(ds->upside_down, f)];
         struct name_binding *b = &svc->fuse_name_binding[d * LYNX_FUSES + f];
@@ -436,12 +437,11 @@ static void on_settings_state(struct settings_client *client, enum settings_stat
 }
 
 /* Without a settings client the service still runs, on defaults. */
-static void start_settings(struct service *svc, struct mainloop *loop, const char *serial)
+static void start_settings(struct service *svc, struct mainloop *loop, const char *id)
 {
     struct settings_def defs[2 + N_FUSE_NAMES];
-    char id[128], instance_default[32];
+    char instance_default[32];
     size_t n = 0;
-    service_settings_id(serial, id, sizeof(id));
     snprintf(instance_default, sizeof(instance_default), "battery:%d",
              SERVICE_DEFAULT_DEVICE_INSTANCE);
     settings_device_path(svc->instance_setting, sizeof(svc->instance_setting), id,
@@ -464,9 +464,8 @@ static void start_settings(struct service *svc, struct mainloop *loop, const cha
 int service_new(struct mainloop *loop, const struct service_setup *setup, const char *address,
                 struct service **out)
 {
-    char name[160], id[128];
-    service_settings_id(setup->serial, id, sizeof(id));
-    snprintf(name, sizeof(name), SERVICE_NAME_PREFIX "%s", id);
+    char name[160];
+    snprintf(name, sizeof(name), SERVICE_NAME_PREFIX "%s", setup->id);
 
     struct service *svc = calloc(1, sizeof(*svc));
     if (!svc)
@@ -498,7 +497,7 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
         service_free(svc);
         return rc;
     }
-    start_settings(svc, loop, setup->serial);
+    start_settings(svc, loop, setup->id);
     if (!svc->settings || svc->settings_timeout_ms == 0) {
         mainloop_timer_disarm(svc->announce_timer);
         svc->waited = true;
@@ -541,6 +540,18 @@ int service_publish(struct service *svc, const struct service_state *state)
     publish_diagnostics(svc, &state->diagnostics);
     svc->published = *state;
     return vedbus_flush(svc->bus);
+}
+
+void service_set_hardware(struct service *svc, const char *connection, const char *hardware)
+{
+    vedbus_item_set_string(svc->mgmt_connection, connection);
+    vedbus_item_set_string(svc->hardware, hardware);
+    vedbus_flush(svc->bus);
+}
+
+const char *service_name(const struct service *svc)
+{
+    return vedbus_service_name(svc->bus);
 }
 
 const struct service_state *service_published(const struct service *svc)

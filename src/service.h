@@ -58,7 +58,9 @@
 #define SERVICE_ANNOUNCE_RETRY_MAX_MS   30000 /* ... doubling up to this */
 
 struct service_setup {
-    const char *serial;      /* adapter serial */
+    const char *serial;      /* adapter serial: /Serial */
+    const char *id;          /* "dbus_lynx_distributor_<serial sanitised>", unique in the daemon:
+                              * the bus name's last element and the settings' device id */
     const char *connection;  /* /Mgmt/Connection, e.g. "USB FT232H I2C" */
     const char *hardware;    /* /HardwareVersion: the adapter chip, e.g. "FT2232H I2C" */
     const char *custom_name; /* from the config file; "" = none */
@@ -100,6 +102,12 @@ void service_free(struct service *svc);
 
 /* "dbus_lynx_distributor_<serial>" with the serial sanitised to [A-Za-z0-9_]. */
 void service_settings_id(const char *serial, char *buf, size_t size);
+
+/* /Mgmt/Connection and /HardwareVersion, once the adapter's chip is known (a configured adapter
+ * absent at start is published as "USB I2C adapter" until then). */
+void service_set_hardware(struct service *svc, const char *connection, const char *hardware);
+
+const char *service_name(const struct service *svc);
 
 /* Publishes a poll's result; returns the number of items sent (0 = nothing changed). */
 int service_publish(struct service *svc, const struct service_state *state);

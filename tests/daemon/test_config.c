@@ -487,7 +487,8 @@ Test(config, a_second_section_for_the_same_serial_is_refused_naming_both_lines)
                  "test.ini:5: [ftdi:X] again (first at line 1): write each adapter's keys in one "
                  "section");
     cr_assert_eq(load("[ftdi:X]\ndistributorAInstalled = 1\n[ftdi:Y]\n"), 0, "%s", cfg.error);
-    cr_assert_eq(cfg.n_adapters, 1, "an empty section creates nothing");
+    cr_assert_eq(cfg.n_adapters, 2, "a section without keys still names its adapter");
+    cr_assert_neq(config_adapter(&cfg, "Y"), &cfg.defaults);
 }
 
 Test(config, inline_comments_and_colons_work_like_configparser)

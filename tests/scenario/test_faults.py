@@ -309,7 +309,7 @@ def an_ft2232h_adapter_configured_by_pid_reads_its_distributors():
     scenario = ("adapter FT2232X1 pid=0x6010 chip=ft2232h\n"
                 "distributor FT2232X1 A fuses=ok,open,ok,ok\n"
                 "distributor FT2232X1 C supply=off\n")
-    config = "[general]\nvid = 0x0403\npid = 0x6010\npoll_interval_ms = 200\n"
+    config = "[general]\nvid = 0x0403\npid = 0x6010\npoll_interval_ms = 200\n[ftdi:FT2232X1]\n"
     with started(scenario, config=config, serials=("FT2232X1",)) as h:
         svc = service_name("FT2232X1")
         h.expect({"/NrOfDistributors": 2, "/Distributor/A/Status": CONNECTED,

@@ -21,6 +21,8 @@ OK, WARNING, ALARM = 0, 1, 2
 NOT_AVAILABLE, CONNECTED, NO_BUS_POWER, COMMS_LOST = 0, 1, 2, 3
 FUSE_NOT_AVAILABLE, FUSE_NOT_USED, FUSE_OK, FUSE_BLOWN = 0, 1, 2, 3
 LETTERS = "ABCD"
+# two-adapters.scn: the reprogrammed LYNX0001 is ours anyway; the stock FT6014X1 once it is named
+TWO_ADAPTERS = ini(adapters={"FT6014X1": {}})
 
 def dist(letter, status, fuses=None, lost=OK, blown=None):
     """Expected values of one distributor; fuses by published index, blown alarms default to
@@ -190,7 +192,8 @@ def distributors_a_and_c_only_are_published_and_counted():
 
 @test
 def two_adapters_publish_two_services_with_their_own_distributors():
-    with started(fixture="two-adapters.scn", serials=("LYNX0001", "FT6014X1")) as h:
+    with started(fixture="two-adapters.scn", serials=("LYNX0001", "FT6014X1"),
+                 config=TWO_ADAPTERS) as h:
         first, second = service_name("LYNX0001"), service_name("FT6014X1")
         h.expect({"/Serial": "LYNX0001", "/NrOfDistributors": 2, **dist("A", CONNECTED, [FUSE_OK] * 4), **dist("B", CONNECTED, [FUSE_OK] * 4)},
                  service=first)
@@ -206,7 +209,7 @@ def two_adapters_publish_two_services_with_their_own_distributors():
 @test
 def two_adapters_get_distinct_device_instances_from_the_settings_service():
     with started(fixture="two-adapters.scn", serials=("LYNX0001", "FT6014X1"),
-                 settings=True) as h:
+                 config=TWO_ADAPTERS, settings=True) as h:
         deadline = time.monotonic() + 5
         while True:
             inst = {s: h.get("/DeviceInstance", service_name(s)) for s in ("LYNX0001", "FT6014X1")}
@@ -469,7 +472,7 @@ def each_service_appears_with_its_instance_from_the_settings_already_published()
             f"/Settings/Devices/{settings_id('LYNX0001')}/ClassAndVrmInstance": "battery:7"})
         h.start_settings()
         since = h.mark()
-        h.start_daemon(fixture="two-adapters.scn", wait=False)
+        h.start_daemon(fixture="two-adapters.scn", config=TWO_ADAPTERS, wait=False)
         first = h.first_read_instances(serials, since)
         # the stored instance, and for the new adapter the default bumped past nothing
         require(first == {"LYNX0001": 7, "FT6014X1": 990},
@@ -487,7 +490,7 @@ def two_new_adapters_on_a_fresh_store_appear_with_distinct_instances():
         h.start_bus()
         h.start_settings()
         since = h.mark()
-        h.start_daemon(fixture="two-adapters.scn", wait=False)
+        h.start_daemon(fixture="two-adapters.scn", config=TWO_ADAPTERS, wait=False)
         first = h.first_read_instances(serials, since)
         require(sorted(first.values()) == [990, 991],
                 f"two services must not both appear as 990 (MQTT battery/990): {first}")

@@ -1,0 +1,515 @@
+#include "fleet.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ftdi.h"
+#include "log.h"
+
+#define MAX_LIBUSB_FDS   16
+#define MAX_IDS          (CONFIG_MAX_USB_IDS + 3)
+#define MAX_FOUND        16 /* adapters listed per rescan, ours or not */
+#define MAX_LOGGED       16 /* stock adapters and unreadable serials logged once each */
+#define RETRY_FIRST_MS   1000
+#define PRESENT_TEXT_MAX 256
+
+/* FTDI's stock ids: shared with every USB-serial and JTAG adapter of these chips. */
+static const struct ftdi_usb_id stock_ids[] = {
+    {FTDI_VID, FTDI_FT232H_PID},
+    {FTDI_VID, FTDI_FT2232H_PID},
+    {FTDI_VID, FTDI_FT4232H_PID},
+};
+#define N_STOCK_IDS (sizeof(stock_ids) / sizeof(stock_ids[0]))
+
+struct entry {
+    struct adapter hw;
+    struct service *svc;
+    char serial[FTDI_SERIAL_MAX]; /* the configured spelling, or the device's */
+    bool configured;              /* named by a [ftdi:<serial>] section */
+    bool seen;                    /* found on USB at least once */
+    bool missing_logged;
+    enum ftdi_chip chip_published;
+};
+
+struct fleet {
+    struct mainloop *loop;
+    struct fleet_options opt;
+    struct ftdi_host *host;
+    struct ftdi_hotplug *hotplug;
+    struct mainloop_timer *rescan_timer; /* hot-plug's deferred rescan, or the periodic one */
+    struct mainloop_timer *retry_timer;  /* an unreadable serial number */
+    uint32_t retry_ms;
+    struct ftdi_usb_id ids[MAX_IDS]; /* looked for: the configured ids and the stock ones */
+    size_t n_ids;
+    struct entry entries[FLEET_MAX_ADAPTERS];
+    size_t n_entries;
+    struct mainloop_fd_watch *usb_watch[MAX_LIBUSB_FDS];
+    int usb_fd[MAX_LIBUSB_FDS];
+    char logged[MAX_LOGGED][FTDI_SERIAL_MAX + FTDI_PORT_PATH_MAX + 2];
+    size_t n_logged;
+    char present[PRESENT_TEXT_MAX]; /* the serials of the last rescan, for messages */
+    uint64_t started_ms;
+    bool failed;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Whether key was logged before; remembers it (a bounded set: beyond it, logs again). */
+static bool logged_before(struct fleet *fleet, const char *key)
+{
+    for (size_t i = 0; i < fleet->n_logged; i++)
+        if (strcmp(fleet->logged[i], key) == 0)
+            return true;
+    if (fleet->n_logged < MAX_LOGGED)
+        snprintf(fleet->logged[fleet->n_logged++], sizeof(fleet->logged[0]), "%s", key);
+    return false;
+}
+
+static bool is_stock(uint16_t vid, uint16_t pid)
+{
+    for (size_t i = 0; i < N_STOCK_IDS; i++)
+        if (stock_ids[i].vid == vid && stock_ids[i].pid == pid)
+            return true;
+    return false;
+}
+
+static bool has_id(const struct fleet *fleet, uint16_t vid, uint16_t pid)
+{
+    for (size_t i = 0; i < fleet->n_ids; i++)
+        if (fleet->ids[i].vid == vid && fleet->ids[i].pid == pid)
+            return true;
+    return false;
+}
+
+static bool has_section(const struct config *cfg, const char *serial)
+{
+    return config_adapter(cfg, serial) != &cfg->defaults;
+}
+
+static void collect_ids(struct fleet *fleet)
+{
+    const struct config *cfg = fleet->opt.cfg;
+    fleet->n_ids = 0;
+    for (size_t i = 0; i < cfg->n_usb_ids && fleet->n_ids < MAX_IDS; i++)
+        fleet->ids[fleet->n_ids++] = (struct ftdi_usb_id){cfg->usb_ids[i].vid, cfg->usb_ids[i].pid};
+    for (size_t i = 0; i < N_STOCK_IDS && fleet->n_ids < MAX_IDS; i++)
+        if (!has_id(fleet, stock_ids[i].vid, stock_ids[i].pid))
+            fleet->ids[fleet->n_ids++] = stock_ids[i];
+}
+
+static struct entry *find_entry(struct fleet *fleet, const char *serial)
+{
+    for (size_t i = 0; i < fleet->n_entries; i++)
+        if (config_serial_equal(fleet->entries[i].serial, serial))
+            return &fleet->entries[i];
+    return NULL;
+}
+
+/* ---- services ---- */
+
+/* 32-bit FNV-1a: a short, stable tag that tells two colliding serials apart. */
+static uint32_t serial_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* The sanitised id, made unique among the fleet's services. */
+static void unique_id(struct fleet *fleet, const char *serial, char *id, size_t size)
+{
+    service_settings_id(serial, id, size);
+    for (size_t i = 0; i < fleet->n_entries; i++) {
+        char other[128];
+        service_settings_id(fleet->entries[i].serial, other, sizeof(other));
+        if (strcmp(other, id) == 0) {
+            size_t len = strlen(id);
+            snprintf(id + len, size - len, "_%08x", (unsigned)serial_hash(serial));
+            log_warn("adapter %s: its serial and adapter %s's give the same service name: "
+                     "published as " SERVICE_NAME_PREFIX "%s",
+                     serial, fleet->entries[i].serial, id);
+            return;
+        }
+    }
+}
+
+static void hardware_text(enum ftdi_chip chip, char *connection, size_t csize, char *hardware,
+                          size_t hsize)
+{
+    if (chip == FTDI_CHIP_UNKNOWN) {
+        snprintf(connection, csize, "USB I2C adapter");
+        snprintf(hardware, hsize, "not found yet");
+        return;
+    }
+    snprintf(connection, csize, "USB %s I2C", ftdi_chip_name(chip));
+    snprintf(hardware, hsize, "%s I2C", ftdi_chip_name(chip));
+}
+
+/* An entry for an adapter: found on USB (info), or configured and not found yet (pid 0). */
+static struct entry *add_entry(struct fleet *fleet, const struct ftdi_device_info *info,
+                               bool configured)
+{
+    if (fleet->n_entries == FLEET_MAX_ADAPTERS) {
+        log_warn("adapter %s: more than %d adapters, ignored", info->serial, FLEET_MAX_ADAPTERS);
+        return NULL;
+    }
+    const struct config *cfg = fleet->opt.cfg;
+    const struct config_adapter *ca = config_adapter(cfg, info->serial);
+    struct entry *e = &fleet->entries[fleet->n_entries];
+    memset(e, 0, sizeof(*e));
+    snprintf(e->serial, sizeof(e->serial), "%s", configured ? ca->serial : info->serial);
+    e->configured = configured;
+    e->seen = info->pid != 0;
+    e->chip_published = info->chip;
+
+    char id[160], connection[48], hardware[32];
+    unique_id(fleet, e->serial, id, sizeof(id));
+    hardware_text(info->chip, connection, sizeof(connection), hardware, sizeof(hardware));
+    struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
+    struct service_setup ss = {.serial = e->serial,
+                               .id = id,
+                               .connection = connection,
+                               .hardware = hardware,
+                               .custom_name = ca->name,
+                               .diagnostics_interval_ms = fleet->opt.diagnostics_interval_ms,
+                               .settings_timeout_ms = fleet->opt.settings_timeout_ms};
+    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
+        config_lynx_setup(ca, d, &setup[d]);
+        ss.distributor[d] = setup[d];
+        for (unsigned f = 0; f < LYNX_FUSES; f++)
+            ss.fuse_name[d][f] = ca->distributor[d].fuse_name[f];
+    }
+    if (adapter_init(&e->hw, fleet->host, info, setup, cfg->i2c_speed_khz * 1000u,
+                     cfg->comm_lost_polls) < 0) {
+        log_error("adapter %s: out of memory", e->serial);
+        adapter_deinit(&e->hw);
+        return NULL;
+    }
+    e->hw.ids = fleet->ids;
+    e->hw.n_ids = fleet->n_ids;
+    recorder_attach(fleet->opt.recorder, &e->hw);
+    if (service_new(fleet->loop, &ss, NULL, &e->svc) < 0) {
+        /* no bus at all: nothing can be published; the supervisor starts us again */
+        adapter_deinit(&e->hw);
+        fleet->failed = true;
+        mainloop_quit(fleet->loop);
+        return NULL;
+    }
+    fleet->n_entries++;
+    if (e->seen)
+        log_info("adapter %s (%04x:%04x): service %s", e->serial, info->vid, info->pid,
+                 service_name(e->svc));
+    else
+        log_info("adapter %s (configured, not found yet): service %s", e->serial,
+                 service_name(e->svc));
+    return e;
+}
+
+/* ---- finding adapters ---- */
+
+/* A serial that could not be read: logged once per port, retried with a back-off. */
+static void serial_unreadable(struct fleet *fleet, const struct ftdi_device_info *info)
+{
+    char key[sizeof(fleet->logged[0])];
+    snprintf(key, sizeof(key), "?%s", info->port_path);
+    if (!logged_before(fleet, key))
+        log_warn("adapter %04x:%04x on %s: cannot read its serial number (%s): trying again",
+                 info->vid, info->pid, info->port_path, strerror(-info->serial_status));
+    if (!mainloop_timer_armed(fleet->retry_timer)) {
+        fleet->retry_ms = fleet->retry_ms ? fleet->retry_ms * 2 : RETRY_FIRST_MS;
+        if (fleet->retry_ms > FLEET_RESCAN_MS)
+            fleet->retry_ms = FLEET_RESCAN_MS;
+        mainloop_timer_arm(fleet->retry_timer, fleet->retry_ms);
+    }
+}
+
+static void leave_alone(struct fleet *fleet, const struct ftdi_device_info *info)
+{
+    if (logged_before(fleet, info->serial))
+        return;
+    log_info("adapter %s (%04x:%04x, %s) on %s: a stock FTDI adapter that config.ini does not "
+             "name: left alone. To watch Lynx Distributors through it, add a section "
+             "[ftdi:%s] to config.ini",
+             info->serial, info->vid, info->pid, ftdi_chip_name(info->chip), info->port_path,
+             info->serial);
+}
+
+/* Claimed: named by a section, or a dedicated (non-stock) id among the configured ones. */
+static bool ours(const struct fleet *fleet, const struct ftdi_device_info *info)
+{
+    if (has_section(fleet->opt.cfg, info->serial))
+        return true;
+    const struct config *cfg = fleet->opt.cfg;
+    for (size_t i = 0; i < cfg->n_usb_ids; i++)
+        if (cfg->usb_ids[i].vid == info->vid && cfg->usb_ids[i].pid == info->pid)
+            return !is_stock(info->vid, info->pid);
+    return false;
+}
+
+static void take_found(struct fleet *fleet, const struct ftdi_device_info *info)
+{
+    struct entry *e = find_entry(fleet, info->serial);
+    if (e) {
+        if (!e->seen) { /* a configured adapter, found: from now on opened by its real ids */
+            e->seen = true;
+            e->hw.id = *info;
+            log_info("adapter %s found (%04x:%04x, %s on %s)", e->serial, info->vid, info->pid,
+                     ftdi_chip_name(info->chip), info->port_path);
+        }
+        return;
+    }
+    if (!ours(fleet, info)) {
+        leave_alone(fleet, info);
+        return;
+    }
+    e = add_entry(fleet, info, false);
+    if (e)
+        adapter_open(&e->hw);
+}
+
+static void rescan(struct fleet *fleet)
+{
+    struct ftdi_device_info found[MAX_FOUND];
+    int n = ftdi_enumerate(fleet->host, fleet->ids, fleet->n_ids, found, MAX_FOUND);
+    if (n < 0) {
+        log_warn("cannot list USB devices: %s", ftdi_host_error(fleet->host));
+        return;
+    }
+    bool unreadable = false;
+    size_t used = 0;
+    fleet->present[0] = '\0';
+    for (int i = 0; i < n && i < MAX_FOUND; i++) {
+        const struct ftdi_device_info *info = &found[i];
+        if (!info->serial[0]) {
+            if (info->serial_status != 0) {
+                serial_unreadable(fleet, info);
+                unreadable = true;
+            } else if (!logged_before(fleet, info->port_path)) {
+                log_warn("adapter %04x:%04x on %s has no serial number: ignored", info->vid,
+                         info->pid, info->port_path);
+            }
+            continue;
+        }
+        if (used < sizeof(fleet->present))
+            used += (size_t)snprintf(fleet->present + used, sizeof(fleet->present) - used, "%s%s",
+                                     used ? ", " : "", info->serial);
+        take_found(fleet, info);
+    }
+    if (!unreadable)
+        fleet->retry_ms = 0;
+}
+
+static void on_rescan(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    (void)loop, (void)timer;
+    rescan(user);
+}
+
+/* Hot-plug callbacks run inside libusb's event handling, where descriptors may not be read:
+ * schedule a rescan from the loop instead. Re-opening known adapters is the poll's job. */
+static void on_hotplug(void *user, bool arrived, const struct ftdi_device_info *info)
+{
+    struct fleet *fleet = user;
+    log_debug("hot-plug: %04x:%04x %s", info->vid, info->pid, arrived ? "arrived" : "left");
+    if (arrived)
+        mainloop_timer_arm(fleet->rescan_timer, 100);
+}
+
+/* ---- libusb in the loop ---- */
+
+static void on_usb_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd, short revents,
+                      void *user)
+{
+    (void)loop, (void)watch, (void)fd, (void)revents;
+    ftdi_host_handle_events(((struct fleet *)user)->host);
+}
+
+static void usb_fd_added(int fd, short events, void *user)
+{
+    struct fleet *fleet = user;
+    for (int i = 0; i < MAX_LIBUSB_FDS; i++)
+        if (!fleet->usb_watch[i]) {
+            fleet->usb_fd[i] = fd;
+            mainloop_add_fd(fleet->loop, fd, events, on_usb_fd, fleet, &fleet->usb_watch[i]);
+            return;
+        }
+    log_error("too many libusb file descriptors");
+}
+
+static void usb_fd_removed(int fd, void *user)
+{
+    struct fleet *fleet = user;
+    for (int i = 0; i < MAX_LIBUSB_FDS; i++)
+        if (fleet->usb_watch[i] && fleet->usb_fd[i] == fd) {
+            mainloop_remove_fd(fleet->usb_watch[i]);
+            fleet->usb_watch[i] = NULL;
+        }
+}
+
+static int watch_usb(struct fleet *fleet)
+{
+    struct pollfd fds[MAX_LIBUSB_FDS];
+    int n = ftdi_host_pollfds(fleet->host, fds, MAX_LIBUSB_FDS);
+    for (int i = 0; i < n && i < MAX_LIBUSB_FDS; i++)
+        usb_fd_added(fds[i].fd, fds[i].events, fleet);
+    ftdi_host_set_pollfd_notifiers(fleet->host, usb_fd_added, usb_fd_removed, fleet);
+
+    bool hotplug = ftdi_host_has_hotplug(fleet->host);
+    if (hotplug && ftdi_hotplug_register(fleet->host, fleet->ids, fleet->n_ids, false, on_hotplug,
+                                         fleet, &fleet->hotplug) < 0)
+        hotplug = false;
+    int rc = mainloop_add_timer(fleet->loop, FLEET_RESCAN_MS, !hotplug, on_rescan, fleet,
+                                &fleet->rescan_timer);
+    if (rc == 0 && hotplug)
+        mainloop_timer_disarm(fleet->rescan_timer);
+    if (rc == 0)
+        rc = mainloop_add_timer(fleet->loop, RETRY_FIRST_MS, false, on_rescan, fleet,
+                                &fleet->retry_timer);
+    if (rc == 0)
+        mainloop_timer_disarm(fleet->retry_timer);
+    log_info("new adapters found by %s", hotplug ? "hot-plug" : "a rescan every 5 s");
+    return rc;
+}
+
+/* ---- the fleet ---- */
+
+int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct fleet **out)
+{
+    struct fleet *fleet = calloc(1, sizeof(*fleet));
+    *out = NULL;
+    if (!fleet)
+        return -ENOMEM;
+    fleet->loop = loop;
+    fleet->opt = *options;
+    fleet->started_ms = now_ms();
+    collect_ids(fleet);
+    int rc = ftdi_host_new(&fleet->host);
+    if (rc < 0) {
+        log_error("cannot initialise libusb: %s", strerror(-rc));
+        fleet_free(fleet);
+        return rc;
+    }
+    if ((rc = watch_usb(fleet)) < 0) {
+        fleet_free(fleet);
+        return rc;
+    }
+    /* every configured adapter has its service from the start */
+    const struct config *cfg = fleet->opt.cfg;
+    for (size_t i = 0; i < cfg->n_adapters && !fleet->failed; i++) {
+        struct ftdi_device_info info = {.chip = FTDI_CHIP_UNKNOWN};
+        snprintf(info.serial, sizeof(info.serial), "%s", cfg->adapters[i].serial);
+        add_entry(fleet, &info, true);
+    }
+    if (!fleet->failed)
+        rescan(fleet);
+    if (fleet->n_entries == 0)
+        log_warn("no adapter found yet; waiting for one to be plugged in");
+    *out = fleet;
+    return 0;
+}
+
+void fleet_free(struct fleet *fleet)
+{
+    if (!fleet)
+        return;
+    for (size_t i = 0; i < fleet->n_entries; i++) {
+        service_free(fleet->entries[i].svc);
+        adapter_deinit(&fleet->entries[i].hw);
+    }
+    ftdi_hotplug_deregister(fleet->hotplug);
+    if (fleet->rescan_timer)
+        mainloop_remove_timer(fleet->rescan_timer);
+    if (fleet->retry_timer)
+        mainloop_remove_timer(fleet->retry_timer);
+    if (fleet->host) {
+        ftdi_host_set_pollfd_notifiers(fleet->host, NULL, NULL, NULL);
+        for (int i = 0; i < MAX_LIBUSB_FDS; i++)
+            if (fleet->usb_watch[i])
+                mainloop_remove_fd(fleet->usb_watch[i]);
+        ftdi_host_free(fleet->host);
+    }
+    free(fleet);
+}
+
+/* A configured serial still not seen a while after the start: say which serials are there. */
+static void check_missing(struct fleet *fleet, struct entry *e)
+{
+    if (e->seen || e->missing_logged || now_ms() - fleet->started_ms < FLEET_MISSING_LOG_MS)
+        return;
+    e->missing_logged = true;
+    log_warn("adapter %s (configured) not found after %u s; adapters present: %s", e->serial,
+             FLEET_MISSING_LOG_MS / 1000u, fleet->present[0] ? fleet->present : "none");
+}
+
+void fleet_poll(struct fleet *fleet)
+{
+    for (size_t i = 0; i < fleet->n_entries; i++) {
+        struct entry *e = &fleet->entries[i];
+        adapter_poll(&e->hw);
+        if (e->hw.id.chip != e->chip_published) {
+            char connection[48], hardware[32];
+            e->chip_published = e->hw.id.chip;
+            hardware_text(e->chip_published, connection, sizeof(connection), hardware,
+                          sizeof(hardware));
+            service_set_hardware(e->svc, connection, hardware);
+        }
+        struct service_state state;
+        adapter_state(&e->hw, service_published(e->svc), &state);
+        service_publish(e->svc, &state);
+        check_missing(fleet, e);
+    }
+}
+
+unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg,
+                            const struct config *old, bool *restart)
+{
+    unsigned applied = 0;
+    for (size_t i = 0; i < fleet->n_entries; i++) {
+        struct adapter *ad = &fleet->entries[i].hw;
+        const struct config_adapter *now = config_adapter(cfg, fleet->entries[i].serial);
+        const struct config_adapter *was = config_adapter(old, fleet->entries[i].serial);
+        *restart |= strcmp(now->name, was->name) != 0;
+        for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
+            struct lynx_distributor_setup setup;
+            config_lynx_setup(now, d, &setup);
+            *restart |= setup.upside_down != ad->setup[d].upside_down ||
+                        memcmp(now->distributor[d].fuse_name, was->distributor[d].fuse_name,
+                               sizeof(now->distributor[d].fuse_name)) != 0;
+            setup.upside_down = ad->setup[d].upside_down; /* the names are mapped by it */
+            applied += memcmp(&setup, &ad->setup[d], sizeof(setup)) != 0;
+            ad->setup[d] = setup;
+        }
+    }
+    mainloop_timer_arm(fleet->rescan_timer, 0); /* a stock adapter named now is claimed */
+    return applied;
+}
+
+void fleet_log_summary(const struct fleet *fleet)
+{
+    for (size_t i = 0; i < fleet->n_entries; i++)
+        adapter_log_summary(&fleet->entries[i].hw, service_published(fleet->entries[i].svc));
+}
+
+size_t fleet_count(const struct fleet *fleet)
+{
+    return fleet->n_entries;
+}
+
+bool fleet_failed(const struct fleet *fleet)
+{
+    if (fleet->failed)
+        return true;
+    for (size_t i = 0; i < fleet->n_entries; i++)
+        if (service_bus_lost(fleet->entries[i].svc))
+            return true;
+    return false;
+}
