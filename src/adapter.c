@@ -280,8 +280,9 @@ static void resynchronise(struct adapter *ad, int failure)
     }
 }
 
-/* Logged when every distributor that was answering stops at the same poll while the adapter
- * itself works: the classic sign of a sagging 5 V supply on the RJ10 port. */
+/* Logged when every distributor that was answering (one or several) stops at the same poll while
+ * the adapter itself works: the distributors' 5 V comes from the RJ10 port, so a sagging supply or
+ * a pulled cable silences all of them together. */
 static void check_all_lost(const struct adapter *ad, const bool was_lost[LYNX_DISTRIBUTORS])
 {
     unsigned seen = 0, newly_lost = 0;
@@ -295,7 +296,11 @@ static void check_all_lost(const struct adapter *ad, const bool was_lost[LYNX_DI
             newly_lost++;
         }
     }
-    if (seen > 1 && newly_lost == seen)
+    if (seen == 1 && newly_lost == 1)
+        log_warn("adapter %s: the only distributor stopped answering: check the 5 V supply on "
+                 "the RJ10 port (pin 1) and the cable",
+                 ad->id.serial);
+    else if (seen > 1 && newly_lost == seen)
         log_warn("adapter %s: all %u distributors stopped answering at once: check the 5 V "
                  "supply on the RJ10 port (pin 1) and the cable",
                  ad->id.serial, seen);
@@ -364,12 +369,13 @@ static void diagnostics(const struct adapter *ad, struct service_diagnostics *ou
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         const struct tracker_counters *tc = &ad->tracker[d].counters;
         struct service_distributor_diagnostics *dd = &out->distributor[d];
+        /* an unused address NACKs every poll: its counts would be noise (and move every poll) */
+        if (!tracker_counted(&ad->tracker[d], &ad->setup[d]))
+            continue;
         dd->corrupt_reads = tc->corrupt_reads;
         dd->nacks = tc->nacks;
         dd->unconfirmed_reads = tc->unconfirmed;
         dd->connection_losses = tc->lost_events;
-        if (!tracker_counted(&ad->tracker[d], &ad->setup[d]))
-            continue;
         out->corrupt_reads += dd->corrupt_reads;
         out->nacks += dd->nacks;
         out->unconfirmed_reads += dd->unconfirmed_reads;

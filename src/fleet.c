@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ftdi.h"
 #include "log.h"
@@ -51,16 +50,8 @@ struct fleet {
     char logged[MAX_LOGGED][FTDI_SERIAL_MAX + FTDI_PORT_PATH_MAX + 2];
     size_t n_logged;
     char present[PRESENT_TEXT_MAX]; /* the serials of the last rescan, for messages */
-    uint64_t started_ms;
     bool failed;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Whether key was logged before; remembers it (a bounded set: beyond it, logs again). */
 static bool logged_before(struct fleet *fleet, const char *key)
@@ -262,8 +253,12 @@ static void take_found(struct fleet *fleet, const struct ftdi_device_info *info)
         if (!e->seen) { /* a configured adapter, found: from now on opened by its real ids */
             e->seen = true;
             e->hw.id = *info;
-            log_info("adapter %s found (%04x:%04x, %s on %s)", e->serial, info->vid, info->pid,
-                     ftdi_chip_name(info->chip), info->port_path);
+            log_info("adapter %s found (%04x:%04x, %s on %s)%s%s%s", e->serial, info->vid,
+                     info->pid, ftdi_chip_name(info->chip), info->port_path,
+                     strcmp(e->serial, info->serial) ? "; its serial is written " : "",
+                     strcmp(e->serial, info->serial) ? info->serial : "",
+                     strcmp(e->serial, info->serial) ? ", the service keeps the section's spelling"
+                                                     : "");
         }
         return;
     }
@@ -390,7 +385,6 @@ int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct
         return -ENOMEM;
     fleet->loop = loop;
     fleet->opt = *options;
-    fleet->started_ms = now_ms();
     collect_ids(fleet);
     int rc = ftdi_host_new(&fleet->host);
     if (rc < 0) {
@@ -440,14 +434,15 @@ void fleet_free(struct fleet *fleet)
     free(fleet);
 }
 
-/* A configured serial still not seen a while after the start: say which serials are there. */
+/* A configured serial not found by the time its installed distributors count as lost: say which
+ * serials are there, so that a typing error in the section shows next to the alarm. */
 static void check_missing(struct fleet *fleet, struct entry *e)
 {
-    if (e->seen || e->missing_logged || now_ms() - fleet->started_ms < FLEET_MISSING_LOG_MS)
+    if (e->seen || e->missing_logged || e->hw.counters.polls < fleet->opt.cfg->comm_lost_polls)
         return;
     e->missing_logged = true;
-    log_warn("adapter %s (configured) not found after %u s; adapters present: %s", e->serial,
-             FLEET_MISSING_LOG_MS / 1000u, fleet->present[0] ? fleet->present : "none");
+    log_warn("adapter %s (configured) not found after %llu polls; adapters present: %s", e->serial,
+             (unsigned long long)e->hw.counters.polls, fleet->present[0] ? fleet->present : "none");
 }
 
 void fleet_poll(struct fleet *fleet)
@@ -469,8 +464,8 @@ void fleet_poll(struct fleet *fleet)
     }
 }
 
-unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg,
-                            const struct config *old, bool *restart)
+unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const struct config *old,
+                            bool *restart)
 {
     unsigned applied = 0;
     for (size_t i = 0; i < fleet->n_entries; i++) {

@@ -10,8 +10,9 @@
  *
  * Every configured adapter has its service from the start, present or not: until it is found its
  * /Adapter/Connected is 0 and its installed distributors go to "communications lost" after
- * comm_lost_polls polls, exactly as for an adapter unplugged later. A configured serial that has
- * not been seen FLEET_MISSING_LOG_MS after the start is logged with the serials that are present.
+ * comm_lost_polls polls, exactly as for an adapter unplugged later; then a line names the serials
+ * that are present (a typing error in the section shows next to the alarm). Serials match as
+ * config_serial_equal says; the service is named after the section's spelling.
  *
  * Retries: hot-plug arrivals (or a rescan every FLEET_RESCAN_MS without hot-plug) look for new
  * adapters; a serial number that cannot be read (libusb_open or the string descriptor failed) is
@@ -31,9 +32,8 @@
 #include "recorder.h"
 #include "service.h"
 
-#define FLEET_MAX_ADAPTERS   8
-#define FLEET_RESCAN_MS      5000
-#define FLEET_MISSING_LOG_MS 30000
+#define FLEET_MAX_ADAPTERS 8
+#define FLEET_RESCAN_MS    5000
 
 struct fleet_options {
     const struct config *cfg; /* borrowed; fleet_set_config replaces it */
@@ -56,8 +56,8 @@ void fleet_poll(struct fleet *fleet);
  * flags apply from the next poll; returns the number of distributors whose flags changed, and
  * sets *restart when something only a restart applies (names, mounting) changed. A rescan
  * follows: a stock adapter named now is claimed. */
-unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg,
-                            const struct config *old, bool *restart);
+unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const struct config *old,
+                            bool *restart);
 
 /* SIGUSR1: the adapters' state in the log. */
 void fleet_log_summary(const struct fleet *fleet);

@@ -268,25 +268,15 @@ static uint64_t counter_at(const void *base, size_t offset)
     return v;
 }
 
-/* Whether anything but the poll count moved: a healthy installation's counters stay put. */
-static bool diagnostics_events_differ(const struct service_diagnostics *a,
-                                      const struct service_diagnostics *b)
-{
-    struct service_diagnostics x = *a, y = *b;
-    x.polls = y.polls = 0;
-    return memcmp(&x, &y, sizeof(x)) != 0;
-}
-
-/* A snapshot of the counts, taken at the first poll and then at most once per interval when
- * something happened (a fault counter moved): GetValue, GetItems and ItemsChanged always agree,
- * the polls between snapshots send nothing, and healthy polls never send anything at all (the
- * poll count alone does not trigger a snapshot; it rides along with the next one). */
+/* A snapshot of the counts, taken at the first poll and then once per interval when any count
+ * moved (on a healthy bus: the poll count alone). GetValue, GetItems and ItemsChanged always
+ * agree, and the polls between snapshots send nothing for them. */
 static void publish_diagnostics(struct service *svc, const struct service_diagnostics *diag)
 {
     uint64_t now = monotonic_ms();
     if (svc->diagnostics_published &&
         (now - svc->diagnostics_at_ms < svc->diagnostics_interval_ms ||
-         !diagnostics_events_differ(diag, &svc->diagnostics_snapshot)))
+         memcmp(diag, &svc->diagnostics_snapshot, sizeof(*diag)) == 0))
         return;
     svc->diagnostics_snapshot = *diag;
     svc->diagnostics_published = true;

@@ -203,6 +203,16 @@ def all_distributors_losing_power_at_once_lose_comms_and_the_log_suggests_the_5v
 
 
 @test
+def a_single_distributor_losing_power_gets_the_5v_supply_hint_too():
+    with started(adapter(letters="A"), config=ini({"comm_lost_polls": 2})) as h:
+        h.simctl("power", "LYNX0001", "A", "off")
+        h.wait_for("/Distributor/A/Status", COMMS_LOST, timeout=2 * POLL_S + 2)
+        log = h.log_text()
+        require("the only distributor stopped answering" in log and "5 V" in log,
+                f"no log line pointing at the 5 V supply:\n{log}")
+
+
+@test
 def a_stuck_sda_is_clocked_free_counted_and_readings_carry_on():
     with started(adapter(letters="AB"), config=ini({"comm_lost_polls": 3})) as h:
         since = h.mark()
@@ -400,6 +410,23 @@ def diagnostics_go_out_as_a_snapshot_at_most_once_per_interval():
                 stale = {p: (v, now[p]) for p, v in last.items() if now[p] != v}
                 require(not stale, f"GetValue disagrees with the last snapshot: {stale}")
                 break
+
+
+@test
+def a_healthy_bus_sends_the_poll_count_once_per_interval_and_unused_addresses_count_nothing():
+    with started(adapter(letters="A")) as h:  # B-D are unused addresses: they NACK every poll
+        h.pump(POLL_S)
+        since = h.mark()
+        h.pump(3.5)
+        sent = [s.values for s in h.items_changed(since)]
+        require(2 <= len(sent) <= 5, f"{len(sent)} snapshots in 3.5 s at a 1 s interval: {sent}")
+        require(all(set(v) == {"/Diagnostics/Polls"} for v in sent),
+                f"a healthy bus sent more than the poll count: {sent}")
+        polls = [v["/Diagnostics/Polls"] for v in sent]
+        require(polls == sorted(set(polls)), f"/Diagnostics/Polls does not advance: {polls}")
+        for x in "BCD":
+            require(h.get(f"/Diagnostics/Distributor/{x}/Nacks") == 0,
+                    f"unused address {x} counts NACKs")
 
 
 @test
