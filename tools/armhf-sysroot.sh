@@ -2,7 +2,7 @@
 # Makes the Debian bookworm armhf root the armhf build compiles, links and runs its tests against,
 # once, and prints the path of the meson machine file that points cross/armhf.ini at it:
 #   tools/armhf-sysroot.sh     ->  <cache>/armhf-bookworm-<key>/sysroot.ini
-# (progress and errors on stderr). Needs mmdebstrap (tools/setup-armhf.sh installs it).
+# (progress and errors on stderr). Needs mmdebstrap (tools/setup-armhf.sh installs it), not root.
 #
 # Why a root of its own instead of multiarch apt (dpkg --add-architecture armhf): Multi-Arch:
 # same libraries must have one version on both architectures, so the armhf libraries had to match
@@ -27,7 +27,8 @@ PACKAGES="libc6-dev libusb-1.0-0-dev libdbus-1-dev libinih-dev"
 REQUIRED="lib/ld-linux-armhf.so.3 usr/lib/arm-linux-gnueabihf/libc.so
   usr/lib/arm-linux-gnueabihf/pkgconfig/dbus-1.pc usr/lib/arm-linux-gnueabihf/pkgconfig/libusb-1.0.pc
   usr/lib/arm-linux-gnueabihf/pkgconfig/inih.pc usr/lib/arm-linux-gnueabihf/libinih.a"
-# Attempts when the package registry does not answer, and the waits between them (bounded).
+# Waits between attempts when the package registry does not answer: with apt's own retries and
+# timeouts (below) an unreachable registry fails the run in well under 10 minutes.
 WAITS="20 60 120"
 
 CACHE=${LYNX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dbus-lynx-distributor}
@@ -54,10 +55,11 @@ echo "Making the armhf sysroot ($SUITE main from $MIRROR: $PACKAGES) in $DIR" >&
 # mmdebstrap runs it with the root in $1 while the downloaded packages are still there.
 LIST_DEBS='for deb in "$1"/var/cache/apt/archives/*.deb; do dpkg-deb --show "$deb"; done'
 for wait in $WAITS end; do
-    # A tarball, unpacked below as the current user: works in mmdebstrap's root and unshare modes.
-    # The extract hook records the exact package versions (the .deb files are gone afterwards).
-    if mmdebstrap --variant=extract --architectures=armhf \
-        --include="$(echo $PACKAGES | tr ' ' ,)" --aptopt='Acquire::Retries "3"' \
+    # chrootless: extracting needs no chroot, so neither root nor user namespaces. A tarball,
+    # unpacked below. The extract hook records the exact package versions (the .debs go after).
+    if mmdebstrap --mode=chrootless --variant=extract --architectures=armhf \
+        --include="$(echo $PACKAGES | tr ' ' ,)" \
+        --aptopt='Acquire::Retries "2"' --aptopt='Acquire::http::Timeout "30"' \
         --extract-hook="$LIST_DEBS > '$TMP/packages'" \
         "$SUITE" "$TMP/root.tar" "$MIRROR" 2>"$TMP/log"; then
         break
@@ -90,5 +92,6 @@ done
 # The machine file given to meson before cross/armhf.ini, which uses this constant.
 printf "[constants]\nsysroot = '%s'\n" "$DIR/root" > "$TMP/sysroot.ini"
 # -T: fail, rather than move it inside, when another run made the same root first (then use that).
+chmod 755 "$TMP" # mktemp made it private
 mv -T "$TMP" "$DIR" 2>/dev/null || [ -f "$DIR/sysroot.ini" ]
 echo "$DIR/sysroot.ini"

@@ -20,9 +20,12 @@ WAITS="0 20 60"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
+}
 missing() {
     for p in $PACKAGES; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || printf ' %s' "$p"
+        installed "$p" || printf ' %s' "$p"
     done
 }
 
@@ -40,6 +43,13 @@ for wait in $WAITS end; do
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $todo ||
         echo "apt-get install failed"
 done
+
+# Left behind by the multiarch set-up this one replaced; gcc searches its /usr/arm-linux-gnueabihf
+# before the sysroot.
+if installed libc6-dev-armhf-cross; then
+    echo "note: libc6-dev-armhf-cross is installed: gcc takes glibc's headers and libc.so from" \
+        "/usr/arm-linux-gnueabihf, not the sysroot; remove it to build from the sysroot only" >&2
+fi
 
 CROSS=$(./tools/armhf-sysroot.sh)
 [ $# -gt 0 ] || exit 0
