@@ -1,10 +1,10 @@
 #!/bin/sh
 # Builds the Venus OS release for 32-bit ARM GX devices (Cerbo GX, Ekrano GX, Venus GX):
 #   tools/release.sh     ->  dist/dbus-lynx-distributor-<version>-armhf.tar.gz
-# 1. installs the cross toolchain, the armhf libraries and qemu-user (tools/setup-armhf.sh);
-# 2. cross-builds with cross/armhf.ini (optimised; libinih linked statically) in BUILD_DIR
-#    (default build-armhf-release) and runs the pure unit tests and the install test there,
-#    the tests under qemu-arm;
+# 1. installs the cross toolchain and qemu-user, makes (or reuses) the armhf sysroot and configures
+#    BUILD_DIR (default build-armhf-release) with cross/armhf.ini, optimised (tools/setup-armhf.sh);
+# 2. cross-builds there (libinih linked statically) and runs the pure unit tests and the install
+#    test, the tests under qemu-arm;
 # 3. checks the binaries against the Venus OS allow-list (tools/check-armhf-binary.sh);
 # 4. stages the package (tools/stage-package.sh), strips the binaries and packs it.
 # The tarball has one directory, dbus-lynx-distributor-<version>-armhf/, with install.sh at its top.
@@ -13,9 +13,7 @@ cd "$(dirname "$0")/.."
 TOP=$(pwd -P)
 BUILD=${BUILD_DIR:-build-armhf-release}
 
-./tools/setup-armhf.sh
-[ -f "$BUILD/build.ninja" ] ||
-    meson setup --cross-file cross/armhf.ini --buildtype=release "$BUILD" >/dev/null
+./tools/setup-armhf.sh "$BUILD" --buildtype=release
 ninja -C "$BUILD"
 meson test -C "$BUILD" --print-errorlogs
 ./tools/check-armhf-binary.sh "$BUILD/src/dbus-lynx-distributor"

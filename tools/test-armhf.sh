@@ -8,10 +8,9 @@
 # scenario and scan suites (list and reasons: tests/shim/meson.build).
 set -eu
 cd "$(dirname "$0")/.."
-./tools/setup-armhf.sh
 BUILD=${1:-build-armhf}
 [ $# -gt 0 ] && shift
-[ -f "$BUILD/build.ninja" ] || meson setup --cross-file cross/armhf.ini "$BUILD" >/dev/null
+./tools/setup-armhf.sh "$BUILD"
 ninja -C "$BUILD"
 status=0
 meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
