@@ -67,6 +67,7 @@ struct ftdi_adapter {
     size_t rx_capacity;
     size_t rx_off, rx_len;
     char error[ERROR_MAX];
+    bool driver_detached; /* we detached ftdi_sio: given back by ftdi_adapter_free */
 };
 
 struct ftdi_hotplug {
@@ -306,10 +307,13 @@ struct ftdi_adapter *ftdi_adapter_new(struct ftdi_host *host)
     return ad;
 }
 
+static void give_driver_back(struct ftdi_adapter *ad);
+
 void ftdi_adapter_free(struct ftdi_adapter *ad)
 {
     if (!ad)
         return;
+    give_driver_back(ad);
     ftdi_close(ad);
     free(ad);
 }
@@ -381,19 +385,19 @@ static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, co
     return adapter_fail(ad, -ENOENT, "no adapter %04x:%04x with serial %s", vid, pid, which);
 }
 
+/* ftdi_sio is detached by hand, once, and stays detached while the daemon has the adapter: with
+ * libusb's auto-detach every close (after each USB error, too) would hand the port back, its
+ * ttyUSB node would come and go, and serial-starter would get a window each time.
+ * ftdi_adapter_free gives it back. */
 static int claim_interface(struct ftdi_adapter *ad)
 {
-    /* Linux: the claim detaches ftdi_sio, and the release gives it back. Elsewhere detach by hand
-     * (and leave it detached). */
-    bool auto_detach = libusb_set_auto_detach_kernel_driver(ad->handle, 1) == LIBUSB_SUCCESS;
     if (libusb_kernel_driver_active(ad->handle, FTDI_INTERFACE) == 1) {
         log_info("ftdi %s: detaching the kernel driver (ftdi_sio) from interface 0",
                  ad->info.port_path);
-        if (!auto_detach) {
-            int r = libusb_detach_kernel_driver(ad->handle, FTDI_INTERFACE);
-            if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND)
-                return adapter_fail_usb(ad, r, "detaching the kernel driver");
-        }
+        int r = libusb_detach_kernel_driver(ad->handle, FTDI_INTERFACE);
+        if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND)
+            return adapter_fail_usb(ad, r, "detaching the kernel driver");
+        ad->driver_detached = r == 0;
     }
 
     int config = 0;
@@ -407,6 +411,27 @@ static int claim_interface(struct ftdi_adapter *ad)
     if (r < 0)
         return adapter_fail_usb(ad, r, "claiming interface 0");
     return 0;
+}
+
+/* The daemon lets go of the adapter for good: the kernel driver it detached goes back. */
+static void give_driver_back(struct ftdi_adapter *ad)
+{
+    if (!ad->driver_detached)
+        return;
+    libusb_device_handle *handle = ad->handle;
+    if (!handle && find_and_open(ad, ad->info.vid, ad->info.pid, ad->info.serial, &handle) < 0)
+        return; /* gone: a new plug binds it afresh */
+    if (ad->handle)
+        libusb_release_interface(handle, FTDI_INTERFACE);
+    int r = libusb_attach_kernel_driver(handle, FTDI_INTERFACE);
+    if (r == 0)
+        log_info("ftdi %s: kernel driver (ftdi_sio) attached again", ad->info.port_path);
+    else
+        log_warn("ftdi %s: cannot attach the kernel driver again: %s", ad->info.port_path,
+                 libusb_strerror(r));
+    ad->driver_detached = false;
+    if (!ad->handle)
+        libusb_close(handle);
 }
 
 int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial)

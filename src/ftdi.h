@@ -102,12 +102,15 @@ int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t
 /* ---- adapter: open, MPSSE set-up, bulk transfers ---- */
 
 struct ftdi_adapter *ftdi_adapter_new(struct ftdi_host *host);
-/* Closes the adapter if open. */
+/* Closes the adapter if open, and attaches the kernel driver ftdi_open detached (reaching the
+ * adapter again by its serial if it is closed and still plugged in). */
 void ftdi_adapter_free(struct ftdi_adapter *ad);
 const char *ftdi_error(const struct ftdi_adapter *ad);
 
-/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any). Detaches a
- * kernel driver (ftdi_sio) from interface 0 and claims it. -ENOENT when none matches. */
+/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
+ * Detaches a kernel driver (ftdi_sio) from interface 0, once: ftdi_close keeps it detached, so a
+ * re-open after an error does not hand the port to the kernel and back. Claims interface 0.
+ * -ENOENT when none matches. */
 int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial);
 /* Releases the interface and closes the device; harmless when not open. */
 void ftdi_close(struct ftdi_adapter *ad);
