@@ -8,9 +8,6 @@
 
 #include "log.h"
 
-#define USB_TIMEOUT_MS  200
-#define CONFIRM_CMD_MAX 1024 /* a scan of all four addresses at any rate fits */
-
 /* (Re)builds the scan and recovery commands for the drive mode of the opened chip. */
 static int build_commands(struct adapter *ad)
 {
@@ -48,6 +45,7 @@ int adapter_init(struct adapter *ad, struct ftdi_host *host, const struct ftdi_d
         return rc;
     if ((rc = build_commands(ad)) < 0)
         return rc;
+    ad->host = host;
     ad->ftdi = ftdi_adapter_new(host);
     return ad->ftdi ? 0 : -ENOMEM;
 }
@@ -69,19 +67,6 @@ static int report(struct adapter *ad, int rc, const char *what)
         log_warn("adapter %s: %s: %s", ad->id.serial, what, ftdi_error(ad->ftdi));
     ad->last_error = rc;
     return rc;
-}
-
-/* Control requests, sync check and the I2C set-up on an opened adapter. */
-static int setup_mpsse(struct adapter *ad)
-{
-    uint8_t init[MPSSE_I2C_INIT_LEN];
-    int rc;
-    if ((rc = ftdi_mpsse_setup(ad->ftdi, FTDI_DEFAULT_LATENCY_MS)) < 0 ||
-        (rc = ftdi_mpsse_sync(ad->ftdi, USB_TIMEOUT_MS)) < 0 ||
-        (rc = (int)mpsse_i2c_build_init(&ad->scan.clock, init, sizeof(init))) < 0 ||
-        (rc = ftdi_write(ad->ftdi, init, (size_t)rc, USB_TIMEOUT_MS)) < 0)
-        return rc;
-    return 0;
 }
 
 /* The FT232H drives the lines open drain by itself; the FT2232H and FT4232H lack drive-zero. */
@@ -117,41 +102,20 @@ static int open_device(struct adapter *ad)
     return rc;
 }
 
-int adapter_open(struct adapter *ad)
-{
-    int rc = open_device(ad);
-    if (rc == -ENOENT || rc == -ENODEV)
-        ad->unplugged = true;
-    if (rc < 0)
-        return report(ad, rc, "cannot open");
-    const struct ftdi_device_info *info = ftdi_opened_info(ad->ftdi);
-    ad->id = *info; /* from now on re-opened by its own ids */
-    if ((rc = choose_drive(ad, info)) < 0) {
-        ftdi_close(ad->ftdi);
-        return rc;
-    }
-    if ((rc = setup_mpsse(ad)) < 0) {
-        report(ad, rc, "cannot set up MPSSE I2C");
-        ftdi_close(ad->ftdi);
-        ad->unplugged = rc == -ENODEV;
-        return rc;
-    }
-    if (ad->opened_once)
-        ad->counters.reopens++;
-    ad->open = ad->opened_once = true;
-    ad->unplugged = false;
-    ad->last_error = 0;
-    log_info("adapter %s: opened %s (bcdDevice 0x%04x), I2C at %u Hz%s", ad->id.serial,
-             ftdi_chip_name(info->chip), info->bcd_device, (unsigned)ad->scan.clock.scl_hz,
-             ad->scan.clock.drive == MPSSE_I2C_DRIVE_DIRECTION ? ", open drain by SDA direction"
-                                                               : "");
-    return 0;
-}
-
+/* Closed at once for every purpose but libusb's: libusb_close must not run inside a transfer
+ * callback (it waits for the event lock the callback runs under), so the handle is let go of at
+ * the start of the next poll (close_pending). */
 static void close_adapter(struct adapter *ad)
 {
-    ftdi_close(ad->ftdi);
     ad->open = false;
+    ad->close_pending = true;
+}
+
+static void close_pending(struct adapter *ad)
+{
+    if (ad->close_pending)
+        ftdi_close(ad->ftdi);
+    ad->close_pending = false;
 }
 
 static void fail_all(struct adapter *ad)
@@ -160,21 +124,82 @@ static void fail_all(struct adapter *ad)
         tracker_fail(&ad->tracker[d], ad->lost_after);
 }
 
-/* One scan round trip. *stuck: the pins showed SDA or SCL low before or after it. */
-static int scan_once(struct adapter *ad, const struct mpsse_i2c_scan *scan, const uint8_t *cmd,
-                     size_t cmd_len, struct mpsse_i2c_read *reads, size_t max, bool *stuck)
+/* ---- the steps: each starts one asynchronous exchange whose completion runs step_done ---- */
+
+static void step_done(struct ftdi_adapter *ftdi, int rc, void *user);
+static void finish_poll(struct adapter *ad, int rc);
+static void resynchronise(struct adapter *ad, int failure);
+
+static int exchange(struct adapter *ad, enum adapter_stage stage, const uint8_t *out,
+                    size_t out_len, uint8_t *in, size_t in_len)
 {
-    uint8_t reply[LYNX_DISTRIBUTORS * ADAPTER_READS_PER_POLL * 2 + MPSSE_I2C_CHECK_REPLY];
+    ad->stage = stage;
+    int rc = ftdi_submit_exchange(ad->ftdi, out, out_len, in, in_len, ADAPTER_USB_TIMEOUT_MS,
+                                  step_done, ad);
+    if (rc < 0)
+        ad->stage = ADAPTER_IDLE;
+    return rc;
+}
+
+static int start_sync(struct adapter *ad, enum adapter_stage stage)
+{
+    static const uint8_t bad_command[] = {0xAA, 0x87};
+    return exchange(ad, stage, bad_command, sizeof(bad_command), ad->reply, 2);
+}
+
+static int check_sync(struct adapter *ad)
+{
+    if (ad->reply[0] == 0xFA && ad->reply[1] == 0xAA)
+        return 0;
+    log_debug("adapter %s: MPSSE sync: expected FA AA, got %02X %02X", ad->id.serial, ad->reply[0],
+              ad->reply[1]);
+    return -EPROTO;
+}
+
+static int start_setup(struct adapter *ad, enum adapter_stage stage)
+{
+    ad->stage = stage;
+    int rc = ftdi_submit_setup(ad->ftdi, FTDI_DEFAULT_LATENCY_MS, step_done, ad);
+    if (rc < 0)
+        ad->stage = ADAPTER_IDLE;
+    return rc;
+}
+
+static int start_init(struct adapter *ad, enum adapter_stage stage)
+{
+    ssize_t n = mpsse_i2c_build_init(&ad->scan.clock, ad->init_cmd, sizeof(ad->init_cmd));
+    return n < 0 ? (int)n : exchange(ad, stage, ad->init_cmd, (size_t)n, NULL, 0);
+}
+
+static int start_scan(struct adapter *ad, enum adapter_stage stage)
+{
+    return exchange(ad, stage, ad->scan_cmd, ad->scan_cmd_len, ad->reply,
+                    mpsse_i2c_scan_reply_len(&ad->scan));
+}
+
+static void opened(struct adapter *ad)
+{
+    const struct ftdi_device_info *info = ftdi_opened_info(ad->ftdi);
+    if (ad->opened_once)
+        ad->counters.reopens++;
+    ad->open = ad->opened_once = true;
+    ad->unplugged = false;
+    ad->last_error = 0;
+    const struct mpsse_i2c_clock *clk = &ad->scan.clock;
+    log_info("adapter %s: opened %s (bcdDevice 0x%04x), I2C at %u Hz%s", ad->id.serial,
+             ftdi_chip_name(info->chip), info->bcd_device, (unsigned)clk->scl_hz,
+             clk->drive == MPSSE_I2C_DRIVE_DIRECTION ? ", open drain by SDA direction" : "");
+}
+
+/* Parses a scan reply. *stuck: the pins showed SDA or SCL low before or after it. */
+static int parse_scan(struct adapter *ad, const struct mpsse_i2c_scan *scan,
+                      struct mpsse_i2c_read *reads, size_t max, bool *stuck)
+{
     uint8_t before = 0, after = 0;
     size_t want = mpsse_i2c_scan_reply_len(scan);
-    int rc = ftdi_write(ad->ftdi, cmd, cmd_len, USB_TIMEOUT_MS);
-    if (rc == 0)
-        rc = ftdi_read_exact(ad->ftdi, reply, want, USB_TIMEOUT_MS, NULL);
-    if (rc < 0)
-        return report(ad, rc, "scan failed");
-    rc = mpsse_i2c_parse_scan(scan, reply, want, reads, max);
+    int rc = mpsse_i2c_parse_scan(scan, ad->reply, want, reads, max);
     if (rc >= 0)
-        rc = mpsse_i2c_scan_levels(scan, reply, want, &before, &after);
+        rc = mpsse_i2c_scan_levels(scan, ad->reply, want, &before, &after);
     if (rc < 0) {
         if (rc != ad->last_error)
             log_warn("adapter %s: scan reply out of step (no FA AA at its end): resynchronising",
@@ -186,98 +211,168 @@ static int scan_once(struct adapter *ad, const struct mpsse_i2c_scan *scan, cons
     return 0;
 }
 
-/* 9 SCL pulses with SDA released and a STOP: a slave stopped mid-byte finishes it and lets go.
- * Returns 0 when the pins then show an idle bus, -EREMOTEIO when they do not. */
-static int recover_bus(struct adapter *ad)
+/* The distributors whose first read needs confirming are read again, in one more round trip of
+ * the same poll. Returns 1 when none needs it. */
+static int start_confirm(struct adapter *ad)
 {
-    uint8_t levels = 0;
-    ad->counters.bus_recoveries++;
-    int rc = ftdi_write(ad->ftdi, ad->recovery_cmd, ad->recovery_cmd_len, USB_TIMEOUT_MS);
-    if (rc == 0)
-        rc = ftdi_read_exact(ad->ftdi, &levels, MPSSE_I2C_RECOVERY_REPLY, USB_TIMEOUT_MS, NULL);
-    if (rc < 0)
-        return report(ad, rc, "bus recovery failed");
-    return mpsse_i2c_bus_idle(levels) ? 0 : -EREMOTEIO;
-}
-
-/* Scans; a stuck bus is clocked free and scanned again (its reads are not trusted). */
-static int scan_bus(struct adapter *ad, struct mpsse_i2c_read *reads, size_t max)
-{
-    bool stuck = false;
-    int rc = scan_once(ad, &ad->scan, ad->scan_cmd, ad->scan_cmd_len, reads, max, &stuck);
-    if (rc < 0 || !stuck) {
-        if (rc == 0 && ad->bus_stuck)
-            log_info("adapter %s: I2C bus free again (%llu recoveries in all)", ad->id.serial,
-                     (unsigned long long)ad->counters.bus_recoveries);
-        if (rc == 0)
-            ad->bus_stuck = ad->bus_stuck_failed = false;
-        return rc;
-    }
-    if (!ad->bus_stuck)
-        log_warn("adapter %s: I2C bus stuck (SDA or SCL held low): clocking SCL 9 times and a STOP "
-                 "to free it",
-                 ad->id.serial);
-    ad->bus_stuck = true;
-    rc = recover_bus(ad);
-    if (rc == 0)
-        rc = scan_once(ad, &ad->scan, ad->scan_cmd, ad->scan_cmd_len, reads, max, &stuck);
-    if (rc == 0 && stuck)
-        rc = -EREMOTEIO;
-    if (rc == -EREMOTEIO && !ad->bus_stuck_failed) {
-        log_warn("adapter %s: I2C bus still stuck after a recovery: a distributor or the cable "
-                 "holds a line low; retrying every poll",
-                 ad->id.serial);
-        ad->bus_stuck_failed = true;
-    }
-    return rc;
-}
-
-/* Reads again, in one more round trip of the same poll, the distributors whose first read needs
- * confirming, and appends those reads to reads[] after the first *n. An unchanged poll costs no
- * second round trip. A bus found stuck after it leaves the first reads unconfirmed. */
-static int confirm_reads(struct adapter *ad, struct mpsse_i2c_read *reads, size_t *n)
-{
-    struct mpsse_i2c_scan confirm = ad->scan;
-    confirm.n_addresses = 0;
+    ad->confirm = ad->scan;
+    ad->confirm.n_addresses = 0;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        struct tracker_read first = {.acked = reads[d].acked, .data = reads[d].data};
+        struct tracker_read first = {.acked = ad->reads[d].acked, .data = ad->reads[d].data};
         if (tracker_wants_second_read(&ad->tracker[d], first))
-            confirm.addresses[confirm.n_addresses++] = lynx_address(d);
+            ad->confirm.addresses[ad->confirm.n_addresses++] = lynx_address(d);
     }
-    if (confirm.n_addresses == 0)
-        return 0;
-    uint8_t cmd[CONFIRM_CMD_MAX];
-    ssize_t len = mpsse_i2c_build_scan(&confirm, cmd, sizeof(cmd));
+    if (ad->confirm.n_addresses == 0)
+        return 1;
+    ssize_t len = mpsse_i2c_build_scan(&ad->confirm, ad->confirm_cmd, sizeof(ad->confirm_cmd));
     if (len < 0)
         return (int)len;
-    bool stuck = false;
-    int rc = scan_once(ad, &confirm, cmd, (size_t)len, reads + *n, confirm.n_addresses, &stuck);
-    if (rc == 0 && !stuck)
-        *n += confirm.n_addresses;
-    return rc;
+    return exchange(ad, ADAPTER_CONFIRM, ad->confirm_cmd, (size_t)len, ad->reply,
+                    mpsse_i2c_scan_reply_len(&ad->confirm));
 }
 
-/* After a failed transfer: drop whatever is in flight and check the reply stream is in step;
- * when it is not, set the engine up again; when even that fails, close (re-open next poll). */
-static void resynchronise(struct adapter *ad, int failure)
+/* A scan (first or after a recovery) is in: parse it and go on. Returns 0 when the poll goes on
+ * with another exchange, 1 when it is complete, or a negative code. */
+static int scanned(struct adapter *ad, enum adapter_stage stage)
 {
-    int rc = failure == -ENODEV ? -ENODEV : ftdi_drain(ad->ftdi, USB_TIMEOUT_MS);
-    if (rc >= 0)
-        rc = ftdi_mpsse_sync(ad->ftdi, USB_TIMEOUT_MS);
-    if (rc < 0 && rc != -ENODEV) {
-        log_info("adapter %s: setting the MPSSE engine up again after: %s", ad->id.serial,
-                 ftdi_error(ad->ftdi));
-        rc = setup_mpsse(ad);
+    bool stuck = false;
+    int rc = parse_scan(ad, &ad->scan, ad->reads, LYNX_DISTRIBUTORS, &stuck);
+    if (rc < 0)
+        return rc;
+    if (stuck) {
+        if (stage == ADAPTER_RESCAN)
+            return -EREMOTEIO;
+        if (!ad->bus_stuck)
+            log_warn("adapter %s: I2C bus stuck (SDA or SCL held low): clocking SCL 9 times and "
+                     "a STOP to free it",
+                     ad->id.serial);
+        ad->bus_stuck = true;
+        ad->counters.bus_recoveries++;
+        /* 9 SCL pulses with SDA released and a STOP: a slave stopped mid-byte lets go */
+        rc = exchange(ad, ADAPTER_RECOVER, ad->recovery_cmd, ad->recovery_cmd_len, ad->reply,
+                      MPSSE_I2C_RECOVERY_REPLY);
+        return rc < 0 ? report(ad, rc, "bus recovery failed") : 0;
     }
+    if (ad->bus_stuck)
+        log_info("adapter %s: I2C bus free again (%llu recoveries in all)", ad->id.serial,
+                 (unsigned long long)ad->counters.bus_recoveries);
+    ad->bus_stuck = ad->bus_stuck_failed = false;
+    ad->n_reads = LYNX_DISTRIBUTORS;
+    rc = start_confirm(ad);
+    return rc < 0 ? report(ad, rc, "scan failed") : rc;
+}
+
+/* The poll's next step after an exchange of it ended well. 0: another exchange runs; 1: the poll
+ * is complete; negative: it failed. */
+static int poll_step(struct adapter *ad, enum adapter_stage stage)
+{
+    int rc;
+    switch (stage) {
+    case ADAPTER_OPEN_SETUP:
+        return start_sync(ad, ADAPTER_OPEN_SYNC);
+    case ADAPTER_OPEN_SYNC:
+        rc = check_sync(ad);
+        return rc < 0 ? rc : start_init(ad, ADAPTER_OPEN_INIT);
+    case ADAPTER_OPEN_INIT:
+        opened(ad);
+        return start_scan(ad, ADAPTER_SCAN);
+    case ADAPTER_SCAN:
+    case ADAPTER_RESCAN:
+        return scanned(ad, stage);
+    case ADAPTER_RECOVER:
+        if (!mpsse_i2c_bus_idle(ad->reply[0]))
+            return -EREMOTEIO;
+        return start_scan(ad, ADAPTER_RESCAN);
+    case ADAPTER_CONFIRM: {
+        bool stuck = false;
+        rc = parse_scan(ad, &ad->confirm, ad->reads + ad->n_reads, ad->confirm.n_addresses, &stuck);
+        if (rc == 0 && !stuck) /* a bus found stuck after it leaves the first reads unconfirmed */
+            ad->n_reads += ad->confirm.n_addresses;
+        return rc < 0 ? rc : 1;
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Where an exchange (or the set-up) ended: the poll goes on, or the resynchronisation does. */
+static void step_done(struct ftdi_adapter *ftdi, int rc, void *user)
+{
+    struct adapter *ad = user;
+    (void)ftdi;
+    enum adapter_stage stage = ad->stage;
+    ad->stage = ADAPTER_IDLE;
+    if (stage >= ADAPTER_RESYNC_DRAIN) {
+        resynchronise(ad, rc);
+        return;
+    }
+    if (rc < 0) {
+        bool opening = stage <= ADAPTER_OPEN_INIT;
+        report(ad, rc, opening ? "cannot set up MPSSE I2C" : "scan failed");
+        if (opening) {
+            close_adapter(ad);
+            ad->unplugged = rc == -ENODEV;
+        }
+        finish_poll(ad, rc);
+        return;
+    }
+    rc = poll_step(ad, stage);
+    if (rc != 0) {
+        ad->stage = ADAPTER_IDLE;
+        finish_poll(ad, rc > 0 ? 0 : rc);
+    }
+}
+
+/* ---- resynchronising after a failed transfer ----
+ *
+ * Runs after the poll's result is published: drop whatever is in flight and check the reply
+ * stream is in step; when it is not, set the engine up again; when even that fails, close
+ * (re-open at the next poll). A poll that comes meanwhile counts as failed. */
+static void resync_failed(struct adapter *ad, int rc)
+{
     if (rc == -ENODEV) {
         log_warn("adapter %s: unplugged; will re-open it when it is back", ad->id.serial);
         close_adapter(ad);
         ad->unplugged = true;
-    } else if (rc < 0) {
+    } else {
         log_warn("adapter %s: cannot set the adapter up again (%s): re-opening it", ad->id.serial,
                  ftdi_error(ad->ftdi));
         close_adapter(ad);
     }
+}
+
+static void resynchronise(struct adapter *ad, int rc)
+{
+    enum adapter_stage at = ad->resync_stage, next = ADAPTER_IDLE;
+    if (at == ADAPTER_IDLE) { /* the failure itself */
+        if (rc != -ENODEV) {
+            rc = ftdi_submit_drain(ad->ftdi, ADAPTER_USB_TIMEOUT_MS, step_done, ad);
+            next = ADAPTER_RESYNC_DRAIN;
+        }
+    } else if (at == ADAPTER_RESYNC_DRAIN && rc == 0) {
+        rc = start_sync(ad, ADAPTER_RESYNC_SYNC);
+        next = ADAPTER_RESYNC_SYNC;
+    } else if (at == ADAPTER_RESYNC_SYNC && rc == 0 && (rc = check_sync(ad)) == 0) {
+        /* in step again */
+    } else if ((at == ADAPTER_RESYNC_DRAIN || at == ADAPTER_RESYNC_SYNC) && rc != -ENODEV) {
+        log_info("adapter %s: setting the MPSSE engine up again after: %s", ad->id.serial,
+                 rc == -EPROTO ? "a reply out of step" : ftdi_error(ad->ftdi));
+        rc = start_setup(ad, ADAPTER_RESYNC_SETUP);
+        next = ADAPTER_RESYNC_SETUP;
+    } else if (at == ADAPTER_RESYNC_SETUP && rc == 0) {
+        rc = start_sync(ad, ADAPTER_RESYNC_SETUP_SYNC);
+        next = ADAPTER_RESYNC_SETUP_SYNC;
+    } else if (at == ADAPTER_RESYNC_SETUP_SYNC && rc == 0 && (rc = check_sync(ad)) == 0) {
+        rc = start_init(ad, ADAPTER_RESYNC_INIT);
+        next = ADAPTER_RESYNC_INIT;
+    }
+    if (next != ADAPTER_IDLE && rc == 0) {
+        ad->resync_stage = ad->stage = next;
+        return;
+    }
+    ad->resync_stage = ad->stage = ADAPTER_IDLE;
+    if (rc < 0)
+        resync_failed(ad, rc);
 }
 
 /* Logged when every distributor that was answering (one or several) stops at the same poll while
@@ -306,44 +401,16 @@ static void check_all_lost(const struct adapter *ad, const bool was_lost[LYNX_DI
                  ad->id.serial, seen);
 }
 
-int adapter_poll(struct adapter *ad)
+static void feed_trackers(struct adapter *ad)
 {
-    struct mpsse_i2c_read reads[LYNX_DISTRIBUTORS * ADAPTER_READS_PER_POLL];
     bool was_lost[LYNX_DISTRIBUTORS];
-    bool was_open = ad->open;
-    ad->counters.polls++;
-    int rc = ad->open ? 0 : adapter_open(ad);
-    size_t n_reads = LYNX_DISTRIBUTORS;
-    if (rc == 0)
-        rc = scan_bus(ad, reads, sizeof(reads) / sizeof(reads[0]));
-    if (rc == 0)
-        rc = confirm_reads(ad, reads, &n_reads);
-    ad->n_reads = rc == 0 ? n_reads : 0;
-    ad->answered = rc == 0 || rc == -EREMOTEIO;
-    if (ad->observer)
-        ad->observer(ad->observer_user, ad, was_open, rc, rc == 0 ? reads : NULL);
-    if (rc == -EREMOTEIO) { /* stuck bus: the adapter works, the distributors do not answer */
-        ad->usb_failures = 0;
-        fail_all(ad);
-        return rc;
-    }
-    if (rc < 0) {
-        if (was_open || rc != -ENOENT) /* not merely absent */
-            ad->counters.usb_errors++;
-        if (ad->open)
-            resynchronise(ad, rc);
-        ad->usb_failures++;
-        fail_all(ad);
-        return rc;
-    }
-    ad->usb_failures = 0;
-    ad->last_error = 0;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         struct tracker_read r[ADAPTER_READS_PER_POLL];
         unsigned n = 0;
-        for (size_t k = 0; k < n_reads && n < ADAPTER_READS_PER_POLL; k++)
-            if (reads[k].address == lynx_address(d))
-                r[n++] = (struct tracker_read){.acked = reads[k].acked, .data = reads[k].data};
+        for (size_t k = 0; k < ad->n_reads && n < ADAPTER_READS_PER_POLL; k++)
+            if (ad->reads[k].address == lynx_address(d))
+                r[n++] =
+                    (struct tracker_read){.acked = ad->reads[k].acked, .data = ad->reads[k].data};
         was_lost[d] = ad->tracker[d].lost;
         const struct tracker *t = &ad->tracker[d];
         if (!tracker_feed(&ad->tracker[d], r, n, ad->lost_after))
@@ -356,7 +423,120 @@ int adapter_poll(struct adapter *ad)
                      ad->id.serial, lynx_letter(d), t->failures);
     }
     check_all_lost(ad, was_lost);
-    return 0;
+}
+
+/* A poll's result goes to the observer and the trackers. */
+static void apply_result(struct adapter *ad, int rc, bool was_open)
+{
+    if (rc == -EREMOTEIO && !ad->bus_stuck_failed) {
+        log_warn("adapter %s: I2C bus still stuck after a recovery: a distributor or the cable "
+                 "holds a line low; retrying every poll",
+                 ad->id.serial);
+        ad->bus_stuck_failed = true;
+    }
+    if (ad->observer)
+        ad->observer(ad->observer_user, ad, was_open, rc, rc == 0 ? ad->reads : NULL);
+    if (rc == -EREMOTEIO) { /* stuck bus: the adapter works, the distributors do not answer */
+        ad->usb_failures = 0;
+        fail_all(ad);
+    } else if (rc < 0) {
+        if (was_open || rc != -ENOENT) /* not merely absent */
+            ad->counters.usb_errors++;
+        ad->usb_failures++;
+        fail_all(ad);
+    } else {
+        ad->usb_failures = 0;
+        ad->last_error = 0;
+        feed_trackers(ad);
+    }
+}
+
+/* The poll ends: its result applied and published (done); a USB failure then resynchronises. */
+static void finish_poll(struct adapter *ad, int rc)
+{
+    ad->last_rc = rc;
+    if (rc != 0)
+        ad->n_reads = 0;
+    ad->answered = rc == 0 || rc == -EREMOTEIO;
+    apply_result(ad, rc, ad->poll_was_open);
+    ad->polling = false;
+    if (rc < 0 && rc != -EREMOTEIO && ad->open)
+        resynchronise(ad, rc);
+    if (ad->done)
+        ad->done(ad, ad->done_user);
+}
+
+/* Opens the adapter (a local open and claim) and starts its set-up; the poll goes on from there. */
+static int adapter_open(struct adapter *ad)
+{
+    int rc = open_device(ad);
+    if (rc == -ENOENT || rc == -ENODEV)
+        ad->unplugged = true;
+    if (rc < 0)
+        return report(ad, rc, "cannot open");
+    ad->id = *ftdi_opened_info(ad->ftdi); /* from now on re-opened by its own ids */
+    if ((rc = choose_drive(ad, &ad->id)) < 0) {
+        ftdi_close(ad->ftdi);
+        return rc;
+    }
+    rc = start_setup(ad, ADAPTER_OPEN_SETUP);
+    if (rc < 0) {
+        report(ad, rc, "cannot set up MPSSE I2C");
+        ftdi_close(ad->ftdi);
+        ad->unplugged = rc == -ENODEV;
+    }
+    return rc;
+}
+
+void adapter_poll_start(struct adapter *ad, adapter_done_fn done, void *user)
+{
+    ad->counters.polls++;
+    if (ad->stage == ADAPTER_IDLE)
+        close_pending(ad);
+    if (ad->polling || ad->stage != ADAPTER_IDLE) {
+        /* the previous poll or a resynchronisation still waits for the adapter: this poll fails
+         * now instead of waiting for it, and leaves the running work alone */
+        if (ad->last_error != -EBUSY)
+            log_warn("adapter %s: still waiting for its previous transfers: this poll counts "
+                     "as failed",
+                     ad->id.serial);
+        ad->last_error = ad->last_rc = -EBUSY;
+        apply_result(ad, -EBUSY, ad->open);
+        if (done)
+            done(ad, user);
+        return;
+    }
+    ad->done = done;
+    ad->done_user = user;
+    ad->poll_was_open = ad->open;
+    ad->n_reads = 0;
+    ad->polling = true;
+    int rc = ad->open ? start_scan(ad, ADAPTER_SCAN) : adapter_open(ad);
+    if (rc < 0) {
+        if (ad->open)
+            report(ad, rc, "scan failed");
+        finish_poll(ad, rc);
+    }
+}
+
+bool adapter_busy(const struct adapter *ad)
+{
+    return ad->polling || ad->stage != ADAPTER_IDLE;
+}
+
+static void poll_completed(struct adapter *ad, void *user)
+{
+    (void)ad;
+    *(bool *)user = true;
+}
+
+int adapter_poll(struct adapter *ad)
+{
+    bool completed = false;
+    adapter_poll_start(ad, poll_completed, &completed);
+    while (!completed || ad->stage != ADAPTER_IDLE)
+        ftdi_host_wait(ad->host);
+    return ad->last_rc;
 }
 
 static void diagnostics(const struct adapter *ad, struct service_diagnostics *out)

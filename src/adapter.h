@@ -32,6 +32,26 @@
 /* Reads of one distributor in a poll, at most: the second only when the first needs confirming
  * (tracker_wants_second_read); two agreeing reads confirm a change within the same poll. */
 #define ADAPTER_READS_PER_POLL 2
+#define ADAPTER_USB_TIMEOUT_MS 200  /* one exchange (bulk OUT + its reply) */
+#define ADAPTER_CMD_MAX        1024 /* a scan of all four addresses at any rate fits */
+#define ADAPTER_REPLY_MAX      (LYNX_DISTRIBUTORS * ADAPTER_READS_PER_POLL * 2 + 16)
+
+/* Where the adapter's asynchronous work stands: the exchange in flight belongs to it. */
+enum adapter_stage {
+    ADAPTER_IDLE,
+    ADAPTER_OPEN_SETUP, /* opening: control requests */
+    ADAPTER_OPEN_SYNC,  /* opening: AA -> FA AA */
+    ADAPTER_OPEN_INIT,  /* opening: clock and pins */
+    ADAPTER_SCAN,
+    ADAPTER_RECOVER,      /* stuck bus: 9 SCL pulses and a STOP */
+    ADAPTER_RESCAN,       /* the scan again after a recovery */
+    ADAPTER_CONFIRM,      /* second reads of the distributors whose first read needs confirming */
+    ADAPTER_RESYNC_DRAIN, /* after a failed poll (adapter_poll_start's contract) */
+    ADAPTER_RESYNC_SYNC,
+    ADAPTER_RESYNC_SETUP,
+    ADAPTER_RESYNC_SETUP_SYNC,
+    ADAPTER_RESYNC_INIT,
+};
 
 struct adapter_counters {
     uint64_t polls;          /* adapter_poll calls */
@@ -47,8 +67,11 @@ struct adapter_counters {
 struct adapter;
 typedef void (*adapter_observer_fn)(void *user, const struct adapter *ad, bool was_open, int rc,
                                     const struct mpsse_i2c_read *reads);
+/* A poll has ended (adapter_poll_start). */
+typedef void (*adapter_done_fn)(struct adapter *ad, void *user);
 
 struct adapter {
+    struct ftdi_host *host;
     struct ftdi_adapter *ftdi;
     struct ftdi_device_info id;    /* vid, pid, serial to (re)open; pid 0: not found yet */
     const struct ftdi_usb_id *ids; /* while pid is 0: the ids to look for the serial under */
@@ -73,6 +96,18 @@ struct adapter {
     size_t n_reads;               /* entries in the last poll's reads[] (see adapter_observer_fn) */
     adapter_observer_fn observer; /* NULL = none; set after adapter_init */
     void *observer_user;
+    /* the poll in progress */
+    enum adapter_stage stage, resync_stage;
+    bool polling, poll_was_open;
+    bool close_pending; /* closed inside a callback: the handle goes at the next poll */
+    int last_rc;        /* the last poll's outcome */
+    adapter_done_fn done;
+    void *done_user;
+    struct mpsse_i2c_read reads[LYNX_DISTRIBUTORS * ADAPTER_READS_PER_POLL];
+    struct mpsse_i2c_scan confirm;
+    uint8_t confirm_cmd[ADAPTER_CMD_MAX];
+    uint8_t init_cmd[MPSSE_I2C_INIT_LEN];
+    uint8_t reply[ADAPTER_REPLY_MAX];
 };
 
 /* i2c_hz: SCL rate; lost_after: consecutive failed polls before "communications lost". */
@@ -81,11 +116,18 @@ int adapter_init(struct adapter *ad, struct ftdi_host *host, const struct ftdi_d
                  unsigned lost_after);
 void adapter_deinit(struct adapter *ad);
 
-/* Opens the adapter and sets it up for I2C. Returns 0 or a negative code (reason logged). */
-int adapter_open(struct adapter *ad);
+/* Starts one poll: open and set up the adapter if needed, scan the bus, confirm changed reads,
+ * feed the trackers, then call done -- all without waiting: every USB transfer is asynchronous
+ * (ftdi.h) and advances from the loop. If the previous poll, or the resynchronisation after a
+ * failed one, still waits for the adapter, this poll fails at once (-EBUSY, counted like any
+ * failed poll) and done is called before this returns: a slow adapter never holds up the loop,
+ * the other adapters or D-Bus. A poll that failed on USB is published first; the drain, sync
+ * and set-up that bring the adapter back in step run after it. */
+void adapter_poll_start(struct adapter *ad, adapter_done_fn done, void *user);
+bool adapter_busy(const struct adapter *ad);
 
-/* One poll: scan the bus (opening the adapter first if needed) and feed the trackers. Returns 0
- * when the bus was read, else the negative code of the failure. */
+/* The same, waiting for the poll (and the resynchronisation after it) to end: for lynx-scan, which
+ * has no loop of its own. Returns 0 when the bus was read, else the failure's negative code. */
 int adapter_poll(struct adapter *ad);
 
 /* The state to publish, diagnostics included; previous = what was published (its fuse alarms are

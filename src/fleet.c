@@ -24,6 +24,7 @@ static const struct ftdi_usb_id stock_ids[] = {
 #define N_STOCK_IDS (sizeof(stock_ids) / sizeof(stock_ids[0]))
 
 struct entry {
+    struct fleet *fleet;
     struct adapter hw;
     struct service *svc;
     char serial[FTDI_SERIAL_MAX]; /* the configured spelling, or the device's */
@@ -157,6 +158,7 @@ static struct entry *add_entry(struct fleet *fleet, const struct ftdi_device_inf
     const struct config_adapter *ca = config_adapter(cfg, info->serial);
     struct entry *e = &fleet->entries[fleet->n_entries];
     memset(e, 0, sizeof(*e));
+    e->fleet = fleet;
     snprintf(e->serial, sizeof(e->serial), "%s", configured ? ca->serial : info->serial);
     e->configured = configured;
     e->seen = info->pid != 0;
@@ -266,9 +268,7 @@ static void take_found(struct fleet *fleet, const struct ftdi_device_info *info)
         leave_alone(fleet, info);
         return;
     }
-    e = add_entry(fleet, info, false);
-    if (e)
-        adapter_open(&e->hw);
+    add_entry(fleet, info, false); /* opened by its first poll */
 }
 
 static void rescan(struct fleet *fleet)
@@ -445,23 +445,27 @@ static void check_missing(struct fleet *fleet, struct entry *e)
              (unsigned long long)e->hw.counters.polls, fleet->present[0] ? fleet->present : "none");
 }
 
+/* An adapter's poll ended: publish it. */
+static void polled(struct adapter *ad, void *user)
+{
+    struct entry *e = user;
+    if (ad->id.chip != e->chip_published) {
+        char connection[48], hardware[32];
+        e->chip_published = ad->id.chip;
+        hardware_text(e->chip_published, connection, sizeof(connection), hardware,
+                      sizeof(hardware));
+        service_set_hardware(e->svc, connection, hardware);
+    }
+    struct service_state state;
+    adapter_state(ad, service_published(e->svc), &state);
+    service_publish(e->svc, &state);
+    check_missing(e->fleet, e);
+}
+
 void fleet_poll(struct fleet *fleet)
 {
-    for (size_t i = 0; i < fleet->n_entries; i++) {
-        struct entry *e = &fleet->entries[i];
-        adapter_poll(&e->hw);
-        if (e->hw.id.chip != e->chip_published) {
-            char connection[48], hardware[32];
-            e->chip_published = e->hw.id.chip;
-            hardware_text(e->chip_published, connection, sizeof(connection), hardware,
-                          sizeof(hardware));
-            service_set_hardware(e->svc, connection, hardware);
-        }
-        struct service_state state;
-        adapter_state(&e->hw, service_published(e->svc), &state);
-        service_publish(e->svc, &state);
-        check_missing(fleet, e);
-    }
+    for (size_t i = 0; i < fleet->n_entries; i++)
+        adapter_poll_start(&fleet->entries[i].hw, polled, &fleet->entries[i]);
 }
 
 unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const struct config *old,

@@ -49,7 +49,7 @@ struct fleet;
 int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct fleet **out);
 void fleet_free(struct fleet *fleet);
 
-/* One poll of every adapter, each publishing its result. */
+/* Starts one poll of every adapter; each publishes its result when its poll ends (adapter.h). */
 void fleet_poll(struct fleet *fleet);
 
 /* SIGHUP: cfg replaces old, and the caller then puts it where fleet_options.cfg points. Installed

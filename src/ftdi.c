@@ -10,65 +10,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ftdi_private.h"
 #include "log.h"
-
-/* FTDI vendor requests (bmRequestType 0x40 host-to-device, vendor, device). */
-#define FTDI_REQ_OUT            (LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE | LIBUSB_ENDPOINT_OUT)
-#define FTDI_REQ_RESET          0x00
-#define FTDI_REQ_SET_EVENT_CHAR 0x06
-#define FTDI_REQ_SET_ERROR_CHAR 0x07
-#define FTDI_REQ_SET_LATENCY    0x09
-#define FTDI_REQ_SET_BITMODE    0x0B
-
-#define FTDI_RESET_SIO       0
-#define FTDI_PURGE_TO_CHIP   1 /* host-to-chip FIFO: commands not yet executed */
-#define FTDI_PURGE_FROM_CHIP 2 /* chip-to-host FIFO: replies not yet read */
-
-#define FTDI_BITMODE_RESET 0x00
-#define FTDI_BITMODE_MPSSE 0x02
-
-#define FTDI_INTERFACE      0
-#define FTDI_PORT_A_INDEX   1 /* wIndex of vendor requests: port A */
-#define FTDI_EP_OUT         0x02
-#define FTDI_EP_IN          0x81
-#define FTDI_STATUS_BYTES   2
-#define FTDI_DEFAULT_PACKET 512
-
-/* Largest bulk IN transfer: 32 high-speed packets, 16320 payload bytes. A Lynx scan reply is a
- * few bytes; bigger replies simply take several transfers. */
-#define FTDI_MAX_IN_TRANSFER 16384
-
-#define FTDI_CONTROL_TIMEOUT_MS 1000
-
-#define ERROR_MAX 256
 
 const struct ftdi_usb_id ftdi_default_ids[] = {
     {FTDI_VID, FTDI_LYNX_ADAPTER_PID},
     {FTDI_VID, FTDI_FT232H_PID},
 };
 const size_t ftdi_default_ids_count = sizeof(ftdi_default_ids) / sizeof(ftdi_default_ids[0]);
-
-struct ftdi_host {
-    libusb_context *usb;
-    ftdi_pollfd_added_fn pollfd_added;
-    ftdi_pollfd_removed_fn pollfd_removed;
-    void *pollfd_user;
-    char error[ERROR_MAX];
-};
-
-struct ftdi_adapter {
-    struct ftdi_host *host;
-    libusb_device_handle *handle;
-    struct ftdi_device_info info;
-    size_t packet_size;
-    /* One bulk IN transfer lands here; it is then compacted in place to payload only, of which
-     * rx[rx_off, rx_len) has not been handed out yet. */
-    uint8_t *rx;
-    size_t rx_capacity;
-    size_t rx_off, rx_len;
-    char error[ERROR_MAX];
-    bool driver_detached; /* we detached ftdi_sio: given back by ftdi_adapter_free */
-};
 
 struct ftdi_hotplug {
     struct ftdi_host *host;
@@ -81,7 +30,7 @@ struct ftdi_hotplug {
 
 /* ---- errors ---- */
 
-static int code_from_libusb(int err)
+int ftdi_code_from_libusb(int err)
 {
     switch (err) {
     case LIBUSB_SUCCESS:
@@ -118,8 +67,7 @@ static void format_error(char *dst, const char *fmt, va_list ap)
     vsnprintf(dst, ERROR_MAX, fmt, ap);
 }
 
-static int __attribute__((format(printf, 3, 4)))
-adapter_fail(struct ftdi_adapter *ad, int code, const char *fmt, ...)
+int ftdi_fail(struct ftdi_adapter *ad, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -139,11 +87,11 @@ host_fail(struct ftdi_host *host, int code, const char *fmt, ...)
 }
 
 /* Records what failed with libusb's reason; NO_DEVICE gets a wording the log reader understands. */
-static int adapter_fail_usb(struct ftdi_adapter *ad, int usb_err, const char *what)
+int ftdi_fail_usb(struct ftdi_adapter *ad, int usb_err, const char *what)
 {
     if (usb_err == LIBUSB_ERROR_NO_DEVICE)
-        return adapter_fail(ad, -ENODEV, "%s: adapter gone (unplugged)", what);
-    return adapter_fail(ad, code_from_libusb(usb_err), "%s: %s", what, libusb_strerror(usb_err));
+        return ftdi_fail(ad, -ENODEV, "%s: adapter gone (unplugged)", what);
+    return ftdi_fail(ad, ftdi_code_from_libusb(usb_err), "%s: %s", what, libusb_strerror(usb_err));
 }
 
 const char *ftdi_host_error(const struct ftdi_host *host)
@@ -166,7 +114,7 @@ int ftdi_host_new(struct ftdi_host **out)
         return -ENOMEM;
     int r = libusb_init(&host->usb);
     if (r < 0) {
-        int code = code_from_libusb(r);
+        int code = ftdi_code_from_libusb(r);
         free(host);
         return code;
     }
@@ -252,7 +200,7 @@ static int read_serial(libusb_device_handle *handle, const struct libusb_device_
                                                (int)size);
     if (r < 0) {
         serial[0] = '\0';
-        return code_from_libusb(r);
+        return ftdi_code_from_libusb(r);
     }
     serial[r < (int)size ? r : (int)size - 1] = '\0';
     return 0;
@@ -268,7 +216,7 @@ int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t
     libusb_device **list;
     ssize_t count = libusb_get_device_list(host->usb, &list);
     if (count < 0)
-        return host_fail(host, code_from_libusb((int)count), "listing USB devices: %s",
+        return host_fail(host, ftdi_code_from_libusb((int)count), "listing USB devices: %s",
                          libusb_strerror((int)count));
 
     int found = 0;
@@ -283,7 +231,7 @@ int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t
             libusb_device_handle *handle;
             int r = libusb_open(list[i], &handle);
             if (r < 0) {
-                info->serial_status = code_from_libusb(r);
+                info->serial_status = ftdi_code_from_libusb(r);
             } else {
                 info->serial_status =
                     read_serial(handle, &desc, info->serial, sizeof(info->serial));
@@ -336,7 +284,7 @@ static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, co
     libusb_device **list;
     ssize_t count = libusb_get_device_list(ad->host->usb, &list);
     if (count < 0)
-        return adapter_fail_usb(ad, (int)count, "listing USB devices");
+        return ftdi_fail_usb(ad, (int)count, "listing USB devices");
 
     bool any_serial = !serial || !serial[0];
     int candidate_code = 0; /* why the first candidate we could not check failed */
@@ -351,7 +299,7 @@ static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, co
         int r = libusb_open(list[i], &h);
         if (r < 0) {
             if (candidate_code == 0) {
-                candidate_code = code_from_libusb(r);
+                candidate_code = ftdi_code_from_libusb(r);
                 candidate_why = "opening";
                 candidate_reason = libusb_strerror(r);
             }
@@ -380,9 +328,9 @@ static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, co
         return 0;
     const char *which = any_serial ? "any" : serial;
     if (candidate_code)
-        return adapter_fail(ad, candidate_code, "%s %04x:%04x (looking for serial %s): %s",
-                            candidate_why, vid, pid, which, candidate_reason);
-    return adapter_fail(ad, -ENOENT, "no adapter %04x:%04x with serial %s", vid, pid, which);
+        return ftdi_fail(ad, candidate_code, "%s %04x:%04x (looking for serial %s): %s",
+                         candidate_why, vid, pid, which, candidate_reason);
+    return ftdi_fail(ad, -ENOENT, "no adapter %04x:%04x with serial %s", vid, pid, which);
 }
 
 /* ftdi_sio is detached by hand, once, and stays detached while the daemon has the adapter: with
@@ -396,7 +344,7 @@ static int claim_interface(struct ftdi_adapter *ad)
                  ad->info.port_path);
         int r = libusb_detach_kernel_driver(ad->handle, FTDI_INTERFACE);
         if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND)
-            return adapter_fail_usb(ad, r, "detaching the kernel driver");
+            return ftdi_fail_usb(ad, r, "detaching the kernel driver");
         ad->driver_detached = r == 0;
     }
 
@@ -404,12 +352,12 @@ static int claim_interface(struct ftdi_adapter *ad)
     if (libusb_get_configuration(ad->handle, &config) == 0 && config != 1) {
         int r = libusb_set_configuration(ad->handle, 1);
         if (r < 0)
-            return adapter_fail_usb(ad, r, "selecting configuration 1");
+            return ftdi_fail_usb(ad, r, "selecting configuration 1");
     }
 
     int r = libusb_claim_interface(ad->handle, FTDI_INTERFACE);
     if (r < 0)
-        return adapter_fail_usb(ad, r, "claiming interface 0");
+        return ftdi_fail_usb(ad, r, "claiming interface 0");
     return 0;
 }
 
@@ -437,7 +385,7 @@ static void give_driver_back(struct ftdi_adapter *ad)
 int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial)
 {
     if (ad->handle)
-        return adapter_fail(ad, -EBUSY, "adapter already open");
+        return ftdi_fail(ad, -EBUSY, "adapter already open");
     int r = find_and_open(ad, vid, pid, serial, &ad->handle);
     if (r < 0)
         return r;
@@ -450,8 +398,13 @@ int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *s
     ad->packet_size = packet > FTDI_STATUS_BYTES ? (size_t)packet : FTDI_DEFAULT_PACKET;
     ad->rx_capacity = FTDI_MAX_IN_TRANSFER / ad->packet_size * ad->packet_size;
     ad->rx = malloc(ad->rx_capacity);
-    if (!ad->rx) {
-        r = adapter_fail(ad, -ENOMEM, "allocating the read buffer");
+    ad->op.transfer = libusb_alloc_transfer(0);
+    if (!ad->rx || !ad->op.transfer) {
+        free(ad->rx);
+        ad->rx = NULL;
+        libusb_free_transfer(ad->op.transfer);
+        ad->op.transfer = NULL;
+        r = ftdi_fail(ad, -ENOMEM, "allocating the transfer buffers");
         goto fail_release;
     }
     ad->rx_off = ad->rx_len = 0;
@@ -471,6 +424,9 @@ void ftdi_close(struct ftdi_adapter *ad)
 {
     if (!ad->handle)
         return;
+    ftdi_cancel(ad);
+    libusb_free_transfer(ad->op.transfer);
+    ad->op.transfer = NULL;
     /* Fails harmlessly when the adapter is gone. */
     libusb_release_interface(ad->handle, FTDI_INTERFACE);
     libusb_close(ad->handle);
@@ -486,7 +442,7 @@ static int control_out(struct ftdi_adapter *ad, uint8_t request, uint16_t value,
 {
     int r = libusb_control_transfer(ad->handle, FTDI_REQ_OUT, request, value, FTDI_PORT_A_INDEX,
                                     NULL, 0, FTDI_CONTROL_TIMEOUT_MS);
-    return r < 0 ? adapter_fail_usb(ad, r, what) : 0;
+    return r < 0 ? ftdi_fail_usb(ad, r, what) : 0;
 }
 
 static int purge_chip(struct ftdi_adapter *ad)
@@ -501,11 +457,11 @@ static int purge_chip(struct ftdi_adapter *ad)
 int ftdi_mpsse_setup(struct ftdi_adapter *ad, unsigned latency_ms)
 {
     if (!ad->handle)
-        return adapter_fail(ad, -EBADF, "adapter not open");
+        return ftdi_fail(ad, -EBADF, "adapter not open");
     if (latency_ms == 0)
         latency_ms = FTDI_DEFAULT_LATENCY_MS;
     if (latency_ms > 255)
-        return adapter_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
+        return ftdi_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
 
     ad->rx_off = ad->rx_len = 0;
     int r = control_out(ad, FTDI_REQ_RESET, FTDI_RESET_SIO, "resetting the chip");
@@ -536,14 +492,14 @@ int ftdi_mpsse_sync(struct ftdi_adapter *ad, unsigned timeout_ms)
     if (r < 0)
         return r;
     if (reply[0] != 0xFA || reply[1] != 0xAA)
-        return adapter_fail(ad, -EPROTO, "MPSSE sync: expected FA AA, got %02X %02X", reply[0],
-                            reply[1]);
+        return ftdi_fail(ad, -EPROTO, "MPSSE sync: expected FA AA, got %02X %02X", reply[0],
+                         reply[1]);
     return 0;
 }
 
 /* ---- bulk transfers ---- */
 
-static uint64_t now_ms(void)
+uint64_t ftdi_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -553,9 +509,9 @@ static uint64_t now_ms(void)
 int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned timeout_ms)
 {
     if (!ad->handle)
-        return adapter_fail(ad, -EBADF, "adapter not open");
+        return ftdi_fail(ad, -EBADF, "adapter not open");
     if (len > INT_MAX)
-        return adapter_fail(ad, -EINVAL, "write of %zu bytes too large", len);
+        return ftdi_fail(ad, -EINVAL, "write of %zu bytes too large", len);
     if (len == 0)
         return 0;
     int done = 0;
@@ -565,18 +521,18 @@ int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned ti
     if (r == LIBUSB_ERROR_PIPE)
         libusb_clear_halt(ad->handle, FTDI_EP_OUT); /* best effort; the caller sees -EPIPE */
     if (r == LIBUSB_ERROR_TIMEOUT)
-        return adapter_fail(ad, -ETIMEDOUT, "bulk OUT timed out after %u ms: %d of %zu bytes sent",
-                            timeout_ms, done, len);
+        return ftdi_fail(ad, -ETIMEDOUT, "bulk OUT timed out after %u ms: %d of %zu bytes sent",
+                         timeout_ms, done, len);
     if (r < 0)
-        return adapter_fail_usb(ad, r, "bulk OUT");
+        return ftdi_fail_usb(ad, r, "bulk OUT");
     if ((size_t)done != len)
-        return adapter_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes", done, len);
+        return ftdi_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes", done, len);
     return 0;
 }
 
 /* Removes the status bytes at the start of every packet of one transfer, compacting the payload
  * to the front of buf. Returns the payload length. */
-static size_t strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size)
+size_t ftdi_strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size)
 {
     size_t payload = 0;
     for (size_t start = 0; start < len; start += packet_size) {
@@ -589,7 +545,7 @@ static size_t strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size)
     return payload;
 }
 
-static size_t take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n)
+size_t ftdi_take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n)
 {
     size_t avail = ad->rx_len - ad->rx_off;
     size_t take = avail < n ? avail : n;
@@ -601,21 +557,25 @@ static size_t take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n)
 }
 
 /* One bulk IN transfer sized for `wanted` payload bytes; the payload ends up pending. */
-static int read_transfer(struct ftdi_adapter *ad, size_t wanted, unsigned timeout_ms)
+size_t ftdi_in_length(const struct ftdi_adapter *ad, size_t wanted)
 {
     size_t payload_per_packet = ad->packet_size - FTDI_STATUS_BYTES;
     size_t packets = (wanted + payload_per_packet - 1) / payload_per_packet;
     size_t length = packets * ad->packet_size;
     if (length == 0)
         length = ad->packet_size;
-    if (length > ad->rx_capacity)
-        length = ad->rx_capacity;
+    return length > ad->rx_capacity ? ad->rx_capacity : length;
+}
+
+static int read_transfer(struct ftdi_adapter *ad, size_t wanted, unsigned timeout_ms)
+{
+    size_t length = ftdi_in_length(ad, wanted);
 
     int transferred = 0;
     int r =
         libusb_bulk_transfer(ad->handle, FTDI_EP_IN, ad->rx, (int)length, &transferred, timeout_ms);
     ad->rx_off = 0;
-    ad->rx_len = strip_status_bytes(ad->rx, (size_t)transferred, ad->packet_size);
+    ad->rx_len = ftdi_strip_status_bytes(ad->rx, (size_t)transferred, ad->packet_size);
     if (r == LIBUSB_ERROR_PIPE)
         libusb_clear_halt(ad->handle, FTDI_EP_IN); /* best effort; the caller sees -EPIPE */
     return r;
@@ -628,20 +588,20 @@ int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeo
     if (got)
         *got = 0;
     if (!ad->handle)
-        return adapter_fail(ad, -EBADF, "adapter not open");
+        return ftdi_fail(ad, -EBADF, "adapter not open");
 
-    copied = take_pending(ad, dst, n);
-    uint64_t deadline = now_ms() + timeout_ms;
+    copied = ftdi_take_pending(ad, dst, n);
+    uint64_t deadline = ftdi_now_ms() + timeout_ms;
     int r = 0;
     while (copied < n) {
-        uint64_t now = now_ms();
+        uint64_t now = ftdi_now_ms();
         /* Always try at least once, even with the time used up: the reply may be waiting. */
         unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
         r = read_transfer(ad, n - copied, remaining);
-        copied += take_pending(ad, dst + copied, n - copied);
+        copied += ftdi_take_pending(ad, dst + copied, n - copied);
         if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
             break;
-        if (copied < n && (r == LIBUSB_ERROR_TIMEOUT || now_ms() >= deadline)) {
+        if (copied < n && (r == LIBUSB_ERROR_TIMEOUT || ftdi_now_ms() >= deadline)) {
             r = LIBUSB_ERROR_TIMEOUT;
             break;
         }
@@ -650,10 +610,10 @@ int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeo
     if (got)
         *got = copied;
     if (r == LIBUSB_ERROR_TIMEOUT)
-        return adapter_fail(ad, -ETIMEDOUT, "read timed out after %u ms: %zu of %zu bytes",
-                            timeout_ms, copied, n);
+        return ftdi_fail(ad, -ETIMEDOUT, "read timed out after %u ms: %zu of %zu bytes", timeout_ms,
+                         copied, n);
     if (r < 0)
-        return adapter_fail_usb(ad, r, "bulk IN");
+        return ftdi_fail_usb(ad, r, "bulk IN");
     return 0;
 }
 
@@ -665,29 +625,29 @@ size_t ftdi_pending(const struct ftdi_adapter *ad)
 int ftdi_drain(struct ftdi_adapter *ad, unsigned timeout_ms)
 {
     if (!ad->handle)
-        return adapter_fail(ad, -EBADF, "adapter not open");
+        return ftdi_fail(ad, -EBADF, "adapter not open");
     ad->rx_off = ad->rx_len = 0;
     int r = purge_chip(ad);
     if (r < 0)
         return r;
 
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = ftdi_now_ms() + timeout_ms;
     size_t discarded = 0;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = ftdi_now_ms();
         unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
         r = read_transfer(ad, ad->rx_capacity, remaining);
         size_t payload = ad->rx_len;
         discarded += payload;
         ad->rx_off = ad->rx_len = 0;
         if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
-            return adapter_fail_usb(ad, r, "draining");
+            return ftdi_fail_usb(ad, r, "draining");
         if (r == 0 && payload == 0)
             return discarded > INT_MAX ? INT_MAX : (int)discarded;
-        if (r == LIBUSB_ERROR_TIMEOUT || now_ms() >= deadline)
-            return adapter_fail(ad, -ETIMEDOUT,
-                                "draining: still receiving after %u ms (%zu bytes discarded)",
-                                timeout_ms, discarded);
+        if (r == LIBUSB_ERROR_TIMEOUT || ftdi_now_ms() >= deadline)
+            return ftdi_fail(ad, -ETIMEDOUT,
+                             "draining: still receiving after %u ms (%zu bytes discarded)",
+                             timeout_ms, discarded);
     }
 }
 
@@ -748,7 +708,7 @@ int ftdi_hotplug_register(struct ftdi_host *host, const struct ftdi_usb_id *ids,
     if (r < 0) {
         free(hp->ids);
         free(hp);
-        return host_fail(host, code_from_libusb(r), "registering for hot-plug: %s",
+        return host_fail(host, ftdi_code_from_libusb(r), "registering for hot-plug: %s",
                          libusb_strerror(r));
     }
     *out = hp;
@@ -811,8 +771,16 @@ int ftdi_host_handle_events(struct ftdi_host *host)
     struct timeval zero = {0, 0};
     int r = libusb_handle_events_timeout_completed(host->usb, &zero, NULL);
     if (r < 0)
-        return host_fail(host, code_from_libusb(r), "handling USB events: %s", libusb_strerror(r));
+        return host_fail(host, ftdi_code_from_libusb(r), "handling USB events: %s",
+                         libusb_strerror(r));
     return 0;
+}
+
+int ftdi_host_wait(struct ftdi_host *host)
+{
+    struct timeval tick = {0, 100000};
+    int r = libusb_handle_events_timeout_completed(host->usb, &tick, NULL);
+    return r < 0 ? ftdi_code_from_libusb(r) : 0;
 }
 
 int ftdi_host_next_timeout_ms(struct ftdi_host *host)

@@ -144,6 +144,30 @@ size_t ftdi_pending(const struct ftdi_adapter *ad);
  * that failed part-way, re-run ftdi_mpsse_setup() (its bit mode reset clears it for sure). */
 int ftdi_drain(struct ftdi_adapter *ad, unsigned timeout_ms);
 
+/* ---- asynchronous operations ----
+ *
+ * The daemon's poll loop must never wait for an adapter: these start an operation and return at
+ * once; libusb runs it inside ftdi_host_handle_events() (the loop calls it when a libusb fd is
+ * ready, also for the transfer timeouts, which are a timerfd among those fds) and calls done with
+ * 0 or the operation's negative code (the codes above) when it ends. One operation at a time per
+ * adapter (-EBUSY otherwise); done may start the next. A submission that fails at once returns
+ * its code and done is not called. The synchronous calls above must not be used while an
+ * operation runs. */
+typedef void (*ftdi_done_fn)(struct ftdi_adapter *ad, int rc, void *user);
+
+/* ftdi_mpsse_setup's control requests. */
+int ftdi_submit_setup(struct ftdi_adapter *ad, unsigned latency_ms, ftdi_done_fn done, void *user);
+/* One bulk OUT of out (kept alive by the caller), then bulk INs until in_len payload bytes are in
+ * in (in_len 0: the write alone), all within timeout_ms; payload beyond in_len stays pending. */
+int ftdi_submit_exchange(struct ftdi_adapter *ad, const void *out, size_t out_len, void *in,
+                         size_t in_len, unsigned timeout_ms, ftdi_done_fn done, void *user);
+/* ftdi_drain's purge and read-until-quiet. */
+int ftdi_submit_drain(struct ftdi_adapter *ad, unsigned timeout_ms, ftdi_done_fn done, void *user);
+bool ftdi_busy(const struct ftdi_adapter *ad);
+/* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
+ * come back, so it must not be called from inside a libusb callback. ftdi_close does it. */
+void ftdi_cancel(struct ftdi_adapter *ad);
+
 /* ---- hot-plug and event loop integration ---- */
 
 bool ftdi_host_has_hotplug(const struct ftdi_host *host);
@@ -175,6 +199,8 @@ void ftdi_host_set_pollfd_notifiers(struct ftdi_host *host, ftdi_pollfd_added_fn
 
 /* Handles whatever is ready without blocking (call when a libusb fd polled ready). */
 int ftdi_host_handle_events(struct ftdi_host *host);
+/* Waits up to 100 ms for events and handles them (a program without a poll loop of its own). */
+int ftdi_host_wait(struct ftdi_host *host);
 
 /* Milliseconds until libusb needs ftdi_host_handle_events() for an internal timeout, or -1 when
  * none (on Linux libusb uses a timerfd among its poll fds, so this stays -1). */
