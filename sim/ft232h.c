@@ -559,8 +559,10 @@ size_t sim_ft232h_bulk_out_port(struct sim_ft232h *dev, unsigned port, const uin
         return 0;
     struct ft_port *p = &dev->ports[port];
     timer_start_if_idle(p, now_ns);
-    if (port_mpsse_enabled(p))
+    if (port_mpsse_enabled(p)) {
+        sim_mpsse_advance_to(p->mpsse, now_ns); /* the bus idled since the last commands */
         sim_mpsse_write(p->mpsse, data, len);
+    }
     dev->stats.bulk_out++;
     dev->stats.bytes_out += len;
     return len;

@@ -68,7 +68,8 @@ struct sim_mpsse {
     bool loopback;
     bool adaptive;
 
-    uint64_t time_units;
+    uint64_t time_units; /* busy time: clocked bits and pin writes */
+    uint64_t now_units;  /* bus time: busy time plus the idle time between host transfers */
     struct sim_mpsse_stats stats;
 
     size_t pending_len;
@@ -116,19 +117,32 @@ static bool sda_line(const struct sim_mpsse *m)
     return m->bus ? sim_i2c_bus_sda_level(m->bus) : sda_drive(m) != SIM_DRIVE_LOW;
 }
 
-static void apply_pins(struct sim_mpsse *m)
+static uint64_t units_to_ns(uint64_t units)
 {
-    if (m->bus)
-        sim_i2c_bus_set_master(m->bus, scl_drive(m), sda_drive(m));
+    return units * 1000000000ull / UNITS_PER_SECOND;
 }
 
-static void set_pin(struct sim_mpsse *m, uint8_t pin, bool level)
+/* The pins as they are now, at bus time now_units + offset. */
+static void apply_pins_at(struct sim_mpsse *m, uint64_t offset)
+{
+    if (!m->bus)
+        return;
+    sim_i2c_bus_set_time(m->bus, units_to_ns(m->now_units + offset));
+    sim_i2c_bus_set_master(m->bus, scl_drive(m), sda_drive(m));
+}
+
+static void apply_pins(struct sim_mpsse *m)
+{
+    apply_pins_at(m, 0);
+}
+
+static void set_pin_at(struct sim_mpsse *m, uint64_t offset, uint8_t pin, bool level)
 {
     uint8_t value = level ? (uint8_t)(m->ad_value | pin) : (uint8_t)(m->ad_value & ~pin);
     if (value == m->ad_value)
         return;
     m->ad_value = value;
-    apply_pins(m);
+    apply_pins_at(m, offset);
 }
 
 static bool sample_di(const struct sim_mpsse *m)
@@ -179,7 +193,21 @@ static uint64_t bit_period_units(const struct sim_mpsse *m)
 static void spend_time(struct sim_mpsse *m, uint64_t units)
 {
     m->time_units += units;
-    m->stats.bus_time_ns = m->time_units * 1000000000ull / UNITS_PER_SECOND;
+    m->now_units += units;
+    m->stats.bus_time_ns = units_to_ns(m->time_units);
+}
+
+void sim_mpsse_advance_to(struct sim_mpsse *m, uint64_t now_ns)
+{
+    uint64_t units = now_ns / 1000u * (UNITS_PER_SECOND / 1000000u) +
+                     now_ns % 1000u * (UNITS_PER_SECOND / 1000000u) / 1000u;
+    if (units > m->now_units)
+        m->now_units = units;
+}
+
+uint64_t sim_mpsse_now_ns(const struct sim_mpsse *m)
+{
+    return units_to_ns(m->now_units);
 }
 
 uint32_t sim_mpsse_scl_hz(const struct sim_mpsse *m)
@@ -189,7 +217,10 @@ uint32_t sim_mpsse_scl_hz(const struct sim_mpsse *m)
 }
 
 /* One bit clocked on TCK; op carries the write/read flags and edges (0 = clock only).
- * Returns the DI sample (false when the command does not read). */
+ * Returns the DI sample (false when the command does not read). The bit starts at bus time
+ * now_units; its first edge comes after a third of the bit with 3-phase clocking (data set-up,
+ * clock, data hold: a third each), else after half of it; the second edge ends the clock pulse
+ * (3-phase) or the bit. */
 static bool clock_one_bit(struct sim_mpsse *m, uint8_t op, bool out_bit)
 {
     bool idle_high = m->ad_value & PIN_TCK;
@@ -199,20 +230,23 @@ static bool clock_one_bit(struct sim_mpsse *m, uint8_t op, bool out_bit)
     bool write_on_first = ((op & SHIFT_WRITE_FALLING) != 0) == idle_high;
     bool read_on_first = ((op & SHIFT_READ_FALLING) != 0) == idle_high;
     bool in_bit = false;
+    uint64_t period = bit_period_units(m);
+    uint64_t first = m->three_phase ? period / 3 : period / 2;
+    uint64_t second = m->three_phase ? 2 * period / 3 : period;
 
     if (writes && !write_on_first)
-        set_pin(m, PIN_DO, out_bit);
+        set_pin_at(m, 0, PIN_DO, out_bit);
     if (reads && read_on_first)
         in_bit = sample_di(m);
-    set_pin(m, PIN_TCK, !idle_high);
+    set_pin_at(m, first, PIN_TCK, !idle_high);
     if (writes && write_on_first)
-        set_pin(m, PIN_DO, out_bit);
+        set_pin_at(m, first, PIN_DO, out_bit);
     if (reads && !read_on_first)
         in_bit = sample_di(m);
-    set_pin(m, PIN_TCK, idle_high);
+    set_pin_at(m, second, PIN_TCK, idle_high);
 
     m->stats.scl_periods++;
-    spend_time(m, bit_period_units(m));
+    spend_time(m, period);
     return in_bit;
 }
 

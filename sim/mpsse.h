@@ -6,7 +6,8 @@
  * in (TDO/DI, wired to ADBUS1 on the board), ADBUS7 = SCL feedback. Output pins drive the I2C bus
  * push-pull unless their bit is set in the drive-zero mask (0x9E), where 1 floats. The engine
  * keeps a modelled bus clock: SCL periods issued and bus time in nanoseconds derived from the
- * clock divisor, divide-by-5 and 3-phase settings. */
+ * clock divisor, divide-by-5 and 3-phase settings, and a bus time (below) that stamps every pin
+ * change for the bus's timing checks. */
 #ifndef SIM_MPSSE_H
 #define SIM_MPSSE_H
 
@@ -54,5 +55,12 @@ uint8_t sim_mpsse_read_pins(const struct sim_mpsse *m);
 uint32_t sim_mpsse_scl_hz(const struct sim_mpsse *m);
 
 const struct sim_mpsse_stats *sim_mpsse_stats(const struct sim_mpsse *m);
+
+/* Bus time. It advances with every clocked bit and pin write; between host transfers the bus
+ * idles: a transfer arriving at time now_ns (CLOCK_MONOTONIC) cannot start before it, so the
+ * bus time jumps there when it is behind (the chip has run out of commands). The I2C bus gets
+ * its pin changes stamped with this time (its timing checks). */
+void sim_mpsse_advance_to(struct sim_mpsse *m, uint64_t now_ns);
+uint64_t sim_mpsse_now_ns(const struct sim_mpsse *m);
 
 #endif

@@ -95,7 +95,8 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
 {
     if (n < 2)
         return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8] "
-                              "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h]'");
+                              "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h] "
+                              "[i2c=standard|fast] [strict-timing=yes|no]'");
     if (sc->n_adapters == SIM_MAX_ADAPTERS)
         return parse_error(p, "too many adapters (at most %d)", SIM_MAX_ADAPTERS);
     if (!sim_valid_serial(w[1]))
@@ -120,10 +121,15 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
             rc = sim_parse_choice(value, "yes", "no", &a.plugged);
         else if (value && strcmp(w[i], "chip") == 0)
             rc = parse_chip(value, &a.chip);
+        else if (value && strcmp(w[i], "i2c") == 0)
+            rc = sim_i2c_mode_parse(value, &a.i2c_mode);
+        else if (value && strcmp(w[i], "strict-timing") == 0)
+            rc = sim_parse_choice(value, "yes", "no", &a.strict_timing);
         if (rc < 0)
             return parse_error(p,
-                               "expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no or "
-                               "chip=ft232h|ft2232h|ft4232h, got '%s%s%s'",
+                               "expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
+                               "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast or "
+                               "strict-timing=yes|no, got '%s%s%s'",
                                w[i], value ? "=" : "", value ? value : "");
     }
     if (!pid_given)

@@ -1131,3 +1131,67 @@ Test(mpsse, without_a_bus_the_pins_read_their_own_drive)
     sim_mpsse_free(alone);
     assert_lines(true, true); /* the fixture's bus untouched */
 }
+
+/* --- bus time: when each pin moves (the I2C bus's timing checks) --- */
+
+static const struct sim_i2c_rule_stats *rule(enum sim_i2c_rule r)
+{
+    return &sim_i2c_bus_timing(bus)->rules[r];
+}
+
+Test(mpsse, pyftdi_100khz_clocking_holds_scl_high_3333_ns_which_breaks_standard_mode)
+{
+    /* pyftdi's I2cController at 100 kHz: divide-by-5 on, divisor 0x27, 3-phase */
+    SEND(0x8B, 0x86, 0x27, 0x00, 0x8C, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03);
+    SEND(0x80, 0x01, 0x03, 0x80, 0x00, 0x03);       /* START */
+    SEND(0x11, 0x00, 0x00, 0x11, 0x80, 0x02, 0x03); /* address byte, release SDA */
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->shortest_ns, 3333);
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->violations, 8);
+    cr_assert_eq(rule(SIM_I2C_T_LOW)->shortest_ns, 3833, "one pin write + a third of a bit");
+    cr_assert_eq(rule(SIM_I2C_T_LOW)->violations, 1, "only next to the START");
+    cr_assert_eq(rule(SIM_I2C_T_HD_DAT)->violations, 0, "3-phase holds data a third");
+}
+
+Test(mpsse, a_3_phase_bit_is_high_a_third_and_low_two_thirds_of_its_period)
+{
+    /* 60 MHz, divisor 239: a 12 us bit */
+    SEND(0x8A, 0x86, 0xEF, 0x00, 0x8C, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03);
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x02, 0x03); /* SCL low 5 us before the first bit */
+    SEND(0x11, 0x01, 0x00, 0x55, 0xAA);
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->shortest_ns, 4000);
+    cr_assert_eq(rule(SIM_I2C_T_LOW)->shortest_ns, 8000);
+    cr_assert_eq(rule(SIM_I2C_T_SU_DAT)->shortest_ns, 4000);
+    cr_assert_eq(rule(SIM_I2C_T_HD_DAT)->shortest_ns, 4000);
+    for (int r = 0; r < SIM_I2C_RULES; r++)
+        cr_assert_eq(rule(r)->violations, 0, "%s", sim_i2c_rule_name(r));
+}
+
+Test(mpsse, without_3_phase_data_changes_as_scl_falls_and_breaks_the_data_hold)
+{
+    SEND(0x8A, 0x86, 0xEF, 0x00, 0x8D, 0x9E, 0x07, 0x00, 0x80, 0x02, 0x03);
+    SEND(0x11, 0x00, 0x00, 0x55);
+    cr_assert_eq(rule(SIM_I2C_T_HD_DAT)->shortest_ns, 0);
+    cr_assert_gt(rule(SIM_I2C_T_HD_DAT)->violations, 0);
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->shortest_ns, 4000, "high and low half an 8 us bit");
+}
+
+Test(mpsse, pin_writes_move_the_pins_half_a_microsecond_apart)
+{
+    SEND(0x8A, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03);
+    SEND(0x80, 0x01, 0x03, 0x80, 0x01, 0x03, 0x80, 0x01, 0x03, 0x80, 0x00, 0x03); /* START */
+    cr_assert_eq(rule(SIM_I2C_T_HD_STA)->shortest_ns, 1500, "3 writes of 0.5 us");
+    cr_assert_eq(rule(SIM_I2C_T_HD_STA)->violations, 1);
+}
+
+Test(mpsse, a_transfer_arriving_later_finds_the_bus_idle_since_the_last_command)
+{
+    SEND(0x8A, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03, 0x80, 0x01, 0x03);
+    cr_assert_eq(sim_mpsse_now_ns(mpsse), 1000);
+    sim_mpsse_advance_to(mpsse, 500); /* the bus is ahead of it: no change */
+    cr_assert_eq(sim_mpsse_now_ns(mpsse), 1000);
+    sim_mpsse_advance_to(mpsse, 2000000);
+    SEND(0x80, 0x00, 0x03); /* SCL falls 2 ms after the START */
+    cr_assert_eq(rule(SIM_I2C_T_HD_STA)->shortest_ns, 2000000 - 500);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 1500, "idle time is not bus time");
+}

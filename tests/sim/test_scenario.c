@@ -315,8 +315,26 @@ Test(scenario, chip_option_selects_the_variant_and_its_default_pid)
     sim_scenario_clear(&sc);
 
     expect_error("adapter S1 chip=ft232r\n",
-                 "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no or "
-                 "chip=ft232h|ft2232h|ft4232h, got 'chip=ft232r'");
+                 "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
+                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast or strict-timing=yes|no, got "
+                 "'chip=ft232r'");
+}
+
+Test(scenario, timing_options_choose_the_i2c_mode_and_strictness_per_adapter)
+{
+    struct sim_scenario sc;
+    char err[300] = "";
+    cr_assert_eq(parse_text("adapter S0\n"
+                            "adapter S1 i2c=fast strict-timing=yes\n",
+                            &sc, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S0")->i2c_mode, SIM_I2C_STANDARD, "the default");
+    cr_assert_not(sim_scenario_adapter(&sc, "S0")->strict_timing);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S1")->i2c_mode, SIM_I2C_FAST);
+    cr_assert(sim_scenario_adapter(&sc, "S1")->strict_timing);
+    sim_scenario_clear(&sc);
+    expect_error("adapter S1 i2c=hs\n", "got 'i2c=hs'");
+    expect_error("adapter S1 strict-timing=maybe\n", "got 'strict-timing=maybe'");
 }
 
 /* --- applying actions to the models (no USB) --- */
@@ -351,6 +369,38 @@ static void free_hardware(void)
 }
 
 TestSuite(apply, .fini = free_hardware);
+
+Test(apply, the_bus_of_each_adapter_checks_the_mode_of_its_scenario_line)
+{
+    build_hardware("adapter S0\nadapter S1 i2c=fast strict-timing=yes\n");
+    cr_assert_eq(sim_i2c_bus_timing(hw.adapters[0].bus)->mode, SIM_I2C_STANDARD);
+    cr_assert_not(sim_i2c_bus_strict(hw.adapters[0].bus));
+    cr_assert_eq(sim_i2c_bus_timing(hw.adapters[1].bus)->mode, SIM_I2C_FAST);
+    cr_assert(sim_i2c_bus_strict(hw.adapters[1].bus));
+}
+
+Test(apply, stats_carry_the_timing_counters_per_rule)
+{
+    build_hardware("adapter S0\n");
+    struct sim_i2c_bus *bus = hw.adapters[0].bus;
+    sim_i2c_bus_set_time(bus, 1000);
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_FLOAT);
+    sim_i2c_bus_set_time(bus, 6000);
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_FLOAT, SIM_DRIVE_FLOAT);
+    sim_i2c_bus_set_time(bus, 9000);
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_FLOAT); /* 3 us high */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    sim_hardware_write_stats(&hw, out);
+    fclose(out);
+    cr_assert(strstr(text, "\"i2c_mode\": \"standard\", \"strict_timing\": false"), "%s", text);
+    cr_assert(strstr(text, "\"timing_violations\": {\"t_high\": 1, \"t_low\": 0,"), "%s", text);
+    cr_assert(strstr(text, "\"timing_shortest_ns\": {\"t_high\": 3000, \"t_low\": 5000, "
+                           "\"t_su_sta\": null"),
+              "%s", text);
+    free(text);
+}
 
 Test(apply, all_reaches_every_declared_distributor_and_only_those)
 {
