@@ -229,6 +229,15 @@ static void settle(struct sim_i2c_bus *bus)
     bus->settling = false;
 }
 
+/* A device acting on its own, between the master's writes (a fault switched on, a slave plugged
+ * in): the bus reacts, but the intervals it makes are not the master's timing. */
+static void settle_quietly(struct sim_i2c_bus *bus)
+{
+    bus->timing.quiet = true;
+    settle(bus);
+    bus->timing.quiet = false;
+}
+
 int sim_i2c_bus_attach(struct sim_i2c_bus *bus, const struct sim_i2c_device_ops *ops, void *ctx)
 {
     if (!bus || !ops)
@@ -238,7 +247,7 @@ int sim_i2c_bus_attach(struct sim_i2c_bus *bus, const struct sim_i2c_device_ops 
     bus->devices[bus->device_count].ops = ops;
     bus->devices[bus->device_count].ctx = ctx;
     bus->device_count++;
-    settle(bus);
+    settle_quietly(bus);
     return 0;
 }
 
@@ -250,7 +259,7 @@ void sim_i2c_bus_detach(struct sim_i2c_bus *bus, void *ctx)
         for (size_t j = i + 1; j < bus->device_count; j++)
             bus->devices[j - 1] = bus->devices[j];
         bus->device_count--;
-        settle(bus);
+        settle_quietly(bus);
         return;
     }
 }
@@ -276,7 +285,7 @@ bool sim_i2c_bus_sda_level(const struct sim_i2c_bus *bus)
 
 void sim_i2c_bus_update(struct sim_i2c_bus *bus)
 {
-    settle(bus);
+    settle_quietly(bus);
 }
 
 const struct sim_i2c_bus_stats *sim_i2c_bus_stats(const struct sim_i2c_bus *bus)

@@ -10,11 +10,12 @@
  * Timing. The master stamps its changes with the bus time (sim_i2c_bus_set_time, in ns; the
  * MPSSE engine knows when each pin moves) and the bus measures every UM10204 interval on the
  * lines as they settle (i2c_timing.h), in the mode chosen with sim_i2c_bus_set_timing (standard
- * by default). Violations are counted per rule and reported once per rule through the hook. With
- * strict timing, a violation between a START and the slaves' ACK decision on the address byte
- * (the START's own tBUF / tSU;STA, tHD;STA, and the address bits) makes the slaves drop the
- * transaction, as a marginal slave that missed the START or a bit would: they are shown a STOP
- * (no STOP is counted) and so do not ACK. */
+ * by default). Only changes made by the master's writes are measured: a device acting on its
+ * own between them (sim_i2c_bus_update, attach, detach) is not the master's timing. Violations are
+ * counted per rule and reported once per rule through the hook. With strict timing, a violation
+ * between a START and the slaves' ACK decision on the address byte (the START's own tBUF / tSU;STA,
+ * tHD;STA, and the address bits) makes the slaves drop the transaction, as a marginal slave that
+ * missed the START or a bit would: they are shown a STOP (no STOP is counted) and so do not ACK. */
 #ifndef SIM_I2C_BUS_H
 #define SIM_I2C_BUS_H
 

@@ -59,6 +59,9 @@ struct sim_i2c_timing {
     bool seen_scl_rise, seen_scl_fall, seen_sda_change, seen_start, seen_stop;
     bool start_this_high; /* a START happened since SCL last rose */
     bool stop_last;       /* the last condition was a STOP: the next START ends a bus free time */
+    /* Changes a device makes on its own (a fault switched on between two host transfers) are
+     * not the master's timing: while quiet, events are recorded but nothing is measured. */
+    bool quiet;
 };
 
 void sim_i2c_timing_init(struct sim_i2c_timing *t, enum sim_i2c_mode mode);

@@ -1,7 +1,12 @@
 /* The FT232H's MPSSE engine: executes the command stream a host sends in MPSSE mode.
  *
- * Commands may straddle sim_mpsse_write() calls (partial commands are kept). Replies (read data,
- * pin reads, `FA <op>` for bad commands) go to the sink as they are produced; 0x87 (send
+ * Every opcode of AN_108 is parsed with its real length, so a stray byte shifts the stream as on
+ * the chip: data shifting (10-3F), TMS shifting (4A/4B/6A/6B/6E/6F), pins (80-83), loopback,
+ * divisor, send immediate, 8A-8F, waits on GPIOL1 (88/89, 94/95: AD5 is not wired and reads high,
+ * so waiting for low stalls the engine until a reset or purge), 9C/9D, 96/97, 9E (FT232H only)
+ * and the MCU host emulation commands 90-93 (reads answer one byte). Anything else is a bad
+ * command. Commands may straddle sim_mpsse_write() calls (partial commands are kept). Replies (read
+ * data, pin reads, `FA <op>` for bad commands) go to the sink as they are produced; 0x87 (send
  * immediate) calls sink->flush. Pins: ADBUS0 = SCL (TCK), ADBUS1 = SDA out (TDI/DO), ADBUS2 = SDA
  * in (TDO/DI, wired to ADBUS1 on the board), ADBUS7 = SCL feedback. Output pins drive the I2C bus
  * push-pull unless their bit is set in the drive-zero mask (0x9E), where 1 floats. The engine
@@ -24,10 +29,11 @@ struct sim_mpsse_sink {
 };
 
 struct sim_mpsse_stats {
-    uint64_t commands;     /* complete commands executed (including bad ones) */
-    uint64_t bad_commands; /* answered with FA <op> */
-    uint64_t scl_periods;  /* full clock periods issued on TCK/SCL */
-    uint64_t bus_time_ns;  /* modelled time the clocked commands took on the bus */
+    uint64_t commands;      /* complete commands executed (including bad ones) */
+    uint64_t bad_commands;  /* answered with FA <op> */
+    uint64_t scl_periods;   /* full clock periods issued on TCK/SCL */
+    uint64_t bus_time_ns;   /* modelled time the clocked commands took on the bus */
+    uint64_t stalled_bytes; /* swallowed while waiting for GPIOL1 (88/89, 94/95) */
 };
 
 struct sim_mpsse;
@@ -42,8 +48,11 @@ void sim_mpsse_free(struct sim_mpsse *m);
  * loopback off, drive-zero masks 0, partial command dropped. */
 void sim_mpsse_reset(struct sim_mpsse *m);
 
-/* Purge of the host-to-chip buffer: drops a partially received command; settings and pins stay. */
+/* Purge of the host-to-chip buffer: drops a partially received command and ends a stall;
+ * settings and pins stay. */
 void sim_mpsse_purge(struct sim_mpsse *m);
+/* Waiting for GPIOL1 (AD5, not wired: reads high) to go low (89, 95) or high: until reset/purge. */
+bool sim_mpsse_stalled(const struct sim_mpsse *m);
 
 /* Feed command bytes; executes every complete command. */
 void sim_mpsse_write(struct sim_mpsse *m, const uint8_t *bytes, size_t len);

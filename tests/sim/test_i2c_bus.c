@@ -422,3 +422,17 @@ Test(i2c_bus, fast_mode_is_chosen_per_bus_and_resets_the_counters)
     cr_assert_eq(sim_i2c_bus_timing(bus)->mode, SIM_I2C_FAST);
     cr_assert_not(sim_i2c_bus_strict(bus));
 }
+
+Test(i2c_bus, a_device_acting_between_the_masters_writes_is_not_held_to_the_masters_timing)
+{
+    master_at(1000, F, F);
+    master_at(2000, F, L); /* START */
+    master_at(7000, F, F); /* STOP */
+    probe.pull_sda = true; /* a slave stuck low at once: a START 0 ns after the STOP */
+    sim_i2c_bus_update(bus);
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_BUF].checks, 0);
+    probe.pull_sda = false;
+    sim_i2c_bus_update(bus);
+    master_at(8000, F, L); /* the master's own START 1 us after the device's STOP */
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_BUF].violations, 1);
+}
