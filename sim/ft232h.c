@@ -24,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATUS_BYTE0       0x32 /* high-speed chip, CTS and DSR set */
-#define STATUS_BYTE1       0x60 /* transmitter holding and shift registers empty */
-#define STATUS_LEN         2
-#define PACKET_PAYLOAD     (SIM_FT232H_PACKET - STATUS_LEN)
+#define STATUS_BYTE0   0x32 /* high-speed chip, CTS and DSR set */
+#define STATUS_BYTE1   0x60 /* transmitter holding and shift registers empty */
+#define STATUS_LEN     2
+#define PACKET_PAYLOAD (SIM_FT232H_PACKET - STATUS_LEN)
+
+static const uint8_t STATUS_BYTES[STATUS_LEN] = {STATUS_BYTE0, STATUS_BYTE1};
 #define DEFAULT_LATENCY_MS 16
 #define DEVICE_DESC_LEN    18
 #define INTERFACE_DESC_LEN (9 + 7 + 7)
@@ -574,19 +576,30 @@ size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t l
 }
 
 /* Packs up to limit queued bytes into packets of at most 512 bytes, each led by the status
- * bytes. */
-static size_t pack_packets(struct ft_port *dev, uint8_t *buf, size_t max, size_t limit)
+ * bytes, as the chip sends them: a packet's size is decided by the chip, not by the room left in
+ * the host's buffer. A packet bigger than that room is babble: the host keeps what fits, the
+ * transfer ends with -EOVERFLOW (*status) and the rest of that packet is lost. */
+static size_t pack_packets(struct ft_port *dev, uint8_t *buf, size_t max, size_t limit, int *status)
 {
     size_t out = 0;
+    *status = 0;
 
     for (;;) {
         size_t room = max - out;
-        size_t packet_room = room < SIM_FT232H_PACKET ? room : SIM_FT232H_PACKET;
-        size_t payload = packet_room - STATUS_LEN;
+        size_t payload = PACKET_PAYLOAD;
         if (payload > dev->queued)
             payload = dev->queued;
         if (payload > limit)
             payload = limit;
+        if (STATUS_LEN + payload > room) {
+            size_t fits = room > STATUS_LEN ? room - STATUS_LEN : 0;
+            memcpy(buf + out, STATUS_BYTES, room < STATUS_LEN ? room : STATUS_LEN);
+            if (fits)
+                memcpy(buf + out + STATUS_LEN, dev->queue, fits);
+            queue_consume(dev, payload);
+            *status = -EOVERFLOW;
+            return max;
+        }
 
         buf[out] = STATUS_BYTE0;
         buf[out + 1] = STATUS_BYTE1;
@@ -598,7 +611,7 @@ static size_t pack_packets(struct ft_port *dev, uint8_t *buf, size_t max, size_t
         out += STATUS_LEN + payload;
 
         /* a short packet ends the transfer; so does running out of data, limit or room */
-        if (payload < PACKET_PAYLOAD || dev->queued == 0 || limit == 0 || max - out <= STATUS_LEN)
+        if (payload < PACKET_PAYLOAD || dev->queued == 0 || limit == 0 || max - out < STATUS_LEN)
             return out;
     }
 }
@@ -612,7 +625,7 @@ static size_t deliverable(const struct ft_port *dev, size_t max)
 }
 
 static size_t complete_in(struct sim_ft232h *dev, struct ft_port *port, uint8_t *buf, size_t max,
-                          uint64_t now_ns)
+                          uint64_t now_ns, int *status)
 {
     size_t limit = SIZE_MAX;
     if (dev->faults.empty_in > 0) {
@@ -622,18 +635,21 @@ static size_t complete_in(struct sim_ft232h *dev, struct ft_port *port, uint8_t 
         dev->faults.short_in--;
         limit = deliverable(port, max) / 2;
     }
-    size_t n = pack_packets(port, buf, max, limit);
+    size_t n = pack_packets(port, buf, max, limit, status);
     port->flush_pending = port->flush_upto > 0;
     port->timer_start_ns = now_ns;
+    if (*status < 0)
+        dev->stats.in_overflows++;
     dev->stats.bulk_in++;
     dev->stats.bytes_in += n;
     return n;
 }
 
-size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
-                               uint64_t now_ns, uint64_t *wake_ns)
+size_t sim_ft232h_bulk_in_status(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
+                                 uint64_t now_ns, uint64_t *wake_ns, int *status)
 {
-    if (port >= dev->chip->ports || max < STATUS_LEN) {
+    *status = 0;
+    if (port >= dev->chip->ports || max == 0) {
         *wake_ns = UINT64_MAX;
         return 0;
     }
@@ -642,13 +658,20 @@ size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *b
 
     const size_t first_capacity = (max < SIM_FT232H_PACKET ? max : SIM_FT232H_PACKET) - STATUS_LEN;
     const uint64_t expiry = p->timer_start_ns + p->latency_ms * NS_PER_MS;
-    const bool packet_full = first_capacity > 0 && p->queued >= first_capacity;
+    const bool packet_full = max > STATUS_LEN && p->queued >= first_capacity;
 
     if (!p->flush_pending && !packet_full && now_ns < expiry && dev->faults.empty_in == 0) {
         *wake_ns = expiry;
         return 0;
     }
-    return complete_in(dev, p, buf, max, now_ns);
+    return complete_in(dev, p, buf, max, now_ns, status);
+}
+
+size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
+                               uint64_t now_ns, uint64_t *wake_ns)
+{
+    int status;
+    return sim_ft232h_bulk_in_status(dev, port, buf, max, now_ns, wake_ns, &status);
 }
 
 size_t sim_ft232h_bulk_in(struct sim_ft232h *dev, uint8_t *buf, size_t max, uint64_t now_ns,

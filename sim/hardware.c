@@ -299,6 +299,7 @@ static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
     t->usb.bulk_out += u->bulk_out;
     t->usb.bytes_in += u->bytes_in;
     t->usb.bytes_out += u->bytes_out;
+    t->usb.in_overflows += u->in_overflows;
     t->mpsse.commands += m->commands;
     t->mpsse.bad_commands += m->bad_commands;
     t->mpsse.scl_periods += m->scl_periods;
@@ -355,6 +356,7 @@ static void write_counters(FILE *out, const struct stats_totals *t)
             t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out, t->usb.bytes_in,
             t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands, t->i2c.transactions,
             t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods, t->mpsse.bus_time_ns);
+    fprintf(out, ", \"usb_in_overflows\": %" PRIu64, t->usb.in_overflows);
     write_timing(out, t);
 }
 

@@ -192,15 +192,16 @@ static uint64_t service_port_in(struct adapter *ad, unsigned port, uint64_t now)
         uint8_t *buf = u->buffer ? u->buffer->data : NULL;
         size_t max = u->buffer ? (size_t)urb_struct(u)->buffer_length : 0;
         uint64_t wake = UINT64_MAX;
-        size_t n = sim_ft232h_bulk_in_port(ad->dev, port, buf, max, now, &wake);
+        int status = 0;
+        size_t n = sim_ft232h_bulk_in_status(ad->dev, port, buf, max, now, &wake, &status);
 
         if (n == 0 && wake != UINT64_MAX)
             return wake;
         *head = u->next;
         if (n == 0)
-            finish_urb(ad, u, -EOVERFLOW, 0); /* too small to hold the status bytes */
+            finish_urb(ad, u, -EOVERFLOW, 0); /* a zero-length request: any packet overflows */
         else
-            finish_urb(ad, u, 0, (int)n);
+            finish_urb(ad, u, status, (int)n);
     }
     return UINT64_MAX;
 }

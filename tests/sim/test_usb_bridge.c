@@ -558,3 +558,18 @@ Test(usb_bridge, an_ft2232h_enumerates_with_two_interfaces_and_serves_port_b)
                  "no endpoint 0x85 on an FT2232H: the submit fails");
     libusb_close(h);
 }
+
+Test(usb_bridge, a_read_smaller_than_the_chips_packet_fails_with_libusb_error_overflow)
+{
+    libusb_device_handle *h = open_adapter();
+    uint8_t cmd[41], buf[512];
+    memset(cmd, 0x81, sizeof(cmd) - 1);
+    cmd[sizeof(cmd) - 1] = 0x87; /* 40 pin reads: a 42-byte packet */
+
+    enter_mpsse(h);
+    bulk_write(h, cmd, sizeof(cmd));
+    cr_assert_eq(bulk_read(h, buf, 16), LIBUSB_ERROR_OVERFLOW);
+    bulk_write(h, cmd, sizeof(cmd));
+    cr_assert_eq(bulk_read(h, buf, 42), 42, "a request the packet fits in is fine");
+    libusb_close(h);
+}
