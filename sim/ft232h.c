@@ -30,6 +30,8 @@
 #define PACKET_PAYLOAD (SIM_FT232H_PACKET - STATUS_LEN)
 
 static const uint8_t STATUS_BYTES[STATUS_LEN] = {STATUS_BYTE0, STATUS_BYTE1};
+
+#define STR_SERIAL         3 /* iSerialNumber */
 #define DEFAULT_LATENCY_MS 16
 #define DEVICE_DESC_LEN    18
 #define INTERFACE_DESC_LEN (9 + 7 + 7)
@@ -112,6 +114,9 @@ struct bulk_faults {
     unsigned hang_in; /* usb-timeout */
     unsigned short_in;
     unsigned empty_in;
+    unsigned control_stall;   /* control-error */
+    unsigned control_hang;    /* control-timeout */
+    bool serial_string_fails; /* string-error */
 };
 
 struct sim_ft232h {
@@ -281,7 +286,7 @@ static void build_device_descriptor(const struct sim_ft232h *dev, uint8_t *d)
     put_le16(d + 12, dev->chip->bcd_device);
     d[14] = 1; /* iManufacturer */
     d[15] = 2; /* iProduct */
-    d[16] = dev->cfg.serial ? 3 : 0;
+    d[16] = dev->cfg.serial ? STR_SERIAL : 0;
     d[17] = 1; /* bNumConfigurations */
 }
 
@@ -388,7 +393,7 @@ static int get_descriptor(struct sim_ft232h *dev, const struct sim_usb_setup *s,
             return string_descriptor(dev->cfg.manufacturer, data, s->wLength);
         case 2:
             return string_descriptor(dev->cfg.product, data, s->wLength);
-        case 3:
+        case STR_SERIAL:
             if (dev->cfg.serial)
                 return string_descriptor(dev->cfg.serial, data, s->wLength);
             return -EPIPE;
@@ -729,6 +734,43 @@ int sim_ft232h_bulk_submit(struct sim_ft232h *dev, bool in)
     }
     if (in && dev->faults.hang_in > 0) {
         dev->faults.hang_in--;
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+void sim_ft232h_fail_control(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.control_stall = count;
+}
+
+void sim_ft232h_hang_control(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.control_hang = count;
+}
+
+void sim_ft232h_fail_serial_string(struct sim_ft232h *dev)
+{
+    dev->faults.serial_string_fails = true;
+}
+
+static bool is_serial_string_request(const struct sim_usb_setup *s)
+{
+    return s->bmRequestType == 0x80 && s->bRequest == 0x06 && s->wValue == (0x0300 | STR_SERIAL);
+}
+
+int sim_ft232h_control_submit(struct sim_ft232h *dev, const struct sim_usb_setup *setup)
+{
+    if (dev->faults.serial_string_fails && is_serial_string_request(setup)) {
+        dev->faults.serial_string_fails = false;
+        return -EPIPE;
+    }
+    if (dev->faults.control_stall > 0) {
+        dev->faults.control_stall--;
+        return -EPIPE;
+    }
+    if (dev->faults.control_hang > 0) {
+        dev->faults.control_hang--;
         return -ETIMEDOUT;
     }
     return 0;

@@ -14,7 +14,9 @@
  *
  * Faults (fixtures/README.md): armed with a count, consumed transfer by transfer on any port.
  * usb-error and usb-timeout are decided when the transfer is submitted (sim_ft232h_bulk_submit,
- * called by the bridge); short-read and empty-read when an IN transfer completes. */
+ * called by the bridge); short-read and empty-read when an IN transfer completes. The control
+ * faults (control-error, control-timeout, string-error) are decided at submission too
+ * (sim_ft232h_control_submit). */
 #ifndef SIM_FT232H_H
 #define SIM_FT232H_H
 
@@ -138,6 +140,16 @@ void sim_ft232h_empty_reads(struct sim_ft232h *dev, unsigned count);
  * 0 = serve it normally, -EPIPE = it stalls at once (OUT data is not taken), -ETIMEDOUT = an IN
  * transfer that never completes (until cancelled). Consumes one armed fault. */
 int sim_ft232h_bulk_submit(struct sim_ft232h *dev, bool in);
+
+/* control-error: the next count control transfers (standard or vendor) stall (-EPIPE). */
+void sim_ft232h_fail_control(struct sim_ft232h *dev, unsigned count);
+/* control-timeout: the next count control transfers never complete (until cancelled). */
+void sim_ft232h_hang_control(struct sim_ft232h *dev, unsigned count);
+/* string-error: the next read of the serial-number string descriptor stalls, once. */
+void sim_ft232h_fail_serial_string(struct sim_ft232h *dev);
+/* Decides the fate of a control transfer being submitted, as sim_ft232h_bulk_submit does for
+ * bulk: 0, -EPIPE (stall) or -ETIMEDOUT (never completes). Consumes one armed fault. */
+int sim_ft232h_control_submit(struct sim_ft232h *dev, const struct sim_usb_setup *setup);
 
 const struct sim_ft232h_stats *sim_ft232h_stats(const struct sim_ft232h *dev);
 struct sim_mpsse *sim_ft232h_mpsse(struct sim_ft232h *dev);

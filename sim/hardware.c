@@ -246,6 +246,15 @@ static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
     case SIM_ACTION_EMPTY_READ:
         sim_ft232h_empty_reads(a->dev, act->count);
         break;
+    case SIM_ACTION_CONTROL_ERROR:
+        sim_ft232h_fail_control(a->dev, act->count);
+        break;
+    case SIM_ACTION_CONTROL_TIMEOUT:
+        sim_ft232h_hang_control(a->dev, act->count);
+        break;
+    case SIM_ACTION_STRING_ERROR:
+        sim_ft232h_fail_serial_string(a->dev);
+        break;
     case SIM_ACTION_LATENCY:
         sim_ft232h_set_latency_ms(a->dev, (uint8_t)act->latency_ms);
         break;

@@ -224,6 +224,9 @@ Test(action, parses_the_adapter_faults)
         {"short-read S1", SIM_ACTION_SHORT_READ, 1},
         {"empty-read S1 count=10", SIM_ACTION_EMPTY_READ, 10},
         {"unplug-mid-transfer S1", SIM_ACTION_UNPLUG_MID_TRANSFER, 1},
+        {"control-error S1 count=4", SIM_ACTION_CONTROL_ERROR, 4},
+        {"control-timeout S1", SIM_ACTION_CONTROL_TIMEOUT, 1},
+        {"string-error S1", SIM_ACTION_STRING_ERROR, 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sim_action a = parsed(cases[i].line);
@@ -433,6 +436,21 @@ Test(apply, adapter_faults_arm_the_usb_model)
     cr_assert_eq(sim_ft232h_bulk_submit(dev, true), -ETIMEDOUT);
     apply_ok("latency S1 200");
     cr_assert_eq(sim_ft232h_latency_ms(dev), 200);
+
+    const struct sim_usb_setup vendor = {0x40, 0x09, 16, 1, 0};
+    const struct sim_usb_setup serial = {0x80, 0x06, 0x0303, 0x0409, 255};
+    const struct sim_usb_setup product = {0x80, 0x06, 0x0302, 0x0409, 255};
+    apply_ok("control-error S1 count=2");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), -EPIPE);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &serial), -EPIPE);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), 0);
+    apply_ok("control-timeout S1");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), -ETIMEDOUT);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), 0);
+    apply_ok("string-error S1");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &product), 0, "only the serial number");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &serial), -EPIPE);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &serial), 0, "once");
 }
 
 Test(apply, errors_name_the_missing_target)
