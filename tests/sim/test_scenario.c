@@ -1,7 +1,9 @@
 /* Scenario files and action lines: what parses, what it means, and the errors people get. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hardware.h"
 #include "scenario.h"
@@ -481,4 +483,32 @@ Test(apply, a_full_script_queue_refuses_the_whole_action)
     cr_assert(strstr(err, "script of distributor S1 B is full"), "%s", err);
     cr_assert_eq(sim_lynx_script_pending(hw.adapters[0].lynx[0]),
                  SIM_LYNX_SCRIPT_MAX - SIM_ACTION_SCRIPT_MAX, "A got nothing either");
+}
+
+Test(scenario, two_hundred_thousand_events_in_reverse_order_load_sorted_in_seconds)
+{
+    enum { EVENTS = 200000 };
+    size_t cap = 64 + (size_t)EVENTS * 48;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    size_t len = (size_t)snprintf(text, cap, "adapter S1\ndistributor S1 A\n");
+    for (int i = EVENTS - 1; i >= 0; i--) /* newest first, two per time: worst case for insertion */
+        len += (size_t)snprintf(text + len, cap - len, "at %d.%03d fuse S1 A %d open\n", i / 2000,
+                                (i / 2) % 1000, 1 + i % 2);
+    struct timespec t0, t1;
+    struct sim_scenario sc;
+    char err[300] = "";
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(parse_text(text, &sc, err, sizeof(err)), 0, "%s", err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(s, 5.0, "loading took %.2f s", s);
+    cr_assert_eq(sc.n_events, EVENTS);
+    for (size_t i = 1; i < sc.n_events; i++) {
+        cr_assert_leq(sc.events[i - 1].at_ms, sc.events[i].at_ms, "event %zu out of order", i);
+        if (sc.events[i - 1].at_ms == sc.events[i].at_ms)
+            cr_assert_eq(sc.events[i - 1].action.fuse, 2, "equal times keep file order");
+    }
+    sim_scenario_clear(&sc);
+    free(text);
 }
