@@ -560,7 +560,7 @@ def report(d, b, lat, startup, ir, short):
     lines.append("Notes: per-poll figures are differences of two runs (start-up cancels out). "
                  "Under the simulator the adapter's /dev node is a regular file that poll() always "
                  "reports writable, so libusb busy-reaps while the device is open "
-                 "(/work/shared/docs/umockdev-usb.md): the CPU times and the whole-process "
+                 "(shared/docs/umockdev-usb.md, next to this checkout): the CPU times and the whole-process "
                  "instruction count are dominated by that emulation artifact, for both columns; "
                  "\"instructions in the poll itself\" is the daemon's own work per poll. Peak RSS "
                  "counts the resident pages of shared libraries (libc, libdbus, libusb, libudev, "

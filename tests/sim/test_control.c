@@ -19,7 +19,8 @@ static struct sim_control *ctl;
 static bool echo(void *ctx, char *line, FILE *out)
 {
     (void)ctx;
-    fprintf(out, "got %zu: %s", strlen(line), line);
+    fprintf(out, "got %zu: ", strlen(line));
+    fputs(line, out);
     return strcmp(line, "bad") != 0;
 }
 
