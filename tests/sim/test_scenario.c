@@ -487,14 +487,22 @@ Test(apply, a_full_script_queue_refuses_the_whole_action)
 
 Test(scenario, two_hundred_thousand_events_in_reverse_order_load_sorted_in_seconds)
 {
+#ifdef __SANITIZE_ADDRESS__
+    enum { EVENTS = 5000 }; /* the sanitized parser is far slower: order and stability only */
+#else
     enum { EVENTS = 200000 };
+#endif
     size_t cap = 64 + (size_t)EVENTS * 48;
     char *text = malloc(cap);
     cr_assert_not_null(text);
     size_t len = (size_t)snprintf(text, cap, "adapter S1\ndistributor S1 A\n");
-    for (int i = EVENTS - 1; i >= 0; i--) /* newest first, two per time: worst case for insertion */
-        len += (size_t)snprintf(text + len, cap - len, "at %d.%03d fuse S1 A %d open\n", i / 2000,
-                                (i / 2) % 1000, 1 + i % 2);
+    for (int i = EVENTS - 1; i >= 0; i--) { /* newest first, two per time: worst for insertion */
+        char line[48]; /* one line at a time: sanitizers check the whole room snprintf is given */
+        int n = snprintf(line, sizeof(line), "at %d.%03d fuse S1 A %d open\n", i / 2000,
+                         (i / 2) % 1000, 1 + i % 2);
+        memcpy(text + len, line, (size_t)n + 1);
+        len += (size_t)n;
+    }
     struct timespec t0, t1;
     struct sim_scenario sc;
     char err[300] = "";
@@ -504,11 +512,14 @@ Test(scenario, two_hundred_thousand_events_in_reverse_order_load_sorted_in_secon
     double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     cr_assert_lt(s, 5.0, "loading took %.2f s", s);
     cr_assert_eq(sc.n_events, EVENTS);
+    size_t unsorted = 0, unstable = 0;
     for (size_t i = 1; i < sc.n_events; i++) {
-        cr_assert_leq(sc.events[i - 1].at_ms, sc.events[i].at_ms, "event %zu out of order", i);
-        if (sc.events[i - 1].at_ms == sc.events[i].at_ms)
-            cr_assert_eq(sc.events[i - 1].action.fuse, 2, "equal times keep file order");
+        unsorted += sc.events[i - 1].at_ms > sc.events[i].at_ms;
+        unstable +=
+            sc.events[i - 1].at_ms == sc.events[i].at_ms && sc.events[i - 1].action.fuse != 2;
     }
+    cr_assert_eq(unsorted, 0, "events out of order");
+    cr_assert_eq(unstable, 0, "equal times must keep file order");
     sim_scenario_clear(&sc);
     free(text);
 }
