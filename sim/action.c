@@ -86,6 +86,11 @@ static const struct action_syntax action_syntax[] = {
      "usb-timeout <serial> [count=N]"},
     {"short-read", SIM_ACTION_SHORT_READ, 2, NULL, NULL, "count", "short-read <serial> [count=N]"},
     {"empty-read", SIM_ACTION_EMPTY_READ, 2, NULL, NULL, "count", "empty-read <serial> [count=N]"},
+    {"control-error", SIM_ACTION_CONTROL_ERROR, 2, NULL, NULL, "count",
+     "control-error <serial> [count=N]"},
+    {"control-timeout", SIM_ACTION_CONTROL_TIMEOUT, 2, NULL, NULL, "count",
+     "control-timeout <serial> [count=N]"},
+    {"string-error", SIM_ACTION_STRING_ERROR, 2, NULL, NULL, NULL, "string-error <serial>"},
     {"latency", SIM_ACTION_LATENCY, 3, NULL, NULL, NULL, "latency <serial> <1-255 ms>"},
     {"unplug-mid-transfer", SIM_ACTION_UNPLUG_MID_TRANSFER, 2, NULL, NULL, NULL,
      "unplug-mid-transfer <serial>"},
@@ -102,6 +107,9 @@ bool sim_action_targets_distributor(enum sim_action_kind kind)
     case SIM_ACTION_USB_TIMEOUT:
     case SIM_ACTION_SHORT_READ:
     case SIM_ACTION_EMPTY_READ:
+    case SIM_ACTION_CONTROL_ERROR:
+    case SIM_ACTION_CONTROL_TIMEOUT:
+    case SIM_ACTION_STRING_ERROR:
     case SIM_ACTION_LATENCY:
     case SIM_ACTION_UNPLUG_MID_TRANSFER:
         return false;
@@ -256,8 +264,8 @@ int sim_action_parse(char *const *words, size_t nwords, struct sim_action *out, 
         return fail(err, errlen,
                     "unknown action '%s' (expected fuse, supply, power, distributor, unplug, "
                     "plug, nack-address, nack-data, corrupt, corrupt-rate, stuck-sda, script, "
-                    "usb-error, usb-timeout, short-read, empty-read, latency or "
-                    "unplug-mid-transfer)",
+                    "usb-error, usb-timeout, short-read, empty-read, control-error, "
+                    "control-timeout, string-error, latency or unplug-mid-transfer)",
                     words[0]);
     if (nwords != syn->nwords && !(syn->option && nwords == syn->nwords + 1))
         return fail(err, errlen, "expected '%s'", syn->usage);

@@ -11,6 +11,7 @@
  * [count=N], corrupt-rate <serial> <who> <fraction> [seed=N], stuck-sda <serial> <who>,
  * script <serial> <who> <r>[,<r>...] (r = nack or a hex byte).
  * Adapter faults: usb-error|usb-timeout|short-read|empty-read <serial> [count=N],
+ * control-error|control-timeout <serial> [count=N], string-error <serial>,
  * latency <serial> <ms>, unplug-mid-transfer <serial>.
  *
  * <who> is a letter A-D or `all` (every distributor declared on that adapter). Bytes are hex,
@@ -45,6 +46,9 @@ enum sim_action_kind {
     SIM_ACTION_USB_TIMEOUT,
     SIM_ACTION_SHORT_READ,
     SIM_ACTION_EMPTY_READ,
+    SIM_ACTION_CONTROL_ERROR,
+    SIM_ACTION_CONTROL_TIMEOUT,
+    SIM_ACTION_STRING_ERROR,
     SIM_ACTION_LATENCY,
     SIM_ACTION_UNPLUG_MID_TRANSFER,
 };

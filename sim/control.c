@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 struct control_client {
     int fd; /* -1 = free slot */
     size_t len;
+    bool too_long; /* the line in progress went past LINE_MAX_LEN: refused at its end */
     char line[LINE_MAX_LEN];
 };
 
@@ -24,6 +26,34 @@ struct sim_control {
     void *ctx;
     struct control_client clients[MAX_CLIENTS];
 };
+
+/* Only a stale socket (a file of type socket nobody listens on) may be replaced: a wrong --control
+ * must never delete a user's file, nor take the socket of a running simulator. Returns 0 (path
+ * free now) or an errno with err set. */
+static int clear_stale_socket(const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(addr->sun_path, &st) < 0)
+        return errno == ENOENT ? 0 : errno;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "control socket %s: exists and is not a socket; not replacing it",
+                 addr->sun_path);
+        return EEXIST;
+    }
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return errno;
+    int live = connect(probe, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+    int why = errno;
+    close(probe);
+    if (live || why != ECONNREFUSED) {
+        snprintf(err, errlen, "control socket %s: %s", addr->sun_path,
+                 live ? "another process listens on it" : strerror(why));
+        return EADDRINUSE;
+    }
+    unlink(addr->sun_path);
+    return 0;
+}
 
 struct sim_control *sim_control_new(const char *path, sim_control_handler handler, void *ctx,
                                     char *err, size_t errlen)
@@ -45,8 +75,12 @@ struct sim_control *sim_control_new(const char *path, sim_control_handler handle
     for (int i = 0; i < MAX_CLIENTS; i++)
         ctl->clients[i].fd = -1;
 
+    int rc = clear_stale_socket(&addr, err, errlen);
+    if (rc == EEXIST || rc == EADDRINUSE) {
+        free(ctl);
+        return NULL;
+    }
     ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    unlink(path);
     if (ctl->listen_fd < 0 || bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
         listen(ctl->listen_fd, 4) < 0) {
         snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
@@ -63,6 +97,7 @@ static void drop_client(struct control_client *c)
     close(c->fd);
     c->fd = -1;
     c->len = 0;
+    c->too_long = false;
 }
 
 void sim_control_free(struct sim_control *ctl)
@@ -117,19 +152,52 @@ static void reply(int fd, bool ok, const char *payload, size_t len)
     (void)!write(fd, "\n", 1);
 }
 
+/* The handler's answer, collected in memory. Not open_memstream: under ASan, the umockdev
+ * preload (ahead of the ASan runtime in the child's LD_PRELOAD) wraps fclose and reaches libc's
+ * fclose without ASan's interceptor, so ASan never forgets the memstream it registered; when the
+ * allocator hands the same FILE address to a later open_memstream, ASan's interceptor aborts
+ * (its check that the address is new fails). A cookie stream has no such registration. */
+struct answer {
+    char *text;
+    size_t len, cap;
+    bool failed;
+};
+
+static ssize_t answer_write(void *cookie, const char *buf, size_t size)
+{
+    struct answer *a = cookie;
+    if (a->len + size > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->len + size)
+            cap *= 2;
+        char *grown = realloc(a->text, cap);
+        if (!grown) {
+            a->failed = true;
+            return -1;
+        }
+        a->text = grown;
+        a->cap = cap;
+    }
+    memcpy(a->text + a->len, buf, size);
+    a->len += size;
+    return (ssize_t)size;
+}
+
 static void run_line(struct sim_control *ctl, struct control_client *c)
 {
-    char *payload = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&payload, &len);
+    struct answer a = {0};
+    FILE *out = fopencookie(&a, "w", (cookie_io_functions_t){.write = answer_write});
     if (!out) {
         reply(c->fd, false, "out of memory", 13);
         return;
     }
     bool ok = ctl->handler(ctl->ctx, c->line, out);
     fclose(out);
-    reply(c->fd, ok, payload, len);
-    free(payload);
+    if (a.failed)
+        reply(c->fd, false, "out of memory", 13);
+    else
+        reply(c->fd, ok, a.text ? a.text : "", a.len);
+    free(a.text);
 }
 
 static void read_client(struct sim_control *ctl, struct control_client *c)
@@ -145,10 +213,19 @@ static void read_client(struct sim_control *ctl, struct control_client *c)
         if (buf[i] != '\n') {
             if (c->len < sizeof(c->line) - 1)
                 c->line[c->len++] = buf[i];
+            else
+                c->too_long = true;
             continue;
         }
         c->line[c->len] = '\0';
         c->len = 0;
+        if (c->too_long) {
+            /* a cut line could still parse (a shorter count, fewer script answers): refuse it */
+            static const char msg[] = "line too long (at most 511 characters)";
+            c->too_long = false;
+            reply(c->fd, false, msg, sizeof(msg) - 1);
+            continue;
+        }
         run_line(ctl, c);
     }
 }

@@ -20,7 +20,9 @@ typedef bool (*sim_control_handler)(void *ctx, char *line, FILE *out);
 
 struct sim_control;
 
-/* Listen on path (an existing socket file there is replaced). Returns NULL with err set. */
+/* Listen on path. A stale socket file there (nobody listening) is replaced; anything else (a
+ * regular file, a live socket) is refused. Returns NULL with err set. A command line longer
+ * than 511 characters is refused ("error: line too long"), never cut and run. */
 struct sim_control *sim_control_new(const char *path, sim_control_handler handler, void *ctx,
                                     char *err, size_t errlen);
 /* Closes every client and removes the socket file. */

@@ -24,10 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATUS_BYTE0       0x32 /* high-speed chip, CTS and DSR set */
-#define STATUS_BYTE1       0x60 /* transmitter holding and shift registers empty */
-#define STATUS_LEN         2
-#define PACKET_PAYLOAD     (SIM_FT232H_PACKET - STATUS_LEN)
+#define STATUS_BYTE0   0x32 /* high-speed chip, CTS and DSR set */
+#define STATUS_BYTE1   0x60 /* transmitter holding and shift registers empty */
+#define STATUS_LEN     2
+#define PACKET_PAYLOAD (SIM_FT232H_PACKET - STATUS_LEN)
+
+static const uint8_t STATUS_BYTES[STATUS_LEN] = {STATUS_BYTE0, STATUS_BYTE1};
+
+#define STR_SERIAL         3 /* iSerialNumber */
 #define DEFAULT_LATENCY_MS 16
 #define DEVICE_DESC_LEN    18
 #define INTERFACE_DESC_LEN (9 + 7 + 7)
@@ -110,6 +114,9 @@ struct bulk_faults {
     unsigned hang_in; /* usb-timeout */
     unsigned short_in;
     unsigned empty_in;
+    unsigned control_stall;   /* control-error */
+    unsigned control_hang;    /* control-timeout */
+    bool serial_string_fails; /* string-error */
 };
 
 struct sim_ft232h {
@@ -279,7 +286,7 @@ static void build_device_descriptor(const struct sim_ft232h *dev, uint8_t *d)
     put_le16(d + 12, dev->chip->bcd_device);
     d[14] = 1; /* iManufacturer */
     d[15] = 2; /* iProduct */
-    d[16] = dev->cfg.serial ? 3 : 0;
+    d[16] = dev->cfg.serial ? STR_SERIAL : 0;
     d[17] = 1; /* bNumConfigurations */
 }
 
@@ -386,7 +393,7 @@ static int get_descriptor(struct sim_ft232h *dev, const struct sim_usb_setup *s,
             return string_descriptor(dev->cfg.manufacturer, data, s->wLength);
         case 2:
             return string_descriptor(dev->cfg.product, data, s->wLength);
-        case 3:
+        case STR_SERIAL:
             if (dev->cfg.serial)
                 return string_descriptor(dev->cfg.serial, data, s->wLength);
             return -EPIPE;
@@ -559,8 +566,10 @@ size_t sim_ft232h_bulk_out_port(struct sim_ft232h *dev, unsigned port, const uin
         return 0;
     struct ft_port *p = &dev->ports[port];
     timer_start_if_idle(p, now_ns);
-    if (port_mpsse_enabled(p))
+    if (port_mpsse_enabled(p)) {
+        sim_mpsse_advance_to(p->mpsse, now_ns); /* the bus idled since the last commands */
         sim_mpsse_write(p->mpsse, data, len);
+    }
     dev->stats.bulk_out++;
     dev->stats.bytes_out += len;
     return len;
@@ -572,19 +581,30 @@ size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t l
 }
 
 /* Packs up to limit queued bytes into packets of at most 512 bytes, each led by the status
- * bytes. */
-static size_t pack_packets(struct ft_port *dev, uint8_t *buf, size_t max, size_t limit)
+ * bytes, as the chip sends them: a packet's size is decided by the chip, not by the room left in
+ * the host's buffer. A packet bigger than that room is babble: the host keeps what fits, the
+ * transfer ends with -EOVERFLOW (*status) and the rest of that packet is lost. */
+static size_t pack_packets(struct ft_port *dev, uint8_t *buf, size_t max, size_t limit, int *status)
 {
     size_t out = 0;
+    *status = 0;
 
     for (;;) {
         size_t room = max - out;
-        size_t packet_room = room < SIM_FT232H_PACKET ? room : SIM_FT232H_PACKET;
-        size_t payload = packet_room - STATUS_LEN;
+        size_t payload = PACKET_PAYLOAD;
         if (payload > dev->queued)
             payload = dev->queued;
         if (payload > limit)
             payload = limit;
+        if (STATUS_LEN + payload > room) {
+            size_t fits = room > STATUS_LEN ? room - STATUS_LEN : 0;
+            memcpy(buf + out, STATUS_BYTES, room < STATUS_LEN ? room : STATUS_LEN);
+            if (fits)
+                memcpy(buf + out + STATUS_LEN, dev->queue, fits);
+            queue_consume(dev, payload);
+            *status = -EOVERFLOW;
+            return max;
+        }
 
         buf[out] = STATUS_BYTE0;
         buf[out + 1] = STATUS_BYTE1;
@@ -596,7 +616,7 @@ static size_t pack_packets(struct ft_port *dev, uint8_t *buf, size_t max, size_t
         out += STATUS_LEN + payload;
 
         /* a short packet ends the transfer; so does running out of data, limit or room */
-        if (payload < PACKET_PAYLOAD || dev->queued == 0 || limit == 0 || max - out <= STATUS_LEN)
+        if (payload < PACKET_PAYLOAD || dev->queued == 0 || limit == 0 || max - out < STATUS_LEN)
             return out;
     }
 }
@@ -610,7 +630,7 @@ static size_t deliverable(const struct ft_port *dev, size_t max)
 }
 
 static size_t complete_in(struct sim_ft232h *dev, struct ft_port *port, uint8_t *buf, size_t max,
-                          uint64_t now_ns)
+                          uint64_t now_ns, int *status)
 {
     size_t limit = SIZE_MAX;
     if (dev->faults.empty_in > 0) {
@@ -620,18 +640,21 @@ static size_t complete_in(struct sim_ft232h *dev, struct ft_port *port, uint8_t 
         dev->faults.short_in--;
         limit = deliverable(port, max) / 2;
     }
-    size_t n = pack_packets(port, buf, max, limit);
+    size_t n = pack_packets(port, buf, max, limit, status);
     port->flush_pending = port->flush_upto > 0;
     port->timer_start_ns = now_ns;
+    if (*status < 0)
+        dev->stats.in_overflows++;
     dev->stats.bulk_in++;
     dev->stats.bytes_in += n;
     return n;
 }
 
-size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
-                               uint64_t now_ns, uint64_t *wake_ns)
+size_t sim_ft232h_bulk_in_status(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
+                                 uint64_t now_ns, uint64_t *wake_ns, int *status)
 {
-    if (port >= dev->chip->ports || max < STATUS_LEN) {
+    *status = 0;
+    if (port >= dev->chip->ports || max == 0) {
         *wake_ns = UINT64_MAX;
         return 0;
     }
@@ -640,13 +663,20 @@ size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *b
 
     const size_t first_capacity = (max < SIM_FT232H_PACKET ? max : SIM_FT232H_PACKET) - STATUS_LEN;
     const uint64_t expiry = p->timer_start_ns + p->latency_ms * NS_PER_MS;
-    const bool packet_full = first_capacity > 0 && p->queued >= first_capacity;
+    const bool packet_full = max > STATUS_LEN && p->queued >= first_capacity;
 
     if (!p->flush_pending && !packet_full && now_ns < expiry && dev->faults.empty_in == 0) {
         *wake_ns = expiry;
         return 0;
     }
-    return complete_in(dev, p, buf, max, now_ns);
+    return complete_in(dev, p, buf, max, now_ns, status);
+}
+
+size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
+                               uint64_t now_ns, uint64_t *wake_ns)
+{
+    int status;
+    return sim_ft232h_bulk_in_status(dev, port, buf, max, now_ns, wake_ns, &status);
 }
 
 size_t sim_ft232h_bulk_in(struct sim_ft232h *dev, uint8_t *buf, size_t max, uint64_t now_ns,
@@ -704,6 +734,43 @@ int sim_ft232h_bulk_submit(struct sim_ft232h *dev, bool in)
     }
     if (in && dev->faults.hang_in > 0) {
         dev->faults.hang_in--;
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+void sim_ft232h_fail_control(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.control_stall = count;
+}
+
+void sim_ft232h_hang_control(struct sim_ft232h *dev, unsigned count)
+{
+    dev->faults.control_hang = count;
+}
+
+void sim_ft232h_fail_serial_string(struct sim_ft232h *dev)
+{
+    dev->faults.serial_string_fails = true;
+}
+
+static bool is_serial_string_request(const struct sim_usb_setup *s)
+{
+    return s->bmRequestType == 0x80 && s->bRequest == 0x06 && s->wValue == (0x0300 | STR_SERIAL);
+}
+
+int sim_ft232h_control_submit(struct sim_ft232h *dev, const struct sim_usb_setup *setup)
+{
+    if (dev->faults.serial_string_fails && is_serial_string_request(setup)) {
+        dev->faults.serial_string_fails = false;
+        return -EPIPE;
+    }
+    if (dev->faults.control_stall > 0) {
+        dev->faults.control_stall--;
+        return -EPIPE;
+    }
+    if (dev->faults.control_hang > 0) {
+        dev->faults.control_hang--;
         return -ETIMEDOUT;
     }
     return 0;

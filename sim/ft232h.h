@@ -6,14 +6,17 @@
  *
  * Bulk IN: every packet (<= 512 bytes) starts with the two modem status bytes 32 60. Queued data
  * leaves as soon as a packet's worth is queued or a 0x87 flush was seen; otherwise only when the
- * latency timer expires (then possibly as a bare `32 60` packet). A transfer never gets more
- * than it asked for; the rest stays queued. The model is not thread-safe: the caller serialises
- * access (the umockdev bridge holds the hardware lock). Time is passed in explicitly so tests can
- * drive it.
+ * latency timer expires (then possibly as a bare `32 60` packet). Packets are sized by the chip:
+ * a transfer that asks for a multiple of 512 bytes gets whole packets and the rest stays queued;
+ * one that asks for less than the packet the chip sends overflows (babble, -EOVERFLOW). The model
+ * is not thread-safe: the caller serialises access (the umockdev bridge holds the hardware lock).
+ * Time is passed in explicitly so tests can drive it.
  *
  * Faults (fixtures/README.md): armed with a count, consumed transfer by transfer on any port.
  * usb-error and usb-timeout are decided when the transfer is submitted (sim_ft232h_bulk_submit,
- * called by the bridge); short-read and empty-read when an IN transfer completes. */
+ * called by the bridge); short-read and empty-read when an IN transfer completes. The control
+ * faults (control-error, control-timeout, string-error) are decided at submission too
+ * (sim_ft232h_control_submit). */
 #ifndef SIM_FT232H_H
 #define SIM_FT232H_H
 
@@ -63,6 +66,7 @@ struct sim_ft232h_stats {
     uint64_t control_in, control_out; /* control transfers by data direction */
     uint64_t bulk_in, bulk_out;       /* completed bulk transfers */
     uint64_t bytes_in, bytes_out;     /* bulk payload bytes, IN includes status bytes */
+    uint64_t in_overflows;            /* IN transfers that ended in babble (-EOVERFLOW) */
 };
 
 struct sim_ft232h;
@@ -103,6 +107,12 @@ size_t sim_ft232h_bulk_in(struct sim_ft232h *dev, uint8_t *buf, size_t max, uint
                           uint64_t *wake_ns);
 size_t sim_ft232h_bulk_in_port(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
                                uint64_t now_ns, uint64_t *wake_ns);
+/* The same with the transfer's status: 0, or -EOVERFLOW when the chip sent a packet bigger than
+ * the room left in buf (a request that is not a multiple of 512 bytes while more is queued than
+ * fits). Then buf is filled to max, and what did not fit of that packet is lost, as on a real
+ * host. */
+size_t sim_ft232h_bulk_in_status(struct sim_ft232h *dev, unsigned port, uint8_t *buf, size_t max,
+                                 uint64_t now_ns, uint64_t *wake_ns, int *status);
 
 /* Bytes queued for the host (not counting status bytes). */
 size_t sim_ft232h_queued(const struct sim_ft232h *dev);
@@ -130,6 +140,16 @@ void sim_ft232h_empty_reads(struct sim_ft232h *dev, unsigned count);
  * 0 = serve it normally, -EPIPE = it stalls at once (OUT data is not taken), -ETIMEDOUT = an IN
  * transfer that never completes (until cancelled). Consumes one armed fault. */
 int sim_ft232h_bulk_submit(struct sim_ft232h *dev, bool in);
+
+/* control-error: the next count control transfers (standard or vendor) stall (-EPIPE). */
+void sim_ft232h_fail_control(struct sim_ft232h *dev, unsigned count);
+/* control-timeout: the next count control transfers never complete (until cancelled). */
+void sim_ft232h_hang_control(struct sim_ft232h *dev, unsigned count);
+/* string-error: the next read of the serial-number string descriptor stalls, once. */
+void sim_ft232h_fail_serial_string(struct sim_ft232h *dev);
+/* Decides the fate of a control transfer being submitted, as sim_ft232h_bulk_submit does for
+ * bulk: 0, -EPIPE (stall) or -ETIMEDOUT (never completes). Consumes one armed fault. */
+int sim_ft232h_control_submit(struct sim_ft232h *dev, const struct sim_usb_setup *setup);
 
 const struct sim_ft232h_stats *sim_ft232h_stats(const struct sim_ft232h *dev);
 struct sim_mpsse *sim_ft232h_mpsse(struct sim_ft232h *dev);

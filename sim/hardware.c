@@ -15,12 +15,29 @@ static void apply_distributor_spec(struct sim_lynx *lynx, const struct sim_distr
         sim_lynx_attach(lynx, bus);
 }
 
+/* First violation of each timing rule on an adapter's bus: one line, then only counted. */
+static void report_timing(void *ctx, enum sim_i2c_rule rule, uint64_t measured_ns,
+                          uint64_t minimum_ns, enum sim_i2c_mode mode)
+{
+    const struct sim_adapter *a = ctx;
+    fprintf(stderr,
+            "lynx-sim: %s: I2C timing: %s of %" PRIu64 " ns, below the %s-mode minimum of %" PRIu64
+            " ns%s (logged once; every one is counted in the stats)\n",
+            a->spec.serial, sim_i2c_rule_name(rule), measured_ns, sim_i2c_mode_name(mode),
+            minimum_ns,
+            sim_i2c_bus_strict(a->bus) ? "; strict timing: a START or address byte so timed is "
+                                         "not acknowledged"
+                                       : "");
+}
+
 static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *spec)
 {
     a->spec = *spec;
     a->bus = sim_i2c_bus_new();
     if (!a->bus)
         return -ENOMEM;
+    sim_i2c_bus_set_timing(a->bus, spec->i2c_mode, spec->strict_timing);
+    sim_i2c_bus_on_violation(a->bus, report_timing, a);
     struct sim_ft232h_config cfg = {
         .vid = spec->vid, .pid = spec->pid, .serial = spec->serial, .chip = spec->chip};
     a->dev = sim_ft232h_new(&cfg, a->bus);
@@ -229,6 +246,15 @@ static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
     case SIM_ACTION_EMPTY_READ:
         sim_ft232h_empty_reads(a->dev, act->count);
         break;
+    case SIM_ACTION_CONTROL_ERROR:
+        sim_ft232h_fail_control(a->dev, act->count);
+        break;
+    case SIM_ACTION_CONTROL_TIMEOUT:
+        sim_ft232h_hang_control(a->dev, act->count);
+        break;
+    case SIM_ACTION_STRING_ERROR:
+        sim_ft232h_fail_serial_string(a->dev);
+        break;
     case SIM_ACTION_LATENCY:
         sim_ft232h_set_latency_ms(a->dev, (uint8_t)act->latency_ms);
         break;
@@ -268,6 +294,7 @@ struct stats_totals {
     struct sim_ft232h_stats usb;
     struct sim_mpsse_stats mpsse;
     struct sim_i2c_bus_stats i2c;
+    struct sim_i2c_rule_stats timing[SIM_I2C_RULES];
 };
 
 static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
@@ -281,6 +308,7 @@ static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
     t->usb.bulk_out += u->bulk_out;
     t->usb.bytes_in += u->bytes_in;
     t->usb.bytes_out += u->bytes_out;
+    t->usb.in_overflows += u->in_overflows;
     t->mpsse.commands += m->commands;
     t->mpsse.bad_commands += m->bad_commands;
     t->mpsse.scl_periods += m->scl_periods;
@@ -288,6 +316,40 @@ static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
     t->i2c.transactions += b->transactions;
     t->i2c.starts += b->starts;
     t->i2c.contention += b->contention;
+    t->i2c.timing_aborts += b->timing_aborts;
+    const struct sim_i2c_timing *tm = sim_i2c_bus_timing(a->bus);
+    for (int r = 0; r < SIM_I2C_RULES; r++) {
+        t->timing[r].checks += tm->rules[r].checks;
+        t->timing[r].violations += tm->rules[r].violations;
+        if (tm->rules[r].shortest_ns < t->timing[r].shortest_ns)
+            t->timing[r].shortest_ns = tm->rules[r].shortest_ns;
+    }
+}
+
+static void init_totals(struct stats_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (int r = 0; r < SIM_I2C_RULES; r++)
+        t->timing[r].shortest_ns = UINT64_MAX;
+}
+
+/* "timing_violations": {"t_high": N, ...}, "timing_shortest_ns": {"t_high": ns or null, ...} */
+static void write_timing(FILE *out, const struct stats_totals *t)
+{
+    fprintf(out, ", \"i2c_timing_aborts\": %" PRIu64 ", \"timing_violations\": {",
+            t->i2c.timing_aborts);
+    for (int r = 0; r < SIM_I2C_RULES; r++)
+        fprintf(out, "%s\"%s\": %" PRIu64, r ? ", " : "", sim_i2c_rule_key(r),
+                t->timing[r].violations);
+    fputs("}, \"timing_shortest_ns\": {", out);
+    for (int r = 0; r < SIM_I2C_RULES; r++) {
+        fprintf(out, "%s\"%s\": ", r ? ", " : "", sim_i2c_rule_key(r));
+        if (t->timing[r].checks)
+            fprintf(out, "%" PRIu64, t->timing[r].shortest_ns);
+        else
+            fputs("null", out);
+    }
+    fputc('}', out);
 }
 
 static void write_counters(FILE *out, const struct stats_totals *t)
@@ -303,19 +365,26 @@ static void write_counters(FILE *out, const struct stats_totals *t)
             t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out, t->usb.bytes_in,
             t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands, t->i2c.transactions,
             t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods, t->mpsse.bus_time_ns);
+    fprintf(out, ", \"usb_in_overflows\": %" PRIu64, t->usb.in_overflows);
+    write_timing(out, t);
 }
 
 void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
 {
-    struct stats_totals total = {0};
+    struct stats_totals total;
+    init_totals(&total);
     pthread_mutex_lock(&hw->lock);
     fputs("{\"adapters\": [", out);
     for (size_t i = 0; i < hw->n_adapters; i++) {
-        struct stats_totals one = {0};
+        struct stats_totals one;
+        init_totals(&one);
         add_totals(&one, &hw->adapters[i]);
         add_totals(&total, &hw->adapters[i]);
         /* Serials come from our own scenario parser: no quotes or control characters. */
-        fprintf(out, "%s{\"serial\": \"%s\", ", i ? ", " : "", hw->adapters[i].spec.serial);
+        fprintf(out, "%s{\"serial\": \"%s\", \"i2c_mode\": \"%s\", \"strict_timing\": %s, ",
+                i ? ", " : "", hw->adapters[i].spec.serial,
+                sim_i2c_mode_name(hw->adapters[i].spec.i2c_mode),
+                hw->adapters[i].spec.strict_timing ? "true" : "false");
         write_counters(out, &one);
         fputc('}', out);
     }

@@ -1,7 +1,7 @@
 /* lynx-sim: runs a command against simulated FT232H adapters and Lynx Distributors.
  *
  *   lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE] [--control SOCKET]
- *            -- COMMAND [ARG...]
+ *            [--strict-timing] -- COMMAND [ARG...]
  *
  * Builds the hardware of the scenario, presents the adapters to COMMAND (run as a child under
  * the umockdev preload) as USB devices, applies the scenario's timeline, serves the control
@@ -49,7 +49,7 @@ static uint64_t now_ms(void)
 static void usage(FILE *out)
 {
     fputs("usage: lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE]\n"
-          "                [--control SOCKET] -- COMMAND [ARG...]\n"
+          "                [--control SOCKET] [--strict-timing] -- COMMAND [ARG...]\n"
           "Runs COMMAND against simulated FT232H adapters and Lynx Distributors.\n"
           "  --scenario FILE   hardware and timeline (fixtures/README.md); default: one adapter\n"
           "                    LYNX0001 (0403:d4f8) with one healthy distributor A\n"
@@ -59,7 +59,9 @@ static void usage(FILE *out)
           "                    one (poll_interval_ms = poll-interval-ms / X); default 1\n"
           "  --stats FILE      write USB/MPSSE/I2C counters as JSON at exit\n"
           "  --control SOCKET  control channel path (default $TMPDIR/lynx-sim.<pid>.sock),\n"
-          "                    exported to COMMAND as LYNX_SIM_CONTROL; see lynx-simctl\n",
+          "                    exported to COMMAND as LYNX_SIM_CONTROL; see lynx-simctl\n"
+          "  --strict-timing   every adapter as with strict-timing=yes: a distributor does\n"
+          "                    not acknowledge a START or address byte that breaks UM10204\n",
           out);
 }
 
@@ -213,17 +215,16 @@ static int write_stats(struct sim_hardware *hw, const char *path)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {{"scenario", required_argument, NULL, 's'},
-                                            {"stats", required_argument, NULL, 'S'},
-                                            {"control", required_argument, NULL, 'c'},
-                                            {"replay", required_argument, NULL, 'r'},
-                                            {"speed", required_argument, NULL, 'x'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"scenario", required_argument, NULL, 's'}, {"stats", required_argument, NULL, 'S'},
+        {"control", required_argument, NULL, 'c'},  {"replay", required_argument, NULL, 'r'},
+        {"speed", required_argument, NULL, 'x'},    {"strict-timing", no_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *scenario_path = NULL, *stats_path = NULL, *control_path = NULL;
     const char *replay_path = NULL;
     double speed = 1.0;
     bool speed_given = false;
+    bool strict_timing = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "+s:S:c:h", options, NULL)) != -1) {
@@ -247,6 +248,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "lynx-sim: --speed: expected a number above 0, got '%s'\n", optarg);
                 return 2;
             }
+            break;
+        case 'T':
+            strict_timing = true;
             break;
         case 'h':
             usage(stdout);
@@ -282,6 +286,8 @@ int main(int argc, char **argv)
     } else {
         sim_scenario_default(&r.sc);
     }
+    for (size_t i = 0; strict_timing && i < r.sc.n_adapters; i++)
+        r.sc.adapters[i].strict_timing = true;
     /* Hot-plug uevents reach the child only when this process runs under the preload too. */
     sim_usb_bridge_reexec_under_preload(argv);
     if (replay_path && r.trace.cut_line) {

@@ -34,15 +34,18 @@
 #define PIN_TCK       0x01 /* AD0: SCL */
 #define PIN_DO        0x02 /* AD1: SDA out */
 #define PIN_DI        0x04 /* AD2: SDA in */
+#define PIN_TMS       0x08 /* AD3: TMS/CS, not wired to the bus */
+#define PIN_GPIOL1    0x20 /* AD5: GPIOL1, the pin 88/89, 94/95 and 9C/9D wait for */
 #define PIN_SCL_SENSE 0x80 /* AD7: SCL feedback */
 
-/* Data-shifting opcode bits (b7 = 0, b6 = 0: TMS commands are not modelled). */
+/* Data-shifting opcode bits (b7 = 0; b6 = 1 with b1 and b3 set: TMS shifting, 4A-4B, 6A-6F). */
 #define SHIFT_WRITE_FALLING 0x01
 #define SHIFT_BIT_MODE      0x02
 #define SHIFT_READ_FALLING  0x04
 #define SHIFT_LSB_FIRST     0x08
 #define SHIFT_WRITE         0x10
 #define SHIFT_READ          0x20
+#define SHIFT_TMS           0x40
 
 #define BAD_COMMAND_REPLY 0xFA
 
@@ -68,7 +71,9 @@ struct sim_mpsse {
     bool loopback;
     bool adaptive;
 
-    uint64_t time_units;
+    bool stalled; /* waiting for GPIOL1 to change, which nothing here does: until reset/purge */
+    uint64_t time_units; /* busy time: clocked bits and pin writes */
+    uint64_t now_units;  /* bus time: busy time plus the idle time between host transfers */
     struct sim_mpsse_stats stats;
 
     size_t pending_len;
@@ -116,19 +121,32 @@ static bool sda_line(const struct sim_mpsse *m)
     return m->bus ? sim_i2c_bus_sda_level(m->bus) : sda_drive(m) != SIM_DRIVE_LOW;
 }
 
-static void apply_pins(struct sim_mpsse *m)
+static uint64_t units_to_ns(uint64_t units)
 {
-    if (m->bus)
-        sim_i2c_bus_set_master(m->bus, scl_drive(m), sda_drive(m));
+    return units * 1000000000ull / UNITS_PER_SECOND;
 }
 
-static void set_pin(struct sim_mpsse *m, uint8_t pin, bool level)
+/* The pins as they are now, at bus time now_units + offset. */
+static void apply_pins_at(struct sim_mpsse *m, uint64_t offset)
+{
+    if (!m->bus)
+        return;
+    sim_i2c_bus_set_time(m->bus, units_to_ns(m->now_units + offset));
+    sim_i2c_bus_set_master(m->bus, scl_drive(m), sda_drive(m));
+}
+
+static void apply_pins(struct sim_mpsse *m)
+{
+    apply_pins_at(m, 0);
+}
+
+static void set_pin_at(struct sim_mpsse *m, uint64_t offset, uint8_t pin, bool level)
 {
     uint8_t value = level ? (uint8_t)(m->ad_value | pin) : (uint8_t)(m->ad_value & ~pin);
     if (value == m->ad_value)
         return;
     m->ad_value = value;
-    apply_pins(m);
+    apply_pins_at(m, offset);
 }
 
 static bool sample_di(const struct sim_mpsse *m)
@@ -179,7 +197,21 @@ static uint64_t bit_period_units(const struct sim_mpsse *m)
 static void spend_time(struct sim_mpsse *m, uint64_t units)
 {
     m->time_units += units;
-    m->stats.bus_time_ns = m->time_units * 1000000000ull / UNITS_PER_SECOND;
+    m->now_units += units;
+    m->stats.bus_time_ns = units_to_ns(m->time_units);
+}
+
+void sim_mpsse_advance_to(struct sim_mpsse *m, uint64_t now_ns)
+{
+    uint64_t units = now_ns / 1000u * (UNITS_PER_SECOND / 1000000u) +
+                     now_ns % 1000u * (UNITS_PER_SECOND / 1000000u) / 1000u;
+    if (units > m->now_units)
+        m->now_units = units;
+}
+
+uint64_t sim_mpsse_now_ns(const struct sim_mpsse *m)
+{
+    return units_to_ns(m->now_units);
 }
 
 uint32_t sim_mpsse_scl_hz(const struct sim_mpsse *m)
@@ -189,7 +221,10 @@ uint32_t sim_mpsse_scl_hz(const struct sim_mpsse *m)
 }
 
 /* One bit clocked on TCK; op carries the write/read flags and edges (0 = clock only).
- * Returns the DI sample (false when the command does not read). */
+ * Returns the DI sample (false when the command does not read). The bit starts at bus time
+ * now_units; its first edge comes after a third of the bit with 3-phase clocking (data set-up,
+ * clock, data hold: a third each), else after half of it; the second edge ends the clock pulse
+ * (3-phase) or the bit. */
 static bool clock_one_bit(struct sim_mpsse *m, uint8_t op, bool out_bit)
 {
     bool idle_high = m->ad_value & PIN_TCK;
@@ -199,20 +234,23 @@ static bool clock_one_bit(struct sim_mpsse *m, uint8_t op, bool out_bit)
     bool write_on_first = ((op & SHIFT_WRITE_FALLING) != 0) == idle_high;
     bool read_on_first = ((op & SHIFT_READ_FALLING) != 0) == idle_high;
     bool in_bit = false;
+    uint64_t period = bit_period_units(m);
+    uint64_t first = m->three_phase ? period / 3 : period / 2;
+    uint64_t second = m->three_phase ? 2 * period / 3 : period;
 
     if (writes && !write_on_first)
-        set_pin(m, PIN_DO, out_bit);
+        set_pin_at(m, 0, PIN_DO, out_bit);
     if (reads && read_on_first)
         in_bit = sample_di(m);
-    set_pin(m, PIN_TCK, !idle_high);
+    set_pin_at(m, first, PIN_TCK, !idle_high);
     if (writes && write_on_first)
-        set_pin(m, PIN_DO, out_bit);
+        set_pin_at(m, first, PIN_DO, out_bit);
     if (reads && !read_on_first)
         in_bit = sample_di(m);
-    set_pin(m, PIN_TCK, idle_high);
+    set_pin_at(m, second, PIN_TCK, idle_high);
 
     m->stats.scl_periods++;
-    spend_time(m, bit_period_units(m));
+    spend_time(m, period);
     return in_bit;
 }
 
@@ -257,13 +295,21 @@ static bool is_shift_command(uint8_t op)
     return op < 0x40 && (op & (SHIFT_WRITE | SHIFT_READ));
 }
 
+/* 4A/4B (TMS out), 6A/6B (and read on +ve edge), 6E/6F (read on -ve edge): always bit mode, LSB
+ * first, 1-7 bits of the data byte's bits 0-6 on TMS, bit 7 on DO for the whole shift. */
+static bool is_tms_command(uint8_t op)
+{
+    return op == 0x4A || op == 0x4B || op == 0x6A || op == 0x6B || op == 0x6E || op == 0x6F;
+}
+
 static size_t byte_count(const uint8_t *cmd)
 {
     return (size_t)(cmd[1] | cmd[2] << 8) + 1;
 }
 
 /* Total length of the command starting at cmd, given the have bytes already there: the length
- * of its header while the header is incomplete. */
+ * of its header while the header is incomplete. Lengths as AN_108 gives them; an unknown opcode
+ * is one byte (answered FA <op>). */
 static size_t command_length(const struct sim_mpsse *m, const uint8_t *cmd, size_t have)
 {
     uint8_t op = cmd[0];
@@ -275,14 +321,23 @@ static size_t command_length(const struct sim_mpsse *m, const uint8_t *cmd, size
             return 3;
         return writes ? 3 + byte_count(cmd) : 3;
     }
+    if (is_tms_command(op))
+        return 3;
     switch (op) {
     case 0x80:
     case 0x82:
     case 0x86:
     case 0x8F:
+    case 0x91: /* MCU host: read extended address (AH AL) */
+    case 0x92: /* MCU host: write short address (A D) */
+    case 0x9C:
+    case 0x9D:
         return 3;
     case 0x8E:
+    case 0x90: /* MCU host: read short address (A) */
         return 2;
+    case 0x93: /* MCU host: write extended address (AH AL D) */
+        return 4;
     case 0x9E:
         return m->has_drive_zero ? 3 : 1;
     default:
@@ -316,6 +371,58 @@ static void run_shift_command(struct sim_mpsse *m, const uint8_t *cmd)
     }
 }
 
+/* TMS shifting: DO holds bit 7 of the data byte from the start; bits 0.. go out on AD3 (TMS)
+ * LSB first on the write edge; DI is sampled as for a bit-mode read. */
+static void run_tms_command(struct sim_mpsse *m, const uint8_t *cmd)
+{
+    uint8_t op = cmd[0];
+    unsigned count = (cmd[1] & 7u) + 1;
+    if (count > 7)
+        count = 7; /* bit 7 is DO's, not a TMS bit */
+    set_pin_at(m, 0, PIN_DO, cmd[2] & 0x80);
+    uint8_t in = 0;
+    for (unsigned i = 0; i < count; i++) {
+        bool tms = (cmd[2] >> i) & 1;
+        m->ad_value = tms ? (uint8_t)(m->ad_value | PIN_TMS) : (uint8_t)(m->ad_value & ~PIN_TMS);
+        /* the data-shifting machinery with DO left alone: read flags and edges only */
+        bool bit = clock_one_bit(m, (uint8_t)(op & (SHIFT_READ | SHIFT_READ_FALLING)), false);
+        in = (uint8_t)(in >> 1 | (bit ? 0x80 : 0));
+    }
+    if (op & SHIFT_READ)
+        reply_byte(m, in);
+}
+
+static bool gpiol1_high(const struct sim_mpsse *m)
+{
+    return (sim_mpsse_read_pins(m) & PIN_GPIOL1) != 0;
+}
+
+/* 88/89 wait for GPIOL1 high/low, 94/95 clock until it is: when the level is not there already
+ * nothing in the simulator will change it (AD5 is not wired), so the engine stalls as the chip
+ * would: every later command is swallowed until a reset (SET_BITMODE) or a purge. */
+static void wait_for_gpiol1(struct sim_mpsse *m, bool high)
+{
+    if (gpiol1_high(m) != high)
+        m->stalled = true;
+}
+
+/* 9C/9D: clock up to n * 8 bits, stopping as soon as GPIOL1 is high (9C) / low (9D). */
+static void clock_bytes_until(struct sim_mpsse *m, const uint8_t *cmd, bool high)
+{
+    uint64_t bits = (uint64_t)byte_count(cmd) * 8;
+    for (uint64_t i = 0; i < bits && gpiol1_high(m) != high; i++)
+        clock_one_bit(m, 0, false);
+}
+
+/* 90-93, the MCU host bus emulation commands, with their lengths: the reads answer one byte (the
+ * ADBUS levels: in that mode ADBUS is the data bus); the writes drive nothing here, as no MCU
+ * bus is attached. */
+static void mcu_host_command(struct sim_mpsse *m, uint8_t op)
+{
+    if (op == 0x90 || op == 0x91)
+        reply_byte(m, sim_mpsse_read_pins(m));
+}
+
 static void bad_command(struct sim_mpsse *m, uint8_t op)
 {
     uint8_t answer[2] = {BAD_COMMAND_REPLY, op};
@@ -329,6 +436,10 @@ static void execute(struct sim_mpsse *m, const uint8_t *cmd)
     m->stats.commands++;
     if (is_shift_command(op)) {
         run_shift_command(m, cmd);
+        return;
+    }
+    if (is_tms_command(op)) {
+        run_tms_command(m, cmd);
         return;
     }
     switch (op) {
@@ -374,6 +485,24 @@ static void execute(struct sim_mpsse *m, const uint8_t *cmd)
     case 0x8F:
         clock_only(m, (uint64_t)byte_count(cmd) * 8);
         break;
+    case 0x88:
+    case 0x89:
+        wait_for_gpiol1(m, op == 0x88);
+        break;
+    case 0x90:
+    case 0x91:
+    case 0x92:
+    case 0x93:
+        mcu_host_command(m, op);
+        break;
+    case 0x94:
+    case 0x95:
+        wait_for_gpiol1(m, op == 0x94);
+        break;
+    case 0x9C:
+    case 0x9D:
+        clock_bytes_until(m, cmd, op == 0x9C);
+        break;
     case 0x96:
     case 0x97:
         /* Recorded only: the engine never waits for AD7, as nothing in the simulator can
@@ -397,7 +526,11 @@ static void execute(struct sim_mpsse *m, const uint8_t *cmd)
 
 void sim_mpsse_write(struct sim_mpsse *m, const uint8_t *bytes, size_t len)
 {
-    while (len > 0) {
+    if (m->stalled) {
+        m->stats.stalled_bytes += len;
+        return;
+    }
+    while (len > 0 && !m->stalled) {
         if (m->pending_len == 0) {
             m->pending[0] = *bytes++;
             len--;
@@ -417,6 +550,7 @@ void sim_mpsse_write(struct sim_mpsse *m, const uint8_t *bytes, size_t len)
             execute(m, m->pending);
         }
     }
+    m->stats.stalled_bytes += len; /* what came after a stalling command */
 }
 
 /* --- lifetime --- */
@@ -435,12 +569,19 @@ void sim_mpsse_reset(struct sim_mpsse *m)
     m->loopback = false;
     m->adaptive = false;
     m->pending_len = 0;
+    m->stalled = false;
     apply_pins(m);
 }
 
 void sim_mpsse_purge(struct sim_mpsse *m)
 {
     m->pending_len = 0;
+    m->stalled = false;
+}
+
+bool sim_mpsse_stalled(const struct sim_mpsse *m)
+{
+    return m->stalled;
 }
 
 struct sim_mpsse *sim_mpsse_new(struct sim_i2c_bus *bus, const struct sim_mpsse_sink *sink,

@@ -9,6 +9,7 @@
 
 #include "action.h"
 #include "ft232h.h"
+#include "i2c_timing.h"
 
 #define SIM_MAX_ADAPTERS     8
 #define SIM_MAX_DISTRIBUTORS 4 /* per adapter: A..D */
@@ -26,6 +27,8 @@ struct sim_adapter_spec {
     uint16_t vid, pid;
     enum sim_ftdi_chip chip; /* chip=ft232h|ft2232h|ft4232h */
     bool plugged;
+    enum sim_i2c_mode i2c_mode; /* i2c=standard|fast: the UM10204 timing the bus checks */
+    bool strict_timing;         /* strict-timing=yes: slaves NACK a mistimed START/address */
     struct sim_distributor_spec distributors[SIM_MAX_DISTRIBUTORS]; /* index = letter - 'A' */
 };
 

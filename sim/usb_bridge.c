@@ -70,6 +70,7 @@ struct adapter {
     bool unplug_armed; /* unplug-mid-transfer */
     bool removal_due;  /* disconnected; uevent + testbed removal still to do */
     struct urb *pending_in[SIM_FTDI_MAX_PORTS], *done;
+    struct urb *hung_control; /* control-timeout: only a discard (or an unplug) ends them */
     struct parked_reaper *reapers;
 };
 
@@ -192,15 +193,16 @@ static uint64_t service_port_in(struct adapter *ad, unsigned port, uint64_t now)
         uint8_t *buf = u->buffer ? u->buffer->data : NULL;
         size_t max = u->buffer ? (size_t)urb_struct(u)->buffer_length : 0;
         uint64_t wake = UINT64_MAX;
-        size_t n = sim_ft232h_bulk_in_port(ad->dev, port, buf, max, now, &wake);
+        int status = 0;
+        size_t n = sim_ft232h_bulk_in_status(ad->dev, port, buf, max, now, &wake, &status);
 
         if (n == 0 && wake != UINT64_MAX)
             return wake;
         *head = u->next;
         if (n == 0)
-            finish_urb(ad, u, -EOVERFLOW, 0); /* too small to hold the status bytes */
+            finish_urb(ad, u, -EOVERFLOW, 0); /* a zero-length request: any packet overflows */
         else
-            finish_urb(ad, u, 0, (int)n);
+            finish_urb(ad, u, status, (int)n);
     }
     return UINT64_MAX;
 }
@@ -231,6 +233,11 @@ static void disconnect_locked(struct adapter *ad)
             finish_urb(ad, u, -ENODEV, 0);
         }
     }
+    while (ad->hung_control) {
+        struct urb *u = ad->hung_control;
+        ad->hung_control = u->next;
+        finish_urb(ad, u, -ENODEV, 0);
+    }
     answer_parked_reapers(ad);
 }
 
@@ -238,7 +245,7 @@ static void disconnect_locked(struct adapter *ad)
 static void prune_vanished_clients(struct adapter *ad)
 {
     struct urb **lists[] = {&ad->pending_in[0], &ad->pending_in[1], &ad->pending_in[2],
-                            &ad->pending_in[3], &ad->done};
+                            &ad->pending_in[3], &ad->done,          &ad->hung_control};
 
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         struct urb **p = lists[i];
@@ -279,6 +286,15 @@ static void submit_control(struct adapter *ad, struct urb *u)
     if (setup.wLength > urb->buffer_length - SETUP_LEN)
         setup.wLength = (uint16_t)(urb->buffer_length - SETUP_LEN);
 
+    const int fault = sim_ft232h_control_submit(ad->dev, &setup);
+    if (fault == -EPIPE) {
+        finish_urb(ad, u, -EPIPE, 0);
+        return;
+    }
+    if (fault == -ETIMEDOUT) {
+        list_append(&ad->hung_control, u);
+        return;
+    }
     int ret = sim_ft232h_control(ad->dev, &setup, u->buffer->data + SETUP_LEN);
     if (ret < 0)
         finish_urb(ad, u, ret, 0);
@@ -363,6 +379,14 @@ static int discard_urb(struct adapter *ad, UMockdevIoctlClient *client)
                 service_pending_in(ad, now_ns()); /* those behind a hung URB may go now */
                 return 0;
             }
+        }
+    }
+    for (struct urb **p = &ad->hung_control; *p; p = &(*p)->next) {
+        struct urb *u = *p;
+        if (u->client == client && u->data->client_addr == addr) {
+            *p = u->next;
+            finish_urb(ad, u, -ENOENT, 0);
+            return 0;
         }
     }
     return EINVAL; /* already completed or unknown */
@@ -605,6 +629,7 @@ void sim_usb_bridge_free(struct sim_usb_bridge *br)
         for (unsigned port = 0; port < SIM_FTDI_MAX_PORTS; port++)
             list_free(&ad->pending_in[port]);
         list_free(&ad->done);
+        list_free(&ad->hung_control);
         g_object_unref(ad->handler);
         free(ad);
     }

@@ -186,8 +186,11 @@ static void opened(struct adapter *ad)
     ad->unplugged = false;
     ad->last_error = 0;
     const struct mpsse_i2c_clock *clk = &ad->scan.clock;
-    log_info("adapter %s: opened %s (bcdDevice 0x%04x), I2C at %u Hz%s", ad->id.serial,
-             ftdi_chip_name(info->chip), info->bcd_device, (unsigned)clk->scl_hz,
+    log_info("adapter %s: opened %s (bcdDevice 0x%04x), I2C SCL at %u Hz (%u Hz configured; "
+             "UM10204 %s mode: high %u ns, low %u ns)%s",
+             ad->id.serial, ftdi_chip_name(info->chip), info->bcd_device, (unsigned)clk->scl_hz,
+             (unsigned)clk->requested_hz, mpsse_i2c_mode_name(clk->mode),
+             (unsigned)clk->scl_high_ns, (unsigned)clk->scl_low_ns,
              clk->drive == MPSSE_I2C_DRIVE_DIRECTION ? ", open drain by SDA direction" : "");
 }
 

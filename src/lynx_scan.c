@@ -490,6 +490,14 @@ static void print_header(FILE *out, const struct scanned_adapter *sa)
             id->bus, id->address, id->port_path[0] ? id->port_path : "?");
 }
 
+/* The effective SCL rate: a requested 100 kHz runs slower so that SCL is high long enough. */
+static void print_clock(FILE *out, const struct mpsse_i2c_clock *clk)
+{
+    fprintf(out, "  I2C %.1f kHz (%u kHz asked; %s mode: SCL high %.1f us, low %.1f us)\n",
+            clk->scl_hz / 1000.0, (unsigned)(clk->requested_hz / 1000u),
+            mpsse_i2c_mode_name(clk->mode), clk->scl_high_ns / 1000.0, clk->scl_low_ns / 1000.0);
+}
+
 static void print_adapter(FILE *out, const struct scanned_adapter *sa)
 {
     print_header(out, sa);
@@ -497,6 +505,7 @@ static void print_adapter(FILE *out, const struct scanned_adapter *sa)
         fprintf(out, "  error: %s\n", sa->error_text);
         return;
     }
+    print_clock(out, &sa->hw.scan.clock);
     /* i2cdetect style: the letter where a distributor answered, -- where nobody did */
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         char cell[3] = "--";
@@ -591,7 +600,8 @@ static void json_adapter(FILE *out, const struct scanned_adapter *sa)
             ",\"usb_id\":\"%04x:%04x\",\"chip\":\"%s\",\"bus\":%u,\"device\":%u,\"port\":", id->vid,
             id->pid, ftdi_chip_name(id->chip), id->bus, id->address);
     json_string(out, id->port_path);
-    fprintf(out, ",\"i2c_hz\":%" PRIu32 ",\"error\":", sa->hw.scan.clock.scl_hz);
+    fprintf(out, ",\"i2c_hz\":%" PRIu32 ",\"i2c_mode\":\"%s\",\"error\":", sa->hw.scan.clock.scl_hz,
+            mpsse_i2c_mode_name(sa->hw.scan.clock.mode));
     if (sa->error < 0)
         json_string(out, sa->error_text);
     else

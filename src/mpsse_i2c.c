@@ -33,6 +33,7 @@ enum {
 #define LINES_SCL_LOW  PIN_SDA_O /* SCL low, SDA released */
 
 #define CLOCK_BASE_HZ 20000000u /* 60 MHz / 2 (half periods) * 2/3 (3-phase) */
+#define CLOCK_UNIT_NS 50u       /* one bit lasts (1 + d) of these: 1 / CLOCK_BASE_HZ */
 
 /* A pin write (80) takes about 0.5 us whatever the clock divisor (pyftdi's mpsse_bit_delay,
  * measured on an FT2232H; 4 writes gave 2.2 us on a scope in pyftdi issue #72; FTDI documents no
@@ -43,11 +44,35 @@ enum {
 
 /* I2C minimum times (UM10204 table 10) in ns, by speed class. */
 struct i2c_timing {
-    unsigned hd_sta, su_sta, su_sto, buf, low;
+    unsigned hd_sta, su_sta, su_sto, buf, low, high;
 };
-static const struct i2c_timing STANDARD_MODE = {4000, 4700, 4000, 4700, 4700};
-static const struct i2c_timing FAST_MODE = {600, 600, 600, 1300, 1300};
-static const struct i2c_timing FAST_MODE_PLUS = {260, 260, 260, 500, 500};
+static const struct i2c_timing MODES[] = {
+    [MPSSE_I2C_STANDARD] = {4000, 4700, 4000, 4700, 4700, 4000},
+    [MPSSE_I2C_FAST] = {600, 600, 600, 1300, 1300, 600},
+    [MPSSE_I2C_FAST_PLUS] = {260, 260, 260, 500, 500, 260},
+};
+
+const char *mpsse_i2c_mode_name(enum mpsse_i2c_mode mode)
+{
+    switch (mode) {
+    case MPSSE_I2C_STANDARD:
+        return "standard";
+    case MPSSE_I2C_FAST:
+        return "fast";
+    default:
+        return "fast-plus";
+    }
+}
+
+static uint32_t div_up(uint32_t a, uint32_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+    return a > b ? a : b;
+}
 
 static unsigned writes_for(unsigned ns)
 {
@@ -103,19 +128,28 @@ int mpsse_i2c_clock_for(uint32_t requested_hz, struct mpsse_i2c_clock *out)
 {
     if (requested_hz < MPSSE_I2C_MIN_HZ || requested_hz > MPSSE_I2C_MAX_HZ)
         return -EINVAL;
-    uint32_t periods = (CLOCK_BASE_HZ + requested_hz - 1) / requested_hz; /* round down SCL */
+    enum mpsse_i2c_mode mode = requested_hz <= 100000   ? MPSSE_I2C_STANDARD
+                               : requested_hz <= 400000 ? MPSSE_I2C_FAST
+                                                        : MPSSE_I2C_FAST_PLUS;
+    const struct i2c_timing *t = &MODES[mode];
+    /* Bit length in 50 ns units: no faster than requested, high third >= tHIGH, low two
+     * thirds >= tLOW. */
+    uint32_t periods = div_up(CLOCK_BASE_HZ, requested_hz);
+    periods = max_u32(periods, div_up(3 * t->high, CLOCK_UNIT_NS));
+    periods = max_u32(periods, div_up(3 * t->low, 2 * CLOCK_UNIT_NS));
     out->divisor = (uint16_t)(periods - 1);
     out->scl_hz = CLOCK_BASE_HZ / periods;
+    out->requested_hz = requested_hz;
+    out->mode = mode;
+    out->scl_high_ns = periods * CLOCK_UNIT_NS / 3;
+    out->scl_low_ns = periods * CLOCK_UNIT_NS * 2 / 3;
 
-    const struct i2c_timing *t = out->scl_hz <= 100000   ? &STANDARD_MODE
-                                 : out->scl_hz <= 400000 ? &FAST_MODE
-                                                         : &FAST_MODE_PLUS;
     out->start_hold_repeats = writes_for(t->hd_sta);
     out->stop_setup_repeats = writes_for(t->su_sto);
     out->bus_free_repeats = writes_for(t->buf);
     /* A clocked bit (3-phase) holds SCL low for a third of its period on each side; the pin
      * writes next to a START or STOP add what tLOW needs beyond that. */
-    unsigned third_ns = (unsigned)(1000000000ull / out->scl_hz / 3);
+    unsigned third_ns = out->scl_high_ns;
     out->scl_low_repeats = writes_for(t->low > third_ns ? t->low - third_ns : 0);
     out->hold_repeats = writes_for(t->su_sta > t->buf ? t->su_sta : t->buf);
     out->drive = MPSSE_I2C_DRIVE_ZERO;

@@ -15,7 +15,13 @@
  *    the address byte is shifted out (the slaves only listen then).
  *
  * Clock: divide-by-5 off (60 MHz base), 3-phase clocking on, so SCL = 60 MHz / ((1 + d) * 2) * 2/3
- * = 20 MHz / (1 + d). The divisor is rounded so that SCL never exceeds the requested rate.
+ * = 20 MHz / (1 + d). 3-phase clocking (which I2C needs: SDA is held a third of a bit after SCL
+ * falls) makes SCL high for a third of each bit and low for two thirds, so the requested rate
+ * alone does not meet UM10204: 100 kHz would give a 3.33 us high time against standard mode's
+ * 4.0 us minimum. The divisor is the smallest that keeps SCL at or below the requested rate AND
+ * meets tHIGH and tLOW of the mode the requested rate falls in (standard up to 100 kHz, fast up
+ * to 400 kHz, fast-mode plus above): 100 kHz requested runs at 83.3 kHz (4.0 us high, 8.0 us
+ * low); 400 kHz and 1 MHz run as requested. scl_hz is the effective rate, for the logs.
  *
  * Scan: one read transaction per (address, round): START, address byte (addr << 1 | 1), ACK bit
  * read, one data byte read, NACK, STOP. All transactions of a scan go in ONE command buffer ending
@@ -50,9 +56,19 @@ enum mpsse_i2c_drive {
 };
 
 /* The timing of the bus and how its lines are driven: every builder below takes it. */
+enum mpsse_i2c_mode {
+    MPSSE_I2C_STANDARD = 0, /* up to 100 kHz */
+    MPSSE_I2C_FAST,         /* up to 400 kHz */
+    MPSSE_I2C_FAST_PLUS,    /* up to 1 MHz */
+};
+
 struct mpsse_i2c_clock {
     uint16_t divisor; /* argument of opcode 86 (with 8A and 8C) */
-    uint32_t scl_hz;  /* resulting SCL frequency */
+    uint32_t scl_hz;  /* resulting (effective) SCL frequency */
+    uint32_t requested_hz;
+    enum mpsse_i2c_mode mode; /* the UM10204 mode of requested_hz, whose minima are met */
+    uint32_t scl_high_ns;     /* a clocked bit's SCL high time (a third of the bit) */
+    uint32_t scl_low_ns;      /* SCL low between two clocked bits (two thirds) */
     /* Pin writes (about 0.5 us each, whatever the divisor) that make each START/STOP interval
      * last its I2C minimum in the speed class of scl_hz: */
     unsigned start_hold_repeats; /* tHD;STA: SDA low before SCL falls */
@@ -62,6 +78,9 @@ struct mpsse_i2c_clock {
     unsigned hold_repeats;       /* the longest of tSU;STA and tBUF (bus recovery) */
     enum mpsse_i2c_drive drive;
 };
+
+/* "standard", "fast" or "fast-plus". */
+const char *mpsse_i2c_mode_name(enum mpsse_i2c_mode mode);
 
 /* Choose the clock for a requested SCL rate, for an FT232H (drive = MPSSE_I2C_DRIVE_ZERO; set
  * drive afterwards for another chip). Returns 0 or -EINVAL (out of MIN_HZ..MAX_HZ). */

@@ -208,7 +208,7 @@ Test(bus_robustness, ft2232h_init_has_no_drive_zero_and_is_exact)
     struct mpsse_i2c_clock clock;
     cr_assert_eq(mpsse_i2c_clock_for(100000, &clock), 0);
     clock.drive = MPSSE_I2C_DRIVE_DIRECTION;
-    static const uint8_t want[] = {0x8A, 0x97, 0x8C, 0x85, 0x86, 0xC7, 0x00, 0x80, 0x01, 0x01};
+    static const uint8_t want[] = {0x8A, 0x97, 0x8C, 0x85, 0x86, 0xEF, 0x00, 0x80, 0x01, 0x01};
     uint8_t buf[MPSSE_I2C_INIT_LEN];
     memset(buf, 0xEE, sizeof(buf));
     cr_assert_eq(mpsse_i2c_build_init(&clock, buf, sizeof(buf)), (ssize_t)sizeof(want));

@@ -147,13 +147,33 @@ static size_t build(const struct mpsse_i2c_scan *scan, uint8_t **out)
     return len;
 }
 
-Test(mpsse_i2c, clock_for_100khz_is_divisor_199_exactly_100khz)
+Test(mpsse_i2c, clock_for_100khz_runs_at_83_khz_so_scl_is_high_4_us_as_standard_mode_requires)
 {
     struct mpsse_i2c_clock clk;
     cr_assert_eq(mpsse_i2c_clock_for(100000, &clk), 0);
-    cr_assert_eq(clk.divisor, 199);
-    cr_assert_eq(clk.scl_hz, 100000);
+    cr_assert_eq(clk.divisor, 239, "a 12 us bit: 3-phase keeps SCL high a third of it");
+    cr_assert_eq(clk.scl_hz, 83333);
+    cr_assert_eq(clk.requested_hz, 100000);
+    cr_assert_eq(clk.mode, MPSSE_I2C_STANDARD);
+    cr_assert_str_eq(mpsse_i2c_mode_name(clk.mode), "standard");
+    cr_assert_eq(clk.scl_high_ns, 4000, "UM10204 standard mode tHIGH >= 4.0 us");
+    cr_assert_eq(clk.scl_low_ns, 8000, "UM10204 standard mode tLOW >= 4.7 us");
     cr_assert_eq(clk.hold_repeats, 10);
+}
+
+Test(mpsse_i2c, every_rate_meets_the_high_and_low_minimum_of_its_mode)
+{
+    static const uint32_t high_min[] = {4000, 600, 260}, low_min[] = {4700, 1300, 500};
+    for (uint32_t hz = MPSSE_I2C_MIN_HZ; hz <= MPSSE_I2C_MAX_HZ; hz += 997) {
+        struct mpsse_i2c_clock clk;
+        cr_assert_eq(mpsse_i2c_clock_for(hz, &clk), 0);
+        unsigned mode = hz <= 100000 ? 0 : hz <= 400000 ? 1 : 2;
+        cr_assert_eq(clk.mode, mode, "%u Hz", hz);
+        double bit_ns = (1.0 + clk.divisor) * 50; /* 20 MHz / (1 + d) */
+        cr_assert_geq(bit_ns / 3, high_min[mode], "%u Hz: SCL high", hz);
+        cr_assert_geq(bit_ns * 2 / 3, low_min[mode], "%u Hz: SCL low", hz);
+        cr_assert_eq(clk.scl_high_ns, (uint32_t)(bit_ns / 3), "%u Hz", hz);
+    }
 }
 
 Test(mpsse_i2c, start_and_stop_intervals_last_their_i2c_minimum_at_half_a_microsecond_a_write)
@@ -163,7 +183,7 @@ Test(mpsse_i2c, start_and_stop_intervals_last_their_i2c_minimum_at_half_a_micros
     cr_assert_eq(clk.start_hold_repeats, 8, "tHD;STA 4.0 us");
     cr_assert_eq(clk.stop_setup_repeats, 8, "tSU;STO 4.0 us");
     cr_assert_eq(clk.bus_free_repeats, 10, "tBUF 4.7 us");
-    cr_assert_eq(clk.scl_low_repeats, 3, "tLOW 4.7 us = 3.33 us of the bit + 1.5 us");
+    cr_assert_eq(clk.scl_low_repeats, 2, "tLOW 4.7 us = 4.0 us of the bit + 1.0 us");
     cr_assert_eq(mpsse_i2c_clock_for(400000, &clk), 0); /* fast mode */
     cr_assert_eq(clk.start_hold_repeats, 2, "tHD;STA 0.6 us");
     cr_assert_eq(clk.stop_setup_repeats, 2, "tSU;STO 0.6 us");
@@ -176,12 +196,13 @@ Test(mpsse_i2c, start_and_stop_intervals_last_their_i2c_minimum_at_half_a_micros
     cr_assert_eq(clk.start_hold_repeats, 8, "the minima do not grow on a slower bus");
 }
 
-Test(mpsse_i2c, divisor_0xc8_gives_the_documented_99_5_khz)
+Test(mpsse_i2c, fast_mode_rates_are_not_slowed_when_they_already_comply)
 {
     struct mpsse_i2c_clock clk;
-    cr_assert_eq(mpsse_i2c_clock_for(99503, &clk), 0);
-    cr_assert_eq(clk.divisor, 0xC8);
-    cr_assert_eq(clk.scl_hz, 99502);
+    cr_assert_eq(mpsse_i2c_clock_for(200000, &clk), 0);
+    cr_assert_eq(clk.divisor, 99);
+    cr_assert_eq(clk.scl_hz, 200000);
+    cr_assert_eq(clk.mode, MPSSE_I2C_FAST);
 }
 
 Test(mpsse_i2c, clock_for_400khz_and_10khz)
@@ -196,15 +217,21 @@ Test(mpsse_i2c, clock_for_400khz_and_10khz)
     cr_assert_eq(clk.scl_hz, 10000);
 }
 
-Test(mpsse_i2c, clock_never_exceeds_the_request_and_is_the_closest_below)
+Test(mpsse_i2c, clock_never_exceeds_the_request_and_is_the_closest_compliant_below)
 {
+    static const uint32_t high_min[] = {4000, 600, 260}, low_min[] = {4700, 1300, 500};
     for (uint32_t hz = MPSSE_I2C_MIN_HZ; hz <= MPSSE_I2C_MAX_HZ; hz += 997) {
         struct mpsse_i2c_clock clk;
         cr_assert_eq(mpsse_i2c_clock_for(hz, &clk), 0);
         double actual = 60e6 / ((1.0 + clk.divisor) * 2) * 2 / 3;
         cr_assert_leq(actual, hz + 1e-6, "%u Hz", hz);
+        /* one divisor less is either faster than asked or breaks tHIGH / tLOW */
         double faster = 60e6 / ((double)clk.divisor * 2) * 2 / 3;
-        cr_assert_gt(faster, hz, "%u Hz: divisor %u is not the smallest", hz, clk.divisor);
+        double faster_bit_ns = clk.divisor * 50.0;
+        unsigned mode = clk.mode;
+        cr_assert(faster > hz || faster_bit_ns / 3 < high_min[mode] ||
+                      faster_bit_ns * 2 / 3 < low_min[mode],
+                  "%u Hz: divisor %u is not the smallest", hz, clk.divisor);
         cr_assert_eq(clk.scl_hz, (uint32_t)actual, "%u Hz", hz);
     }
 }
@@ -223,7 +250,7 @@ Test(mpsse_i2c, init_sequence_is_exact)
     cr_assert_eq(mpsse_i2c_clock_for(100000, &clk), 0);
     uint8_t buf[32];
     static const uint8_t want[] = {0x8A, 0x97, 0x8C, 0x9E, 0x07, 0x00, 0x85,
-                                   0x86, 0xC7, 0x00, 0x80, 0x03, 0x03};
+                                   0x86, 0xEF, 0x00, 0x80, 0x03, 0x03};
     cr_assert_eq(mpsse_i2c_build_init(&clk, buf, sizeof(buf)), (ssize_t)sizeof(want));
     cr_assert_arr_eq(buf, want, sizeof(want));
     cr_assert_eq(MPSSE_I2C_INIT_LEN, sizeof(want));
@@ -258,7 +285,7 @@ Test(mpsse_i2c, single_read_transaction_bytes_are_exact)
         want[n++] = 0x03;                                                                          \
     }
     PINS(0x01, 8);                                           /* START: SDA falls, tHD;STA */
-    PINS(0x00, 3);                                           /* SCL low: tLOW */
+    PINS(0x00, 2);                                           /* SCL low: tLOW */
     static const uint8_t middle[] = {0x11, 0x00, 0x00, 0x11, /* address 0x08, read */
                                      0x80, 0x02, 0x03,       /* release SDA */
                                      0x22, 0x00,             /* ACK bit in */
@@ -266,7 +293,7 @@ Test(mpsse_i2c, single_read_transaction_bytes_are_exact)
                                      0x13, 0x00, 0xFF};      /* NACK out */
     memcpy(want + n, middle, sizeof(middle));
     n += sizeof(middle);
-    PINS(0x00, 3); /* STOP: SDA low, SCL low (tLOW) */
+    PINS(0x00, 2); /* STOP: SDA low, SCL low (tLOW) */
     PINS(0x01, 8); /* SCL high: tSU;STO */
     PINS(0x03, 1); /* SDA rises while SCL high; the last STOP of a scan needs no tBUF */
     want[n++] = 0x87;
@@ -283,9 +310,9 @@ Test(mpsse_i2c, lynx_scan_is_one_buffer_of_four_transactions_ending_in_87)
     struct mpsse_i2c_scan scan = lynx_scan(1, 100000);
     uint8_t *cmd;
     size_t len = build(&scan, &cmd);
-    /* 12 bytes of shifting per transaction; pin writes: START 8 + 3, release 1, STOP 3 + 8, then
+    /* 12 bytes of shifting per transaction; pin writes: START 8 + 2, release 1, STOP 2 + 8, then
      * tBUF 10 (1 after the last) */
-    cr_assert_eq(len, 3 * (33 * 3 + 12) + (24 * 3 + 12) + 1);
+    cr_assert_eq(len, 3 * (31 * 3 + 12) + (22 * 3 + 12) + 1);
     cr_assert_eq(cmd[len - 1], 0x87);
     size_t flushes = 0;
     for (size_t i = 0; i < len; i++)
@@ -473,8 +500,8 @@ Test(mpsse_i2c, recovery_clocks_nine_pulses_with_sda_released_then_stops)
     struct mpsse_i2c_clock clk;
     cr_assert_eq(mpsse_i2c_clock_for(100000, &clk), 0);
     size_t len = mpsse_i2c_recovery_len(&clk);
-    /* 10 writes SCL low, 9 pulses of 10 + 10, a STOP of 3 + 8 + 10 */
-    cr_assert_eq(len, 3 * (10 + 9 * 20 + 21) + 2);
+    /* 10 writes SCL low, 9 pulses of 10 + 10, a STOP of 2 + 8 + 10 */
+    cr_assert_eq(len, 3 * (10 + 9 * 20 + 20) + 2);
     uint8_t *buf = malloc(len);
     cr_assert_eq(mpsse_i2c_build_recovery(&clk, buf, len - 1), -ENOSPC);
     cr_assert_eq(mpsse_i2c_build_recovery(&clk, buf, len), (ssize_t)len);

@@ -178,11 +178,25 @@ class Harness:
             if running and label.startswith("daemon-") and p.returncode != 0:
                 unclean.append(f"{label} exited with {p.returncode} on SIGTERM")
         self.procs = []
+        unclean += self._timing_violations()
         shutil.rmtree(self.tmp, ignore_errors=True)
         left = sorted(pid for pid in self.pids if _alive(pid))
         require(not left, f"processes left behind: {left}")
         require(not os.path.exists(self.tmp), f"temporary directory left behind: {self.tmp}")
         require(not unclean, "; ".join(unclean))
+
+    def _timing_violations(self):
+        """lynx-sim logs the first violation of each I2C timing rule: the daemon must have none."""
+        found = []
+        for label, path in self.logs:
+            if not label.startswith("daemon-"):
+                continue
+            try:
+                with open(path, errors="replace") as f:
+                    found += [f"{label}: {line.strip()}" for line in f if "I2C timing:" in line]
+            except FileNotFoundError:
+                pass
+        return found
 
     def _stop(self, p, timeout=3.0):
         if p.poll() is None:
@@ -470,9 +484,11 @@ class Harness:
         if "--settings-timeout" not in args and not self.settings_running():
             # nothing will answer for the instance: do not wait the 30 s a GX allows
             args = ("--settings-timeout", "0", *args)
+        # --strict-timing: a START or address byte that breaks UM10204 is not acknowledged, as
+        # a marginal distributor would; close() also fails on any timing violation at all.
         self.sim = self._spawn(f"daemon-{n}", [program("LYNX_SIM"), "--scenario", scn,
-                                               "--control", self.control, "--",
-                                               program("LYNX_DAEMON"), "-c", cfg, *args],
+                                               "--control", self.control, "--strict-timing",
+                                               "--", program("LYNX_DAEMON"), "-c", cfg, *args],
                                env=env)
         self.config_path = cfg
         if wait:

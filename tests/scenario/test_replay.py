@@ -160,7 +160,7 @@ def start_replay(h, trace, speed, config, record):
     h.control = os.path.join(h.tmp, f"ctl-{n}")
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=h.address, TMPDIR=h.tmp)
     h.sim = h._spawn(f"daemon-{n}", [program("LYNX_SIM"), "--replay", trace, "--speed",
-                                     str(speed), "--control", h.control, "--",
+                                     str(speed), "--control", h.control, "--strict-timing", "--",
                                      program("LYNX_DAEMON"), "-c", cfg, "--record", record,
                                      "--settings-timeout", "0"],
                      env=env)

@@ -321,6 +321,38 @@ def an_unchanged_poll_emits_no_items_changed():
                 f"the ItemsChanged carries more than the change: {sent[0].values}")
 
 
+def _assert_timing(h, mode, high_min, low_min):
+    adapter = h.sim_stats()["adapters"][0]
+    require(adapter["i2c_mode"] == mode, f"the bus checks {adapter['i2c_mode']} mode")
+    bad = {rule: n for rule, n in adapter["timing_violations"].items() if n}
+    require(not bad, f"UM10204 {mode}-mode violations: {bad}")
+    shortest = adapter["timing_shortest_ns"]
+    require(shortest["t_high"] >= high_min and shortest["t_low"] >= low_min,
+            f"SCL high {shortest['t_high']} ns, low {shortest['t_low']} ns")
+    require(adapter["i2c_transactions"] >= 4, "the daemon did not scan")
+    return shortest
+
+
+@test
+def scl_high_and_low_times_measured_by_the_simulator_meet_standard_mode_and_the_log_says_the_rate():
+    with started(fixture="four-distributors.scn") as h:
+        h.wait_for("/Distributor/D/Status", CONNECTED)
+        shortest = _assert_timing(h, "standard", 4000, 4700)
+        require(shortest["t_high"] == 4000, f"SCL high {shortest['t_high']} ns: not the 12 us bit")
+        log = h.log_text()
+        require("I2C SCL at 83333 Hz (100000 Hz configured; UM10204 standard mode: high 4000 ns, "
+                "low 8000 ns)" in log, f"the log does not state the SCL rate:\n{log}")
+
+
+@test
+def at_400_khz_the_daemon_meets_fast_mode_timing():
+    scenario = "adapter LYNX0001 i2c=fast\ndistributor LYNX0001 A\ndistributor LYNX0001 B\n"
+    with started(scenario=scenario, config=ini({"i2c_speed_khz": 400})) as h:
+        h.wait_for("/Distributor/B/Status", CONNECTED)
+        _assert_timing(h, "fast", 600, 1300)
+        require("I2C SCL at 400000 Hz" in h.log_text(), "the log does not state 400 kHz")
+
+
 # ---- the BusItem interface ------------------------------------------------------------------
 
 @test

@@ -410,21 +410,62 @@ static void queue_pin_reads(size_t n, bool flush)
     send(cmd, n, T0);
 }
 
-Test(ft232h, a_transfer_never_gets_more_than_it_asked_for_and_the_rest_stays_queued)
+static size_t read_in(uint8_t *buf, size_t max, uint64_t now, int *status)
+{
+    uint64_t wake = 0;
+    return sim_ft232h_bulk_in_status(dev, 0, buf, max, now, &wake, status);
+}
+
+Test(ft232h, a_request_smaller_than_the_packet_the_chip_sends_overflows_and_loses_the_rest)
 {
     uint8_t buf[8];
-    uint64_t wake = 0;
+    int status = 1;
+
+    enter_mpsse();
+    queue_pin_reads(5, true); /* the chip sends one 7-byte packet */
+    memset(buf, 0xEE, sizeof(buf));
+    cr_assert_eq(read_in(buf, 4, T0, &status), 4, "what fits is kept");
+    cr_assert_eq(status, -EOVERFLOW);
+    cr_assert_eq(buf[0], 0x32);
+    cr_assert_eq(buf[4], 0xEE, "nothing written past max");
+    cr_assert_eq(sim_ft232h_queued(dev), 0, "the packet's rest is lost, not kept queued");
+    cr_assert_eq(sim_ft232h_stats(dev)->in_overflows, 1);
+}
+
+Test(ft232h, a_request_that_holds_the_whole_packet_does_not_overflow)
+{
+    uint8_t buf[8];
+    int status = 1;
 
     enter_mpsse();
     queue_pin_reads(5, true);
-    memset(buf, 0xEE, sizeof(buf));
-    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, 4, T0, &wake), 4);
-    cr_assert_eq(buf[4], 0xEE, "nothing written past max");
-    cr_assert_eq(sim_ft232h_queued(dev), 3);
-    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 5,
-                 "the rest was covered by the 0x87 and leaves at once");
+    cr_assert_eq(read_in(buf, 7, T0, &status), 7);
+    cr_assert_eq(status, 0);
+    cr_assert_eq(sim_ft232h_stats(dev)->in_overflows, 0);
+}
+
+Test(ft232h, a_request_of_whole_packets_takes_whole_packets_and_the_rest_stays_queued)
+{
+    static uint8_t buf[1024];
+    int status = 1;
+
+    enter_mpsse();
+    queue_pin_reads(1200, true);
+    cr_assert_eq(read_in(buf, 1024, T0, &status), 1024);
+    cr_assert_eq(status, 0);
+    cr_assert_eq(sim_ft232h_queued(dev), 1200 - 2 * 510);
+}
+
+Test(ft232h, a_1_byte_request_overflows_even_on_a_bare_status_packet)
+{
+    uint8_t buf[2];
+    int status = 1;
+
+    enter_mpsse();
+    queue_pin_reads(0, true);
+    cr_assert_eq(read_in(buf, 1, T0, &status), 1);
+    cr_assert_eq(status, -EOVERFLOW);
     cr_assert_eq(buf[0], 0x32);
-    cr_assert_eq(sim_ft232h_queued(dev), 0);
 }
 
 Test(ft232h, a_long_reply_gets_status_bytes_at_the_start_of_every_512_byte_packet)
@@ -455,17 +496,16 @@ Test(ft232h, a_full_packet_leaves_without_waiting_for_the_timer)
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 512);
 }
 
-Test(ft232h, a_two_byte_transfer_gets_only_status_and_a_one_byte_transfer_never_completes)
+Test(ft232h, a_two_byte_request_overflows_when_data_is_queued)
 {
     uint8_t buf[2];
-    uint64_t wake = 0;
+    int status = 1;
 
     enter_mpsse();
     queue_pin_reads(1, true);
-    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, 2, T0, &wake), 2);
-    cr_assert_eq(sim_ft232h_queued(dev), 1);
-    cr_assert_eq(sim_ft232h_bulk_in(dev, buf, 1, T0 + 1000 * MS, &wake), 0);
-    cr_assert_eq(wake, UINT64_MAX);
+    cr_assert_eq(read_in(buf, 2, T0, &status), 2);
+    cr_assert_eq(status, -EOVERFLOW, "the chip sends 32 60 + 1 byte");
+    cr_assert_eq(sim_ft232h_queued(dev), 0);
 }
 
 Test(ft232h, send_immediate_with_nothing_queued_sends_a_bare_status_packet_at_once)

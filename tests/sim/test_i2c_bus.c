@@ -347,3 +347,92 @@ Test(i2c_bus, detaching_an_unknown_device_changes_nothing)
     sim_i2c_bus_update(bus);
     assert_lines(true, false);
 }
+
+/* --- timing --- */
+
+struct reports {
+    int calls;
+    enum sim_i2c_rule rule;
+    uint64_t measured, minimum;
+};
+
+static void count_report(void *ctx, enum sim_i2c_rule rule, uint64_t measured_ns,
+                         uint64_t minimum_ns, enum sim_i2c_mode mode)
+{
+    struct reports *r = ctx;
+    (void)mode;
+    r->calls++;
+    r->rule = rule;
+    r->measured = measured_ns;
+    r->minimum = minimum_ns;
+}
+
+static void master_at(uint64_t ns, enum sim_drive scl, enum sim_drive sda)
+{
+    sim_i2c_bus_set_time(bus, ns);
+    master(scl, sda);
+}
+
+Test(i2c_bus, a_timing_violation_is_reported_once_per_rule_and_counted_every_time)
+{
+    struct reports r = {0};
+    sim_i2c_bus_on_violation(bus, count_report, &r);
+    for (uint64_t i = 0; i < 3; i++) {
+        master_at(10000 * i + 1000, L, F);
+        master_at(10000 * i + 6000, F, F); /* low 5 us: fine */
+        master_at(10000 * i + 9000, L, F); /* high 3 us: too short */
+    }
+    cr_assert_eq(r.calls, 1);
+    cr_assert_eq(r.rule, SIM_I2C_T_HIGH);
+    cr_assert_eq(r.measured, 3000);
+    cr_assert_eq(r.minimum, 4000);
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HIGH].violations, 3);
+}
+
+Test(i2c_bus, bus_time_never_goes_back)
+{
+    master_at(10000, L, F);
+    master_at(5000, F, F); /* stamped 10000 still: SCL low for 0 ns */
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_LOW].shortest_ns, 0);
+}
+
+Test(i2c_bus, only_the_masters_own_data_changes_are_held_to_t_hd_dat)
+{
+    master_at(1000, L, F);
+    probe.pull_sda = true; /* a slave changing SDA right at the edge is not checked */
+    sim_i2c_bus_update(bus);
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HD_DAT].checks, 0);
+    probe.pull_sda = false;
+    sim_i2c_bus_update(bus);
+    master_at(1100, L, L); /* the master, 100 ns after SCL fell */
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HD_DAT].violations, 1);
+}
+
+Test(i2c_bus, fast_mode_is_chosen_per_bus_and_resets_the_counters)
+{
+    master_at(1000, L, F);
+    master_at(2000, F, F);
+    master_at(2700, L, F); /* 700 ns high */
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HIGH].violations, 1);
+    sim_i2c_bus_set_timing(bus, SIM_I2C_FAST, false);
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HIGH].violations, 0);
+    master_at(4100, F, F);
+    master_at(4800, L, F);
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HIGH].violations, 0);
+    cr_assert_eq(sim_i2c_bus_timing(bus)->mode, SIM_I2C_FAST);
+    cr_assert_not(sim_i2c_bus_strict(bus));
+}
+
+Test(i2c_bus, a_device_acting_between_the_masters_writes_is_not_held_to_the_masters_timing)
+{
+    master_at(1000, F, F);
+    master_at(2000, F, L); /* START */
+    master_at(7000, F, F); /* STOP */
+    probe.pull_sda = true; /* a slave stuck low at once: a START 0 ns after the STOP */
+    sim_i2c_bus_update(bus);
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_BUF].checks, 0);
+    probe.pull_sda = false;
+    sim_i2c_bus_update(bus);
+    master_at(8000, F, L); /* the master's own START 1 us after the device's STOP */
+    cr_assert_eq(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_BUF].violations, 1);
+}

@@ -28,6 +28,17 @@ TestSuite(lynx, .init = setup, .fini = teardown);
 
 /* --- an open-drain bit-banging master --- */
 
+/* Each change of the master's drive comes step_ns after the one before: 5 us keeps every UM10204
+ * standard-mode interval (the tests of strict timing shorten it). */
+static uint64_t now_ns, step_ns = 5000;
+
+static void drive(enum sim_drive scl, enum sim_drive sda)
+{
+    now_ns += step_ns;
+    sim_i2c_bus_set_time(bus, now_ns);
+    sim_i2c_bus_set_master(bus, scl, sda);
+}
+
 static enum sim_drive level(bool high)
 {
     return high ? SIM_DRIVE_FLOAT : SIM_DRIVE_LOW;
@@ -35,33 +46,33 @@ static enum sim_drive level(bool high)
 
 static void i2c_start(void)
 {
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_FLOAT, SIM_DRIVE_FLOAT);
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_FLOAT, SIM_DRIVE_LOW);
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_LOW);
+    drive(SIM_DRIVE_FLOAT, SIM_DRIVE_FLOAT);
+    drive(SIM_DRIVE_FLOAT, SIM_DRIVE_LOW);
+    drive(SIM_DRIVE_LOW, SIM_DRIVE_LOW);
 }
 
 /* Expects SCL low (after a bit or a START). */
 static void i2c_stop(void)
 {
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_LOW);
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_FLOAT, SIM_DRIVE_LOW);
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_FLOAT, SIM_DRIVE_FLOAT);
+    drive(SIM_DRIVE_LOW, SIM_DRIVE_LOW);
+    drive(SIM_DRIVE_FLOAT, SIM_DRIVE_LOW);
+    drive(SIM_DRIVE_FLOAT, SIM_DRIVE_FLOAT);
 }
 
 /* Repeated START from SCL low. */
 static void i2c_restart(void)
 {
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_FLOAT);
+    drive(SIM_DRIVE_LOW, SIM_DRIVE_FLOAT);
     i2c_start();
 }
 
 /* One clock: put bit on SDA while SCL low, sample while SCL high, drop SCL. Returns SDA. */
 static bool i2c_clock(bool bit)
 {
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, level(bit));
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_FLOAT, level(bit));
+    drive(SIM_DRIVE_LOW, level(bit));
+    drive(SIM_DRIVE_FLOAT, level(bit));
     bool sda = sim_i2c_bus_sda_level(bus);
-    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, level(bit));
+    drive(SIM_DRIVE_LOW, level(bit));
     return sda;
 }
 
@@ -596,4 +607,51 @@ Test(lynx, a_fault_switched_on_mid_byte_changes_the_next_byte_only)
     cr_assert_eq(byte, 0x00, "the byte being shifted is latched");
     cr_assert_eq(i2c_read_byte(false), 0xFF);
     i2c_stop();
+}
+
+/* --- strict timing --- */
+
+Test(lynx, a_well_timed_master_breaks_no_timing_rule)
+{
+    sim_i2c_bus_set_timing(bus, SIM_I2C_STANDARD, true);
+    assert_reads(0x00);
+    const struct sim_i2c_timing *t = sim_i2c_bus_timing(bus);
+    for (int r = 0; r < SIM_I2C_RULES; r++)
+        cr_assert_eq(t->rules[r].violations, 0, "%s", sim_i2c_rule_name(r));
+    cr_assert_eq(t->rules[SIM_I2C_T_HIGH].shortest_ns, 5000);
+}
+
+Test(lynx, with_strict_timing_a_mistimed_address_is_not_acknowledged)
+{
+    sim_i2c_bus_set_timing(bus, SIM_I2C_STANDARD, true);
+    step_ns = 3000; /* SCL high 3 us, START hold 3 us */
+    assert_nack(0x08);
+    cr_assert_eq(sim_i2c_bus_stats(bus)->timing_aborts, 1);
+    step_ns = 5000;
+    assert_reads(0x00); /* the next well-timed transaction is answered */
+    cr_assert_eq(sim_i2c_bus_stats(bus)->timing_aborts, 1);
+}
+
+Test(lynx, without_strict_timing_a_mistimed_address_is_answered_and_counted)
+{
+    step_ns = 3000;
+    assert_reads(0x00);
+    cr_assert_eq(sim_i2c_bus_stats(bus)->timing_aborts, 0);
+    cr_assert_gt(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HIGH].violations, 0);
+    cr_assert_gt(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HD_STA].violations, 0);
+}
+
+Test(lynx, with_strict_timing_a_mistimed_data_byte_is_still_sent)
+{
+    /* Only the START and the address decide; a slave that has ACKed carries on. */
+    sim_i2c_bus_set_timing(bus, SIM_I2C_STANDARD, true);
+    uint8_t status = 0xAA;
+    i2c_start();
+    cr_assert(i2c_write_byte(0x08 << 1 | 1));
+    step_ns = 3000;
+    status = i2c_read_byte(false);
+    i2c_stop();
+    cr_assert_eq(status, 0x00);
+    cr_assert_eq(sim_i2c_bus_stats(bus)->timing_aborts, 0);
+    cr_assert_gt(sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_HIGH].violations, 0);
 }

@@ -448,6 +448,22 @@ static bool is_valid_opcode(unsigned op)
     if (op < 0x40 && (op & 0x30))
         return true; /* data shifting */
     switch (op) {
+    case 0x4A: /* TMS */
+    case 0x4B:
+    case 0x6A:
+    case 0x6B:
+    case 0x6E:
+    case 0x6F:
+    case 0x88: /* wait on GPIOL1 */
+    case 0x89:
+    case 0x90: /* MCU host emulation */
+    case 0x91:
+    case 0x92:
+    case 0x93:
+    case 0x94: /* clock until GPIOL1 */
+    case 0x95:
+    case 0x9C:
+    case 0x9D:
     case 0x80:
     case 0x81:
     case 0x82:
@@ -483,7 +499,7 @@ Test(mpsse, every_unknown_opcode_is_answered_with_fa_and_the_opcode)
         ASSERT_REPLY(0xFA, byte);
         bad++;
     }
-    cr_assert_eq(bad, 256 - 65);
+    cr_assert_eq(bad, 256 - 81);
     cr_assert_eq(sim_mpsse_stats(mpsse)->bad_commands, bad);
     cr_assert_eq(sim_mpsse_stats(mpsse)->commands, bad);
     cr_assert_eq(flushes, 0);
@@ -1130,4 +1146,141 @@ Test(mpsse, without_a_bus_the_pins_read_their_own_drive)
     cr_assert_eq(sim_mpsse_stats(alone)->scl_periods, 8);
     sim_mpsse_free(alone);
     assert_lines(true, true); /* the fixture's bus untouched */
+}
+
+/* --- bus time: when each pin moves (the I2C bus's timing checks) --- */
+
+static const struct sim_i2c_rule_stats *rule(enum sim_i2c_rule r)
+{
+    return &sim_i2c_bus_timing(bus)->rules[r];
+}
+
+Test(mpsse, pyftdi_100khz_clocking_holds_scl_high_3333_ns_which_breaks_standard_mode)
+{
+    /* pyftdi's I2cController at 100 kHz: divide-by-5 on, divisor 0x27, 3-phase */
+    SEND(0x8B, 0x86, 0x27, 0x00, 0x8C, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03);
+    SEND(0x80, 0x01, 0x03, 0x80, 0x00, 0x03);       /* START */
+    SEND(0x11, 0x00, 0x00, 0x11, 0x80, 0x02, 0x03); /* address byte, release SDA */
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->shortest_ns, 3333);
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->violations, 8);
+    cr_assert_eq(rule(SIM_I2C_T_LOW)->shortest_ns, 3833, "one pin write + a third of a bit");
+    cr_assert_eq(rule(SIM_I2C_T_LOW)->violations, 1, "only next to the START");
+    cr_assert_eq(rule(SIM_I2C_T_HD_DAT)->violations, 0, "3-phase holds data a third");
+}
+
+Test(mpsse, a_3_phase_bit_is_high_a_third_and_low_two_thirds_of_its_period)
+{
+    /* 60 MHz, divisor 239: a 12 us bit */
+    SEND(0x8A, 0x86, 0xEF, 0x00, 0x8C, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03);
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x02, 0x03); /* SCL low 5 us before the first bit */
+    SEND(0x11, 0x01, 0x00, 0x55, 0xAA);
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->shortest_ns, 4000);
+    cr_assert_eq(rule(SIM_I2C_T_LOW)->shortest_ns, 8000);
+    cr_assert_eq(rule(SIM_I2C_T_SU_DAT)->shortest_ns, 4000);
+    cr_assert_eq(rule(SIM_I2C_T_HD_DAT)->shortest_ns, 4000);
+    for (int r = 0; r < SIM_I2C_RULES; r++)
+        cr_assert_eq(rule(r)->violations, 0, "%s", sim_i2c_rule_name(r));
+}
+
+Test(mpsse, without_3_phase_data_changes_as_scl_falls_and_breaks_the_data_hold)
+{
+    SEND(0x8A, 0x86, 0xEF, 0x00, 0x8D, 0x9E, 0x07, 0x00, 0x80, 0x02, 0x03);
+    SEND(0x11, 0x00, 0x00, 0x55);
+    cr_assert_eq(rule(SIM_I2C_T_HD_DAT)->shortest_ns, 0);
+    cr_assert_gt(rule(SIM_I2C_T_HD_DAT)->violations, 0);
+    cr_assert_eq(rule(SIM_I2C_T_HIGH)->shortest_ns, 4000, "high and low half an 8 us bit");
+}
+
+Test(mpsse, pin_writes_move_the_pins_half_a_microsecond_apart)
+{
+    SEND(0x8A, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03);
+    SEND(0x80, 0x01, 0x03, 0x80, 0x01, 0x03, 0x80, 0x01, 0x03, 0x80, 0x00, 0x03); /* START */
+    cr_assert_eq(rule(SIM_I2C_T_HD_STA)->shortest_ns, 1500, "3 writes of 0.5 us");
+    cr_assert_eq(rule(SIM_I2C_T_HD_STA)->violations, 1);
+}
+
+Test(mpsse, a_transfer_arriving_later_finds_the_bus_idle_since_the_last_command)
+{
+    SEND(0x8A, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03, 0x80, 0x01, 0x03);
+    cr_assert_eq(sim_mpsse_now_ns(mpsse), 1000);
+    sim_mpsse_advance_to(mpsse, 500); /* the bus is ahead of it: no change */
+    cr_assert_eq(sim_mpsse_now_ns(mpsse), 1000);
+    sim_mpsse_advance_to(mpsse, 2000000);
+    SEND(0x80, 0x00, 0x03); /* SCL falls 2 ms after the START */
+    cr_assert_eq(rule(SIM_I2C_T_HD_STA)->shortest_ns, 2000000 - 500);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 1500, "idle time is not bus time");
+}
+
+/* --- the opcodes a stray byte may hit: each takes its real length --- */
+
+Test(mpsse, tms_commands_take_three_bytes_and_the_reading_ones_answer_one_byte)
+{
+    SEND(0x8A, 0x9E, 0x07, 0x00, 0x80, 0x02, 0x0B);
+    SEND(0x4B, 0x02, 0x05, 0xAA, 0x87);
+    ASSERT_REPLY(0xFA, 0xAA);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->scl_periods, 3, "3 TMS bits clocked on TCK");
+    clear_reply();
+    SEND(0x6B, 0x00, 0x80, 0xAA);
+    cr_assert_eq(rx_len, 3, "one byte read, then FA AA");
+    cr_assert_eq(rx[1], 0xFA);
+    cr_assert_eq(rx[2], 0xAA);
+    cr_assert_eq(rx[0] & 0x80, 0x80, "SDA released (DO = bit 7 = 1) reads 1");
+    clear_reply();
+    SEND(0x6E, 0x06, 0x00, 0x4A, 0x00, 0x00, 0xAA);
+    cr_assert_eq(rx_len, 3);
+    cr_assert_eq(rx[0] & 0x80, 0, "DO held low by bit 7 = 0: SDA reads 0");
+}
+
+Test(mpsse, mcu_host_commands_take_their_length_and_the_reads_shift_the_reply)
+{
+    SEND(0x90, 0xAA, 0xAB); /* 2 bytes: read short address AA; AB is a bad command */
+    cr_assert_eq(rx_len, 3);
+    cr_assert_eq(rx[1], 0xFA);
+    cr_assert_eq(rx[2], 0xAB);
+    clear_reply();
+    SEND(0x91, 0xAA, 0xAA, 0x92, 0xAA, 0xAA, 0x93, 0xAA, 0xAA, 0xAA, 0xAB);
+    cr_assert_eq(rx_len, 3, "91 answers one byte, 92 and 93 none");
+    cr_assert_eq(rx[1], 0xFA);
+    cr_assert_eq(rx[2], 0xAB);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->bad_commands, 2);
+}
+
+Test(mpsse, waiting_for_gpiol1_high_returns_at_once_as_the_pin_floats_high)
+{
+    SEND(0x88, 0x94, 0xAA);
+    ASSERT_REPLY(0xFA, 0xAA);
+    cr_assert_not(sim_mpsse_stalled(mpsse));
+}
+
+Test(mpsse, waiting_for_gpiol1_low_stalls_the_engine_until_a_purge)
+{
+    SEND(0x89, 0xAA, 0x81, 0x87);
+    ASSERT_NO_REPLY();
+    cr_assert(sim_mpsse_stalled(mpsse));
+    SEND(0xAA);
+    ASSERT_NO_REPLY();
+    cr_assert_eq(sim_mpsse_stats(mpsse)->stalled_bytes, 4);
+    sim_mpsse_purge(mpsse);
+    SEND(0xAA);
+    ASSERT_REPLY(0xFA, 0xAA);
+    SEND(0x95); /* clock until low: the same */
+    cr_assert(sim_mpsse_stalled(mpsse));
+    sim_mpsse_reset(mpsse);
+    cr_assert_not(sim_mpsse_stalled(mpsse));
+}
+
+Test(mpsse, a_gpiol1_low_output_satisfies_the_wait_for_low)
+{
+    SEND(0x80, 0x00, 0x20, 0x89, 0xAA); /* AD5 an output driving 0 */
+    ASSERT_REPLY(0xFA, 0xAA);
+}
+
+Test(mpsse, clock_bytes_until_gpiol1_stops_at_once_for_high_and_clocks_all_for_low)
+{
+    SEND(0x8A, 0x9C, 0x01, 0x00, 0xAA);
+    ASSERT_REPLY(0xFA, 0xAA);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->scl_periods, 0, "GPIOL1 is already high");
+    SEND(0x9D, 0x01, 0x00);
+    cr_assert_eq(sim_mpsse_stats(mpsse)->scl_periods, 16, "2 bytes of clocks: it never goes low");
 }

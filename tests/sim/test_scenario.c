@@ -1,7 +1,9 @@
 /* Scenario files and action lines: what parses, what it means, and the errors people get. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hardware.h"
 #include "scenario.h"
@@ -238,6 +240,9 @@ Test(action, parses_the_adapter_faults)
         {"short-read S1", SIM_ACTION_SHORT_READ, 1},
         {"empty-read S1 count=10", SIM_ACTION_EMPTY_READ, 10},
         {"unplug-mid-transfer S1", SIM_ACTION_UNPLUG_MID_TRANSFER, 1},
+        {"control-error S1 count=4", SIM_ACTION_CONTROL_ERROR, 4},
+        {"control-timeout S1", SIM_ACTION_CONTROL_TIMEOUT, 1},
+        {"string-error S1", SIM_ACTION_STRING_ERROR, 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sim_action a = parsed(cases[i].line);
@@ -329,8 +334,26 @@ Test(scenario, chip_option_selects_the_variant_and_its_default_pid)
     sim_scenario_clear(&sc);
 
     expect_error("adapter S1 chip=ft232r\n",
-                 "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no or "
-                 "chip=ft232h|ft2232h|ft4232h, got 'chip=ft232r'");
+                 "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
+                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast or strict-timing=yes|no, got "
+                 "'chip=ft232r'");
+}
+
+Test(scenario, timing_options_choose_the_i2c_mode_and_strictness_per_adapter)
+{
+    struct sim_scenario sc;
+    char err[300] = "";
+    cr_assert_eq(parse_text("adapter S0\n"
+                            "adapter S1 i2c=fast strict-timing=yes\n",
+                            &sc, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S0")->i2c_mode, SIM_I2C_STANDARD, "the default");
+    cr_assert_not(sim_scenario_adapter(&sc, "S0")->strict_timing);
+    cr_assert_eq(sim_scenario_adapter(&sc, "S1")->i2c_mode, SIM_I2C_FAST);
+    cr_assert(sim_scenario_adapter(&sc, "S1")->strict_timing);
+    sim_scenario_clear(&sc);
+    expect_error("adapter S1 i2c=hs\n", "got 'i2c=hs'");
+    expect_error("adapter S1 strict-timing=maybe\n", "got 'strict-timing=maybe'");
 }
 
 /* --- applying actions to the models (no USB) --- */
@@ -366,6 +389,38 @@ static void free_hardware(void)
 
 TestSuite(apply, .fini = free_hardware);
 
+Test(apply, the_bus_of_each_adapter_checks_the_mode_of_its_scenario_line)
+{
+    build_hardware("adapter S0\nadapter S1 i2c=fast strict-timing=yes\n");
+    cr_assert_eq(sim_i2c_bus_timing(hw.adapters[0].bus)->mode, SIM_I2C_STANDARD);
+    cr_assert_not(sim_i2c_bus_strict(hw.adapters[0].bus));
+    cr_assert_eq(sim_i2c_bus_timing(hw.adapters[1].bus)->mode, SIM_I2C_FAST);
+    cr_assert(sim_i2c_bus_strict(hw.adapters[1].bus));
+}
+
+Test(apply, stats_carry_the_timing_counters_per_rule)
+{
+    build_hardware("adapter S0\n");
+    struct sim_i2c_bus *bus = hw.adapters[0].bus;
+    sim_i2c_bus_set_time(bus, 1000);
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_FLOAT);
+    sim_i2c_bus_set_time(bus, 6000);
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_FLOAT, SIM_DRIVE_FLOAT);
+    sim_i2c_bus_set_time(bus, 9000);
+    sim_i2c_bus_set_master(bus, SIM_DRIVE_LOW, SIM_DRIVE_FLOAT); /* 3 us high */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    sim_hardware_write_stats(&hw, out);
+    fclose(out);
+    cr_assert(strstr(text, "\"i2c_mode\": \"standard\", \"strict_timing\": false"), "%s", text);
+    cr_assert(strstr(text, "\"timing_violations\": {\"t_high\": 1, \"t_low\": 0,"), "%s", text);
+    cr_assert(strstr(text, "\"timing_shortest_ns\": {\"t_high\": 3000, \"t_low\": 5000, "
+                           "\"t_su_sta\": null"),
+              "%s", text);
+    free(text);
+}
+
 Test(apply, all_reaches_every_declared_distributor_and_only_those)
 {
     build_hardware("adapter S1\ndistributor S1 A\ndistributor S1 C\n");
@@ -397,6 +452,21 @@ Test(apply, adapter_faults_arm_the_usb_model)
     cr_assert_eq(sim_ft232h_bulk_submit(dev, true), -ETIMEDOUT);
     apply_ok("latency S1 200");
     cr_assert_eq(sim_ft232h_latency_ms(dev), 200);
+
+    const struct sim_usb_setup vendor = {0x40, 0x09, 16, 1, 0};
+    const struct sim_usb_setup serial = {0x80, 0x06, 0x0303, 0x0409, 255};
+    const struct sim_usb_setup product = {0x80, 0x06, 0x0302, 0x0409, 255};
+    apply_ok("control-error S1 count=2");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), -EPIPE);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &serial), -EPIPE);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), 0);
+    apply_ok("control-timeout S1");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), -ETIMEDOUT);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &vendor), 0);
+    apply_ok("string-error S1");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &product), 0, "only the serial number");
+    cr_assert_eq(sim_ft232h_control_submit(dev, &serial), -EPIPE);
+    cr_assert_eq(sim_ft232h_control_submit(dev, &serial), 0, "once");
 }
 
 Test(apply, errors_name_the_missing_target)
@@ -427,4 +497,43 @@ Test(apply, a_full_script_queue_refuses_the_whole_action)
     cr_assert(strstr(err, "script of distributor S1 B is full"), "%s", err);
     cr_assert_eq(sim_lynx_script_pending(hw.adapters[0].lynx[0]),
                  SIM_LYNX_SCRIPT_MAX - SIM_ACTION_SCRIPT_MAX, "A got nothing either");
+}
+
+Test(scenario, two_hundred_thousand_events_in_reverse_order_load_sorted_in_seconds)
+{
+#ifdef __SANITIZE_ADDRESS__
+    enum { EVENTS = 5000 }; /* the sanitized parser is far slower: order and stability only */
+#else
+    enum { EVENTS = 200000 };
+#endif
+    size_t cap = 64 + (size_t)EVENTS * 48;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    size_t len = (size_t)snprintf(text, cap, "adapter S1\ndistributor S1 A\n");
+    for (int i = EVENTS - 1; i >= 0; i--) { /* newest first, two per time: worst for insertion */
+        char line[48]; /* one line at a time: sanitizers check the whole room snprintf is given */
+        int n = snprintf(line, sizeof(line), "at %d.%03d fuse S1 A %d open\n", i / 2000,
+                         (i / 2) % 1000, 1 + i % 2);
+        memcpy(text + len, line, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    struct timespec t0, t1;
+    struct sim_scenario sc;
+    char err[300] = "";
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(parse_text(text, &sc, err, sizeof(err)), 0, "%s", err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(s, 5.0, "loading took %.2f s", s);
+    cr_assert_eq(sc.n_events, EVENTS);
+    size_t unsorted = 0, unstable = 0;
+    for (size_t i = 1; i < sc.n_events; i++) {
+        unsorted += sc.events[i - 1].at_ms > sc.events[i].at_ms;
+        unstable +=
+            sc.events[i - 1].at_ms == sc.events[i].at_ms && sc.events[i - 1].action.fuse != 2;
+    }
+    cr_assert_eq(unsorted, 0, "events out of order");
+    cr_assert_eq(unstable, 0, "equal times must keep file order");
+    sim_scenario_clear(&sc);
+    free(text);
 }

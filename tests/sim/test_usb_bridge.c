@@ -558,3 +558,67 @@ Test(usb_bridge, an_ft2232h_enumerates_with_two_interfaces_and_serves_port_b)
                  "no endpoint 0x85 on an FT2232H: the submit fails");
     libusb_close(h);
 }
+
+Test(usb_bridge, a_read_smaller_than_the_chips_packet_fails_with_libusb_error_overflow)
+{
+    libusb_device_handle *h = open_adapter();
+    uint8_t cmd[41], buf[512];
+    memset(cmd, 0x81, sizeof(cmd) - 1);
+    cmd[sizeof(cmd) - 1] = 0x87; /* 40 pin reads: a 42-byte packet */
+
+    enter_mpsse(h);
+    bulk_write(h, cmd, sizeof(cmd));
+    cr_assert_eq(bulk_read(h, buf, 16), LIBUSB_ERROR_OVERFLOW);
+    bulk_write(h, cmd, sizeof(cmd));
+    cr_assert_eq(bulk_read(h, buf, 42), 42, "a request the packet fits in is fine");
+    libusb_close(h);
+}
+
+Test(usb_bridge, control_error_stalls_the_next_control_transfers_standard_and_vendor)
+{
+    libusb_device_handle *h = open_adapter();
+    unsigned char text[64];
+
+    arm(sim_ft232h_fail_control, 2);
+    cr_assert_eq(vendor_out(h, 0x09, 16), LIBUSB_ERROR_PIPE, "SET_LATENCY_TIMER stalls");
+    cr_assert_eq(libusb_get_string_descriptor(h, 1, 0x0409, text, sizeof(text)), LIBUSB_ERROR_PIPE,
+                 "GET_DESCRIPTOR stalls");
+    cr_assert_eq(vendor_out(h, 0x09, 16), 0, "the third one goes through");
+    libusb_close(h);
+}
+
+Test(usb_bridge, control_timeout_makes_a_control_transfer_time_out_and_the_next_one_works)
+{
+    libusb_device_handle *h = open_adapter();
+    uint8_t latency = 0;
+    struct timespec start;
+
+    arm(sim_ft232h_hang_control, 1);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x0A, 0, 1, &latency, 1, 150),
+                 LIBUSB_ERROR_TIMEOUT);
+    cr_assert_geq(elapsed_ms(&start), 140.0);
+    cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x0A, 0, 1, &latency, 1, TIMEOUT_MS), 1);
+    cr_assert_eq(latency, 16);
+    libusb_close(h);
+}
+
+static void fail_serial_string(struct sim_ft232h *dev, unsigned count)
+{
+    (void)count;
+    sim_ft232h_fail_serial_string(dev);
+}
+
+Test(usb_bridge, string_error_fails_the_serial_number_read_once)
+{
+    libusb_device_handle *h = open_adapter();
+    unsigned char text[64];
+
+    arm(fail_serial_string, 1);
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 1, text, sizeof(text)), 4,
+                 "other strings are read");
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 3, text, sizeof(text)), LIBUSB_ERROR_PIPE);
+    cr_assert_eq(libusb_get_string_descriptor_ascii(h, 3, text, sizeof(text)), 8, "only once");
+    cr_assert_str_eq((char *)text, "LX000001");
+    libusb_close(h);
+}
