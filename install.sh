@@ -7,8 +7,11 @@
 #
 #   --root DIR       install under DIR instead of / (also ROOT=DIR); only files are written then:
 #                    no remount, no udevadm, no svc (used by tests/install/test_install.sh)
-#   --serial SERIAL  the udev rule keeps serial-starter away only from adapters with this USB
-#                    serial number (repeatable; remembered for later runs)
+#   --serial SERIAL  the adapter with this USB serial number is the daemon's: config.ini gets a
+#                    [ftdi:SERIAL] section (once), and the udev rule keeps serial-starter away
+#                    only from the adapters so named (repeatable; remembered for later runs).
+#                    Without it, install.sh lists the stock adapters plugged in that config.ini
+#                    does not name.
 #   --all-adapters   forget earlier --serial choices: every 0403:6014 and 0403:d4f8 adapter
 #   --boot           quiet; what /data/rc.local runs
 #
@@ -66,7 +69,7 @@ while [ $# -gt 0 ]; do
     --serial=*) add_serial "${1#--serial=}" ;;
     --all-adapters) ALL_ADAPTERS=1 ;;
     --boot) BOOT=1 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
     esac
     shift
@@ -136,6 +139,37 @@ if [ -z "$ROOT" ] && ! "$DEST/$NAME" --version >/dev/null 2>"$DEST/.version-chec
     die "$APP/$NAME does not run on this device (wrong architecture or Venus OS too old?)"
 fi
 rm -f "$DEST/.version-check"
+
+# --- config.ini: the adapters named with --serial are the daemon's ---------------------------
+# A stock FTDI adapter is claimed only when config.ini has a section for its serial (README,
+# "Which adapters are the daemon's"); --serial writes it, once.
+has_section() {
+    grep -qi "^[[:space:]]*\[ftdi:[[:space:]]*$1[[:space:]]*\]" "$DEST/config.ini"
+}
+for serial in $SERIALS; do
+    if ! has_section "$serial"; then
+        printf '\n[ftdi:%s]\n' "$serial" >> "$DEST/config.ini"
+        say "added [ftdi:$serial] to $APP/config.ini"
+    fi
+done
+
+# Stock FTDI adapters plugged in now that config.ini does not name (read from sysfs: opening
+# them, as lynx-scan does, would take their serial port away for a moment).
+list_unnamed_adapters() {
+    for dev in "$ROOT"/sys/bus/usb/devices/*; do
+        [ -f "$dev/idVendor" ] && [ -f "$dev/serial" ] || continue
+        [ "$(cat "$dev/idVendor")" = 0403 ] || continue
+        case $(cat "$dev/idProduct") in 6014 | 6010 | 6011) ;; *) continue ;; esac
+        serial=$(cat "$dev/serial")
+        has_section "$serial" || printf '%s %s\n' "$serial" "$(cat "$dev/idProduct")"
+    done
+}
+if [ "$BOOT" = 0 ]; then
+    list_unnamed_adapters | while read -r serial pid; do
+        say "a stock FTDI adapter (0403:$pid) with serial $serial is plugged in and not in config.ini;"
+        say "  to watch Lynx Distributors through it: sh $APP/install.sh --serial $serial"
+    done
+fi
 
 # --- udev rule: serial-starter ignores the adapters -------------------------------------------
 if [ "$ALL_ADAPTERS" = 1 ]; then

@@ -241,8 +241,8 @@ struct parser {
     bool out_of_memory;
     char warned_section[128]; /* last unknown section warned about, to warn once */
     int warned_section_line;
-    int *section_line;     /* per cfg->adapters entry: the line of its [ftdi:...] section */
-    int header_line;       /* the latest [section] line read */
+    int *section_line; /* per cfg->adapters entry: the line of its [ftdi:...] section */
+    int header_line;   /* the latest [section] line read */
     bool vid_set, pid_set;
     uint16_t vid, pid;
     int pid_line;

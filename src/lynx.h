@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LYNX_DISTRIBUTORS  4    /* A..D on one bus */
-#define LYNX_FUSES         4    /* per distributor */
-#define LYNX_BASE_ADDRESS  0x08 /* A = 0x08 (factory default) .. D = 0x0B */
+#define LYNX_DISTRIBUTORS 4    /* A..D on one bus */
+#define LYNX_FUSES        4    /* per distributor */
+#define LYNX_BASE_ADDRESS 0x08 /* A = 0x08 (factory default) .. D = 0x0B */
 
 #define LYNX_STATUS_NO_SUPPLY           0x02 /* no supply on the busbar: fuse bits meaningless */
 #define LYNX_STATUS_INVALID_MASK        0x0D /* bits never set in a valid read (truncated reads) */

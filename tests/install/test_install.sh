@@ -254,8 +254,13 @@ serial_rules() {
     check "each serial gets both product ids" test \
         "$(grep -c 'ATTRS{idProduct}=="6014", ATTRS{serial}=="FTABC123", ENV{VE_SERVICE}="ignore"' "$rule")" = 1
     snapshot "$r" > "$SCRATCH/installed.txt"
+    check "each serial gets its config.ini section" \
+        test "$(grep -c '^\[ftdi:FT8ZT9MF\]$\|^\[ftdi:FTABC123\]$' "$r/data/dbus-lynx-distributor/config.ini")" = 2
     check "the boot run keeps the serials" run_boot "$r"
     check "... so nothing changes" same_tree "$r" "$SCRATCH/installed.txt"
+    check "install --serial again" run_install "$r" --serial ftabc123
+    check "... adds no second section (serials match in any case)" \
+        test "$(grep -ci '^\[ftdi:FTABC123\]$' "$r/data/dbus-lynx-distributor/config.ini")" = 1
     check "install --all-adapters succeeds" run_install "$r" --all-adapters
     check "the rule matches every adapter again" cmp -s "$TOP/udev/99-$NAME.rules" "$rule"
     run_uninstall "$r"
