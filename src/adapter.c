@@ -25,7 +25,8 @@ static int build_commands(struct adapter *ad)
     return rc < 0 ? (int)rc : 0;
 }
 
-int adapter_init(struct adapter *ad, struct ftdi_host *host, const struct ftdi_device_info *id,
+int adapter_init(struct adapter *ad, struct mpsse_usb_host *host,
+                 const struct mpsse_usb_device_info *id,
                  const struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS], uint32_t i2c_hz,
                  unsigned lost_after)
 {
@@ -46,14 +47,14 @@ int adapter_init(struct adapter *ad, struct ftdi_host *host, const struct ftdi_d
     if ((rc = build_commands(ad)) < 0)
         return rc;
     ad->host = host;
-    ad->ftdi = ftdi_adapter_new(host);
+    ad->ftdi = mpsse_usb_adapter_new(host);
     return ad->ftdi ? 0 : -ENOMEM;
 }
 
 void adapter_deinit(struct adapter *ad)
 {
     if (ad->ftdi)
-        ftdi_adapter_free(ad->ftdi);
+        mpsse_usb_adapter_free(ad->ftdi);
     free(ad->scan_cmd);
     free(ad->recovery_cmd);
     ad->ftdi = NULL;
@@ -64,13 +65,13 @@ void adapter_deinit(struct adapter *ad)
 static int report(struct adapter *ad, int rc, const char *what)
 {
     if (rc != ad->last_error)
-        log_warn("adapter %s: %s: %s", ad->id.serial, what, ftdi_error(ad->ftdi));
+        log_warn("adapter %s: %s: %s", ad->id.serial, what, mpsse_usb_error(ad->ftdi));
     ad->last_error = rc;
     return rc;
 }
 
 /* The FT232H drives the lines open drain by itself; the FT2232H and FT4232H lack drive-zero. */
-static int choose_drive(struct adapter *ad, const struct ftdi_device_info *info)
+static int choose_drive(struct adapter *ad, const struct mpsse_usb_device_info *info)
 {
     switch (info->chip) {
     case FTDI_CHIP_FT232H:
@@ -95,10 +96,10 @@ static int choose_drive(struct adapter *ad, const struct ftdi_device_info *info)
 static int open_device(struct adapter *ad)
 {
     if (ad->id.pid)
-        return ftdi_open(ad->ftdi, ad->id.vid, ad->id.pid, ad->id.serial);
+        return mpsse_usb_open(ad->ftdi, ad->id.vid, ad->id.pid, ad->id.serial);
     int rc = -ENOENT;
     for (size_t i = 0; i < ad->n_ids && rc == -ENOENT; i++)
-        rc = ftdi_open(ad->ftdi, ad->ids[i].vid, ad->ids[i].pid, ad->id.serial);
+        rc = mpsse_usb_open(ad->ftdi, ad->ids[i].vid, ad->ids[i].pid, ad->id.serial);
     return rc;
 }
 
@@ -114,7 +115,7 @@ static void close_adapter(struct adapter *ad)
 static void close_pending(struct adapter *ad)
 {
     if (ad->close_pending)
-        ftdi_close(ad->ftdi);
+        mpsse_usb_close(ad->ftdi);
     ad->close_pending = false;
 }
 
@@ -126,7 +127,7 @@ static void fail_all(struct adapter *ad)
 
 /* ---- the steps: each starts one asynchronous exchange whose completion runs step_done ---- */
 
-static void step_done(struct ftdi_adapter *ftdi, int rc, void *user);
+static void step_done(struct mpsse_usb_adapter *ftdi, int rc, void *user);
 static void finish_poll(struct adapter *ad, int rc);
 static void resynchronise(struct adapter *ad, int failure);
 
@@ -134,8 +135,8 @@ static int exchange(struct adapter *ad, enum adapter_stage stage, const uint8_t 
                     size_t out_len, uint8_t *in, size_t in_len)
 {
     ad->stage = stage;
-    int rc = ftdi_submit_exchange(ad->ftdi, out, out_len, in, in_len, ADAPTER_USB_TIMEOUT_MS,
-                                  step_done, ad);
+    int rc = mpsse_usb_submit_exchange(ad->ftdi, out, out_len, in, in_len, ADAPTER_USB_TIMEOUT_MS,
+                                       step_done, ad);
     if (rc < 0)
         ad->stage = ADAPTER_IDLE;
     return rc;
@@ -159,7 +160,7 @@ static int check_sync(struct adapter *ad)
 static int start_setup(struct adapter *ad, enum adapter_stage stage)
 {
     ad->stage = stage;
-    int rc = ftdi_submit_setup(ad->ftdi, FTDI_DEFAULT_LATENCY_MS, step_done, ad);
+    int rc = mpsse_usb_submit_setup(ad->ftdi, FTDI_DEFAULT_LATENCY_MS, step_done, ad);
     if (rc < 0)
         ad->stage = ADAPTER_IDLE;
     return rc;
@@ -179,7 +180,7 @@ static int start_scan(struct adapter *ad, enum adapter_stage stage)
 
 static void opened(struct adapter *ad)
 {
-    const struct ftdi_device_info *info = ftdi_opened_info(ad->ftdi);
+    const struct mpsse_usb_device_info *info = mpsse_usb_opened_info(ad->ftdi);
     if (ad->opened_once)
         ad->counters.reopens++;
     ad->open = ad->opened_once = true;
@@ -188,8 +189,8 @@ static void opened(struct adapter *ad)
     const struct mpsse_i2c_clock *clk = &ad->scan.clock;
     log_info("adapter %s: opened %s (bcdDevice 0x%04x), I2C SCL at %u Hz (%u Hz configured; "
              "UM10204 %s mode: high %u ns, low %u ns)%s",
-             ad->id.serial, ftdi_chip_name(info->chip), info->bcd_device, (unsigned)clk->scl_hz,
-             (unsigned)clk->requested_hz, mpsse_i2c_mode_name(clk->mode),
+             ad->id.serial, mpsse_usb_chip_name(info->chip), info->bcd_device,
+             (unsigned)clk->scl_hz, (unsigned)clk->requested_hz, mpsse_i2c_mode_name(clk->mode),
              (unsigned)clk->scl_high_ns, (unsigned)clk->scl_low_ns,
              clk->drive == MPSSE_I2C_DRIVE_DIRECTION ? ", open drain by SDA direction" : "");
 }
@@ -299,7 +300,7 @@ static int poll_step(struct adapter *ad, enum adapter_stage stage)
 }
 
 /* Where an exchange (or the set-up) ended: the poll goes on, or the resynchronisation does. */
-static void step_done(struct ftdi_adapter *ftdi, int rc, void *user)
+static void step_done(struct mpsse_usb_adapter *ftdi, int rc, void *user)
 {
     struct adapter *ad = user;
     (void)ftdi;
@@ -339,7 +340,7 @@ static void resync_failed(struct adapter *ad, int rc)
         ad->unplugged = true;
     } else {
         log_warn("adapter %s: cannot set the adapter up again (%s): re-opening it", ad->id.serial,
-                 ftdi_error(ad->ftdi));
+                 mpsse_usb_error(ad->ftdi));
         close_adapter(ad);
     }
 }
@@ -349,7 +350,7 @@ static void resynchronise(struct adapter *ad, int rc)
     enum adapter_stage at = ad->resync_stage, next = ADAPTER_IDLE;
     if (at == ADAPTER_IDLE) { /* the failure itself */
         if (rc != -ENODEV) {
-            rc = ftdi_submit_drain(ad->ftdi, ADAPTER_USB_TIMEOUT_MS, step_done, ad);
+            rc = mpsse_usb_submit_drain(ad->ftdi, ADAPTER_USB_TIMEOUT_MS, step_done, ad);
             next = ADAPTER_RESYNC_DRAIN;
         }
     } else if (at == ADAPTER_RESYNC_DRAIN && rc == 0) {
@@ -359,7 +360,7 @@ static void resynchronise(struct adapter *ad, int rc)
         /* in step again */
     } else if ((at == ADAPTER_RESYNC_DRAIN || at == ADAPTER_RESYNC_SYNC) && rc != -ENODEV) {
         log_info("adapter %s: setting the MPSSE engine up again after: %s", ad->id.serial,
-                 rc == -EPROTO ? "a reply out of step" : ftdi_error(ad->ftdi));
+                 rc == -EPROTO ? "a reply out of step" : mpsse_usb_error(ad->ftdi));
         rc = start_setup(ad, ADAPTER_RESYNC_SETUP);
         next = ADAPTER_RESYNC_SETUP;
     } else if (at == ADAPTER_RESYNC_SETUP && rc == 0) {
@@ -477,15 +478,15 @@ static int adapter_open(struct adapter *ad)
         ad->unplugged = true;
     if (rc < 0)
         return report(ad, rc, "cannot open");
-    ad->id = *ftdi_opened_info(ad->ftdi); /* from now on re-opened by its own ids */
+    ad->id = *mpsse_usb_opened_info(ad->ftdi); /* from now on re-opened by its own ids */
     if ((rc = choose_drive(ad, &ad->id)) < 0) {
-        ftdi_close(ad->ftdi);
+        mpsse_usb_close(ad->ftdi);
         return rc;
     }
     rc = start_setup(ad, ADAPTER_OPEN_SETUP);
     if (rc < 0) {
         report(ad, rc, "cannot set up MPSSE I2C");
-        ftdi_close(ad->ftdi);
+        mpsse_usb_close(ad->ftdi);
         ad->unplugged = rc == -ENODEV;
     }
     return rc;
@@ -538,7 +539,7 @@ int adapter_poll(struct adapter *ad)
     bool completed = false;
     adapter_poll_start(ad, poll_completed, &completed);
     while (!completed || ad->stage != ADAPTER_IDLE)
-        ftdi_host_wait(ad->host);
+        mpsse_usb_host_wait(ad->host);
     return ad->last_rc;
 }
 

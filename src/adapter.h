@@ -23,7 +23,7 @@
 
 #include <stdbool.h>
 
-#include "ftdi.h"
+#include "mpsse_usb.h"
 #include "lynx.h"
 #include "mpsse_i2c.h"
 #include "service.h"
@@ -71,10 +71,10 @@ typedef void (*adapter_observer_fn)(void *user, const struct adapter *ad, bool w
 typedef void (*adapter_done_fn)(struct adapter *ad, void *user);
 
 struct adapter {
-    struct ftdi_host *host;
-    struct ftdi_adapter *ftdi;
-    struct ftdi_device_info id;    /* vid, pid, serial to (re)open; pid 0: not found yet */
-    const struct ftdi_usb_id *ids; /* while pid is 0: the ids to look for the serial under */
+    struct mpsse_usb_host *host;
+    struct mpsse_usb_adapter *ftdi;
+    struct mpsse_usb_device_info id;    /* vid, pid, serial to (re)open; pid 0: not found yet */
+    const struct mpsse_usb_usb_id *ids; /* while pid is 0: the ids to look for the serial under */
     size_t n_ids;
     struct mpsse_i2c_scan scan;
     uint8_t *scan_cmd; /* built at open for the chip: the scan never changes */
@@ -111,14 +111,15 @@ struct adapter {
 };
 
 /* i2c_hz: SCL rate; lost_after: consecutive failed polls before "communications lost". */
-int adapter_init(struct adapter *ad, struct ftdi_host *host, const struct ftdi_device_info *id,
+int adapter_init(struct adapter *ad, struct mpsse_usb_host *host,
+                 const struct mpsse_usb_device_info *id,
                  const struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS], uint32_t i2c_hz,
                  unsigned lost_after);
 void adapter_deinit(struct adapter *ad);
 
 /* Starts one poll: open and set up the adapter if needed, scan the bus, confirm changed reads,
  * feed the trackers, then call done -- all without waiting: every USB transfer is asynchronous
- * (ftdi.h) and advances from the loop. If the previous poll, or the resynchronisation after a
+ * (mpsse_usb.h) and advances from the loop. If the previous poll, or the resynchronisation after a
  * failed one, still waits for the adapter, this poll fails at once (-EBUSY, counted like any
  * failed poll) and done is called before this returns: a slow adapter never holds up the loop,
  * the other adapters or D-Bus. A poll that failed on USB is published first; the drain, sync

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ftdi.h"
+#include "mpsse_usb.h"
 #include "log.h"
 
 #define MAX_LIBUSB_FDS   16
@@ -16,7 +16,7 @@
 #define PRESENT_TEXT_MAX 256
 
 /* FTDI's stock ids: shared with every USB-serial and JTAG adapter of these chips. */
-static const struct ftdi_usb_id stock_ids[] = {
+static const struct mpsse_usb_usb_id stock_ids[] = {
     {FTDI_VID, FTDI_FT232H_PID},
     {FTDI_VID, FTDI_FT2232H_PID},
     {FTDI_VID, FTDI_FT4232H_PID},
@@ -31,18 +31,18 @@ struct entry {
     bool configured;              /* named by a [ftdi:<serial>] section */
     bool seen;                    /* found on USB at least once */
     bool missing_logged;
-    enum ftdi_chip chip_published;
+    enum mpsse_usb_chip chip_published;
 };
 
 struct fleet {
     struct mainloop *loop;
     struct fleet_options opt;
-    struct ftdi_host *host;
-    struct ftdi_hotplug *hotplug;
+    struct mpsse_usb_host *host;
+    struct mpsse_usb_hotplug *hotplug;
     struct mainloop_timer *rescan_timer; /* hot-plug's deferred rescan, or the periodic one */
     struct mainloop_timer *retry_timer;  /* an unreadable serial number */
     uint32_t retry_ms;
-    struct ftdi_usb_id ids[MAX_IDS]; /* looked for: the configured ids and the stock ones */
+    struct mpsse_usb_usb_id ids[MAX_IDS]; /* looked for: the configured ids and the stock ones */
     size_t n_ids;
     struct entry entries[FLEET_MAX_ADAPTERS];
     size_t n_entries;
@@ -91,7 +91,8 @@ static void collect_ids(struct fleet *fleet)
     const struct config *cfg = fleet->opt.cfg;
     fleet->n_ids = 0;
     for (size_t i = 0; i < cfg->n_usb_ids && fleet->n_ids < MAX_IDS; i++)
-        fleet->ids[fleet->n_ids++] = (struct ftdi_usb_id){cfg->usb_ids[i].vid, cfg->usb_ids[i].pid};
+        fleet->ids[fleet->n_ids++] =
+            (struct mpsse_usb_usb_id){cfg->usb_ids[i].vid, cfg->usb_ids[i].pid};
     for (size_t i = 0; i < N_STOCK_IDS && fleet->n_ids < MAX_IDS; i++)
         if (!has_id(fleet, stock_ids[i].vid, stock_ids[i].pid))
             fleet->ids[fleet->n_ids++] = stock_ids[i];
@@ -134,7 +135,7 @@ static void unique_id(struct fleet *fleet, const char *serial, char *id, size_t 
     }
 }
 
-static void hardware_text(enum ftdi_chip chip, char *connection, size_t csize, char *hardware,
+static void hardware_text(enum mpsse_usb_chip chip, char *connection, size_t csize, char *hardware,
                           size_t hsize)
 {
     if (chip == FTDI_CHIP_UNKNOWN) {
@@ -142,12 +143,12 @@ static void hardware_text(enum ftdi_chip chip, char *connection, size_t csize, c
         snprintf(hardware, hsize, "not found yet");
         return;
     }
-    snprintf(connection, csize, "USB %s I2C", ftdi_chip_name(chip));
-    snprintf(hardware, hsize, "%s I2C", ftdi_chip_name(chip));
+    snprintf(connection, csize, "USB %s I2C", mpsse_usb_chip_name(chip));
+    snprintf(hardware, hsize, "%s I2C", mpsse_usb_chip_name(chip));
 }
 
 /* An entry for an adapter: found on USB (info), or configured and not found yet (pid 0). */
-static struct entry *add_entry(struct fleet *fleet, const struct ftdi_device_info *info,
+static struct entry *add_entry(struct fleet *fleet, const struct mpsse_usb_device_info *info,
                                bool configured)
 {
     if (fleet->n_entries == FLEET_MAX_ADAPTERS) {
@@ -210,7 +211,7 @@ static struct entry *add_entry(struct fleet *fleet, const struct ftdi_device_inf
 /* ---- finding adapters ---- */
 
 /* A serial that could not be read: logged once per port, retried with a back-off. */
-static void serial_unreadable(struct fleet *fleet, const struct ftdi_device_info *info)
+static void serial_unreadable(struct fleet *fleet, const struct mpsse_usb_device_info *info)
 {
     char key[sizeof(fleet->logged[0])];
     snprintf(key, sizeof(key), "?%s", info->port_path);
@@ -225,19 +226,19 @@ static void serial_unreadable(struct fleet *fleet, const struct ftdi_device_info
     }
 }
 
-static void leave_alone(struct fleet *fleet, const struct ftdi_device_info *info)
+static void leave_alone(struct fleet *fleet, const struct mpsse_usb_device_info *info)
 {
     if (logged_before(fleet, info->serial))
         return;
     log_info("adapter %s (%04x:%04x, %s) on %s: a stock FTDI adapter that config.ini does not "
              "name: left alone. To watch Lynx Distributors through it, add a section "
              "[ftdi:%s] to config.ini",
-             info->serial, info->vid, info->pid, ftdi_chip_name(info->chip), info->port_path,
+             info->serial, info->vid, info->pid, mpsse_usb_chip_name(info->chip), info->port_path,
              info->serial);
 }
 
 /* Claimed: named by a section, or a dedicated (non-stock) id among the configured ones. */
-static bool ours(const struct fleet *fleet, const struct ftdi_device_info *info)
+static bool ours(const struct fleet *fleet, const struct mpsse_usb_device_info *info)
 {
     if (has_section(fleet->opt.cfg, info->serial))
         return true;
@@ -248,7 +249,7 @@ static bool ours(const struct fleet *fleet, const struct ftdi_device_info *info)
     return false;
 }
 
-static void take_found(struct fleet *fleet, const struct ftdi_device_info *info)
+static void take_found(struct fleet *fleet, const struct mpsse_usb_device_info *info)
 {
     struct entry *e = find_entry(fleet, info->serial);
     if (e) {
@@ -256,7 +257,7 @@ static void take_found(struct fleet *fleet, const struct ftdi_device_info *info)
             e->seen = true;
             e->hw.id = *info;
             log_info("adapter %s found (%04x:%04x, %s on %s)%s%s%s", e->serial, info->vid,
-                     info->pid, ftdi_chip_name(info->chip), info->port_path,
+                     info->pid, mpsse_usb_chip_name(info->chip), info->port_path,
                      strcmp(e->serial, info->serial) ? "; its serial is written " : "",
                      strcmp(e->serial, info->serial) ? info->serial : "",
                      strcmp(e->serial, info->serial) ? ", the service keeps the section's spelling"
@@ -273,17 +274,17 @@ static void take_found(struct fleet *fleet, const struct ftdi_device_info *info)
 
 static void rescan(struct fleet *fleet)
 {
-    struct ftdi_device_info found[MAX_FOUND];
-    int n = ftdi_enumerate(fleet->host, fleet->ids, fleet->n_ids, found, MAX_FOUND);
+    struct mpsse_usb_device_info found[MAX_FOUND];
+    int n = mpsse_usb_enumerate(fleet->host, fleet->ids, fleet->n_ids, found, MAX_FOUND);
     if (n < 0) {
-        log_warn("cannot list USB devices: %s", ftdi_host_error(fleet->host));
+        log_warn("cannot list USB devices: %s", mpsse_usb_host_error(fleet->host));
         return;
     }
     bool unreadable = false;
     size_t used = 0;
     fleet->present[0] = '\0';
     for (int i = 0; i < n && i < MAX_FOUND; i++) {
-        const struct ftdi_device_info *info = &found[i];
+        const struct mpsse_usb_device_info *info = &found[i];
         if (!info->serial[0]) {
             if (info->serial_status != 0) {
                 serial_unreadable(fleet, info);
@@ -311,7 +312,7 @@ static void on_rescan(struct mainloop *loop, struct mainloop_timer *timer, void 
 
 /* Hot-plug callbacks run inside libusb's event handling, where descriptors may not be read:
  * schedule a rescan from the loop instead. Re-opening known adapters is the poll's job. */
-static void on_hotplug(void *user, bool arrived, const struct ftdi_device_info *info)
+static void on_hotplug(void *user, bool arrived, const struct mpsse_usb_device_info *info)
 {
     struct fleet *fleet = user;
     log_debug("hot-plug: %04x:%04x %s", info->vid, info->pid, arrived ? "arrived" : "left");
@@ -325,7 +326,7 @@ static void on_usb_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, in
                       void *user)
 {
     (void)loop, (void)watch, (void)fd, (void)revents;
-    ftdi_host_handle_events(((struct fleet *)user)->host);
+    mpsse_usb_host_handle_events(((struct fleet *)user)->host);
 }
 
 static void usb_fd_added(int fd, short events, void *user)
@@ -353,14 +354,14 @@ static void usb_fd_removed(int fd, void *user)
 static int watch_usb(struct fleet *fleet)
 {
     struct pollfd fds[MAX_LIBUSB_FDS];
-    int n = ftdi_host_pollfds(fleet->host, fds, MAX_LIBUSB_FDS);
+    int n = mpsse_usb_host_pollfds(fleet->host, fds, MAX_LIBUSB_FDS);
     for (int i = 0; i < n && i < MAX_LIBUSB_FDS; i++)
         usb_fd_added(fds[i].fd, fds[i].events, fleet);
-    ftdi_host_set_pollfd_notifiers(fleet->host, usb_fd_added, usb_fd_removed, fleet);
+    mpsse_usb_host_set_pollfd_notifiers(fleet->host, usb_fd_added, usb_fd_removed, fleet);
 
-    bool hotplug = ftdi_host_has_hotplug(fleet->host);
-    if (hotplug && ftdi_hotplug_register(fleet->host, fleet->ids, fleet->n_ids, false, on_hotplug,
-                                         fleet, &fleet->hotplug) < 0)
+    bool hotplug = mpsse_usb_host_has_hotplug(fleet->host);
+    if (hotplug && mpsse_usb_hotplug_register(fleet->host, fleet->ids, fleet->n_ids, false,
+                                              on_hotplug, fleet, &fleet->hotplug) < 0)
         hotplug = false;
     int rc = mainloop_add_timer(fleet->loop, FLEET_RESCAN_MS, !hotplug, on_rescan, fleet,
                                 &fleet->rescan_timer);
@@ -386,7 +387,7 @@ int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct
     fleet->loop = loop;
     fleet->opt = *options;
     collect_ids(fleet);
-    int rc = ftdi_host_new(&fleet->host);
+    int rc = mpsse_usb_host_new(&fleet->host);
     if (rc < 0) {
         log_error("cannot initialise libusb: %s", strerror(-rc));
         fleet_free(fleet);
@@ -399,7 +400,7 @@ int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct
     /* every configured adapter has its service from the start */
     const struct config *cfg = fleet->opt.cfg;
     for (size_t i = 0; i < cfg->n_adapters && !fleet->failed; i++) {
-        struct ftdi_device_info info = {.chip = FTDI_CHIP_UNKNOWN};
+        struct mpsse_usb_device_info info = {.chip = FTDI_CHIP_UNKNOWN};
         snprintf(info.serial, sizeof(info.serial), "%s", cfg->adapters[i].serial);
         add_entry(fleet, &info, true);
     }
@@ -419,17 +420,17 @@ void fleet_free(struct fleet *fleet)
         service_free(fleet->entries[i].svc);
         adapter_deinit(&fleet->entries[i].hw);
     }
-    ftdi_hotplug_deregister(fleet->hotplug);
+    mpsse_usb_hotplug_deregister(fleet->hotplug);
     if (fleet->rescan_timer)
         mainloop_remove_timer(fleet->rescan_timer);
     if (fleet->retry_timer)
         mainloop_remove_timer(fleet->retry_timer);
     if (fleet->host) {
-        ftdi_host_set_pollfd_notifiers(fleet->host, NULL, NULL, NULL);
+        mpsse_usb_host_set_pollfd_notifiers(fleet->host, NULL, NULL, NULL);
         for (int i = 0; i < MAX_LIBUSB_FDS; i++)
             if (fleet->usb_watch[i])
                 mainloop_remove_fd(fleet->usb_watch[i]);
-        ftdi_host_free(fleet->host);
+        mpsse_usb_host_free(fleet->host);
     }
     free(fleet);
 }

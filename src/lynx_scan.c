@@ -24,7 +24,7 @@
 
 #include "adapter.h"
 #include "config.h"
-#include "ftdi.h"
+#include "mpsse_usb.h"
 #include "log.h"
 #include "lynx.h"
 
@@ -43,7 +43,7 @@ enum scan_exit {
 #define ERROR_TEXT_MAX      300
 
 struct options {
-    struct ftdi_usb_id ids[CONFIG_MAX_USB_IDS];
+    struct mpsse_usb_usb_id ids[CONFIG_MAX_USB_IDS];
     size_t n_ids; /* 0 = the daemon's defaults (or the config's) */
     const char *serial;
     unsigned speed_khz; /* 0 = default (or the config's) */
@@ -75,8 +75,8 @@ struct scan {
     struct options opt;
     struct config cfg;
     bool have_config;
-    struct ftdi_host *host;
-    struct ftdi_usb_id ids[SCAN_MAX_IDS];
+    struct mpsse_usb_host *host;
+    struct mpsse_usb_usb_id ids[SCAN_MAX_IDS];
     size_t n_ids;
     uint32_t i2c_hz;
     unsigned lost_after; /* --watch: failed polls before "comms lost", as the daemon counts */
@@ -218,11 +218,11 @@ static int parse_options(int argc, char **argv, struct options *opt)
         return -EINVAL;
     }
     if (have_pid) {
-        opt->ids[0] = (struct ftdi_usb_id){have_vid ? (uint16_t)vid : FTDI_VID, (uint16_t)pid};
+        opt->ids[0] = (struct mpsse_usb_usb_id){have_vid ? (uint16_t)vid : FTDI_VID, (uint16_t)pid};
         opt->n_ids = 1;
     } else if (have_vid) {
-        opt->ids[0] = (struct ftdi_usb_id){(uint16_t)vid, FTDI_LYNX_ADAPTER_PID};
-        opt->ids[1] = (struct ftdi_usb_id){(uint16_t)vid, FTDI_FT232H_PID};
+        opt->ids[0] = (struct mpsse_usb_usb_id){(uint16_t)vid, FTDI_LYNX_ADAPTER_PID};
+        opt->ids[1] = (struct mpsse_usb_usb_id){(uint16_t)vid, FTDI_FT232H_PID};
         opt->n_ids = 2;
     }
     return 0;
@@ -239,10 +239,10 @@ static void resolve_settings(struct scan *sc)
     } else if (sc->have_config) {
         for (size_t i = 0; i < sc->cfg.n_usb_ids; i++)
             sc->ids[sc->n_ids++] =
-                (struct ftdi_usb_id){sc->cfg.usb_ids[i].vid, sc->cfg.usb_ids[i].pid};
+                (struct mpsse_usb_usb_id){sc->cfg.usb_ids[i].vid, sc->cfg.usb_ids[i].pid};
     } else {
-        for (size_t i = 0; i < ftdi_default_ids_count && i < SCAN_MAX_IDS; i++)
-            sc->ids[sc->n_ids++] = ftdi_default_ids[i];
+        for (size_t i = 0; i < mpsse_usb_default_ids_count && i < SCAN_MAX_IDS; i++)
+            sc->ids[sc->n_ids++] = mpsse_usb_default_ids[i];
     }
     unsigned khz = opt->speed_khz    ? opt->speed_khz
                    : sc->have_config ? sc->cfg.i2c_speed_khz
@@ -308,7 +308,7 @@ static void poll_adapter(struct scanned_adapter *sa)
                  "unexpected reply from the MPSSE engine (%s)", strerror(-rc));
     else if (rc < 0)
         snprintf(sa->error_text, sizeof(sa->error_text), "%s",
-                 ftdi_error(sa->hw.ftdi)[0] ? ftdi_error(sa->hw.ftdi) : strerror(-rc));
+                 mpsse_usb_error(sa->hw.ftdi)[0] ? mpsse_usb_error(sa->hw.ftdi) : strerror(-rc));
     refresh_views(sa);
 }
 
@@ -344,7 +344,7 @@ static struct scanned_adapter *find_adapter(struct scan *sc, const char *serial)
 }
 
 /* Sets up the adapter's driver state with the config's view of its distributors (or raw). */
-static int add_adapter(struct scan *sc, const struct ftdi_device_info *info)
+static int add_adapter(struct scan *sc, const struct mpsse_usb_device_info *info)
 {
     struct scanned_adapter *sa = &sc->adapters[sc->n_adapters];
     memset(sa, 0, sizeof(*sa));
@@ -375,7 +375,7 @@ static int add_adapter(struct scan *sc, const struct ftdi_device_info *info)
 /* Listed by physical position (USB port path), which stays put across re-plugging. */
 static int by_port(const void *a, const void *b)
 {
-    const struct ftdi_device_info *x = a, *y = b;
+    const struct mpsse_usb_device_info *x = a, *y = b;
     if (x->bus != y->bus)
         return x->bus < y->bus ? -1 : 1;
     return strverscmp(x->port_path, y->port_path);
@@ -384,8 +384,8 @@ static int by_port(const void *a, const void *b)
 /* Adds the adapters not seen yet; returns how many were added or a negative code. */
 static int find_new_adapters(struct scan *sc)
 {
-    struct ftdi_device_info found[SCAN_MAX_ADAPTERS];
-    int n = ftdi_enumerate(sc->host, sc->ids, sc->n_ids, found, SCAN_MAX_ADAPTERS);
+    struct mpsse_usb_device_info found[SCAN_MAX_ADAPTERS];
+    int n = mpsse_usb_enumerate(sc->host, sc->ids, sc->n_ids, found, SCAN_MAX_ADAPTERS);
     if (n < 0)
         return n;
     qsort(found, (size_t)(n < SCAN_MAX_ADAPTERS ? n : SCAN_MAX_ADAPTERS), sizeof(found[0]),
@@ -484,10 +484,11 @@ static void print_row(FILE *out, const struct scanned_adapter *sa, unsigned d)
 
 static void print_header(FILE *out, const struct scanned_adapter *sa)
 {
-    const struct ftdi_device_info *id = &sa->hw.id;
+    const struct mpsse_usb_device_info *id = &sa->hw.id;
     fprintf(out, "adapter %s  %04x:%04x  %s  bus %03u device %03u  port %s\n",
-            id->serial[0] ? id->serial : "(no serial)", id->vid, id->pid, ftdi_chip_name(id->chip),
-            id->bus, id->address, id->port_path[0] ? id->port_path : "?");
+            id->serial[0] ? id->serial : "(no serial)", id->vid, id->pid,
+            mpsse_usb_chip_name(id->chip), id->bus, id->address,
+            id->port_path[0] ? id->port_path : "?");
 }
 
 /* The effective SCL rate: a requested 100 kHz runs slower so that SCL is high long enough. */
@@ -593,12 +594,12 @@ static void json_distributor(FILE *out, const struct scanned_adapter *sa, unsign
 
 static void json_adapter(FILE *out, const struct scanned_adapter *sa)
 {
-    const struct ftdi_device_info *id = &sa->hw.id;
+    const struct mpsse_usb_device_info *id = &sa->hw.id;
     fputs("{\"serial\":", out);
     json_string(out, id->serial);
     fprintf(out,
             ",\"usb_id\":\"%04x:%04x\",\"chip\":\"%s\",\"bus\":%u,\"device\":%u,\"port\":", id->vid,
-            id->pid, ftdi_chip_name(id->chip), id->bus, id->address);
+            id->pid, mpsse_usb_chip_name(id->chip), id->bus, id->address);
     json_string(out, id->port_path);
     fprintf(out, ",\"i2c_hz\":%" PRIu32 ",\"i2c_mode\":\"%s\",\"error\":", sa->hw.scan.clock.scl_hz,
             mpsse_i2c_mode_name(sa->hw.scan.clock.mode));
@@ -729,7 +730,7 @@ static void watch(struct scan *sc)
         if (since_rescan >= RESCAN_MS) {
             since_rescan = 0;
             if (find_new_adapters(sc) < 0)
-                log_warn("cannot list USB devices: %s", ftdi_host_error(sc->host));
+                log_warn("cannot list USB devices: %s", mpsse_usb_host_error(sc->host));
         }
         for (size_t i = 0; i < sc->n_adapters; i++) {
             struct scanned_adapter *sa = &sc->adapters[i];
@@ -790,7 +791,7 @@ static void catch_stop_signals(void)
 
 static int run(struct scan *sc)
 {
-    int rc = ftdi_host_new(&sc->host);
+    int rc = mpsse_usb_host_new(&sc->host);
     if (rc < 0) {
         fprintf(stderr, "lynx-scan: cannot initialise libusb: %s\n", strerror(-rc));
         return EXIT_NO_ADAPTER;
@@ -798,7 +799,7 @@ static int run(struct scan *sc)
     rc = find_new_adapters(sc);
     if (rc < 0) {
         fprintf(stderr, "lynx-scan: %s\n",
-                rc == -ENOMEM ? strerror(-rc) : ftdi_host_error(sc->host));
+                rc == -ENOMEM ? strerror(-rc) : mpsse_usb_host_error(sc->host));
         return EXIT_NO_ADAPTER;
     }
     for (size_t i = 0; i < sc->n_adapters; i++)
@@ -839,7 +840,7 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < sc.n_adapters; i++)
         adapter_deinit(&sc.adapters[i].hw);
-    ftdi_host_free(sc.host);
+    mpsse_usb_host_free(sc.host);
     config_free(&sc.cfg);
     return status;
 }

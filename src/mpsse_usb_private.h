@@ -1,11 +1,11 @@
-/* What ftdi.c (open, close, synchronous transfers, hot-plug) and ftdi_async.c (asynchronous
- * transfers) share: the objects and a few helpers. Not for other modules. */
-#ifndef LYNX_FTDI_PRIVATE_H
-#define LYNX_FTDI_PRIVATE_H
+/* What mpsse_usb.c (open, close, synchronous transfers, hot-plug) and mpsse_usb_async.c
+ * (asynchronous transfers) share: the objects and a few helpers. Not for other modules. */
+#ifndef LYNX_MPSSE_USB_PRIVATE_H
+#define LYNX_MPSSE_USB_PRIVATE_H
 
 #include <libusb.h>
 
-#include "ftdi.h"
+#include "mpsse_usb.h"
 
 /* FTDI vendor requests (bmRequestType 0x40 host-to-device, vendor, device). */
 #define FTDI_REQ_OUT            (LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE | LIBUSB_ENDPOINT_OUT)
@@ -37,16 +37,16 @@
 
 #define ERROR_MAX 256
 
-/* The adapter's one asynchronous operation (ftdi_async.c). */
-enum ftdi_op_kind {
+/* The adapter's one asynchronous operation (mpsse_usb_async.c). */
+enum mpsse_usb_op_kind {
     FTDI_OP_NONE,
-    FTDI_OP_SETUP,    /* the control requests of ftdi_mpsse_setup */
+    FTDI_OP_SETUP,    /* the control requests of mpsse_usb_mpsse_setup */
     FTDI_OP_EXCHANGE, /* one bulk OUT, then bulk INs until in_len payload bytes */
     FTDI_OP_DRAIN,    /* purge both buffers, then bulk INs until a bare status packet */
 };
 
-struct ftdi_op {
-    enum ftdi_op_kind kind;
+struct mpsse_usb_op {
+    enum mpsse_usb_op_kind kind;
     unsigned step;
     struct libusb_transfer *transfer; /* one per adapter, reused; allocated at open */
     bool in_flight;                   /* transfer submitted, its callback not run yet */
@@ -58,22 +58,22 @@ struct ftdi_op {
     size_t in_len, got, discarded;
     unsigned latency_ms;
     uint64_t deadline_ms;
-    ftdi_done_fn done;
+    mpsse_usb_done_fn done;
     void *user;
 };
 
-struct ftdi_host {
+struct mpsse_usb_host {
     libusb_context *usb;
-    ftdi_pollfd_added_fn pollfd_added;
-    ftdi_pollfd_removed_fn pollfd_removed;
+    mpsse_usb_pollfd_added_fn pollfd_added;
+    mpsse_usb_pollfd_removed_fn pollfd_removed;
     void *pollfd_user;
     char error[ERROR_MAX];
 };
 
-struct ftdi_adapter {
-    struct ftdi_host *host;
+struct mpsse_usb_adapter {
+    struct mpsse_usb_host *host;
     libusb_device_handle *handle;
-    struct ftdi_device_info info;
+    struct mpsse_usb_device_info info;
     size_t packet_size;
     /* One bulk IN transfer lands here; it is then compacted in place to payload only, of which
      * rx[rx_off, rx_len) has not been handed out yet. */
@@ -81,22 +81,22 @@ struct ftdi_adapter {
     size_t rx_capacity;
     size_t rx_off, rx_len;
     char error[ERROR_MAX];
-    bool driver_detached; /* we detached ftdi_sio: given back by ftdi_adapter_free */
-    struct ftdi_op op;
+    bool driver_detached; /* we detached ftdi_sio: given back by mpsse_usb_adapter_free */
+    struct mpsse_usb_op op;
 };
 
-int ftdi_code_from_libusb(int err);
+int mpsse_usb_code_from_libusb(int err);
 /* Records the reason in ad->error; returns code. */
-int ftdi_fail(struct ftdi_adapter *ad, int code, const char *fmt, ...)
+int mpsse_usb_fail(struct mpsse_usb_adapter *ad, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same with libusb's reason; NO_DEVICE gets a wording the log reader understands. */
-int ftdi_fail_usb(struct ftdi_adapter *ad, int usb_err, const char *what);
-uint64_t ftdi_now_ms(void);
+int mpsse_usb_fail_usb(struct mpsse_usb_adapter *ad, int usb_err, const char *what);
+uint64_t mpsse_usb_now_ms(void);
 /* Strips the status bytes of every packet of one IN transfer in place; returns the payload. */
-size_t ftdi_strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size);
+size_t mpsse_usb_strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size);
 /* Hands out up to n bytes of received payload not yet handed out. */
-size_t ftdi_take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n);
+size_t mpsse_usb_take_pending(struct mpsse_usb_adapter *ad, uint8_t *dst, size_t n);
 /* The length of one bulk IN transfer that holds `wanted` payload bytes (whole packets). */
-size_t ftdi_in_length(const struct ftdi_adapter *ad, size_t wanted);
+size_t mpsse_usb_in_length(const struct mpsse_usb_adapter *ad, size_t wanted);
 
 #endif

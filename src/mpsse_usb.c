@@ -1,4 +1,4 @@
-#include "ftdi.h"
+#include "mpsse_usb.h"
 
 #include <errno.h>
 #include <libusb.h>
@@ -10,27 +10,28 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ftdi_private.h"
+#include "mpsse_usb_private.h"
 #include "log.h"
 
-const struct ftdi_usb_id ftdi_default_ids[] = {
+const struct mpsse_usb_usb_id mpsse_usb_default_ids[] = {
     {FTDI_VID, FTDI_LYNX_ADAPTER_PID},
     {FTDI_VID, FTDI_FT232H_PID},
 };
-const size_t ftdi_default_ids_count = sizeof(ftdi_default_ids) / sizeof(ftdi_default_ids[0]);
+const size_t mpsse_usb_default_ids_count =
+    sizeof(mpsse_usb_default_ids) / sizeof(mpsse_usb_default_ids[0]);
 
-struct ftdi_hotplug {
-    struct ftdi_host *host;
+struct mpsse_usb_hotplug {
+    struct mpsse_usb_host *host;
     libusb_hotplug_callback_handle handle;
-    struct ftdi_usb_id *ids;
+    struct mpsse_usb_usb_id *ids;
     size_t ids_count;
-    ftdi_hotplug_fn fn;
+    mpsse_usb_hotplug_fn fn;
     void *user;
 };
 
 /* ---- errors ---- */
 
-int ftdi_code_from_libusb(int err)
+int mpsse_usb_code_from_libusb(int err)
 {
     switch (err) {
     case LIBUSB_SUCCESS:
@@ -67,7 +68,7 @@ static void format_error(char *dst, const char *fmt, va_list ap)
     vsnprintf(dst, ERROR_MAX, fmt, ap);
 }
 
-int ftdi_fail(struct ftdi_adapter *ad, int code, const char *fmt, ...)
+int mpsse_usb_fail(struct mpsse_usb_adapter *ad, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -77,7 +78,7 @@ int ftdi_fail(struct ftdi_adapter *ad, int code, const char *fmt, ...)
 }
 
 static int __attribute__((format(printf, 3, 4)))
-host_fail(struct ftdi_host *host, int code, const char *fmt, ...)
+host_fail(struct mpsse_usb_host *host, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -87,34 +88,35 @@ host_fail(struct ftdi_host *host, int code, const char *fmt, ...)
 }
 
 /* Records what failed with libusb's reason; NO_DEVICE gets a wording the log reader understands. */
-int ftdi_fail_usb(struct ftdi_adapter *ad, int usb_err, const char *what)
+int mpsse_usb_fail_usb(struct mpsse_usb_adapter *ad, int usb_err, const char *what)
 {
     if (usb_err == LIBUSB_ERROR_NO_DEVICE)
-        return ftdi_fail(ad, -ENODEV, "%s: adapter gone (unplugged)", what);
-    return ftdi_fail(ad, ftdi_code_from_libusb(usb_err), "%s: %s", what, libusb_strerror(usb_err));
+        return mpsse_usb_fail(ad, -ENODEV, "%s: adapter gone (unplugged)", what);
+    return mpsse_usb_fail(ad, mpsse_usb_code_from_libusb(usb_err), "%s: %s", what,
+                          libusb_strerror(usb_err));
 }
 
-const char *ftdi_host_error(const struct ftdi_host *host)
+const char *mpsse_usb_host_error(const struct mpsse_usb_host *host)
 {
     return host->error;
 }
 
-const char *ftdi_error(const struct ftdi_adapter *ad)
+const char *mpsse_usb_error(const struct mpsse_usb_adapter *ad)
 {
     return ad->error;
 }
 
 /* ---- host ---- */
 
-int ftdi_host_new(struct ftdi_host **out)
+int mpsse_usb_host_new(struct mpsse_usb_host **out)
 {
     *out = NULL;
-    struct ftdi_host *host = calloc(1, sizeof(*host));
+    struct mpsse_usb_host *host = calloc(1, sizeof(*host));
     if (!host)
         return -ENOMEM;
     int r = libusb_init(&host->usb);
     if (r < 0) {
-        int code = ftdi_code_from_libusb(r);
+        int code = mpsse_usb_code_from_libusb(r);
         free(host);
         return code;
     }
@@ -122,7 +124,7 @@ int ftdi_host_new(struct ftdi_host **out)
     return 0;
 }
 
-void ftdi_host_free(struct ftdi_host *host)
+void mpsse_usb_host_free(struct mpsse_usb_host *host)
 {
     if (!host)
         return;
@@ -131,7 +133,7 @@ void ftdi_host_free(struct ftdi_host *host)
     free(host);
 }
 
-enum ftdi_chip ftdi_chip_from_bcd(uint16_t bcd_device)
+enum mpsse_usb_chip mpsse_usb_chip_from_bcd(uint16_t bcd_device)
 {
     switch (bcd_device) {
     case 0x0700:
@@ -145,7 +147,7 @@ enum ftdi_chip ftdi_chip_from_bcd(uint16_t bcd_device)
     }
 }
 
-const char *ftdi_chip_name(enum ftdi_chip chip)
+const char *mpsse_usb_chip_name(enum mpsse_usb_chip chip)
 {
     switch (chip) {
     case FTDI_CHIP_FT2232H:
@@ -160,7 +162,8 @@ const char *ftdi_chip_name(enum ftdi_chip chip)
     return "unknown FTDI chip";
 }
 
-static bool id_matches(const struct ftdi_usb_id *ids, size_t ids_count, uint16_t vid, uint16_t pid)
+static bool id_matches(const struct mpsse_usb_usb_id *ids, size_t ids_count, uint16_t vid,
+                       uint16_t pid)
 {
     for (size_t i = 0; i < ids_count; i++)
         if (ids[i].vid == vid && ids[i].pid == pid)
@@ -169,13 +172,13 @@ static bool id_matches(const struct ftdi_usb_id *ids, size_t ids_count, uint16_t
 }
 
 static void fill_location(libusb_device *dev, const struct libusb_device_descriptor *desc,
-                          struct ftdi_device_info *info)
+                          struct mpsse_usb_device_info *info)
 {
     memset(info, 0, sizeof(*info));
     info->vid = desc->idVendor;
     info->pid = desc->idProduct;
     info->bcd_device = desc->bcdDevice;
-    info->chip = ftdi_chip_from_bcd(desc->bcdDevice);
+    info->chip = mpsse_usb_chip_from_bcd(desc->bcdDevice);
     info->bus = libusb_get_bus_number(dev);
     info->address = libusb_get_device_address(dev);
 
@@ -200,23 +203,23 @@ static int read_serial(libusb_device_handle *handle, const struct libusb_device_
                                                (int)size);
     if (r < 0) {
         serial[0] = '\0';
-        return ftdi_code_from_libusb(r);
+        return mpsse_usb_code_from_libusb(r);
     }
     serial[r < (int)size ? r : (int)size - 1] = '\0';
     return 0;
 }
 
-int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t ids_count,
-                   struct ftdi_device_info *out, size_t max)
+int mpsse_usb_enumerate(struct mpsse_usb_host *host, const struct mpsse_usb_usb_id *ids,
+                        size_t ids_count, struct mpsse_usb_device_info *out, size_t max)
 {
     if (!ids) {
-        ids = ftdi_default_ids;
-        ids_count = ftdi_default_ids_count;
+        ids = mpsse_usb_default_ids;
+        ids_count = mpsse_usb_default_ids_count;
     }
     libusb_device **list;
     ssize_t count = libusb_get_device_list(host->usb, &list);
     if (count < 0)
-        return host_fail(host, ftdi_code_from_libusb((int)count), "listing USB devices: %s",
+        return host_fail(host, mpsse_usb_code_from_libusb((int)count), "listing USB devices: %s",
                          libusb_strerror((int)count));
 
     int found = 0;
@@ -226,12 +229,12 @@ int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t
             !id_matches(ids, ids_count, desc.idVendor, desc.idProduct))
             continue;
         if ((size_t)found < max) {
-            struct ftdi_device_info *info = &out[found];
+            struct mpsse_usb_device_info *info = &out[found];
             fill_location(list[i], &desc, info);
             libusb_device_handle *handle;
             int r = libusb_open(list[i], &handle);
             if (r < 0) {
-                info->serial_status = ftdi_code_from_libusb(r);
+                info->serial_status = mpsse_usb_code_from_libusb(r);
             } else {
                 info->serial_status =
                     read_serial(handle, &desc, info->serial, sizeof(info->serial));
@@ -247,44 +250,44 @@ int ftdi_enumerate(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t
 
 /* ---- adapter: open / close ---- */
 
-struct ftdi_adapter *ftdi_adapter_new(struct ftdi_host *host)
+struct mpsse_usb_adapter *mpsse_usb_adapter_new(struct mpsse_usb_host *host)
 {
-    struct ftdi_adapter *ad = calloc(1, sizeof(*ad));
+    struct mpsse_usb_adapter *ad = calloc(1, sizeof(*ad));
     if (ad)
         ad->host = host;
     return ad;
 }
 
-static void give_driver_back(struct ftdi_adapter *ad);
+static void give_driver_back(struct mpsse_usb_adapter *ad);
 
-void ftdi_adapter_free(struct ftdi_adapter *ad)
+void mpsse_usb_adapter_free(struct mpsse_usb_adapter *ad)
 {
     if (!ad)
         return;
     give_driver_back(ad);
-    ftdi_close(ad);
+    mpsse_usb_close(ad);
     free(ad);
 }
 
-bool ftdi_is_open(const struct ftdi_adapter *ad)
+bool mpsse_usb_is_open(const struct mpsse_usb_adapter *ad)
 {
     return ad->handle != NULL;
 }
 
-const struct ftdi_device_info *ftdi_opened_info(const struct ftdi_adapter *ad)
+const struct mpsse_usb_device_info *mpsse_usb_opened_info(const struct mpsse_usb_adapter *ad)
 {
     return &ad->info;
 }
 
 /* Opens the first device matching vid:pid and serial. Returns 0 with *handle set, -ENOENT, or
  * the error of a candidate that could not be opened (more useful than "not found"). */
-static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial,
-                         libusb_device_handle **handle)
+static int find_and_open(struct mpsse_usb_adapter *ad, uint16_t vid, uint16_t pid,
+                         const char *serial, libusb_device_handle **handle)
 {
     libusb_device **list;
     ssize_t count = libusb_get_device_list(ad->host->usb, &list);
     if (count < 0)
-        return ftdi_fail_usb(ad, (int)count, "listing USB devices");
+        return mpsse_usb_fail_usb(ad, (int)count, "listing USB devices");
 
     bool any_serial = !serial || !serial[0];
     int candidate_code = 0; /* why the first candidate we could not check failed */
@@ -299,7 +302,7 @@ static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, co
         int r = libusb_open(list[i], &h);
         if (r < 0) {
             if (candidate_code == 0) {
-                candidate_code = ftdi_code_from_libusb(r);
+                candidate_code = mpsse_usb_code_from_libusb(r);
                 candidate_why = "opening";
                 candidate_reason = libusb_strerror(r);
             }
@@ -328,23 +331,23 @@ static int find_and_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, co
         return 0;
     const char *which = any_serial ? "any" : serial;
     if (candidate_code)
-        return ftdi_fail(ad, candidate_code, "%s %04x:%04x (looking for serial %s): %s",
-                         candidate_why, vid, pid, which, candidate_reason);
-    return ftdi_fail(ad, -ENOENT, "no adapter %04x:%04x with serial %s", vid, pid, which);
+        return mpsse_usb_fail(ad, candidate_code, "%s %04x:%04x (looking for serial %s): %s",
+                              candidate_why, vid, pid, which, candidate_reason);
+    return mpsse_usb_fail(ad, -ENOENT, "no adapter %04x:%04x with serial %s", vid, pid, which);
 }
 
 /* ftdi_sio is detached by hand, once, and stays detached while the daemon has the adapter: with
  * libusb's auto-detach every close (after each USB error, too) would hand the port back, its
  * ttyUSB node would come and go, and serial-starter would get a window each time.
- * ftdi_adapter_free gives it back. */
-static int claim_interface(struct ftdi_adapter *ad)
+ * mpsse_usb_adapter_free gives it back. */
+static int claim_interface(struct mpsse_usb_adapter *ad)
 {
     if (libusb_kernel_driver_active(ad->handle, FTDI_INTERFACE) == 1) {
         log_info("ftdi %s: detaching the kernel driver (ftdi_sio) from interface 0",
                  ad->info.port_path);
         int r = libusb_detach_kernel_driver(ad->handle, FTDI_INTERFACE);
         if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND)
-            return ftdi_fail_usb(ad, r, "detaching the kernel driver");
+            return mpsse_usb_fail_usb(ad, r, "detaching the kernel driver");
         ad->driver_detached = r == 0;
     }
 
@@ -352,17 +355,17 @@ static int claim_interface(struct ftdi_adapter *ad)
     if (libusb_get_configuration(ad->handle, &config) == 0 && config != 1) {
         int r = libusb_set_configuration(ad->handle, 1);
         if (r < 0)
-            return ftdi_fail_usb(ad, r, "selecting configuration 1");
+            return mpsse_usb_fail_usb(ad, r, "selecting configuration 1");
     }
 
     int r = libusb_claim_interface(ad->handle, FTDI_INTERFACE);
     if (r < 0)
-        return ftdi_fail_usb(ad, r, "claiming interface 0");
+        return mpsse_usb_fail_usb(ad, r, "claiming interface 0");
     return 0;
 }
 
 /* The daemon lets go of the adapter for good: the kernel driver it detached goes back. */
-static void give_driver_back(struct ftdi_adapter *ad)
+static void give_driver_back(struct mpsse_usb_adapter *ad)
 {
     if (!ad->driver_detached)
         return;
@@ -382,10 +385,10 @@ static void give_driver_back(struct ftdi_adapter *ad)
         libusb_close(handle);
 }
 
-int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *serial)
+int mpsse_usb_open(struct mpsse_usb_adapter *ad, uint16_t vid, uint16_t pid, const char *serial)
 {
     if (ad->handle)
-        return ftdi_fail(ad, -EBUSY, "adapter already open");
+        return mpsse_usb_fail(ad, -EBUSY, "adapter already open");
     int r = find_and_open(ad, vid, pid, serial, &ad->handle);
     if (r < 0)
         return r;
@@ -404,7 +407,7 @@ int ftdi_open(struct ftdi_adapter *ad, uint16_t vid, uint16_t pid, const char *s
         ad->rx = NULL;
         libusb_free_transfer(ad->op.transfer);
         ad->op.transfer = NULL;
-        r = ftdi_fail(ad, -ENOMEM, "allocating the transfer buffers");
+        r = mpsse_usb_fail(ad, -ENOMEM, "allocating the transfer buffers");
         goto fail_release;
     }
     ad->rx_off = ad->rx_len = 0;
@@ -420,11 +423,11 @@ fail_close:
     return r;
 }
 
-void ftdi_close(struct ftdi_adapter *ad)
+void mpsse_usb_close(struct mpsse_usb_adapter *ad)
 {
     if (!ad->handle)
         return;
-    ftdi_cancel(ad);
+    mpsse_usb_cancel(ad);
     libusb_free_transfer(ad->op.transfer);
     ad->op.transfer = NULL;
     /* Fails harmlessly when the adapter is gone. */
@@ -438,14 +441,15 @@ void ftdi_close(struct ftdi_adapter *ad)
 
 /* ---- control requests ---- */
 
-static int control_out(struct ftdi_adapter *ad, uint8_t request, uint16_t value, const char *what)
+static int control_out(struct mpsse_usb_adapter *ad, uint8_t request, uint16_t value,
+                       const char *what)
 {
     int r = libusb_control_transfer(ad->handle, FTDI_REQ_OUT, request, value, FTDI_PORT_A_INDEX,
                                     NULL, 0, FTDI_CONTROL_TIMEOUT_MS);
-    return r < 0 ? ftdi_fail_usb(ad, r, what) : 0;
+    return r < 0 ? mpsse_usb_fail_usb(ad, r, what) : 0;
 }
 
-static int purge_chip(struct ftdi_adapter *ad)
+static int purge_chip(struct mpsse_usb_adapter *ad)
 {
     int r = control_out(ad, FTDI_REQ_RESET, FTDI_PURGE_TO_CHIP, "purging the host-to-chip buffer");
     if (r == 0)
@@ -454,14 +458,14 @@ static int purge_chip(struct ftdi_adapter *ad)
     return r;
 }
 
-int ftdi_mpsse_setup(struct ftdi_adapter *ad, unsigned latency_ms)
+int mpsse_usb_mpsse_setup(struct mpsse_usb_adapter *ad, unsigned latency_ms)
 {
     if (!ad->handle)
-        return ftdi_fail(ad, -EBADF, "adapter not open");
+        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
     if (latency_ms == 0)
         latency_ms = FTDI_DEFAULT_LATENCY_MS;
     if (latency_ms > 255)
-        return ftdi_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
+        return mpsse_usb_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
 
     ad->rx_off = ad->rx_len = 0;
     int r = control_out(ad, FTDI_REQ_RESET, FTDI_RESET_SIO, "resetting the chip");
@@ -482,36 +486,36 @@ int ftdi_mpsse_setup(struct ftdi_adapter *ad, unsigned latency_ms)
     return r;
 }
 
-int ftdi_mpsse_sync(struct ftdi_adapter *ad, unsigned timeout_ms)
+int mpsse_usb_mpsse_sync(struct mpsse_usb_adapter *ad, unsigned timeout_ms)
 {
     static const uint8_t bad_command[] = {0xAA, 0x87};
     uint8_t reply[2];
-    int r = ftdi_write(ad, bad_command, sizeof(bad_command), timeout_ms);
+    int r = mpsse_usb_write(ad, bad_command, sizeof(bad_command), timeout_ms);
     if (r == 0)
-        r = ftdi_read_exact(ad, reply, sizeof(reply), timeout_ms, NULL);
+        r = mpsse_usb_read_exact(ad, reply, sizeof(reply), timeout_ms, NULL);
     if (r < 0)
         return r;
     if (reply[0] != 0xFA || reply[1] != 0xAA)
-        return ftdi_fail(ad, -EPROTO, "MPSSE sync: expected FA AA, got %02X %02X", reply[0],
-                         reply[1]);
+        return mpsse_usb_fail(ad, -EPROTO, "MPSSE sync: expected FA AA, got %02X %02X", reply[0],
+                              reply[1]);
     return 0;
 }
 
 /* ---- bulk transfers ---- */
 
-uint64_t ftdi_now_ms(void)
+uint64_t mpsse_usb_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned timeout_ms)
+int mpsse_usb_write(struct mpsse_usb_adapter *ad, const void *buf, size_t len, unsigned timeout_ms)
 {
     if (!ad->handle)
-        return ftdi_fail(ad, -EBADF, "adapter not open");
+        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
     if (len > INT_MAX)
-        return ftdi_fail(ad, -EINVAL, "write of %zu bytes too large", len);
+        return mpsse_usb_fail(ad, -EINVAL, "write of %zu bytes too large", len);
     if (len == 0)
         return 0;
     int done = 0;
@@ -521,18 +525,19 @@ int ftdi_write(struct ftdi_adapter *ad, const void *buf, size_t len, unsigned ti
     if (r == LIBUSB_ERROR_PIPE)
         libusb_clear_halt(ad->handle, FTDI_EP_OUT); /* best effort; the caller sees -EPIPE */
     if (r == LIBUSB_ERROR_TIMEOUT)
-        return ftdi_fail(ad, -ETIMEDOUT, "bulk OUT timed out after %u ms: %d of %zu bytes sent",
-                         timeout_ms, done, len);
+        return mpsse_usb_fail(ad, -ETIMEDOUT,
+                              "bulk OUT timed out after %u ms: %d of %zu bytes sent", timeout_ms,
+                              done, len);
     if (r < 0)
-        return ftdi_fail_usb(ad, r, "bulk OUT");
+        return mpsse_usb_fail_usb(ad, r, "bulk OUT");
     if ((size_t)done != len)
-        return ftdi_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes", done, len);
+        return mpsse_usb_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes", done, len);
     return 0;
 }
 
 /* Removes the status bytes at the start of every packet of one transfer, compacting the payload
  * to the front of buf. Returns the payload length. */
-size_t ftdi_strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size)
+size_t mpsse_usb_strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size)
 {
     size_t payload = 0;
     for (size_t start = 0; start < len; start += packet_size) {
@@ -545,7 +550,7 @@ size_t ftdi_strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size)
     return payload;
 }
 
-size_t ftdi_take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n)
+size_t mpsse_usb_take_pending(struct mpsse_usb_adapter *ad, uint8_t *dst, size_t n)
 {
     size_t avail = ad->rx_len - ad->rx_off;
     size_t take = avail < n ? avail : n;
@@ -557,7 +562,7 @@ size_t ftdi_take_pending(struct ftdi_adapter *ad, uint8_t *dst, size_t n)
 }
 
 /* One bulk IN transfer sized for `wanted` payload bytes; the payload ends up pending. */
-size_t ftdi_in_length(const struct ftdi_adapter *ad, size_t wanted)
+size_t mpsse_usb_in_length(const struct mpsse_usb_adapter *ad, size_t wanted)
 {
     size_t payload_per_packet = ad->packet_size - FTDI_STATUS_BYTES;
     size_t packets = (wanted + payload_per_packet - 1) / payload_per_packet;
@@ -567,41 +572,42 @@ size_t ftdi_in_length(const struct ftdi_adapter *ad, size_t wanted)
     return length > ad->rx_capacity ? ad->rx_capacity : length;
 }
 
-static int read_transfer(struct ftdi_adapter *ad, size_t wanted, unsigned timeout_ms)
+static int read_transfer(struct mpsse_usb_adapter *ad, size_t wanted, unsigned timeout_ms)
 {
-    size_t length = ftdi_in_length(ad, wanted);
+    size_t length = mpsse_usb_in_length(ad, wanted);
 
     int transferred = 0;
     int r =
         libusb_bulk_transfer(ad->handle, FTDI_EP_IN, ad->rx, (int)length, &transferred, timeout_ms);
     ad->rx_off = 0;
-    ad->rx_len = ftdi_strip_status_bytes(ad->rx, (size_t)transferred, ad->packet_size);
+    ad->rx_len = mpsse_usb_strip_status_bytes(ad->rx, (size_t)transferred, ad->packet_size);
     if (r == LIBUSB_ERROR_PIPE)
         libusb_clear_halt(ad->handle, FTDI_EP_IN); /* best effort; the caller sees -EPIPE */
     return r;
 }
 
-int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeout_ms, size_t *got)
+int mpsse_usb_read_exact(struct mpsse_usb_adapter *ad, void *buf, size_t n, unsigned timeout_ms,
+                         size_t *got)
 {
     uint8_t *dst = buf;
     size_t copied = 0;
     if (got)
         *got = 0;
     if (!ad->handle)
-        return ftdi_fail(ad, -EBADF, "adapter not open");
+        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
 
-    copied = ftdi_take_pending(ad, dst, n);
-    uint64_t deadline = ftdi_now_ms() + timeout_ms;
+    copied = mpsse_usb_take_pending(ad, dst, n);
+    uint64_t deadline = mpsse_usb_now_ms() + timeout_ms;
     int r = 0;
     while (copied < n) {
-        uint64_t now = ftdi_now_ms();
+        uint64_t now = mpsse_usb_now_ms();
         /* Always try at least once, even with the time used up: the reply may be waiting. */
         unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
         r = read_transfer(ad, n - copied, remaining);
-        copied += ftdi_take_pending(ad, dst + copied, n - copied);
+        copied += mpsse_usb_take_pending(ad, dst + copied, n - copied);
         if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
             break;
-        if (copied < n && (r == LIBUSB_ERROR_TIMEOUT || ftdi_now_ms() >= deadline)) {
+        if (copied < n && (r == LIBUSB_ERROR_TIMEOUT || mpsse_usb_now_ms() >= deadline)) {
             r = LIBUSB_ERROR_TIMEOUT;
             break;
         }
@@ -610,50 +616,50 @@ int ftdi_read_exact(struct ftdi_adapter *ad, void *buf, size_t n, unsigned timeo
     if (got)
         *got = copied;
     if (r == LIBUSB_ERROR_TIMEOUT)
-        return ftdi_fail(ad, -ETIMEDOUT, "read timed out after %u ms: %zu of %zu bytes", timeout_ms,
-                         copied, n);
+        return mpsse_usb_fail(ad, -ETIMEDOUT, "read timed out after %u ms: %zu of %zu bytes",
+                              timeout_ms, copied, n);
     if (r < 0)
-        return ftdi_fail_usb(ad, r, "bulk IN");
+        return mpsse_usb_fail_usb(ad, r, "bulk IN");
     return 0;
 }
 
-size_t ftdi_pending(const struct ftdi_adapter *ad)
+size_t mpsse_usb_pending(const struct mpsse_usb_adapter *ad)
 {
     return ad->rx_len - ad->rx_off;
 }
 
-int ftdi_drain(struct ftdi_adapter *ad, unsigned timeout_ms)
+int mpsse_usb_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms)
 {
     if (!ad->handle)
-        return ftdi_fail(ad, -EBADF, "adapter not open");
+        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
     ad->rx_off = ad->rx_len = 0;
     int r = purge_chip(ad);
     if (r < 0)
         return r;
 
-    uint64_t deadline = ftdi_now_ms() + timeout_ms;
+    uint64_t deadline = mpsse_usb_now_ms() + timeout_ms;
     size_t discarded = 0;
     for (;;) {
-        uint64_t now = ftdi_now_ms();
+        uint64_t now = mpsse_usb_now_ms();
         unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
         r = read_transfer(ad, ad->rx_capacity, remaining);
         size_t payload = ad->rx_len;
         discarded += payload;
         ad->rx_off = ad->rx_len = 0;
         if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
-            return ftdi_fail_usb(ad, r, "draining");
+            return mpsse_usb_fail_usb(ad, r, "draining");
         if (r == 0 && payload == 0)
             return discarded > INT_MAX ? INT_MAX : (int)discarded;
-        if (r == LIBUSB_ERROR_TIMEOUT || ftdi_now_ms() >= deadline)
-            return ftdi_fail(ad, -ETIMEDOUT,
-                             "draining: still receiving after %u ms (%zu bytes discarded)",
-                             timeout_ms, discarded);
+        if (r == LIBUSB_ERROR_TIMEOUT || mpsse_usb_now_ms() >= deadline)
+            return mpsse_usb_fail(ad, -ETIMEDOUT,
+                                  "draining: still receiving after %u ms (%zu bytes discarded)",
+                                  timeout_ms, discarded);
     }
 }
 
 /* ---- hot-plug ---- */
 
-bool ftdi_host_has_hotplug(const struct ftdi_host *host)
+bool mpsse_usb_host_has_hotplug(const struct mpsse_usb_host *host)
 {
     (void)host; /* a property of the libusb build and platform */
     return libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) != 0;
@@ -663,30 +669,30 @@ static int LIBUSB_CALL on_hotplug(libusb_context *usb, libusb_device *dev,
                                   libusb_hotplug_event event, void *user)
 {
     (void)usb;
-    struct ftdi_hotplug *hp = user;
+    struct mpsse_usb_hotplug *hp = user;
     struct libusb_device_descriptor desc;
     /* The descriptor is cached by libusb: safe here, also for a device that has left. */
     if (libusb_get_device_descriptor(dev, &desc) < 0 ||
         !id_matches(hp->ids, hp->ids_count, desc.idVendor, desc.idProduct))
         return 0;
-    struct ftdi_device_info info;
+    struct mpsse_usb_device_info info;
     fill_location(dev, &desc, &info);
     hp->fn(hp->user, event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED, &info);
     return 0; /* stay registered */
 }
 
-int ftdi_hotplug_register(struct ftdi_host *host, const struct ftdi_usb_id *ids, size_t ids_count,
-                          bool enumerate_now, ftdi_hotplug_fn fn, void *user,
-                          struct ftdi_hotplug **out)
+int mpsse_usb_hotplug_register(struct mpsse_usb_host *host, const struct mpsse_usb_usb_id *ids,
+                               size_t ids_count, bool enumerate_now, mpsse_usb_hotplug_fn fn,
+                               void *user, struct mpsse_usb_hotplug **out)
 {
     *out = NULL;
-    if (!ftdi_host_has_hotplug(host))
+    if (!mpsse_usb_host_has_hotplug(host))
         return host_fail(host, -ENOTSUP, "libusb has no hot-plug support here");
     if (!ids) {
-        ids = ftdi_default_ids;
-        ids_count = ftdi_default_ids_count;
+        ids = mpsse_usb_default_ids;
+        ids_count = mpsse_usb_default_ids_count;
     }
-    struct ftdi_hotplug *hp = calloc(1, sizeof(*hp));
+    struct mpsse_usb_hotplug *hp = calloc(1, sizeof(*hp));
     if (hp)
         hp->ids = calloc(ids_count ? ids_count : 1, sizeof(*ids));
     if (!hp || !hp->ids) {
@@ -708,14 +714,14 @@ int ftdi_hotplug_register(struct ftdi_host *host, const struct ftdi_usb_id *ids,
     if (r < 0) {
         free(hp->ids);
         free(hp);
-        return host_fail(host, ftdi_code_from_libusb(r), "registering for hot-plug: %s",
+        return host_fail(host, mpsse_usb_code_from_libusb(r), "registering for hot-plug: %s",
                          libusb_strerror(r));
     }
     *out = hp;
     return 0;
 }
 
-void ftdi_hotplug_deregister(struct ftdi_hotplug *hp)
+void mpsse_usb_hotplug_deregister(struct mpsse_usb_hotplug *hp)
 {
     if (!hp)
         return;
@@ -726,7 +732,7 @@ void ftdi_hotplug_deregister(struct ftdi_hotplug *hp)
 
 /* ---- event loop integration ---- */
 
-int ftdi_host_pollfds(struct ftdi_host *host, struct pollfd *out, size_t max)
+int mpsse_usb_host_pollfds(struct mpsse_usb_host *host, struct pollfd *out, size_t max)
 {
     const struct libusb_pollfd **fds = libusb_get_pollfds(host->usb);
     if (!fds)
@@ -742,20 +748,21 @@ int ftdi_host_pollfds(struct ftdi_host *host, struct pollfd *out, size_t max)
 
 static void LIBUSB_CALL on_pollfd_added(int fd, short events, void *user)
 {
-    struct ftdi_host *host = user;
+    struct mpsse_usb_host *host = user;
     if (host->pollfd_added)
         host->pollfd_added(fd, events, host->pollfd_user);
 }
 
 static void LIBUSB_CALL on_pollfd_removed(int fd, void *user)
 {
-    struct ftdi_host *host = user;
+    struct mpsse_usb_host *host = user;
     if (host->pollfd_removed)
         host->pollfd_removed(fd, host->pollfd_user);
 }
 
-void ftdi_host_set_pollfd_notifiers(struct ftdi_host *host, ftdi_pollfd_added_fn added,
-                                    ftdi_pollfd_removed_fn removed, void *user)
+void mpsse_usb_host_set_pollfd_notifiers(struct mpsse_usb_host *host,
+                                         mpsse_usb_pollfd_added_fn added,
+                                         mpsse_usb_pollfd_removed_fn removed, void *user)
 {
     host->pollfd_added = added;
     host->pollfd_removed = removed;
@@ -766,24 +773,24 @@ void ftdi_host_set_pollfd_notifiers(struct ftdi_host *host, ftdi_pollfd_added_fn
         libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
 }
 
-int ftdi_host_handle_events(struct ftdi_host *host)
+int mpsse_usb_host_handle_events(struct mpsse_usb_host *host)
 {
     struct timeval zero = {0, 0};
     int r = libusb_handle_events_timeout_completed(host->usb, &zero, NULL);
     if (r < 0)
-        return host_fail(host, ftdi_code_from_libusb(r), "handling USB events: %s",
+        return host_fail(host, mpsse_usb_code_from_libusb(r), "handling USB events: %s",
                          libusb_strerror(r));
     return 0;
 }
 
-int ftdi_host_wait(struct ftdi_host *host)
+int mpsse_usb_host_wait(struct mpsse_usb_host *host)
 {
     struct timeval tick = {0, 100000};
     int r = libusb_handle_events_timeout_completed(host->usb, &tick, NULL);
-    return r < 0 ? ftdi_code_from_libusb(r) : 0;
+    return r < 0 ? mpsse_usb_code_from_libusb(r) : 0;
 }
 
-int ftdi_host_next_timeout_ms(struct ftdi_host *host)
+int mpsse_usb_host_next_timeout_ms(struct mpsse_usb_host *host)
 {
     struct timeval tv;
     if (libusb_get_next_timeout(host->usb, &tv) != 1)

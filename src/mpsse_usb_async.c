@@ -1,13 +1,13 @@
-/* Asynchronous operations on an opened adapter (ftdi.h, "asynchronous operations"): each one a
+/* Asynchronous operations on an opened adapter (mpsse_usb.h, "asynchronous operations"): each one a
  * short chain of libusb transfers on the adapter's one libusb_transfer, advanced from libusb's
- * callbacks, which run inside ftdi_host_handle_events() when the loop finds a libusb fd ready. No
- * call here waits for the device. */
+ * callbacks, which run inside mpsse_usb_host_handle_events() when the loop finds a libusb fd ready.
+ * No call here waits for the device. */
 #include <errno.h>
 #include <string.h>
 
-#include "ftdi_private.h"
+#include "mpsse_usb_private.h"
 
-/* ftdi_mpsse_setup's requests, in order. */
+/* mpsse_usb_mpsse_setup's requests, in order. */
 static const struct {
     uint8_t request;
     uint16_t value; /* FTDI_SETUP_LATENCY: the latency timer */
@@ -27,22 +27,22 @@ static const struct {
 static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer);
 
 /* Milliseconds left of the operation, at least 1 (libusb's 0 means "forever"). */
-static unsigned remaining_ms(const struct ftdi_op *op)
+static unsigned remaining_ms(const struct mpsse_usb_op *op)
 {
-    uint64_t now = ftdi_now_ms();
+    uint64_t now = mpsse_usb_now_ms();
     return now < op->deadline_ms ? (unsigned)(op->deadline_ms - now) : 1;
 }
 
-static int submit(struct ftdi_adapter *ad, const char *what)
+static int submit(struct mpsse_usb_adapter *ad, const char *what)
 {
     int r = libusb_submit_transfer(ad->op.transfer);
     if (r < 0)
-        return ftdi_fail_usb(ad, r, what);
+        return mpsse_usb_fail_usb(ad, r, what);
     ad->op.in_flight = true;
     return 0;
 }
 
-static int submit_control(struct ftdi_adapter *ad, uint8_t request, uint16_t value,
+static int submit_control(struct mpsse_usb_adapter *ad, uint8_t request, uint16_t value,
                           const char *what)
 {
     libusb_fill_control_setup(ad->op.control, FTDI_REQ_OUT, request, value, FTDI_PORT_A_INDEX, 0);
@@ -51,7 +51,7 @@ static int submit_control(struct ftdi_adapter *ad, uint8_t request, uint16_t val
     return submit(ad, what);
 }
 
-static int submit_out(struct ftdi_adapter *ad)
+static int submit_out(struct mpsse_usb_adapter *ad)
 {
     /* libusb never writes to an OUT buffer; its prototype just lacks the const. */
     libusb_fill_bulk_transfer(ad->op.transfer, ad->handle, FTDI_EP_OUT,
@@ -60,18 +60,18 @@ static int submit_out(struct ftdi_adapter *ad)
     return submit(ad, "bulk OUT");
 }
 
-static int submit_in(struct ftdi_adapter *ad, size_t wanted)
+static int submit_in(struct mpsse_usb_adapter *ad, size_t wanted)
 {
     libusb_fill_bulk_transfer(ad->op.transfer, ad->handle, FTDI_EP_IN, ad->rx,
-                              (int)ftdi_in_length(ad, wanted), on_transfer, ad,
+                              (int)mpsse_usb_in_length(ad, wanted), on_transfer, ad,
                               remaining_ms(&ad->op));
     return submit(ad, "bulk IN");
 }
 
 /* Ends the operation: the callback may start the next one. */
-static void finish(struct ftdi_adapter *ad, int rc)
+static void finish(struct mpsse_usb_adapter *ad, int rc)
 {
-    ftdi_done_fn done = ad->op.done;
+    mpsse_usb_done_fn done = ad->op.done;
     void *user = ad->op.user;
     ad->op.kind = FTDI_OP_NONE;
     ad->op.done = NULL;
@@ -79,30 +79,30 @@ static void finish(struct ftdi_adapter *ad, int rc)
         done(ad, rc, user);
 }
 
-static int status_code(struct ftdi_adapter *ad, enum libusb_transfer_status status,
+static int status_code(struct mpsse_usb_adapter *ad, enum libusb_transfer_status status,
                        const char *what)
 {
     switch (status) {
     case LIBUSB_TRANSFER_COMPLETED:
         return 0;
     case LIBUSB_TRANSFER_TIMED_OUT:
-        return ftdi_fail(ad, -ETIMEDOUT, "%s timed out", what);
+        return mpsse_usb_fail(ad, -ETIMEDOUT, "%s timed out", what);
     case LIBUSB_TRANSFER_STALL:
-        return ftdi_fail(ad, -EPIPE, "%s: endpoint stalled", what);
+        return mpsse_usb_fail(ad, -EPIPE, "%s: endpoint stalled", what);
     case LIBUSB_TRANSFER_NO_DEVICE:
-        return ftdi_fail(ad, -ENODEV, "%s: adapter gone (unplugged)", what);
+        return mpsse_usb_fail(ad, -ENODEV, "%s: adapter gone (unplugged)", what);
     case LIBUSB_TRANSFER_OVERFLOW:
-        return ftdi_fail(ad, -EOVERFLOW, "%s: more data than asked for", what);
+        return mpsse_usb_fail(ad, -EOVERFLOW, "%s: more data than asked for", what);
     case LIBUSB_TRANSFER_CANCELLED:
-        return ftdi_fail(ad, -ECANCELED, "%s cancelled", what);
+        return mpsse_usb_fail(ad, -ECANCELED, "%s cancelled", what);
     case LIBUSB_TRANSFER_ERROR:
         break;
     }
-    return ftdi_fail(ad, -EIO, "%s failed", what);
+    return mpsse_usb_fail(ad, -EIO, "%s failed", what);
 }
 
 /* A setup step done: the next one, or the end. */
-static int advance_setup(struct ftdi_adapter *ad)
+static int advance_setup(struct mpsse_usb_adapter *ad)
 {
     if (ad->op.step == N_SETUP_STEPS)
         return 1;
@@ -113,18 +113,18 @@ static int advance_setup(struct ftdi_adapter *ad)
 }
 
 /* Payload that arrived: into in[] up to in_len, the rest stays pending for the next read. */
-static void take_in(struct ftdi_adapter *ad, const struct libusb_transfer *t)
+static void take_in(struct mpsse_usb_adapter *ad, const struct libusb_transfer *t)
 {
     ad->rx_off = 0;
-    ad->rx_len = ftdi_strip_status_bytes(ad->rx, (size_t)t->actual_length, ad->packet_size);
-    ad->op.got += ftdi_take_pending(ad, ad->op.in + ad->op.got, ad->op.in_len - ad->op.got);
+    ad->rx_len = mpsse_usb_strip_status_bytes(ad->rx, (size_t)t->actual_length, ad->packet_size);
+    ad->op.got += mpsse_usb_take_pending(ad, ad->op.in + ad->op.got, ad->op.in_len - ad->op.got);
 }
 
 /* One transfer of an exchange done. Returns 1 when the exchange is complete, 0 when another
  * transfer is on its way, or a negative code. */
-static int advance_exchange(struct ftdi_adapter *ad, const struct libusb_transfer *t)
+static int advance_exchange(struct mpsse_usb_adapter *ad, const struct libusb_transfer *t)
 {
-    struct ftdi_op *op = &ad->op;
+    struct mpsse_usb_op *op = &ad->op;
     if (op->step == 0) { /* the OUT */
         int rc = status_code(ad, t->status, "bulk OUT");
         if (rc == -EPIPE)
@@ -132,18 +132,18 @@ static int advance_exchange(struct ftdi_adapter *ad, const struct libusb_transfe
         if (rc < 0)
             return rc;
         if ((size_t)t->actual_length != op->out_len)
-            return ftdi_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes", t->actual_length,
-                             op->out_len);
+            return mpsse_usb_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes",
+                                  t->actual_length, op->out_len);
         op->step = 1;
-        op->got = ftdi_take_pending(ad, op->in, op->in_len);
+        op->got = mpsse_usb_take_pending(ad, op->in, op->in_len);
     } else { /* an IN */
         int rc = status_code(ad, t->status, "bulk IN");
         take_in(ad, t);
         if (rc == -EPIPE)
             libusb_clear_halt(ad->handle, FTDI_EP_IN);
         if (rc == -ETIMEDOUT || (rc == 0 && op->got < op->in_len && remaining_ms(op) <= 1))
-            return ftdi_fail(ad, -ETIMEDOUT, "read timed out: %zu of %zu bytes", op->got,
-                             op->in_len);
+            return mpsse_usb_fail(ad, -ETIMEDOUT, "read timed out: %zu of %zu bytes", op->got,
+                                  op->in_len);
         if (rc < 0)
             return rc;
     }
@@ -154,9 +154,9 @@ static int advance_exchange(struct ftdi_adapter *ad, const struct libusb_transfe
 }
 
 /* Purges first (two control requests), then reads until the chip answers a bare status packet. */
-static int advance_drain(struct ftdi_adapter *ad, const struct libusb_transfer *t)
+static int advance_drain(struct mpsse_usb_adapter *ad, const struct libusb_transfer *t)
 {
-    struct ftdi_op *op = &ad->op;
+    struct mpsse_usb_op *op = &ad->op;
     if (op->step < 2) {
         int rc = status_code(ad, t->status, "purging");
         if (rc < 0)
@@ -167,13 +167,14 @@ static int advance_drain(struct ftdi_adapter *ad, const struct libusb_transfer *
                                   "purging the chip-to-host buffer");
     } else {
         int rc = status_code(ad, t->status, "draining");
-        size_t payload = ftdi_strip_status_bytes(ad->rx, (size_t)t->actual_length, ad->packet_size);
+        size_t payload =
+            mpsse_usb_strip_status_bytes(ad->rx, (size_t)t->actual_length, ad->packet_size);
         op->discarded += payload;
         if (rc == 0 && payload == 0)
             return 1;
         if (rc == -ETIMEDOUT || (rc == 0 && remaining_ms(op) <= 1))
-            return ftdi_fail(ad, -ETIMEDOUT, "draining: still receiving (%zu bytes discarded)",
-                             op->discarded);
+            return mpsse_usb_fail(ad, -ETIMEDOUT, "draining: still receiving (%zu bytes discarded)",
+                                  op->discarded);
         if (rc < 0)
             return rc;
     }
@@ -183,10 +184,10 @@ static int advance_drain(struct ftdi_adapter *ad, const struct libusb_transfer *
 
 static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer)
 {
-    struct ftdi_adapter *ad = transfer->user_data;
+    struct mpsse_usb_adapter *ad = transfer->user_data;
     ad->op.in_flight = false;
     if (ad->op.cancelled)
-        return; /* ftdi_cancel is waiting for this */
+        return; /* mpsse_usb_cancel is waiting for this */
     int rc;
     switch (ad->op.kind) {
     case FTDI_OP_SETUP:
@@ -208,24 +209,24 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer)
 }
 
 /* Common start: the adapter is open and idle. */
-static int begin(struct ftdi_adapter *ad, enum ftdi_op_kind kind, unsigned timeout_ms,
-                 ftdi_done_fn done, void *user)
+static int begin(struct mpsse_usb_adapter *ad, enum mpsse_usb_op_kind kind, unsigned timeout_ms,
+                 mpsse_usb_done_fn done, void *user)
 {
     if (!ad->handle)
-        return ftdi_fail(ad, -EBADF, "adapter not open");
+        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
     if (ad->op.kind != FTDI_OP_NONE)
-        return ftdi_fail(ad, -EBUSY, "an operation is still in progress");
+        return mpsse_usb_fail(ad, -EBUSY, "an operation is still in progress");
     ad->op.kind = kind;
     ad->op.step = 0;
     ad->op.got = ad->op.discarded = 0;
-    ad->op.deadline_ms = ftdi_now_ms() + (timeout_ms ? timeout_ms : 1);
+    ad->op.deadline_ms = mpsse_usb_now_ms() + (timeout_ms ? timeout_ms : 1);
     ad->op.done = done;
     ad->op.user = user;
     return 0;
 }
 
 /* A submission that failed at once ends the operation without a callback. */
-static int started(struct ftdi_adapter *ad, int rc)
+static int started(struct mpsse_usb_adapter *ad, int rc)
 {
     if (rc < 0) {
         ad->op.kind = FTDI_OP_NONE;
@@ -234,12 +235,13 @@ static int started(struct ftdi_adapter *ad, int rc)
     return rc < 0 ? rc : 0;
 }
 
-int ftdi_submit_setup(struct ftdi_adapter *ad, unsigned latency_ms, ftdi_done_fn done, void *user)
+int mpsse_usb_submit_setup(struct mpsse_usb_adapter *ad, unsigned latency_ms,
+                           mpsse_usb_done_fn done, void *user)
 {
     if (latency_ms == 0)
         latency_ms = FTDI_DEFAULT_LATENCY_MS;
     if (latency_ms > 255)
-        return ftdi_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
+        return mpsse_usb_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
     int rc = begin(ad, FTDI_OP_SETUP, FTDI_CONTROL_TIMEOUT_MS * N_SETUP_STEPS, done, user);
     if (rc < 0)
         return rc;
@@ -248,11 +250,12 @@ int ftdi_submit_setup(struct ftdi_adapter *ad, unsigned latency_ms, ftdi_done_fn
     return started(ad, advance_setup(ad));
 }
 
-int ftdi_submit_exchange(struct ftdi_adapter *ad, const void *out, size_t out_len, void *in,
-                         size_t in_len, unsigned timeout_ms, ftdi_done_fn done, void *user)
+int mpsse_usb_submit_exchange(struct mpsse_usb_adapter *ad, const void *out, size_t out_len,
+                              void *in, size_t in_len, unsigned timeout_ms, mpsse_usb_done_fn done,
+                              void *user)
 {
     if (out_len == 0 || out_len > INT32_MAX)
-        return ftdi_fail(ad, -EINVAL, "write of %zu bytes", out_len);
+        return mpsse_usb_fail(ad, -EINVAL, "write of %zu bytes", out_len);
     int rc = begin(ad, FTDI_OP_EXCHANGE, timeout_ms, done, user);
     if (rc < 0)
         return rc;
@@ -263,7 +266,8 @@ int ftdi_submit_exchange(struct ftdi_adapter *ad, const void *out, size_t out_le
     return started(ad, submit_out(ad));
 }
 
-int ftdi_submit_drain(struct ftdi_adapter *ad, unsigned timeout_ms, ftdi_done_fn done, void *user)
+int mpsse_usb_submit_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms,
+                           mpsse_usb_done_fn done, void *user)
 {
     int rc = begin(ad, FTDI_OP_DRAIN, timeout_ms, done, user);
     if (rc < 0)
@@ -273,18 +277,18 @@ int ftdi_submit_drain(struct ftdi_adapter *ad, unsigned timeout_ms, ftdi_done_fn
                                       "purging the host-to-chip buffer"));
 }
 
-bool ftdi_busy(const struct ftdi_adapter *ad)
+bool mpsse_usb_busy(const struct mpsse_usb_adapter *ad)
 {
     return ad->op.kind != FTDI_OP_NONE;
 }
 
-void ftdi_cancel(struct ftdi_adapter *ad)
+void mpsse_usb_cancel(struct mpsse_usb_adapter *ad)
 {
     if (ad->op.in_flight) {
         ad->op.cancelled = true;
         libusb_cancel_transfer(ad->op.transfer);
         /* The callback must have run before the transfer or the adapter may go: wait for it
-         * here, outside any callback (see ftdi.h). */
+         * here, outside any callback (see mpsse_usb.h). */
         struct timeval tick = {0, 100000};
         for (int i = 0; i < 30 && ad->op.in_flight; i++)
             libusb_handle_events_timeout_completed(ad->host->usb, &tick, NULL);

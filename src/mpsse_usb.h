@@ -1,0 +1,214 @@
+/* FT232H transport over libusb-1.0: the only daemon module that touches libusb.
+ *
+ * Two objects, libftdi style. A `struct mpsse_usb_host` is one libusb context: enumeration,
+ * hot-plug and the poll fds of an external poll() loop. A `struct mpsse_usb_adapter` is one opened
+ * adapter (interface A, endpoints 0x02 OUT / 0x81 IN). Every call returns 0 (or a count where said)
+ * or a negative errno code, and leaves a human-readable reason in its object for the caller to
+ * print once with its own context (mpsse_usb_host_error / mpsse_usb_error): -ENODEV    the adapter
+ * is gone (unplugged): close it and re-open it when it comes back -ENOENT    no matching adapter
+ * (open) -ETIMEDOUT a write or read did not complete in time (read: *got says how much arrived)
+ *   -EIO       short write, or another USB failure
+ *   -EPROTO    the MPSSE engine answered something unexpected (mpsse_usb_mpsse_sync)
+ *   -EBADF     the adapter is not open
+ *   -EPIPE     the endpoint stalled (it is cleared before returning, so the next transfer works)
+ *   -EACCES, -EBUSY, -EPIPE, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports
+ *
+ * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
+ * two modem status bytes; mpsse_usb_read_exact() strips them and returns payload only. Payload that
+ * arrives beyond what a read asked for is kept for the next read (mpsse_usb_pending);
+ * mpsse_usb_drain() throws it and anything still in the chip away.
+ *
+ * Latency timer: the daemon ends every command batch with 0x87 (send immediate), so replies never
+ * wait for the timer. It only decides when the chip gives up on an IN request with nothing
+ * flushed, answering a bare status packet. A short timer would make such bare packets arrive in
+ * the middle of a scan that is still clocking on the bus (~1 ms at 100 kHz), costing extra IN
+ * round trips; a long one only delays mpsse_usb_drain() and replies that lack 0x87. Hence the
+ * chip's own default, FTDI_DEFAULT_LATENCY_MS = 16.
+ *
+ * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
+ *
+ * Not thread-safe: one thread drives a host and its adapters. */
+#ifndef LYNX_MPSSE_USB_H
+#define LYNX_MPSSE_USB_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FTDI_VID              0x0403
+#define FTDI_FT232H_PID       0x6014
+#define FTDI_LYNX_ADAPTER_PID 0xD4F8 /* the original project's reprogrammed adapters */
+/* Stock PIDs of the dual and quad chips. Not looked for by default: countless USB-serial and
+ * JTAG adapters use them, and claiming one would take its port away from ftdi_sio (on a GX
+ * device: serial-starter's VE.Direct or Modbus link). Configure vid/pid to use them. */
+#define FTDI_FT2232H_PID        0x6010
+#define FTDI_FT4232H_PID        0x6011
+#define FTDI_DEFAULT_LATENCY_MS 16
+
+struct mpsse_usb_usb_id {
+    uint16_t vid;
+    uint16_t pid;
+};
+
+/* 0x0403:0xD4F8 then 0x0403:0x6014. */
+extern const struct mpsse_usb_usb_id mpsse_usb_default_ids[];
+extern const size_t mpsse_usb_default_ids_count;
+
+#define FTDI_PORT_PATH_MAX 32
+#define FTDI_SERIAL_MAX    64
+
+/* The chips with an MPSSE engine fit for I2C (3-phase clocking, 60 MHz), told apart by bcdDevice.
+ * Only the FT232H has drive-only-zero (opcode 0x9E). */
+enum mpsse_usb_chip {
+    FTDI_CHIP_UNKNOWN = 0, /* no H-series MPSSE (FT232R, FT-X, FT2232D, ...) */
+    FTDI_CHIP_FT2232H,     /* bcdDevice 0x0700 */
+    FTDI_CHIP_FT4232H,     /* bcdDevice 0x0800 */
+    FTDI_CHIP_FT232H,      /* bcdDevice 0x0900 */
+};
+
+enum mpsse_usb_chip mpsse_usb_chip_from_bcd(uint16_t bcd_device);
+/* "FT232H", "FT2232H", "FT4232H" or "unknown FTDI chip". */
+const char *mpsse_usb_chip_name(enum mpsse_usb_chip chip);
+
+struct mpsse_usb_device_info {
+    uint16_t vid, pid;
+    uint16_t bcd_device;
+    enum mpsse_usb_chip chip; /* from bcd_device */
+    uint8_t bus;
+    uint8_t address;
+    char port_path[FTDI_PORT_PATH_MAX]; /* "bus-port.port...", "" when unknown */
+    char serial[FTDI_SERIAL_MAX];       /* "" when the adapter has none or it was unreadable */
+    int serial_status;                  /* 0, or why serial could not be read (e.g. -EACCES) */
+};
+
+struct mpsse_usb_host;
+struct mpsse_usb_adapter;
+
+/* ---- host: libusb context, enumeration ---- */
+
+/* Returns 0 or a negative code; *out is NULL on failure. */
+int mpsse_usb_host_new(struct mpsse_usb_host **out);
+void mpsse_usb_host_free(struct mpsse_usb_host *host);
+const char *mpsse_usb_host_error(const struct mpsse_usb_host *host);
+
+/* Lists adapters matching ids (NULL = mpsse_usb_default_ids), reading each serial string descriptor
+ * (which briefly opens the device). Writes up to max entries; returns the number of matching
+ * adapters (may exceed max) or a negative code. */
+int mpsse_usb_enumerate(struct mpsse_usb_host *host, const struct mpsse_usb_usb_id *ids,
+                        size_t ids_count, struct mpsse_usb_device_info *out, size_t max);
+
+/* ---- adapter: open, MPSSE set-up, bulk transfers ---- */
+
+struct mpsse_usb_adapter *mpsse_usb_adapter_new(struct mpsse_usb_host *host);
+/* Closes the adapter if open, and attaches the kernel driver mpsse_usb_open detached (reaching the
+ * adapter again by its serial if it is closed and still plugged in). */
+void mpsse_usb_adapter_free(struct mpsse_usb_adapter *ad);
+const char *mpsse_usb_error(const struct mpsse_usb_adapter *ad);
+
+/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
+ * Detaches a kernel driver (ftdi_sio) from interface 0, once: mpsse_usb_close keeps it detached, so
+ * a re-open after an error does not hand the port to the kernel and back. Claims interface 0.
+ * -ENOENT when none matches. */
+int mpsse_usb_open(struct mpsse_usb_adapter *ad, uint16_t vid, uint16_t pid, const char *serial);
+/* Releases the interface and closes the device; harmless when not open. */
+void mpsse_usb_close(struct mpsse_usb_adapter *ad);
+bool mpsse_usb_is_open(const struct mpsse_usb_adapter *ad);
+/* What was opened (bus, address, port path, serial). */
+const struct mpsse_usb_device_info *mpsse_usb_opened_info(const struct mpsse_usb_adapter *ad);
+
+/* Control requests: chip reset, purge both buffers, latency timer (1-255 ms, 0 = default), event
+ * and error characters off, bit mode reset, then MPSSE. Clock and pins are the MPSSE layer's. */
+int mpsse_usb_mpsse_setup(struct mpsse_usb_adapter *ad, unsigned latency_ms);
+
+/* Checks that the MPSSE engine answers and the reply stream is in step: sends the bad opcode
+ * 0xAA and expects `FA AA` back (AN_135's synchronisation). -EPROTO on another answer. */
+int mpsse_usb_mpsse_sync(struct mpsse_usb_adapter *ad, unsigned timeout_ms);
+
+/* One bulk OUT transfer of the whole buffer. A short write is -EIO. */
+int mpsse_usb_write(struct mpsse_usb_adapter *ad, const void *buf, size_t len, unsigned timeout_ms);
+
+/* Reads exactly n payload bytes (status bytes stripped) within timeout_ms overall, asking for
+ * enough packets that a reply flushed at once arrives in a single bulk IN transfer. *got (may be
+ * NULL) is set to the payload bytes stored in buf, also on failure. */
+int mpsse_usb_read_exact(struct mpsse_usb_adapter *ad, void *buf, size_t n, unsigned timeout_ms,
+                         size_t *got);
+
+/* Payload bytes received but not yet returned by mpsse_usb_read_exact. */
+size_t mpsse_usb_pending(const struct mpsse_usb_adapter *ad);
+
+/* After an error: drops pending payload, purges the chip's buffers, then reads and discards until
+ * the chip answers a bare status packet (nothing left in flight) or timeout_ms passes. Returns
+ * the number of payload bytes discarded after the purge, or a negative code. Whether the chip's
+ * purge also drops a command cut in half inside the MPSSE engine is not documented: after a write
+ * that failed part-way, re-run mpsse_usb_mpsse_setup() (its bit mode reset clears it for sure). */
+int mpsse_usb_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms);
+
+/* ---- asynchronous operations ----
+ *
+ * The daemon's poll loop must never wait for an adapter: these start an operation and return at
+ * once; libusb runs it inside mpsse_usb_host_handle_events() (the loop calls it when a libusb fd is
+ * ready, also for the transfer timeouts, which are a timerfd among those fds) and calls done with
+ * 0 or the operation's negative code (the codes above) when it ends. One operation at a time per
+ * adapter (-EBUSY otherwise); done may start the next. A submission that fails at once returns
+ * its code and done is not called. The synchronous calls above must not be used while an
+ * operation runs. */
+typedef void (*mpsse_usb_done_fn)(struct mpsse_usb_adapter *ad, int rc, void *user);
+
+/* mpsse_usb_mpsse_setup's control requests. */
+int mpsse_usb_submit_setup(struct mpsse_usb_adapter *ad, unsigned latency_ms,
+                           mpsse_usb_done_fn done, void *user);
+/* One bulk OUT of out (kept alive by the caller), then bulk INs until in_len payload bytes are in
+ * in (in_len 0: the write alone), all within timeout_ms; payload beyond in_len stays pending. */
+int mpsse_usb_submit_exchange(struct mpsse_usb_adapter *ad, const void *out, size_t out_len,
+                              void *in, size_t in_len, unsigned timeout_ms, mpsse_usb_done_fn done,
+                              void *user);
+/* mpsse_usb_drain's purge and read-until-quiet. */
+int mpsse_usb_submit_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms,
+                           mpsse_usb_done_fn done, void *user);
+bool mpsse_usb_busy(const struct mpsse_usb_adapter *ad);
+/* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
+ * come back, so it must not be called from inside a libusb callback. mpsse_usb_close does it. */
+void mpsse_usb_cancel(struct mpsse_usb_adapter *ad);
+
+/* ---- hot-plug and event loop integration ---- */
+
+bool mpsse_usb_host_has_hotplug(const struct mpsse_usb_host *host);
+
+/* arrived: true = plugged in, false = left. info carries vid, pid, bus, address and port path;
+ * its serial is empty (libusb forbids reading descriptors inside the callback: enumerate or open
+ * from the main loop instead). */
+typedef void (*mpsse_usb_hotplug_fn)(void *user, bool arrived,
+                                     const struct mpsse_usb_device_info *info);
+
+struct mpsse_usb_hotplug;
+
+/* Calls fn for adapters matching ids (NULL = defaults) arriving or leaving; with enumerate_now,
+ * also at once for those already present. Callbacks run inside mpsse_usb_host_handle_events() (or
+ * any blocking call on the host). */
+int mpsse_usb_hotplug_register(struct mpsse_usb_host *host, const struct mpsse_usb_usb_id *ids,
+                               size_t ids_count, bool enumerate_now, mpsse_usb_hotplug_fn fn,
+                               void *user, struct mpsse_usb_hotplug **out);
+void mpsse_usb_hotplug_deregister(struct mpsse_usb_hotplug *hp);
+
+/* The fds libusb needs watched (events filled in, revents 0). Writes up to max; returns the
+ * total count or a negative code. */
+int mpsse_usb_host_pollfds(struct mpsse_usb_host *host, struct pollfd *out, size_t max);
+
+/* Told when libusb adds or removes an fd (NULL, NULL to stop). */
+typedef void (*mpsse_usb_pollfd_added_fn)(int fd, short events, void *user);
+typedef void (*mpsse_usb_pollfd_removed_fn)(int fd, void *user);
+void mpsse_usb_host_set_pollfd_notifiers(struct mpsse_usb_host *host,
+                                         mpsse_usb_pollfd_added_fn added,
+                                         mpsse_usb_pollfd_removed_fn removed, void *user);
+
+/* Handles whatever is ready without blocking (call when a libusb fd polled ready). */
+int mpsse_usb_host_handle_events(struct mpsse_usb_host *host);
+/* Waits up to 100 ms for events and handles them (a program without a poll loop of its own). */
+int mpsse_usb_host_wait(struct mpsse_usb_host *host);
+
+/* Milliseconds until libusb needs mpsse_usb_host_handle_events() for an internal timeout, or -1
+ * when none (on Linux libusb uses a timerfd among its poll fds, so this stays -1). */
+int mpsse_usb_host_next_timeout_ms(struct mpsse_usb_host *host);
+
+#endif
