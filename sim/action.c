@@ -70,6 +70,7 @@ static const struct action_syntax action_syntax[] = {
      "distributor <serial> <A-D|all> gone|back"},
     {"unplug", SIM_ACTION_UNPLUG, 2, NULL, NULL, NULL, "unplug <serial>"},
     {"plug", SIM_ACTION_PLUG, 2, NULL, NULL, NULL, "plug <serial>"},
+    {"bind", SIM_ACTION_BIND, 2, NULL, NULL, NULL, "bind <serial>"},
     {"nack-address", SIM_ACTION_NACK_ADDRESS, 4, "on", "off", NULL,
      "nack-address <serial> <A-D|all> on|off"},
     {"nack-data", SIM_ACTION_NACK_DATA, 4, "on", "off", NULL,
@@ -103,6 +104,7 @@ bool sim_action_targets_distributor(enum sim_action_kind kind)
     switch (kind) {
     case SIM_ACTION_UNPLUG:
     case SIM_ACTION_PLUG:
+    case SIM_ACTION_BIND:
     case SIM_ACTION_USB_ERROR:
     case SIM_ACTION_USB_TIMEOUT:
     case SIM_ACTION_SHORT_READ:
@@ -262,7 +264,7 @@ int sim_action_parse(char *const *words, size_t nwords, struct sim_action *out, 
             syn = &action_syntax[i];
     if (!syn)
         return fail(err, errlen,
-                    "unknown action '%s' (expected fuse, supply, power, distributor, unplug, "
+                    "unknown action '%s' (expected fuse, supply, power, distributor, unplug, bind, "
                     "plug, nack-address, nack-data, corrupt, corrupt-rate, stuck-sda, script, "
                     "usb-error, usb-timeout, short-read, empty-read, control-error, "
                     "control-timeout, string-error, latency or unplug-mid-transfer)",

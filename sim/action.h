@@ -33,6 +33,7 @@ enum sim_action_kind {
     SIM_ACTION_POWER,
     SIM_ACTION_DISTRIBUTOR,
     SIM_ACTION_UNPLUG,
+    SIM_ACTION_BIND, /* ftdi_sio binds the adapter, as another program would make it */
     SIM_ACTION_PLUG,
     /* distributor faults */
     SIM_ACTION_NACK_ADDRESS,

@@ -78,6 +78,8 @@ int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bo
     for (size_t i = 0; i < hw->n_adapters; i++) {
         struct sim_adapter *a = &hw->adapters[i];
         int rc = sim_usb_bridge_add(hw->bridge, a->dev);
+        if (rc == 0)
+            sim_usb_bridge_driver_at_plug(hw->bridge, a->dev, a->spec.driver_bound);
         if (rc == 0 && !a->spec.plugged)
             rc = sim_usb_bridge_unplug(hw->bridge, a->dev);
         if (rc < 0) {
@@ -275,6 +277,13 @@ int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, ch
     }
     if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
         return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
+    if (act->kind == SIM_ACTION_BIND) {
+        int rc = hw->bridge ? sim_usb_bridge_bind_driver(hw->bridge, a->dev) : -ENODEV;
+        if (rc < 0)
+            snprintf(err, errlen, "bind %s: %s", a->spec.serial,
+                     rc == -EBUSY ? "a program has the interface claimed" : strerror(-rc));
+        return rc;
+    }
     if (!sim_action_targets_distributor(act->kind))
         return apply_adapter_fault(hw, a, act, err, errlen);
 
@@ -386,6 +395,13 @@ void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
                 sim_i2c_mode_name(hw->adapters[i].spec.i2c_mode),
                 hw->adapters[i].spec.strict_timing ? "true" : "false");
         write_counters(out, &one);
+        struct sim_usb_driver_stats drv = {0};
+        if (hw->bridge)
+            sim_usb_bridge_driver_stats_locked(hw->bridge, hw->adapters[i].dev, &drv);
+        fprintf(out,
+                ", \"kernel_driver_bound\": %s, \"kernel_detaches\": %" PRIu64
+                ", \"kernel_attaches\": %" PRIu64 ", \"kernel_binds\": %" PRIu64,
+                drv.bound ? "true" : "false", drv.detaches, drv.attaches, drv.binds);
         fputc('}', out);
     }
     fputs("], \"total\": {", out);

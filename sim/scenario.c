@@ -96,7 +96,7 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
     if (n < 2)
         return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8] "
                               "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h] "
-                              "[i2c=standard|fast] [strict-timing=yes|no]'");
+                              "[i2c=standard|fast] [strict-timing=yes|no] [driver=ftdi_sio|none]'");
     if (sc->n_adapters == SIM_MAX_ADAPTERS)
         return parse_error(p, "too many adapters (at most %d)", SIM_MAX_ADAPTERS);
     if (!sim_valid_serial(w[1]))
@@ -108,7 +108,7 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
         return parse_error(p, "adapter '%s' is declared twice", w[1]);
 
     struct sim_adapter_spec a = {.vid = SIM_FTDI_VID, .chip = SIM_CHIP_FT232H, .plugged = true};
-    bool pid_given = false;
+    bool pid_given = false, driver_given = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
@@ -125,15 +125,21 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
             rc = sim_i2c_mode_parse(value, &a.i2c_mode);
         else if (value && strcmp(w[i], "strict-timing") == 0)
             rc = sim_parse_choice(value, "yes", "no", &a.strict_timing);
+        else if (value && strcmp(w[i], "driver") == 0 &&
+                 (rc = sim_parse_choice(value, "ftdi_sio", "none", &a.driver_bound)) == 0)
+            driver_given = true;
         if (rc < 0)
             return parse_error(p,
                                "expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                               "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast or "
-                               "strict-timing=yes|no, got '%s%s%s'",
+                               "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, "
+                               "strict-timing=yes|no or driver=ftdi_sio|none, got '%s%s%s'",
                                w[i], value ? "=" : "", value ? value : "");
     }
     if (!pid_given)
         a.pid = default_pid(a.chip);
+    if (!driver_given) /* ftdi_sio binds FTDI's own ids, not a reprogrammed product id */
+        a.driver_bound =
+            a.vid == SIM_FTDI_VID && (a.pid == 0x6014 || a.pid == 0x6010 || a.pid == 0x6011);
     sc->adapters[sc->n_adapters++] = a;
     return 0;
 }

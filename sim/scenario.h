@@ -29,6 +29,7 @@ struct sim_adapter_spec {
     bool plugged;
     enum sim_i2c_mode i2c_mode; /* i2c=standard|fast: the UM10204 timing the bus checks */
     bool strict_timing;         /* strict-timing=yes: slaves NACK a mistimed START/address */
+    bool driver_bound;          /* driver=ftdi_sio|none; default ftdi_sio for stock PIDs */
     struct sim_distributor_spec distributors[SIM_MAX_DISTRIBUTORS]; /* index = letter - 'A' */
 };
 

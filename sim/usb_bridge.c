@@ -72,6 +72,12 @@ struct adapter {
     struct urb *pending_in[SIM_FTDI_MAX_PORTS], *done;
     struct urb *hung_control; /* control-timeout: only a discard (or an unplug) ends them */
     struct parked_reaper *reapers;
+    /* The kernel driver model of interface 0 (what usbfs tells of ftdi_sio): */
+    bool driver_at_plug; /* bound to ftdi_sio when plugged in (stock product ids) */
+    bool driver_bound;   /* ftdi_sio has the interface now */
+    bool claimed;        /* a usbfs client claimed it */
+    struct sim_usb_driver_stats driver;
+    int connect_result; /* of the last USBDEVFS_IOCTL: 1 for a CONNECT, 0 otherwise */
 };
 
 struct sim_usb_bridge {
@@ -457,6 +463,66 @@ static int get_capabilities(UMockdevIoctlClient *client)
     return 0;
 }
 
+/* GETDRIVER: the name of the bound driver, ENODATA when none. */
+static int get_driver(struct adapter *ad, UMockdevIoctlClient *client)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    UMockdevIoctlData *data =
+        umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_getdriver), NULL);
+    if (!data)
+        return EFAULT;
+    struct usbdevfs_getdriver *gd = (struct usbdevfs_getdriver *)data->data;
+    int rc = ENODATA;
+    if (gd->interface == 0 && ad->driver_bound) {
+        snprintf(gd->driver, sizeof(gd->driver), "ftdi_sio");
+        rc = 0;
+    }
+    g_object_unref(data);
+    return rc;
+}
+
+/* USBDEVFS_IOCTL: DISCONNECT (libusb_detach_kernel_driver) and CONNECT (attach). */
+static int driver_ioctl(struct adapter *ad, UMockdevIoctlClient *client)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    UMockdevIoctlData *data =
+        umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_ioctl), NULL);
+    if (!data)
+        return EFAULT;
+    const struct usbdevfs_ioctl *io = (const struct usbdevfs_ioctl *)data->data;
+    int rc = io->ifno == 0 ? 0 : ENODATA;
+    ad->connect_result = io->ioctl_code == (int)USBDEVFS_CONNECT ? 1 : 0;
+    if (rc == 0 && io->ioctl_code == (int)USBDEVFS_DISCONNECT) {
+        rc = ad->driver_bound ? 0 : ENODATA;
+        if (rc == 0) {
+            ad->driver_bound = false;
+            ad->driver.detaches++;
+        }
+    } else if (rc == 0 && io->ioctl_code == (int)USBDEVFS_CONNECT) {
+        rc = ad->claimed ? EBUSY : 0; /* the kernel cannot bind what a program claimed */
+        if (rc == 0 && !ad->driver_bound) {
+            ad->driver_bound = true;
+            ad->driver.attaches++;
+        }
+    } else if (rc == 0) {
+        rc = ENOTTY;
+    }
+    g_object_unref(data);
+    return rc;
+}
+
+static int claim_interface(struct adapter *ad, bool disconnect)
+{
+    if (ad->driver_bound && disconnect) {
+        ad->driver_bound = false;
+        ad->driver.detaches++;
+    }
+    if (ad->driver_bound)
+        return EBUSY; /* as usbfs: a driver has it */
+    ad->claimed = true;
+    return 0;
+}
+
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
                              gpointer user_data)
 {
@@ -485,18 +551,31 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         complete_errno(client, live ? set_configuration(ad, client) : ENODEV);
         break;
     case USBDEVFS_CLAIMINTERFACE:
+    case USBDEVFS_DISCONNECT_CLAIM:
+        complete_errno(client,
+                       live ? claim_interface(ad, request == USBDEVFS_DISCONNECT_CLAIM) : ENODEV);
+        break;
     case USBDEVFS_RELEASEINTERFACE:
+        if (live)
+            ad->claimed = false;
+        complete_errno(client, live ? 0 : ENODEV);
+        break;
     case USBDEVFS_SETINTERFACE:
     case USBDEVFS_CLEAR_HALT:
     case USBDEVFS_RESET:
     case USBDEVFS_RESETEP:
-    case USBDEVFS_DISCONNECT_CLAIM:
         complete_errno(client, live ? 0 : ENODEV);
         break;
     case USBDEVFS_GETDRIVER:
-    case USBDEVFS_IOCTL:
-        complete_errno(client, live ? ENODATA : ENODEV); /* no kernel driver is bound */
+        complete_errno(client, live ? get_driver(ad, client) : ENODEV);
         break;
+    case USBDEVFS_IOCTL: {
+        /* CONNECT answers as device_attach() does: 1 when a driver was bound (libusb reads 0 as
+         * "no driver to attach") */
+        int err = live ? driver_ioctl(ad, client) : ENODEV;
+        umockdev_ioctl_client_complete(client, err ? -1 : ad->connect_result, err);
+        break;
+    }
     default:
         complete_errno(client, ENOTTY);
         break;
@@ -793,6 +872,8 @@ int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
     if (!atomic_load(&ad->plugged)) {
         pthread_mutex_lock(br->lock);
         power_on_reset(ad->dev);
+        ad->driver_bound = ad->driver_at_plug; /* the kernel binds a new device afresh */
+        ad->claimed = false;
         pthread_mutex_unlock(br->lock);
         rc = plug_in(br, ad);
     }
@@ -849,4 +930,42 @@ void sim_usb_bridge_reexec_under_preload(char **argv)
         setenv("LD_PRELOAD", old, 1);
     else
         unsetenv("LD_PRELOAD");
+}
+
+void sim_usb_bridge_driver_at_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev, bool bound)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    if (!ad)
+        return;
+    pthread_mutex_lock(br->lock);
+    ad->driver_at_plug = bound;
+    if (!ad->claimed && ad->driver.detaches + ad->driver.attaches == 0)
+        ad->driver_bound = bound; /* set up before any client: as bound at the plug */
+    pthread_mutex_unlock(br->lock);
+}
+
+int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    if (!ad)
+        return -ENOENT;
+    pthread_mutex_lock(br->lock);
+    int rc = !atomic_load(&ad->plugged) ? -ENODEV : ad->claimed ? -EBUSY : 0;
+    if (rc == 0 && !ad->driver_bound) {
+        ad->driver_bound = true;
+        ad->driver.binds++;
+    }
+    pthread_mutex_unlock(br->lock);
+    return rc;
+}
+
+int sim_usb_bridge_driver_stats_locked(struct sim_usb_bridge *br, const struct sim_ft232h *dev,
+                                       struct sim_usb_driver_stats *out)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    if (!ad)
+        return -ENOENT;
+    *out = ad->driver;
+    out->bound = ad->driver_bound;
+    return 0;
 }

@@ -40,6 +40,25 @@ bool sim_usb_bridge_plugged(struct sim_usb_bridge *br, const struct sim_ft232h *
  * A plug right after waits for that unplug to be complete. */
 int sim_usb_bridge_unplug_mid_transfer(struct sim_usb_bridge *br, struct sim_ft232h *dev);
 
+/* The kernel driver model of interface 0, as usbfs shows it: while ftdi_sio is bound,
+ * GETDRIVER names it and CLAIMINTERFACE fails with EBUSY; USBDEVFS_IOCTL DISCONNECT
+ * (libusb_detach_kernel_driver) and DISCONNECT_CLAIM unbind it, CONNECT (attach) binds it again
+ * unless a program has the interface claimed (EBUSY). A replug binds it afresh when at_plug. */
+struct sim_usb_driver_stats {
+    uint64_t detaches, attaches; /* by usbfs clients */
+    uint64_t binds;              /* by sim_usb_bridge_set_driver(now): another program */
+    bool bound;
+};
+/* Whether ftdi_sio binds the adapter when it is plugged in (also at once, before any client acted):
+ * the scenario's driver= option, by default for FTDI's stock product ids. */
+void sim_usb_bridge_driver_at_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev, bool bound);
+/* Binds ftdi_sio now, as another program would (the bind action): -EBUSY while a client has the
+ * interface claimed, -ENODEV when unplugged. */
+int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev);
+/* With the hardware lock held (the one given to sim_usb_bridge_new). */
+int sim_usb_bridge_driver_stats_locked(struct sim_usb_bridge *br, const struct sim_ft232h *dev,
+                                       struct sim_usb_driver_stats *out);
+
 /* Path of libumockdev-preload for LD_PRELOAD of children. */
 const char *sim_usb_bridge_preload_path(void);
 

@@ -470,7 +470,7 @@ class Harness:
     # ---- the simulator and the daemon ----------------------------------------------------
 
     def start_daemon(self, scenario=None, fixture=None, config=None, serials=("LYNX0001",),
-                     wait=True, args=()):
+                     wait=True, args=(), sim_args=()):
         """lynx-sim running the daemon. scenario: the text of a scenario; fixture: a file in
         fixtures/scenarios; config: the INI text (default: ini()). Waits for the services of
         `serials` unless wait is false."""
@@ -494,7 +494,7 @@ class Harness:
         # a marginal distributor would; close() also fails on any timing violation at all.
         self.sim = self._spawn(f"daemon-{n}", [program("LYNX_SIM"), "--scenario", scn,
                                                "--control", self.control,
-                                               *self.strict_args(), "--",
+                                               *self.strict_args(), *sim_args, "--",
                                                program("LYNX_DAEMON"), "-c", cfg, *args],
                                env=env)
         self.config_path = cfg

@@ -4,6 +4,7 @@ are missing, and what it retries (src/fleet.h), end to end under lynx-sim on a p
 
   test_adapters.py TEST_NAME      (meson runs one test per name; exit 0 / 1 / 77 = skip)
 """
+import json
 import os
 import subprocess
 import sys
@@ -172,6 +173,33 @@ def one_adapter_timing_out_delays_neither_dbus_answers_nor_the_other_adapter():
                               service=healthy)
         require(s.time - since < 2 * POLL_S + 0.4, f"the fuse took {s.time - since:.2f} s")
         h.wait_for("/Adapter/Connected", 0, timeout=5, service=wedged)
+
+
+@test
+def ftdi_sio_is_detached_once_kept_detached_through_re_opens_and_given_back_at_exit():
+    scenario = "adapter FT6014X1 pid=0x6014\ndistributor FT6014X1 A\n"  # ftdi_sio bound
+    with Harness() as h:
+        h.start_bus()
+        stats = os.path.join(h.tmp, "stats.json")
+        h.start_daemon(scenario=scenario, config=ini(adapters={"FT6014X1": {}}),
+                       serials=("FT6014X1",), sim_args=("--stats", stats))
+        svc = service_name("FT6014X1")
+        h.wait_for("/Adapter/Connected", 1, service=svc)
+        # persistent USB errors: the adapter is set up again and re-opened
+        h.simctl("usb-error", "FT6014X1", "count=40")
+        deadline = time.monotonic() + 10
+        while "re-opening it" not in h.log_text():
+            require(time.monotonic() < deadline, "the adapter was never re-opened")
+            h.pump(0.05)
+        h.wait_for("/Adapter/Connected", 1, timeout=10, service=svc)
+        a = [x for x in h.sim_stats()["adapters"] if x["serial"] == "FT6014X1"][0]
+        require(a["kernel_detaches"] == 1 and a["kernel_attaches"] == 0 and
+                not a["kernel_driver_bound"], f"while running: {a}")
+        require(h.stop_daemon() == 0, "the daemon did not exit cleanly")
+        with open(stats) as f:
+            a = [x for x in json.load(f)["adapters"] if x["serial"] == "FT6014X1"][0]
+        require(a["kernel_detaches"] == 1 and a["kernel_attaches"] == 1 and
+                a["kernel_driver_bound"], f"after the daemon let go: {a}")
 
 
 if __name__ == "__main__":

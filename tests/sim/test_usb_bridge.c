@@ -622,3 +622,62 @@ Test(usb_bridge, string_error_fails_the_serial_number_read_once)
     cr_assert_str_eq((char *)text, "LX000001");
     libusb_close(h);
 }
+
+static struct sim_usb_driver_stats driver_stats(void)
+{
+    struct sim_usb_driver_stats st;
+    pthread_mutex_lock(&hw_lock);
+    cr_assert_eq(sim_usb_bridge_driver_stats_locked(bridge, adapter, &st), 0);
+    pthread_mutex_unlock(&hw_lock);
+    return st;
+}
+
+Test(usb_bridge, a_bound_kernel_driver_refuses_the_claim_until_it_is_detached)
+{
+    sim_usb_bridge_driver_at_plug(bridge, adapter, true);
+    libusb_device_handle *h =
+        libusb_open_device_with_vid_pid(ctx, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID);
+    cr_assert_not_null(h);
+    cr_assert_eq(libusb_kernel_driver_active(h, 0), 1, "ftdi_sio is bound");
+    cr_assert_eq(libusb_claim_interface(h, 0), LIBUSB_ERROR_BUSY, "a bound interface is busy");
+    cr_assert_eq(libusb_detach_kernel_driver(h, 0), 0);
+    cr_assert_eq(libusb_kernel_driver_active(h, 0), 0);
+    cr_assert_eq(libusb_detach_kernel_driver(h, 0), LIBUSB_ERROR_NOT_FOUND, "nothing to detach");
+    cr_assert_eq(libusb_claim_interface(h, 0), 0);
+    cr_assert_eq(libusb_attach_kernel_driver(h, 0), LIBUSB_ERROR_BUSY, "claimed: no attach");
+    cr_assert_eq(sim_usb_bridge_bind_driver(bridge, adapter), -EBUSY, "nor a bind");
+    cr_assert_eq(libusb_release_interface(h, 0), 0);
+    int rc = libusb_attach_kernel_driver(h, 0);
+    cr_assert_eq(rc, 0, "attach: %s", libusb_error_name(rc));
+    cr_assert_eq(libusb_kernel_driver_active(h, 0), 1);
+    struct sim_usb_driver_stats st = driver_stats();
+    cr_assert(st.bound);
+    cr_assert_eq(st.detaches, 1);
+    cr_assert_eq(st.attaches, 1);
+    libusb_close(h);
+}
+
+Test(usb_bridge, a_replug_binds_the_driver_afresh_and_a_bind_takes_a_released_port)
+{
+    sim_usb_bridge_driver_at_plug(bridge, adapter, true);
+    libusb_device_handle *h =
+        libusb_open_device_with_vid_pid(ctx, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID);
+    cr_assert_not_null(h);
+    cr_assert_eq(libusb_detach_kernel_driver(h, 0), 0);
+    libusb_close(h);
+    cr_assert_not(driver_stats().bound, "closing does not give the driver back");
+    cr_assert_eq(sim_usb_bridge_bind_driver(bridge, adapter), 0, "another program binds it");
+    cr_assert(driver_stats().bound);
+    cr_assert_eq(driver_stats().binds, 1);
+    cr_assert_eq(sim_usb_bridge_unplug(bridge, adapter), 0);
+    cr_assert_eq(sim_usb_bridge_plug(bridge, adapter), 0);
+    cr_assert(driver_stats().bound, "a replugged stock adapter is bound again");
+}
+
+Test(usb_bridge, without_a_driver_model_nothing_is_bound)
+{
+    libusb_device_handle *h = open_adapter(); /* claims: no driver on a reprogrammed id */
+    cr_assert_eq(libusb_kernel_driver_active(h, 0), 0);
+    cr_assert_not(driver_stats().bound);
+    libusb_close(h);
+}
