@@ -50,7 +50,7 @@ class Watch:
         name = v.get("/CustomName") or v.get("/ProductName")
         lines = [f"{name}  serial {v.get('/Serial')}  instance {v.get('/DeviceInstance')}  "
                  f"adapter {'connected' if v.get('/Adapter/Connected') == 1 else 'NOT CONNECTED'}  "
-                 f"fuse alarm {'ALARM' if v.get('/Alarms/FuseBlown') == 2 else 'ok'}",
+                 f"fuse alarms {sum(1 for p, x in v.items() if p.endswith('/Alarms/Blown') and x == 2)}",
                  f"{'':4}{'distributor':16}" + "".join(f"{'fuse ' + str(n + 1):18}" for n in range(4))]
         for letter in "ABCD":
             status = v.get(f"/Distributor/{letter}/Status")
