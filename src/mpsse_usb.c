@@ -193,19 +193,40 @@ static void fill_location(libusb_device *dev, const struct libusb_device_descrip
 }
 
 /* Returns 0 or a negative code; serial is "" when the device has no serial string. */
+/* One string descriptor by GET_DESCRIPTOR, bounded by SERIAL_TIMEOUT_MS: libusb's own helper waits
+ * up to a second per request, and these reads happen on the daemon's only thread (enumeration and
+ * re-opening; everything else is asynchronous). Returns its length or a libusb error. */
+static int get_string(libusb_device_handle *handle, uint8_t index, uint16_t langid, uint8_t *buf,
+                      int size)
+{
+    return libusb_control_transfer(handle, LIBUSB_ENDPOINT_IN, LIBUSB_REQUEST_GET_DESCRIPTOR,
+                                   (uint16_t)(LIBUSB_DT_STRING << 8 | index), langid, buf,
+                                   (uint16_t)size, SERIAL_TIMEOUT_MS);
+}
+
+/* Returns 0 or a negative code; serial is "" when the device has no serial string. Non-ASCII
+ * characters become '?', as libusb_get_string_descriptor_ascii does. */
 static int read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
                        char *serial, size_t size)
 {
+    uint8_t buf[255];
     serial[0] = '\0';
     if (desc->iSerialNumber == 0)
         return 0;
-    int r = libusb_get_string_descriptor_ascii(handle, desc->iSerialNumber, (unsigned char *)serial,
-                                               (int)size);
-    if (r < 0) {
-        serial[0] = '\0';
+    int r = get_string(handle, 0, 0, buf, sizeof(buf)); /* the language ids */
+    if (r >= 0 && (r < 4 || buf[1] != LIBUSB_DT_STRING))
+        r = LIBUSB_ERROR_IO;
+    if (r >= 0)
+        r = get_string(handle, desc->iSerialNumber, (uint16_t)(buf[2] | buf[3] << 8), buf,
+                       sizeof(buf));
+    if (r >= 0 && (r < 2 || buf[1] != LIBUSB_DT_STRING || buf[0] > r))
+        r = LIBUSB_ERROR_IO;
+    if (r < 0)
         return mpsse_usb_code_from_libusb(r);
-    }
-    serial[r < (int)size ? r : (int)size - 1] = '\0';
+    size_t n = 0;
+    for (int i = 2; i + 1 < buf[0] && n + 1 < size; i += 2)
+        serial[n++] = buf[i + 1] == 0 && buf[i] < 0x80 ? (char)buf[i] : '?';
+    serial[n] = '\0';
     return 0;
 }
 

@@ -34,6 +34,7 @@
 #define FTDI_MAX_IN_TRANSFER 16384
 
 #define FTDI_CONTROL_TIMEOUT_MS 1000
+#define SERIAL_TIMEOUT_MS       100 /* each of the two requests that read a serial number */
 
 #define ERROR_MAX 256
 
