@@ -335,8 +335,28 @@ Test(scenario, chip_option_selects_the_variant_and_its_default_pid)
 
     expect_error("adapter S1 chip=ft232r\n",
                  "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast or strict-timing=yes|no, got "
-                 "'chip=ft232r'");
+                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "driver=ftdi_sio|none, got 'chip=ft232r'");
+}
+
+Test(scenario, the_kernel_driver_is_bound_by_default_to_stock_ids_only)
+{
+    struct sim_scenario sc;
+    char err[300] = "";
+    cr_assert_eq(parse_text("adapter S1\nadapter S2 pid=0x6014\nadapter S3 chip=ft2232h\n"
+                            "adapter S4 pid=0x6014 driver=none\nadapter S5 driver=ftdi_sio\n",
+                            &sc, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_not(sc.adapters[0].driver_bound, "a reprogrammed id: ftdi_sio does not bind it");
+    cr_assert(sc.adapters[1].driver_bound);
+    cr_assert(sc.adapters[2].driver_bound);
+    cr_assert_not(sc.adapters[3].driver_bound);
+    cr_assert(sc.adapters[4].driver_bound);
+    sim_scenario_clear(&sc);
+    expect_error("adapter S1 driver=usbserial\n",
+                 "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
+                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "driver=ftdi_sio|none, got 'driver=usbserial'");
 }
 
 Test(scenario, timing_options_choose_the_i2c_mode_and_strictness_per_adapter)
