@@ -203,8 +203,7 @@ static struct entry *add_entry(struct fleet *fleet, const struct mpsse_usb_devic
         log_info("adapter %s (%04x:%04x): service %s", e->serial, info->vid, info->pid,
                  service_name(e->svc));
     else
-        log_info("adapter %s (configured, not found yet): service %s", e->serial,
-                 service_name(e->svc));
+        log_info("adapter %s (configured): service %s", e->serial, service_name(e->svc));
     return e;
 }
 
