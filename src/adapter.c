@@ -523,11 +523,6 @@ void adapter_poll_start(struct adapter *ad, adapter_done_fn done, void *user)
     }
 }
 
-bool adapter_busy(const struct adapter *ad)
-{
-    return ad->polling || ad->stage != ADAPTER_IDLE;
-}
-
 static void poll_completed(struct adapter *ad, void *user)
 {
     (void)ad;

@@ -125,7 +125,6 @@ void adapter_deinit(struct adapter *ad);
  * the other adapters or D-Bus. A poll that failed on USB is published first; the drain, sync
  * and set-up that bring the adapter back in step run after it. */
 void adapter_poll_start(struct adapter *ad, adapter_done_fn done, void *user);
-bool adapter_busy(const struct adapter *ad);
 
 /* The same, waiting for the poll (and the resynchronisation after it) to end: for lynx-scan, which
  * has no loop of its own. Returns 0 when the bus was read, else the failure's negative code. */

@@ -166,7 +166,6 @@ int mpsse_usb_submit_exchange(struct mpsse_usb_adapter *ad, const void *out, siz
 /* mpsse_usb_drain's purge and read-until-quiet. */
 int mpsse_usb_submit_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms,
                            mpsse_usb_done_fn done, void *user);
-bool mpsse_usb_busy(const struct mpsse_usb_adapter *ad);
 /* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
  * come back, so it must not be called from inside a libusb callback. mpsse_usb_close does it. */
 void mpsse_usb_cancel(struct mpsse_usb_adapter *ad);

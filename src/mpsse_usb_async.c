@@ -277,11 +277,6 @@ int mpsse_usb_submit_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms,
                                       "purging the host-to-chip buffer"));
 }
 
-bool mpsse_usb_busy(const struct mpsse_usb_adapter *ad)
-{
-    return ad->op.kind != FTDI_OP_NONE;
-}
-
 void mpsse_usb_cancel(struct mpsse_usb_adapter *ad)
 {
     if (ad->op.in_flight) {
