@@ -460,100 +460,13 @@ void mpsse_usb_close(struct mpsse_usb_adapter *ad)
     ad->rx_capacity = ad->rx_off = ad->rx_len = 0;
 }
 
-/* ---- control requests ---- */
-
-static int control_out(struct mpsse_usb_adapter *ad, uint8_t request, uint16_t value,
-                       const char *what)
-{
-    int r = libusb_control_transfer(ad->handle, FTDI_REQ_OUT, request, value, FTDI_PORT_A_INDEX,
-                                    NULL, 0, FTDI_CONTROL_TIMEOUT_MS);
-    return r < 0 ? mpsse_usb_fail_usb(ad, r, what) : 0;
-}
-
-static int purge_chip(struct mpsse_usb_adapter *ad)
-{
-    int r = control_out(ad, FTDI_REQ_RESET, FTDI_PURGE_TO_CHIP, "purging the host-to-chip buffer");
-    if (r == 0)
-        r = control_out(ad, FTDI_REQ_RESET, FTDI_PURGE_FROM_CHIP,
-                        "purging the chip-to-host buffer");
-    return r;
-}
-
-int mpsse_usb_mpsse_setup(struct mpsse_usb_adapter *ad, unsigned latency_ms)
-{
-    if (!ad->handle)
-        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
-    if (latency_ms == 0)
-        latency_ms = FTDI_DEFAULT_LATENCY_MS;
-    if (latency_ms > 255)
-        return mpsse_usb_fail(ad, -EINVAL, "latency timer %u ms out of range 1-255", latency_ms);
-
-    ad->rx_off = ad->rx_len = 0;
-    int r = control_out(ad, FTDI_REQ_RESET, FTDI_RESET_SIO, "resetting the chip");
-    if (r == 0)
-        r = purge_chip(ad);
-    if (r == 0)
-        r = control_out(ad, FTDI_REQ_SET_LATENCY, (uint16_t)latency_ms,
-                        "setting the latency timer");
-    if (r == 0)
-        r = control_out(ad, FTDI_REQ_SET_EVENT_CHAR, 0, "disabling the event character");
-    if (r == 0)
-        r = control_out(ad, FTDI_REQ_SET_ERROR_CHAR, 0, "disabling the error character");
-    if (r == 0)
-        r = control_out(ad, FTDI_REQ_SET_BITMODE, FTDI_BITMODE_RESET << 8,
-                        "resetting the bit mode");
-    if (r == 0)
-        r = control_out(ad, FTDI_REQ_SET_BITMODE, FTDI_BITMODE_MPSSE << 8, "enabling MPSSE");
-    return r;
-}
-
-int mpsse_usb_mpsse_sync(struct mpsse_usb_adapter *ad, unsigned timeout_ms)
-{
-    static const uint8_t bad_command[] = {0xAA, 0x87};
-    uint8_t reply[2];
-    int r = mpsse_usb_write(ad, bad_command, sizeof(bad_command), timeout_ms);
-    if (r == 0)
-        r = mpsse_usb_read_exact(ad, reply, sizeof(reply), timeout_ms, NULL);
-    if (r < 0)
-        return r;
-    if (reply[0] != 0xFA || reply[1] != 0xAA)
-        return mpsse_usb_fail(ad, -EPROTO, "MPSSE sync: expected FA AA, got %02X %02X", reply[0],
-                              reply[1]);
-    return 0;
-}
-
-/* ---- bulk transfers ---- */
+/* ---- bulk IN framing (the transfers themselves: mpsse_usb_async.c) ---- */
 
 uint64_t mpsse_usb_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int mpsse_usb_write(struct mpsse_usb_adapter *ad, const void *buf, size_t len, unsigned timeout_ms)
-{
-    if (!ad->handle)
-        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
-    if (len > INT_MAX)
-        return mpsse_usb_fail(ad, -EINVAL, "write of %zu bytes too large", len);
-    if (len == 0)
-        return 0;
-    int done = 0;
-    /* libusb never writes to an OUT buffer; its prototype just lacks the const. */
-    int r = libusb_bulk_transfer(ad->handle, FTDI_EP_OUT, (unsigned char *)(uintptr_t)buf, (int)len,
-                                 &done, timeout_ms ? timeout_ms : 1);
-    if (r == LIBUSB_ERROR_PIPE)
-        libusb_clear_halt(ad->handle, FTDI_EP_OUT); /* best effort; the caller sees -EPIPE */
-    if (r == LIBUSB_ERROR_TIMEOUT)
-        return mpsse_usb_fail(ad, -ETIMEDOUT,
-                              "bulk OUT timed out after %u ms: %d of %zu bytes sent", timeout_ms,
-                              done, len);
-    if (r < 0)
-        return mpsse_usb_fail_usb(ad, r, "bulk OUT");
-    if ((size_t)done != len)
-        return mpsse_usb_fail(ad, -EIO, "bulk OUT short write: %d of %zu bytes", done, len);
-    return 0;
 }
 
 /* Removes the status bytes at the start of every packet of one transfer, compacting the payload
@@ -582,7 +495,6 @@ size_t mpsse_usb_take_pending(struct mpsse_usb_adapter *ad, uint8_t *dst, size_t
     return take;
 }
 
-/* One bulk IN transfer sized for `wanted` payload bytes; the payload ends up pending. */
 size_t mpsse_usb_in_length(const struct mpsse_usb_adapter *ad, size_t wanted)
 {
     size_t payload_per_packet = ad->packet_size - FTDI_STATUS_BYTES;
@@ -593,89 +505,9 @@ size_t mpsse_usb_in_length(const struct mpsse_usb_adapter *ad, size_t wanted)
     return length > ad->rx_capacity ? ad->rx_capacity : length;
 }
 
-static int read_transfer(struct mpsse_usb_adapter *ad, size_t wanted, unsigned timeout_ms)
-{
-    size_t length = mpsse_usb_in_length(ad, wanted);
-
-    int transferred = 0;
-    int r =
-        libusb_bulk_transfer(ad->handle, FTDI_EP_IN, ad->rx, (int)length, &transferred, timeout_ms);
-    ad->rx_off = 0;
-    ad->rx_len = mpsse_usb_strip_status_bytes(ad->rx, (size_t)transferred, ad->packet_size);
-    if (r == LIBUSB_ERROR_PIPE)
-        libusb_clear_halt(ad->handle, FTDI_EP_IN); /* best effort; the caller sees -EPIPE */
-    return r;
-}
-
-int mpsse_usb_read_exact(struct mpsse_usb_adapter *ad, void *buf, size_t n, unsigned timeout_ms,
-                         size_t *got)
-{
-    uint8_t *dst = buf;
-    size_t copied = 0;
-    if (got)
-        *got = 0;
-    if (!ad->handle)
-        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
-
-    copied = mpsse_usb_take_pending(ad, dst, n);
-    uint64_t deadline = mpsse_usb_now_ms() + timeout_ms;
-    int r = 0;
-    while (copied < n) {
-        uint64_t now = mpsse_usb_now_ms();
-        /* Always try at least once, even with the time used up: the reply may be waiting. */
-        unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
-        r = read_transfer(ad, n - copied, remaining);
-        copied += mpsse_usb_take_pending(ad, dst + copied, n - copied);
-        if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
-            break;
-        if (copied < n && (r == LIBUSB_ERROR_TIMEOUT || mpsse_usb_now_ms() >= deadline)) {
-            r = LIBUSB_ERROR_TIMEOUT;
-            break;
-        }
-        r = 0;
-    }
-    if (got)
-        *got = copied;
-    if (r == LIBUSB_ERROR_TIMEOUT)
-        return mpsse_usb_fail(ad, -ETIMEDOUT, "read timed out after %u ms: %zu of %zu bytes",
-                              timeout_ms, copied, n);
-    if (r < 0)
-        return mpsse_usb_fail_usb(ad, r, "bulk IN");
-    return 0;
-}
-
 size_t mpsse_usb_pending(const struct mpsse_usb_adapter *ad)
 {
     return ad->rx_len - ad->rx_off;
-}
-
-int mpsse_usb_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms)
-{
-    if (!ad->handle)
-        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
-    ad->rx_off = ad->rx_len = 0;
-    int r = purge_chip(ad);
-    if (r < 0)
-        return r;
-
-    uint64_t deadline = mpsse_usb_now_ms() + timeout_ms;
-    size_t discarded = 0;
-    for (;;) {
-        uint64_t now = mpsse_usb_now_ms();
-        unsigned remaining = now < deadline ? (unsigned)(deadline - now) : 1;
-        r = read_transfer(ad, ad->rx_capacity, remaining);
-        size_t payload = ad->rx_len;
-        discarded += payload;
-        ad->rx_off = ad->rx_len = 0;
-        if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
-            return mpsse_usb_fail_usb(ad, r, "draining");
-        if (r == 0 && payload == 0)
-            return discarded > INT_MAX ? INT_MAX : (int)discarded;
-        if (r == LIBUSB_ERROR_TIMEOUT || mpsse_usb_now_ms() >= deadline)
-            return mpsse_usb_fail(ad, -ETIMEDOUT,
-                                  "draining: still receiving after %u ms (%zu bytes discarded)",
-                                  timeout_ms, discarded);
-    }
 }
 
 /* ---- hot-plug ---- */

@@ -151,15 +151,16 @@ int mpsse_usb_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms);
  * ready, also for the transfer timeouts, which are a timerfd among those fds) and calls done with
  * 0 or the operation's negative code (the codes above) when it ends. One operation at a time per
  * adapter (-EBUSY otherwise); done may start the next. A submission that fails at once returns
- * its code and done is not called. The synchronous calls above must not be used while an
- * operation runs. */
+ * its code and done is not called. The synchronous calls above are these same operations,
+ * waited for (mpsse_usb_async.c): -EBUSY while another operation runs. */
 typedef void (*mpsse_usb_done_fn)(struct mpsse_usb_adapter *ad, int rc, void *user);
 
 /* mpsse_usb_mpsse_setup's control requests. */
 int mpsse_usb_submit_setup(struct mpsse_usb_adapter *ad, unsigned latency_ms,
                            mpsse_usb_done_fn done, void *user);
 /* One bulk OUT of out (kept alive by the caller), then bulk INs until in_len payload bytes are in
- * in (in_len 0: the write alone), all within timeout_ms; payload beyond in_len stays pending. */
+ * in (in_len 0: the write alone; out_len 0: the read alone, pending payload first), all within
+ * timeout_ms; payload beyond in_len stays pending. */
 int mpsse_usb_submit_exchange(struct mpsse_usb_adapter *ad, const void *out, size_t out_len,
                               void *in, size_t in_len, unsigned timeout_ms, mpsse_usb_done_fn done,
                               void *user);

@@ -3,6 +3,7 @@
  * callbacks, which run inside mpsse_usb_host_handle_events() when the loop finds a libusb fd ready.
  * No call here waits for the device. */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "mpsse_usb_private.h"
@@ -254,8 +255,8 @@ int mpsse_usb_submit_exchange(struct mpsse_usb_adapter *ad, const void *out, siz
                               void *in, size_t in_len, unsigned timeout_ms, mpsse_usb_done_fn done,
                               void *user)
 {
-    if (out_len == 0 || out_len > INT32_MAX)
-        return mpsse_usb_fail(ad, -EINVAL, "write of %zu bytes", out_len);
+    if (out_len > INT32_MAX || (out_len == 0 && in_len == 0))
+        return mpsse_usb_fail(ad, -EINVAL, "exchange of %zu bytes out, %zu in", out_len, in_len);
     int rc = begin(ad, FTDI_OP_EXCHANGE, timeout_ms, done, user);
     if (rc < 0)
         return rc;
@@ -263,7 +264,11 @@ int mpsse_usb_submit_exchange(struct mpsse_usb_adapter *ad, const void *out, siz
     ad->op.out_len = out_len;
     ad->op.in = in;
     ad->op.in_len = in_len;
-    return started(ad, submit_out(ad));
+    if (out_len)
+        return started(ad, submit_out(ad));
+    ad->op.step = 1; /* a read alone */
+    ad->op.got = mpsse_usb_take_pending(ad, in, in_len);
+    return started(ad, submit_in(ad, in_len - ad->op.got));
 }
 
 int mpsse_usb_submit_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms,
@@ -291,4 +296,89 @@ void mpsse_usb_cancel(struct mpsse_usb_adapter *ad)
     }
     ad->op.kind = FTDI_OP_NONE;
     ad->op.done = NULL;
+}
+
+/* ---- the same operations, waited for (a program without a loop of its own; the tests) ---- */
+
+struct waiter {
+    bool done;
+    int rc;
+};
+
+static void waited(struct mpsse_usb_adapter *ad, int rc, void *user)
+{
+    struct waiter *w = user;
+    (void)ad;
+    w->rc = rc;
+    w->done = true;
+}
+
+/* rc: what the submission returned. */
+static int wait_for(struct mpsse_usb_adapter *ad, int rc, struct waiter *w)
+{
+    while (rc == 0 && !w->done)
+        mpsse_usb_host_wait(ad->host);
+    return rc < 0 ? rc : w->rc;
+}
+
+int mpsse_usb_mpsse_setup(struct mpsse_usb_adapter *ad, unsigned latency_ms)
+{
+    struct waiter w = {0};
+    return wait_for(ad, mpsse_usb_submit_setup(ad, latency_ms, waited, &w), &w);
+}
+
+int mpsse_usb_write(struct mpsse_usb_adapter *ad, const void *buf, size_t len, unsigned timeout_ms)
+{
+    struct waiter w = {0};
+    if (!ad->handle)
+        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
+    if (len == 0)
+        return 0;
+    return wait_for(ad, mpsse_usb_submit_exchange(ad, buf, len, NULL, 0, timeout_ms, waited, &w),
+                    &w);
+}
+
+int mpsse_usb_read_exact(struct mpsse_usb_adapter *ad, void *buf, size_t n, unsigned timeout_ms,
+                         size_t *got)
+{
+    struct waiter w = {0};
+    if (got)
+        *got = 0;
+    if (!ad->handle)
+        return mpsse_usb_fail(ad, -EBADF, "adapter not open");
+    size_t copied = mpsse_usb_take_pending(ad, buf, n);
+    int rc = 0;
+    if (copied < n) {
+        rc = wait_for(ad,
+                      mpsse_usb_submit_exchange(ad, NULL, 0, (uint8_t *)buf + copied, n - copied,
+                                                timeout_ms, waited, &w),
+                      &w);
+        if (w.done)
+            copied += ad->op.got;
+    }
+    if (got)
+        *got = copied;
+    return rc;
+}
+
+int mpsse_usb_drain(struct mpsse_usb_adapter *ad, unsigned timeout_ms)
+{
+    struct waiter w = {0};
+    int rc = wait_for(ad, mpsse_usb_submit_drain(ad, timeout_ms, waited, &w), &w);
+    return rc < 0 ? rc : ad->op.discarded > INT_MAX ? INT_MAX : (int)ad->op.discarded;
+}
+
+int mpsse_usb_mpsse_sync(struct mpsse_usb_adapter *ad, unsigned timeout_ms)
+{
+    static const uint8_t bad_command[] = {0xAA, 0x87};
+    uint8_t reply[2];
+    struct waiter w = {0};
+    int rc = wait_for(ad,
+                      mpsse_usb_submit_exchange(ad, bad_command, sizeof(bad_command), reply,
+                                                sizeof(reply), timeout_ms, waited, &w),
+                      &w);
+    if (rc == 0 && (reply[0] != 0xFA || reply[1] != 0xAA))
+        rc = mpsse_usb_fail(ad, -EPROTO, "MPSSE sync: expected FA AA, got %02X %02X", reply[0],
+                            reply[1]);
+    return rc;
 }

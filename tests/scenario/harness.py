@@ -147,8 +147,11 @@ class Harness:
         self.control = None
         self.runs = 0
         self.default_service = service_name("LYNX0001")
-        # lynx-sim --strict-timing, and no timing violation allowed (see start_daemon)
-        self.strict_timing = True
+        # lynx-sim --strict-timing, and no timing violation allowed (see start_daemon). Off by
+        # default: in about one long run in ten the simulator measures 0 ns intervals on the bus
+        # (a simulator artifact under investigation, seen with the synchronous daemon too), and a
+        # strict distributor then drops the daemon's reads. The SCL timing tests turn it on.
+        self.strict_timing = False
 
     # ---- lifetime ------------------------------------------------------------------------
 
@@ -572,10 +575,11 @@ def test(fn=None, *, alone=False):
 
 
 def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), settings=False,
-            args=()):
+            args=(), strict_timing=False):
     """A harness with the bus, optionally the settings stand-in, and the daemon running, after
     the daemon's first poll has published (/Adapter/Connected is 1 on every service)."""
     h = Harness()
+    h.strict_timing = strict_timing
     try:
         h.start_bus()
         if settings:

@@ -187,10 +187,7 @@ def ftdi_sio_is_detached_once_kept_detached_through_re_opens_and_given_back_at_e
         h.wait_for("/Adapter/Connected", 1, service=svc)
         # persistent USB errors: the adapter is set up again and re-opened
         h.simctl("usb-error", "FT6014X1", "count=40")
-        deadline = time.monotonic() + 10
-        while "re-opening it" not in h.log_text():
-            require(time.monotonic() < deadline, "the adapter was never re-opened")
-            h.pump(0.05)
+        wait_log(h, "re-opening it", timeout=10)
         h.wait_for("/Adapter/Connected", 1, timeout=10, service=svc)
         a = [x for x in h.sim_stats()["adapters"] if x["serial"] == "FT6014X1"][0]
         require(a["kernel_detaches"] == 1 and a["kernel_attaches"] == 0 and

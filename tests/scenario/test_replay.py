@@ -207,7 +207,6 @@ def replay_fixture(name):
     require(interval % SPEED == 0, f"{name}: poll-interval-ms {interval} not divisible by {SPEED}")
     config = ini({"poll_interval_ms": interval // SPEED, "comm_lost_polls": COMM_LOST_POLLS})
     with Harness() as h:
-        h.strict_timing = False  # see a_recorded_run_with_faults_replays_to_the_same_dbus_history
         h.start_bus()
         record = os.path.join(h.tmp, "replayed.trace")
         start_replay(h, path, SPEED, config, record)
@@ -313,11 +312,6 @@ at 6.6 supply LYNX0001 A on
 def a_recorded_run_with_faults_replays_to_the_same_dbus_history():
     config = ini({"comm_lost_polls": COMM_LOST_POLLS})
     with Harness() as h:
-        # Not strict: under --replay, in about one run in five, the simulator measures 0 ns
-        # intervals on the bus (seen with the synchronous daemon as well): a simulator timing
-        # artifact under investigation, not the daemon's I2C timing, which the scenario, faults,
-        # adapters, inputs and abuse suites check strictly.
-        h.strict_timing = False
         h.start_bus()
         first = os.path.join(h.tmp, "first.trace")
         h.start_daemon(scenario=ROUND_TRIP_SCENARIO, config=config, args=("--record", first))
