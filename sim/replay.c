@@ -119,8 +119,9 @@ static int parse_adapter(struct trace_parser *p, char **w, int n)
 {
     struct sim_trace *t = p->t;
     size_t index;
-    if (n < 2 || n > 4)
-        return parse_fail(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xd4f8]'");
+    if (n < 2 || n > 5)
+        return parse_fail(p,
+                          "expected 'adapter <serial> [transport=ftdi] [vid=0x0403] [pid=0xd4f8]'");
     if (!sim_valid_serial(w[1]))
         return parse_fail(p, "expected an adapter serial ([A-Za-z0-9._-]), got '%s'", w[1]);
     if (find_trace_adapter(t, w[1], &index))
@@ -133,6 +134,8 @@ static int parse_adapter(struct trace_parser *p, char **w, int n)
     a->vid = 0x0403;
     a->pid = 0xD4F8;
     for (int i = 2; i < n; i++) {
+        if (strcmp(w[i], "transport=ftdi") == 0)
+            continue;
         bool vid = strncmp(w[i], "vid=", 4) == 0, pid = strncmp(w[i], "pid=", 4) == 0;
         if ((!vid && !pid) || !parse_hex16(w[i] + 4, vid ? &a->vid : &a->pid))
             return parse_fail(p, "expected vid=0x<hex> or pid=0x<hex>, got '%s'", w[i]);

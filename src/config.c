@@ -19,6 +19,7 @@
 static void adapter_init(struct config_adapter *a)
 {
     memset(a, 0, sizeof(*a));
+    a->i2c_bus = -1;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
         for (unsigned f = 0; f < LYNX_FUSES; f++)
             a->distributor[d].fuse_installed[f] = true;
@@ -72,20 +73,48 @@ bool config_serial_equal(const char *a, const char *b)
     return na == nb && strncasecmp(a, b, na) == 0;
 }
 
-const struct config_adapter *config_adapter(const struct config *cfg, const char *serial)
+/* The section of an FTDI adapter (bus -1) or of an i2c-dev bus. */
+static struct config_adapter *find_section(const struct config *cfg, const char *serial, int bus)
 {
-    for (size_t i = 0; serial && i < cfg->n_adapters; i++)
-        if (config_serial_equal(cfg->adapters[i].serial, serial))
+    for (size_t i = 0; i < cfg->n_adapters; i++)
+        if (cfg->adapters[i].i2c_bus == bus &&
+            (bus >= 0 || config_serial_equal(cfg->adapters[i].serial, serial)))
             return &cfg->adapters[i];
-    return &cfg->defaults;
+    return NULL;
 }
 
-/* "ftdi:<serial>" in any case: the serial, trimmed, into buf; NULL for another section. */
-static const char *section_serial(const char *section, char *buf, size_t size)
+const struct config_adapter *config_adapter(const struct config *cfg, const char *serial)
 {
+    const struct config_adapter *a = serial ? find_section(cfg, serial, -1) : NULL;
+    return a ? a : &cfg->defaults;
+}
+
+const struct config_adapter *config_i2c_adapter(const struct config *cfg, unsigned bus)
+{
+    const struct config_adapter *a = find_section(cfg, NULL, (int)bus);
+    return a ? a : &cfg->defaults;
+}
+
+/* "ftdi:<serial>" in any case: the serial, trimmed, into buf, *bus -1; "i2c:<N>": "i2c-N" into
+ * buf, *bus N, or "" when N is not a bus number; NULL for another section. */
+static const char *section_serial(const char *section, char *buf, size_t size, int *bus)
+{
+    size_t n;
+    *bus = -1;
+    if (strncasecmp(section, "i2c:", 4) == 0) {
+        const char *s = trimmed(section + 4, &n);
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        buf[0] = '\0';
+        if (n > 0 && isdigit((unsigned char)*s) && (size_t)(end - s) == n &&
+            v <= CONFIG_I2C_BUS_MAX) {
+            *bus = (int)v;
+            snprintf(buf, size, "i2c-%lu", v);
+        }
+        return buf;
+    }
     if (strncasecmp(section, "ftdi:", 5) != 0)
         return NULL;
-    size_t n;
     const char *s = trimmed(section + 5, &n);
     snprintf(buf, size, "%.*s", (int)n, s);
     return buf;
@@ -420,12 +449,12 @@ static void set_adapter_key(struct parser *p, struct config_adapter *a, const st
         fail(p, "%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", key, value);
 }
 
-static struct config_adapter *adapter_for_serial(struct parser *p, const char *serial)
+static struct config_adapter *adapter_for_serial(struct parser *p, const char *serial, int bus)
 {
     struct config *cfg = p->cfg;
-    for (size_t i = 0; i < cfg->n_adapters; i++)
-        if (config_serial_equal(cfg->adapters[i].serial, serial))
-            return &cfg->adapters[i];
+    struct config_adapter *found = find_section(cfg, serial, bus);
+    if (found)
+        return found;
     struct config_adapter *grown =
         realloc(cfg->adapters, (cfg->n_adapters + 1) * sizeof(*cfg->adapters));
     if (!grown)
@@ -433,6 +462,7 @@ static struct config_adapter *adapter_for_serial(struct parser *p, const char *s
     cfg->adapters = grown;
     struct config_adapter *a = &cfg->adapters[cfg->n_adapters];
     adapter_init(a);
+    a->i2c_bus = bus;
     a->serial = strdup(serial);
     if (!a->serial)
         return NULL;
@@ -516,26 +546,28 @@ static void warn_unknown_section(struct parser *p, const char *section)
         return;
     snprintf(p->warned_section, sizeof(p->warned_section), "%s", section);
     p->warned_section_line = p->line;
-    log_warn("%s:%d: unknown section [%s], ignored (known: [general], [ftdi:<serial>])", p->name,
-             p->line, section);
+    log_warn("%s:%d: unknown section [%s], ignored (known: [general], [ftdi:<serial>], "
+             "[i2c:<bus number>])",
+             p->name, p->line, section);
 }
 
 /* The first entry of a section: a second [ftdi:X] would silently merge into the first. */
 static int note_section(struct parser *p, const char *section)
 {
     char buf[SECTION_MAX];
-    const char *serial = section_serial(section, buf, sizeof(buf));
+    int bus;
+    const char *serial = section_serial(section, buf, sizeof(buf), &bus);
     if (!serial || !serial[0])
         return 0;
     const struct config *cfg = p->cfg;
-    for (size_t i = 0; i < cfg->n_adapters; i++)
-        if (config_serial_equal(cfg->adapters[i].serial, serial)) {
-            fail_at(p, p->header_line,
-                    "[%s] again (first at line %d): write each adapter's keys in one section",
-                    section, p->section_line[i]);
-            return 0;
-        }
-    if (!adapter_for_serial(p, serial)) {
+    const struct config_adapter *first = find_section(cfg, serial, bus);
+    if (first) {
+        fail_at(p, p->header_line,
+                "[%s] again (first at line %d): write each adapter's keys in one section", section,
+                p->section_line[first - cfg->adapters]);
+        return 0;
+    }
+    if (!adapter_for_serial(p, serial, bus)) {
         p->out_of_memory = true;
         return -1;
     }
@@ -571,15 +603,20 @@ static int handle_entry(void *user, const char *section, const char *key, const 
 
     struct config_adapter *a;
     char buf[SECTION_MAX];
-    const char *serial = section_serial(section, buf, sizeof(buf));
+    int bus;
+    const char *serial = section_serial(section, buf, sizeof(buf), &bus);
     if (strcmp(section, "DEFAULT") == 0) {
         a = &p->cfg->defaults;
     } else if (serial) {
         if (serial[0] == '\0') {
-            fail(p, "section [%s] names no serial number", section);
+            fail(p,
+                 strncasecmp(section, "i2c:", 4) == 0
+                     ? "section [%s] names no bus number (the N of /dev/i2c-N, 0-%d)"
+                     : "section [%s] names no serial number",
+                 section, CONFIG_I2C_BUS_MAX);
             return 1;
         }
-        a = adapter_for_serial(p, serial);
+        a = adapter_for_serial(p, serial, bus);
         if (!a) {
             p->out_of_memory = true;
             return 0;

@@ -11,6 +11,8 @@
  *   [ftdi:<serial>]  name, mounted_upside_down, distributor{A-D}Installed,
  *                    distributor{A-D}UpsideDown, distributor{A-D}Fuse{0-3}Name,
  *                    distributor{A-D}Fuse{0-3}Installed
+ *   [i2c:<N>]        the same keys, for the Linux I2C bus /dev/i2c-N (Raspberry Pi pins,
+ *                    CP2112, ...): only buses named so are used
  *
  * Fuse numbers in keys are physical (see lynx.h): they do not change with upside-down mounting.
  * distributorXUpsideDown overrides the adapter-wide mounted_upside_down for one distributor.
@@ -34,6 +36,7 @@
 #define CONFIG_FT232H_PID       0x6014 /* stock FT232H */
 #define CONFIG_LYNX_ADAPTER_PID 0xD4F8 /* adapters reprogrammed as the original project did */
 #define CONFIG_MAX_USB_IDS      2
+#define CONFIG_I2C_BUS_MAX      1023 /* highest N of [i2c:N] */
 #define CONFIG_ERROR_MAX        256
 
 #define CONFIG_POLL_INTERVAL_MS_DEFAULT 1000
@@ -62,7 +65,8 @@ struct config_distributor {
 };
 
 struct config_adapter {
-    char *serial;                                         /* NULL for the defaults */
+    char *serial; /* NULL for the defaults; "i2c-N" for an [i2c:N] section */
+    int i2c_bus;  /* N of [i2c:N]; -1 for an FTDI adapter (and the defaults) */
     char name[NAME_MAX_BYTES(NAME_CUSTOM_MAX_CHARS) + 1]; /* "" = not set */
     bool mounted_upside_down;
     struct config_distributor distributor[LYNX_DISTRIBUTORS];
@@ -101,9 +105,12 @@ int config_load_stream(struct config *cfg, FILE *stream, const char *name);
  * they come: "[ftdi: lynx0001]" names LYNX0001). */
 bool config_serial_equal(const char *a, const char *b);
 
-/* The settings for the adapter with this serial number (config_serial_equal): its section, else
- * the defaults. */
+/* The settings for the FTDI adapter with this serial number (config_serial_equal): its
+ * [ftdi:...] section, else the defaults. */
 const struct config_adapter *config_adapter(const struct config *cfg, const char *serial);
+
+/* The settings of the i2c-dev bus N: its [i2c:N] section, else the defaults. */
+const struct config_adapter *config_i2c_adapter(const struct config *cfg, unsigned bus);
 
 /* The decoder's view of one distributor (0..3) of an adapter. */
 void config_lynx_setup(const struct config_adapter *adapter, unsigned distributor,

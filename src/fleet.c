@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpsse_usb.h"
+#include "i2cdev_link.h"
 #include "log.h"
+#include "mpsse_link.h"
+#include "mpsse_usb.h"
 
 #define MAX_LIBUSB_FDS   16
 #define MAX_IDS          (CONFIG_MAX_USB_IDS + 3)
@@ -27,11 +29,13 @@ struct entry {
     struct fleet *fleet;
     struct adapter hw;
     struct service *svc;
-    char serial[FTDI_SERIAL_MAX]; /* the configured spelling, or the device's */
-    bool configured;              /* named by a [ftdi:<serial>] section */
-    bool seen;                    /* found on USB at least once */
+    char serial[FTDI_SERIAL_MAX]; /* the configured spelling, or the device's; "i2c-N" */
+    char id[160];                 /* the service's id (service_setup.id) */
+    int i2c_bus;                  /* N of an [i2c:N] section; -1 for an FTDI adapter */
+    bool configured;              /* named by a [ftdi:<serial>] or [i2c:N] section */
+    bool seen;                    /* found at least once */
     bool missing_logged;
-    enum mpsse_usb_chip chip_published;
+    char hardware_published[48];
 };
 
 struct fleet {
@@ -101,9 +105,15 @@ static void collect_ids(struct fleet *fleet)
 static struct entry *find_entry(struct fleet *fleet, const char *serial)
 {
     for (size_t i = 0; i < fleet->n_entries; i++)
-        if (config_serial_equal(fleet->entries[i].serial, serial))
+        if (fleet->entries[i].i2c_bus < 0 && config_serial_equal(fleet->entries[i].serial, serial))
             return &fleet->entries[i];
     return NULL;
+}
+
+static const struct config_adapter *entry_config(const struct entry *e, const struct config *cfg)
+{
+    return e->i2c_bus >= 0 ? config_i2c_adapter(cfg, (unsigned)e->i2c_bus)
+                           : config_adapter(cfg, e->serial);
 }
 
 /* ---- services ---- */
@@ -118,13 +128,12 @@ static uint32_t serial_hash(const char *s)
 }
 
 /* The sanitised id, made unique among the fleet's services. */
-static void unique_id(struct fleet *fleet, const char *serial, char *id, size_t size)
+static void unique_id(struct fleet *fleet, const char *serial, const char *base, char *id,
+                      size_t size)
 {
-    service_settings_id(serial, id, size);
+    service_settings_id(base, id, size);
     for (size_t i = 0; i < fleet->n_entries; i++) {
-        char other[128];
-        service_settings_id(fleet->entries[i].serial, other, sizeof(other));
-        if (strcmp(other, id) == 0) {
+        if (strcmp(fleet->entries[i].id, id) == 0) {
             size_t len = strlen(id);
             snprintf(id + len, size - len, "_%08x", (unsigned)serial_hash(serial));
             log_warn("adapter %s: its serial and adapter %s's give the same service name: "
@@ -135,44 +144,37 @@ static void unique_id(struct fleet *fleet, const char *serial, char *id, size_t 
     }
 }
 
-static void hardware_text(enum mpsse_usb_chip chip, char *connection, size_t csize, char *hardware,
-                          size_t hsize)
-{
-    if (chip == FTDI_CHIP_UNKNOWN) {
-        snprintf(connection, csize, "USB I2C adapter");
-        snprintf(hardware, hsize, "not found yet");
-        return;
-    }
-    snprintf(connection, csize, "USB %s I2C", mpsse_usb_chip_name(chip));
-    snprintf(hardware, hsize, "%s I2C", mpsse_usb_chip_name(chip));
-}
-
-/* An entry for an adapter: found on USB (info), or configured and not found yet (pid 0). */
-static struct entry *add_entry(struct fleet *fleet, const struct mpsse_usb_device_info *info,
-                               bool configured)
+/* An entry for an adapter whose link is made: found (seen), or configured and not found yet. */
+static struct entry *add_entry(struct fleet *fleet, struct bus_link *link, const char *serial,
+                               int i2c_bus, bool configured, bool seen)
 {
     if (fleet->n_entries == FLEET_MAX_ADAPTERS) {
-        log_warn("adapter %s: more than %d adapters, ignored", info->serial, FLEET_MAX_ADAPTERS);
+        log_warn("adapter %s: more than %d adapters, ignored", serial, FLEET_MAX_ADAPTERS);
+        link->ops->free(link);
         return NULL;
     }
     const struct config *cfg = fleet->opt.cfg;
-    const struct config_adapter *ca = config_adapter(cfg, info->serial);
     struct entry *e = &fleet->entries[fleet->n_entries];
     memset(e, 0, sizeof(*e));
     e->fleet = fleet;
-    snprintf(e->serial, sizeof(e->serial), "%s", configured ? ca->serial : info->serial);
+    e->i2c_bus = i2c_bus;
+    snprintf(e->serial, sizeof(e->serial), "%s", serial);
     e->configured = configured;
-    e->seen = info->pid != 0;
-    e->chip_published = info->chip;
+    e->seen = seen;
+    const struct config_adapter *ca = entry_config(e, cfg);
 
-    char id[160], connection[48], hardware[32];
-    unique_id(fleet, e->serial, id, sizeof(id));
-    hardware_text(info->chip, connection, sizeof(connection), hardware, sizeof(hardware));
+    char base[32];
+    if (i2c_bus >= 0) /* dbus_lynx_distributor_i2c<N> */
+        snprintf(base, sizeof(base), "i2c%d", i2c_bus);
+    unique_id(fleet, e->serial, i2c_bus >= 0 ? base : e->serial, e->id, sizeof(e->id));
+    struct bus_link_info info;
+    link->ops->describe(link, &info);
+    snprintf(e->hardware_published, sizeof(e->hardware_published), "%s", info.hardware);
     struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
     struct service_setup ss = {.serial = e->serial,
-                               .id = id,
-                               .connection = connection,
-                               .hardware = hardware,
+                               .id = e->id,
+                               .connection = info.connection,
+                               .hardware = info.hardware,
                                .custom_name = ca->name,
                                .diagnostics_interval_ms = fleet->opt.diagnostics_interval_ms,
                                .settings_timeout_ms = fleet->opt.settings_timeout_ms};
@@ -182,14 +184,7 @@ static struct entry *add_entry(struct fleet *fleet, const struct mpsse_usb_devic
         for (unsigned f = 0; f < LYNX_FUSES; f++)
             ss.fuse_name[d][f] = ca->distributor[d].fuse_name[f];
     }
-    if (adapter_init(&e->hw, fleet->host, info, setup, cfg->i2c_speed_khz * 1000u,
-                     cfg->comm_lost_polls) < 0) {
-        log_error("adapter %s: out of memory", e->serial);
-        adapter_deinit(&e->hw);
-        return NULL;
-    }
-    e->hw.ids = fleet->ids;
-    e->hw.n_ids = fleet->n_ids;
+    adapter_init(&e->hw, link, setup, cfg->comm_lost_polls);
     recorder_attach(fleet->opt.recorder, &e->hw);
     if (service_new(fleet->loop, &ss, NULL, &e->svc) < 0) {
         /* no bus at all: nothing can be published; the supervisor starts us again */
@@ -199,12 +194,38 @@ static struct entry *add_entry(struct fleet *fleet, const struct mpsse_usb_devic
         return NULL;
     }
     fleet->n_entries++;
-    if (e->seen)
-        log_info("adapter %s (%04x:%04x): service %s", e->serial, info->vid, info->pid,
-                 service_name(e->svc));
-    else
-        log_info("adapter %s (configured): service %s", e->serial, service_name(e->svc));
+    log_info("adapter %s (%s): service %s", e->serial,
+             seen         ? info.trace
+             : configured ? "configured"
+                          : "found",
+             service_name(e->svc));
     return e;
+}
+
+/* An FTDI adapter: found on USB (info), or configured and not found yet (pid 0). */
+static struct entry *add_ftdi(struct fleet *fleet, const struct mpsse_usb_device_info *info,
+                              bool configured)
+{
+    const struct config_adapter *ca = config_adapter(fleet->opt.cfg, info->serial);
+    struct bus_link *link;
+    if (mpsse_link_new(fleet->host, info, fleet->ids, fleet->n_ids,
+                       fleet->opt.cfg->i2c_speed_khz * 1000u, &link) < 0) {
+        log_error("adapter %s: out of memory", info->serial);
+        return NULL;
+    }
+    return add_entry(fleet, link, configured ? ca->serial : info->serial, -1, configured,
+                     info->pid != 0);
+}
+
+/* An [i2c:N] section: claimed only so, never found by looking. */
+static struct entry *add_i2c(struct fleet *fleet, const struct config_adapter *ca)
+{
+    struct bus_link *link;
+    if (i2cdev_link_new((unsigned)ca->i2c_bus, &link) < 0) {
+        log_error("adapter %s: out of memory", ca->serial);
+        return NULL;
+    }
+    return add_entry(fleet, link, ca->serial, ca->i2c_bus, true, false);
 }
 
 /* ---- finding adapters ---- */
@@ -254,7 +275,7 @@ static void take_found(struct fleet *fleet, const struct mpsse_usb_device_info *
     if (e) {
         if (!e->seen) { /* a configured adapter, found: from now on opened by its real ids */
             e->seen = true;
-            e->hw.id = *info;
+            mpsse_link_set_device(e->hw.link, info);
             log_info("adapter %s found (%04x:%04x, %s on %s)%s%s%s", e->serial, info->vid,
                      info->pid, mpsse_usb_chip_name(info->chip), info->port_path,
                      strcmp(e->serial, info->serial) ? "; its serial is written " : "",
@@ -268,7 +289,7 @@ static void take_found(struct fleet *fleet, const struct mpsse_usb_device_info *
         leave_alone(fleet, info);
         return;
     }
-    add_entry(fleet, info, false); /* opened by its first poll */
+    add_ftdi(fleet, info, false); /* opened by its first poll */
 }
 
 static void rescan(struct fleet *fleet)
@@ -399,9 +420,13 @@ int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct
     /* every configured adapter has its service from the start */
     const struct config *cfg = fleet->opt.cfg;
     for (size_t i = 0; i < cfg->n_adapters && !fleet->failed; i++) {
+        if (cfg->adapters[i].i2c_bus >= 0) {
+            add_i2c(fleet, &cfg->adapters[i]);
+            continue;
+        }
         struct mpsse_usb_device_info info = {.chip = FTDI_CHIP_UNKNOWN};
         snprintf(info.serial, sizeof(info.serial), "%s", cfg->adapters[i].serial);
-        add_entry(fleet, &info, true);
+        add_ftdi(fleet, &info, true);
     }
     if (!fleet->failed)
         rescan(fleet);
@@ -438,9 +463,18 @@ void fleet_free(struct fleet *fleet)
  * serials are there, so that a typing error in the section shows next to the alarm. */
 static void check_missing(struct fleet *fleet, struct entry *e)
 {
+    e->seen |= e->hw.opened_once;
     if (e->seen || e->missing_logged || e->hw.counters.polls < fleet->opt.cfg->comm_lost_polls)
         return;
     e->missing_logged = true;
+    if (e->i2c_bus >= 0) {
+        char path[32];
+        i2cdev_path((unsigned)e->i2c_bus, path, sizeof(path));
+        log_warn("adapter %s (configured) not opened after %llu polls: %s: %s", e->serial,
+                 (unsigned long long)e->hw.counters.polls, path,
+                 e->hw.link->ops->error(e->hw.link));
+        return;
+    }
     log_warn("adapter %s (configured) not found after %llu polls; adapters present: %s", e->serial,
              (unsigned long long)e->hw.counters.polls, fleet->present[0] ? fleet->present : "none");
 }
@@ -449,12 +483,11 @@ static void check_missing(struct fleet *fleet, struct entry *e)
 static void polled(struct adapter *ad, void *user)
 {
     struct entry *e = user;
-    if (ad->id.chip != e->chip_published) {
-        char connection[48], hardware[32];
-        e->chip_published = ad->id.chip;
-        hardware_text(e->chip_published, connection, sizeof(connection), hardware,
-                      sizeof(hardware));
-        service_set_hardware(e->svc, connection, hardware);
+    struct bus_link_info info;
+    ad->link->ops->describe(ad->link, &info);
+    if (strcmp(info.hardware, e->hardware_published) != 0) {
+        snprintf(e->hardware_published, sizeof(e->hardware_published), "%s", info.hardware);
+        service_set_hardware(e->svc, info.connection, info.hardware);
     }
     struct service_state state;
     adapter_state(ad, service_published(e->svc), &state);
@@ -474,8 +507,8 @@ unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const
     unsigned applied = 0;
     for (size_t i = 0; i < fleet->n_entries; i++) {
         struct adapter *ad = &fleet->entries[i].hw;
-        const struct config_adapter *now = config_adapter(cfg, fleet->entries[i].serial);
-        const struct config_adapter *was = config_adapter(old, fleet->entries[i].serial);
+        const struct config_adapter *now = entry_config(&fleet->entries[i], cfg);
+        const struct config_adapter *was = entry_config(&fleet->entries[i], old);
         *restart |= strcmp(now->name, was->name) != 0;
         for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
             struct lynx_distributor_setup setup;

@@ -1,13 +1,18 @@
-/* lynx-scan: a field tool for installers. Lists the FTDI adapters found, reads every Lynx address
- * 0x08-0x0B on each bus with the daemon's own driver code (ftdi, mpsse_i2c, tracker and adapter
- * modules, so a change is confirmed by two agreeing reads exactly as the daemon does) and prints
+/* lynx-scan: a field tool for installers. Lists the FTDI adapters found and the Linux I2C buses
+ * named with --i2c (or by [i2c:N] sections of the config), reads every Lynx address 0x08-0x0B on
+ * each bus with the daemon's own driver code (the bus links, tracker and adapter modules, so a
+ * change is confirmed by two agreeing reads exactly as the daemon does) and prints
  * the decoded state: a header per adapter, an i2cdetect-like address line and a table of the
  * distributors and their fuses. --json prints the same as one JSON object; --watch keeps polling
  * and reports every change (a redrawn screen on a terminal, one line per change otherwise, JSON
  * lines with --json).
  *
- *   lynx-scan [--vid V] [--pid P] [--serial S] [--speed-khz K] [--watch [--interval MS]]
- *             [--json] [-c CONFIG] [-v]
+ *   lynx-scan [--vid V] [--pid P] [--serial S] [--speed-khz K] [--i2c N]...
+ *             [--watch [--interval MS]] [--json] [-c CONFIG] [-v]
+ *
+ * A Linux I2C bus is only read when named: a Raspberry Pi's bus carries other devices, and an
+ * unknown bus is not ours to probe. The buses present are listed anyway (/dev/i2c-N and the
+ * kernel adapter's name), so the right N is easy to find.
  *
  * Exit status: 0 at least one distributor answered, 1 adapters found but no distributor answered,
  * 2 no adapter found, 3 usage or configuration error. With --watch the status describes the last
@@ -22,11 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include "adapter.h"
 #include "config.h"
-#include "mpsse_usb.h"
+#include "i2cdev_link.h"
 #include "log.h"
 #include "lynx.h"
+#include "mpsse_link.h"
+#include "mpsse_usb.h"
 
 enum scan_exit {
     EXIT_FOUND = 0,
@@ -41,11 +50,14 @@ enum scan_exit {
 #define RESCAN_MS           5000 /* --watch: how often to look for adapters plugged in later */
 #define DEFAULT_INTERVAL_MS 1000
 #define ERROR_TEXT_MAX      300
+#define SCAN_MAX_I2C        4
 
 struct options {
     struct mpsse_usb_usb_id ids[CONFIG_MAX_USB_IDS];
     size_t n_ids; /* 0 = the daemon's defaults (or the config's) */
     const char *serial;
+    unsigned i2c_bus[SCAN_MAX_I2C]; /* --i2c N */
+    size_t n_i2c;
     unsigned speed_khz; /* 0 = default (or the config's) */
     unsigned interval_ms;
     bool watch;
@@ -65,6 +77,7 @@ struct distributor_view {
 
 struct scanned_adapter {
     struct adapter hw;
+    int i2c_bus; /* N of /dev/i2c-N; -1 for an FTDI adapter */
     const char *fuse_name[LYNX_DISTRIBUTORS][LYNX_FUSES]; /* published order; NULL = none */
     int error;                                            /* of the last poll, 0 = bus read */
     char error_text[ERROR_TEXT_MAX];
@@ -96,13 +109,15 @@ static void on_stop_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: lynx-scan [--vid V] [--pid P] [--serial S] [--speed-khz K]\n"
+    fputs("usage: lynx-scan [--vid V] [--pid P] [--serial S] [--speed-khz K] [--i2c N]...\n"
           "                 [--watch [--interval MS]] [--json] [-c CONFIG] [-v]\n"
-          "Lists the FTDI USB-I2C adapters found, reads the Lynx Distributors at 0x08-0x0B on\n"
-          "each bus and prints their decoded state.\n"
+          "Lists the FTDI USB-I2C adapters found and the Linux I2C buses named, reads the Lynx\n"
+          "Distributors at 0x08-0x0B on each bus and prints their decoded state.\n"
           "  --vid V, --pid P  USB ids in hex (default 0403:d4f8 and 0403:6014, or the config's)\n"
-          "  --serial S        only the adapter with this serial number\n"
-          "  --speed-khz K     I2C speed, 10-400 kHz (default 100, or the config's)\n"
+          "  --serial S        only the FTDI adapter with this serial number\n"
+          "  --speed-khz K     FTDI I2C speed, 10-400 kHz (default 100, or the config's)\n"
+          "  --i2c N           also read the Linux I2C bus /dev/i2c-N (up to 4; the config's\n"
+          "                    [i2c:N] sections too). Without it, the buses present are listed\n"
           "  -w, --watch       keep polling and report every change until interrupted\n"
           "  --interval MS     poll interval with --watch, 100-60000 (default 1000)\n"
           "  -j, --json        JSON (one object; JSON lines with --watch)\n"
@@ -134,8 +149,9 @@ static bool parse_number(const char *s, int base, unsigned long min, unsigned lo
 /* Returns 0, 1 for --help/--version (already answered), or -EINVAL (message printed). */
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-    enum { OPT_VID = 256, OPT_PID, OPT_SERIAL, OPT_SPEED, OPT_INTERVAL, OPT_VERSION };
+    enum { OPT_VID = 256, OPT_PID, OPT_SERIAL, OPT_SPEED, OPT_INTERVAL, OPT_I2C, OPT_VERSION };
     static const struct option options[] = {{"vid", required_argument, NULL, OPT_VID},
+                                            {"i2c", required_argument, NULL, OPT_I2C},
                                             {"pid", required_argument, NULL, OPT_PID},
                                             {"serial", required_argument, NULL, OPT_SERIAL},
                                             {"speed-khz", required_argument, NULL, OPT_SPEED},
@@ -166,6 +182,17 @@ static int parse_options(int argc, char **argv, struct options *opt)
             break;
         case OPT_SERIAL:
             opt->serial = optarg;
+            break;
+        case OPT_I2C:
+            if (!parse_number(optarg, 10, 0, CONFIG_I2C_BUS_MAX, &v) ||
+                opt->n_i2c == SCAN_MAX_I2C) {
+                fprintf(stderr,
+                        "lynx-scan: --i2c: expected a bus number 0-%d (at most %d), "
+                        "got '%s'\n",
+                        CONFIG_I2C_BUS_MAX, SCAN_MAX_I2C, optarg);
+                return -EINVAL;
+            }
+            opt->i2c_bus[opt->n_i2c++] = (unsigned)v;
             break;
         case OPT_SPEED:
             if (!parse_number(optarg, 10, CONFIG_I2C_SPEED_KHZ_MIN, CONFIG_I2C_SPEED_KHZ_MAX, &v)) {
@@ -308,7 +335,8 @@ static void poll_adapter(struct scanned_adapter *sa)
                  "unexpected reply from the MPSSE engine (%s)", strerror(-rc));
     else if (rc < 0)
         snprintf(sa->error_text, sizeof(sa->error_text), "%s",
-                 mpsse_usb_error(sa->hw.ftdi)[0] ? mpsse_usb_error(sa->hw.ftdi) : strerror(-rc));
+                 sa->hw.link->ops->error(sa->hw.link)[0] ? sa->hw.link->ops->error(sa->hw.link)
+                                                         : strerror(-rc));
     refresh_views(sa);
 }
 
@@ -338,19 +366,23 @@ static void first_scan(struct scanned_adapter *sa, unsigned lost_after)
 static struct scanned_adapter *find_adapter(struct scan *sc, const char *serial)
 {
     for (size_t i = 0; i < sc->n_adapters; i++)
-        if (strcmp(sc->adapters[i].hw.id.serial, serial) == 0)
+        if (sc->adapters[i].i2c_bus < 0 && strcmp(sc->adapters[i].hw.link->name, serial) == 0)
             return &sc->adapters[i];
     return NULL;
 }
 
-/* Sets up the adapter's driver state with the config's view of its distributors (or raw). */
-static int add_adapter(struct scan *sc, const struct mpsse_usb_device_info *info)
+/* Sets up the adapter's driver state with the config's view of its distributors (or raw). Takes
+ * link. */
+static int add_adapter(struct scan *sc, struct bus_link *link, int i2c_bus)
 {
     struct scanned_adapter *sa = &sc->adapters[sc->n_adapters];
     memset(sa, 0, sizeof(*sa));
+    sa->i2c_bus = i2c_bus;
     struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
-    const struct config_adapter *ca =
-        sc->have_config ? config_adapter(&sc->cfg, info->serial) : NULL;
+    const struct config_adapter *ca = NULL;
+    if (sc->have_config)
+        ca = i2c_bus >= 0 ? config_i2c_adapter(&sc->cfg, (unsigned)i2c_bus)
+                          : config_adapter(&sc->cfg, link->name);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         if (!ca) {
             setup[d] = (struct lynx_distributor_setup){.fuse_installed = {true, true, true, true}};
@@ -363,13 +395,72 @@ static int add_adapter(struct scan *sc, const struct mpsse_usb_device_info *info
                 ca->distributor[d].fuse_name[f][0] ? ca->distributor[d].fuse_name[f] : NULL;
         lynx_fuse_names_published(setup[d].upside_down, physical, sa->fuse_name[d]);
     }
-    int rc = adapter_init(&sa->hw, sc->host, info, setup, sc->i2c_hz, SETTLE_POLLS);
+    int rc = adapter_init(&sa->hw, link, setup, SETTLE_POLLS);
     if (rc < 0) {
         adapter_deinit(&sa->hw);
         return rc;
     }
     sc->n_adapters++;
     return 0;
+}
+
+static int add_ftdi(struct scan *sc, const struct mpsse_usb_device_info *info)
+{
+    struct bus_link *link;
+    int rc = mpsse_link_new(sc->host, info, NULL, 0, sc->i2c_hz, &link);
+    return rc < 0 ? rc : add_adapter(sc, link, -1);
+}
+
+static bool i2c_named(const struct scan *sc, unsigned bus)
+{
+    for (size_t i = 0; i < sc->n_adapters; i++)
+        if (sc->adapters[i].i2c_bus == (int)bus)
+            return true;
+    return false;
+}
+
+static int add_i2c(struct scan *sc, unsigned bus)
+{
+    struct bus_link *link;
+    if (i2c_named(sc, bus) || sc->n_adapters == SCAN_MAX_ADAPTERS)
+        return 0;
+    int rc = i2cdev_link_new(bus, &link);
+    return rc < 0 ? rc : add_adapter(sc, link, (int)bus);
+}
+
+/* The Linux I2C buses to read: --i2c, and the config's [i2c:N] sections. */
+static int add_i2c_buses(struct scan *sc)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sc->opt.n_i2c && rc == 0; i++)
+        rc = add_i2c(sc, sc->opt.i2c_bus[i]);
+    for (size_t i = 0; sc->have_config && i < sc->cfg.n_adapters && rc == 0; i++)
+        if (sc->cfg.adapters[i].i2c_bus >= 0)
+            rc = add_i2c(sc, (unsigned)sc->cfg.adapters[i].i2c_bus);
+    return rc;
+}
+
+/* The Linux I2C buses present that nobody named: listed, not read. */
+static void list_other_i2c_buses(const struct scan *sc, FILE *out)
+{
+    DIR *dir = opendir("/sys/class/i2c-dev");
+    if (!dir)
+        return;
+    bool any = false;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        unsigned bus;
+        char tail;
+        if (sscanf(de->d_name, "i2c-%u%c", &bus, &tail) != 1 || i2c_named(sc, bus))
+            continue;
+        char name[64] = "?";
+        i2cdev_adapter_name(bus, name, sizeof(name));
+        if (!any)
+            fputs("Linux I2C buses not read (name one with --i2c N):\n", out);
+        fprintf(out, "  i2c-%u  %s\n", bus, name);
+        any = true;
+    }
+    closedir(dir);
 }
 
 /* Listed by physical position (USB port path), which stays put across re-plugging. */
@@ -396,7 +487,7 @@ static int find_new_adapters(struct scan *sc)
             continue;
         if (find_adapter(sc, found[i].serial))
             continue;
-        int rc = add_adapter(sc, &found[i]);
+        int rc = add_ftdi(sc, &found[i]);
         if (rc < 0)
             return rc;
         added++;
@@ -484,7 +575,14 @@ static void print_row(FILE *out, const struct scanned_adapter *sa, unsigned d)
 
 static void print_header(FILE *out, const struct scanned_adapter *sa)
 {
-    const struct mpsse_usb_device_info *id = &sa->hw.id;
+    if (sa->i2c_bus >= 0) {
+        struct bus_link_info info;
+        sa->hw.link->ops->describe(sa->hw.link, &info);
+        fprintf(out, "adapter %s  /dev/i2c-%d  %s\n", sa->hw.link->name, sa->i2c_bus,
+                info.hardware);
+        return;
+    }
+    const struct mpsse_usb_device_info *id = mpsse_link_device(sa->hw.link);
     fprintf(out, "adapter %s  %04x:%04x  %s  bus %03u device %03u  port %s\n",
             id->serial[0] ? id->serial : "(no serial)", id->vid, id->pid,
             mpsse_usb_chip_name(id->chip), id->bus, id->address,
@@ -492,8 +590,13 @@ static void print_header(FILE *out, const struct scanned_adapter *sa)
 }
 
 /* The effective SCL rate: a requested 100 kHz runs slower so that SCL is high long enough. */
-static void print_clock(FILE *out, const struct mpsse_i2c_clock *clk)
+static void print_clock(FILE *out, const struct scanned_adapter *sa)
 {
+    if (sa->i2c_bus >= 0) {
+        fputs("  I2C clock set by the kernel driver\n", out);
+        return;
+    }
+    const struct mpsse_i2c_clock *clk = mpsse_link_clock(sa->hw.link);
     fprintf(out, "  I2C %.1f kHz (%u kHz asked; %s mode: SCL high %.1f us, low %.1f us)\n",
             clk->scl_hz / 1000.0, (unsigned)(clk->requested_hz / 1000u),
             mpsse_i2c_mode_name(clk->mode), clk->scl_high_ns / 1000.0, clk->scl_low_ns / 1000.0);
@@ -506,7 +609,7 @@ static void print_adapter(FILE *out, const struct scanned_adapter *sa)
         fprintf(out, "  error: %s\n", sa->error_text);
         return;
     }
-    print_clock(out, &sa->hw.scan.clock);
+    print_clock(out, sa);
     /* i2cdetect style: the letter where a distributor answered, -- where nobody did */
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         char cell[3] = "--";
@@ -542,15 +645,14 @@ static void print_adapter(FILE *out, const struct scanned_adapter *sa)
 
 static void print_text(FILE *out, const struct scan *sc)
 {
-    if (sc->n_adapters == 0) {
+    if (sc->n_adapters == 0)
         fputs("no adapter found\n", out);
-        return;
-    }
     for (size_t i = 0; i < sc->n_adapters; i++) {
         if (i)
             fputc('\n', out);
         print_adapter(out, &sc->adapters[i]);
     }
+    list_other_i2c_buses(sc, out);
 }
 
 /* ---- JSON output ---- */
@@ -594,15 +696,25 @@ static void json_distributor(FILE *out, const struct scanned_adapter *sa, unsign
 
 static void json_adapter(FILE *out, const struct scanned_adapter *sa)
 {
-    const struct mpsse_usb_device_info *id = &sa->hw.id;
     fputs("{\"serial\":", out);
-    json_string(out, id->serial);
-    fprintf(out,
-            ",\"usb_id\":\"%04x:%04x\",\"chip\":\"%s\",\"bus\":%u,\"device\":%u,\"port\":", id->vid,
-            id->pid, mpsse_usb_chip_name(id->chip), id->bus, id->address);
-    json_string(out, id->port_path);
-    fprintf(out, ",\"i2c_hz\":%" PRIu32 ",\"i2c_mode\":\"%s\",\"error\":", sa->hw.scan.clock.scl_hz,
-            mpsse_i2c_mode_name(sa->hw.scan.clock.mode));
+    json_string(out, sa->hw.link->name);
+    if (sa->i2c_bus >= 0) {
+        struct bus_link_info info;
+        sa->hw.link->ops->describe(sa->hw.link, &info);
+        fprintf(out, ",\"transport\":\"i2c\",\"i2c_bus\":%d,\"name\":", sa->i2c_bus);
+        json_string(out, info.hardware);
+    } else {
+        const struct mpsse_usb_device_info *id = mpsse_link_device(sa->hw.link);
+        const struct mpsse_i2c_clock *clk = mpsse_link_clock(sa->hw.link);
+        fprintf(out,
+                ",\"transport\":\"ftdi\",\"usb_id\":\"%04x:%04x\",\"chip\":\"%s\",\"bus\":%u,"
+                "\"device\":%u,\"port\":",
+                id->vid, id->pid, mpsse_usb_chip_name(id->chip), id->bus, id->address);
+        json_string(out, id->port_path);
+        fprintf(out, ",\"i2c_hz\":%" PRIu32 ",\"i2c_mode\":\"%s\"", clk->scl_hz,
+                mpsse_i2c_mode_name(clk->mode));
+    }
+    fputs(",\"error\":", out);
     if (sa->error < 0)
         json_string(out, sa->error_text);
     else
@@ -661,12 +773,12 @@ static void report_distributor_change(const struct scan *sc, const struct scanne
 {
     if (sc->opt.json) {
         fprintf(stdout, "{\"time\":\"%s\",\"serial\":", when);
-        json_string(stdout, sa->hw.id.serial);
+        json_string(stdout, sa->hw.link->name);
         fputs(",\"change\":", stdout);
         json_distributor(stdout, sa, d);
         fputs("}\n", stdout);
     } else {
-        fprintf(stdout, "%s %s ", when, sa->hw.id.serial);
+        fprintf(stdout, "%s %s ", when, sa->hw.link->name);
         print_row(stdout, sa, d);
     }
 }
@@ -676,7 +788,7 @@ static void report_adapter_change(const struct scan *sc, const struct scanned_ad
 {
     if (sc->opt.json) {
         fprintf(stdout, "{\"time\":\"%s\",\"serial\":", when);
-        json_string(stdout, sa->hw.id.serial);
+        json_string(stdout, sa->hw.link->name);
         fputs(",\"error\":", stdout);
         if (sa->error < 0)
             json_string(stdout, sa->error_text);
@@ -684,9 +796,9 @@ static void report_adapter_change(const struct scan *sc, const struct scanned_ad
             fputs("null", stdout);
         fputs("}\n", stdout);
     } else if (sa->error < 0) {
-        fprintf(stdout, "%s %s error: %s\n", when, sa->hw.id.serial, sa->error_text);
+        fprintf(stdout, "%s %s error: %s\n", when, sa->hw.link->name, sa->error_text);
     } else {
-        fprintf(stdout, "%s %s answering again\n", when, sa->hw.id.serial);
+        fprintf(stdout, "%s %s answering again\n", when, sa->hw.link->name);
     }
 }
 
@@ -796,7 +908,9 @@ static int run(struct scan *sc)
         fprintf(stderr, "lynx-scan: cannot initialise libusb: %s\n", strerror(-rc));
         return EXIT_NO_ADAPTER;
     }
-    rc = find_new_adapters(sc);
+    rc = add_i2c_buses(sc);
+    if (rc >= 0)
+        rc = find_new_adapters(sc);
     if (rc < 0) {
         fprintf(stderr, "lynx-scan: %s\n",
                 rc == -ENOMEM ? strerror(-rc) : mpsse_usb_host_error(sc->host));

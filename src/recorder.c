@@ -19,10 +19,10 @@
 #define U64_DIGITS            20
 
 struct recorded_adapter {
-    char serial[FTDI_SERIAL_MAX];
-    uint16_t vid, pid;
-    bool declared;  /* its `adapter` line is in the current file */
-    bool have_last; /* last was written to the current file */
+    char serial[BUS_LINK_NAME_MAX];
+    char attributes[RECORDER_ATTRIBUTES_MAX]; /* of its `adapter` line */
+    bool declared;                            /* its `adapter` line is in the current file */
+    bool have_last;                           /* last was written to the current file */
     struct recorder_observation last;
     uint64_t repeats;    /* polls equal to last not yet written as `same` */
     uint64_t repeat_ms;  /* time of the latest of them */
@@ -317,20 +317,20 @@ uint64_t recorder_file_bytes(const struct recorder *rec)
     return rec->bytes;
 }
 
-static struct recorded_adapter *find_adapter(struct recorder *rec, const char *serial, uint16_t vid,
-                                             uint16_t pid)
+static struct recorded_adapter *find_adapter(struct recorder *rec, const char *serial,
+                                             const char *attributes)
 {
     for (size_t i = 0; i < rec->n_adapters; i++)
         if (strcmp(rec->adapters[i].serial, serial) == 0)
             return &rec->adapters[i];
     if (rec->n_adapters == RECORDER_MAX_ADAPTERS || !serial[0] ||
-        strlen(serial) >= FTDI_SERIAL_MAX || strpbrk(serial, " \t\r\n#"))
+        strlen(serial) >= BUS_LINK_NAME_MAX || strpbrk(serial, " \t\r\n#") ||
+        strlen(attributes) >= RECORDER_ATTRIBUTES_MAX || strpbrk(attributes, "\r\n#"))
         return NULL;
     struct recorded_adapter *a = &rec->adapters[rec->n_adapters++];
     memset(a, 0, sizeof(*a));
     strcpy(a->serial, serial);
-    a->vid = vid;
-    a->pid = pid;
+    strcpy(a->attributes, attributes);
     return a;
 }
 
@@ -397,8 +397,7 @@ static size_t format_change(const struct recorded_adapter *a, uint64_t now_ms,
     if (a->repeats)
         len += format_same(a, buf, max);
     if (!a->declared)
-        len += (size_t)snprintf(buf + len, max - len, "adapter %s vid=0x%04x pid=0x%04x\n",
-                                a->serial, a->vid, a->pid);
+        len += (size_t)snprintf(buf + len, max - len, "adapter %s %s\n", a->serial, a->attributes);
     if (obs->reopened)
         len += (size_t)snprintf(buf + len, max - len, "%" PRIu64 " %s back\n", now_ms, a->serial);
     return len + format_observation(a, now_ms, obs, buf + len, max - len);
@@ -410,8 +409,8 @@ static bool has_room(const struct recorder *rec, const struct recorded_adapter *
     return rec->bytes + len + reserve <= rec->opt.max_bytes;
 }
 
-int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial, uint16_t vid,
-                     uint16_t pid, const struct recorder_observation *obs)
+int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial,
+                     const char *attributes, const struct recorder_observation *obs)
 {
     char lines[LINE_MAX_BYTES];
     size_t len;
@@ -419,9 +418,9 @@ int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial, 
     if (rec->failed)
         return -EIO;
     for (unsigned d = 0; obs->kind == RECORDER_READ && d < LYNX_DISTRIBUTORS; d++)
-        if (obs->n_reads[d] < 1 || obs->n_reads[d] > MPSSE_I2C_MAX_ROUNDS)
+        if (obs->n_reads[d] < 1 || obs->n_reads[d] > RECORDER_MAX_READS)
             return -EINVAL;
-    struct recorded_adapter *a = find_adapter(rec, serial, vid, pid);
+    struct recorded_adapter *a = find_adapter(rec, serial, attributes);
     if (!a)
         return -ENOSPC;
 
@@ -455,7 +454,7 @@ int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial, 
 }
 
 void recorder_adapter_observer(void *user, const struct adapter *ad, bool was_open, int rc,
-                               const struct mpsse_i2c_read *reads)
+                               const struct bus_read *reads)
 {
     struct recorder_observation obs;
     memset(&obs, 0, sizeof(obs));
@@ -464,21 +463,25 @@ void recorder_adapter_observer(void *user, const struct adapter *ad, bool was_op
         obs.reopened = !was_open;
         for (size_t k = 0; k < ad->n_reads; k++) {
             unsigned d = (unsigned)(reads[k].address - lynx_address(0));
-            if (d < LYNX_DISTRIBUTORS && obs.n_reads[d] < MPSSE_I2C_MAX_ROUNDS)
+            if (d < LYNX_DISTRIBUTORS && obs.n_reads[d] < RECORDER_MAX_READS)
                 obs.reads[d][obs.n_reads[d]++] =
                     (struct recorder_read){.acked = reads[k].acked, .data = reads[k].data};
         }
-    } else if (rc == -EREMOTEIO && ad->open) {
+    } else if (rc == -EREMOTEIO && ad->link->open) {
         obs.kind = RECORDER_BUS_STUCK;
         obs.reopened = !was_open;
-    } else if (rc == -ENODEV || !ad->open) {
+    } else if (rc == -ENODEV || !ad->link->open) {
         obs.kind = RECORDER_GONE; /* the daemon's view is the same whichever way it went */
     } else {
         obs.kind = RECORDER_USB_ERROR;
         obs.reopened = !was_open;
         obs.error = rc < 0 ? rc : -EIO;
     }
-    recorder_observe(user, monotonic_ms(), ad->id.serial, ad->id.vid, ad->id.pid, &obs);
+    struct bus_link_info info;
+    char attributes[RECORDER_ATTRIBUTES_MAX];
+    ad->link->ops->describe(ad->link, &info);
+    snprintf(attributes, sizeof(attributes), "transport=%s %s", info.transport, info.trace);
+    recorder_observe(user, monotonic_ms(), ad->link->name, attributes, &obs);
 }
 
 void recorder_attach(struct recorder *rec, struct adapter *ad)

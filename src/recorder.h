@@ -31,11 +31,12 @@
 
 #include "adapter.h"
 #include "lynx.h"
-#include "mpsse_i2c.h"
 
 #define RECORDER_MAX_BYTES_DEFAULT    (4u * 1024u * 1024u)
 #define RECORDER_MAX_BYTES_MIN        4096u
 #define RECORDER_HEARTBEAT_MS_DEFAULT 60000u
+#define RECORDER_MAX_READS            4  /* reads of one distributor in one poll */
+#define RECORDER_ATTRIBUTES_MAX       96 /* of an `adapter` line: transport=... and its identity */
 
 struct recorder_options {
     uint64_t max_bytes;        /* per file, RECORDER_MAX_BYTES_MIN or more; 0 = the default */
@@ -59,8 +60,8 @@ struct recorder_observation {
     enum recorder_kind kind;
     bool reopened; /* this poll opened the adapter again (written as a `back` line first) */
     int error;     /* RECORDER_USB_ERROR: the negative errno */
-    unsigned n_reads[LYNX_DISTRIBUTORS]; /* RECORDER_READ: reads of A-D, 1..MPSSE_I2C_MAX_ROUNDS */
-    struct recorder_read reads[LYNX_DISTRIBUTORS][MPSSE_I2C_MAX_ROUNDS]; /* [A-D][in order] */
+    unsigned n_reads[LYNX_DISTRIBUTORS]; /* RECORDER_READ: reads of A-D, 1..RECORDER_MAX_READS */
+    struct recorder_read reads[LYNX_DISTRIBUTORS][RECORDER_MAX_READS]; /* [A-D][in order] */
 };
 
 struct recorder;
@@ -74,15 +75,16 @@ int recorder_sync(struct recorder *rec);
 /* Writes the pending `same` counts, flushes, fsyncs and closes. NULL is fine. */
 void recorder_close(struct recorder *rec);
 
-/* Records one poll of the adapter with this serial (vid/pid for its declaration line) taken at
+/* Records one poll of the adapter with this serial (or i2c-dev name; attributes for its
+ * declaration line: "transport=ftdi vid=0x0403 pid=0xd4f8", "transport=i2c bus=1") taken at
  * now_ms (CLOCK_MONOTONIC milliseconds). Returns 0, or a negative errno once recording stopped. */
-int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial, uint16_t vid,
-                     uint16_t pid, const struct recorder_observation *obs);
+int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial,
+                     const char *attributes, const struct recorder_observation *obs);
 
 /* The adapter observer (adapter.h) that turns a poll's outcome into an observation and records
  * it at the current monotonic time; user is the recorder. */
 void recorder_adapter_observer(void *user, const struct adapter *ad, bool was_open, int rc,
-                               const struct mpsse_i2c_read *reads);
+                               const struct bus_read *reads);
 /* Hooks the recorder into an adapter (after adapter_init); a NULL recorder does nothing. */
 void recorder_attach(struct recorder *rec, struct adapter *ad);
 

@@ -525,3 +525,39 @@ Test(config, reload_releases_the_previous_adapters)
     cr_assert_str_eq(config_adapter(&cfg, "C")->name, "c");
     cr_assert_str_eq(cfg.error, "");
 }
+
+Test(config, i2c_sections_name_linux_buses_apart_from_ftdi_serials)
+{
+    cr_assert_eq(load("[DEFAULT]\ndistributorBInstalled = 1\n"
+                      "[i2c:1]\nname = Pi bus\ndistributorAInstalled = true\n"
+                      "[i2c: 12 ]\n"
+                      "[ftdi:i2c-1]\nname = FTDI serial like a bus\n"),
+                 0, "%s", cfg.error);
+    cr_assert_eq(cfg.n_adapters, 3);
+    const struct config_adapter *pi = config_i2c_adapter(&cfg, 1);
+    cr_assert_str_eq(pi->serial, "i2c-1");
+    cr_assert_eq(pi->i2c_bus, 1);
+    cr_assert_str_eq(pi->name, "Pi bus");
+    cr_assert(pi->distributor[0].installed);
+    cr_assert(pi->distributor[1].installed, "[DEFAULT] applies to i2c sections too");
+    cr_assert_eq(config_i2c_adapter(&cfg, 12)->i2c_bus, 12, "blanks around the number are fine");
+    cr_assert_eq(config_i2c_adapter(&cfg, 2), &cfg.defaults);
+    /* the FTDI serial "i2c-1" and the bus 1 are different adapters */
+    const struct config_adapter *ftdi = config_adapter(&cfg, "i2c-1");
+    cr_assert_eq(ftdi->i2c_bus, -1);
+    cr_assert_str_eq(ftdi->name, "FTDI serial like a bus");
+    cr_assert_eq(config_adapter(&cfg, "I2C-12"), &cfg.defaults, "a bus is never an FTDI serial");
+}
+
+Test(config, bad_i2c_sections_fail_with_the_line_and_what_a_bus_number_is)
+{
+    assert_fails("[i2c:one]\nname = a\n",
+                 "test.ini:2: section [i2c:one] names no bus number (the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[i2c:-1]\nname = a\n",
+                 "test.ini:2: section [i2c:-1] names no bus number (the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[i2c:1024]\nname = a\n", "test.ini:2: section [i2c:1024] names no bus number "
+                                           "(the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[i2c:3]\nname = a\n[i2c:03]\nname = b\n",
+                 "test.ini:3: [i2c:03] again (first at line 1): write each adapter's keys in one "
+                 "section (and 1 more error)");
+}

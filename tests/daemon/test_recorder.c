@@ -77,10 +77,11 @@ Test(recorder, a_poll_is_one_line_with_every_read_and_nacks_without_a_byte)
     o.n_reads[0] = 2;
     o.reads[0][1] = (struct recorder_read){.acked = true, .data = 0x07};
     o.reads[2][0] = (struct recorder_read){.acked = false, .data = 0xFF};
-    cr_assert_eq(recorder_observe(rec, 5000, "LYNX0001", 0x0403, 0xD4F8, &o), 0);
+    cr_assert_eq(
+        recorder_observe(rec, 5000, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &o), 0);
     recorder_close(rec);
     cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
-                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "adapter LYNX0001 transport=ftdi vid=0x0403 pid=0xd4f8\n"
                                  "5000 LYNX0001 read A=20,07 B=00 C=nack D=nack\n");
 }
 
@@ -88,14 +89,14 @@ Test(recorder, unchanged_polls_are_counted_and_written_as_same_before_the_next_c
 {
     struct recorder *rec = open_rec(0, 0);
     struct recorder_observation ok = reading(0, 0), blown = reading(0x20, 0);
-    recorder_observe(rec, 1000, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_observe(rec, 1000, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
     for (uint64_t t = 2000; t <= 4000; t += 1000)
-        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &ok);
-    recorder_observe(rec, 5000, "LYNX0001", 0x0403, 0xD4F8, &blown);
-    recorder_observe(rec, 6000, "LYNX0001", 0x0403, 0xD4F8, &blown);
+        recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
+    recorder_observe(rec, 5000, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &blown);
+    recorder_observe(rec, 6000, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &blown);
     recorder_close(rec); /* writes the pending count */
     cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
-                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "adapter LYNX0001 transport=ftdi vid=0x0403 pid=0xd4f8\n"
                                  "1000 LYNX0001 read A=00 B=00 C=nack D=nack\n"
                                  "4000 LYNX0001 same 3\n"
                                  "5000 LYNX0001 read A=20 B=00 C=nack D=nack\n"
@@ -109,16 +110,16 @@ Test(recorder, usb_errors_gone_back_and_a_stuck_bus_are_written_by_name)
     struct recorder_observation err = {.kind = RECORDER_USB_ERROR, .error = -EPIPE};
     struct recorder_observation gone = {.kind = RECORDER_GONE};
     struct recorder_observation stuck = {.kind = RECORDER_BUS_STUCK};
-    recorder_observe(rec, 1, "X1", 0x0403, 0x6014, &ok);
-    recorder_observe(rec, 2, "X1", 0x0403, 0x6014, &err);
-    recorder_observe(rec, 3, "X1", 0x0403, 0x6014, &gone);
-    recorder_observe(rec, 4, "X1", 0x0403, 0x6014, &gone);
+    recorder_observe(rec, 1, "X1", "transport=ftdi vid=0x0403 pid=0x6014", &ok);
+    recorder_observe(rec, 2, "X1", "transport=ftdi vid=0x0403 pid=0x6014", &err);
+    recorder_observe(rec, 3, "X1", "transport=ftdi vid=0x0403 pid=0x6014", &gone);
+    recorder_observe(rec, 4, "X1", "transport=ftdi vid=0x0403 pid=0x6014", &gone);
     ok.reopened = true;
-    recorder_observe(rec, 5, "X1", 0x0403, 0x6014, &ok);
-    recorder_observe(rec, 6, "X1", 0x0403, 0x6014, &stuck);
+    recorder_observe(rec, 5, "X1", "transport=ftdi vid=0x0403 pid=0x6014", &ok);
+    recorder_observe(rec, 6, "X1", "transport=ftdi vid=0x0403 pid=0x6014", &stuck);
     recorder_close(rec);
     cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
-                                 "adapter X1 vid=0x0403 pid=0x6014\n"
+                                 "adapter X1 transport=ftdi vid=0x0403 pid=0x6014\n"
                                  "1 X1 read A=00 B=00 C=nack D=nack\n"
                                  "2 X1 usb-error EPIPE\n"
                                  "3 X1 gone\n"
@@ -133,10 +134,10 @@ Test(recorder, a_long_quiet_run_writes_a_heartbeat_count_every_heartbeat_interva
     struct recorder *rec = open_rec(0, 10000);
     struct recorder_observation ok = reading(0, 0);
     for (uint64_t t = 0; t <= 25000; t += 1000)
-        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &ok);
+        recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
     /* before closing: the heartbeats alone are in the file */
     cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
-                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "adapter LYNX0001 transport=ftdi vid=0x0403 pid=0xd4f8\n"
                                  "0 LYNX0001 read A=00 B=00 C=nack D=nack\n"
                                  "10000 LYNX0001 same 10\n"
                                  "20000 LYNX0001 same 10\n");
@@ -149,14 +150,14 @@ Test(recorder, two_adapters_are_compacted_each_against_its_own_previous_poll)
     struct recorder *rec = open_rec(0, 0);
     struct recorder_observation a = reading(0, 0), b = reading(0x10, 0);
     for (uint64_t t = 0; t < 3; t++) {
-        recorder_observe(rec, t, "A1", 0x0403, 0xD4F8, &a);
-        recorder_observe(rec, t, "B2", 0x0403, 0xD4F8, &b);
+        recorder_observe(rec, t, "A1", "transport=ftdi vid=0x0403 pid=0xd4f8", &a);
+        recorder_observe(rec, t, "B2", "transport=ftdi vid=0x0403 pid=0xd4f8", &b);
     }
     recorder_close(rec);
     cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
-                                 "adapter A1 vid=0x0403 pid=0xd4f8\n"
+                                 "adapter A1 transport=ftdi vid=0x0403 pid=0xd4f8\n"
                                  "0 A1 read A=00 B=00 C=nack D=nack\n"
-                                 "adapter B2 vid=0x0403 pid=0xd4f8\n"
+                                 "adapter B2 transport=ftdi vid=0x0403 pid=0xd4f8\n"
                                  "0 B2 read A=10 B=00 C=nack D=nack\n"
                                  "2 A1 same 2\n"
                                  "2 B2 same 2\n");
@@ -172,7 +173,8 @@ Test(recorder, a_full_file_rotates_to_dot_1_and_neither_part_exceeds_the_limit)
     /* every poll differs: the worst case for size */
     for (int i = 0; i < 400; i++, t += 1000) {
         struct recorder_observation o = reading((uint8_t)(i & 1 ? 0x20 : 0x00), 0);
-        cr_assert_eq(recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o), 0);
+        cr_assert_eq(
+            recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &o), 0);
         cr_assert_leq(recorder_file_bytes(rec), max);
         if (stat(old_path, &st) == 0) {
             rotated = true;
@@ -200,13 +202,15 @@ Test(recorder, a_pending_count_goes_into_the_old_part_when_the_file_rotates)
     struct recorder_observation o;
     while (access(old_path, F_OK) != 0) {
         o = reading(t & 2 ? 0x20 : 0x00, 0);
-        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o); /* fills the file */
+        recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8",
+                         &o); /* fills the file */
         o = reading(0x70, 0);
-        recorder_observe(rec, t + 1, "OTHER", 0x0403, 0xD4F8, &o); /* repeats, pending */
+        recorder_observe(rec, t + 1, "OTHER", "transport=ftdi vid=0x0403 pid=0xd4f8",
+                         &o); /* repeats, pending */
         t += 2;
     }
     o = reading(0x70, 0);
-    recorder_observe(rec, t + 1, "OTHER", 0x0403, 0xD4F8, &o);
+    recorder_observe(rec, t + 1, "OTHER", "transport=ftdi vid=0x0403 pid=0xd4f8", &o);
     recorder_close(rec);
     cr_assert(strstr(body(old_path), " OTHER same "),
               "OTHER's pending count is not in the old part");
@@ -220,16 +224,16 @@ Test(recorder, reopening_appends_a_new_session_to_the_existing_file)
 {
     struct recorder *rec = open_rec(0, 0);
     struct recorder_observation ok = reading(0, 0);
-    recorder_observe(rec, 1, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_observe(rec, 1, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
     recorder_close(rec);
     rec = open_rec(0, 0);
-    recorder_observe(rec, 9, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_observe(rec, 9, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
     recorder_close(rec);
     cr_assert_str_eq(body(path), "lynx-trace 1 poll-interval-ms=1000\n"
-                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "adapter LYNX0001 transport=ftdi vid=0x0403 pid=0xd4f8\n"
                                  "1 LYNX0001 read A=00 B=00 C=nack D=nack\n"
                                  "lynx-trace 1 poll-interval-ms=1000\n"
-                                 "adapter LYNX0001 vid=0x0403 pid=0xd4f8\n"
+                                 "adapter LYNX0001 transport=ftdi vid=0x0403 pid=0xd4f8\n"
                                  "9 LYNX0001 read A=00 B=00 C=nack D=nack\n");
 }
 
@@ -300,7 +304,7 @@ Test(recorder, a_file_replaced_while_recording_is_not_rotated)
     int rc = 0;
     for (uint64_t t = 0; t < 400 && rc == 0; t++) {
         struct recorder_observation o = reading((uint8_t)(t & 1 ? 0x20 : 0x00), 0);
-        rc = recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o);
+        rc = recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &o);
     }
     cr_assert_lt(rc, 0, "recording went on past the rotation point");
     mode_is(path, S_IFIFO);
@@ -315,7 +319,7 @@ Test(recorder, a_fifo_at_file_dot_1_is_not_replaced_by_the_rotation)
     int rc = 0;
     for (uint64_t t = 0; t < 400 && rc == 0; t++) {
         struct recorder_observation o = reading((uint8_t)(t & 1 ? 0x20 : 0x00), 0);
-        rc = recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &o);
+        rc = recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &o);
     }
     cr_assert_lt(rc, 0);
     mode_is(old_path, S_IFIFO);
@@ -329,10 +333,10 @@ Test(recorder, sync_writes_the_pending_count_and_recording_goes_on)
     struct recorder *rec = open_rec(0, 0);
     struct recorder_observation ok = reading(0, 0);
     for (uint64_t t = 1; t <= 5; t++)
-        recorder_observe(rec, t, "LYNX0001", 0x0403, 0xD4F8, &ok);
+        recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
     cr_assert_eq(recorder_sync(rec), 0);
     cr_assert(strstr(body(path), "5 LYNX0001 same 4\n"), "%s", body(path));
-    recorder_observe(rec, 6, "LYNX0001", 0x0403, 0xD4F8, &ok);
+    recorder_observe(rec, 6, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
     recorder_close(rec);
     cr_assert(strstr(body(path), "6 LYNX0001 same 1\n"), "%s", body(path));
 }

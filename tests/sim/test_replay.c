@@ -257,7 +257,8 @@ Test(trace, what_the_recorder_writes_parses_back_to_the_same_polls)
     }
     cr_assert_eq(recorder_open(&rec, path, &opt), 0);
     for (int i = 0; i < 50; i++)
-        recorder_observe(rec, 1000 + 200 * (uint64_t)i, "LYNX0001", 0x0403, 0xD4F8, &seq[i]);
+        recorder_observe(rec, 1000 + 200 * (uint64_t)i, "LYNX0001",
+                         "transport=ftdi vid=0x0403 pid=0xd4f8", &seq[i]);
     recorder_close(rec);
     struct sim_trace t;
     char err[300];
