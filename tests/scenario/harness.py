@@ -14,6 +14,13 @@ BusItem signal on the bus (ItemsChanged, PropertiesChanged) and NameOwnerChanged
 its arrival time, so tests can assert what was (not) sent and when. Waits poll against a
 deadline; there are no fixed sleeps beyond watching a quiet period on purpose.
 
+Transports. LYNX_TRANSPORT=i2c runs the same test with every adapter of the scenario on a Linux
+I2C bus instead of an FT232H: `adapter <serial> ...` becomes `i2c-adapter <serial> bus=<N>` (the
+USB-only options dropped), the config's `[ftdi:<serial>]` becomes `[i2c:<N>]` (and every adapter
+of the scenario gets a section: i2c buses are only claimed when configured), and service_name()
+and adapter_name() give the i2c names. N is given per serial in order of first use, from 1.
+Tests that are about USB itself say so (@test(transports=FTDI_ONLY)).
+
 Paths of the programs come from the environment (set by tests/scenario/meson.build):
 LYNX_SIM, LYNX_SIMCTL, LYNX_DAEMON, SCENARIO_FIXTURES, and LOCALSETTINGS_STANDIN (empty when the
 build has no settings stand-in). busitem-check and Victron's services come from ../shared
@@ -38,6 +45,12 @@ BUSITEM = "com.victronenergy.BusItem"
 SETTINGS_SERVICE = "com.victronenergy.settings"
 SERVICE_PREFIX = "com.victronenergy.battery.dbus_lynx_distributor_"
 EXIT_SKIP = 77  # meson: the test was skipped
+
+TRANSPORT = os.environ.get("LYNX_TRANSPORT", "ftdi")
+TRANSPORTS = ("ftdi", "i2c")
+FTDI_ONLY = ("ftdi",)
+# scenario options of an FTDI adapter that an i2c-dev adapter has too
+I2C_ADAPTER_OPTIONS = ("plugged", "i2c", "strict-timing")
 
 POLL_INTERVAL_MS = 200
 # How late a change may show beyond the poll that should carry it (scheduling on a busy machine).
@@ -82,8 +95,55 @@ def program(env_name):
     return path
 
 
+_i2c_buses = {}
+
+
+def i2c_bus(serial):
+    """The bus number an adapter of the scenario gets under LYNX_TRANSPORT=i2c."""
+    return _i2c_buses.setdefault(serial, len(_i2c_buses) + 1)
+
+
+def adapter_name(serial):
+    """The adapter's name in the daemon's logs and traces."""
+    return f"i2c-{i2c_bus(serial)}" if TRANSPORT == "i2c" else serial
+
+
 def service_name(serial):
+    if TRANSPORT == "i2c":
+        return SERVICE_PREFIX + f"i2c{i2c_bus(serial)}"
     return SERVICE_PREFIX + "".join(c if c.isascii() and c.isalnum() else "_" for c in serial)
+
+
+def scenario_for_transport(text):
+    """A scenario's adapters on the transport under test; returns (text, serials declared)."""
+    out, serials = [], []
+    for line in text.splitlines():
+        words = line.split("#")[0].split()
+        if len(words) >= 2 and words[0] == "adapter":
+            serials.append(words[1])
+            if TRANSPORT == "i2c":
+                keep = [w for w in words[2:] if w.split("=")[0] in I2C_ADAPTER_OPTIONS]
+                line = " ".join(["i2c-adapter", words[1], f"bus={i2c_bus(words[1])}", *keep])
+        out.append(line)
+    return "\n".join(out) + "\n", serials
+
+
+def config_for_transport(text, serials):
+    """The config with the adapters' sections for the transport under test."""
+    if TRANSPORT != "i2c":
+        return text
+    lines, named = [], set()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[ftdi:") and stripped.endswith("]"):
+            serial = stripped[len("[ftdi:"):-1].strip()
+            named.add(serial)
+            line = f"[i2c:{i2c_bus(serial)}]"
+        lines.append(line)
+    for serial in serials:
+        if serial not in named:
+            lines += ["", f"[i2c:{i2c_bus(serial)}]"]
+    return "\n".join(lines) + "\n"
 
 
 def settings_id(serial):
@@ -481,12 +541,14 @@ class Harness:
         self.runs += 1
         n = self.runs
         if fixture:
-            scn = os.path.join(program("SCENARIO_FIXTURES"), fixture)
-        else:
-            scn = os.path.join(self.tmp, f"scenario-{n}.scn")
-            with open(scn, "w") as f:
-                f.write(scenario)
-        cfg = self.write_config(config if config is not None else ini(), f"config-{n}.ini")
+            with open(os.path.join(program("SCENARIO_FIXTURES"), fixture)) as f:
+                scenario = f.read()
+        scenario, declared = scenario_for_transport(scenario)
+        scn = os.path.join(self.tmp, f"scenario-{n}.scn")
+        with open(scn, "w") as f:
+            f.write(scenario)
+        config = config_for_transport(config if config is not None else ini(), declared)
+        cfg = self.write_config(config, f"config-{n}.ini")
         self.control = os.path.join(self.tmp, f"ctl-{n}")
         # TMPDIR: whatever the simulator (umockdev) leaves behind is inside our directory.
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, TMPDIR=self.tmp)
@@ -562,12 +624,17 @@ TESTS = {}
 ALONE = set()
 
 
-def test(fn=None, *, alone=False):
+TEST_TRANSPORTS = {}
+
+
+def test(fn=None, *, alone=False, transports=TRANSPORTS):
     """Registers a test function under its name, the sentence meson runs it as. alone=True: it
     measures time in poll periods or places faults by time, so meson runs it with nothing else
-    (a busy machine must not fake a delay)."""
+    (a busy machine must not fake a delay). transports: the ones it runs for (a file that is not
+    parametrised lists only ftdi; see run)."""
     def register(f):
         TESTS[f.__name__] = f
+        TEST_TRANSPORTS[f.__name__] = transports
         if alone:
             ALONE.add(f.__name__)
         return f
@@ -594,12 +661,15 @@ def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), set
     return h
 
 
-def run(tests=TESTS):
+def run(tests=TESTS, transports=FTDI_ONLY):
     """Command line of a test file: `<file> TEST_NAME`; exit 0 pass, 1 fail, 77 skip.
-    `<file> --list` prints "NAME alone|parallel" per test: meson registers its tests from it."""
+    `<file> --list` prints "NAME alone|parallel TRANSPORT,..." per test: meson registers its
+    tests from it, once per transport. transports: those of the file (TRANSPORTS for a file
+    parametrised over them); a test's own list narrows it."""
     if sys.argv[1:] == ["--list"]:
         for name in tests:
-            print(name, "alone" if name in ALONE else "parallel")
+            mine = [t for t in transports if t in TEST_TRANSPORTS.get(name, TRANSPORTS)]
+            print(name, "alone" if name in ALONE else "parallel", ",".join(mine))
         return 0
     if len(sys.argv) != 2 or sys.argv[1] not in tests:
         print(f"usage: {sys.argv[0]} TEST\ntests: {' '.join(sorted(tests))}", file=sys.stderr)

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (Failure, Harness, POLL_INTERVAL_MS, TIMING_MARGIN_S, ini, require, run, service_name, test)  # noqa: E402
+from harness import (TRANSPORTS, FTDI_ONLY, adapter_name, Failure, Harness, POLL_INTERVAL_MS, TIMING_MARGIN_S, ini, require, run, service_name, test)  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
 OK, ALARM = 0, 2
@@ -448,4 +448,4 @@ def with_the_default_interval_counters_send_nothing_between_snapshots():
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run(transports=TRANSPORTS))

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Failure, Harness, ini, program, require, run, service_name, test  # noqa: E402
+from harness import TRANSPORTS, FTDI_ONLY, adapter_name, Failure, Harness, ini, program, require, run, service_name, test  # noqa: E402
 
 OK, ALARM = 0, 2
 NOT_AVAILABLE, CONNECTED, NO_BUS_POWER, COMMS_LOST = 0, 1, 2, 3
@@ -357,4 +357,4 @@ def a_bad_trace_is_refused_naming_file_and_line():
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run(transports=TRANSPORTS))

@@ -13,7 +13,7 @@ import time
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Failure, Harness, POLL_INTERVAL_MS, TIMING_MARGIN_S, ini, require, run, service_name,
+from harness import (TRANSPORTS, FTDI_ONLY, adapter_name, Failure, Harness, POLL_INTERVAL_MS, TIMING_MARGIN_S, ini, require, run, service_name,
                      settings_id, started, test)  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
@@ -602,4 +602,4 @@ def a_stored_name_that_breaks_the_rules_is_not_published():
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run(transports=TRANSPORTS))
