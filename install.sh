@@ -3,7 +3,7 @@
 # after a firmware update (/data/rc.local runs it with --boot at every boot). POSIX sh for
 # busybox. Idempotent: running it again gives the same files; an existing config.ini is kept.
 #
-#   sh install.sh [--root DIR] [--serial SERIAL]... [--all-adapters] [--boot]
+#   sh install.sh [--root DIR] [--serial SERIAL]... [--i2c N]... [--all-adapters] [--boot]
 #
 #   --root DIR       install under DIR instead of / (also ROOT=DIR); only files are written then:
 #                    no remount, no udevadm, no svc (used by tests/install/test_install.sh)
@@ -12,6 +12,10 @@
 #                    only from the adapters so named (repeatable; remembered for later runs).
 #                    Without it, install.sh lists the stock adapters plugged in that config.ini
 #                    does not name.
+#   --i2c N          the Linux I2C bus /dev/i2c-N (a Raspberry Pi's pins, a CP2112) is the
+#                    daemon's: config.ini gets an [i2c:N] section (once; repeatable). While
+#                    config.ini names a bus, every run (and so every boot) loads the kernel's
+#                    i2c-dev module if no /dev/i2c-* node is there yet.
 #   --all-adapters   forget earlier --serial choices: every 0403:6014 and 0403:d4f8 adapter
 #   --boot           quiet; what /data/rc.local runs
 #
@@ -39,6 +43,7 @@ ROOT=${ROOT:-}
 BOOT=0
 SERIALS=
 SERIALS_GIVEN=0
+I2C_BUSES=
 ALL_ADAPTERS=0
 
 say() {
@@ -61,12 +66,23 @@ add_serial() {
     SERIALS_GIVEN=1
 }
 
+add_i2c_bus() {
+    case $1 in
+    '' | *[!0-9]*) die "--i2c needs a bus number (the N of /dev/i2c-N), got \"$1\"" ;;
+    esac
+    n=$(printf '%s' "$1" | sed 's/^0*//')
+    [ "${#n}" -le 4 ] && [ "${n:-0}" -le 1023 ] || die "--i2c $1: bus numbers go up to 1023"
+    I2C_BUSES="$I2C_BUSES ${n:-0}"
+}
+
 while [ $# -gt 0 ]; do
     case $1 in
     --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT=$2; shift ;;
     --root=*) ROOT=${1#--root=} ;;
     --serial) [ $# -ge 2 ] || die "--serial needs a serial number"; add_serial "$2"; shift ;;
     --serial=*) add_serial "${1#--serial=}" ;;
+    --i2c) [ $# -ge 2 ] || die "--i2c needs a bus number"; add_i2c_bus "$2"; shift ;;
+    --i2c=*) add_i2c_bus "${1#--i2c=}" ;;
     --all-adapters) ALL_ADAPTERS=1 ;;
     --boot) BOOT=1 ;;
     -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
@@ -152,6 +168,21 @@ for serial in $SERIALS; do
         say "added [ftdi:$serial] to $APP/config.ini"
     fi
 done
+has_i2c_section() {
+    grep -qi "^[[:space:]]*\[i2c:[[:space:]]*0*$1[[:space:]]*\]" "$DEST/config.ini"
+}
+for bus in $I2C_BUSES; do
+    if ! has_i2c_section "$bus"; then
+        printf '\n[i2c:%s]\n' "$bus" >> "$DEST/config.ini"
+        say "added [i2c:$bus] to $APP/config.ini"
+    fi
+done
+# A named Linux I2C bus needs the i2c-dev module, which Venus OS for Raspberry Pi does not load
+# by itself (README, "Enabling I2C on Venus OS for Raspberry Pi").
+if [ -z "$ROOT" ] && grep -qi '^[[:space:]]*\[i2c:' "$DEST/config.ini" &&
+    ! ls /dev/i2c-* >/dev/null 2>&1; then
+    modprobe i2c-dev 2>/dev/null || say "config.ini names an I2C bus but i2c-dev could not be loaded"
+fi
 
 # Stock FTDI adapters plugged in now that config.ini does not name (read from sysfs: opening
 # them, as lynx-scan does, would take their serial port away for a moment).

@@ -261,6 +261,12 @@ serial_rules() {
     check "install --serial again" run_install "$r" --serial ftabc123
     check "... adds no second section (serials match in any case)" \
         test "$(grep -ci '^\[ftdi:FTABC123\]$' "$r/data/dbus-lynx-distributor/config.ini")" = 1
+    check "install --i2c 1 --i2c 007" run_install "$r" --i2c 1 --i2c 007
+    check "... gives [i2c:1] and [i2c:7]" \
+        test "$(grep -c '^\[i2c:1\]$\|^\[i2c:7\]$' "$r/data/dbus-lynx-distributor/config.ini")" = 2
+    check "install --i2c 7 again" run_install "$r" --i2c 7
+    check "... adds no second section" \
+        test "$(grep -c '^\[i2c:7\]$' "$r/data/dbus-lynx-distributor/config.ini")" = 1
     check "install --all-adapters succeeds" run_install "$r" --all-adapters
     check "the rule matches every adapter again" cmp -s "$TOP/udev/99-$NAME.rules" "$rule"
     run_uninstall "$r"
@@ -281,6 +287,9 @@ refusals() {
     check "an empty --serial= is refused" fails run_install "$r" --serial=
     check "'A B' is refused, not taken as two serials" fails run_install "$r" --serial 'A B'
     check "... naming the serial" grep -q '"A B"' "$SCRATCH/out.txt"
+    check "an --i2c that is not a number is refused" fails run_install "$r" --i2c one
+    check "... naming the problem" grep -q 'bus number' "$SCRATCH/out.txt"
+    check "an --i2c above 1023 is refused" fails run_install "$r" --i2c 1024
     check "refused runs leave the root unchanged" same_tree "$r" "$SCRATCH/before.txt"
 }
 
