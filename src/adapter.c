@@ -92,24 +92,24 @@ static int start_confirm(struct adapter *ad)
 
 static int start_recovery(struct adapter *ad)
 {
+    if (!ad->link->can_recover) {
+        if (!ad->bus_stuck)
+            log_warn("adapter %s: I2C bus stuck (a line held low), and this transport cannot "
+                     "clock it free from user space (the kernel's driver recovers a bus where it "
+                     "can): check the cable, or power the distributors off and on; retrying "
+                     "every poll",
+                     name(ad));
+        ad->bus_stuck = ad->bus_stuck_failed = true;
+        return -EREMOTEIO;
+    }
     if (!ad->bus_stuck)
         log_warn("adapter %s: I2C bus stuck (SDA or SCL held low): clocking SCL 9 times and "
                  "a STOP to free it",
                  name(ad));
     ad->bus_stuck = true;
+    ad->counters.bus_recoveries++;
     ad->stage = ADAPTER_RECOVER;
     int rc = ad->link->ops->recover(ad->link, step_done, ad);
-    if (rc == -EOPNOTSUPP) {
-        ad->stage = ADAPTER_IDLE;
-        if (!ad->recovery_unsupported)
-            log_warn("adapter %s: the I2C bus is stuck and this transport cannot clock it free "
-                     "from user space (the kernel's driver recovers it where it can): power the "
-                     "distributors off and on, or check the cable",
-                     name(ad));
-        ad->recovery_unsupported = true;
-        return -EREMOTEIO;
-    }
-    ad->counters.bus_recoveries++;
     if (rc < 0)
         ad->stage = ADAPTER_IDLE;
     return rc < 0 ? report(ad, rc, "bus recovery failed") : 0;
@@ -233,7 +233,7 @@ static void feed_trackers(struct adapter *ad)
 /* A poll's result goes to the observer and the trackers. */
 static void apply_result(struct adapter *ad, int rc, bool was_open)
 {
-    if (rc == -EREMOTEIO && !ad->bus_stuck_failed && !ad->recovery_unsupported) {
+    if (rc == -EREMOTEIO && !ad->bus_stuck_failed) {
         log_warn("adapter %s: I2C bus still stuck after a recovery: a distributor or the cable "
                  "holds a line low; retrying every poll",
                  name(ad));

@@ -63,12 +63,11 @@ struct adapter {
     struct tracker tracker[LYNX_DISTRIBUTORS];
     unsigned lost_after;
     bool opened_once;
-    bool answered;             /* the last poll read the bus */
-    unsigned link_failures;    /* consecutive polls failed on the transport (or without it) */
-    int last_error;            /* logged once per distinct failure */
-    bool bus_stuck;            /* in a stuck-bus episode (logged once) */
-    bool bus_stuck_failed;     /* ... in which a recovery did not free the bus (logged once) */
-    bool recovery_unsupported; /* the transport cannot recover a bus (logged once) */
+    bool answered;          /* the last poll read the bus */
+    unsigned link_failures; /* consecutive polls failed on the transport (or without it) */
+    int last_error;         /* logged once per distinct failure */
+    bool bus_stuck;         /* in a stuck-bus episode (logged once) */
+    bool bus_stuck_failed;  /* ... in which a recovery did not free the bus (logged once) */
     struct adapter_counters counters;
     size_t n_reads;               /* entries in the last poll's reads[] (see adapter_observer_fn) */
     adapter_observer_fn observer; /* NULL = none; set after adapter_init */

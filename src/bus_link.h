@@ -48,7 +48,8 @@ struct bus_link_ops {
      * meaningful. */
     int (*read)(struct bus_link *link, const uint8_t *addresses, size_t n, struct bus_read *out,
                 bool *stuck, bus_link_done_fn done, void *user);
-    /* Frees a stuck bus (9 SCL pulses and a STOP); completes with 0 when the bus is idle after. */
+    /* Frees a stuck bus (9 SCL pulses and a STOP); completes with 0 when the bus is idle after.
+     * -EOPNOTSUPP where the link cannot (can_recover false). */
     int (*recover)(struct bus_link *link, bus_link_done_fn done, void *user);
     /* After a failed operation: brings the link back in step, or closes it (link->open false)
      * so that the next poll opens it again. Runs on its own; busy() until it is over. */
@@ -68,6 +69,7 @@ struct bus_link {
     char name[BUS_LINK_NAME_MAX]; /* the adapter in logs and traces: serial, or "i2c-N" */
     bool open;                    /* set and cleared by the link */
     bool unplugged;               /* gone (-ENODEV), or not found when opening */
+    bool can_recover;             /* recover can clock a stuck bus free */
 };
 
 #endif

@@ -392,6 +392,7 @@ int mpsse_link_new(struct mpsse_usb_host *host, const struct mpsse_usb_device_in
     if (!l)
         return -ENOMEM;
     l->base.ops = &mpsse_link_ops;
+    l->base.can_recover = true;
     snprintf(l->base.name, sizeof(l->base.name), "%s", id->serial);
     l->host = host;
     l->id = *id;
