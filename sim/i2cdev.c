@@ -30,11 +30,21 @@ struct master_timing {
 };
 
 static const struct master_timing timing_standard = {
-    .hold = 2500, .setup = 2500, .high = 5000, /* 100 kHz: tLOW 5.0 >= 4.7, tHIGH 5.0 >= 4.0 */
-    .su_sta = 5000, .hd_sta = 5000, .su_sto = 5000, .buf = 5000};
+    .hold = 2500,
+    .setup = 2500,
+    .high = 5000, /* 100 kHz: tLOW 5.0 >= 4.7, tHIGH 5.0 >= 4.0 */
+    .su_sta = 5000,
+    .hd_sta = 5000,
+    .su_sto = 5000,
+    .buf = 5000};
 static const struct master_timing timing_fast = {
-    .hold = 700, .setup = 700, .high = 1100, /* 400 kHz: tLOW 1.4 >= 1.3, tHIGH 1.1 >= 0.6 */
-    .su_sta = 700, .hd_sta = 700, .su_sto = 700, .buf = 1400};
+    .hold = 700,
+    .setup = 700,
+    .high = 1100, /* 400 kHz: tLOW 1.4 >= 1.3, tHIGH 1.1 >= 0.6 */
+    .su_sta = 700,
+    .hd_sta = 700,
+    .su_sto = 700,
+    .buf = 1400};
 
 struct sim_i2cdev {
     struct sim_i2c_bus *bus;
@@ -136,10 +146,7 @@ static void drive(struct xfer *x, uint64_t after_ns, enum sim_drive scl, enum si
 static int scl_rise(struct xfer *x, uint64_t after_ns)
 {
     drive(x, after_ns, SIM_DRIVE_FLOAT, x->sda);
-    if (!sim_i2c_bus_scl_level(x->dev->bus))
-        return -ETIMEDOUT;
-    x->dev->stats.scl_periods++;
-    return 0;
+    return sim_i2c_bus_scl_level(x->dev->bus) ? 0 : -ETIMEDOUT;
 }
 
 /* Lets go of both lines, as a controller that lost the bus does. */
@@ -202,6 +209,7 @@ static int xfer_bit(struct xfer *x, bool bit, bool check)
         return rc;
     bool level = sim_i2c_bus_sda_level(x->dev->bus);
     drive(x, t->high, SIM_DRIVE_LOW, x->sda);
+    x->dev->stats.scl_periods++;
     if (check && bit && !level)
         return -EAGAIN;
     return level;
@@ -428,8 +436,8 @@ static int rdwr_prepare(struct rdwr *k, void **arg, sim_i2cdev_resolver resolve,
     return 0;
 }
 
-static long ioctl_rdwr(struct sim_i2cdev *dev, void **arg, sim_i2cdev_resolver resolve,
-                       void *ctx, uint64_t now_ns)
+static long ioctl_rdwr(struct sim_i2cdev *dev, void **arg, sim_i2cdev_resolver resolve, void *ctx,
+                       uint64_t now_ns)
 {
     static struct rdwr k; /* 340 KiB: the bridge serialises requests under the hardware lock */
     unsigned n = 0;
@@ -483,8 +491,8 @@ static int smbus_build(struct smbus *s, uint16_t addr, uint8_t *read_write, uint
     if (size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL)
         *read_write = I2C_SMBUS_READ;
     const bool reading = *read_write == I2C_SMBUS_READ;
-    const bool sends_data = !reading || size == I2C_SMBUS_PROC_CALL ||
-                            size == I2C_SMBUS_BLOCK_PROC_CALL;
+    const bool sends_data =
+        !reading || size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL;
     struct kmsg *out = &s->msg[0], *in = &s->msg[1];
     *out = (struct kmsg){.addr = addr, .len = 1, .buf = s->buf0};
     *in = (struct kmsg){.addr = addr, .flags = I2C_M_RD, .buf = s->buf1};
@@ -605,8 +613,8 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
 }
 
 /* i2cdev_ioctl_smbus(): the checks, then the copies in and out of the caller's data. */
-static long ioctl_smbus(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client,
-                        void **arg, sim_i2cdev_resolver resolve, void *ctx, uint64_t now_ns)
+static long ioctl_smbus(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client, void **arg,
+                        sim_i2cdev_resolver resolve, void *ctx, uint64_t now_ns)
 {
     struct i2c_smbus_ioctl_data *a = resolve(ctx, arg, sizeof(*a));
     if (!a)

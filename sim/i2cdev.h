@@ -56,7 +56,7 @@ struct sim_i2cdev_stats {
     uint64_t nacks;        /* address and write-data NACKs */
     uint64_t bus_errors;   /* EAGAIN (arbitration lost, SDA low) and ETIMEDOUT (SCL low) */
     uint64_t injected;     /* transfers failed by usb-error, usb-timeout, unplug-mid-transfer */
-    uint64_t scl_periods;  /* SCL high pulses */
+    uint64_t scl_periods;  /* SCL clock pulses (bits, ACKs included) */
     uint64_t bus_time_ns;  /* virtual time the transactions took on the bus */
 };
 
