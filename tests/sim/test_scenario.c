@@ -74,8 +74,10 @@ Test(scenario, declares_adapters_distributors_and_sorted_events)
 
 Test(scenario, errors_name_file_line_and_what_was_expected)
 {
-    expect_error("adapter A1\nbogus line\n",
-                 "test.scn:2: expected 'adapter', 'distributor', 'at' or 'loop', got 'bogus'");
+    expect_error(
+        "adapter A1\nbogus line\n",
+        "test.scn:2: expected 'adapter', 'i2c-adapter', 'distributor', 'at' or 'loop', got "
+        "'bogus'");
     expect_error("adapter A1\ndistributor A2 A\n", "test.scn:2: adapter 'A2' is not declared");
     expect_error("adapter A1\ndistributor A1 E\n",
                  "test.scn:2: expected 'distributor <serial> <A-D>");
@@ -95,7 +97,8 @@ Test(scenario, errors_name_file_line_and_what_was_expected)
     expect_error("adapter A1\nat 1 explode A1\n", "test.scn:2: unknown action 'explode'");
     expect_error("adapter A1\nat 1 unplug\n", "test.scn:2: expected 'unplug <serial>'");
     expect_error("adapter A1\nloop 0\n", "expected 'loop <seconds greater than 0>'");
-    expect_error("# nothing\n", "test.scn:2: expected at least one 'adapter' line");
+    expect_error("# nothing\n",
+                 "test.scn:2: expected at least one 'adapter' or 'i2c-adapter' line");
 }
 
 Test(scenario, a_nul_byte_or_a_directory_is_named_as_such)
