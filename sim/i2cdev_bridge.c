@@ -201,10 +201,12 @@ static gboolean handle_write(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 
 /* ---- the testbed (never under the hardware lock) ------------------------------------------ */
 
-/* The i2c-dev class device, then its parent adapter (umockdev-record's order). */
+/* The i2c-dev class device, then its parent adapter (umockdev-record's order). The node is a
+ * plain file (given contents) rather than umockdev's default pty, which could not be made twice
+ * under one name: the handler answers every request on it anyway. */
 static char *device_record(const struct node *n)
 {
-    return g_strdup_printf("P: %s\nN: %s\nE: SUBSYSTEM=i2c-dev\nE: DEVNAME=%s\nE: MAJOR=%d\n"
+    return g_strdup_printf("P: %s\nN: %s=00\nE: SUBSYSTEM=i2c-dev\nE: DEVNAME=%s\nE: MAJOR=%d\n"
                            "E: MINOR=%u\nA: dev=%d:%u\\n\nA: name=%s\\n\n\n"
                            "P: %s\nE: SUBSYSTEM=i2c\nE: DEVTYPE=i2c_adapter\nA: name=%s\\n\n",
                            n->syspath + strlen("/sys"), n->devnode + strlen("/dev/"), n->devnode,
@@ -230,6 +232,8 @@ static void remove_from_testbed(struct sim_i2cdev_bridge *br, struct node *n)
     /* the uevents carry the properties read from sysfs: send them before removing */
     umockdev_testbed_uevent(br->testbed, n->syspath, "remove");
     umockdev_testbed_uevent(br->testbed, n->adapter_syspath, "remove");
+    /* the class device first: removing a parent leaves its children's node and class link */
+    umockdev_testbed_remove_device(br->testbed, n->syspath);
     umockdev_testbed_remove_device(br->testbed, n->adapter_syspath);
 }
 
