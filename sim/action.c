@@ -122,18 +122,8 @@ bool sim_action_targets_distributor(enum sim_action_kind kind)
 
 bool sim_action_ftdi_only(enum sim_action_kind kind)
 {
-    switch (kind) {
-    case SIM_ACTION_BIND:
-    case SIM_ACTION_SHORT_READ:
-    case SIM_ACTION_EMPTY_READ:
-    case SIM_ACTION_CONTROL_ERROR:
-    case SIM_ACTION_CONTROL_TIMEOUT:
-    case SIM_ACTION_STRING_ERROR:
-    case SIM_ACTION_LATENCY:
-        return true;
-    default:
-        return false;
-    }
+    /* the adapter faults from short-read to latency (action.h's order), and bind */
+    return kind == SIM_ACTION_BIND || (kind >= SIM_ACTION_SHORT_READ && kind <= SIM_ACTION_LATENCY);
 }
 
 void sim_action_refuse_i2c(enum sim_action_kind kind, const char *name, unsigned bus, char *err,

@@ -105,6 +105,18 @@ static int check_new_adapter(struct parser *p, struct sim_scenario *sc, const ch
     return 0;
 }
 
+/* The options both kinds of adapter have: 0, -EINVAL (a bad value) or -ENOENT (not one). */
+static int parse_bus_option(const char *key, const char *value, struct sim_adapter_spec *a)
+{
+    if (strcmp(key, "plugged") == 0)
+        return sim_parse_choice(value, "yes", "no", &a->plugged);
+    if (strcmp(key, "i2c") == 0)
+        return sim_i2c_mode_parse(value, &a->i2c_mode);
+    if (strcmp(key, "strict-timing") == 0)
+        return sim_parse_choice(value, "yes", "no", &a->strict_timing);
+    return -ENOENT;
+}
+
 static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
 {
     if (n < 2)
@@ -120,20 +132,14 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
-        rc = -EINVAL;
-        if (value && strcmp(w[i], "vid") == 0)
+        rc = value ? parse_bus_option(w[i], value, &a) : -EINVAL;
+        if (rc == -ENOENT && strcmp(w[i], "vid") == 0)
             rc = parse_u16(value, &a.vid);
-        else if (value && strcmp(w[i], "pid") == 0 && (rc = parse_u16(value, &a.pid)) == 0)
+        else if (rc == -ENOENT && strcmp(w[i], "pid") == 0 && (rc = parse_u16(value, &a.pid)) == 0)
             pid_given = true;
-        else if (value && strcmp(w[i], "plugged") == 0)
-            rc = sim_parse_choice(value, "yes", "no", &a.plugged);
-        else if (value && strcmp(w[i], "chip") == 0)
+        else if (rc == -ENOENT && strcmp(w[i], "chip") == 0)
             rc = parse_chip(value, &a.chip);
-        else if (value && strcmp(w[i], "i2c") == 0)
-            rc = sim_i2c_mode_parse(value, &a.i2c_mode);
-        else if (value && strcmp(w[i], "strict-timing") == 0)
-            rc = sim_parse_choice(value, "yes", "no", &a.strict_timing);
-        else if (value && strcmp(w[i], "driver") == 0 &&
+        else if (rc == -ENOENT && strcmp(w[i], "driver") == 0 &&
                  (rc = sim_parse_choice(value, "ftdi_sio", "none", &a.driver_bound)) == 0)
             driver_given = true;
         if (rc < 0)
@@ -183,18 +189,13 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
-        rc = -EINVAL;
-        if (value && strcmp(w[i], "bus") == 0 && (rc = parse_bus_number(value, &a.i2c_bus)) == 0)
+        rc = value ? parse_bus_option(w[i], value, &a) : -EINVAL;
+        if (rc == -ENOENT && strcmp(w[i], "bus") == 0 &&
+            (rc = parse_bus_number(value, &a.i2c_bus)) == 0)
             bus_given = true;
-        else if (value && strcmp(w[i], "plugged") == 0)
-            rc = sim_parse_choice(value, "yes", "no", &a.plugged);
-        else if (value && strcmp(w[i], "i2c") == 0)
-            rc = sim_i2c_mode_parse(value, &a.i2c_mode);
-        else if (value && strcmp(w[i], "strict-timing") == 0)
-            rc = sim_parse_choice(value, "yes", "no", &a.strict_timing);
-        else if (value && strcmp(w[i], "funcs") == 0)
+        else if (rc == -ENOENT && strcmp(w[i], "funcs") == 0)
             rc = sim_parse_choice(value, "smbus", "i2c", &smbus);
-        else if (value && strcmp(w[i], "nack") == 0)
+        else if (rc == -ENOENT && strcmp(w[i], "nack") == 0)
             rc = sim_parse_choice(value, "eremoteio", "enxio", &eremoteio);
         if (rc < 0)
             return parse_error(p,

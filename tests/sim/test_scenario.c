@@ -561,6 +561,18 @@ Test(scenario, two_hundred_thousand_events_in_reverse_order_load_sorted_in_secon
     free(text);
 }
 
+static void expect_i2c_spec(const struct sim_adapter_spec *a, const struct sim_adapter_spec *want)
+{
+    cr_assert_not_null(a);
+    cr_assert_eq(a->transport, want->transport);
+    cr_assert_eq(a->i2c_bus, want->i2c_bus);
+    cr_assert_eq(a->plugged, want->plugged);
+    cr_assert_eq(a->i2c_mode, want->i2c_mode);
+    cr_assert_eq(a->strict_timing, want->strict_timing);
+    cr_assert_eq(a->i2c_funcs, want->i2c_funcs);
+    cr_assert_eq(a->nack_errno, want->nack_errno);
+}
+
 Test(scenario, i2c_adapters_are_declared_with_a_bus_and_take_distributors_and_actions)
 {
     struct sim_scenario sc;
@@ -574,22 +586,21 @@ Test(scenario, i2c_adapters_are_declared_with_a_bus_and_take_distributors_and_ac
                             "at 2 unplug-mid-transfer pi.i2c\n",
                             &sc, err, sizeof(err)),
                  0, "%s", err);
-    const struct sim_adapter_spec *a = sim_scenario_adapter(&sc, "i2c-1");
-    cr_assert_eq(a->transport, SIM_TRANSPORT_I2C);
-    cr_assert_eq(a->i2c_bus, 1);
-    cr_assert(a->plugged);
-    cr_assert_eq(a->i2c_mode, SIM_I2C_STANDARD);
-    cr_assert_not(a->strict_timing);
-    cr_assert_eq(a->i2c_funcs, SIM_I2CDEV_FUNCS_I2C);
-    cr_assert_eq(a->nack_errno, ENXIO);
-    cr_assert(a->distributors[0].fuse_open[1]);
-    const struct sim_adapter_spec *b = sim_scenario_adapter(&sc, "pi.i2c");
-    cr_assert_eq(b->i2c_bus, 22);
-    cr_assert_not(b->plugged);
-    cr_assert_eq(b->i2c_mode, SIM_I2C_FAST);
-    cr_assert(b->strict_timing);
-    cr_assert_eq(b->i2c_funcs, SIM_I2CDEV_FUNCS_SMBUS);
-    cr_assert_eq(b->nack_errno, EREMOTEIO);
+    const struct sim_adapter_spec defaults = {.transport = SIM_TRANSPORT_I2C,
+                                              .i2c_bus = 1,
+                                              .plugged = true,
+                                              .i2c_mode = SIM_I2C_STANDARD,
+                                              .i2c_funcs = SIM_I2CDEV_FUNCS_I2C,
+                                              .nack_errno = ENXIO};
+    const struct sim_adapter_spec every_option = {.transport = SIM_TRANSPORT_I2C,
+                                                  .i2c_bus = 22,
+                                                  .i2c_mode = SIM_I2C_FAST,
+                                                  .strict_timing = true,
+                                                  .i2c_funcs = SIM_I2CDEV_FUNCS_SMBUS,
+                                                  .nack_errno = EREMOTEIO};
+    expect_i2c_spec(sim_scenario_adapter(&sc, "i2c-1"), &defaults);
+    expect_i2c_spec(sim_scenario_adapter(&sc, "pi.i2c"), &every_option);
+    cr_assert(sim_scenario_adapter(&sc, "i2c-1")->distributors[0].fuse_open[1]);
     cr_assert_eq(sc.n_events, 3);
     sim_scenario_clear(&sc);
 }
