@@ -155,10 +155,11 @@ static void let_go(struct xfer *x)
     drive(x, x->dev->t->hold, SIM_DRIVE_FLOAT, SIM_DRIVE_FLOAT);
 }
 
-/* START from an idle bus. Errno choice: a controller finding SDA low where its START should
- * pull it low has lost arbitration to whoever holds it (i2c-imx, i2c-mv64xxx and the i2c-algo-bit
- * bus-busy check say EAGAIN, and the core retries on EAGAIN only); SCL low is not arbitration
- * but a clock held for ever, so the controller's wait times out (ETIMEDOUT). */
+/* START from an idle bus. Errno choice: a controller that finds SDA low where its START should
+ * pull it low has lost the bus to whoever holds it: arbitration lost, EAGAIN in
+ * Documentation/i2c/fault-codes.rst (i2c-imx says so when its bus-busy wait sees arbitration
+ * lost), and the one code the core retries (I2C_RETRIES). SCL low is no arbitration but a clock
+ * held for ever: the controller's wait for it times out, ETIMEDOUT. */
 static int xfer_start(struct xfer *x)
 {
     struct sim_i2c_bus *bus = x->dev->bus;
