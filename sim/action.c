@@ -120,6 +120,25 @@ bool sim_action_targets_distributor(enum sim_action_kind kind)
     }
 }
 
+bool sim_action_ftdi_only(enum sim_action_kind kind)
+{
+    /* the adapter faults from short-read to latency (action.h's order), and bind */
+    return kind == SIM_ACTION_BIND || (kind >= SIM_ACTION_SHORT_READ && kind <= SIM_ACTION_LATENCY);
+}
+
+void sim_action_refuse_i2c(enum sim_action_kind kind, const char *name, unsigned bus, char *err,
+                           size_t errlen)
+{
+    const char *verb = "?";
+    for (size_t i = 0; i < N_SYNTAX; i++)
+        if (action_syntax[i].kind == kind)
+            verb = action_syntax[i].verb;
+    snprintf(err, errlen,
+             "'%s' is an FTDI adapter fault with no i2c-dev equivalent: '%s' is an i2c adapter "
+             "(/dev/i2c-%u)",
+             verb, name, bus);
+}
+
 static int parse_who(const char *word, struct sim_action *out)
 {
     if (strcmp(word, "all") == 0) {

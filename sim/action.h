@@ -5,7 +5,7 @@
  *   supply <serial> <who> on|off          busbar supply (status bit 1)
  *   power <serial> <who> on|off           5 V on the RJ10 port: unpowered = never answers
  *   distributor <serial> <who> gone|back  unplugged from / plugged back into the I2C chain
- *   unplug <serial> / plug <serial>       the USB adapter
+ *   unplug <serial> / plug <serial>       the USB adapter (or the i2c adapter's /dev/i2c-N)
  *
  * Distributor faults: nack-address|nack-data <serial> <who> on|off, corrupt <serial> <who> <byte>
  * [count=N], corrupt-rate <serial> <who> <fraction> [seed=N], stuck-sda <serial> <who>,
@@ -14,6 +14,7 @@
  * control-error|control-timeout <serial> [count=N], string-error <serial>,
  * latency <serial> <ms>, unplug-mid-transfer <serial>.
  *
+ * <serial> is also the name of an i2c-adapter (i2c-dev front end); see sim_action_ftdi_only.
  * <who> is a letter A-D or `all` (every distributor declared on that adapter). Bytes are hex,
  * with or without 0x. Words are separated by blanks; parsing is pure (no hardware needed). */
 #ifndef SIM_ACTION_H
@@ -42,7 +43,7 @@ enum sim_action_kind {
     SIM_ACTION_CORRUPT_RATE,
     SIM_ACTION_STUCK_SDA,
     SIM_ACTION_SCRIPT,
-    /* adapter faults */
+    /* adapter faults (sim_action_ftdi_only relies on short-read .. latency being in a row) */
     SIM_ACTION_USB_ERROR,
     SIM_ACTION_USB_TIMEOUT,
     SIM_ACTION_SHORT_READ,
@@ -76,6 +77,14 @@ int sim_action_parse(char *const *words, size_t nwords, struct sim_action *out, 
 
 /* Whether the action addresses a distributor (letter or all) rather than the adapter. */
 bool sim_action_targets_distributor(enum sim_action_kind kind);
+
+/* Adapter actions that only an FTDI adapter has (USB packets, control requests, the latency
+ * timer, ftdi_sio binding): an i2c-adapter refuses them. usb-error, usb-timeout, unplug,
+ * unplug-mid-transfer and plug have i2c-dev equivalents (fixtures/README.md). */
+bool sim_action_ftdi_only(enum sim_action_kind kind);
+/* The message refusing such an action on i2c adapter `name` (/dev/i2c-<bus>). */
+void sim_action_refuse_i2c(enum sim_action_kind kind, const char *name, unsigned bus, char *err,
+                           size_t errlen);
 
 /* Split a line in place into blank-separated words; stops at '#'. Returns the word count, or
  * -E2BIG when there are more than max. */

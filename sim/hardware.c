@@ -38,10 +38,16 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         return -ENOMEM;
     sim_i2c_bus_set_timing(a->bus, spec->i2c_mode, spec->strict_timing);
     sim_i2c_bus_on_violation(a->bus, report_timing, a);
-    struct sim_ft232h_config cfg = {
-        .vid = spec->vid, .pid = spec->pid, .serial = spec->serial, .chip = spec->chip};
-    a->dev = sim_ft232h_new(&cfg, a->bus);
-    if (!a->dev)
+    if (spec->transport == SIM_TRANSPORT_I2C) {
+        struct sim_i2cdev_config cfg = {
+            .funcs = spec->i2c_funcs, .nack_errno = spec->nack_errno, .mode = spec->i2c_mode};
+        a->i2c = sim_i2cdev_new(a->bus, &cfg);
+    } else {
+        struct sim_ft232h_config cfg = {
+            .vid = spec->vid, .pid = spec->pid, .serial = spec->serial, .chip = spec->chip};
+        a->dev = sim_ft232h_new(&cfg, a->bus);
+    }
+    if (!a->dev && !a->i2c)
         return -ENOMEM;
     for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++) {
         if (!spec->distributors[i].declared)
@@ -52,6 +58,26 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         apply_distributor_spec(a->lynx[i], &spec->distributors[i], a->bus);
     }
     return 0;
+}
+
+static int add_usb_adapter(struct sim_hardware *hw, struct sim_adapter *a)
+{
+    int rc = sim_usb_bridge_add(hw->bridge, a->dev);
+    if (rc == 0)
+        sim_usb_bridge_driver_at_plug(hw->bridge, a->dev, a->spec.driver_bound);
+    if (rc == 0 && !a->spec.plugged)
+        rc = sim_usb_bridge_unplug(hw->bridge, a->dev);
+    return rc;
+}
+
+static int add_i2c_adapter(struct sim_hardware *hw, struct sim_adapter *a)
+{
+    if (!hw->i2c_bridge)
+        hw->i2c_bridge = sim_i2cdev_bridge_new(hw->bridge, &hw->lock);
+    if (!hw->i2c_bridge)
+        return -ENOMEM;
+    return sim_i2cdev_bridge_add(hw->i2c_bridge, a->i2c, a->spec.i2c_bus, a->spec.serial,
+                                 a->spec.plugged);
 }
 
 int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bool with_usb,
@@ -77,11 +103,7 @@ int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bo
     }
     for (size_t i = 0; i < hw->n_adapters; i++) {
         struct sim_adapter *a = &hw->adapters[i];
-        int rc = sim_usb_bridge_add(hw->bridge, a->dev);
-        if (rc == 0)
-            sim_usb_bridge_driver_at_plug(hw->bridge, a->dev, a->spec.driver_bound);
-        if (rc == 0 && !a->spec.plugged)
-            rc = sim_usb_bridge_unplug(hw->bridge, a->dev);
+        int rc = a->i2c ? add_i2c_adapter(hw, a) : add_usb_adapter(hw, a);
         if (rc < 0) {
             snprintf(err, errlen, "cannot add adapter %s to the testbed: %s", a->spec.serial,
                      strerror(-rc));
@@ -94,8 +116,11 @@ int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bo
 
 void sim_hardware_free(struct sim_hardware *hw)
 {
+    /* the i2c bridge's thread uses the testbed, its handlers live until the testbed is gone */
+    sim_i2cdev_bridge_stop(hw->i2c_bridge);
     if (hw->bridge)
         sim_usb_bridge_free(hw->bridge);
+    sim_i2cdev_bridge_free(hw->i2c_bridge);
     for (size_t i = 0; i < hw->n_adapters; i++) {
         struct sim_adapter *a = &hw->adapters[i];
         for (int d = 0; d < SIM_MAX_DISTRIBUTORS; d++)
@@ -105,6 +130,7 @@ void sim_hardware_free(struct sim_hardware *hw)
             }
         if (a->dev)
             sim_ft232h_free(a->dev);
+        sim_i2cdev_free(a->i2c);
         if (a->bus)
             sim_i2c_bus_free(a->bus);
     }
@@ -120,18 +146,37 @@ static struct sim_adapter *find_adapter(struct sim_hardware *hw, const char *ser
     return NULL;
 }
 
+static bool has_bridge(const struct sim_hardware *hw, const struct sim_adapter *a)
+{
+    return a->i2c ? hw->i2c_bridge != NULL : hw->bridge != NULL;
+}
+
+static bool is_plugged(struct sim_hardware *hw, const struct sim_adapter *a)
+{
+    return a->i2c ? sim_i2cdev_bridge_plugged(hw->i2c_bridge, a->i2c)
+                  : sim_usb_bridge_plugged(hw->bridge, a->dev);
+}
+
+static int plug_adapter(struct sim_hardware *hw, struct sim_adapter *a, bool plug)
+{
+    if (a->i2c)
+        return plug ? sim_i2cdev_bridge_plug(hw->i2c_bridge, a->i2c)
+                    : sim_i2cdev_bridge_unplug(hw->i2c_bridge, a->i2c);
+    return plug ? sim_usb_bridge_plug(hw->bridge, a->dev)
+                : sim_usb_bridge_unplug(hw->bridge, a->dev);
+}
+
 static int apply_usb(struct sim_hardware *hw, struct sim_adapter *a, bool plug, char *err,
                      size_t errlen)
 {
-    if (!hw->bridge) {
-        snprintf(err, errlen, "no USB bridge: cannot %s %s", plug ? "plug" : "unplug",
-                 a->spec.serial);
+    if (!has_bridge(hw, a)) {
+        snprintf(err, errlen, "no %s bridge: cannot %s %s", a->i2c ? "i2c-dev" : "USB",
+                 plug ? "plug" : "unplug", a->spec.serial);
         return -ENODEV;
     }
-    if (sim_usb_bridge_plugged(hw->bridge, a->dev) == plug)
+    if (is_plugged(hw, a) == plug)
         return 0; /* already in that state: idempotent, as a person at the cable would expect */
-    int rc =
-        plug ? sim_usb_bridge_plug(hw->bridge, a->dev) : sim_usb_bridge_unplug(hw->bridge, a->dev);
+    int rc = plug_adapter(hw, a, plug);
     if (rc < 0)
         snprintf(err, errlen, "%s %s failed: %s", plug ? "plug" : "unplug", a->spec.serial,
                  strerror(-rc));
@@ -225,16 +270,24 @@ static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
                                const struct sim_action *act, char *err, size_t errlen)
 {
     if (act->kind == SIM_ACTION_UNPLUG_MID_TRANSFER) {
-        if (!hw->bridge) {
-            snprintf(err, errlen, "no USB bridge: cannot unplug %s", a->spec.serial);
+        if (!has_bridge(hw, a)) {
+            snprintf(err, errlen, "no %s bridge: cannot unplug %s", a->i2c ? "i2c-dev" : "USB",
+                     a->spec.serial);
             return -ENODEV;
         }
-        int rc = sim_usb_bridge_unplug_mid_transfer(hw->bridge, a->dev);
+        int rc = a->i2c ? sim_i2cdev_bridge_unplug_mid_transfer(hw->i2c_bridge, a->i2c)
+                        : sim_usb_bridge_unplug_mid_transfer(hw->bridge, a->dev);
         if (rc < 0)
             snprintf(err, errlen, "adapter %s is not plugged in", a->spec.serial);
         return rc;
     }
     pthread_mutex_lock(&hw->lock);
+    if (a->i2c) { /* what a USB-I2C bridge's kernel driver reports to i2c-dev */
+        sim_i2cdev_fail_transfers(a->i2c, act->count,
+                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EIO);
+        pthread_mutex_unlock(&hw->lock);
+        return 0;
+    }
     switch (act->kind) {
     case SIM_ACTION_USB_ERROR:
         sim_ft232h_fail_bulk(a->dev, act->count);
@@ -275,6 +328,10 @@ int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, ch
         snprintf(err, errlen, "no adapter with serial '%s'", act->serial);
         return -ENOENT;
     }
+    if (a->i2c && sim_action_ftdi_only(act->kind)) {
+        sim_action_refuse_i2c(act->kind, a->spec.serial, a->spec.i2c_bus, err, errlen);
+        return -EOPNOTSUPP;
+    }
     if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
         return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
     if (act->kind == SIM_ACTION_BIND) {
@@ -306,11 +363,16 @@ struct stats_totals {
     struct sim_i2c_rule_stats timing[SIM_I2C_RULES];
 };
 
-static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
+/* An i2c adapter's clock counts as the MPSSE engine's does. */
+static void add_usb_totals(struct stats_totals *t, const struct sim_adapter *a)
 {
+    if (a->i2c) {
+        t->mpsse.scl_periods += sim_i2cdev_stats(a->i2c)->scl_periods;
+        t->mpsse.bus_time_ns += sim_i2cdev_stats(a->i2c)->bus_time_ns;
+        return;
+    }
     const struct sim_ft232h_stats *u = sim_ft232h_stats(a->dev);
     const struct sim_mpsse_stats *m = sim_mpsse_stats(sim_ft232h_mpsse(a->dev));
-    const struct sim_i2c_bus_stats *b = sim_i2c_bus_stats(a->bus);
     t->usb.control_in += u->control_in;
     t->usb.control_out += u->control_out;
     t->usb.bulk_in += u->bulk_in;
@@ -322,6 +384,12 @@ static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
     t->mpsse.bad_commands += m->bad_commands;
     t->mpsse.scl_periods += m->scl_periods;
     t->mpsse.bus_time_ns += m->bus_time_ns;
+}
+
+static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
+{
+    add_usb_totals(t, a);
+    const struct sim_i2c_bus_stats *b = sim_i2c_bus_stats(a->bus);
     t->i2c.transactions += b->transactions;
     t->i2c.starts += b->starts;
     t->i2c.contention += b->contention;
@@ -378,6 +446,29 @@ static void write_counters(FILE *out, const struct stats_totals *t)
     write_timing(out, t);
 }
 
+/* An i2c adapter: its bus and timing counters as the FTDI adapters have them, then i2c-dev's. */
+static void write_i2c_adapter(FILE *out, const struct sim_adapter *a, const struct stats_totals *t)
+{
+    const struct sim_i2cdev_stats *s = sim_i2cdev_stats(a->i2c);
+    fprintf(out,
+            "\"bus\": %u, \"funcs\": \"%s\", \"nack\": \"%s\", \"i2c_transactions\": %" PRIu64
+            ", \"i2c_starts\": %" PRIu64 ", \"i2c_contention\": %" PRIu64
+            ", \"scl_periods\": %" PRIu64 ", \"bus_time_ns\": %" PRIu64,
+            a->spec.i2c_bus, a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
+            a->spec.nack_errno == EREMOTEIO ? "eremoteio" : "enxio", t->i2c.transactions,
+            t->i2c.starts, t->i2c.contention, s->scl_periods, s->bus_time_ns);
+    write_timing(out, t);
+    fprintf(out,
+            ", \"ioctl_funcs\": %" PRIu64 ", \"ioctl_slave\": %" PRIu64 ", \"ioctl_rdwr\": %" PRIu64
+            ", \"ioctl_smbus\": %" PRIu64 ", \"ioctl_other\": %" PRIu64 ", \"read_calls\": %" PRIu64
+            ", \"write_calls\": %" PRIu64 ", \"i2c_transfers\": %" PRIu64
+            ", \"i2c_messages\": %" PRIu64 ", \"i2c_nacks\": %" PRIu64
+            ", \"i2c_bus_errors\": %" PRIu64 ", \"injected_errors\": %" PRIu64,
+            s->ioctl_funcs, s->ioctl_slave, s->ioctl_rdwr, s->ioctl_smbus, s->ioctl_other,
+            s->read_calls, s->write_calls, s->transactions, s->messages, s->nacks, s->bus_errors,
+            s->injected);
+}
+
 void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
 {
     struct stats_totals total;
@@ -390,14 +481,21 @@ void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
         add_totals(&one, &hw->adapters[i]);
         add_totals(&total, &hw->adapters[i]);
         /* Serials come from our own scenario parser: no quotes or control characters. */
-        fprintf(out, "%s{\"serial\": \"%s\", \"i2c_mode\": \"%s\", \"strict_timing\": %s, ",
-                i ? ", " : "", hw->adapters[i].spec.serial,
-                sim_i2c_mode_name(hw->adapters[i].spec.i2c_mode),
-                hw->adapters[i].spec.strict_timing ? "true" : "false");
+        const struct sim_adapter *a = &hw->adapters[i];
+        fprintf(out,
+                "%s{\"serial\": \"%s\", \"transport\": \"%s\", \"i2c_mode\": \"%s\", "
+                "\"strict_timing\": %s, ",
+                i ? ", " : "", a->spec.serial, a->i2c ? "i2c" : "ftdi",
+                sim_i2c_mode_name(a->spec.i2c_mode), a->spec.strict_timing ? "true" : "false");
+        if (a->i2c) {
+            write_i2c_adapter(out, a, &one);
+            fputc('}', out);
+            continue;
+        }
         write_counters(out, &one);
         struct sim_usb_driver_stats drv = {0};
         if (hw->bridge)
-            sim_usb_bridge_driver_stats_locked(hw->bridge, hw->adapters[i].dev, &drv);
+            sim_usb_bridge_driver_stats_locked(hw->bridge, a->dev, &drv);
         fprintf(out,
                 ", \"kernel_driver_bound\": %s, \"kernel_detaches\": %" PRIu64
                 ", \"kernel_attaches\": %" PRIu64 ", \"kernel_binds\": %" PRIu64,

@@ -1,6 +1,7 @@
-/* The simulated installation: every adapter (an FT232H model with its I2C bus) and the Lynx
- * Distributors on each bus, built from a scenario, changed by actions, and exposed to libusb
- * clients through the umockdev bridge.
+/* The simulated installation: every adapter (an FT232H model, or an i2c-dev adapter, with its
+ * I2C bus) and the Lynx Distributors on each bus, built from a scenario, changed by actions, and
+ * exposed to clients through the umockdev bridges (libusb: usb_bridge.h; /dev/i2c-N:
+ * i2cdev_bridge.h).
  *
  * `lock` serialises the bridge's ioctl worker (which runs the models) against hardware changes
  * made by the timeline and the control channel. */
@@ -12,6 +13,8 @@
 
 #include "ft232h.h"
 #include "i2c_bus.h"
+#include "i2cdev.h"
+#include "i2cdev_bridge.h"
 #include "lynx_slave.h"
 #include "scenario.h"
 #include "usb_bridge.h"
@@ -19,7 +22,8 @@
 struct sim_adapter {
     struct sim_adapter_spec spec;
     struct sim_i2c_bus *bus;
-    struct sim_ft232h *dev;
+    struct sim_ft232h *dev;                      /* transport ftdi, else NULL */
+    struct sim_i2cdev *i2c;                      /* transport i2c, else NULL */
     struct sim_lynx *lynx[SIM_MAX_DISTRIBUTORS]; /* NULL when not declared */
 };
 
@@ -27,7 +31,8 @@ struct sim_hardware {
     pthread_mutex_t lock;
     struct sim_adapter adapters[SIM_MAX_ADAPTERS];
     size_t n_adapters;
-    struct sim_usb_bridge *bridge; /* NULL: models only (unit tests) */
+    struct sim_usb_bridge *bridge;        /* NULL: models only (unit tests) */
+    struct sim_i2cdev_bridge *i2c_bridge; /* with the USB bridge when there are i2c adapters */
 };
 
 /* Build the models of every adapter and distributor of sc. When with_usb, also create the

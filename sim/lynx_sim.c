@@ -1,4 +1,5 @@
-/* lynx-sim: runs a command against simulated FT232H adapters and Lynx Distributors.
+/* lynx-sim: runs a command against simulated FT232H adapters (or i2c-dev adapters, /dev/i2c-N)
+ * and Lynx Distributors.
  *
  *   lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE] [--control SOCKET]
  *            [--strict-timing] -- COMMAND [ARG...]
@@ -50,7 +51,7 @@ static void usage(FILE *out)
 {
     fputs("usage: lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE]\n"
           "                [--control SOCKET] [--strict-timing] -- COMMAND [ARG...]\n"
-          "Runs COMMAND against simulated FT232H adapters and Lynx Distributors.\n"
+          "Runs COMMAND against simulated FT232H or i2c-dev adapters and Lynx Distributors.\n"
           "  --scenario FILE   hardware and timeline (fixtures/README.md); default: one adapter\n"
           "                    LYNX0001 (0403:d4f8) with one healthy distributor A\n"
           "  --replay TRACE    hardware and answers from a poll trace of dbus-lynx-distributor\n"

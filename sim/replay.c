@@ -115,13 +115,48 @@ static int parse_header(struct trace_parser *p, char **w, int n)
     return 0;
 }
 
+#define ADAPTER_USAGE                                                                              \
+    "expected 'adapter <serial> [transport=ftdi] [vid=0x0403] [pid=0xd4f8]' or 'adapter <name> "   \
+    "transport=i2c bus=<N>'"
+
+static bool parse_bus(const char *word, unsigned *bus)
+{
+    uint64_t v;
+    if (!parse_u64(word, &v) || v > SIM_I2C_BUS_MAX)
+        return false;
+    *bus = (unsigned)v;
+    return true;
+}
+
+/* One key=value of an adapter line; *seen collects the keys given (1 vid, 2 pid, 4 bus). */
+static int parse_adapter_option(struct trace_parser *p, struct sim_trace_adapter *a,
+                                const char *word, unsigned *seen)
+{
+    unsigned key = strncmp(word, "vid=", 4) == 0   ? 1
+                   : strncmp(word, "pid=", 4) == 0 ? 2
+                   : strncmp(word, "bus=", 4) == 0 ? 4
+                                                   : 0;
+    bool ok = false;
+    if (strcmp(word, "transport=ftdi") == 0 || strcmp(word, "transport=i2c") == 0) {
+        a->transport = word[10] == 'i' ? SIM_TRANSPORT_I2C : SIM_TRANSPORT_FTDI;
+        return 0;
+    }
+    if (key == 1 || key == 2)
+        ok = parse_hex16(word + 4, key == 1 ? &a->vid : &a->pid);
+    else if (key == 4)
+        ok = parse_bus(word + 4, &a->bus);
+    if (!ok || (*seen & key))
+        return parse_fail(p, "%s, got '%s'", ADAPTER_USAGE, word);
+    *seen |= key;
+    return 0;
+}
+
 static int parse_adapter(struct trace_parser *p, char **w, int n)
 {
     struct sim_trace *t = p->t;
     size_t index;
     if (n < 2 || n > 5)
-        return parse_fail(p,
-                          "expected 'adapter <serial> [transport=ftdi] [vid=0x0403] [pid=0xd4f8]'");
+        return parse_fail(p, ADAPTER_USAGE);
     if (!sim_valid_serial(w[1]))
         return parse_fail(p, "expected an adapter serial ([A-Za-z0-9._-]), got '%s'", w[1]);
     if (find_trace_adapter(t, w[1], &index))
@@ -133,13 +168,21 @@ static int parse_adapter(struct trace_parser *p, char **w, int n)
     strcpy(a->serial, w[1]);
     a->vid = 0x0403;
     a->pid = 0xD4F8;
-    for (int i = 2; i < n; i++) {
-        if (strcmp(w[i], "transport=ftdi") == 0)
-            continue;
-        bool vid = strncmp(w[i], "vid=", 4) == 0, pid = strncmp(w[i], "pid=", 4) == 0;
-        if ((!vid && !pid) || !parse_hex16(w[i] + 4, vid ? &a->vid : &a->pid))
-            return parse_fail(p, "expected vid=0x<hex> or pid=0x<hex>, got '%s'", w[i]);
-    }
+    unsigned seen = 0;
+    for (int i = 2; i < n; i++)
+        if (parse_adapter_option(p, a, w[i], &seen) < 0)
+            return -EINVAL;
+    const bool i2c = a->transport == SIM_TRANSPORT_I2C;
+    if (i2c && (seen & 3))
+        return parse_fail(p, "adapter %s: transport=i2c has a bus=, not vid= or pid=", a->serial);
+    if (!i2c && (seen & 4))
+        return parse_fail(p, "adapter %s: bus= needs transport=i2c", a->serial);
+    if (i2c && !(seen & 4))
+        return parse_fail(p, "adapter %s: transport=i2c needs bus=<N>", a->serial);
+    for (size_t i = 0; i2c && i < t->n_adapters; i++)
+        if (t->adapters[i].transport == SIM_TRANSPORT_I2C && t->adapters[i].bus == a->bus)
+            return parse_fail(p, "adapters %s and %s are both on bus %u", t->adapters[i].serial,
+                              a->serial, a->bus);
     t->n_adapters++;
     return 0;
 }
@@ -383,8 +426,11 @@ void sim_trace_scenario(const struct sim_trace *t, struct sim_scenario *sc)
     for (size_t i = 0; i < t->n_adapters; i++) {
         struct sim_adapter_spec *spec = &sc->adapters[i];
         strcpy(spec->serial, t->adapters[i].serial);
+        spec->transport = t->adapters[i].transport;
         spec->vid = t->adapters[i].vid;
         spec->pid = t->adapters[i].pid;
+        spec->i2c_bus = t->adapters[i].bus;
+        spec->nack_errno = ENXIO;
         spec->plugged = true;
         for (int d = 0; d < SIM_MAX_DISTRIBUTORS; d++)
             spec->distributors[d] = (struct sim_distributor_spec){
@@ -575,6 +621,7 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
     static const int16_t nacks[SIM_TRACE_DISTRIBUTORS][SIM_TRACE_MAX_ROUNDS] = {
         {-1}, {-1}, {-1}, {-1}};
     static const unsigned one_each[SIM_TRACE_DISTRIBUTORS] = {1, 1, 1, 1};
+    const bool i2c = ra->ta->transport == SIM_TRANSPORT_I2C;
     int rc = 0;
     if (ra->unplugged && o->kind != SIM_TRACE_GONE) {
         rc = adapter_action(r, ra, SIM_ACTION_PLUG);
@@ -590,19 +637,22 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
         return queue_poll(r, ra, o->answers, o->n_answers, false);
     case SIM_TRACE_USB_ERROR:
         if (o->error == -ETIMEDOUT) {
-            /* the first scan reaches the bus, only its reply is lost: its reads take answers */
+            /* FTDI: the first scan reaches the bus, only its reply is lost: its reads take
+             * answers. i2c: the transfer fails before the bus (and the poll with it). */
             rc = adapter_action(r, ra, SIM_ACTION_USB_TIMEOUT);
-            return rc < 0 ? rc : queue_poll(r, ra, nacks, one_each, true);
+            return rc < 0 || i2c ? rc : queue_poll(r, ra, nacks, one_each, true);
         }
         /* fall through */
     case SIM_TRACE_BUS_STUCK:
-        if ((o->kind == SIM_TRACE_BUS_STUCK || o->error != -EPIPE) && !ra->warned_code) {
+        if ((o->kind == SIM_TRACE_BUS_STUCK || o->error != (i2c ? -EIO : -EPIPE)) &&
+            !ra->warned_code) {
             ra->warned_code = true;
             fprintf(r->log,
                     "lynx-sim: replay: %s: trace line %u: %s cannot be reproduced exactly: "
-                    "replayed as a stalled transfer (EPIPE)\n",
+                    "replayed as a failed transfer (%s)\n",
                     ra->ta->serial, o->line,
-                    o->kind == SIM_TRACE_BUS_STUCK ? "a stuck bus" : strerrorname_np(-o->error));
+                    o->kind == SIM_TRACE_BUS_STUCK ? "a stuck bus" : strerrorname_np(-o->error),
+                    i2c ? "EIO" : "EPIPE, a stall");
         }
         return adapter_action(r, ra, SIM_ACTION_USB_ERROR);
     }

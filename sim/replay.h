@@ -54,8 +54,10 @@ struct sim_trace_obs {
 };
 
 struct sim_trace_adapter {
-    char serial[SIM_SERIAL_MAX];
-    uint16_t vid, pid;
+    char serial[SIM_SERIAL_MAX];  /* the FTDI serial, or the i2c adapter's name (i2c-<N>) */
+    enum sim_transport transport; /* transport=ftdi (default) or i2c */
+    uint16_t vid, pid;            /* ftdi */
+    unsigned bus;                 /* i2c: /dev/i2c-<bus> */
     struct sim_trace_obs *obs;
     size_t n_obs, cap;
     uint64_t polls; /* sum of the counts */

@@ -91,41 +91,55 @@ static uint16_t default_pid(enum sim_ftdi_chip chip)
     return SIM_LYNX_ADAPTER_PID;
 }
 
+/* The name (serial) of an adapter line: valid and not declared before. */
+static int check_new_adapter(struct parser *p, struct sim_scenario *sc, const char *name,
+                             const char *what)
+{
+    if (sc->n_adapters == SIM_MAX_ADAPTERS)
+        return parse_error(p, "too many adapters (at most %d)", SIM_MAX_ADAPTERS);
+    if (!sim_valid_serial(name))
+        return parse_error(p, "expected %s ([A-Za-z0-9._-], under %d characters), got '%s'", what,
+                           SIM_SERIAL_MAX, name);
+    if (find_adapter(sc, name))
+        return parse_error(p, "adapter '%s' is declared twice", name);
+    return 0;
+}
+
+/* The options both kinds of adapter have: 0, -EINVAL (a bad value) or -ENOENT (not one). */
+static int parse_bus_option(const char *key, const char *value, struct sim_adapter_spec *a)
+{
+    if (strcmp(key, "plugged") == 0)
+        return sim_parse_choice(value, "yes", "no", &a->plugged);
+    if (strcmp(key, "i2c") == 0)
+        return sim_i2c_mode_parse(value, &a->i2c_mode);
+    if (strcmp(key, "strict-timing") == 0)
+        return sim_parse_choice(value, "yes", "no", &a->strict_timing);
+    return -ENOENT;
+}
+
 static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
 {
     if (n < 2)
         return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8] "
                               "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h] "
                               "[i2c=standard|fast] [strict-timing=yes|no] [driver=ftdi_sio|none]'");
-    if (sc->n_adapters == SIM_MAX_ADAPTERS)
-        return parse_error(p, "too many adapters (at most %d)", SIM_MAX_ADAPTERS);
-    if (!sim_valid_serial(w[1]))
-        return parse_error(p,
-                           "expected an adapter serial ([A-Za-z0-9._-], under %d characters), "
-                           "got '%s'",
-                           SIM_SERIAL_MAX, w[1]);
-    if (find_adapter(sc, w[1]))
-        return parse_error(p, "adapter '%s' is declared twice", w[1]);
+    int rc = check_new_adapter(p, sc, w[1], "an adapter serial");
+    if (rc < 0)
+        return rc;
 
     struct sim_adapter_spec a = {.vid = SIM_FTDI_VID, .chip = SIM_CHIP_FT232H, .plugged = true};
     bool pid_given = false, driver_given = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
-        int rc = -EINVAL;
-        if (value && strcmp(w[i], "vid") == 0)
+        rc = value ? parse_bus_option(w[i], value, &a) : -EINVAL;
+        if (rc == -ENOENT && strcmp(w[i], "vid") == 0)
             rc = parse_u16(value, &a.vid);
-        else if (value && strcmp(w[i], "pid") == 0 && (rc = parse_u16(value, &a.pid)) == 0)
+        else if (rc == -ENOENT && strcmp(w[i], "pid") == 0 && (rc = parse_u16(value, &a.pid)) == 0)
             pid_given = true;
-        else if (value && strcmp(w[i], "plugged") == 0)
-            rc = sim_parse_choice(value, "yes", "no", &a.plugged);
-        else if (value && strcmp(w[i], "chip") == 0)
+        else if (rc == -ENOENT && strcmp(w[i], "chip") == 0)
             rc = parse_chip(value, &a.chip);
-        else if (value && strcmp(w[i], "i2c") == 0)
-            rc = sim_i2c_mode_parse(value, &a.i2c_mode);
-        else if (value && strcmp(w[i], "strict-timing") == 0)
-            rc = sim_parse_choice(value, "yes", "no", &a.strict_timing);
-        else if (value && strcmp(w[i], "driver") == 0 &&
+        else if (rc == -ENOENT && strcmp(w[i], "driver") == 0 &&
                  (rc = sim_parse_choice(value, "ftdi_sio", "none", &a.driver_bound)) == 0)
             driver_given = true;
         if (rc < 0)
@@ -140,6 +154,65 @@ static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, in
     if (!driver_given) /* ftdi_sio binds FTDI's own ids, not a reprogrammed product id */
         a.driver_bound =
             a.vid == SIM_FTDI_VID && (a.pid == 0x6014 || a.pid == 0x6010 || a.pid == 0x6011);
+    sc->adapters[sc->n_adapters++] = a;
+    return 0;
+}
+
+static int parse_bus_number(const char *text, unsigned *bus)
+{
+    char *end;
+    if (text[0] < '0' || text[0] > '9')
+        return -EINVAL;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || *end || v > SIM_I2C_BUS_MAX)
+        return -EINVAL;
+    *bus = (unsigned)v;
+    return 0;
+}
+
+#define I2C_ADAPTER_USAGE                                                                          \
+    "'i2c-adapter <name> bus=<0-255> [plugged=yes|no] [i2c=standard|fast] "                        \
+    "[strict-timing=yes|no] [funcs=i2c|smbus] [nack=enxio|eremoteio]'"
+
+/* i2c-adapter: a Linux I2C adapter driving the bus, seen by clients as /dev/i2c-N. */
+static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
+{
+    if (n < 2)
+        return parse_error(p, "expected " I2C_ADAPTER_USAGE);
+    int rc = check_new_adapter(p, sc, w[1], "an i2c adapter name");
+    if (rc < 0)
+        return rc;
+    struct sim_adapter_spec a = {
+        .transport = SIM_TRANSPORT_I2C, .plugged = true, .nack_errno = ENXIO};
+    bool bus_given = false, smbus = false, eremoteio = false;
+    strcpy(a.serial, w[1]);
+    for (int i = 2; i < n; i++) {
+        char *value = split_option(w[i]);
+        rc = value ? parse_bus_option(w[i], value, &a) : -EINVAL;
+        if (rc == -ENOENT && strcmp(w[i], "bus") == 0 &&
+            (rc = parse_bus_number(value, &a.i2c_bus)) == 0)
+            bus_given = true;
+        else if (rc == -ENOENT && strcmp(w[i], "funcs") == 0)
+            rc = sim_parse_choice(value, "smbus", "i2c", &smbus);
+        else if (rc == -ENOENT && strcmp(w[i], "nack") == 0)
+            rc = sim_parse_choice(value, "eremoteio", "enxio", &eremoteio);
+        if (rc < 0)
+            return parse_error(p,
+                               "expected bus=<0-%d>, plugged=yes|no, i2c=standard|fast, "
+                               "strict-timing=yes|no, funcs=i2c|smbus or nack=enxio|eremoteio, "
+                               "got '%s%s%s'",
+                               SIM_I2C_BUS_MAX, w[i], value ? "=" : "", value ? value : "");
+    }
+    if (!bus_given)
+        return parse_error(p, "i2c adapter '%s' needs bus=<0-%d> (its /dev/i2c-N)", a.serial,
+                           SIM_I2C_BUS_MAX);
+    for (size_t i = 0; i < sc->n_adapters; i++)
+        if (sc->adapters[i].transport == SIM_TRANSPORT_I2C && sc->adapters[i].i2c_bus == a.i2c_bus)
+            return parse_error(p, "bus %u is already i2c adapter '%s' (/dev/i2c-%u)", a.i2c_bus,
+                               sc->adapters[i].serial, a.i2c_bus);
+    a.i2c_funcs = smbus ? SIM_I2CDEV_FUNCS_SMBUS : SIM_I2CDEV_FUNCS_I2C;
+    a.nack_errno = eremoteio ? EREMOTEIO : ENXIO;
     sc->adapters[sc->n_adapters++] = a;
     return 0;
 }
@@ -211,6 +284,11 @@ static int check_action_target(struct parser *p, struct sim_scenario *sc,
     struct sim_adapter_spec *a = find_adapter(sc, act->serial);
     if (!a)
         return parse_error(p, "adapter '%s' is not declared", act->serial);
+    if (a->transport == SIM_TRANSPORT_I2C && sim_action_ftdi_only(act->kind)) {
+        char why[200];
+        sim_action_refuse_i2c(act->kind, a->serial, a->i2c_bus, why, sizeof(why));
+        return parse_error(p, "%s", why);
+    }
     if (act->letter && !a->distributors[act->letter - 'A'].declared)
         return parse_error(p, "distributor %s %c is not declared", act->serial, act->letter);
     if (act->all) {
@@ -292,6 +370,8 @@ static int parse_line(struct parser *p, struct sim_scenario *sc, char *line, siz
         return 0;
     if (strcmp(w[0], "adapter") == 0)
         return parse_adapter(p, sc, w, n);
+    if (strcmp(w[0], "i2c-adapter") == 0)
+        return parse_i2c_adapter(p, sc, w, n);
     if (strcmp(w[0], "distributor") == 0)
         return parse_distributor(p, sc, w, n);
     if (strcmp(w[0], "at") == 0)
@@ -301,7 +381,8 @@ static int parse_line(struct parser *p, struct sim_scenario *sc, char *line, siz
             return parse_error(p, "expected 'loop <seconds greater than 0>'");
         return 0;
     }
-    return parse_error(p, "expected 'adapter', 'distributor', 'at' or 'loop', got '%s'", w[0]);
+    return parse_error(
+        p, "expected 'adapter', 'i2c-adapter', 'distributor', 'at' or 'loop', got '%s'", w[0]);
 }
 
 int sim_scenario_parse(FILE *in, const char *name, struct sim_scenario *sc, char *err,
@@ -331,7 +412,7 @@ int sim_scenario_parse(FILE *in, const char *name, struct sim_scenario *sc, char
         rc = sort_events(sc);
     if (rc == 0 && sc->n_adapters == 0) {
         p.line++;
-        rc = parse_error(&p, "expected at least one 'adapter' line");
+        rc = parse_error(&p, "expected at least one 'adapter' or 'i2c-adapter' line");
     }
     if (rc == -ENOMEM)
         snprintf(err, errlen, "%s: out of memory", name);

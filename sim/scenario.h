@@ -10,6 +10,7 @@
 #include "action.h"
 #include "ft232h.h"
 #include "i2c_timing.h"
+#include "i2cdev.h"
 
 #define SIM_MAX_ADAPTERS     8
 #define SIM_MAX_DISTRIBUTORS 4 /* per adapter: A..D */
@@ -22,8 +23,19 @@ struct sim_distributor_spec {
     bool fuse_open[4];
 };
 
+enum sim_transport {
+    SIM_TRANSPORT_FTDI = 0, /* adapter: an FTDI chip on USB (usbfs) */
+    SIM_TRANSPORT_I2C,      /* i2c-adapter: a Linux I2C adapter (/dev/i2c-N) */
+};
+
+#define SIM_I2C_BUS_MAX 255 /* i2c-adapter bus=0..255 */
+
 struct sim_adapter_spec {
-    char serial[SIM_SERIAL_MAX];
+    char serial[SIM_SERIAL_MAX]; /* the FTDI serial, or the i2c adapter's name */
+    enum sim_transport transport;
+    unsigned i2c_bus;                /* i2c-adapter: N of /dev/i2c-N */
+    enum sim_i2cdev_funcs i2c_funcs; /* i2c-adapter funcs=i2c|smbus */
+    int nack_errno;                  /* i2c-adapter nack=enxio|eremoteio: ENXIO or EREMOTEIO */
     uint16_t vid, pid;
     enum sim_ftdi_chip chip; /* chip=ft232h|ft2232h|ft4232h */
     bool plugged;

@@ -901,6 +901,12 @@ bool sim_usb_bridge_plugged(struct sim_usb_bridge *br, const struct sim_ft232h *
     return ad && atomic_load(&ad->plugged);
 }
 
+UMockdevTestbed *sim_usb_bridge_testbed(struct sim_usb_bridge *br, pthread_mutex_t **testbed_lock)
+{
+    *testbed_lock = &br->testbed_lock;
+    return br->testbed;
+}
+
 const char *sim_usb_bridge_preload_path(void)
 {
     return PRELOAD_NAME;

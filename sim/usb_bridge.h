@@ -59,6 +59,11 @@ int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev
 int sim_usb_bridge_driver_stats_locked(struct sim_usb_bridge *br, const struct sim_ft232h *dev,
                                        struct sim_usb_driver_stats *out);
 
+/* The testbed, for another front end that adds devices to it (the i2c-dev bridge), and in
+ * *testbed_lock the mutex that serialises every change of it (add, uevent, remove). */
+typedef struct _UMockdevTestbed UMockdevTestbed;
+UMockdevTestbed *sim_usb_bridge_testbed(struct sim_usb_bridge *br, pthread_mutex_t **testbed_lock);
+
 /* Path of libumockdev-preload for LD_PRELOAD of children. */
 const char *sim_usb_bridge_preload_path(void);
 

@@ -114,7 +114,8 @@ Test(trace, errors_name_the_file_the_line_and_what_was_expected)
                                                 "back or same)");
     expect_error(HEADER "adapter LYNX0001\n", "t.trace:3: adapter LYNX0001 is declared twice");
     expect_error(HEADER "adapter LYNX0002 pid=d4f8\n",
-                 "t.trace:3: expected vid=0x<hex> or pid=0x<hex>, got 'pid=d4f8'");
+                 "t.trace:3: expected 'adapter <serial> [transport=ftdi] [vid=0x0403] "
+                 "[pid=0xd4f8]' or 'adapter <name> transport=i2c bus=<N>', got 'pid=d4f8'");
     expect_error(HEADER "1 LYNX0001 gone\nlynx-trace 1 poll-interval-ms=1000\n",
                  "t.trace:4: a second recording session starts here (the daemon restarted): "
                  "replay one session at a time (split the file at this line)");
@@ -122,6 +123,55 @@ Test(trace, errors_name_the_file_the_line_and_what_was_expected)
                  "t.trace:4: the trace ends after 'back' of LYNX0001: expected an observation");
     expect_error(HEADER "hello\n", "t.trace:3: unknown statement 'hello' (expected adapter or "
                                    "'<ms> <serial> read|usb-error|gone|bus-stuck|back|same')");
+}
+
+Test(trace, adapter_lines_name_their_transport_and_a_line_without_is_ftdi)
+{
+    struct sim_trace t;
+    char err[300];
+    cr_assert_eq(parse(HEADER "adapter FT2 transport=ftdi vid=0x0403 pid=0x6014\n"
+                              "adapter i2c-1 transport=i2c bus=1\n"
+                              "1 i2c-1 read A=20 B=nack C=nack D=nack\n",
+                       &t, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(t.n_adapters, 3);
+    cr_assert_eq(t.adapters[0].transport, SIM_TRANSPORT_FTDI);
+    cr_assert_eq(t.adapters[0].pid, 0xD4F8);
+    cr_assert_eq(t.adapters[1].transport, SIM_TRANSPORT_FTDI);
+    cr_assert_eq(t.adapters[1].pid, 0x6014);
+    cr_assert_eq(t.adapters[2].transport, SIM_TRANSPORT_I2C);
+    cr_assert_eq(t.adapters[2].bus, 1);
+    struct sim_scenario sc;
+    sim_trace_scenario(&t, &sc);
+    cr_assert_eq(sc.adapters[2].transport, SIM_TRANSPORT_I2C);
+    cr_assert_eq(sc.adapters[2].i2c_bus, 1);
+    cr_assert_str_eq(sc.adapters[2].serial, "i2c-1");
+    cr_assert(sc.adapters[2].plugged && sc.adapters[2].distributors[3].declared);
+    struct sim_hardware hw;
+    cr_assert_eq(sim_hardware_init(&hw, &sc, false, err, sizeof(err)), 0, "%s", err);
+    cr_assert_not_null(hw.adapters[2].i2c);
+    cr_assert_null(hw.adapters[2].dev);
+    sim_hardware_free(&hw);
+    sim_scenario_clear(&sc);
+    sim_trace_clear(&t);
+}
+
+Test(trace, i2c_adapter_lines_need_a_bus_and_no_usb_ids)
+{
+    expect_error(HEADER "adapter i2c-1 transport=i2c\n",
+                 "t.trace:3: adapter i2c-1: transport=i2c needs bus=<N>");
+    expect_error(HEADER "adapter i2c-1 transport=i2c bus=1 pid=0x6014\n",
+                 "t.trace:3: adapter i2c-1: transport=i2c has a bus=, not vid= or pid=");
+    expect_error(HEADER "adapter i2c-1 bus=1\n", "t.trace:3: adapter i2c-1: bus= needs "
+                                                 "transport=i2c");
+    expect_error(HEADER "adapter i2c-1 transport=spi bus=1\n",
+                 "t.trace:3: expected 'adapter <serial> [transport=ftdi] [vid=0x0403] "
+                 "[pid=0xd4f8]' or 'adapter <name> transport=i2c bus=<N>', got 'transport=spi'");
+    expect_error(HEADER "adapter i2c-1 transport=i2c bus=256\n",
+                 "t.trace:3: expected 'adapter <serial> [transport=ftdi] [vid=0x0403] "
+                 "[pid=0xd4f8]' or 'adapter <name> transport=i2c bus=<N>', got 'bus=256'");
+    expect_error(HEADER "adapter a transport=i2c bus=1\nadapter b transport=i2c bus=1\n",
+                 "t.trace:4: adapters a and b are both on bus 1");
 }
 
 static int parse_bytes(const char *text, size_t len, struct sim_trace *t, char *err, size_t errlen)

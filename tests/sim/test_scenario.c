@@ -74,8 +74,10 @@ Test(scenario, declares_adapters_distributors_and_sorted_events)
 
 Test(scenario, errors_name_file_line_and_what_was_expected)
 {
-    expect_error("adapter A1\nbogus line\n",
-                 "test.scn:2: expected 'adapter', 'distributor', 'at' or 'loop', got 'bogus'");
+    expect_error(
+        "adapter A1\nbogus line\n",
+        "test.scn:2: expected 'adapter', 'i2c-adapter', 'distributor', 'at' or 'loop', got "
+        "'bogus'");
     expect_error("adapter A1\ndistributor A2 A\n", "test.scn:2: adapter 'A2' is not declared");
     expect_error("adapter A1\ndistributor A1 E\n",
                  "test.scn:2: expected 'distributor <serial> <A-D>");
@@ -95,7 +97,8 @@ Test(scenario, errors_name_file_line_and_what_was_expected)
     expect_error("adapter A1\nat 1 explode A1\n", "test.scn:2: unknown action 'explode'");
     expect_error("adapter A1\nat 1 unplug\n", "test.scn:2: expected 'unplug <serial>'");
     expect_error("adapter A1\nloop 0\n", "expected 'loop <seconds greater than 0>'");
-    expect_error("# nothing\n", "test.scn:2: expected at least one 'adapter' line");
+    expect_error("# nothing\n",
+                 "test.scn:2: expected at least one 'adapter' or 'i2c-adapter' line");
 }
 
 Test(scenario, a_nul_byte_or_a_directory_is_named_as_such)
@@ -556,4 +559,121 @@ Test(scenario, two_hundred_thousand_events_in_reverse_order_load_sorted_in_secon
     cr_assert_eq(unstable, 0, "equal times must keep file order");
     sim_scenario_clear(&sc);
     free(text);
+}
+
+static void expect_i2c_spec(const struct sim_adapter_spec *a, const struct sim_adapter_spec *want)
+{
+    cr_assert_not_null(a);
+    cr_assert_eq(a->transport, want->transport);
+    cr_assert_eq(a->i2c_bus, want->i2c_bus);
+    cr_assert_eq(a->plugged, want->plugged);
+    cr_assert_eq(a->i2c_mode, want->i2c_mode);
+    cr_assert_eq(a->strict_timing, want->strict_timing);
+    cr_assert_eq(a->i2c_funcs, want->i2c_funcs);
+    cr_assert_eq(a->nack_errno, want->nack_errno);
+}
+
+Test(scenario, i2c_adapters_are_declared_with_a_bus_and_take_distributors_and_actions)
+{
+    struct sim_scenario sc;
+    char err[300] = "";
+    cr_assert_eq(parse_text("i2c-adapter i2c-1 bus=1\n"
+                            "i2c-adapter pi.i2c bus=22 plugged=no i2c=fast strict-timing=yes "
+                            "funcs=smbus nack=eremoteio\n"
+                            "distributor i2c-1 A fuses=ok,open,ok,ok\n"
+                            "at 1 unplug i2c-1\n"
+                            "at 2 usb-error i2c-1 count=3\n"
+                            "at 2 unplug-mid-transfer pi.i2c\n",
+                            &sc, err, sizeof(err)),
+                 0, "%s", err);
+    const struct sim_adapter_spec defaults = {.transport = SIM_TRANSPORT_I2C,
+                                              .i2c_bus = 1,
+                                              .plugged = true,
+                                              .i2c_mode = SIM_I2C_STANDARD,
+                                              .i2c_funcs = SIM_I2CDEV_FUNCS_I2C,
+                                              .nack_errno = ENXIO};
+    const struct sim_adapter_spec every_option = {.transport = SIM_TRANSPORT_I2C,
+                                                  .i2c_bus = 22,
+                                                  .i2c_mode = SIM_I2C_FAST,
+                                                  .strict_timing = true,
+                                                  .i2c_funcs = SIM_I2CDEV_FUNCS_SMBUS,
+                                                  .nack_errno = EREMOTEIO};
+    expect_i2c_spec(sim_scenario_adapter(&sc, "i2c-1"), &defaults);
+    expect_i2c_spec(sim_scenario_adapter(&sc, "pi.i2c"), &every_option);
+    cr_assert(sim_scenario_adapter(&sc, "i2c-1")->distributors[0].fuse_open[1]);
+    cr_assert_eq(sc.n_events, 3);
+    sim_scenario_clear(&sc);
+}
+
+Test(scenario, i2c_adapter_errors_and_ftdi_faults_refused_on_it)
+{
+    expect_error("i2c-adapter i2c-1\n", "test.scn:1: i2c adapter 'i2c-1' needs bus=<0-255>");
+    expect_error("i2c-adapter i2c-1 bus=256\n", "test.scn:1: expected bus=<0-255>, plugged=yes|no");
+    expect_error("i2c-adapter i2c-1 bus=x\n", "got 'bus=x'");
+    expect_error("i2c-adapter i2c-1 bus=1 funcs=spi\n", "got 'funcs=spi'");
+    expect_error("i2c-adapter i2c-1 bus=1 nack=eio\n", "got 'nack=eio'");
+    expect_error("i2c-adapter i2c-1 bus=1 vid=0x0403\n", "got 'vid=0x0403'");
+    expect_error("i2c-adapter a bus=1\ni2c-adapter b bus=1\n",
+                 "test.scn:2: bus 1 is already i2c adapter 'a' (/dev/i2c-1)");
+    expect_error("adapter a\ni2c-adapter a bus=1\n", "test.scn:2: adapter 'a' is declared twice");
+    expect_error("i2c-adapter i2c/1 bus=1\n", "expected an i2c adapter name");
+    static const char *const ftdi_only[] = {"short-read i2c-1",    "empty-read i2c-1 count=2",
+                                            "control-error i2c-1", "control-timeout i2c-1",
+                                            "string-error i2c-1",  "latency i2c-1 5",
+                                            "bind i2c-1"};
+    for (size_t i = 0; i < sizeof(ftdi_only) / sizeof(ftdi_only[0]); i++) {
+        char text[200], verb[40];
+        snprintf(text, sizeof(text), "i2c-adapter i2c-1 bus=1\nat 1 %s\n", ftdi_only[i]);
+        sscanf(ftdi_only[i], "%39s", verb);
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "test.scn:2: '%s' is an FTDI adapter fault with no i2c-dev equivalent: 'i2c-1' "
+                 "is an i2c adapter (/dev/i2c-1)",
+                 verb);
+        expect_error(text, want);
+    }
+}
+
+Test(scenario, i2c_adapter_faults_apply_to_the_i2c_dev_engine_and_ftdi_ones_are_refused)
+{
+    struct sim_scenario sc;
+    struct sim_hardware hw;
+    char err[300] = "";
+    cr_assert_eq(
+        parse_text("i2c-adapter i2c-1 bus=1\ndistributor i2c-1 A\n", &sc, err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert_eq(sim_hardware_init(&hw, &sc, false, err, sizeof(err)), 0, "%s", err);
+    struct sim_i2cdev *dev = hw.adapters[0].i2c;
+    cr_assert_not_null(dev);
+    struct sim_i2cdev_client client = {.addr = 0x08};
+    uint8_t byte;
+    char *words[4];
+    char line[80];
+    struct sim_action act;
+
+    strcpy(line, "usb-timeout i2c-1");
+    int n = sim_split_words(line, words, 4);
+    cr_assert_eq(sim_action_parse(words, (size_t)n, &act, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sim_hardware_apply(&hw, &act, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -ETIMEDOUT);
+    strcpy(line, "usb-error i2c-1");
+    n = sim_split_words(line, words, 4);
+    cr_assert_eq(sim_action_parse(words, (size_t)n, &act, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sim_hardware_apply(&hw, &act, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -EIO);
+    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), 1);
+
+    strcpy(line, "latency i2c-1 5");
+    n = sim_split_words(line, words, 4);
+    cr_assert_eq(sim_action_parse(words, (size_t)n, &act, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sim_hardware_apply(&hw, &act, err, sizeof(err)), -EOPNOTSUPP);
+    cr_assert(strstr(err, "'latency' is an FTDI adapter fault with no i2c-dev equivalent"), "%s",
+              err);
+    strcpy(line, "unplug i2c-1");
+    n = sim_split_words(line, words, 4);
+    cr_assert_eq(sim_action_parse(words, (size_t)n, &act, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sim_hardware_apply(&hw, &act, err, sizeof(err)), -ENODEV);
+    cr_assert_str_eq(err, "no i2c-dev bridge: cannot unplug i2c-1");
+    sim_hardware_free(&hw);
+    sim_scenario_clear(&sc);
 }
