@@ -128,6 +128,37 @@ def scenario_for_transport(text):
     return "\n".join(out) + "\n", serials
 
 
+def trace_for_transport(text):
+    """A trace's adapters on the transport under test (its `adapter` lines); returns (text,
+    serials declared)."""
+    out, serials = [], []
+    for line in text.splitlines():
+        words = line.split("#")[0].split()
+        if len(words) >= 2 and words[0] == "adapter":
+            buses = [int(w[4:]) for w in words if w.startswith("bus=")]
+            if buses:  # recorded on i2c-dev already: the serial that has this bus
+                serial = next((k for k, b in _i2c_buses.items() if b == buses[0]), words[1])
+                _i2c_buses.setdefault(serial, buses[0])
+                serials.append(serial)
+            else:
+                serials.append(words[1])
+                if TRANSPORT == "i2c":
+                    line = f"adapter {words[1]} transport=i2c bus={i2c_bus(words[1])}"
+        out.append(line)
+    return "\n".join(out) + "\n", serials
+
+
+def adapter_identity(serial, chip="FT232H"):
+    """What the service publishes about its adapter: /Serial, /Mgmt/Connection and
+    /HardwareVersion (under i2c, lynx-sim names its adapter "lynx-sim <name>")."""
+    if TRANSPORT == "i2c":
+        return {"/Serial": adapter_name(serial),
+                "/Mgmt/Connection": f"I2C bus i2c-{i2c_bus(serial)}",
+                "/HardwareVersion": f"lynx-sim {serial}"}
+    return {"/Serial": serial, "/Mgmt/Connection": f"USB {chip} I2C",
+            "/HardwareVersion": f"{chip} I2C"}
+
+
 def config_for_transport(text, serials):
     """The config with the adapters' sections for the transport under test."""
     if TRANSPORT != "i2c":
