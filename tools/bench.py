@@ -18,6 +18,9 @@ How each figure is measured (fixtures/scenarios/four-distributors.scn, I2C at 10
     ItemsChanged that carries /Distributor/A/Fuse/0/Status 3 (2); with 100 ms polls the
     expectation is about half a poll interval on average.
   * Instructions per poll: callgrind (valgrind) total Ir of two runs, differenced like the above.
+  * The same four distributors on a Linux i2c-dev adapter (`i2c-adapter ... bus=1`, config
+    [i2c:1]): ioctls, I2C transactions and modelled bus time per poll, differenced the same way
+    (ioctls from the adapter's counters in `lynx-sim --stats`), next to the FT232H's.
   * Baseline: per scan of the four addresses, pyftdi I2cController at 100 kHz: I2cPort.poll()
     (address probe) then I2cPort.read(1) for each address, scans back to back in one process;
     two runs with M1 and M2 scans, differenced; CPU and peak RSS of that Python process.
@@ -301,7 +304,11 @@ class Bench:
         if p.returncode != 0:
             raise BenchError(f"run {self.runs} exited with {p.returncode}: {self.log_tail()}")
         with open(stats) as f:
-            s = json.load(f)["total"]
+            full = json.load(f)
+        s = full["total"]
+        # i2c-dev adapters: every request the client made of /dev/i2c-N
+        s["ioctls"] = sum(v for a in full.get("adapters", []) if a.get("transport") == "i2c"
+                          for k, v in a.items() if k.startswith("ioctl_"))
         with open(usage) as f:
             u = json.load(f)
         return s, u
@@ -310,14 +317,17 @@ class Bench:
         with open(os.path.join(self.tmp, f"run-{self.runs}.log"), errors="replace") as f:
             return "".join(f.readlines()[-15:])
 
-    def daemon_run(self, polls, prefix=()):
-        """The daemon for exactly `polls` polls; returns stats, rusage, start-up time and the
-        messages its connection sent."""
+    def daemon_run(self, polls, prefix=(), i2c=False):
+        """The daemon for exactly `polls` polls (i2c: on the i2c-dev variant of the scenario);
+        returns stats, rusage, start-up time and the messages its connection sent."""
         since = time.monotonic()
-        cmd = [*prefix, self.daemon, "-c", self.config, "--polls", str(polls)]
-        p, stats, usage, _ = self.start(cmd)
+        config, scenario, service = self.config, SCENARIO, SERVICE
+        if i2c:
+            config, scenario, service = self.i2c_variant()
+        cmd = [*prefix, self.daemon, "-c", config, "--polls", str(polls)]
+        p, stats, usage, _ = self.start(cmd, scenario=scenario)
         slow = 30 if prefix else 0
-        appeared, unique = self.bus.wait_name(SERVICE, since, 10 + slow, p)
+        appeared, unique = self.bus.wait_name(service, since, 10 + slow, p)
         deadline = time.monotonic() + polls * POLL_MS / 1000 + 10 + slow
         while p.poll() is None and time.monotonic() < deadline:
             self.bus.pump(0.02)
@@ -333,7 +343,25 @@ class Bench:
         return {"stats": s, "usage": u, "startup": appeared - u["exec_time"],
                 "messages": len(sent), "kinds": kinds}
 
+    def i2c_variant(self):
+        """The scenario's adapter as /dev/i2c-1: (config, scenario, service)."""
+        scenario = os.path.join(self.tmp, "four-distributors-i2c.scn")
+        with open(SCENARIO) as f:
+            text = f.read().replace(f"adapter {SERIAL}", f"i2c-adapter {SERIAL} bus=1")
+        with open(scenario, "w") as f:
+            f.write(text)
+        config = os.path.join(self.tmp, "bench-i2c.ini")
+        with open(config, "w") as f:
+            f.write(f"[general]\npoll_interval_ms = {POLL_MS}\n[i2c:1]\n")
+        return config, scenario, "com.victronenergy.battery.dbus_lynx_distributor_i2c1"
+
     # -- the figures --
+
+    def i2c_per_poll(self, n1, n2):
+        a = self.daemon_run(n1, i2c=True)
+        b = self.daemon_run(n2, i2c=True)
+        return {k: (b["stats"][k] - a["stats"][k]) / (n2 - n1)
+                for k in ("ioctls", "i2c_transactions", "scl_periods", "bus_time_ns")}
 
     def per_poll(self, n1, n2, prefix=()):
         a = self.daemon_run(n1, prefix)
@@ -519,7 +547,27 @@ def fmt(v, digits=2):
     return f"{int(v)}" if isinstance(v, (int, float)) else str(v)
 
 
-def report(d, b, lat, startup, ir, getvalue, short):
+def transport_table(d, i):
+    """FT232H next to i2c-dev, per poll of the four distributors."""
+    rows = [
+        ("requests to the adapter", f"{fmt(d['usb_bulk_out'])} bulk OUT + "
+         f"{fmt(d['usb_bulk_in'])} bulk IN", f"{fmt(i['ioctls'])} ioctls (I2C_RDWR)"),
+        ("I2C transactions", fmt(d["i2c_transactions"]), fmt(i["i2c_transactions"])),
+        ("SCL periods", fmt(d["scl_periods"]), fmt(i["scl_periods"])),
+        ("modelled bus time", f"{fmt(d['bus_time_ns'] / 1000, 1)} us",
+         f"{fmt(i['bus_time_ns'] / 1000, 1)} us"),
+    ]
+    lines = ["| per poll, four distributors | FT232H (MPSSE over libusb) | i2c-dev (/dev/i2c-N) |",
+             "|---|---:|---:|"]
+    lines += [f"| {name} | {x} | {y} |" for name, x, y in rows]
+    lines.append("")
+    lines.append("The i2c-dev bus time is lynx-sim's kernel-like master (standard mode: SCL high "
+                 "and low 5 us each, 100 kHz); a real driver's gaps between the ioctls come on "
+                 "top of it.")
+    return lines
+
+
+def report(d, b, lat, startup, ir, getvalue, short, i2c):
     lat_ms = [x * 1000 for x in lat]
     startup_ms = statistics.median(startup) * 1000
     bus_us = d["bus_time_ns"] / 1000
@@ -570,10 +618,14 @@ def report(d, b, lat, startup, ir, getvalue, short):
         lines.append(f"| {name} | {fmt(dv)} | {'n/a' if bv is None else fmt(bv)} | "
                      f"{ratio or 'n/a'} | {unit} |")
     lines.append("")
+    lines += transport_table(d, i2c)
+    lines.append("")
     targets = [
         ("a full scan is 1 bulk OUT + 1 bulk IN",
          d["usb_bulk_out"] == 1 and d["usb_bulk_in"] == 1,
          f"{fmt(d['usb_bulk_out'])} OUT + {fmt(d['usb_bulk_in'])} IN per poll"),
+        ("an i2c-dev scan is one ioctl per address", i2c["ioctls"] == DISTRIBUTORS,
+         f"{fmt(i2c['ioctls'])} ioctls per poll"),
         (f"bus time per scan <= {TARGET_BUS_RATIO}x the minimum",
          bus_us <= TARGET_BUS_RATIO * minimum_us,
          f"{fmt(bus_us, 1)} us = {fmt(bus_us / minimum_us, 3)} x {fmt(minimum_us, 1)} us "
@@ -645,6 +697,8 @@ def main():
         bench = Bench(args.build, args.short)
         phase(f"daemon: {polls[0]} and {polls[1]} polls ...")
         d = bench.per_poll(*polls)
+        phase(f"daemon on i2c-dev: {polls[0]} and {polls[1]} polls ...")
+        i2c = bench.i2c_per_poll(*polls)
         phase(f"fuse latency: {events} changes ...")
         lat, startup3 = bench.fuse_latency(events)
         phase(f"callgrind: {grind[0]} and {grind[1]} polls ...")
@@ -661,7 +715,7 @@ def main():
     finally:
         if bench:
             bench.close()
-    text, ok = report(d, b, lat, d["startups"] + [startup3], ir, getvalue, args.short)
+    text, ok = report(d, b, lat, d["startups"] + [startup3], ir, getvalue, args.short, i2c)
     print(text)
     if args.readme:
         update_readme(args.readme, text)
