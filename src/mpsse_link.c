@@ -54,7 +54,7 @@ static const struct mpsse_link *from_const(const struct bus_link *link)
     return (const struct mpsse_link *)link;
 }
 
-static void step_done(struct mpsse_usb_adapter *ftdi, int rc, void *user);
+static void transfer_done(struct mpsse_usb_adapter *ftdi, int rc, void *user);
 
 /* Starts one exchange of the operation (or resync) at stage. */
 static int exchange(struct mpsse_link *l, enum stage stage, const uint8_t *out, size_t out_len,
@@ -62,7 +62,7 @@ static int exchange(struct mpsse_link *l, enum stage stage, const uint8_t *out, 
 {
     l->stage = stage;
     int rc = mpsse_usb_submit_exchange(l->ftdi, out, out_len, in_len ? l->reply : NULL, in_len,
-                                       MPSSE_LINK_TIMEOUT_MS, step_done, l);
+                                       MPSSE_LINK_TIMEOUT_MS, transfer_done, l);
     if (rc < 0)
         l->stage = IDLE;
     return rc;
@@ -86,7 +86,7 @@ static int check_sync(struct mpsse_link *l)
 static int start_setup(struct mpsse_link *l, enum stage stage)
 {
     l->stage = stage;
-    int rc = mpsse_usb_submit_setup(l->ftdi, FTDI_DEFAULT_LATENCY_MS, step_done, l);
+    int rc = mpsse_usb_submit_setup(l->ftdi, FTDI_DEFAULT_LATENCY_MS, transfer_done, l);
     if (rc < 0)
         l->stage = IDLE;
     return rc;
@@ -245,7 +245,7 @@ static void resync_step(struct mpsse_link *l, int rc)
     enum stage at = l->resync_stage, next = IDLE;
     if (at == IDLE) { /* the failure itself */
         if (rc != -ENODEV) {
-            rc = mpsse_usb_submit_drain(l->ftdi, MPSSE_LINK_TIMEOUT_MS, step_done, l);
+            rc = mpsse_usb_submit_drain(l->ftdi, MPSSE_LINK_TIMEOUT_MS, transfer_done, l);
             next = RESYNC_DRAIN;
         }
     } else if (at == RESYNC_DRAIN && rc == 0) {
@@ -307,7 +307,7 @@ static int next_step(struct mpsse_link *l, enum stage stage)
     }
 }
 
-static void step_done(struct mpsse_usb_adapter *ftdi, int rc, void *user)
+static void transfer_done(struct mpsse_usb_adapter *ftdi, int rc, void *user)
 {
     struct mpsse_link *l = user;
     (void)ftdi;

@@ -475,11 +475,12 @@ class Bench:
             self.daemon_run(n, prefix=(shutil.which("valgrind"), "--tool=callgrind", "-q",
                                        f"--callgrind-out-file={out}"))
             irs.append(callgrind_total(out))
-            # the poll starts its transfers (on_poll) and runs from their completions
-            # (step_done): the daemon's own work per poll, without libusb's event handling
+            # the poll starts its transfers (on_poll) and runs from their completions (the MPSSE
+            # link's transfer_done, which runs the adapter's steps): the daemon's own work per
+            # poll, without libusb's event handling
             polls.append(callgrind_inclusive(out, "on_poll") +
-                         callgrind_inclusive(out, "step_done"))
-            print(f"          {n} polls: Ir {irs[-1]}, on_poll + step_done inclusive "
+                         callgrind_inclusive(out, "transfer_done"))
+            print(f"          {n} polls: Ir {irs[-1]}, on_poll + transfer_done inclusive "
                   f"{polls[-1]}", file=sys.stderr)
         return (irs[1] - irs[0]) / (n2 - n1), (polls[1] - polls[0]) / (n2 - n1)
 
@@ -595,7 +596,7 @@ def report(d, b, lat, startup, ir, getvalue, short, i2c):
         ("fuse opens -> ItemsChanged, max", max(lat_ms), None, "ms"),
         ("start-up to the service on D-Bus, median", startup_ms, None, "ms"),
         ("instructions, whole process (callgrind Ir)", ir[0], None, "per poll"),
-        ("instructions in the poll itself (on_poll + step_done, inclusive)", ir[1], None,
+        ("instructions in the poll itself (on_poll + transfer_done, inclusive)", ir[1], None,
          "per poll"),
         ("GetValue on a healthy adapter's service, median / p99", getvalue["healthy"][0] * 1000,
          None, f"ms (p99 {fmt(getvalue['healthy'][1] * 1000)} ms)"),
