@@ -301,6 +301,7 @@ static void submit_control(struct adapter *ad, struct urb *u)
         list_append(&ad->hung_control, u);
         return;
     }
+    sim_ft232h_advance_to(ad->dev, now_ns()); /* a RESET or SET_BITMODE moves the pins now */
     int ret = sim_ft232h_control(ad->dev, &setup, u->buffer->data + SETUP_LEN);
     if (ret < 0)
         finish_urb(ad, u, ret, 0);
@@ -778,6 +779,7 @@ static void power_on_reset(struct sim_ft232h *dev)
         {0x40, 0x09, 16, 1, 0},     /* SET_LATENCY_TIMER default */
         {0x00, 0x09, 0, 0, 0},      /* unconfigured */
     };
+    sim_ft232h_advance_to(dev, now_ns());
     for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
         sim_ft232h_control(dev, &requests[i], NULL);
 }
