@@ -124,7 +124,7 @@ static bool sda_line(const struct sim_mpsse *m)
 /* A unit is 25/3 ns. The bus time is CLOCK_MONOTONIC, up to days: units * 10^9 would overflow
  * past 2^64 / 10^9 units (153.7 s) and wrap the stamps every 153.7 s. */
 #define NS_PER_3_UNITS (3 * 1000000000ull / UNITS_PER_SECOND)
-_Static_assert(NS_PER_3_UNITS *UNITS_PER_SECOND == 3 * 1000000000ull, "3 units are whole ns");
+_Static_assert(3 * 1000000000ull % UNITS_PER_SECOND == 0, "3 units are whole ns");
 
 static uint64_t units_to_ns(uint64_t units)
 {

@@ -833,7 +833,7 @@ static int alloc_devnum(struct sim_usb_bridge *br)
 /* Attaches the ioctl handler to a new device node and adds the sysfs device ("add" uevent). */
 static int plug_in(struct sim_usb_bridge *br, struct adapter *ad)
 {
-    /* the handler reads devnode only after seeing plugged set, which is stored after this */
+    /* the node is free: its last device's removal detached its handler (release_devnum) */
     const int devnum = alloc_devnum(br);
     if (devnum < 0)
         return devnum; /* 126 devices on the bus */
