@@ -21,7 +21,8 @@ while [ $# -gt 0 ]; do
     --minutes) MINUTES=$2; shift ;;
     --seed | --rss-growth-kib) EXTRA="$EXTRA $1 $2"; shift ;;
     [0-9]*) POLLS=$1 ;;
-    *) echo "usage: tools/soak.sh [POLLS | --minutes M] [--asan] [--seed N] [--rss-growth-kib N]" >&2
+    *) echo "usage: tools/soak.sh [POLLS | --minutes M] [--asan] [--seed N]" \
+            "[--rss-growth-kib N]" >&2
        exit 2 ;;
     esac
     shift
