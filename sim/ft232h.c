@@ -559,6 +559,13 @@ static bool port_mpsse_enabled(const struct ft_port *port)
     return port->mpsse && port->bitmode == BITMODE_MPSSE;
 }
 
+void sim_ft232h_advance_to(struct sim_ft232h *dev, uint64_t now_ns)
+{
+    for (unsigned i = 0; i < dev->chip->ports; i++)
+        if (dev->ports[i].mpsse)
+            sim_mpsse_advance_to(dev->ports[i].mpsse, now_ns);
+}
+
 size_t sim_ft232h_bulk_out_port(struct sim_ft232h *dev, unsigned port, const uint8_t *data,
                                 size_t len, uint64_t now_ns)
 {

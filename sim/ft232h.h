@@ -93,6 +93,12 @@ size_t sim_ft232h_descriptors(const struct sim_ft232h *dev, uint8_t *buf, size_t
  * Returns the number of data bytes transferred, or -EPIPE for a stalled (unsupported) request. */
 int sim_ft232h_control(struct sim_ft232h *dev, const struct sim_usb_setup *setup, uint8_t *data);
 
+/* A host request arrives at now_ns (CLOCK_MONOTONIC): the engines' bus time idles up to it, so a
+ * control request that moves the pins (RESET, SET_BITMODE) moves them then, not when the last
+ * commands ended. Bulk OUT transfers do it themselves; the bridge calls it before each control
+ * transfer. */
+void sim_ft232h_advance_to(struct sim_ft232h *dev, uint64_t now_ns);
+
 /* A bulk OUT transfer to endpoint 0x02: fed to the MPSSE engine in MPSSE mode. Returns len. */
 size_t sim_ft232h_bulk_out(struct sim_ft232h *dev, const uint8_t *data, size_t len,
                            uint64_t now_ns);

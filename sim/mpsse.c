@@ -121,9 +121,14 @@ static bool sda_line(const struct sim_mpsse *m)
     return m->bus ? sim_i2c_bus_sda_level(m->bus) : sda_drive(m) != SIM_DRIVE_LOW;
 }
 
+/* A unit is 25/3 ns. The bus time is CLOCK_MONOTONIC, up to days: units * 10^9 would overflow
+ * past 2^64 / 10^9 units (153.7 s) and wrap the stamps every 153.7 s. */
+#define NS_PER_3_UNITS (3 * 1000000000ull / UNITS_PER_SECOND)
+_Static_assert(3 * 1000000000ull % UNITS_PER_SECOND == 0, "3 units are whole ns");
+
 static uint64_t units_to_ns(uint64_t units)
 {
-    return units * 1000000000ull / UNITS_PER_SECOND;
+    return units / 3 * NS_PER_3_UNITS + units % 3 * NS_PER_3_UNITS / 3;
 }
 
 /* The pins as they are now, at bus time now_units + offset. */

@@ -38,6 +38,8 @@
 #define MAX_ADAPTERS   16
 #define FIRST_DEVNUM   2 /* 1 is the root hub on a real bus */
 #define LAST_DEVNUM    127
+#define DEVNUMS        (LAST_DEVNUM - FIRST_DEVNUM + 1)
+#define PLUG_KEY       "lynx-sim-plug" /* a client's plug-in number, set as it opens the node */
 #define SETUP_LEN      8
 #define IDLE_POLL_NS   100000000ull /* timer thread rechecks for vanished clients */
 #define PRELOAD_NAME   "libumockdev-preload.so.0"
@@ -64,6 +66,7 @@ struct adapter {
     UMockdevIoctlBase *handler;
     int port;
     int devnum;
+    unsigned plugs; /* plug-ins so far: a client opened during an earlier one is stale */
     char devnode[DEVNODE_LEN];
     char syspath[SYSPATH_LEN]; /* /sys/devices/... as the testbed calls it */
     atomic_bool plugged;
@@ -86,7 +89,10 @@ struct sim_usb_bridge {
     UMockdevTestbed *testbed;
     struct adapter *adapters[MAX_ADAPTERS];
     atomic_size_t count;
-    atomic_int next_devnum;
+    /* Device numbers as Linux's hub driver assigns them (choose_devnum): the first free one from
+     * the number after the last assigned, wrapping to the lowest; guarded by testbed_lock. */
+    int devnum_next;
+    bool devnum_used[LAST_DEVNUM + 1];
 
     pthread_t timer;
     pthread_cond_t wake;
@@ -267,10 +273,23 @@ static void prune_vanished_clients(struct adapter *ad)
     }
 }
 
+/* A client's file descriptor belongs to the plug-in during which it opened the node: after an
+ * unplug it fails with ENODEV for good, even once the device number, and so the node, is reused
+ * (as usbfs: the fd is bound to the usb_device, not to the path). */
 static bool client_is_live(const struct adapter *ad, UMockdevIoctlClient *client)
 {
     return atomic_load(&ad->plugged) &&
-           strcmp(umockdev_ioctl_client_get_devnode(client), ad->devnode) == 0;
+           GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(client), PLUG_KEY)) == ad->plugs;
+}
+
+static void client_connected(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+                             gpointer user_data)
+{
+    struct adapter *ad = user_data;
+    (void)handler;
+    pthread_mutex_lock(ad->br->lock);
+    g_object_set_data(G_OBJECT(client), PLUG_KEY, GUINT_TO_POINTER(ad->plugs));
+    pthread_mutex_unlock(ad->br->lock);
 }
 
 static void submit_control(struct adapter *ad, struct urb *u)
@@ -301,6 +320,7 @@ static void submit_control(struct adapter *ad, struct urb *u)
         list_append(&ad->hung_control, u);
         return;
     }
+    sim_ft232h_advance_to(ad->dev, now_ns()); /* a RESET or SET_BITMODE moves the pins now */
     int ret = sim_ft232h_control(ad->dev, &setup, u->buffer->data + SETUP_LEN);
     if (ret < 0)
         finish_urb(ad, u, ret, 0);
@@ -584,11 +604,23 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     return TRUE;
 }
 
+/* Frees the device's number and detaches its node's ioctl handler: the node may be another
+ * device's next (umockdev refuses to attach a second handler to a node). */
+static void release_devnum(struct sim_usb_bridge *br, struct adapter *ad)
+{
+    GError *err = NULL;
+    if (!umockdev_testbed_detach_ioctl(br->testbed, ad->devnode, &err))
+        g_clear_error(&err);
+    br->devnum_used[ad->devnum] = false;
+}
+
+/* The device number's node is free for the next device once this is done. */
 static void remove_from_testbed(struct sim_usb_bridge *br, struct adapter *ad)
 {
     /* the uevent carries the properties read from sysfs: send it before removing */
     umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
     umockdev_testbed_remove_device(br->testbed, ad->syspath);
+    release_devnum(br, ad);
 }
 
 /* Does the testbed part of the unplugs decided under the lock (unplug-mid-transfer). Call with
@@ -654,7 +686,7 @@ struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock)
     if (!br)
         return NULL;
     br->lock = lock;
-    br->next_devnum = FIRST_DEVNUM;
+    br->devnum_next = FIRST_DEVNUM;
     pthread_mutex_init(&br->testbed_lock, NULL);
 
     pthread_condattr_t attr;
@@ -778,26 +810,46 @@ static void power_on_reset(struct sim_ft232h *dev)
         {0x40, 0x09, 16, 1, 0},     /* SET_LATENCY_TIMER default */
         {0x00, 0x09, 0, 0, 0},      /* unconfigured */
     };
+    sim_ft232h_advance_to(dev, now_ns());
     for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
         sim_ft232h_control(dev, &requests[i], NULL);
+}
+
+/* The number for a device being plugged in, or -ENOSPC: as Linux's choose_devnum, the first
+ * number not in use from the one after the last assigned, wrapping around. */
+static int alloc_devnum(struct sim_usb_bridge *br)
+{
+    for (int i = 0; i < DEVNUMS; i++) {
+        const int n = FIRST_DEVNUM + (br->devnum_next - FIRST_DEVNUM + i) % DEVNUMS;
+        if (br->devnum_used[n])
+            continue;
+        br->devnum_used[n] = true;
+        br->devnum_next = n == LAST_DEVNUM ? FIRST_DEVNUM : n + 1;
+        return n;
+    }
+    return -ENOSPC;
 }
 
 /* Attaches the ioctl handler to a new device node and adds the sysfs device ("add" uevent). */
 static int plug_in(struct sim_usb_bridge *br, struct adapter *ad)
 {
-    /* the handler reads devnode only after seeing plugged set, which is stored after this */
-    const int devnum = atomic_fetch_add(&br->next_devnum, 1);
-    if (devnum > LAST_DEVNUM)
-        return -ENOSPC; /* device numbers are never reused within one bridge */
+    /* the node is free: its last device's removal detached its handler (release_devnum) */
+    const int devnum = alloc_devnum(br);
+    if (devnum < 0)
+        return devnum; /* 126 devices on the bus */
     ad->devnum = devnum;
     snprintf(ad->devnode, sizeof(ad->devnode), "/dev/bus/usb/%03d/%03d", BUS_NUMBER, ad->devnum);
     char *record = device_record(ad); /* descriptors depend on the immutable config only */
+    pthread_mutex_lock(br->lock);
+    ad->plugs++; /* who opens the node from now on is a client of this plug-in */
+    pthread_mutex_unlock(br->lock);
 
     GError *err = NULL;
     /* before the device exists: a client reacting to the add uevent must find the handler */
     if (!umockdev_testbed_attach_ioctl(br->testbed, ad->devnode, ad->handler, &err)) {
         g_clear_error(&err);
         g_free(record);
+        release_devnum(br, ad);
         return -EIO;
     }
     atomic_store(&ad->plugged, true);
@@ -806,6 +858,7 @@ static int plug_in(struct sim_usb_bridge *br, struct adapter *ad)
     if (!added) {
         atomic_store(&ad->plugged, false);
         g_clear_error(&err);
+        release_devnum(br, ad);
         return -EIO;
     }
     return 0;
@@ -830,6 +883,7 @@ int sim_usb_bridge_add(struct sim_usb_bridge *br, struct sim_ft232h *dev)
              BUS_NUMBER, BUS_NUMBER, ad->port);
     ad->handler = umockdev_ioctl_base_new();
     g_signal_connect(ad->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), ad);
+    g_signal_connect(ad->handler, "client-connected", G_CALLBACK(client_connected), ad);
 
     br->adapters[count] = ad;
     atomic_store(&br->count, count + 1); /* published: the timer thread may look at it now */
@@ -905,6 +959,17 @@ UMockdevTestbed *sim_usb_bridge_testbed(struct sim_usb_bridge *br, pthread_mutex
 {
     *testbed_lock = &br->testbed_lock;
     return br->testbed;
+}
+
+int sim_usb_bridge_devnum(struct sim_usb_bridge *br, const struct sim_ft232h *dev)
+{
+    struct adapter *ad = find_adapter(br, dev);
+    if (!ad)
+        return -ENOENT;
+    pthread_mutex_lock(&br->testbed_lock);
+    const int devnum = atomic_load(&ad->plugged) ? ad->devnum : -ENODEV;
+    pthread_mutex_unlock(&br->testbed_lock);
+    return devnum;
 }
 
 const char *sim_usb_bridge_preload_path(void)

@@ -5,10 +5,11 @@
  * usbdevfs ioctls of clients (in this process, or in children started with the preload in
  * LD_PRELOAD and UMOCKDEV_DIR inherited) from the ft232h model. Pending bulk IN URBs complete when
  * the model has data or its latency timer expires. Unplug makes pending and new URBs fail with
- * ENODEV and sends a "remove" uevent; plug adds the device again under a new device number with an
- * "add" uevent, so libusb clients see LIBUSB_ERROR_NO_DEVICE and then hot-plug arrival. The
- * adapter's bulk faults (ft232h.h) show as URB statuses: -EPIPE (LIBUSB_ERROR_PIPE) for usb-error,
- * a URB that never completes for usb-timeout (libusb's own timeout then discards it).
+ * ENODEV and sends a "remove" uevent; plug adds the device again under the next free device number
+ * (sim_usb_bridge_devnum) with an "add" uevent, so libusb clients see LIBUSB_ERROR_NO_DEVICE and
+ * then hot-plug arrival. The adapter's bulk faults (ft232h.h) show as URB statuses: -EPIPE
+ * (LIBUSB_ERROR_PIPE) for usb-error, a URB that never completes for usb-timeout (libusb's own
+ * timeout then discards it).
  *
  * Every model access from the ioctl worker thread happens with `lock` held; the owner of the
  * hardware (runner, tests) takes the same lock to change the hardware. */
@@ -34,6 +35,11 @@ int sim_usb_bridge_add(struct sim_usb_bridge *br, struct sim_ft232h *dev);
 int sim_usb_bridge_unplug(struct sim_usb_bridge *br, struct sim_ft232h *dev);
 int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev);
 bool sim_usb_bridge_plugged(struct sim_usb_bridge *br, const struct sim_ft232h *dev);
+/* The adapter's USB device number while it is plugged in, else -ENODEV (-ENOENT: unknown).
+ * Numbers are assigned as Linux's hub driver does: the first free one after the last assigned
+ * (2..127, 1 being the root hub), wrapping around, so a number freed by an unplug comes back
+ * after a wrap and a soak can replug without limit. */
+int sim_usb_bridge_devnum(struct sim_usb_bridge *br, const struct sim_ft232h *dev);
 /* Arm unplug-mid-transfer: the next bulk IN URB submitted to dev fails with ENODEV as the
  * adapter is unplugged (remove uevent and all, sent from the bridge's own thread). Returns 0,
  * -ENOENT for an unknown adapter or -ENODEV when it is not plugged in. Call with `lock` NOT held.

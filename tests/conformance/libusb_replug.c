@@ -4,7 +4,12 @@
  *   request fails with LIBUSB_ERROR_NO_DEVICE and the hot-plug "left" callback fires -> `plug`
  *   -> the "arrived" callback fires and the adapter opens again with the same serial.
  *
- *   libusb-replug VID PID SERIAL      (run under lynx-sim; uses lynx-simctl from PATH) */
+ * With CYCLES, that many more unplug/plug cycles follow, enough to run past device number 127:
+ * the numbers wrap around as on a real hub, each replug arrives and opens at its new address,
+ * and a handle kept open from the first plug-in still fails with NO_DEVICE once its number (and
+ * so its node) serves the adapter again, while a new open of that node works.
+ *
+ *   libusb-replug VID PID SERIAL [CYCLES]   (run under lynx-sim; uses lynx-simctl from PATH) */
 #include <libusb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,12 +76,47 @@ static libusb_device_handle *open_checked(libusb_context *ctx, int vid, int pid,
     return h;
 }
 
+/* cycles unplug/plug cycles; kept: a handle of an earlier plug-in, never closed meanwhile. */
+static int replug_cycles(libusb_context *ctx, libusb_device_handle *kept, int vid, int pid,
+                         const char *serial, int cycles)
+{
+    const int kept_address = libusb_get_device_address(libusb_get_device(kept));
+    int address = kept_address, wraps = 0, reused = 0, failures = 0;
+    for (int i = 0; i < cycles && !failures; i++) {
+        failures += simctl("unplug", serial) != 0 || !wait_for(ctx, &left);
+        failures += simctl("plug", serial) != 0 || !wait_for(ctx, &arrived);
+        libusb_device_handle *h = open_checked(ctx, vid, pid, serial);
+        if (!h || get_latency(h) <= 0) {
+            printf("cycle %d: the replugged adapter does not open or answer\n", i + 1);
+            failures++;
+        } else {
+            int now = libusb_get_device_address(libusb_get_device(h));
+            wraps += now < address;
+            address = now;
+            if (address == kept_address) {
+                reused++;
+                failures += get_latency(kept) != LIBUSB_ERROR_NO_DEVICE;
+            }
+        }
+        if (h)
+            libusb_close(h);
+    }
+    printf("%d replugs: device numbers wrapped %d times, the first one's came back %d times\n",
+           cycles, wraps, reused);
+    failures += check(failures == 0, "every replug arrives, opens and answers");
+    failures += check(wraps > 0 && reused > 0, "device numbers wrap around and are reused");
+    failures += check(get_latency(kept) == LIBUSB_ERROR_NO_DEVICE,
+                      "a handle of an earlier plug-in stays without device");
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: libusb-replug VID PID SERIAL\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: libusb-replug VID PID SERIAL [CYCLES]\n");
         return 2;
     }
+    const int cycles = argc == 5 ? atoi(argv[4]) : 0;
     int vid = (int)strtol(argv[1], NULL, 16), pid = (int)strtol(argv[2], NULL, 16);
     const char *serial = argv[3];
     libusb_context *ctx;
@@ -107,6 +147,8 @@ int main(int argc, char **argv)
     failures += check(h != NULL, "re-plugged adapter opens with the same serial");
     if (h) {
         failures += check(get_latency(h) > 0, "vendor request after re-plug");
+        if (cycles > 0)
+            failures += replug_cycles(ctx, h, vid, pid, serial, cycles);
         libusb_close(h);
     }
     libusb_hotplug_deregister_callback(ctx, cb);

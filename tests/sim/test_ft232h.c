@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ft232h.h"
+#include "i2c_bus.h"
 
 #define MS       1000000ull
 #define T0       (1000 * MS) /* an arbitrary CLOCK_MONOTONIC start */
@@ -574,6 +575,32 @@ Test(ft232h, reset_empties_the_queue_and_drops_a_partial_command)
     cr_assert_eq(sim_ft232h_queued(dev), 0);
     send(read, sizeof(read), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3);
+}
+
+/* A RESET floats every pin when it arrives, not when the last commands ended: SCL held low by
+ * the last transfer is low until the RESET a millisecond later. */
+Test(ft232h, a_reset_releases_the_pins_when_it_arrives)
+{
+    struct sim_i2c_bus *bus = sim_i2c_bus_new();
+    cr_assert_not_null(bus);
+    const struct sim_ft232h_config cfg = {.vid = SIM_FTDI_VID, .pid = SIM_LYNX_ADAPTER_PID};
+    struct sim_ft232h *d = sim_ft232h_new(&cfg, bus);
+    cr_assert_not_null(d);
+    const struct sim_usb_setup mpsse = {VENDOR, 0x0B, 0x0200, 1, 0};
+    const struct sim_usb_setup reset = {VENDOR, 0x00, 0, 1, 0};
+    sim_ft232h_advance_to(d, T0);
+    cr_assert_eq(sim_ft232h_control(d, &mpsse, NULL), 0);
+    const uint8_t clock_low[] = {0x8A, 0x9E, 0x07, 0x00, 0x80, 0x00, 0x03};
+    cr_assert_eq(sim_ft232h_bulk_out(d, clock_low, sizeof(clock_low), T0), sizeof(clock_low));
+    cr_assert_not(sim_i2c_bus_scl_level(bus));
+    sim_ft232h_advance_to(d, T0 + MS);
+    cr_assert_eq(sim_ft232h_control(d, &reset, NULL), 0);
+    cr_assert(sim_i2c_bus_scl_level(bus));
+    const struct sim_i2c_rule_stats *low = &sim_i2c_bus_timing(bus)->rules[SIM_I2C_T_LOW];
+    cr_assert_eq(low->shortest_ns, MS, "SCL low from T0 to the RESET");
+    cr_assert_eq(low->violations, 0);
+    sim_ft232h_free(d);
+    sim_i2c_bus_free(bus);
 }
 
 Test(ft232h, set_bitmode_drops_a_partial_command)

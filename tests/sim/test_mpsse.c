@@ -1,6 +1,7 @@
 /* The MPSSE engine: every opcode's effect on pins, bus and reply bytes, the clock model, and the
  * byte sequences real I2C clients send, run against a bus with Lynx Distributors. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1210,6 +1211,57 @@ Test(mpsse, a_transfer_arriving_later_finds_the_bus_idle_since_the_last_command)
     SEND(0x80, 0x00, 0x03); /* SCL falls 2 ms after the START */
     cr_assert_eq(rule(SIM_I2C_T_HD_STA)->shortest_ns, 2000000 - 500);
     cr_assert_eq(sim_mpsse_stats(mpsse)->bus_time_ns, 1500, "idle time is not bus time");
+}
+
+/* The bus time is CLOCK_MONOTONIC, which on a machine up for days is far beyond 2^64 / 10^9
+ * units (153.7 s): converting it to ns must not overflow, or the stamps wrap every 153.7 s and
+ * the bus, which never goes back in time, measures 0 ns intervals until they catch up. */
+Test(mpsse, bus_time_stays_exact_after_days_of_uptime)
+{
+    const uint64_t days = 3ull * 86400 * 1000000000;
+    sim_mpsse_advance_to(mpsse, days);
+    cr_assert_eq(sim_mpsse_now_ns(mpsse), days);
+    SEND(0x8A, 0x80, 0x03, 0x03);
+    cr_assert_eq(sim_mpsse_now_ns(mpsse), days + 500);
+}
+
+/* A compliant 12 us-bit transaction from a given bus time: every interval as long as at time 0. */
+static void compliant_transaction_at(uint64_t start_ns)
+{
+    SEND(0x8A, 0x86, 0xEF, 0x00, 0x8C, 0x9E, 0x07, 0x00, 0x80, 0x03, 0x03);
+    sim_mpsse_advance_to(mpsse, start_ns);
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x01, 0x03); /* START, held 5 us */
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x00, 0x03);
+    SEND(0x11, 0x00, 0x00, 0x11, 0x80, 0x02, 0x03, 0x22, 0x00); /* address, ACK bit */
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x00, 0x03);
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x01, 0x03); /* SCL high, SDA low: set-up of the STOP */
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x03, 0x03); /* STOP, then the bus free */
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x01, 0x03); /* the next START */
+    for (int i = 0; i < 10; i++)
+        SEND(0x80, 0x00, 0x03);
+}
+
+Test(mpsse, a_compliant_transaction_across_153_7_s_of_bus_time_measures_no_violation)
+{
+    /* 2^64 / 10^9 units of 1/120 MHz: where units * 10^9 used to wrap */
+    const uint64_t wrap_ns = 18446744074ull * 1000 / 120;
+    for (uint64_t before = 0; before <= 200000; before += 500) {
+        teardown(); /* a fresh engine and bus for each start time */
+        setup();
+        sim_i2c_bus_set_timing(bus, SIM_I2C_STANDARD, true);
+        compliant_transaction_at(wrap_ns * 2 - before);
+        cr_assert_eq(sim_i2c_bus_stats(bus)->starts, 2);
+        for (int r = 0; r < SIM_I2C_RULES; r++)
+            cr_assert_eq(rule(r)->violations, 0, "%s: %" PRIu64 " ns, %" PRIu64 " ns before",
+                         sim_i2c_rule_name(r), rule(r)->shortest_ns, before);
+        cr_assert_eq(sim_i2c_bus_stats(bus)->timing_aborts, 0);
+    }
 }
 
 /* --- the opcodes a stray byte may hit: each takes its real length --- */

@@ -321,6 +321,82 @@ Test(usb_bridge, plugging_in_again_makes_the_adapter_arrive_under_a_new_address)
     libusb_hotplug_deregister_callback(ctx, cb);
 }
 
+/* Handles libusb events until *counter reaches target (or the timeout). */
+static void wait_count(const int *counter, int target)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (*counter < target && elapsed_ms(&start) < TIMEOUT_MS) {
+        struct timeval tv = {0, 20000};
+        libusb_handle_events_timeout_completed(ctx, &tv, NULL);
+    }
+    cr_assert_geq(*counter, target, "%d hot-plug events of %d", *counter, target);
+}
+
+/* The adapter at a device address (NULL when libusb does not list it). */
+static libusb_device_handle *open_address(uint8_t address)
+{
+    libusb_device **list;
+    libusb_device_handle *h = NULL;
+    ssize_t n = libusb_get_device_list(ctx, &list);
+    for (ssize_t i = 0; i < n && !h; i++)
+        if (libusb_get_device_address(list[i]) == address)
+            cr_assert_eq(libusb_open(list[i], &h), 0);
+    libusb_free_device_list(list, 1);
+    return h;
+}
+
+/* The number after `after` that is not `taken`, as Linux's choose_devnum gives it (2..127). */
+static int next_devnum(int after, int taken)
+{
+    int n = after == 127 ? 2 : after + 1;
+    return n == taken ? next_devnum(n, taken) : n;
+}
+
+/* Device numbers as on a real hub: the next free one after the last assigned, wrapping around and
+ * skipping one in use, so a soak can replug without limit. A client's descriptor opened before a
+ * number came back stays dead; a new open of the same node reaches the replugged adapter. */
+Test(usb_bridge, device_numbers_wrap_around_as_on_a_real_hub_and_never_collide)
+{
+    struct hotplug_count events = {0};
+    libusb_hotplug_callback_handle cb = watch_hotplug(&events);
+    second = new_adapter("LX000002");
+    cr_assert_eq(sim_usb_bridge_add(bridge, second), 0);
+    const int fixed = sim_usb_bridge_devnum(bridge, second);
+    int devnum = sim_usb_bridge_devnum(bridge, adapter);
+    cr_assert_eq(devnum, 2);
+    cr_assert_eq(fixed, 3);
+    libusb_device_handle *stale = open_address((uint8_t)devnum);
+    cr_assert_not_null(stale);
+    int wraps = 0, reopened = 0;
+
+    for (int cycle = 0; cycle < 300; cycle++) {
+        cr_assert_eq(sim_usb_bridge_unplug(bridge, adapter), 0);
+        cr_assert_eq(sim_usb_bridge_devnum(bridge, adapter), -ENODEV);
+        wait_count(&events.left, cycle + 1); /* libusb sees every replug, as from a real hub */
+        cr_assert_eq(sim_usb_bridge_plug(bridge, adapter), 0);
+        wait_count(&events.arrived, cycle + 2); /* the second adapter's, then one a cycle */
+        const int now = sim_usb_bridge_devnum(bridge, adapter);
+        cr_assert_eq(now, next_devnum(devnum, fixed), "cycle %d: %d after %d", cycle, now, devnum);
+        cr_assert_eq(sim_usb_bridge_devnum(bridge, second), fixed);
+        wraps += now < devnum;
+        devnum = now;
+        if (devnum != 2)
+            continue;
+        /* the node of the first plug-in is back: the old descriptor still has no device */
+        cr_assert_eq(vendor_out(stale, 0x09, 16), LIBUSB_ERROR_NO_DEVICE);
+        libusb_device_handle *h = open_address((uint8_t)devnum);
+        cr_assert_not_null(h, "the replugged adapter is listed at address %d", devnum);
+        cr_assert_eq(vendor_out(h, 0x09, 16), 0);
+        libusb_close(h);
+        reopened++;
+    }
+    cr_assert_eq(wraps, 2, "300 plug-ins over 125 free numbers");
+    cr_assert_eq(reopened, 2);
+    libusb_close(stale);
+    libusb_hotplug_deregister_callback(ctx, cb);
+}
+
 Test(usb_bridge, a_replugged_adapter_starts_in_its_power_on_state)
 {
     libusb_device_handle *h = open_adapter();
