@@ -16,6 +16,7 @@
 #define MAX_FOUND        16 /* adapters listed per rescan, ours or not */
 #define MAX_LOGGED       16 /* stock adapters and unreadable serials logged once each */
 #define RETRY_FIRST_MS   1000
+#define BACK_SETTLE_MS   100 /* a hot-plugged bus is polled this long after its event */
 #define PRESENT_TEXT_MAX 256
 
 /* FTDI's stock ids: shared with every USB-serial and JTAG adapter of these chips. */
@@ -374,13 +375,20 @@ static void on_event_timer(struct mainloop *loop, struct mainloop_timer *timer, 
     }
 }
 
+/* "Gone" is polled in the next loop iteration; "back" BACK_SETTLE_MS after the event, as a USB
+ * arrival is rescanned: udev sets the node's mode and group after the kernel's event (a daemon not
+ * running as root would fail its first open()), and lynx-sim's replay plugs a bus in before it
+ * queues the answers of the poll it expects next. One timer: a "gone" does not wait for it. */
 static void hotplug_event(struct fleet *fleet, struct entry *e, bool gone)
 {
-    if (gone)
+    if (gone) {
         e->gone_event = true;
-    else
-        e->back_event = true;
-    mainloop_timer_arm(fleet->event_timer, 0);
+        mainloop_timer_arm(fleet->event_timer, 0);
+        return;
+    }
+    e->back_event = true;
+    if (!mainloop_timer_armed(fleet->event_timer))
+        mainloop_timer_arm(fleet->event_timer, BACK_SETTLE_MS);
 }
 
 /* A uevent of the i2c-dev class device of a configured bus (DEVNAME or kernel name i2c-N). */

@@ -23,8 +23,8 @@
  * (uevent_monitor.h) of the /dev/i2c-N of an [i2c:N] section being removed or created, and
  * libusb's "left" for an open FTDI adapter. The poll after a removal publishes /Adapter/Connected
  * 0 at once; when it failed it stands in for the adapter's next regular poll, so that
- * comm_lost_polls keeps counting poll intervals. The poll after a creation opens the bus and
- * publishes it. Polls still try a missing /dev/i2c-N every time (one open()): the fallback when
+ * comm_lost_polls keeps counting poll intervals. The poll 0.1 s after a creation opens the bus
+ * and publishes it. Polls still try a missing /dev/i2c-N every time (one open()): the fallback when
  * no uevent socket can be opened, and for a uevent missed; the log says at start which applies.
  * A service that cannot reach the bus at all ends the loop (fleet_failed): the supervisor starts
  * the daemon again. */
