@@ -687,6 +687,10 @@ unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const
 
 void fleet_log_summary(const struct fleet *fleet)
 {
+    if (fleet->uevents)
+        log_info("uevents: watched for the i2c buses; %lu messages dropped as malformed or not "
+                 "from the kernel",
+                 uevent_monitor_dropped(fleet->uevents));
     for (size_t i = 0; i < fleet->n_entries; i++)
         adapter_log_summary(&fleet->entries[i].hw, service_published(fleet->entries[i].svc));
 }
