@@ -9,12 +9,14 @@
 #include "log.h"
 #include "mpsse_link.h"
 #include "mpsse_usb.h"
+#include "uevent_monitor.h"
 
 #define MAX_LIBUSB_FDS   16
 #define MAX_IDS          (CONFIG_MAX_USB_IDS + 3)
 #define MAX_FOUND        16 /* adapters listed per rescan, ours or not */
 #define MAX_LOGGED       16 /* stock adapters and unreadable serials logged once each */
 #define RETRY_FIRST_MS   1000
+#define BACK_SETTLE_MS   100 /* a hot-plugged bus is polled this long after its event */
 #define PRESENT_TEXT_MAX 256
 
 /* FTDI's stock ids: shared with every USB-serial and JTAG adapter of these chips. */
@@ -36,6 +38,10 @@ struct entry {
     bool seen;                    /* found at least once */
     bool missing_logged;
     char hardware_published[48];
+    /* hot-plug of a known adapter (a uevent of its /dev/i2c-N, libusb's "left"): polled at once */
+    bool gone_event, back_event; /* seen, the poll still to start */
+    bool event_poll_gone;        /* the poll running was started by a "gone" event */
+    bool skip_next_poll;         /* ... it failed: it stands in for the next regular poll */
 };
 
 struct fleet {
@@ -56,6 +62,9 @@ struct fleet {
     size_t n_logged;
     char present[PRESENT_TEXT_MAX]; /* the serials of the last rescan, for messages */
     bool failed;
+    struct uevent_monitor *uevents; /* NULL: no i2c-dev entry, or no socket */
+    struct mainloop_fd_watch *uevent_watch;
+    struct mainloop_timer *event_timer; /* polls the adapters a hot-plug event named */
 };
 
 /* Whether key was logged before; remembers it (a bounded set: beyond it, logs again). */
@@ -330,12 +339,143 @@ static void on_rescan(struct mainloop *loop, struct mainloop_timer *timer, void 
     rescan(user);
 }
 
-/* Hot-plug callbacks run inside libusb's event handling, where descriptors may not be read:
- * schedule a rescan from the loop instead. Re-opening known adapters is the poll's job. */
+/* ---- hot-plug of known adapters: polled at once ---- */
+
+static void polled(struct adapter *ad, void *user);
+
+/* A poll started by a hot-plug event instead of the poll timer. "Gone": the poll finds the
+ * adapter unplugged (ENODEV, ENOENT) and publishes /Adapter/Connected 0 at once; when it failed,
+ * it takes the place of the adapter's next regular poll, so that comm_lost_polls still counts
+ * poll intervals (the distributors go "communications lost" no sooner than without events).
+ * Nothing is polled for an adapter not open: its next poll's open() fails as before. "Back": the
+ * poll opens the adapter and reads the bus now. A poll still running is left to find it. */
+static void event_poll(struct entry *e, bool gone)
+{
+    struct adapter *ad = &e->hw;
+    if (ad->polling || ad->link->ops->busy(ad->link) || (gone && !ad->link->open))
+        return;
+    e->event_poll_gone = gone;
+    if (!gone)
+        e->skip_next_poll = false;
+    adapter_poll_start(ad, polled, e);
+}
+
+static void on_event_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    (void)loop, (void)timer;
+    struct fleet *fleet = user;
+    for (size_t i = 0; i < fleet->n_entries && !fleet->failed; i++) {
+        struct entry *e = &fleet->entries[i];
+        bool gone = e->gone_event, back = e->back_event;
+        e->gone_event = e->back_event = false;
+        if (gone) /* first: a remove and an add read together leave the new node opened */
+            event_poll(e, true);
+        if (back)
+            event_poll(e, false);
+    }
+}
+
+/* "Gone" is polled in the next loop iteration; "back" BACK_SETTLE_MS after the event, as a USB
+ * arrival is rescanned: udev sets the node's mode and group after the kernel's event (a daemon not
+ * running as root would fail its first open()), and lynx-sim's replay plugs a bus in before it
+ * queues the answers of the poll it expects next. One timer: a "gone" does not wait for it. */
+static void hotplug_event(struct fleet *fleet, struct entry *e, bool gone)
+{
+    if (gone) {
+        e->gone_event = true;
+        mainloop_timer_arm(fleet->event_timer, 0);
+        return;
+    }
+    e->back_event = true;
+    if (!mainloop_timer_armed(fleet->event_timer))
+        mainloop_timer_arm(fleet->event_timer, BACK_SETTLE_MS);
+}
+
+/* A uevent of the i2c-dev class device of a configured bus (DEVNAME or kernel name i2c-N). */
+static void on_uevent(void *user, const struct uevent *ev)
+{
+    struct fleet *fleet = user;
+    if (ev->action == UEVENT_OTHER || strcmp(ev->subsystem, "i2c-dev") != 0)
+        return;
+    for (size_t i = 0; i < fleet->n_entries; i++) {
+        struct entry *e = &fleet->entries[i];
+        char name[16];
+        if (e->i2c_bus < 0)
+            continue;
+        snprintf(name, sizeof(name), "i2c-%d", e->i2c_bus);
+        if (strcmp(ev->devname, name) != 0 && strcmp(ev->kernel, name) != 0)
+            continue;
+        log_debug("uevent: %s %s", ev->action_name, name);
+        hotplug_event(fleet, e, ev->action == UEVENT_REMOVE);
+    }
+}
+
+static void on_uevent_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd,
+                         short revents, void *user)
+{
+    (void)loop, (void)fd, (void)revents;
+    struct fleet *fleet = user;
+    int rc = uevent_monitor_dispatch(fleet->uevents, on_uevent, fleet);
+    if (rc == -ENOBUFS) { /* events were lost: whatever changed, a poll of each finds it */
+        log_warn("uevents were lost (socket buffer full): polling every i2c adapter now");
+        for (size_t i = 0; i < fleet->n_entries; i++)
+            if (fleet->entries[i].i2c_bus >= 0)
+                hotplug_event(fleet, &fleet->entries[i], false);
+    } else if (rc < 0) {
+        log_warn("cannot read uevents (%s): i2c adapters plugged in or removed are seen by the "
+                 "next poll from now on",
+                 strerror(-rc));
+        mainloop_remove_fd(watch);
+        fleet->uevent_watch = NULL;
+        uevent_monitor_free(fleet->uevents);
+        fleet->uevents = NULL;
+    }
+}
+
+/* With an [i2c:N] section: the kernel's uevents say when a /dev/i2c-N comes or goes. Every poll
+ * still opens a missing bus again either way: one failed open() costs microseconds, and a uevent
+ * can be missed (a full socket buffer, a node made by hand). */
+static void watch_uevents(struct fleet *fleet)
+{
+    bool any = false;
+    for (size_t i = 0; i < fleet->n_entries; i++)
+        any |= fleet->entries[i].i2c_bus >= 0;
+    if (!any)
+        return;
+    int rc = uevent_monitor_open(&fleet->uevents);
+    if (rc == 0)
+        rc = mainloop_add_fd(fleet->loop, uevent_monitor_fd(fleet->uevents), POLLIN, on_uevent_fd,
+                             fleet, &fleet->uevent_watch);
+    if (rc < 0) {
+        uevent_monitor_free(fleet->uevents);
+        fleet->uevents = NULL;
+        log_info("i2c adapters plugged in or removed are seen by the next poll (no uevent "
+                 "socket: %s)",
+                 strerror(-rc));
+        return;
+    }
+    log_info("i2c adapters plugged in or removed are seen at once by uevents");
+}
+
+/* Hot-plug callbacks run inside libusb's event handling, where descriptors may not be read and
+ * transfers should not be started: a rescan, or a poll of an adapter that left, is scheduled
+ * from the loop instead. Re-opening known adapters is the poll's job. */
 static void on_hotplug(void *user, bool arrived, const struct mpsse_usb_device_info *info)
 {
     struct fleet *fleet = user;
     log_debug("hot-plug: %04x:%04x %s", info->vid, info->pid, arrived ? "arrived" : "left");
+    for (size_t i = 0; i < fleet->n_entries; i++) {
+        struct entry *e = &fleet->entries[i];
+        if (e->i2c_bus >= 0)
+            continue;
+        if (arrived) { /* maybe one that left: its next regular poll opens it */
+            e->skip_next_poll = false;
+            continue;
+        }
+        const struct mpsse_usb_device_info *d = mpsse_link_device(e->hw.link);
+        if (e->hw.link->open && d->bus == info->bus && d->address == info->address)
+            hotplug_event(fleet, e, true);
+    }
     if (arrived)
         mainloop_timer_arm(fleet->rescan_timer, 100);
 }
@@ -392,6 +532,10 @@ static int watch_usb(struct fleet *fleet)
                                 &fleet->retry_timer);
     if (rc == 0)
         mainloop_timer_disarm(fleet->retry_timer);
+    if (rc == 0)
+        rc = mainloop_add_timer(fleet->loop, 0, false, on_event_timer, fleet, &fleet->event_timer);
+    if (rc == 0)
+        mainloop_timer_disarm(fleet->event_timer);
     log_info("new adapters found by %s", hotplug ? "hot-plug" : "a rescan every 5 s");
     return rc;
 }
@@ -428,8 +572,10 @@ int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct
         snprintf(info.serial, sizeof(info.serial), "%s", cfg->adapters[i].serial);
         add_ftdi(fleet, &info, true);
     }
-    if (!fleet->failed)
+    if (!fleet->failed) {
+        watch_uevents(fleet);
         rescan(fleet);
+    }
     if (fleet->n_entries == 0)
         log_warn("no adapter found yet; waiting for one to be plugged in");
     *out = fleet;
@@ -449,6 +595,11 @@ void fleet_free(struct fleet *fleet)
         mainloop_remove_timer(fleet->rescan_timer);
     if (fleet->retry_timer)
         mainloop_remove_timer(fleet->retry_timer);
+    if (fleet->event_timer)
+        mainloop_remove_timer(fleet->event_timer);
+    if (fleet->uevent_watch)
+        mainloop_remove_fd(fleet->uevent_watch);
+    uevent_monitor_free(fleet->uevents);
     if (fleet->host) {
         mpsse_usb_host_set_pollfd_notifiers(fleet->host, NULL, NULL, NULL);
         for (int i = 0; i < MAX_LIBUSB_FDS; i++)
@@ -493,12 +644,21 @@ static void polled(struct adapter *ad, void *user)
     adapter_state(ad, service_published(e->svc), &state);
     service_publish(e->svc, &state);
     check_missing(e->fleet, e);
+    if (e->event_poll_gone && !ad->polling) { /* not a poll refused while it runs (EBUSY) */
+        e->event_poll_gone = false;
+        e->skip_next_poll = ad->last_rc < 0;
+    }
 }
 
 void fleet_poll(struct fleet *fleet)
 {
-    for (size_t i = 0; i < fleet->n_entries; i++)
-        adapter_poll_start(&fleet->entries[i].hw, polled, &fleet->entries[i]);
+    for (size_t i = 0; i < fleet->n_entries; i++) {
+        struct entry *e = &fleet->entries[i];
+        if (e->skip_next_poll) /* a poll after a "gone" event stood in for this one */
+            e->skip_next_poll = false;
+        else
+            adapter_poll_start(&e->hw, polled, e);
+    }
 }
 
 unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const struct config *old,
@@ -527,6 +687,10 @@ unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const
 
 void fleet_log_summary(const struct fleet *fleet)
 {
+    if (fleet->uevents)
+        log_info("uevents: watched for the i2c buses; %lu messages dropped as malformed or not "
+                 "from the kernel",
+                 uevent_monitor_dropped(fleet->uevents));
     for (size_t i = 0; i < fleet->n_entries; i++)
         adapter_log_summary(&fleet->entries[i].hw, service_published(fleet->entries[i].svc));
 }

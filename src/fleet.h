@@ -18,6 +18,14 @@
  * adapters; a serial number that cannot be read (libusb_open or the string descriptor failed) is
  * retried with a back-off (1 s doubling to FLEET_RESCAN_MS). Two serials that sanitise to the same
  * service name (LYNX-1, LYNX.1) get distinct names: the later one's carries a hash of its serial.
+ *
+ * Hot-plug of a known adapter is polled at once, between the regular polls: the kernel's uevent
+ * (uevent_monitor.h) of the /dev/i2c-N of an [i2c:N] section being removed or created, and
+ * libusb's "left" for an open FTDI adapter. The poll after a removal publishes /Adapter/Connected
+ * 0 at once; when it failed it stands in for the adapter's next regular poll, so that
+ * comm_lost_polls keeps counting poll intervals. The poll 0.1 s after a creation opens the bus
+ * and publishes it. Polls still try a missing /dev/i2c-N every time (one open()): the fallback when
+ * no uevent socket can be opened, and for a uevent missed; the log says at start which applies.
  * A service that cannot reach the bus at all ends the loop (fleet_failed): the supervisor starts
  * the daemon again. */
 #ifndef LYNX_FLEET_H

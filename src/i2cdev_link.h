@@ -13,8 +13,10 @@
  * timeout) mean the address did not answer: a NACK for the tracker. EAGAIN (arbitration lost)
  * and EBUSY (the controller found the bus busy) mean a line is held low: a stuck bus. ENODEV: the
  * adapter is gone (a USB bridge unplugged); the node is closed, and every later poll tries to
- * open it again, which finds a bridge plugged back in within one poll interval. Anything else
- * fails the poll as a transport error.
+ * open it again. Anything else fails the poll as a transport error. The link itself waits for
+ * polls: the fleet (fleet.c, uevent_monitor.h) polls a bus at once when the kernel's uevent says
+ * its node was removed or created, so an unplug is published at once and a bridge plugged back in
+ * is read 0.1 s after its node appears; without uevents, within one poll interval.
  *
  * There is no bus recovery from user space: the kernel's i2c core clocks a bus free itself where
  * the driver supports it (i2c_bus_recovery_info), so recover says -EOPNOTSUPP and the adapter logs

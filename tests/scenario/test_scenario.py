@@ -295,6 +295,35 @@ def unplugged_adapter_keeps_its_service_loses_distributors_after_comm_lost_polls
         require(not resent, f"the replug re-sent the held fuse alarm: {resent}")
 
 
+@test(alone=True, transports=("i2c",))
+def an_i2c_bus_removed_or_added_is_published_at_once_from_its_uevent_not_at_the_next_poll():
+    # the next regular poll is 20 s after the first: within the test only a uevent can make the
+    # daemon look at the bus
+    slow_s = 20.0
+    config = ini({"poll_interval_ms": int(slow_s * 1000), "comm_lost_polls": 3})
+    with started(one_adapter("A"), config=config) as h:
+        first_poll = h.mark()
+        line = "i2c adapters plugged in or removed are seen at once by uevents"
+        require(line in h.log_text(), f"the log does not say '{line}':\n{h.log_text()}")
+
+        since = h.mark()
+        h.simctl("unplug", "LYNX0001")
+        gone = h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 0, since, 1.0)
+        require(gone.values.get("/Distributor/A/Status", CONNECTED) == CONNECTED,
+                "A was declared lost at the first failed poll")
+        h.simctl("fuse", "LYNX0001", "A", "2", "open")  # while the bus is away
+
+        since = h.mark()
+        h.simctl("plug", "LYNX0001")
+        back = h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 1, since, 1.0)
+        require(back.values.get("/Distributor/A/Fuse/1/Status") == FUSE_BLOWN,
+                f"the poll at the plug did not publish the bus as it is now: {back.values}")
+        h.expect({"/Adapter/Connected": 1,
+                  **dist("A", CONNECTED, [FUSE_OK, FUSE_BLOWN, FUSE_OK, FUSE_OK])})
+        require(time.monotonic() - first_poll < slow_s - 2,
+                "the test ran into the next regular poll: it would prove nothing")
+
+
 @test(alone=True)
 def an_unchanged_poll_emits_no_items_changed():
     with started(fixture="several-fuses-open.scn") as h:
