@@ -615,6 +615,9 @@ static void complete_unqueued(struct sim_replay *r, struct replay_adapter *ra, u
     }
 }
 
+/* The hardware for the trace's next observation. An adapter unplugged before is plugged in last,
+ * once the answers or the fault are in place: a client that polls the moment it sees the
+ * adapter back (the daemon does on a uevent) meets the trace, not the live model. */
 static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
                                 const struct sim_trace_obs *o)
 {
@@ -623,24 +626,23 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
     static const unsigned one_each[SIM_TRACE_DISTRIBUTORS] = {1, 1, 1, 1};
     const bool i2c = ra->ta->transport == SIM_TRANSPORT_I2C;
     int rc = 0;
-    if (ra->unplugged && o->kind != SIM_TRACE_GONE) {
-        rc = adapter_action(r, ra, SIM_ACTION_PLUG);
-        ra->unplugged = false;
-    }
-    if (rc < 0)
-        return rc;
     switch (o->kind) {
     case SIM_TRACE_GONE:
+        if (ra->unplugged)
+            return 0;
         ra->unplugged = true;
         return adapter_action(r, ra, SIM_ACTION_UNPLUG);
     case SIM_TRACE_READ:
-        return queue_poll(r, ra, o->answers, o->n_answers, false);
+        rc = queue_poll(r, ra, o->answers, o->n_answers, false);
+        break;
     case SIM_TRACE_USB_ERROR:
         if (o->error == -ETIMEDOUT) {
             /* FTDI: the first scan reaches the bus, only its reply is lost: its reads take
              * answers. i2c: the transfer fails before the bus (and the poll with it). */
             rc = adapter_action(r, ra, SIM_ACTION_USB_TIMEOUT);
-            return rc < 0 || i2c ? rc : queue_poll(r, ra, nacks, one_each, true);
+            if (rc == 0 && !i2c)
+                rc = queue_poll(r, ra, nacks, one_each, true);
+            break;
         }
         /* fall through */
     case SIM_TRACE_BUS_STUCK:
@@ -654,9 +656,14 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
                     o->kind == SIM_TRACE_BUS_STUCK ? "a stuck bus" : strerrorname_np(-o->error),
                     i2c ? "EIO" : "EPIPE, a stall");
         }
-        return adapter_action(r, ra, SIM_ACTION_USB_ERROR);
+        rc = adapter_action(r, ra, SIM_ACTION_USB_ERROR);
+        break;
     }
-    return 0;
+    if (rc == 0 && ra->unplugged) {
+        rc = adapter_action(r, ra, SIM_ACTION_PLUG);
+        ra->unplugged = false;
+    }
+    return rc;
 }
 
 static int set_up(struct sim_replay *r, struct replay_adapter *ra, uint64_t now_ms)

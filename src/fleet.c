@@ -357,6 +357,8 @@ static void event_poll(struct entry *e, bool gone)
     e->event_poll_gone = gone;
     if (!gone)
         e->skip_next_poll = false;
+    if (gone && e->i2c_bus >= 0)
+        i2cdev_link_removed(ad->link); /* the poll's open() then finds the node gone */
     adapter_poll_start(ad, polled, e);
 }
 
@@ -377,8 +379,7 @@ static void on_event_timer(struct mainloop *loop, struct mainloop_timer *timer, 
 
 /* "Gone" is polled in the next loop iteration; "back" BACK_SETTLE_MS after the event, as a USB
  * arrival is rescanned: udev sets the node's mode and group after the kernel's event (a daemon not
- * running as root would fail its first open()), and lynx-sim's replay plugs a bus in before it
- * queues the answers of the poll it expects next. One timer: a "gone" does not wait for it. */
+ * running as root would fail its first open()). One timer: a "gone" does not wait for it. */
 static void hotplug_event(struct fleet *fleet, struct entry *e, bool gone)
 {
     if (gone) {

@@ -263,6 +263,14 @@ int i2cdev_link_new(unsigned bus, struct bus_link **out)
     return 0;
 }
 
+void i2cdev_link_removed(struct bus_link *link)
+{
+    struct i2cdev_link *l = from_base(link);
+    close_fd(l);
+    l->base.unplugged = true;
+    snprintf(l->error, sizeof(l->error), "/dev/i2c-%u was removed", l->bus);
+}
+
 unsigned long i2cdev_link_ioctls(const struct bus_link *link)
 {
     return from_const(link)->ioctls;

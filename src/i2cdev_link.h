@@ -36,6 +36,11 @@ void i2cdev_path(unsigned bus, char *buf, size_t size);
 /* 0, or a negative errno when the name cannot be read. */
 int i2cdev_adapter_name(unsigned bus, char *buf, size_t size);
 
+/* The node is gone (a "remove" uevent): the link lets go of it at once, as unplugged. An open
+ * file of /dev/i2c-N holds a reference to the kernel's adapter, which the adapter's removal
+ * (a CP2112 unplugged) waits for. */
+void i2cdev_link_removed(struct bus_link *link);
+
 /* Ioctls made since the link was created (for lynx-scan's and the benchmark's figures). */
 unsigned long i2cdev_link_ioctls(const struct bus_link *link);
 
