@@ -79,6 +79,18 @@ void shim_fail(bool fatal, const char *file, int line, const char *expression, c
     end_if_fatal(fatal);
 }
 
+void shim_skip(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fprintf(stderr, "[SKIP] %s: ", current ? current->name : "?");
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    fflush(stderr);
+    longjmp(abort_test, 1);
+}
+
 static void dump_bytes(const char *label, const unsigned char *bytes, size_t size, size_t first)
 {
     size_t from = first > 8 ? first - 8 : 0;
