@@ -40,7 +40,9 @@ struct mpsse_link {
     struct bus_read *out;
     bus_link_done_fn done;
     void *done_user;
-    uint8_t cmd[CMD_MAX];
+    uint8_t cmd[CMD_MAX];      /* set-up, sync, recovery */
+    uint8_t scan_cmd[CMD_MAX]; /* the last read's command: built again only for other addresses */
+    size_t scan_len;
     uint8_t reply[REPLY_MAX];
 };
 
@@ -164,6 +166,7 @@ static int link_open(struct bus_link *link, bus_link_done_fn done, void *user)
     }
     l->id = *mpsse_usb_opened_info(l->ftdi); /* from now on re-opened by its own ids */
     if ((rc = choose_drive(l)) == 0) {
+        l->scan_len = 0; /* the drive mode may have changed: the scan is built again */
         l->done = done;
         l->done_user = user;
         rc = start_setup(l, OPEN_SETUP);
@@ -183,16 +186,19 @@ static int link_read(struct bus_link *link, const uint8_t *addresses, size_t n,
     struct mpsse_link *l = from_base(link);
     if (n == 0 || n > MPSSE_I2C_MAX_ADDRESSES)
         return -EINVAL;
-    memcpy(l->scan.addresses, addresses, n);
-    l->scan.n_addresses = n;
-    ssize_t len = mpsse_i2c_build_scan(&l->scan, l->cmd, sizeof(l->cmd));
-    if (len < 0)
-        return (int)len;
+    if (l->scan_len == 0 || n != l->scan.n_addresses || memcmp(addresses, l->scan.addresses, n)) {
+        memcpy(l->scan.addresses, addresses, n);
+        l->scan.n_addresses = n;
+        ssize_t len = mpsse_i2c_build_scan(&l->scan, l->scan_cmd, sizeof(l->scan_cmd));
+        l->scan_len = len < 0 ? 0 : (size_t)len;
+        if (len < 0)
+            return (int)len;
+    }
     l->out = out;
     l->stuck = stuck;
     l->done = done;
     l->done_user = user;
-    return exchange(l, READ, l->cmd, (size_t)len, mpsse_i2c_scan_reply_len(&l->scan));
+    return exchange(l, READ, l->scan_cmd, l->scan_len, mpsse_i2c_scan_reply_len(&l->scan));
 }
 
 /* The reply of a read: the reads, and the pins before and after them. */
