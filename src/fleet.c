@@ -39,9 +39,9 @@ struct entry {
     bool missing_logged;
     char hardware_published[48];
     /* hot-plug of a known adapter (a uevent of its /dev/i2c-N, libusb's "left"): polled at once */
-    bool gone_event, back_event; /* seen, the poll still to start */
-    bool event_poll_gone;        /* the poll running was started by a "gone" event */
-    bool skip_next_poll;         /* ... it failed: it stands in for the next regular poll */
+    bool gone_event, back_event;      /* seen, the poll still to start */
+    bool event_poll, event_poll_gone; /* the poll running was started by an event (a "gone") */
+    bool skip_next_poll;              /* ... it stands in for the next regular poll */
 };
 
 struct fleet {
@@ -348,15 +348,18 @@ static void polled(struct adapter *ad, void *user);
  * it takes the place of the adapter's next regular poll, so that comm_lost_polls still counts
  * poll intervals (the distributors go "communications lost" no sooner than without events).
  * Nothing is polled for an adapter not open: its next poll's open() fails as before. "Back": the
- * poll opens the adapter and reads the bus now. A poll still running is left to find it. */
+ * poll opens the adapter and reads the bus now; when it did, it too takes the place of the next
+ * regular poll, so that two polls never come a few ms apart (the same rhythm as without events,
+ * which a replayed trace keeps step with). A poll still running is left to find it. */
 static void event_poll(struct entry *e, bool gone)
 {
     struct adapter *ad = &e->hw;
-    if (ad->polling || ad->link->ops->busy(ad->link) || (gone && !ad->link->open))
+    /* open already for a "back": a regular poll got there first */
+    if (ad->polling || ad->link->ops->busy(ad->link) || gone != ad->link->open)
         return;
+    e->event_poll = true;
     e->event_poll_gone = gone;
-    if (!gone)
-        e->skip_next_poll = false;
+    e->skip_next_poll = false;
     if (gone && e->i2c_bus >= 0)
         i2cdev_link_removed(ad->link); /* the poll's open() then finds the node gone */
     adapter_poll_start(ad, polled, e);
@@ -645,9 +648,9 @@ static void polled(struct adapter *ad, void *user)
     adapter_state(ad, service_published(e->svc), &state);
     service_publish(e->svc, &state);
     check_missing(e->fleet, e);
-    if (e->event_poll_gone && !ad->polling) { /* not a poll refused while it runs (EBUSY) */
-        e->event_poll_gone = false;
-        e->skip_next_poll = ad->last_rc < 0;
+    if (e->event_poll && !ad->polling) { /* not a poll refused while it runs (EBUSY) */
+        e->event_poll = false;
+        e->skip_next_poll = e->event_poll_gone ? ad->last_rc < 0 : ad->last_rc == 0;
     }
 }
 
@@ -655,7 +658,7 @@ void fleet_poll(struct fleet *fleet)
 {
     for (size_t i = 0; i < fleet->n_entries; i++) {
         struct entry *e = &fleet->entries[i];
-        if (e->skip_next_poll) /* a poll after a "gone" event stood in for this one */
+        if (e->skip_next_poll) /* a poll after a hot-plug event stood in for this one */
             e->skip_next_poll = false;
         else
             adapter_poll_start(&e->hw, polled, e);
