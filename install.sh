@@ -159,27 +159,28 @@ rm -f "$DEST/.version-check"
 # --- config.ini: the adapters named with --serial are the daemon's ---------------------------
 # A stock FTDI adapter is claimed only when config.ini has a section for its serial (README,
 # "Which adapters are the daemon's"); --serial writes it, once.
+# section_exists PATTERN: config.ini has a section header matching [PATTERN] (any case, blanks
+# around it allowed); add_section NAME PATTERN writes [NAME] unless one matches, once.
+section_exists() {
+    grep -qi "^[[:space:]]*\[$1[[:space:]]*\]" "$DEST/config.ini"
+}
+add_section() {
+    section_exists "$2" && return 0
+    printf '\n[%s]\n' "$1" >> "$DEST/config.ini"
+    say "added [$1] to $APP/config.ini"
+}
 has_section() {
-    grep -qi "^[[:space:]]*\[ftdi:[[:space:]]*$1[[:space:]]*\]" "$DEST/config.ini"
+    section_exists "ftdi:[[:space:]]*$1"
 }
 for serial in $SERIALS; do
-    if ! has_section "$serial"; then
-        printf '\n[ftdi:%s]\n' "$serial" >> "$DEST/config.ini"
-        say "added [ftdi:$serial] to $APP/config.ini"
-    fi
+    add_section "ftdi:$serial" "ftdi:[[:space:]]*$serial"
 done
-has_i2c_section() {
-    grep -qi "^[[:space:]]*\[i2c:[[:space:]]*0*$1[[:space:]]*\]" "$DEST/config.ini"
-}
 for bus in $I2C_BUSES; do
-    if ! has_i2c_section "$bus"; then
-        printf '\n[i2c:%s]\n' "$bus" >> "$DEST/config.ini"
-        say "added [i2c:$bus] to $APP/config.ini"
-    fi
+    add_section "i2c:$bus" "i2c:[[:space:]]*0*$bus"
 done
 # A named Linux I2C bus needs the i2c-dev module, which Venus OS for Raspberry Pi does not load
 # by itself (README, "Enabling I2C on Venus OS for Raspberry Pi").
-if [ -z "$ROOT" ] && grep -qi '^[[:space:]]*\[i2c:' "$DEST/config.ini" &&
+if [ -z "$ROOT" ] && section_exists 'i2c:[^]]*' &&
     ! ls /dev/i2c-* >/dev/null 2>&1; then
     modprobe i2c-dev 2>/dev/null || say "config.ini names an I2C bus but i2c-dev could not be loaded"
 fi

@@ -635,15 +635,22 @@ static void check_missing(struct fleet *fleet, struct entry *e)
 }
 
 /* An adapter's poll ended: publish it. */
+/* What the adapter is (its chip, the kernel's name for it) is known once it is opened. */
+static void publish_hardware(struct entry *e)
+{
+    struct bus_link_info info;
+    e->hw.link->ops->describe(e->hw.link, &info);
+    if (strcmp(info.hardware, e->hardware_published) == 0)
+        return;
+    snprintf(e->hardware_published, sizeof(e->hardware_published), "%s", info.hardware);
+    service_set_hardware(e->svc, info.connection, info.hardware);
+}
+
 static void polled(struct adapter *ad, void *user)
 {
     struct entry *e = user;
-    struct bus_link_info info;
-    ad->link->ops->describe(ad->link, &info);
-    if (strcmp(info.hardware, e->hardware_published) != 0) {
-        snprintf(e->hardware_published, sizeof(e->hardware_published), "%s", info.hardware);
-        service_set_hardware(e->svc, info.connection, info.hardware);
-    }
+    if (!ad->poll_was_open && ad->link->open)
+        publish_hardware(e);
     struct service_state state;
     adapter_state(ad, service_published(e->svc), &state);
     service_publish(e->svc, &state);

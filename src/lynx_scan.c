@@ -333,10 +333,10 @@ static void poll_adapter(struct scanned_adapter *sa)
     if (rc == -EPROTO) /* the reply parser's verdict: the transport's message is older */
         snprintf(sa->error_text, sizeof(sa->error_text),
                  "unexpected reply from the MPSSE engine (%s)", strerror(-rc));
-    else if (rc < 0)
-        snprintf(sa->error_text, sizeof(sa->error_text), "%s",
-                 sa->hw.link->ops->error(sa->hw.link)[0] ? sa->hw.link->ops->error(sa->hw.link)
-                                                         : strerror(-rc));
+    else if (rc < 0) {
+        const char *why = sa->hw.link->ops->error(sa->hw.link);
+        snprintf(sa->error_text, sizeof(sa->error_text), "%s", why[0] ? why : strerror(-rc));
+    }
     refresh_views(sa);
 }
 

@@ -114,38 +114,42 @@ def service_name(serial):
     return SERVICE_PREFIX + "".join(c if c.isascii() and c.isalnum() else "_" for c in serial)
 
 
-def scenario_for_transport(text):
-    """A scenario's adapters on the transport under test; returns (text, serials declared)."""
+def _rewrite_adapters(text, rewrite):
+    """Each `adapter` line of a scenario or trace through rewrite(words, line) -> (serial,
+    line); returns (text, the serials in order)."""
     out, serials = [], []
     for line in text.splitlines():
         words = line.split("#")[0].split()
         if len(words) >= 2 and words[0] == "adapter":
-            serials.append(words[1])
-            if TRANSPORT == "i2c":
-                keep = [w for w in words[2:] if w.split("=")[0] in I2C_ADAPTER_OPTIONS]
-                line = " ".join(["i2c-adapter", words[1], f"bus={i2c_bus(words[1])}", *keep])
+            serial, line = rewrite(words, line)
+            serials.append(serial)
         out.append(line)
     return "\n".join(out) + "\n", serials
+
+
+def scenario_for_transport(text):
+    """A scenario's adapters on the transport under test; returns (text, serials declared)."""
+    def rewrite(words, line):
+        if TRANSPORT == "i2c":
+            keep = [w for w in words[2:] if w.split("=")[0] in I2C_ADAPTER_OPTIONS]
+            line = " ".join(["i2c-adapter", words[1], f"bus={i2c_bus(words[1])}", *keep])
+        return words[1], line
+    return _rewrite_adapters(text, rewrite)
 
 
 def trace_for_transport(text):
     """A trace's adapters on the transport under test (its `adapter` lines); returns (text,
     serials declared)."""
-    out, serials = [], []
-    for line in text.splitlines():
-        words = line.split("#")[0].split()
-        if len(words) >= 2 and words[0] == "adapter":
-            buses = [int(w[4:]) for w in words if w.startswith("bus=")]
-            if buses:  # recorded on i2c-dev already: the serial that has this bus
-                serial = next((k for k, b in _i2c_buses.items() if b == buses[0]), words[1])
-                _i2c_buses.setdefault(serial, buses[0])
-                serials.append(serial)
-            else:
-                serials.append(words[1])
-                if TRANSPORT == "i2c":
-                    line = f"adapter {words[1]} transport=i2c bus={i2c_bus(words[1])}"
-        out.append(line)
-    return "\n".join(out) + "\n", serials
+    def rewrite(words, line):
+        buses = [int(w[4:]) for w in words if w.startswith("bus=")]
+        if buses:  # recorded on i2c-dev already: the serial that has this bus
+            serial = next((k for k, b in _i2c_buses.items() if b == buses[0]), words[1])
+            _i2c_buses.setdefault(serial, buses[0])
+            return serial, line
+        if TRANSPORT == "i2c":
+            line = f"adapter {words[1]} transport=i2c bus={i2c_bus(words[1])}"
+        return words[1], line
+    return _rewrite_adapters(text, rewrite)
 
 
 def adapter_identity(serial, chip="FT232H"):
