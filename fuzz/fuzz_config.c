@@ -50,8 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_adapter(&cfg.defaults);
         for (size_t i = 0; i < cfg.n_adapters; i++) {
             check(cfg.adapters[i].serial && cfg.adapters[i].serial[0], "adapter without serial");
-            check(config_adapter(&cfg, cfg.adapters[i].serial) == &cfg.adapters[i],
-                  "lookup by serial finds another adapter");
+            const struct config_adapter *a = &cfg.adapters[i];
+            if (a->i2c_bus >= 0) {
+                /* "i2c-N" is how an [i2c:N] section is shown, never an FTDI serial to match. */
+                check(config_i2c_adapter(&cfg, (unsigned)a->i2c_bus) == a,
+                      "lookup by bus finds another adapter");
+                check(config_adapter(&cfg, a->serial) != a, "an FTDI serial matched an i2c bus");
+            } else {
+                check(config_adapter(&cfg, a->serial) == a,
+                      "lookup by serial finds another adapter");
+            }
             check_adapter(&cfg.adapters[i]);
         }
     }

@@ -11,8 +11,11 @@
 #include "log.h"
 #include "name.h"
 
-#define KEY_MAX     64  /* longest key name we recognise is far shorter */
-#define SECTION_MAX 256 /* inih's own limit on a section name is shorter */
+#define KEY_MAX 64 /* longest key name we recognise is far shorter */
+/* inih keeps at most 49 characters of a section name (its MAX_SECTION, 50) and silently cuts
+ * the rest: a longer [ftdi:...] would configure an adapter named by the cut. */
+#define INIH_SECTION_NAME_MAX 49
+#define SECTION_MAX           (INIH_SECTION_NAME_MAX + 1)
 
 /* ---- defaults and lookup -------------------------------------------------------------- */
 
@@ -330,9 +333,12 @@ static char *read_line(char *str, int num, void *stream)
         p->header_line = p->line;
         /* A section counts from its header, keys or not: "[ftdi:X]" alone claims adapter X. */
         const char *end = strchr(bracket, ']');
-        char section[SECTION_MAX];
-        if (end && (size_t)(end - bracket) < sizeof(section)) {
-            snprintf(section, sizeof(section), "%.*s", (int)(end - bracket - 1), bracket + 1);
+        int len = end ? (int)(end - bracket - 1) : -1;
+        if (len > INIH_SECTION_NAME_MAX) {
+            fail(p, "section name too long (at most %d characters)", INIH_SECTION_NAME_MAX);
+        } else if (len >= 0) {
+            char section[SECTION_MAX];
+            snprintf(section, sizeof(section), "%.*s", len, bracket + 1);
             note_section(p, section);
         }
     }
@@ -460,6 +466,13 @@ static struct config_adapter *adapter_for_serial(struct parser *p, const char *s
     if (!grown)
         return NULL;
     cfg->adapters = grown;
+    /* Grown with the adapters, whichever of note_section or handle_entry creates one: inih can
+     * hand a key a section that read_line did not see as a header (it cuts long names). */
+    int *lines = realloc(p->section_line, (cfg->n_adapters + 1) * sizeof(*lines));
+    if (!lines)
+        return NULL;
+    p->section_line = lines;
+    lines[cfg->n_adapters] = p->header_line;
     struct config_adapter *a = &cfg->adapters[cfg->n_adapters];
     adapter_init(a);
     a->i2c_bus = bus;
@@ -571,13 +584,6 @@ static int note_section(struct parser *p, const char *section)
         p->out_of_memory = true;
         return -1;
     }
-    int *grown = realloc(p->section_line, cfg->n_adapters * sizeof(*grown));
-    if (!grown) {
-        p->out_of_memory = true;
-        return -1;
-    }
-    p->section_line = grown;
-    grown[cfg->n_adapters - 1] = p->header_line;
     return 0;
 }
 

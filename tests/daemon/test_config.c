@@ -491,6 +491,25 @@ Test(config, a_second_section_for_the_same_serial_is_refused_naming_both_lines)
     cr_assert_neq(config_adapter(&cfg, "Y"), &cfg.defaults);
 }
 
+/* inih cuts a section name at 49 characters and hands its keys the cut name: found by the config
+ * fuzzer, when a later [ftdi:<the cut name>] read past the table of section lines. */
+Test(config, section_names_longer_than_inih_keeps_are_refused_not_cut)
+{
+    char text[512];
+    const char *cut =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVW"; /* "ftdi:" + 44 of it: inih's cut */
+    snprintf(text, sizeof(text),
+             "[ftdi:A]\ndistributorAInstalled = 1\n[ftdi:%sXYZ]\ndistributorBInstalled = 1\n"
+             "[ftdi:%.44s]\ndistributorCInstalled = 1\n",
+             cut, cut);
+    assert_fails(text, "test.ini:3: section name too long (at most 49 characters) (and 1 more "
+                       "error)");
+    snprintf(text, sizeof(text), "[ftdi:%.44s]\ndistributorCInstalled = 1\n", cut);
+    cr_assert_eq(load(text), 0, "49 characters are kept: %s", cfg.error);
+    cr_assert_eq(cfg.n_adapters, 1);
+    cr_assert_eq(strlen(cfg.adapters[0].serial), 44);
+}
+
 Test(config, inline_comments_and_colons_work_like_configparser)
 {
     cr_assert_eq(load("[ftdi:X]\ndistributorAFuse1Name: Solar ; the roof\n"), 0, "%s", cfg.error);
