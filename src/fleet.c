@@ -403,11 +403,8 @@ static void on_uevent(void *user, const struct uevent *ev)
         return;
     for (size_t i = 0; i < fleet->n_entries; i++) {
         struct entry *e = &fleet->entries[i];
-        char name[16];
-        if (e->i2c_bus < 0)
-            continue;
-        snprintf(name, sizeof(name), "i2c-%d", e->i2c_bus);
-        if (strcmp(ev->devname, name) != 0 && strcmp(ev->kernel, name) != 0)
+        const char *name = e->hw.link->name; /* "i2c-N" */
+        if (e->i2c_bus < 0 || (strcmp(ev->devname, name) != 0 && strcmp(ev->kernel, name) != 0))
             continue;
         log_debug("uevent: %s %s", ev->action_name, name);
         hotplug_event(fleet, e, ev->action == UEVENT_REMOVE);
@@ -634,7 +631,6 @@ static void check_missing(struct fleet *fleet, struct entry *e)
              (unsigned long long)e->hw.counters.polls, fleet->present[0] ? fleet->present : "none");
 }
 
-/* An adapter's poll ended: publish it. */
 /* What the adapter is (its chip, the kernel's name for it) is known once it is opened. */
 static void publish_hardware(struct entry *e)
 {
@@ -646,6 +642,7 @@ static void publish_hardware(struct entry *e)
     service_set_hardware(e->svc, info.connection, info.hardware);
 }
 
+/* An adapter's poll ended: publish it. */
 static void polled(struct adapter *ad, void *user)
 {
     struct entry *e = user;

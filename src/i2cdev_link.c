@@ -24,7 +24,6 @@ struct i2cdev_link {
     unsigned bus;
     int fd; /* -1 when closed */
     enum read_method method;
-    unsigned long ioctls;
     char adapter_name[48];
     char error[ERROR_MAX];
 };
@@ -67,7 +66,6 @@ static int fail(struct i2cdev_link *l, int rc, const char *what)
 
 static int io(struct i2cdev_link *l, unsigned long request, void *arg)
 {
-    l->ioctls++;
     return ioctl(l->fd, request, arg) < 0 ? -errno : 0;
 }
 
@@ -268,10 +266,7 @@ void i2cdev_link_removed(struct bus_link *link)
     struct i2cdev_link *l = from_base(link);
     close_fd(l);
     l->base.unplugged = true;
-    snprintf(l->error, sizeof(l->error), "/dev/i2c-%u was removed", l->bus);
-}
-
-unsigned long i2cdev_link_ioctls(const struct bus_link *link)
-{
-    return from_const(link)->ioctls;
+    char path[32];
+    i2cdev_path(l->bus, path, sizeof(path));
+    snprintf(l->error, sizeof(l->error), "%s was removed", path);
 }

@@ -41,7 +41,4 @@ int i2cdev_adapter_name(unsigned bus, char *buf, size_t size);
  * (a CP2112 unplugged) waits for. */
 void i2cdev_link_removed(struct bus_link *link);
 
-/* Ioctls made since the link was created (for lynx-scan's and the benchmark's figures). */
-unsigned long i2cdev_link_ioctls(const struct bus_link *link);
-
 #endif

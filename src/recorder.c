@@ -317,12 +317,20 @@ uint64_t recorder_file_bytes(const struct recorder *rec)
     return rec->bytes;
 }
 
-static struct recorded_adapter *find_adapter(struct recorder *rec, const char *serial,
-                                             const char *attributes)
+static struct recorded_adapter *known_adapter(struct recorder *rec, const char *serial)
 {
     for (size_t i = 0; i < rec->n_adapters; i++)
         if (strcmp(rec->adapters[i].serial, serial) == 0)
             return &rec->adapters[i];
+    return NULL;
+}
+
+static struct recorded_adapter *find_adapter(struct recorder *rec, const char *serial,
+                                             const char *attributes)
+{
+    struct recorded_adapter *known = known_adapter(rec, serial);
+    if (known)
+        return known;
     if (rec->n_adapters == RECORDER_MAX_ADAPTERS || !serial[0] ||
         strlen(serial) >= BUS_LINK_NAME_MAX || strpbrk(serial, " \t\r\n#") ||
         strlen(attributes) >= RECORDER_ATTRIBUTES_MAX || strpbrk(attributes, "\r\n#"))
@@ -477,10 +485,13 @@ void recorder_adapter_observer(void *user, const struct adapter *ad, bool was_op
         obs.reopened = !was_open;
         obs.error = rc < 0 ? rc : -EIO;
     }
-    struct bus_link_info info;
-    char attributes[RECORDER_ATTRIBUTES_MAX];
-    ad->link->ops->describe(ad->link, &info);
-    snprintf(attributes, sizeof(attributes), "transport=%s %s", info.transport, info.trace);
+    /* the attributes only declare an adapter: described once, not at every poll */
+    char attributes[RECORDER_ATTRIBUTES_MAX] = "";
+    if (!known_adapter(user, ad->link->name)) {
+        struct bus_link_info info;
+        ad->link->ops->describe(ad->link, &info);
+        snprintf(attributes, sizeof(attributes), "transport=%s %s", info.transport, info.trace);
+    }
     recorder_observe(user, monotonic_ms(), ad->link->name, attributes, &obs);
 }
 

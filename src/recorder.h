@@ -75,9 +75,10 @@ int recorder_sync(struct recorder *rec);
 /* Writes the pending `same` counts, flushes, fsyncs and closes. NULL is fine. */
 void recorder_close(struct recorder *rec);
 
-/* Records one poll of the adapter with this serial (or i2c-dev name; attributes for its
- * declaration line: "transport=ftdi vid=0x0403 pid=0xd4f8", "transport=i2c bus=1") taken at
- * now_ms (CLOCK_MONOTONIC milliseconds). Returns 0, or a negative errno once recording stopped. */
+/* Records one poll of the adapter with this serial (or i2c-dev name) taken at now_ms
+ * (CLOCK_MONOTONIC milliseconds). attributes, for its declaration line ("transport=ftdi
+ * vid=0x0403 pid=0xd4f8", "transport=i2c bus=1"), are read at its first poll only. Returns 0, or a
+ * negative errno once recording stopped. */
 int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial,
                      const char *attributes, const struct recorder_observation *obs);
 
