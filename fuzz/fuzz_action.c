@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "action.h"
+#include "run/action.h"
 #include "fuzz_util.h"
 
 #define MAX_WORDS 16

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "daemon/config.h"
 #include "fuzz_util.h"
 
-static void check_adapter(const struct config_adapter *a)
+static void check_adapter(const struct config_section *a)
 {
     check(name_check(a->name, NAME_CUSTOM_MAX_CHARS, NULL) == NAME_OK,
           "a loaded adapter name is not valid");
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fclose(f);
     if (rc < 0) {
         check(cfg.error[0] != '\0', "a failed load left no message");
-        check(cfg.n_adapters == 0 && cfg.adapters == NULL, "a failed load kept adapters");
+        check(cfg.n_sections == 0 && cfg.sections == NULL, "a failed load kept adapters");
     } else {
         check(cfg.error[0] == '\0', "a good load left a message");
         check(cfg.poll_interval_ms >= CONFIG_TEST_POLL_INTERVAL_MS_MIN &&
@@ -48,19 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               "comm_lost_polls out of range");
         check(cfg.n_usb_ids >= 1 && cfg.n_usb_ids <= CONFIG_MAX_USB_IDS, "no USB id to look for");
         check_adapter(&cfg.defaults);
-        for (size_t i = 0; i < cfg.n_adapters; i++) {
-            check(cfg.adapters[i].serial && cfg.adapters[i].serial[0], "adapter without serial");
-            const struct config_adapter *a = &cfg.adapters[i];
+        for (size_t i = 0; i < cfg.n_sections; i++) {
+            check(cfg.sections[i].serial && cfg.sections[i].serial[0], "adapter without serial");
+            const struct config_section *a = &cfg.sections[i];
             if (a->i2c_bus >= 0) {
                 /* "i2c-N" is how an [i2c:N] section is shown, never an FTDI serial to match. */
-                check(config_i2c_adapter(&cfg, (unsigned)a->i2c_bus) == a,
+                check(config_i2c_section(&cfg, (unsigned)a->i2c_bus) == a,
                       "lookup by bus finds another adapter");
-                check(config_adapter(&cfg, a->serial) != a, "an FTDI serial matched an i2c bus");
+                check(config_ftdi_section(&cfg, a->serial) != a,
+                      "an FTDI serial matched an i2c bus");
             } else {
-                check(config_adapter(&cfg, a->serial) == a,
+                check(config_ftdi_section(&cfg, a->serial) == a,
                       "lookup by serial finds another adapter");
             }
-            check_adapter(&cfg.adapters[i]);
+            check_adapter(&cfg.sections[i]);
         }
     }
     config_free(&cfg);

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "log.h"
+#include "base/log.h"
 
 void log_set_verbose(bool verbose)
 {

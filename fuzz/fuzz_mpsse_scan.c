@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpsse_i2c.h"
+#include "transport/mpsse/mpsse_i2c.h"
 #include "fuzz_util.h"
 
 #define HEADER 15

@@ -17,8 +17,8 @@
 
 #include <dbus/dbus.h>
 
-#include "config.h"
-#include "vedbus.h"
+#include "daemon/config.h"
+#include "venus/vedbus.h"
 #include "fuzz_util.h"
 
 #define MAX_NODES    64

@@ -7,11 +7,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "mpsse_usb.h"
-#include "i2c_bus.h"
-#include "lynx_slave.h"
-#include "mpsse.h"
-#include "mpsse_i2c.h"
+#include "transport/mpsse/ftdi_usb.h"
+#include "model/i2c_bus.h"
+#include "model/lynx_slave.h"
+#include "model/mpsse.h"
+#include "transport/mpsse/mpsse_i2c.h"
 
 #define PIN_SCL   0x01u
 #define PIN_SDA_O 0x02u
@@ -321,13 +321,13 @@ Test(bus_robustness, ft2232h_stuck_sda_shows_in_the_scan_levels_and_recovery_fre
 
 Test(bus_robustness, chip_is_told_by_bcd_device)
 {
-    cr_expect_eq(mpsse_usb_chip_from_bcd(0x0900), FTDI_CHIP_FT232H);
-    cr_expect_eq(mpsse_usb_chip_from_bcd(0x0700), FTDI_CHIP_FT2232H);
-    cr_expect_eq(mpsse_usb_chip_from_bcd(0x0800), FTDI_CHIP_FT4232H);
-    cr_expect_eq(mpsse_usb_chip_from_bcd(0x0600), FTDI_CHIP_UNKNOWN, "FT232R: no MPSSE");
-    cr_expect_eq(mpsse_usb_chip_from_bcd(0x0500), FTDI_CHIP_UNKNOWN, "FT2232D: no 3-phase clock");
-    cr_expect_eq(mpsse_usb_chip_from_bcd(0x1000), FTDI_CHIP_UNKNOWN, "FT-X");
-    cr_expect_str_eq(mpsse_usb_chip_name(FTDI_CHIP_FT2232H), "FT2232H");
-    cr_expect_str_eq(mpsse_usb_chip_name(FTDI_CHIP_FT4232H), "FT4232H");
-    cr_expect_str_eq(mpsse_usb_chip_name(FTDI_CHIP_FT232H), "FT232H");
+    cr_expect_eq(ftdi_usb_chip_from_bcd(0x0900), FTDI_CHIP_FT232H);
+    cr_expect_eq(ftdi_usb_chip_from_bcd(0x0700), FTDI_CHIP_FT2232H);
+    cr_expect_eq(ftdi_usb_chip_from_bcd(0x0800), FTDI_CHIP_FT4232H);
+    cr_expect_eq(ftdi_usb_chip_from_bcd(0x0600), FTDI_CHIP_UNKNOWN, "FT232R: no MPSSE");
+    cr_expect_eq(ftdi_usb_chip_from_bcd(0x0500), FTDI_CHIP_UNKNOWN, "FT2232D: no 3-phase clock");
+    cr_expect_eq(ftdi_usb_chip_from_bcd(0x1000), FTDI_CHIP_UNKNOWN, "FT-X");
+    cr_expect_str_eq(ftdi_usb_chip_name(FTDI_CHIP_FT2232H), "FT2232H");
+    cr_expect_str_eq(ftdi_usb_chip_name(FTDI_CHIP_FT4232H), "FT4232H");
+    cr_expect_str_eq(ftdi_usb_chip_name(FTDI_CHIP_FT232H), "FT232H");
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "daemon/config.h"
 
 static struct config cfg;
 static char warnings[4096];
@@ -20,8 +20,8 @@ static void setup(void)
 static void teardown(void)
 {
     config_free(&cfg);
-    cr_assert_eq(cfg.n_adapters, 0);
-    cr_assert_null(cfg.adapters);
+    cr_assert_eq(cfg.n_sections, 0);
+    cr_assert_null(cfg.sections);
 }
 
 TestSuite(config, .init = setup, .fini = teardown);
@@ -52,7 +52,7 @@ static void assert_fails(const char *text, const char *error)
 {
     cr_assert_eq(load(text), -EINVAL, "should fail: %s", text);
     cr_assert_str_eq(cfg.error, error);
-    cr_assert_eq(cfg.n_adapters, 0, "a failed load keeps nothing");
+    cr_assert_eq(cfg.n_sections, 0, "a failed load keeps nothing");
 }
 
 /* The original project's config.sample.ini, byte for byte. */
@@ -97,7 +97,7 @@ Test(config, defaults_poll_every_second_at_100khz_and_look_for_both_pids)
     cr_assert_eq(cfg.usb_ids[0].pid, 0xD4F8);
     cr_assert_eq(cfg.usb_ids[1].vid, 0x0403);
     cr_assert_eq(cfg.usb_ids[1].pid, 0x6014);
-    const struct config_adapter *a = config_adapter(&cfg, "ANY");
+    const struct config_section *a = config_ftdi_section(&cfg, "ANY");
     cr_assert_eq(a, &cfg.defaults);
     cr_assert_str_eq(a->name, "");
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
@@ -122,8 +122,8 @@ Test(config, original_sample_loads_unchanged_with_swapped_ids_fixed)
                                "[ftdi:FT8ZT9MF], ignored (fuses are numbered 0-3)") != NULL,
               "%s", warnings);
 
-    cr_assert_eq(cfg.n_adapters, 1);
-    const struct config_adapter *a = config_adapter(&cfg, "FT8ZT9MF");
+    cr_assert_eq(cfg.n_sections, 1);
+    const struct config_section *a = config_ftdi_section(&cfg, "FT8ZT9MF");
     cr_assert_neq(a, &cfg.defaults);
     cr_assert_str_eq(a->serial, "FT8ZT9MF");
     cr_assert_str_eq(a->name, "My Lynx Distributor");
@@ -140,17 +140,17 @@ Test(config, original_sample_loads_unchanged_with_swapped_ids_fixed)
     cr_assert_not(da->fuse_installed[2]);
     cr_assert_not(da->fuse_installed[3]);
     cr_assert(a->distributor[1].fuse_installed[2], "other distributors keep the default");
-    cr_assert_eq(config_adapter(&cfg, "FT8ZT9MG"), &cfg.defaults);
-    cr_assert_eq(config_adapter(&cfg, "ft8zt9mf"), a, "serials match in any case");
+    cr_assert_eq(config_ftdi_section(&cfg, "FT8ZT9MG"), &cfg.defaults);
+    cr_assert_eq(config_ftdi_section(&cfg, "ft8zt9mf"), a, "serials match in any case");
 }
 
 Test(config, near_miss_section_names_name_the_adapter_they_mean)
 {
     cr_assert_eq(load("[ftdi: lynx0001 ]\nname = Port\n[FTDI:LYNX0002]\nname = Starboard\n"), 0,
                  "%s", cfg.error);
-    cr_assert_str_eq(config_adapter(&cfg, "LYNX0001")->name, "Port");
-    cr_assert_str_eq(config_adapter(&cfg, "LYNX0001")->serial, "lynx0001");
-    cr_assert_str_eq(config_adapter(&cfg, "lynx0002")->name, "Starboard");
+    cr_assert_str_eq(config_ftdi_section(&cfg, "LYNX0001")->name, "Port");
+    cr_assert_str_eq(config_ftdi_section(&cfg, "LYNX0001")->serial, "lynx0001");
+    cr_assert_str_eq(config_ftdi_section(&cfg, "lynx0002")->name, "Starboard");
     assert_fails("[ftdi:LYNX0001]\nname = a\n[ftdi: lynx0001]\nname = b\n",
                  "test.ini:3: [ftdi: lynx0001] again (first at line 1): write each adapter's keys "
                  "in one section (and 1 more error)");
@@ -179,12 +179,13 @@ Test(config, every_boolean_spelling_of_configparser_is_accepted)
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
         snprintf(text, sizeof(text), "[ftdi:X]\ndistributorCInstalled = %s\n", yes[i]);
         cr_assert_eq(load(text), 0, "%s: %s", yes[i], cfg.error);
-        cr_assert(config_adapter(&cfg, "X")->distributor[2].installed, "%s", yes[i]);
+        cr_assert(config_ftdi_section(&cfg, "X")->distributor[2].installed, "%s", yes[i]);
     }
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
         snprintf(text, sizeof(text), "[ftdi:X]\ndistributorCFuse2Installed = %s\n", no[i]);
         cr_assert_eq(load(text), 0, "%s: %s", no[i], cfg.error);
-        cr_assert_not(config_adapter(&cfg, "X")->distributor[2].fuse_installed[2], "%s", no[i]);
+        cr_assert_not(config_ftdi_section(&cfg, "X")->distributor[2].fuse_installed[2], "%s",
+                      no[i]);
     }
 }
 
@@ -193,7 +194,7 @@ Test(config, key_names_are_case_insensitive_like_configparser)
     cr_assert_eq(load("[ftdi:X]\nDISTRIBUTORBFUSE3NAME = Shore\ndistributorbupsidedown = yes\n"
                       "Mounted_Upside_Down = no\n[general]\nPOLL_INTERVAL_MS = 500\n"),
                  0, "%s", cfg.error);
-    const struct config_adapter *a = config_adapter(&cfg, "X");
+    const struct config_section *a = config_ftdi_section(&cfg, "X");
     cr_assert_str_eq(a->distributor[1].fuse_name[3], "Shore");
     cr_assert(a->distributor[1].upside_down);
     cr_assert_eq(cfg.poll_interval_ms, 500);
@@ -203,7 +204,7 @@ Test(config, per_distributor_upside_down_overrides_the_adapter_setting)
 {
     cr_assert_eq(load("[ftdi:X]\nmounted_upside_down = true\ndistributorBUpsideDown = false\n"), 0,
                  "%s", cfg.error);
-    const struct config_adapter *a = config_adapter(&cfg, "X");
+    const struct config_section *a = config_ftdi_section(&cfg, "X");
     cr_assert(a->distributor[0].upside_down);
     cr_assert_not(a->distributor[1].upside_down);
     cr_assert(a->distributor[2].upside_down);
@@ -325,7 +326,8 @@ Test(config, fuse_name_of_16_characters_is_kept_however_many_bytes)
 {
     /* 16 characters, 32 bytes of UTF-8: counted as gui-v2 counts them. */
     cr_assert_eq(load("[ftdi:X]\ndistributorBFuse1Name = ÄÖÜäöüÄÖÜäöüÄÖÜä\n"), 0, "%s", cfg.error);
-    cr_assert_str_eq(config_adapter(&cfg, "X")->distributor[1].fuse_name[1], "ÄÖÜäöüÄÖÜäöüÄÖÜä");
+    cr_assert_str_eq(config_ftdi_section(&cfg, "X")->distributor[1].fuse_name[1],
+                     "ÄÖÜäöüÄÖÜäöüÄÖÜä");
 }
 
 Test(config, custom_name_is_limited_to_32_characters)
@@ -356,7 +358,7 @@ Test(config, unknown_sections_and_keys_warn_with_file_and_line_and_are_ignored)
               "%s", warnings);
     cr_assert(strstr(warnings, "test.ini:8: unknown key 'distributorAFuse0Colour'"), "%s",
               warnings);
-    cr_assert_eq(cfg.n_adapters, 1);
+    cr_assert_eq(cfg.n_sections, 1);
 }
 
 Test(config, duplicate_keys_fail_like_configparser_strict_mode)
@@ -466,9 +468,9 @@ Test(config, default_section_applies_to_adapters_that_do_not_override)
                                "[ftdi:TWO]\n"
                                "distributorAFuse2Name = Charger\n";
     cr_assert_eq(load(text), 0, "%s", cfg.error);
-    const struct config_adapter *one = config_adapter(&cfg, "ONE");
-    const struct config_adapter *two = config_adapter(&cfg, "TWO");
-    const struct config_adapter *other = config_adapter(&cfg, "THREE");
+    const struct config_section *one = config_ftdi_section(&cfg, "ONE");
+    const struct config_section *two = config_ftdi_section(&cfg, "TWO");
+    const struct config_section *other = config_ftdi_section(&cfg, "THREE");
     cr_assert_not(one->distributor[0].installed, "own value wins, whatever the order");
     cr_assert(two->distributor[0].installed);
     cr_assert(other->distributor[0].installed);
@@ -487,8 +489,8 @@ Test(config, a_second_section_for_the_same_serial_is_refused_naming_both_lines)
                  "test.ini:5: [ftdi:X] again (first at line 1): write each adapter's keys in one "
                  "section");
     cr_assert_eq(load("[ftdi:X]\ndistributorAInstalled = 1\n[ftdi:Y]\n"), 0, "%s", cfg.error);
-    cr_assert_eq(cfg.n_adapters, 2, "a section without keys still names its adapter");
-    cr_assert_neq(config_adapter(&cfg, "Y"), &cfg.defaults);
+    cr_assert_eq(cfg.n_sections, 2, "a section without keys still names its adapter");
+    cr_assert_neq(config_ftdi_section(&cfg, "Y"), &cfg.defaults);
 }
 
 /* inih cuts a section name at 49 characters and hands its keys the cut name: found by the config
@@ -506,14 +508,14 @@ Test(config, section_names_longer_than_inih_keeps_are_refused_not_cut)
                        "error)");
     snprintf(text, sizeof(text), "[ftdi:%.44s]\ndistributorCInstalled = 1\n", cut);
     cr_assert_eq(load(text), 0, "49 characters are kept: %s", cfg.error);
-    cr_assert_eq(cfg.n_adapters, 1);
-    cr_assert_eq(strlen(cfg.adapters[0].serial), 44);
+    cr_assert_eq(cfg.n_sections, 1);
+    cr_assert_eq(strlen(cfg.sections[0].serial), 44);
 }
 
 Test(config, inline_comments_and_colons_work_like_configparser)
 {
     cr_assert_eq(load("[ftdi:X]\ndistributorAFuse1Name: Solar ; the roof\n"), 0, "%s", cfg.error);
-    cr_assert_str_eq(config_adapter(&cfg, "X")->distributor[0].fuse_name[1], "Solar");
+    cr_assert_str_eq(config_ftdi_section(&cfg, "X")->distributor[0].fuse_name[1], "Solar");
 }
 
 Test(config, missing_file_reports_path_and_errno)
@@ -531,17 +533,17 @@ Test(config, repo_sample_file_loads_cleanly)
     cr_assert_eq(cfg.i2c_speed_khz, 100);
     cr_assert_eq(cfg.comm_lost_polls, 3);
     /* a fresh install names no adapter: no phantom service, no alarm for an example serial */
-    cr_assert_eq(cfg.n_adapters, 0);
+    cr_assert_eq(cfg.n_sections, 0);
 }
 
 Test(config, reload_releases_the_previous_adapters)
 {
     cr_assert_eq(load("[ftdi:A]\nname = a\n[ftdi:B]\nname = b\n"), 0);
-    cr_assert_eq(cfg.n_adapters, 2);
+    cr_assert_eq(cfg.n_sections, 2);
     cr_assert_eq(load("[ftdi:C]\nname = c\n"), 0);
-    cr_assert_eq(cfg.n_adapters, 1);
-    cr_assert_eq(config_adapter(&cfg, "A"), &cfg.defaults);
-    cr_assert_str_eq(config_adapter(&cfg, "C")->name, "c");
+    cr_assert_eq(cfg.n_sections, 1);
+    cr_assert_eq(config_ftdi_section(&cfg, "A"), &cfg.defaults);
+    cr_assert_str_eq(config_ftdi_section(&cfg, "C")->name, "c");
     cr_assert_str_eq(cfg.error, "");
 }
 
@@ -552,20 +554,21 @@ Test(config, i2c_sections_name_linux_buses_apart_from_ftdi_serials)
                       "[i2c: 12 ]\n"
                       "[ftdi:i2c-1]\nname = FTDI serial like a bus\n"),
                  0, "%s", cfg.error);
-    cr_assert_eq(cfg.n_adapters, 3);
-    const struct config_adapter *pi = config_i2c_adapter(&cfg, 1);
+    cr_assert_eq(cfg.n_sections, 3);
+    const struct config_section *pi = config_i2c_section(&cfg, 1);
     cr_assert_str_eq(pi->serial, "i2c-1");
     cr_assert_eq(pi->i2c_bus, 1);
     cr_assert_str_eq(pi->name, "Pi bus");
     cr_assert(pi->distributor[0].installed);
     cr_assert(pi->distributor[1].installed, "[DEFAULT] applies to i2c sections too");
-    cr_assert_eq(config_i2c_adapter(&cfg, 12)->i2c_bus, 12, "blanks around the number are fine");
-    cr_assert_eq(config_i2c_adapter(&cfg, 2), &cfg.defaults);
+    cr_assert_eq(config_i2c_section(&cfg, 12)->i2c_bus, 12, "blanks around the number are fine");
+    cr_assert_eq(config_i2c_section(&cfg, 2), &cfg.defaults);
     /* the FTDI serial "i2c-1" and the bus 1 are different adapters */
-    const struct config_adapter *ftdi = config_adapter(&cfg, "i2c-1");
+    const struct config_section *ftdi = config_ftdi_section(&cfg, "i2c-1");
     cr_assert_eq(ftdi->i2c_bus, -1);
     cr_assert_str_eq(ftdi->name, "FTDI serial like a bus");
-    cr_assert_eq(config_adapter(&cfg, "I2C-12"), &cfg.defaults, "a bus is never an FTDI serial");
+    cr_assert_eq(config_ftdi_section(&cfg, "I2C-12"), &cfg.defaults,
+                 "a bus is never an FTDI serial");
 }
 
 Test(config, bad_i2c_sections_fail_with_the_line_and_what_a_bus_number_is)

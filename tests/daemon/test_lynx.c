@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "lynx.h"
+#include "lynx/lynx.h"
 
 /* An independent formulation of the decoding, written from the published side: published fuse j
  * of an upside-down distributor is status bit 7 - j, otherwise bit 4 + j. */

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mainloop.h"
+#include "base/mainloop.h"
 
 static struct mainloop *loop;
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpsse_i2c.h"
+#include "transport/mpsse/mpsse_i2c.h"
 
 /* A small line-level reading of a command buffer, independent of the builder: tracks what SCL
  * and SDA do (as driven by the master) and records the I2C events in order. */

@@ -1,7 +1,8 @@
-/* The name rules (src/name.h): UTF-8, controls, bidi overrides, length as gui-v2 counts it. */
+/* The name rules (src/venus/name.h): UTF-8, controls, bidi overrides, length as gui-v2 counts it.
+ */
 #include <criterion/criterion.h>
 
-#include "name.h"
+#include "venus/name.h"
 
 static enum name_check fuse(const char *s)
 {

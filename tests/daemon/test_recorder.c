@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "recorder.h"
+#include "daemon/recorder.h"
 
 static char dir[] = "/tmp/lynx-recorder-XXXXXX";
 static char path[128], old_path[140];

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mainloop.h"
-#include "settings.h"
+#include "base/mainloop.h"
+#include "venus/settings.h"
 
 #define MAX_CLIENTS 2
 #define MAX_REPORTS 32

@@ -1,7 +1,7 @@
 /* The tracker: confirmation, corrupt reads, connection-lost counting and held alarms. */
 #include <criterion/criterion.h>
 
-#include "tracker.h"
+#include "lynx/tracker.h"
 
 #define LOST_AFTER 3
 

@@ -1,5 +1,5 @@
-/* The uevent parser (src/uevent_monitor.h): the kernel's format and libudev's, who may send
- * which, and messages that are cut, oversized, garbage or incomplete. Every message is parsed
+/* The uevent parser (src/transport/uevent_monitor.h): the kernel's format and libudev's, who may
+ * send which, and messages that are cut, oversized, garbage or incomplete. Every message is parsed
  * from a heap copy of exactly its length, so a read past it is caught by the sanitizers and
  * valgrind. */
 #include <criterion/criterion.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "uevent_monitor.h"
+#include "transport/uevent_monitor.h"
 
 static const struct uevent_sender KERNEL = {.netlink = true, .pid = 0};
 /* what umockdev's recvmsg makes of the testbed's sender: pid 0, groups 2, uid 0 */

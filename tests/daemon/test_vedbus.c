@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mainloop.h"
-#include "vedbus.h"
+#include "base/mainloop.h"
+#include "venus/vedbus.h"
 
 #define SERVICE     "com.victronenergy.battery.lynxtest"
 #define BUSITEM     "com.victronenergy.BusItem"

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Adapters in the field: which adapters the daemon claims, how it serves configured adapters that
-are missing, and what it retries (src/fleet.h), end to end under lynx-sim on a private D-Bus.
+are missing, and what it retries (src/daemon/fleet.h), end to end under lynx-sim on a private D-Bus.
 
   test_adapters.py TEST_NAME      (meson runs one test per name; exit 0 / 1 / 77 = skip)
 """

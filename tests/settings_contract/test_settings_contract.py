@@ -1,4 +1,4 @@
-"""The settings contract: what the daemon (src/settings.c) and its tests rely on of
+"""The settings contract: what the daemon (src/venus/settings.c) and its tests rely on of
 com.victronenergy.settings, asserted the same way against Victron's real localsettings and
 against our stand-in (tests/settings_standin).
 

@@ -59,7 +59,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mainloop.h"
+#include "base/mainloop.h"
 
 #define SERVICE_NAME       "com.victronenergy.settings"
 #define BUSITEM_INTERFACE  "com.victronenergy.BusItem"

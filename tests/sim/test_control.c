@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "run/control.h"
 
 static char dir[64], path[128];
 static struct sim_control *ctl;

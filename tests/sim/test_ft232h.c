@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ft232h.h"
-#include "i2c_bus.h"
+#include "model/ft232h.h"
+#include "model/i2c_bus.h"
 
 #define MS       1000000ull
 #define T0       (1000 * MS) /* an arbitrary CLOCK_MONOTONIC start */

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "i2c_bus.h"
+#include "model/i2c_bus.h"
 
 /* A scripted device: pulls the lines when told to and logs what the bus shows it.
  * Log: 'S' start, 'P' stop, '0'/'1' SCL rise with the sampled SDA, 'f' SCL fall. */

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "i2c_timing.h"
+#include "model/i2c_timing.h"
 
 #define BIT(rule) (1u << (rule))
 

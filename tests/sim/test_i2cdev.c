@@ -7,9 +7,9 @@
 #include <linux/i2c.h>
 #include <string.h>
 
-#include "i2c_bus.h"
-#include "i2cdev.h"
-#include "lynx_slave.h"
+#include "model/i2c_bus.h"
+#include "model/i2cdev.h"
+#include "model/lynx_slave.h"
 
 static struct sim_i2c_bus *bus;
 static struct sim_lynx *lynx_a, *lynx_c;

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "i2c_bus.h"
-#include "lynx_slave.h"
+#include "model/i2c_bus.h"
+#include "model/lynx_slave.h"
 
 static struct sim_i2c_bus *bus;
 static struct sim_lynx *lynx;

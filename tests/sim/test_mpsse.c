@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "i2c_bus.h"
-#include "lynx_slave.h"
-#include "mpsse.h"
+#include "model/i2c_bus.h"
+#include "model/lynx_slave.h"
+#include "model/mpsse.h"
 
 /* --- reply capture --- */
 

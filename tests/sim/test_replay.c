@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hardware.h"
-#include "lynx_slave.h"
-#include "recorder.h"
-#include "replay.h"
+#include "run/hardware.h"
+#include "model/lynx_slave.h"
+#include "daemon/recorder.h"
+#include "run/replay.h"
 
 static int parse(const char *text, struct sim_trace *t, char *err, size_t errlen)
 {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "hardware.h"
-#include "scenario.h"
+#include "run/hardware.h"
+#include "run/scenario.h"
 
 static int parse_text(const char *text, struct sim_scenario *sc, char *err, size_t errlen)
 {

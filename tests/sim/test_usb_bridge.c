@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ft232h.h"
-#include "usb_bridge.h"
+#include "model/ft232h.h"
+#include "front/usb_bridge.h"
 
 #define TIMEOUT_MS 2000
 #define VENDOR_OUT (LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_ENDPOINT_OUT)

@@ -1,0 +1,509 @@
+#include "run/hardware.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+static void apply_distributor_spec(struct sim_lynx *lynx, const struct sim_distributor_spec *d,
+                                   struct sim_i2c_bus *bus)
+{
+    for (int f = 0; f < 4; f++)
+        sim_lynx_set_fuse_open(lynx, f + 1, d->fuse_open[f]);
+    sim_lynx_set_supply(lynx, d->supply);
+    sim_lynx_set_powered(lynx, d->powered);
+    if (d->present)
+        sim_lynx_attach(lynx, bus);
+}
+
+/* First violation of each timing rule on an adapter's bus: one line, then only counted. */
+static void report_timing(void *ctx, enum sim_i2c_rule rule, uint64_t measured_ns,
+                          uint64_t minimum_ns, enum sim_i2c_mode mode)
+{
+    const struct sim_adapter *a = ctx;
+    fprintf(stderr,
+            "lynx-sim: %s: I2C timing: %s of %" PRIu64 " ns, below the %s-mode minimum of %" PRIu64
+            " ns%s (logged once; every one is counted in the stats)\n",
+            a->spec.serial, sim_i2c_rule_name(rule), measured_ns, sim_i2c_mode_name(mode),
+            minimum_ns,
+            sim_i2c_bus_strict(a->bus) ? "; strict timing: a START or address byte so timed is "
+                                         "not acknowledged"
+                                       : "");
+}
+
+static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *spec)
+{
+    a->spec = *spec;
+    a->bus = sim_i2c_bus_new();
+    if (!a->bus)
+        return -ENOMEM;
+    sim_i2c_bus_set_timing(a->bus, spec->i2c_mode, spec->strict_timing);
+    sim_i2c_bus_on_violation(a->bus, report_timing, a);
+    if (spec->transport == SIM_TRANSPORT_I2C) {
+        struct sim_i2cdev_config cfg = {
+            .funcs = spec->i2c_funcs, .nack_errno = spec->nack_errno, .mode = spec->i2c_mode};
+        a->i2c = sim_i2cdev_new(a->bus, &cfg);
+    } else {
+        struct sim_ft232h_config cfg = {
+            .vid = spec->vid, .pid = spec->pid, .serial = spec->serial, .chip = spec->chip};
+        a->dev = sim_ft232h_new(&cfg, a->bus);
+    }
+    if (!a->dev && !a->i2c)
+        return -ENOMEM;
+    for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++) {
+        if (!spec->distributors[i].declared)
+            continue;
+        a->lynx[i] = sim_lynx_new((char)('A' + i));
+        if (!a->lynx[i])
+            return -ENOMEM;
+        apply_distributor_spec(a->lynx[i], &spec->distributors[i], a->bus);
+    }
+    return 0;
+}
+
+static int add_usb_adapter(struct sim_hardware *hw, struct sim_adapter *a)
+{
+    int rc = sim_usb_bridge_add(hw->bridge, a->dev);
+    if (rc == 0)
+        sim_usb_bridge_driver_at_plug(hw->bridge, a->dev, a->spec.driver_bound);
+    if (rc == 0 && !a->spec.plugged)
+        rc = sim_usb_bridge_unplug(hw->bridge, a->dev);
+    return rc;
+}
+
+static int add_i2c_adapter(struct sim_hardware *hw, struct sim_adapter *a)
+{
+    if (!hw->i2c_bridge)
+        hw->i2c_bridge = sim_i2cdev_bridge_new(hw->bridge, &hw->lock);
+    if (!hw->i2c_bridge)
+        return -ENOMEM;
+    return sim_i2cdev_bridge_add(hw->i2c_bridge, a->i2c, a->spec.i2c_bus, a->spec.serial,
+                                 a->spec.plugged);
+}
+
+int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bool with_usb,
+                      char *err, size_t errlen)
+{
+    memset(hw, 0, sizeof(*hw));
+    pthread_mutex_init(&hw->lock, NULL);
+    for (size_t i = 0; i < sc->n_adapters; i++) {
+        hw->n_adapters++;
+        if (init_adapter(&hw->adapters[i], &sc->adapters[i]) < 0) {
+            snprintf(err, errlen, "out of memory building adapter %s", sc->adapters[i].serial);
+            sim_hardware_free(hw);
+            return -ENOMEM;
+        }
+    }
+    if (!with_usb)
+        return 0;
+    hw->bridge = sim_usb_bridge_new(&hw->lock);
+    if (!hw->bridge) {
+        snprintf(err, errlen, "cannot create the umockdev testbed");
+        sim_hardware_free(hw);
+        return -EIO;
+    }
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        struct sim_adapter *a = &hw->adapters[i];
+        int rc = a->i2c ? add_i2c_adapter(hw, a) : add_usb_adapter(hw, a);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot add adapter %s to the testbed: %s", a->spec.serial,
+                     strerror(-rc));
+            sim_hardware_free(hw);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void sim_hardware_free(struct sim_hardware *hw)
+{
+    /* the i2c bridge's thread uses the testbed, its handlers live until the testbed is gone */
+    sim_i2cdev_bridge_stop(hw->i2c_bridge);
+    if (hw->bridge)
+        sim_usb_bridge_free(hw->bridge);
+    sim_i2cdev_bridge_free(hw->i2c_bridge);
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        struct sim_adapter *a = &hw->adapters[i];
+        for (int d = 0; d < SIM_MAX_DISTRIBUTORS; d++)
+            if (a->lynx[d]) {
+                sim_lynx_detach(a->lynx[d]);
+                sim_lynx_free(a->lynx[d]);
+            }
+        if (a->dev)
+            sim_ft232h_free(a->dev);
+        sim_i2cdev_free(a->i2c);
+        if (a->bus)
+            sim_i2c_bus_free(a->bus);
+    }
+    pthread_mutex_destroy(&hw->lock);
+    memset(hw, 0, sizeof(*hw));
+}
+
+static struct sim_adapter *find_adapter(struct sim_hardware *hw, const char *serial)
+{
+    for (size_t i = 0; i < hw->n_adapters; i++)
+        if (strcmp(hw->adapters[i].spec.serial, serial) == 0)
+            return &hw->adapters[i];
+    return NULL;
+}
+
+static bool has_bridge(const struct sim_hardware *hw, const struct sim_adapter *a)
+{
+    return a->i2c ? hw->i2c_bridge != NULL : hw->bridge != NULL;
+}
+
+static bool is_plugged(struct sim_hardware *hw, const struct sim_adapter *a)
+{
+    return a->i2c ? sim_i2cdev_bridge_plugged(hw->i2c_bridge, a->i2c)
+                  : sim_usb_bridge_plugged(hw->bridge, a->dev);
+}
+
+static int plug_adapter(struct sim_hardware *hw, struct sim_adapter *a, bool plug)
+{
+    if (a->i2c)
+        return plug ? sim_i2cdev_bridge_plug(hw->i2c_bridge, a->i2c)
+                    : sim_i2cdev_bridge_unplug(hw->i2c_bridge, a->i2c);
+    return plug ? sim_usb_bridge_plug(hw->bridge, a->dev)
+                : sim_usb_bridge_unplug(hw->bridge, a->dev);
+}
+
+static int apply_usb(struct sim_hardware *hw, struct sim_adapter *a, bool plug, char *err,
+                     size_t errlen)
+{
+    if (!has_bridge(hw, a)) {
+        snprintf(err, errlen, "no %s bridge: cannot %s %s", a->i2c ? "i2c-dev" : "USB",
+                 plug ? "plug" : "unplug", a->spec.serial);
+        return -ENODEV;
+    }
+    if (is_plugged(hw, a) == plug)
+        return 0; /* already in that state: idempotent, as a person at the cable would expect */
+    int rc = plug_adapter(hw, a, plug);
+    if (rc < 0)
+        snprintf(err, errlen, "%s %s failed: %s", plug ? "plug" : "unplug", a->spec.serial,
+                 strerror(-rc));
+    return rc;
+}
+
+static int apply_distributor(struct sim_adapter *a, struct sim_lynx *lynx,
+                             const struct sim_action *act, char *err, size_t errlen)
+{
+    switch (act->kind) {
+    case SIM_ACTION_FUSE:
+        sim_lynx_set_fuse_open(lynx, act->fuse, act->on);
+        return 0;
+    case SIM_ACTION_SUPPLY:
+        sim_lynx_set_supply(lynx, act->on);
+        return 0;
+    case SIM_ACTION_POWER:
+        sim_lynx_set_powered(lynx, act->on);
+        return 0;
+    case SIM_ACTION_DISTRIBUTOR:
+        if (act->on && !sim_lynx_attached(lynx)) {
+            int rc = sim_lynx_attach(lynx, a->bus);
+            if (rc < 0)
+                snprintf(err, errlen, "cannot put distributor %s %c back on the bus: %s",
+                         act->serial, sim_lynx_letter(lynx), strerror(-rc));
+            return rc;
+        }
+        if (!act->on)
+            sim_lynx_detach(lynx);
+        return 0;
+    case SIM_ACTION_NACK_ADDRESS:
+        sim_lynx_set_nack_address(lynx, act->on);
+        return 0;
+    case SIM_ACTION_NACK_DATA:
+        sim_lynx_set_nack_data(lynx, act->on);
+        return 0;
+    case SIM_ACTION_CORRUPT:
+        sim_lynx_corrupt(lynx, act->byte, act->count);
+        return 0;
+    case SIM_ACTION_CORRUPT_RATE:
+        sim_lynx_set_corrupt_rate(lynx, act->rate, act->seed);
+        return 0;
+    case SIM_ACTION_STUCK_SDA:
+        sim_lynx_stick_sda(lynx);
+        return 0;
+    case SIM_ACTION_SCRIPT: {
+        int rc = sim_lynx_script(lynx, act->script, act->script_len);
+        if (rc == -ENOSPC)
+            snprintf(err, errlen, "script of distributor %s %c is full (%d answers queued)",
+                     act->serial, sim_lynx_letter(lynx), SIM_LYNX_SCRIPT_MAX);
+        return rc;
+    }
+    default:
+        snprintf(err, errlen, "not a distributor action");
+        return -EINVAL;
+    }
+}
+
+/* The distributors an action addresses: one letter, or every declared one with `all`. */
+static int distributor_targets(struct sim_adapter *a, const struct sim_action *act,
+                               struct sim_lynx **out, char *err, size_t errlen)
+{
+    int n = 0;
+    for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++)
+        if (a->lynx[i] && (act->all || act->letter == 'A' + i))
+            out[n++] = a->lynx[i];
+    if (n > 0)
+        return n;
+    if (act->all)
+        snprintf(err, errlen, "adapter %s has no distributors", act->serial);
+    else
+        snprintf(err, errlen, "no distributor %c on adapter %s", act->letter, act->serial);
+    return -ENOENT;
+}
+
+/* Script answers are checked for room on every target first: all or nothing. */
+static int check_script_room(struct sim_lynx **targets, int n, const struct sim_action *act,
+                             char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        if (sim_lynx_script_pending(targets[i]) + act->script_len > SIM_LYNX_SCRIPT_MAX) {
+            snprintf(err, errlen, "script of distributor %s %c is full (%d answers queued)",
+                     act->serial, sim_lynx_letter(targets[i]), SIM_LYNX_SCRIPT_MAX);
+            return -ENOSPC;
+        }
+    }
+    return 0;
+}
+
+static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
+                               const struct sim_action *act, char *err, size_t errlen)
+{
+    if (act->kind == SIM_ACTION_UNPLUG_MID_TRANSFER) {
+        if (!has_bridge(hw, a)) {
+            snprintf(err, errlen, "no %s bridge: cannot unplug %s", a->i2c ? "i2c-dev" : "USB",
+                     a->spec.serial);
+            return -ENODEV;
+        }
+        int rc = a->i2c ? sim_i2cdev_bridge_unplug_mid_transfer(hw->i2c_bridge, a->i2c)
+                        : sim_usb_bridge_unplug_mid_transfer(hw->bridge, a->dev);
+        if (rc < 0)
+            snprintf(err, errlen, "adapter %s is not plugged in", a->spec.serial);
+        return rc;
+    }
+    pthread_mutex_lock(&hw->lock);
+    if (a->i2c) { /* what a USB-I2C bridge's kernel driver reports to i2c-dev */
+        sim_i2cdev_fail_transfers(a->i2c, act->count,
+                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EIO);
+        pthread_mutex_unlock(&hw->lock);
+        return 0;
+    }
+    switch (act->kind) {
+    case SIM_ACTION_USB_ERROR:
+        sim_ft232h_fail_bulk(a->dev, act->count);
+        break;
+    case SIM_ACTION_USB_TIMEOUT:
+        sim_ft232h_hang_bulk_in(a->dev, act->count);
+        break;
+    case SIM_ACTION_SHORT_READ:
+        sim_ft232h_short_reads(a->dev, act->count);
+        break;
+    case SIM_ACTION_EMPTY_READ:
+        sim_ft232h_empty_reads(a->dev, act->count);
+        break;
+    case SIM_ACTION_CONTROL_ERROR:
+        sim_ft232h_fail_control(a->dev, act->count);
+        break;
+    case SIM_ACTION_CONTROL_TIMEOUT:
+        sim_ft232h_hang_control(a->dev, act->count);
+        break;
+    case SIM_ACTION_STRING_ERROR:
+        sim_ft232h_fail_serial_string(a->dev);
+        break;
+    case SIM_ACTION_LATENCY:
+        sim_ft232h_set_latency_ms(a->dev, (uint8_t)act->latency_ms);
+        break;
+    default:
+        break;
+    }
+    pthread_mutex_unlock(&hw->lock);
+    return 0;
+}
+
+int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, char *err,
+                       size_t errlen)
+{
+    struct sim_adapter *a = find_adapter(hw, act->serial);
+    if (!a) {
+        snprintf(err, errlen, "no adapter with serial '%s'", act->serial);
+        return -ENOENT;
+    }
+    if (a->i2c && sim_action_ftdi_only(act->kind)) {
+        sim_action_refuse_i2c(act->kind, a->spec.serial, a->spec.i2c_bus, err, errlen);
+        return -EOPNOTSUPP;
+    }
+    if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
+        return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
+    if (act->kind == SIM_ACTION_BIND) {
+        int rc = hw->bridge ? sim_usb_bridge_bind_driver(hw->bridge, a->dev) : -ENODEV;
+        if (rc < 0)
+            snprintf(err, errlen, "bind %s: %s", a->spec.serial,
+                     rc == -EBUSY ? "a program has the interface claimed" : strerror(-rc));
+        return rc;
+    }
+    if (!sim_action_targets_distributor(act->kind))
+        return apply_adapter_fault(hw, a, act, err, errlen);
+
+    struct sim_lynx *targets[SIM_MAX_DISTRIBUTORS];
+    int n = distributor_targets(a, act, targets, err, errlen);
+    if (n < 0)
+        return n;
+    pthread_mutex_lock(&hw->lock);
+    int rc = act->kind == SIM_ACTION_SCRIPT ? check_script_room(targets, n, act, err, errlen) : 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = apply_distributor(a, targets[i], act, err, errlen);
+    pthread_mutex_unlock(&hw->lock);
+    return rc;
+}
+
+struct stats_totals {
+    struct sim_ft232h_stats usb;
+    struct sim_mpsse_stats mpsse;
+    struct sim_i2c_bus_stats i2c;
+    struct sim_i2c_rule_stats timing[SIM_I2C_RULES];
+};
+
+/* An i2c adapter's clock counts as the MPSSE engine's does. */
+static void add_usb_totals(struct stats_totals *t, const struct sim_adapter *a)
+{
+    if (a->i2c) {
+        t->mpsse.scl_periods += sim_i2cdev_stats(a->i2c)->scl_periods;
+        t->mpsse.bus_time_ns += sim_i2cdev_stats(a->i2c)->bus_time_ns;
+        return;
+    }
+    const struct sim_ft232h_stats *u = sim_ft232h_stats(a->dev);
+    const struct sim_mpsse_stats *m = sim_mpsse_stats(sim_ft232h_mpsse(a->dev));
+    t->usb.control_in += u->control_in;
+    t->usb.control_out += u->control_out;
+    t->usb.bulk_in += u->bulk_in;
+    t->usb.bulk_out += u->bulk_out;
+    t->usb.bytes_in += u->bytes_in;
+    t->usb.bytes_out += u->bytes_out;
+    t->usb.in_overflows += u->in_overflows;
+    t->mpsse.commands += m->commands;
+    t->mpsse.bad_commands += m->bad_commands;
+    t->mpsse.scl_periods += m->scl_periods;
+    t->mpsse.bus_time_ns += m->bus_time_ns;
+}
+
+static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
+{
+    add_usb_totals(t, a);
+    const struct sim_i2c_bus_stats *b = sim_i2c_bus_stats(a->bus);
+    t->i2c.transactions += b->transactions;
+    t->i2c.starts += b->starts;
+    t->i2c.contention += b->contention;
+    t->i2c.timing_aborts += b->timing_aborts;
+    const struct sim_i2c_timing *tm = sim_i2c_bus_timing(a->bus);
+    for (int r = 0; r < SIM_I2C_RULES; r++) {
+        t->timing[r].checks += tm->rules[r].checks;
+        t->timing[r].violations += tm->rules[r].violations;
+        if (tm->rules[r].shortest_ns < t->timing[r].shortest_ns)
+            t->timing[r].shortest_ns = tm->rules[r].shortest_ns;
+    }
+}
+
+static void init_totals(struct stats_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (int r = 0; r < SIM_I2C_RULES; r++)
+        t->timing[r].shortest_ns = UINT64_MAX;
+}
+
+/* "timing_violations": {"t_high": N, ...}, "timing_shortest_ns": {"t_high": ns or null, ...} */
+static void write_timing(FILE *out, const struct stats_totals *t)
+{
+    fprintf(out, ", \"i2c_timing_aborts\": %" PRIu64 ", \"timing_violations\": {",
+            t->i2c.timing_aborts);
+    for (int r = 0; r < SIM_I2C_RULES; r++)
+        fprintf(out, "%s\"%s\": %" PRIu64, r ? ", " : "", sim_i2c_rule_key(r),
+                t->timing[r].violations);
+    fputs("}, \"timing_shortest_ns\": {", out);
+    for (int r = 0; r < SIM_I2C_RULES; r++) {
+        fprintf(out, "%s\"%s\": ", r ? ", " : "", sim_i2c_rule_key(r));
+        if (t->timing[r].checks)
+            fprintf(out, "%" PRIu64, t->timing[r].shortest_ns);
+        else
+            fputs("null", out);
+    }
+    fputc('}', out);
+}
+
+static void write_counters(FILE *out, const struct stats_totals *t)
+{
+    fprintf(out,
+            "\"usb_control_in\": %" PRIu64 ", \"usb_control_out\": %" PRIu64
+            ", \"usb_bulk_in\": %" PRIu64 ", \"usb_bulk_out\": %" PRIu64
+            ", \"usb_bytes_in\": %" PRIu64 ", \"usb_bytes_out\": %" PRIu64
+            ", \"mpsse_commands\": %" PRIu64 ", \"mpsse_bad_commands\": %" PRIu64
+            ", \"i2c_transactions\": %" PRIu64 ", \"i2c_starts\": %" PRIu64
+            ", \"i2c_contention\": %" PRIu64 ", \"scl_periods\": %" PRIu64
+            ", \"bus_time_ns\": %" PRIu64,
+            t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out, t->usb.bytes_in,
+            t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands, t->i2c.transactions,
+            t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods, t->mpsse.bus_time_ns);
+    fprintf(out, ", \"usb_in_overflows\": %" PRIu64, t->usb.in_overflows);
+    write_timing(out, t);
+}
+
+/* An i2c adapter: its bus and timing counters as the FTDI adapters have them, then i2c-dev's. */
+static void write_i2c_adapter(FILE *out, const struct sim_adapter *a, const struct stats_totals *t)
+{
+    const struct sim_i2cdev_stats *s = sim_i2cdev_stats(a->i2c);
+    fprintf(out,
+            "\"bus\": %u, \"funcs\": \"%s\", \"nack\": \"%s\", \"i2c_transactions\": %" PRIu64
+            ", \"i2c_starts\": %" PRIu64 ", \"i2c_contention\": %" PRIu64
+            ", \"scl_periods\": %" PRIu64 ", \"bus_time_ns\": %" PRIu64,
+            a->spec.i2c_bus, a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
+            a->spec.nack_errno == EREMOTEIO ? "eremoteio" : "enxio", t->i2c.transactions,
+            t->i2c.starts, t->i2c.contention, s->scl_periods, s->bus_time_ns);
+    write_timing(out, t);
+    fprintf(out,
+            ", \"ioctl_funcs\": %" PRIu64 ", \"ioctl_slave\": %" PRIu64 ", \"ioctl_rdwr\": %" PRIu64
+            ", \"ioctl_smbus\": %" PRIu64 ", \"ioctl_other\": %" PRIu64 ", \"read_calls\": %" PRIu64
+            ", \"write_calls\": %" PRIu64 ", \"i2c_transfers\": %" PRIu64
+            ", \"i2c_messages\": %" PRIu64 ", \"i2c_nacks\": %" PRIu64
+            ", \"i2c_bus_errors\": %" PRIu64 ", \"injected_errors\": %" PRIu64,
+            s->ioctl_funcs, s->ioctl_slave, s->ioctl_rdwr, s->ioctl_smbus, s->ioctl_other,
+            s->read_calls, s->write_calls, s->transactions, s->messages, s->nacks, s->bus_errors,
+            s->injected);
+}
+
+void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
+{
+    struct stats_totals total;
+    init_totals(&total);
+    pthread_mutex_lock(&hw->lock);
+    fputs("{\"adapters\": [", out);
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        struct stats_totals one;
+        init_totals(&one);
+        add_totals(&one, &hw->adapters[i]);
+        add_totals(&total, &hw->adapters[i]);
+        /* Serials come from our own scenario parser: no quotes or control characters. */
+        const struct sim_adapter *a = &hw->adapters[i];
+        fprintf(out,
+                "%s{\"serial\": \"%s\", \"transport\": \"%s\", \"i2c_mode\": \"%s\", "
+                "\"strict_timing\": %s, ",
+                i ? ", " : "", a->spec.serial, a->i2c ? "i2c" : "ftdi",
+                sim_i2c_mode_name(a->spec.i2c_mode), a->spec.strict_timing ? "true" : "false");
+        if (a->i2c) {
+            write_i2c_adapter(out, a, &one);
+            fputc('}', out);
+            continue;
+        }
+        write_counters(out, &one);
+        struct sim_usb_driver_stats drv = {0};
+        if (hw->bridge)
+            sim_usb_bridge_driver_stats_locked(hw->bridge, a->dev, &drv);
+        fprintf(out,
+                ", \"kernel_driver_bound\": %s, \"kernel_detaches\": %" PRIu64
+                ", \"kernel_attaches\": %" PRIu64 ", \"kernel_binds\": %" PRIu64,
+                drv.bound ? "true" : "false", drv.detaches, drv.attaches, drv.binds);
+        fputc('}', out);
+    }
+    fputs("], \"total\": {", out);
+    write_counters(out, &total);
+    fputs("}}\n", out);
+    pthread_mutex_unlock(&hw->lock);
+}

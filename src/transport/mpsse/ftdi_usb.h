@@ -1,0 +1,201 @@
+/* FT232H transport over libusb-1.0: the only daemon module that touches libusb.
+ *
+ * Two objects, libftdi style. A `struct ftdi_usb_host` is one libusb context: enumeration,
+ * hot-plug and the poll fds of an external poll() loop. A `struct ftdi_usb_device` is one opened
+ * adapter (interface A, endpoints 0x02 OUT / 0x81 IN). Every call returns 0 (or a count where said)
+ * or a negative errno code, and leaves a human-readable reason in its object for the caller to
+ * print once with its own context (ftdi_usb_host_error / ftdi_usb_error): -ENODEV    the adapter
+ * is gone (unplugged): close it and re-open it when it comes back -ENOENT    no matching adapter
+ * (open) -ETIMEDOUT a write or read did not complete in time (read: *got says how much arrived)
+ *   -EIO       short write, or another USB failure
+ *   -EPROTO    the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
+ *   -EBADF     the adapter is not open
+ *   -EPIPE     the endpoint stalled (it is cleared before returning, so the next transfer works)
+ *   -EACCES, -EBUSY, -EPIPE, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports
+ *
+ * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
+ * two modem status bytes; ftdi_usb_read_exact() strips them and returns payload only. Payload that
+ * arrives beyond what a read asked for is kept for the next read (ftdi_usb_pending);
+ * ftdi_usb_drain() throws it and anything still in the chip away.
+ *
+ * Latency timer: the daemon ends every command batch with 0x87 (send immediate), so replies never
+ * wait for the timer. It only decides when the chip gives up on an IN request with nothing
+ * flushed, answering a bare status packet. A short timer would make such bare packets arrive in
+ * the middle of a scan that is still clocking on the bus (~1 ms at 100 kHz), costing extra IN
+ * round trips; a long one only delays ftdi_usb_drain() and replies that lack 0x87. Hence the
+ * chip's own default, FTDI_DEFAULT_LATENCY_MS = 16.
+ *
+ * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
+ *
+ * Not thread-safe: one thread drives a host and its adapters. */
+#ifndef LYNX_FTDI_USB_H
+#define LYNX_FTDI_USB_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/mpsse/usb_ids.h"
+
+#define FTDI_DEFAULT_LATENCY_MS 16
+
+/* 0x0403:0xD4F8 then 0x0403:0x6014. */
+extern const struct usb_id ftdi_usb_default_ids[];
+extern const size_t ftdi_usb_default_ids_count;
+
+#define FTDI_PORT_PATH_MAX 32
+#define FTDI_SERIAL_MAX    64
+
+/* The chips with an MPSSE engine fit for I2C (3-phase clocking, 60 MHz), told apart by bcdDevice.
+ * Only the FT232H has drive-only-zero (opcode 0x9E). */
+enum ftdi_usb_chip {
+    FTDI_CHIP_UNKNOWN = 0, /* no H-series MPSSE (FT232R, FT-X, FT2232D, ...) */
+    FTDI_CHIP_FT2232H,     /* bcdDevice 0x0700 */
+    FTDI_CHIP_FT4232H,     /* bcdDevice 0x0800 */
+    FTDI_CHIP_FT232H,      /* bcdDevice 0x0900 */
+};
+
+enum ftdi_usb_chip ftdi_usb_chip_from_bcd(uint16_t bcd_device);
+/* "FT232H", "FT2232H", "FT4232H" or "unknown FTDI chip". */
+const char *ftdi_usb_chip_name(enum ftdi_usb_chip chip);
+
+struct ftdi_usb_device_info {
+    uint16_t vid, pid;
+    uint16_t bcd_device;
+    enum ftdi_usb_chip chip; /* from bcd_device */
+    uint8_t bus;
+    uint8_t address;
+    char port_path[FTDI_PORT_PATH_MAX]; /* "bus-port.port...", "" when unknown */
+    char serial[FTDI_SERIAL_MAX];       /* "" when the adapter has none or it was unreadable */
+    int serial_status;                  /* 0, or why serial could not be read (e.g. -EACCES) */
+};
+
+struct ftdi_usb_host;
+struct ftdi_usb_device;
+
+/* ---- host: libusb context, enumeration ---- */
+
+/* Returns 0 or a negative code; *out is NULL on failure. */
+int ftdi_usb_host_new(struct ftdi_usb_host **out);
+void ftdi_usb_host_free(struct ftdi_usb_host *host);
+const char *ftdi_usb_host_error(const struct ftdi_usb_host *host);
+
+/* Lists adapters matching ids (NULL = ftdi_usb_default_ids), reading each serial string descriptor
+ * (which briefly opens the device). Writes up to max entries; returns the number of matching
+ * adapters (may exceed max) or a negative code. */
+int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, size_t ids_count,
+                       struct ftdi_usb_device_info *out, size_t max);
+
+/* ---- adapter: open, MPSSE set-up, bulk transfers ---- */
+
+struct ftdi_usb_device *ftdi_usb_adapter_new(struct ftdi_usb_host *host);
+/* Closes the adapter if open, and attaches the kernel driver ftdi_usb_open detached (reaching the
+ * adapter again by its serial if it is closed and still plugged in). */
+void ftdi_usb_adapter_free(struct ftdi_usb_device *ad);
+const char *ftdi_usb_error(const struct ftdi_usb_device *ad);
+
+/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
+ * Detaches a kernel driver (ftdi_sio) from interface 0, once: ftdi_usb_close keeps it detached, so
+ * a re-open after an error does not hand the port to the kernel and back. Claims interface 0.
+ * -ENOENT when none matches. */
+int ftdi_usb_open(struct ftdi_usb_device *ad, uint16_t vid, uint16_t pid, const char *serial);
+/* Releases the interface and closes the device; harmless when not open. */
+void ftdi_usb_close(struct ftdi_usb_device *ad);
+bool ftdi_usb_is_open(const struct ftdi_usb_device *ad);
+/* What was opened (bus, address, port path, serial). */
+const struct ftdi_usb_device_info *ftdi_usb_opened_info(const struct ftdi_usb_device *ad);
+
+/* Control requests: chip reset, purge both buffers, latency timer (1-255 ms, 0 = default), event
+ * and error characters off, bit mode reset, then MPSSE. Clock and pins are the MPSSE layer's. */
+int ftdi_usb_mpsse_setup(struct ftdi_usb_device *ad, unsigned latency_ms);
+
+/* Checks that the MPSSE engine answers and the reply stream is in step: sends the bad opcode
+ * 0xAA and expects `FA AA` back (AN_135's synchronisation). -EPROTO on another answer. */
+int ftdi_usb_mpsse_sync(struct ftdi_usb_device *ad, unsigned timeout_ms);
+
+/* One bulk OUT transfer of the whole buffer. A short write is -EIO. */
+int ftdi_usb_write(struct ftdi_usb_device *ad, const void *buf, size_t len, unsigned timeout_ms);
+
+/* Reads exactly n payload bytes (status bytes stripped) within timeout_ms overall, asking for
+ * enough packets that a reply flushed at once arrives in a single bulk IN transfer. *got (may be
+ * NULL) is set to the payload bytes stored in buf, also on failure. */
+int ftdi_usb_read_exact(struct ftdi_usb_device *ad, void *buf, size_t n, unsigned timeout_ms,
+                        size_t *got);
+
+/* Payload bytes received but not yet returned by ftdi_usb_read_exact. */
+size_t ftdi_usb_pending(const struct ftdi_usb_device *ad);
+
+/* After an error: drops pending payload, purges the chip's buffers, then reads and discards until
+ * the chip answers a bare status packet (nothing left in flight) or timeout_ms passes. Returns
+ * the number of payload bytes discarded after the purge, or a negative code. Whether the chip's
+ * purge also drops a command cut in half inside the MPSSE engine is not documented: after a write
+ * that failed part-way, re-run ftdi_usb_mpsse_setup() (its bit mode reset clears it for sure). */
+int ftdi_usb_drain(struct ftdi_usb_device *ad, unsigned timeout_ms);
+
+/* ---- asynchronous operations ----
+ *
+ * The daemon's poll loop must never wait for an adapter: these start an operation and return at
+ * once; libusb runs it inside ftdi_usb_host_handle_events() (the loop calls it when a libusb fd is
+ * ready, also for the transfer timeouts, which are a timerfd among those fds) and calls done with
+ * 0 or the operation's negative code (the codes above) when it ends. One operation at a time per
+ * adapter (-EBUSY otherwise); done may start the next. A submission that fails at once returns
+ * its code and done is not called. The synchronous calls above are these same operations,
+ * waited for (ftdi_usb_async.c): -EBUSY while another operation runs. */
+typedef void (*ftdi_usb_done_fn)(struct ftdi_usb_device *ad, int rc, void *user);
+
+/* ftdi_usb_mpsse_setup's control requests. */
+int ftdi_usb_submit_setup(struct ftdi_usb_device *ad, unsigned latency_ms, ftdi_usb_done_fn done,
+                          void *user);
+/* One bulk OUT of out (kept alive by the caller), then bulk INs until in_len payload bytes are in
+ * in (in_len 0: the write alone; out_len 0: the read alone, pending payload first), all within
+ * timeout_ms; payload beyond in_len stays pending. */
+int ftdi_usb_submit_exchange(struct ftdi_usb_device *ad, const void *out, size_t out_len, void *in,
+                             size_t in_len, unsigned timeout_ms, ftdi_usb_done_fn done, void *user);
+/* ftdi_usb_drain's purge and read-until-quiet. */
+int ftdi_usb_submit_drain(struct ftdi_usb_device *ad, unsigned timeout_ms, ftdi_usb_done_fn done,
+                          void *user);
+/* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
+ * come back, so it must not be called from inside a libusb callback. ftdi_usb_close does it. */
+void ftdi_usb_cancel(struct ftdi_usb_device *ad);
+
+/* ---- hot-plug and event loop integration ---- */
+
+bool ftdi_usb_host_has_hotplug(const struct ftdi_usb_host *host);
+
+/* arrived: true = plugged in, false = left. info carries vid, pid, bus, address and port path;
+ * its serial is empty (libusb forbids reading descriptors inside the callback: enumerate or open
+ * from the main loop instead). */
+typedef void (*ftdi_usb_hotplug_fn)(void *user, bool arrived,
+                                    const struct ftdi_usb_device_info *info);
+
+struct ftdi_usb_hotplug;
+
+/* Calls fn for adapters matching ids (NULL = defaults) arriving or leaving; with enumerate_now,
+ * also at once for those already present. Callbacks run inside ftdi_usb_host_handle_events() (or
+ * any blocking call on the host). */
+int ftdi_usb_hotplug_register(struct ftdi_usb_host *host, const struct usb_id *ids,
+                              size_t ids_count, bool enumerate_now, ftdi_usb_hotplug_fn fn,
+                              void *user, struct ftdi_usb_hotplug **out);
+void ftdi_usb_hotplug_deregister(struct ftdi_usb_hotplug *hp);
+
+/* The fds libusb needs watched (events filled in, revents 0). Writes up to max; returns the
+ * total count or a negative code. */
+int ftdi_usb_host_pollfds(struct ftdi_usb_host *host, struct pollfd *out, size_t max);
+
+/* Told when libusb adds or removes an fd (NULL, NULL to stop). */
+typedef void (*ftdi_usb_pollfd_added_fn)(int fd, short events, void *user);
+typedef void (*ftdi_usb_pollfd_removed_fn)(int fd, void *user);
+void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pollfd_added_fn added,
+                                        ftdi_usb_pollfd_removed_fn removed, void *user);
+
+/* Handles whatever is ready without blocking (call when a libusb fd polled ready). */
+int ftdi_usb_host_handle_events(struct ftdi_usb_host *host);
+/* Waits up to 100 ms for events and handles them (a program without a poll loop of its own). */
+int ftdi_usb_host_wait(struct ftdi_usb_host *host);
+
+/* Milliseconds until libusb needs ftdi_usb_host_handle_events() for an internal timeout, or -1
+ * when none (on Linux libusb uses a timerfd among its poll fds, so this stays -1). */
+int ftdi_usb_host_next_timeout_ms(struct ftdi_usb_host *host);
+
+#endif

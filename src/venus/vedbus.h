@@ -1,0 +1,152 @@
+/* vedbus: a Venus OS com.victronenergy.BusItem service on libdbus-1 (see venus-dbus.md).
+ *
+ * Contract:
+ * - A service owns one private bus connection, driven by the caller's mainloop. Every item path,
+ *   every intermediate node and "/" answer Introspect (with child <node>s) and GetValue/GetText;
+ *   leaves also answer SetValue, "/" also GetItems. Anything else, including unknown paths,
+ *   answers org.freedesktop.DBus.Error.UnknownMethod.
+ * - Wire encoding: invalid = variant of an empty int32 array ("ai"), integers as int32 "i" (int64
+ *   "x" when out of int32 range), doubles "d", strings "s" (always valid UTF-8). Text is "---" for
+ *   invalid values, else the item's formatter's output.
+ * - Create all items first, then vedbus_register_name (DO_NOT_QUEUE): consumers scan the service
+ *   the moment its name appears.
+ * - Local setters only mark an item changed when its value really differs; vedbus_flush sends one
+ *   ItemsChanged(a{sa{sv}}) on "/" with {"Value","Text"} of every item changed since the previous
+ *   flush, and nothing when nothing changed. A SetValue from the bus that changes a value sends its
+ *   own ItemsChanged for that item before the reply.
+ * - No per-path PropertiesChanged is emitted. Victron's consumers of battery services (dbusmonitor
+ *   in systemcalc, veutil in gui-v2 and venus-platform, dbus-flashmq) subscribe to ItemsChanged on
+ *   "/" as well as PropertiesChanged, and veutil's own exporter and velib_python's batched
+ *   ServiceContext send only ItemsChanged. Sending both would double every notification.
+ * Functions return 0 (or a count) on success and a negative errno on failure.
+ */
+#ifndef LYNX_VEDBUS_H
+#define LYNX_VEDBUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dbus/dbus.h>
+
+#include "base/mainloop.h"
+
+struct vedbus_service;
+struct vedbus_item;
+
+enum vedbus_type {
+    VEDBUS_TYPE_INVALID = 0, /* as a value: invalid; as an item's declared type: any */
+    VEDBUS_TYPE_INT,
+    VEDBUS_TYPE_DOUBLE,
+    VEDBUS_TYPE_STRING,
+};
+
+/* A value; s is borrowed (callers keep it alive for the call, items keep their own copy). */
+struct vedbus_value {
+    enum vedbus_type type;
+    union {
+        int64_t i;
+        double d;
+        const char *s;
+    };
+};
+
+#define VEDBUS_INVALID   ((struct vedbus_value){.type = VEDBUS_TYPE_INVALID})
+#define VEDBUS_INT(v)    ((struct vedbus_value){.type = VEDBUS_TYPE_INT, .i = (v)})
+#define VEDBUS_DOUBLE(v) ((struct vedbus_value){.type = VEDBUS_TYPE_DOUBLE, .d = (v)})
+#define VEDBUS_STRING(v) ((struct vedbus_value){.type = VEDBUS_TYPE_STRING, .s = (v)})
+
+/* SetValue results on the wire. */
+enum vedbus_set_result {
+    VEDBUS_SET_OK = 0,            /* accepted, or equal to the current value */
+    VEDBUS_SET_NOT_WRITEABLE = 1, /* read-only item or a value of the wrong type */
+    VEDBUS_SET_REJECTED = 2,      /* refused by the item's validate callback */
+};
+
+enum vedbus_text_format {
+    VEDBUS_TEXT_DEFAULT = 0, /* integers in decimal, doubles shortest round-trip, strings as is */
+    VEDBUS_TEXT_HEX,         /* integers as 0x%X (ProductId) */
+};
+
+#define VEDBUS_TEXT_MAX 256
+
+/* Writes the text of a valid value into buf (NUL-terminated, at most size bytes). */
+typedef void (*vedbus_text_fn)(const struct vedbus_value *value, char *buf, size_t size,
+                               void *user);
+/* Called from the mainloop's dispatch for a SetValue that would change the item (value already
+ * coerced to the item's type, or invalid for an empty array). Return 0 to accept (the item then
+ * takes the value), non-zero to reject (the caller gets 2). */
+typedef int (*vedbus_validate_fn)(struct vedbus_item *item, const struct vedbus_value *proposed,
+                                  void *user);
+typedef void (*vedbus_disconnect_fn)(struct vedbus_service *service, void *user);
+
+struct vedbus_item_options {
+    /* Declared type; VEDBUS_TYPE_INVALID takes the initial value's type (any type if that is
+     * invalid too). Integers set on a double item are converted; other mismatches are refused. */
+    enum vedbus_type type;
+    bool writeable;
+    enum vedbus_text_format format;
+    vedbus_text_fn text;
+    void *text_user;
+    vedbus_validate_fn validate; /* NULL accepts every well-typed value, invalid included */
+    void *validate_user;
+};
+
+/* Connects privately to the bus at address, or to the system bus ($DBUS_SYSTEM_BUS_ADDRESS
+ * honoured) when address is NULL, and attaches the connection to loop. The bus name is only
+ * requested by vedbus_register_name. */
+int vedbus_service_new(struct mainloop *loop, const char *bus_name, const char *address,
+                       struct vedbus_service **out);
+/* Releases the name, detaches from the loop, closes the connection and frees every item. */
+void vedbus_service_free(struct vedbus_service *service);
+
+/* Requests the bus name with DO_NOT_QUEUE: -EEXIST if another connection owns it, -EIO if the bus
+ * refuses. Call after adding the items consumers expect at first sight. */
+int vedbus_register_name(struct vedbus_service *service);
+/* Gives the name up (consumers see the service leave); the items stay, ready for the next
+ * vedbus_register_name. While the name is not owned, vedbus_flush sends nothing: a consumer reads
+ * every value when the name appears. */
+int vedbus_release_name(struct vedbus_service *service);
+bool vedbus_name_registered(const struct vedbus_service *service);
+const char *vedbus_service_name(const struct vedbus_service *service);
+/* The service's connection, e.g. for a settings client that must share it. */
+DBusConnection *vedbus_connection(struct vedbus_service *service);
+bool vedbus_connected(const struct vedbus_service *service);
+void vedbus_set_disconnect_handler(struct vedbus_service *service, vedbus_disconnect_fn fn,
+                                   void *user);
+
+/* Adds a leaf. options may be NULL (read-only, default text). -EINVAL for a malformed path, "/",
+ * a value of the wrong type or invalid UTF-8; -EEXIST if the path exists or would make a leaf a
+ * node (or a node a leaf). Items added after vedbus_register_name go out with the next flush. */
+int vedbus_add_item(struct vedbus_service *service, const char *path,
+                    const struct vedbus_value *initial, const struct vedbus_item_options *options,
+                    struct vedbus_item **out);
+struct vedbus_item *vedbus_find_item(struct vedbus_service *service, const char *path);
+const char *vedbus_item_path(const struct vedbus_item *item);
+
+/* Returns 1 if the value changed, 0 if it was equal, -EINVAL for a wrong type, -EILSEQ for a
+ * string that is not valid UTF-8, -ENOMEM. */
+int vedbus_item_set(struct vedbus_item *item, const struct vedbus_value *value);
+int vedbus_item_set_int(struct vedbus_item *item, int64_t value);
+int vedbus_item_set_double(struct vedbus_item *item, double value);
+int vedbus_item_set_string(struct vedbus_item *item, const char *value);
+int vedbus_item_set_invalid(struct vedbus_item *item);
+/* Marks an item changed although its value is not (its text callback's output changed). */
+void vedbus_item_mark_changed(struct vedbus_item *item);
+/* The current value; a string stays valid until the item next changes. */
+struct vedbus_value vedbus_item_value(const struct vedbus_item *item);
+/* The text GetText would return: buf (VEDBUS_TEXT_MAX bytes) filled in, or a string owned by
+ * the item or static ("---"); valid until the item next changes. */
+const char *vedbus_item_text(const struct vedbus_item *item, char buf[VEDBUS_TEXT_MAX]);
+
+/* The value a SetValue call carries, brought to an item's declared type: the decoding and
+ * coercion SetValue itself uses, without a bus (tests, fuzzing). Returns 0, or -EINVAL where
+ * SetValue answers VEDBUS_SET_NOT_WRITEABLE (no argument, a container, a value of another type).
+ * A string in *out is borrowed from msg. */
+int vedbus_decode_set_value(DBusMessage *msg, enum vedbus_type declared, struct vedbus_value *out);
+
+/* Sends one ItemsChanged with every item changed since the last flush. Returns the number of items
+ * sent (0: nothing changed, nothing sent) or -ENOMEM. */
+int vedbus_flush(struct vedbus_service *service);
+
+#endif
