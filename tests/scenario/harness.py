@@ -41,35 +41,20 @@ import dbus
 import dbus.mainloop.glib
 from gi.repository import GLib
 
+# The transport under test and the names it gives (re-exported for the tests).
+from registry import (ALONE, EXIT_SKIP, TESTS, Failure, Skip, require, run, test)  # noqa: F401
+from transports import (FTDI_ONLY, SERVICE_PREFIX, TRANSPORT, TRANSPORTS, adapter_identity,  # noqa: F401
+                        adapter_name, config_for_transport, i2c_bus, scenario_for_transport,
+                        service_name, settings_id, trace_for_transport)
+
 BUSITEM = "com.victronenergy.BusItem"
 SETTINGS_SERVICE = "com.victronenergy.settings"
-SERVICE_PREFIX = "com.victronenergy.battery.dbus_lynx_distributor_"
-EXIT_SKIP = 77  # meson: the test was skipped
-
-TRANSPORT = os.environ.get("LYNX_TRANSPORT", "ftdi")
-TRANSPORTS = ("ftdi", "i2c")
-FTDI_ONLY = ("ftdi",)
-# scenario options of an FTDI adapter that an i2c-dev adapter has too
-I2C_ADAPTER_OPTIONS = ("plugged", "i2c", "strict-timing")
 
 POLL_INTERVAL_MS = 200
 # How late a change may show beyond the poll that should carry it (scheduling on a busy machine).
 TIMING_MARGIN_S = float(os.environ.get("SCENARIO_TIMING_MARGIN_MS", "400")) / 1000.0
 
 Signal = collections.namedtuple("Signal", "time sender path member values")
-
-
-class Failure(AssertionError):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def require(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 def shared_path(relative):
@@ -93,96 +78,6 @@ def program(env_name):
     if not path:
         raise Failure(f"${env_name} is not set (run the tests through meson)")
     return path
-
-
-_i2c_buses = {}
-
-
-def i2c_bus(serial):
-    """The bus number an adapter of the scenario gets under LYNX_TRANSPORT=i2c."""
-    return _i2c_buses.setdefault(serial, len(_i2c_buses) + 1)
-
-
-def adapter_name(serial):
-    """The adapter's name in the daemon's logs and traces."""
-    return f"i2c-{i2c_bus(serial)}" if TRANSPORT == "i2c" else serial
-
-
-def service_name(serial):
-    if TRANSPORT == "i2c":
-        return SERVICE_PREFIX + f"i2c{i2c_bus(serial)}"
-    return SERVICE_PREFIX + "".join(c if c.isascii() and c.isalnum() else "_" for c in serial)
-
-
-def _rewrite_adapters(text, rewrite):
-    """Each `adapter` line of a scenario or trace through rewrite(words, line) -> (serial,
-    line); returns (text, the serials in order)."""
-    out, serials = [], []
-    for line in text.splitlines():
-        words = line.split("#")[0].split()
-        if len(words) >= 2 and words[0] == "adapter":
-            serial, line = rewrite(words, line)
-            serials.append(serial)
-        out.append(line)
-    return "\n".join(out) + "\n", serials
-
-
-def scenario_for_transport(text):
-    """A scenario's adapters on the transport under test; returns (text, serials declared)."""
-    def rewrite(words, line):
-        if TRANSPORT == "i2c":
-            keep = [w for w in words[2:] if w.split("=")[0] in I2C_ADAPTER_OPTIONS]
-            line = " ".join(["i2c-adapter", words[1], f"bus={i2c_bus(words[1])}", *keep])
-        return words[1], line
-    return _rewrite_adapters(text, rewrite)
-
-
-def trace_for_transport(text):
-    """A trace's adapters on the transport under test (its `adapter` lines); returns (text,
-    serials declared)."""
-    def rewrite(words, line):
-        buses = [int(w[4:]) for w in words if w.startswith("bus=")]
-        if buses:  # recorded on i2c-dev already: the serial that has this bus
-            serial = next((k for k, b in _i2c_buses.items() if b == buses[0]), words[1])
-            _i2c_buses.setdefault(serial, buses[0])
-            return serial, line
-        if TRANSPORT == "i2c":
-            line = f"adapter {words[1]} transport=i2c bus={i2c_bus(words[1])}"
-        return words[1], line
-    return _rewrite_adapters(text, rewrite)
-
-
-def adapter_identity(serial, chip="FT232H"):
-    """What the service publishes about its adapter: /Serial, /Mgmt/Connection and
-    /HardwareVersion (under i2c, lynx-sim names its adapter "lynx-sim <name>")."""
-    if TRANSPORT == "i2c":
-        return {"/Serial": adapter_name(serial),
-                "/Mgmt/Connection": f"I2C bus i2c-{i2c_bus(serial)}",
-                "/HardwareVersion": f"lynx-sim {serial}"}
-    return {"/Serial": serial, "/Mgmt/Connection": f"USB {chip} I2C",
-            "/HardwareVersion": f"{chip} I2C"}
-
-
-def config_for_transport(text, serials):
-    """The config with the adapters' sections for the transport under test."""
-    if TRANSPORT != "i2c":
-        return text
-    lines, named = [], set()
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[ftdi:") and stripped.endswith("]"):
-            serial = stripped[len("[ftdi:"):-1].strip()
-            named.add(serial)
-            line = f"[i2c:{i2c_bus(serial)}]"
-        lines.append(line)
-    for serial in serials:
-        if serial not in named:
-            lines += ["", f"[i2c:{i2c_bus(serial)}]"]
-    return "\n".join(lines) + "\n"
-
-
-def settings_id(serial):
-    return service_name(serial)[len("com.victronenergy.battery."):]
 
 
 def is_invalid(v):
@@ -654,27 +549,6 @@ class Harness:
                               text=True, timeout=timeout)
 
 
-TESTS = {}
-ALONE = set()
-
-
-TEST_TRANSPORTS = {}
-
-
-def test(fn=None, *, alone=False, transports=TRANSPORTS):
-    """Registers a test function under its name, the sentence meson runs it as. alone=True: it
-    measures time in poll periods or places faults by time, so meson runs it with nothing else
-    (a busy machine must not fake a delay). transports: the ones it runs for (a file that is not
-    parametrised lists only ftdi; see run)."""
-    def register(f):
-        TESTS[f.__name__] = f
-        TEST_TRANSPORTS[f.__name__] = transports
-        if alone:
-            ALONE.add(f.__name__)
-        return f
-    return register(fn) if fn else register
-
-
 def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), settings=False,
             args=(), strict_timing=True):
     """A harness with the bus, optionally the settings stand-in, and the daemon running, after
@@ -693,29 +567,3 @@ def started(scenario=None, fixture=None, config=None, serials=("LYNX0001",), set
         h.__exit__(*sys.exc_info())
         raise
     return h
-
-
-def run(tests=TESTS, transports=FTDI_ONLY):
-    """Command line of a test file: `<file> TEST_NAME`; exit 0 pass, 1 fail, 77 skip.
-    `<file> --list` prints "NAME alone|parallel TRANSPORT,..." per test: meson registers its
-    tests from it, once per transport. transports: those of the file (TRANSPORTS for a file
-    parametrised over them); a test's own list narrows it."""
-    if sys.argv[1:] == ["--list"]:
-        for name in tests:
-            mine = [t for t in transports if t in TEST_TRANSPORTS.get(name, TRANSPORTS)]
-            print(name, "alone" if name in ALONE else "parallel", ",".join(mine))
-        return 0
-    if len(sys.argv) != 2 or sys.argv[1] not in tests:
-        print(f"usage: {sys.argv[0]} TEST\ntests: {' '.join(sorted(tests))}", file=sys.stderr)
-        return 2
-    start = time.monotonic()
-    try:
-        tests[sys.argv[1]]()
-    except Skip as e:
-        print(f"SKIP: {e}")
-        return EXIT_SKIP
-    except AssertionError as e:
-        print(f"FAIL: {e}")
-        return 1
-    print(f"PASS ({time.monotonic() - start:.2f} s)")
-    return 0
