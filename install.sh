@@ -179,7 +179,7 @@ for bus in $I2C_BUSES; do
     add_section "i2c:$bus" "i2c:[[:space:]]*0*$bus"
 done
 # A named Linux I2C bus needs the i2c-dev module, which Venus OS for Raspberry Pi does not load
-# by itself (README, "Enabling I2C on Venus OS for Raspberry Pi").
+# by itself (docs/hardware.md, "Enabling I2C on Venus OS for Raspberry Pi").
 if [ -z "$ROOT" ] && section_exists 'i2c:[^]]*' &&
     ! ls /dev/i2c-* >/dev/null 2>&1; then
     modprobe i2c-dev 2>/dev/null || say "config.ini names an I2C bus but i2c-dev could not be loaded"

@@ -4,7 +4,7 @@
 # prints each figure per poll and as a ratio daemon/baseline, then the targets, MET or MISSED.
 #   tools/bench.sh [--short] [--readme] [BUILD_DIR]
 #     --short   few polls (CI, well under a minute); the same figures, less averaging
-#     --readme  also replace the results block of README.md ("Performance") with this run
+#     --readme  also replace the results block of docs/performance.md with this run
 # Exits 0 when every gating target is met, 1 when one is missed, 2 when the benchmark could not
 # run. Peak RSS is reported against its target but does not gate (see the note it prints).
 # Needs valgrind (callgrind) besides the packages of tools/setup-debian.sh.
@@ -14,7 +14,7 @@ SHORT=""; README=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --short) SHORT="--short"; shift ;;
-    --readme) README="--readme README.md"; shift ;;
+    --readme) README="--readme docs/performance.md"; shift ;;
     -*) echo "usage: tools/bench.sh [--short] [--readme] [BUILD_DIR]" >&2; exit 2 ;;
     *) break ;;
   esac

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Checks that armhf binaries will load on Venus OS (README: "The armhf build and its allow-list"):
+# Checks that armhf binaries will load on Venus OS (docs/armhf.md):
 #   tools/check-armhf-binary.sh BINARY...
 # - 32-bit ARM EABI5, hard-float, interpreter /lib/ld-linux-armhf.so.3;
 # - every NEEDED library is on the allow-list (what every Venus OS image has);

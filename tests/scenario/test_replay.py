@@ -70,7 +70,7 @@ def load_trace(path):
         return parse_trace(f.read())
 
 
-# ---- an independent model of the daemon's rules (README: tracker, alarms) -----------------------
+# ---- an independent model of the daemon's rules (docs/architecture.md, docs/dbus.md) -----------
 
 def valid(byte):
     return byte is not None and byte & 0x0D == 0
