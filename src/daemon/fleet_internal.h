@@ -11,8 +11,10 @@
 #include <stdint.h>
 
 #include "daemon/fleet.h"
+#include "lynx/poller.h"
 #include "transport/mpsse/ftdi_usb.h"
 #include "transport/uevent_monitor.h"
+#include "venus/service.h"
 
 #define MAX_LIBUSB_FDS   16
 #define MAX_IDS          (CONFIG_MAX_USB_IDS + 3)
