@@ -56,7 +56,7 @@ struct fleet {
     size_t n_logged;
     char present[PRESENT_TEXT_MAX]; /* the serials of the last rescan, for messages */
     bool failed;
-    struct uevent_monitor *uevents; /* NULL: no i2c-dev entry, or no socket */
+    struct uevent_monitor *uevents; /* NULL: no i2c-dev member, or no socket */
     struct mainloop_fd_watch *uevent_watch;
     struct mainloop_timer *event_timer; /* polls the adapters a hot-plug event named */
 };

@@ -45,7 +45,6 @@ static void unique_id(struct fleet *fleet, const char *serial, const char *base,
     }
 }
 
-/* An entry for an adapter whose link is made: found (seen), or configured and not found yet. */
 struct member *member_add(struct fleet *fleet, struct bus_link *link, const char *serial,
                           int i2c_bus, bool configured, bool seen)
 {

@@ -84,20 +84,21 @@ static int add_adapter(struct scan *sc, struct bus_link *link, int i2c_bus)
     memset(sa, 0, sizeof(*sa));
     sa->i2c_bus = i2c_bus;
     struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS];
-    const struct config_section *ca = NULL;
+    const struct config_section *section = NULL;
     if (sc->have_config)
-        ca = i2c_bus >= 0 ? config_i2c_section(&sc->cfg, (unsigned)i2c_bus)
-                          : config_ftdi_section(&sc->cfg, link->name);
+        section = i2c_bus >= 0 ? config_i2c_section(&sc->cfg, (unsigned)i2c_bus)
+                               : config_ftdi_section(&sc->cfg, link->name);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        if (!ca) {
+        if (!section) {
             setup[d] = (struct lynx_distributor_setup){.fuse_installed = {true, true, true, true}};
             continue;
         }
-        config_lynx_setup(ca, d, &setup[d]);
+        config_lynx_setup(section, d, &setup[d]);
         const char *physical[LYNX_FUSES];
         for (unsigned f = 0; f < LYNX_FUSES; f++)
-            physical[f] =
-                ca->distributor[d].fuse_name[f][0] ? ca->distributor[d].fuse_name[f] : NULL;
+            physical[f] = section->distributor[d].fuse_name[f][0]
+                              ? section->distributor[d].fuse_name[f]
+                              : NULL;
         lynx_fuse_names_published(setup[d].upside_down, physical, sa->fuse_name[d]);
     }
     int rc = poller_init(&sa->poller, link, setup, SETTLE_POLLS);
