@@ -1,4 +1,6 @@
-/* The configuration file: INI -> typed settings, per adapter (by USB serial number).
+/* The configuration file: INI -> typed settings, per adapter (an FTDI adapter by its USB serial
+ * number, a Linux I2C bus by its number). config_load.c reads the file; config.c holds the
+ * result and answers lookups in it.
  *
  * Accepts the original project's files unchanged (Python configparser conventions: key names
  * case-insensitive, section names case-sensitive, booleans true/false yes/no on/off 1/0 in any
@@ -105,8 +107,8 @@ const struct config_section *config_ftdi_section(const struct config *cfg, const
 /* The settings of the i2c-dev bus N: its [i2c:N] section, else the defaults. */
 const struct config_section *config_i2c_section(const struct config *cfg, unsigned bus);
 
-/* The decoder's view of one distributor (0..3) of an adapter. */
-void config_lynx_setup(const struct config_section *adapter, unsigned distributor,
+/* The decoder's view of one distributor (0..3) of a section. */
+void config_lynx_setup(const struct config_section *section, unsigned distributor,
                        struct lynx_distributor_setup *out);
 
 #endif

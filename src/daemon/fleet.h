@@ -1,4 +1,7 @@
 /* fleet: which adapters exist, which of them are ours, which are missing, and what is retried.
+ * Each adapter of the fleet is a member: its poller (lynx/poller.h) and its D-Bus service
+ * (venus/service.h); the fleet hands each poll's report to the service. fleet_internal.h says
+ * which file does what.
  *
  * Ownership (an adapter is claimed, i.e. opened, its ftdi_sio detached and a service published):
  *  - an adapter whose serial has a [ftdi:<serial>] section (config_serial_equal), whatever its
@@ -34,11 +37,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lynx/poller.h"
-#include "daemon/config.h"
 #include "base/mainloop.h"
+#include "daemon/config.h"
 #include "daemon/recorder.h"
-#include "venus/service.h"
 
 #define FLEET_MAX_ADAPTERS 8
 #define FLEET_RESCAN_MS    5000
@@ -57,7 +58,8 @@ struct fleet;
 int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct fleet **out);
 void fleet_free(struct fleet *fleet);
 
-/* Starts one poll of every adapter; each publishes its result when its poll ends (poller.h). */
+/* Starts one poll of every adapter (but one whose hot-plug poll stood in for it); when a poll
+ * ends its report goes to the adapter's service. */
 void fleet_poll(struct fleet *fleet);
 
 /* SIGHUP: cfg replaces old, and the caller then puts it where fleet_options.cfg points. Installed

@@ -1,3 +1,5 @@
+/* The recorder (recorder.h): the trace file written, rotated and synced, and each poll's outcome
+ * turned into an observation (recorder_poller_observer). */
 #include "daemon/recorder.h"
 
 #include <errno.h>
@@ -461,24 +463,24 @@ int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial,
     return flush(rec);
 }
 
-void recorder_adapter_observer(void *user, const struct poller *ad, bool was_open, int rc,
-                               const struct bus_read *reads)
+void recorder_poller_observer(void *user, const struct poller *poller, bool was_open, int rc,
+                              const struct bus_read *reads)
 {
     struct recorder_observation obs;
     memset(&obs, 0, sizeof(obs));
     if (rc == 0 && reads) {
         obs.kind = RECORDER_READ;
         obs.reopened = !was_open;
-        for (size_t k = 0; k < ad->n_reads; k++) {
+        for (size_t k = 0; k < poller->n_reads; k++) {
             unsigned d = (unsigned)(reads[k].address - lynx_address(0));
             if (d < LYNX_DISTRIBUTORS && obs.n_reads[d] < RECORDER_MAX_READS)
                 obs.reads[d][obs.n_reads[d]++] =
                     (struct recorder_read){.acked = reads[k].acked, .data = reads[k].data};
         }
-    } else if (rc == -EREMOTEIO && ad->link->open) {
+    } else if (rc == -EREMOTEIO && poller->link->open) {
         obs.kind = RECORDER_BUS_STUCK;
         obs.reopened = !was_open;
-    } else if (rc == -ENODEV || !ad->link->open) {
+    } else if (rc == -ENODEV || !poller->link->open) {
         obs.kind = RECORDER_GONE; /* the daemon's view is the same whichever way it went */
     } else {
         obs.kind = RECORDER_USB_ERROR;
@@ -487,18 +489,18 @@ void recorder_adapter_observer(void *user, const struct poller *ad, bool was_ope
     }
     /* the attributes only declare an adapter: described once, not at every poll */
     char attributes[RECORDER_ATTRIBUTES_MAX] = "";
-    if (!known_adapter(user, ad->link->name)) {
+    if (!known_adapter(user, poller->link->name)) {
         struct bus_link_info info;
-        ad->link->ops->describe(ad->link, &info);
+        poller->link->ops->describe(poller->link, &info);
         snprintf(attributes, sizeof(attributes), "transport=%s %s", info.transport, info.trace);
     }
-    recorder_observe(user, monotonic_ms(), ad->link->name, attributes, &obs);
+    recorder_observe(user, monotonic_ms(), poller->link->name, attributes, &obs);
 }
 
-void recorder_attach(struct recorder *rec, struct poller *ad)
+void recorder_attach(struct recorder *rec, struct poller *poller)
 {
     if (!rec)
         return;
-    ad->observer = recorder_adapter_observer;
-    ad->observer_user = rec;
+    poller->observer = recorder_poller_observer;
+    poller->observer_user = rec;
 }

@@ -84,10 +84,10 @@ int recorder_observe(struct recorder *rec, uint64_t now_ms, const char *serial,
 
 /* The poller observer (poller.h) that turns a poll's outcome into an observation and records
  * it at the current monotonic time; user is the recorder. */
-void recorder_adapter_observer(void *user, const struct poller *ad, bool was_open, int rc,
-                               const struct bus_read *reads);
-/* Hooks the recorder into an adapter (after poller_init); a NULL recorder does nothing. */
-void recorder_attach(struct recorder *rec, struct poller *ad);
+void recorder_poller_observer(void *user, const struct poller *poller, bool was_open, int rc,
+                              const struct bus_read *reads);
+/* Hooks the recorder into a poller (after poller_init); a NULL recorder does nothing. */
+void recorder_attach(struct recorder *rec, struct poller *poller);
 
 /* Bytes written to the current file so far (header included). */
 uint64_t recorder_file_bytes(const struct recorder *rec);

@@ -1,3 +1,4 @@
+/* signals.h: the daemon's asynchronous signals read from a signalfd in the loop. */
 #include "daemon/signals.h"
 
 #include <errno.h>

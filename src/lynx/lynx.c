@@ -1,3 +1,4 @@
+/* Lynx status decoding (lynx.h): a status byte to the published state, fuse index mapping. */
 #include "lynx/lynx.h"
 
 #include <errno.h>

@@ -1,3 +1,6 @@
+/* The poller (poller.h): one poll of one bus as a chain of link operations (open, scan, recovery,
+ * confirming reads), each started by the step before it and ended in step_done; the reads fed to
+ * the trackers; the poll report built from them. */
 #include "lynx/poller.h"
 
 #include <errno.h>
@@ -8,152 +11,152 @@
 
 #include "base/log.h"
 
-int poller_init(struct poller *ad, struct bus_link *link,
+int poller_init(struct poller *p, struct bus_link *link,
                 const struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS], unsigned lost_after)
 {
-    memset(ad, 0, sizeof(*ad));
-    ad->link = link;
-    ad->lost_after = lost_after;
-    memcpy(ad->setup, setup, sizeof(ad->setup));
+    memset(p, 0, sizeof(*p));
+    p->link = link;
+    p->lost_after = lost_after;
+    memcpy(p->setup, setup, sizeof(p->setup));
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
-        tracker_init(&ad->tracker[d]);
+        tracker_init(&p->tracker[d]);
     return link ? 0 : -EINVAL;
 }
 
-void poller_deinit(struct poller *ad)
+void poller_deinit(struct poller *p)
 {
-    if (ad->link)
-        ad->link->ops->free(ad->link);
-    ad->link = NULL;
+    if (p->link)
+        p->link->ops->free(p->link);
+    p->link = NULL;
 }
 
-static const char *name(const struct poller *ad)
+static const char *name(const struct poller *p)
 {
-    return ad->link->name;
+    return p->link->name;
 }
 
 /* Logs a failure once, not every poll: a missing adapter must not fill the log. */
-static int report(struct poller *ad, int rc, const char *what)
+static int report(struct poller *p, int rc, const char *what)
 {
-    if (rc != ad->last_error) {
-        const char *why = ad->link->ops->error(ad->link);
+    if (rc != p->last_error) {
+        const char *why = p->link->ops->error(p->link);
         if (rc == -EPROTO)
             why = "a reply out of step";
-        log_warn("adapter %s: %s: %s", name(ad), what, why && why[0] ? why : strerror(-rc));
+        log_warn("adapter %s: %s: %s", name(p), what, why && why[0] ? why : strerror(-rc));
     }
-    ad->last_error = rc;
+    p->last_error = rc;
     return rc;
 }
 
-static void fail_all(struct poller *ad)
+static void fail_all(struct poller *p)
 {
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
-        tracker_fail(&ad->tracker[d], ad->lost_after);
+        tracker_fail(&p->tracker[d], p->lost_after);
 }
 
 /* ---- the steps: each starts one operation of the link, whose completion runs step_done ---- */
 
 static void step_done(struct bus_link *link, int rc, void *user);
-static void finish_poll(struct poller *ad, int rc);
+static void finish_poll(struct poller *p, int rc);
 
-static int start_read(struct poller *ad, enum poller_stage stage, const uint8_t *addresses,
-                      size_t n, struct bus_read *out)
+static int start_read(struct poller *p, enum poller_stage stage, const uint8_t *addresses, size_t n,
+                      struct bus_read *out)
 {
-    ad->stage = stage;
-    ad->stuck = false;
-    int rc = ad->link->ops->read(ad->link, addresses, n, out, &ad->stuck, step_done, ad);
+    p->stage = stage;
+    p->stuck = false;
+    int rc = p->link->ops->read(p->link, addresses, n, out, &p->stuck, step_done, p);
     if (rc < 0)
-        ad->stage = POLLER_IDLE;
+        p->stage = POLLER_IDLE;
     return rc;
 }
 
-static int start_scan(struct poller *ad, enum poller_stage stage)
+static int start_scan(struct poller *p, enum poller_stage stage)
 {
     uint8_t all[LYNX_DISTRIBUTORS];
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
         all[d] = lynx_address(d);
-    return start_read(ad, stage, all, LYNX_DISTRIBUTORS, ad->reads);
+    return start_read(p, stage, all, LYNX_DISTRIBUTORS, p->reads);
 }
 
 /* The distributors whose first read needs confirming are read again, in one more round trip of
  * the same poll. Returns 1 when none needs it. */
-static int start_confirm(struct poller *ad)
+static int start_confirm(struct poller *p)
 {
-    ad->n_confirm = 0;
+    p->n_confirm = 0;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        struct tracker_read first = {.acked = ad->reads[d].acked, .data = ad->reads[d].data};
-        if (tracker_wants_second_read(&ad->tracker[d], first))
-            ad->confirm[ad->n_confirm++] = lynx_address(d);
+        struct tracker_read first = {.acked = p->reads[d].acked, .data = p->reads[d].data};
+        if (tracker_wants_second_read(&p->tracker[d], first))
+            p->confirm[p->n_confirm++] = lynx_address(d);
     }
-    if (ad->n_confirm == 0)
+    if (p->n_confirm == 0)
         return 1;
-    return start_read(ad, POLLER_CONFIRM, ad->confirm, ad->n_confirm, ad->reads + ad->n_reads);
+    return start_read(p, POLLER_CONFIRM, p->confirm, p->n_confirm, p->reads + p->n_reads);
 }
 
-static int start_recovery(struct poller *ad)
+static int start_recovery(struct poller *p)
 {
-    if (!ad->link->can_recover) {
-        if (!ad->bus_stuck)
+    if (!p->link->can_recover) {
+        if (!p->bus_stuck)
             log_warn("adapter %s: I2C bus stuck (a line held low), and this transport cannot "
                      "clock it free from user space (the kernel's driver recovers a bus where it "
                      "can): check the cable, or power the distributors off and on; retrying "
                      "every poll",
-                     name(ad));
-        ad->bus_stuck = ad->bus_stuck_failed = true;
+                     name(p));
+        p->bus_stuck = p->bus_stuck_failed = true;
         return -EREMOTEIO;
     }
-    if (!ad->bus_stuck)
+    if (!p->bus_stuck)
         log_warn("adapter %s: I2C bus stuck (SDA or SCL held low): clocking SCL 9 times and "
                  "a STOP to free it",
-                 name(ad));
-    ad->bus_stuck = true;
-    ad->counters.bus_recoveries++;
-    ad->stage = POLLER_RECOVER;
-    int rc = ad->link->ops->recover(ad->link, step_done, ad);
+                 name(p));
+    p->bus_stuck = true;
+    p->counters.bus_recoveries++;
+    p->stage = POLLER_RECOVER;
+    int rc = p->link->ops->recover(p->link, step_done, p);
     if (rc < 0)
-        ad->stage = POLLER_IDLE;
-    return rc < 0 ? report(ad, rc, "bus recovery failed") : 0;
+        p->stage = POLLER_IDLE;
+    return rc < 0 ? report(p, rc, "bus recovery failed") : 0;
 }
 
 /* A scan (first or after a recovery) is in. Returns 0 when the poll goes on with another
  * operation, 1 when it is complete, or a negative code. */
-static int scanned(struct poller *ad, enum poller_stage stage)
+static int scanned(struct poller *p, enum poller_stage stage)
 {
-    if (ad->stuck)
-        return stage == POLLER_RESCAN ? -EREMOTEIO : start_recovery(ad);
-    if (ad->bus_stuck)
-        log_info("adapter %s: I2C bus free again (%llu recoveries in all)", name(ad),
-                 (unsigned long long)ad->counters.bus_recoveries);
-    ad->bus_stuck = ad->bus_stuck_failed = false;
-    ad->n_reads = LYNX_DISTRIBUTORS;
-    int rc = start_confirm(ad);
-    return rc < 0 ? report(ad, rc, "scan failed") : rc;
+    if (p->stuck)
+        return stage == POLLER_RESCAN ? -EREMOTEIO : start_recovery(p);
+    if (p->bus_stuck)
+        log_info("adapter %s: I2C bus free again (%llu recoveries in all)", name(p),
+                 (unsigned long long)p->counters.bus_recoveries);
+    p->bus_stuck = p->bus_stuck_failed = false;
+    p->n_reads = LYNX_DISTRIBUTORS;
+    int rc = start_confirm(p);
+    return rc < 0 ? report(p, rc, "scan failed") : rc;
 }
 
-static void opened(struct poller *ad)
+static void opened(struct poller *p)
 {
-    if (ad->opened_once)
-        ad->counters.reopens++;
-    ad->opened_once = true;
-    ad->last_error = 0;
+    if (p->opened_once)
+        p->counters.reopens++;
+    p->opened_once = true;
+    p->last_error = 0;
 }
 
 /* The poll's next step after an operation of it ended well. 0: another operation runs; 1: the
  * poll is complete; negative: it failed. */
-static int poll_step(struct poller *ad, enum poller_stage stage)
+static int poll_step(struct poller *p, enum poller_stage stage)
 {
     switch (stage) {
     case POLLER_OPEN:
-        opened(ad);
-        return start_scan(ad, POLLER_SCAN);
+        opened(p);
+        return start_scan(p, POLLER_SCAN);
     case POLLER_SCAN:
     case POLLER_RESCAN:
-        return scanned(ad, stage);
+        return scanned(p, stage);
     case POLLER_RECOVER:
-        return start_scan(ad, POLLER_RESCAN);
+        return start_scan(p, POLLER_RESCAN);
     case POLLER_CONFIRM:
-        if (!ad->stuck) /* a bus found stuck after it leaves the first reads unconfirmed */
-            ad->n_reads += ad->n_confirm;
+        if (!p->stuck) /* a bus found stuck after it leaves the first reads unconfirmed */
+            p->n_reads += p->n_confirm;
         return 1;
     default:
         return -EINVAL;
@@ -163,34 +166,34 @@ static int poll_step(struct poller *ad, enum poller_stage stage)
 /* Where an operation ended: the poll goes on, or ends. */
 static void step_done(struct bus_link *link, int rc, void *user)
 {
-    struct poller *ad = user;
+    struct poller *p = user;
     (void)link;
-    enum poller_stage stage = ad->stage;
-    ad->stage = POLLER_IDLE;
+    enum poller_stage stage = p->stage;
+    p->stage = POLLER_IDLE;
     if (rc < 0) {
         if (rc != -EREMOTEIO)
-            report(ad, rc, stage == POLLER_OPEN ? "cannot set up I2C" : "scan failed");
-        finish_poll(ad, rc);
+            report(p, rc, stage == POLLER_OPEN ? "cannot set up I2C" : "scan failed");
+        finish_poll(p, rc);
         return;
     }
-    rc = poll_step(ad, stage);
+    rc = poll_step(p, stage);
     if (rc != 0) {
-        ad->stage = POLLER_IDLE;
-        finish_poll(ad, rc > 0 ? 0 : rc);
+        p->stage = POLLER_IDLE;
+        finish_poll(p, rc > 0 ? 0 : rc);
     }
 }
 
 /* Logged when every distributor that was answering (one or several) stops at the same poll while
  * the adapter itself works: the distributors' 5 V comes from the RJ10 port, so a sagging supply or
  * a pulled cable silences all of them together. */
-static void check_all_lost(const struct poller *ad, const bool was_lost[LYNX_DISTRIBUTORS])
+static void check_all_lost(const struct poller *p, const bool was_lost[LYNX_DISTRIBUTORS])
 {
     unsigned seen = 0, newly_lost = 0;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        if (!ad->tracker[d].seen)
+        if (!p->tracker[d].seen)
             continue;
         seen++;
-        if (ad->tracker[d].lost) {
+        if (p->tracker[d].lost) {
             if (was_lost[d])
                 return;
             newly_lost++;
@@ -199,145 +202,145 @@ static void check_all_lost(const struct poller *ad, const bool was_lost[LYNX_DIS
     if (seen == 1 && newly_lost == 1)
         log_warn("adapter %s: the only distributor stopped answering: check the 5 V supply on "
                  "the RJ10 port (pin 1) and the cable",
-                 name(ad));
+                 name(p));
     else if (seen > 1 && newly_lost == seen)
         log_warn("adapter %s: all %u distributors stopped answering at once: check the 5 V "
                  "supply on the RJ10 port (pin 1) and the cable",
-                 name(ad), seen);
+                 name(p), seen);
 }
 
-static void feed_trackers(struct poller *ad)
+static void feed_trackers(struct poller *p)
 {
     bool was_lost[LYNX_DISTRIBUTORS];
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         struct tracker_read r[POLLER_READS_PER_POLL];
         unsigned n = 0;
-        for (size_t k = 0; k < ad->n_reads && n < POLLER_READS_PER_POLL; k++)
-            if (ad->reads[k].address == lynx_address(d))
+        for (size_t k = 0; k < p->n_reads && n < POLLER_READS_PER_POLL; k++)
+            if (p->reads[k].address == lynx_address(d))
                 r[n++] =
-                    (struct tracker_read){.acked = ad->reads[k].acked, .data = ad->reads[k].data};
-        was_lost[d] = ad->tracker[d].lost;
-        const struct tracker *t = &ad->tracker[d];
-        if (!tracker_feed(&ad->tracker[d], r, n, ad->lost_after))
+                    (struct tracker_read){.acked = p->reads[k].acked, .data = p->reads[k].data};
+        was_lost[d] = p->tracker[d].lost;
+        const struct tracker *t = &p->tracker[d];
+        if (!tracker_feed(&p->tracker[d], r, n, p->lost_after))
             continue;
         if (!t->lost)
-            log_info("adapter %s: distributor %c: status 0x%02X", name(ad), lynx_letter(d),
+            log_info("adapter %s: distributor %c: status 0x%02X", name(p), lynx_letter(d),
                      t->status);
-        else if (tracker_counted(t, &ad->setup[d]))
+        else if (tracker_counted(t, &p->setup[d]))
             log_warn("adapter %s: distributor %c: not answering for %u polls: connection lost",
-                     name(ad), lynx_letter(d), t->failures);
+                     name(p), lynx_letter(d), t->failures);
     }
-    check_all_lost(ad, was_lost);
+    check_all_lost(p, was_lost);
 }
 
 /* A poll's result goes to the observer and the trackers. */
-static void apply_result(struct poller *ad, int rc, bool was_open)
+static void apply_result(struct poller *p, int rc, bool was_open)
 {
-    if (rc == -EREMOTEIO && !ad->bus_stuck_failed) {
+    if (rc == -EREMOTEIO && !p->bus_stuck_failed) {
         log_warn("adapter %s: I2C bus still stuck after a recovery: a distributor or the cable "
                  "holds a line low; retrying every poll",
-                 name(ad));
-        ad->bus_stuck_failed = true;
+                 name(p));
+        p->bus_stuck_failed = true;
     }
-    if (ad->observer)
-        ad->observer(ad->observer_user, ad, was_open, rc, rc == 0 ? ad->reads : NULL);
+    if (p->observer)
+        p->observer(p->observer_user, p, was_open, rc, rc == 0 ? p->reads : NULL);
     if (rc == -EREMOTEIO) { /* stuck bus: the adapter works, the distributors do not answer */
-        ad->link_failures = 0;
-        fail_all(ad);
+        p->link_failures = 0;
+        fail_all(p);
     } else if (rc < 0) {
         if (was_open || rc != -ENOENT) /* not merely absent */
-            ad->counters.usb_errors++;
-        ad->link_failures++;
-        fail_all(ad);
+            p->counters.usb_errors++;
+        p->link_failures++;
+        fail_all(p);
     } else {
-        ad->link_failures = 0;
-        ad->last_error = 0;
-        feed_trackers(ad);
+        p->link_failures = 0;
+        p->last_error = 0;
+        feed_trackers(p);
     }
 }
 
-/* The poll ends: its result applied and published (done); a transport failure then has the link
- * bring itself back in step. */
-static void finish_poll(struct poller *ad, int rc)
+/* The poll ends: its result applied (the observer, the trackers); after a transport failure the
+ * link's resync is started; then done, which publishes it. */
+static void finish_poll(struct poller *p, int rc)
 {
-    ad->last_rc = rc;
+    p->last_rc = rc;
     if (rc != 0)
-        ad->n_reads = 0;
-    ad->answered = rc == 0 || rc == -EREMOTEIO;
-    apply_result(ad, rc, ad->poll_was_open);
-    ad->polling = false;
-    if (rc < 0 && rc != -EREMOTEIO && ad->link->open)
-        ad->link->ops->resync(ad->link, rc);
-    if (ad->done)
-        ad->done(ad, ad->done_user);
+        p->n_reads = 0;
+    p->answered = rc == 0 || rc == -EREMOTEIO;
+    apply_result(p, rc, p->poll_was_open);
+    p->polling = false;
+    if (rc < 0 && rc != -EREMOTEIO && p->link->open)
+        p->link->ops->resync(p->link, rc);
+    if (p->done)
+        p->done(p, p->done_user);
 }
 
-void poller_poll_start(struct poller *ad, poller_done_fn done, void *user)
+void poller_poll_start(struct poller *p, poller_done_fn done, void *user)
 {
-    struct bus_link *link = ad->link;
-    ad->counters.polls++;
-    if (ad->polling || link->ops->busy(link)) {
+    struct bus_link *link = p->link;
+    p->counters.polls++;
+    if (p->polling || link->ops->busy(link)) {
         /* the previous poll or a resynchronisation still waits for the adapter: this poll fails
          * now instead of waiting for it, and leaves the running work alone */
-        if (ad->last_error != -EBUSY)
+        if (p->last_error != -EBUSY)
             log_warn("adapter %s: still waiting for its previous transfers: this poll counts "
                      "as failed",
-                     name(ad));
-        ad->last_error = ad->last_rc = -EBUSY;
-        apply_result(ad, -EBUSY, link->open);
+                     name(p));
+        p->last_error = p->last_rc = -EBUSY;
+        apply_result(p, -EBUSY, link->open);
         if (done)
-            done(ad, user);
+            done(p, user);
         return;
     }
-    ad->done = done;
-    ad->done_user = user;
-    ad->poll_was_open = link->open;
-    ad->n_reads = 0;
-    ad->polling = true;
+    p->done = done;
+    p->done_user = user;
+    p->poll_was_open = link->open;
+    p->n_reads = 0;
+    p->polling = true;
     int rc;
     if (link->open) {
-        rc = start_scan(ad, POLLER_SCAN);
+        rc = start_scan(p, POLLER_SCAN);
         if (rc < 0)
-            report(ad, rc, "scan failed");
+            report(p, rc, "scan failed");
     } else {
-        ad->stage = POLLER_OPEN;
-        rc = link->ops->open(link, step_done, ad);
+        p->stage = POLLER_OPEN;
+        rc = link->ops->open(link, step_done, p);
         if (rc < 0) {
-            ad->stage = POLLER_IDLE;
-            report(ad, rc, "cannot open");
+            p->stage = POLLER_IDLE;
+            report(p, rc, "cannot open");
         }
     }
     if (rc < 0)
-        finish_poll(ad, rc);
+        finish_poll(p, rc);
 }
 
-static void poll_completed(struct poller *ad, void *user)
+static void poll_completed(struct poller *p, void *user)
 {
-    (void)ad;
+    (void)p;
     *(bool *)user = true;
 }
 
-int poller_poll(struct poller *ad)
+int poller_poll(struct poller *p)
 {
     bool completed = false;
-    poller_poll_start(ad, poll_completed, &completed);
-    while (!completed || ad->link->ops->busy(ad->link))
-        ad->link->ops->wait(ad->link);
-    return ad->last_rc;
+    poller_poll_start(p, poll_completed, &completed);
+    while (!completed || p->link->ops->busy(p->link))
+        p->link->ops->wait(p->link);
+    return p->last_rc;
 }
 
-static void diagnostics(const struct poller *ad, struct poll_diagnostics *out)
+static void diagnostics(const struct poller *p, struct poll_diagnostics *out)
 {
     memset(out, 0, sizeof(*out));
-    out->polls = ad->counters.polls;
-    out->usb_errors = ad->counters.usb_errors;
-    out->reopens = ad->counters.reopens;
-    out->bus_recoveries = ad->counters.bus_recoveries;
+    out->polls = p->counters.polls;
+    out->usb_errors = p->counters.usb_errors;
+    out->reopens = p->counters.reopens;
+    out->bus_recoveries = p->counters.bus_recoveries;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        const struct tracker_counters *tc = &ad->tracker[d].counters;
+        const struct tracker_counters *tc = &p->tracker[d].counters;
         struct distributor_diagnostics *dd = &out->distributor[d];
         /* an unused address NACKs every poll: its counts would be noise (and move every poll) */
-        if (!tracker_counted(&ad->tracker[d], &ad->setup[d]))
+        if (!tracker_counted(&p->tracker[d], &p->setup[d]))
             continue;
         dd->corrupt_reads = tc->corrupt_reads;
         dd->nacks = tc->nacks;
@@ -349,36 +352,36 @@ static void diagnostics(const struct poller *ad, struct poll_diagnostics *out)
     }
 }
 
-void poller_report(const struct poller *ad, const struct poll_report *previous,
+void poller_report(const struct poller *p, const struct poll_report *previous,
                    struct poll_report *out)
 {
-    out->connected = ad->opened_once && !ad->link->unplugged &&
-                     ad->link_failures < (ad->lost_after ? ad->lost_after : 1);
+    out->connected = p->opened_once && !p->link->unplugged &&
+                     p->link_failures < (p->lost_after ? p->lost_after : 1);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        tracker_state(&ad->tracker[d], &ad->setup[d], previous ? &previous->distributor[d] : NULL,
+        tracker_state(&p->tracker[d], &p->setup[d], previous ? &previous->distributor[d] : NULL,
                       &out->distributor[d]);
-        out->counted[d] = tracker_counted(&ad->tracker[d], &ad->setup[d]);
+        out->counted[d] = tracker_counted(&p->tracker[d], &p->setup[d]);
     }
-    diagnostics(ad, &out->diagnostics);
+    diagnostics(p, &out->diagnostics);
 }
 
-void poller_log_summary(const struct poller *ad, const struct poll_report *published)
+void poller_log_summary(const struct poller *p, const struct poll_report *published)
 {
     static const char *const status_words[] = {"not available", "connected", "no bus power",
                                                "communications lost"};
     static const char *const fuse_words[] = {"n/a", "not used", "ok", "blown"};
-    const struct poller_counters *c = &ad->counters;
+    const struct poller_counters *c = &p->counters;
     struct bus_link_info info;
-    ad->link->ops->describe(ad->link, &info);
+    p->link->ops->describe(p->link, &info);
     log_info("state: adapter %s (%s %s): %s, %s; %" PRIu64 " polls, %" PRIu64
              " transport errors, %" PRIu64 " re-opens, %" PRIu64 " bus recoveries",
-             name(ad), info.transport, info.trace, ad->link->open ? "open" : "closed",
+             name(p), info.transport, info.trace, p->link->open ? "open" : "closed",
              published && published->connected ? "connected" : "not connected", c->polls,
              c->usb_errors, c->reopens, c->bus_recoveries);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
-        const struct tracker *t = &ad->tracker[d];
+        const struct tracker *t = &p->tracker[d];
         const struct lynx_distributor_state *st = published ? &published->distributor[d] : NULL;
-        if (!t->seen && !ad->setup[d].installed)
+        if (!t->seen && !p->setup[d].installed)
             continue;
         char byte[8] = "none";
         if (t->have_status)
@@ -389,7 +392,7 @@ void poller_log_summary(const struct poller *ad, const struct poll_report *publi
             f[i] = st && st->fuse[i].status < 4 ? fuse_words[st->fuse[i].status] : "n/a";
         log_info("state:   distributor %c (0x%02X)%s: %s, status byte %s, %u failed polls; "
                  "fuses %s, %s, %s, %s",
-                 lynx_letter(d), lynx_address(d), ad->setup[d].installed ? " installed" : "",
+                 lynx_letter(d), lynx_address(d), p->setup[d].installed ? " installed" : "",
                  status < 4 ? status_words[status] : "?", byte, t->failures, f[0], f[1], f[2],
                  f[3]);
     }

@@ -1,14 +1,15 @@
-/* One I2C adapter and the Lynx Distributors on its bus, whatever the transport (bus_link.h): polls
- * the bus (every address read once, the distributors whose read needs confirming read again in the
- * same poll), feeds the reads to a tracker per distributor, and turns the trackers into the state
- * the service publishes.
+/* The poller: one I2C adapter and the Lynx Distributors on its bus, whatever the transport
+ * (bus_link.h). Polls the bus (every address read once, the distributors whose read needs
+ * confirming read again in the same poll), feeds the reads to a tracker per distributor, and turns
+ * the trackers into a poll report (report.h) for whoever publishes it: the daemon's fleet hands it
+ * to the D-Bus service; lynx-scan prints the trackers' state. Knows nothing of D-Bus.
  *
  * A poll never gives up for good; each failure costs at most that poll:
  *  - A stuck bus (the link saw SDA or SCL held low: a slave stopped mid-byte) is recovered (9 SCL
  *    pulses with SDA released, then a STOP), counted, logged once per stuck episode, and the bus
  *    is read again. Where the transport cannot recover a bus (i2c-dev), one line says so.
  *  - A transport failure (USB stall, timeout, short or lost replies; a failed ioctl): the poll
- *    fails, and after it is published the link brings itself back in step (bus_link resync),
+ *    fails, and as it ends the link is told to bring itself back in step (bus_link resync),
  *    closing if it cannot, to be opened again at the next poll.
  *  - -ENODEV (unplugged, also in the middle of a transfer): the link closes; every later poll
  *    tries to open it again, and counts as failed until it is back, so the distributors go to
@@ -48,14 +49,14 @@ struct poller_counters {
 };
 
 /* Told the raw outcome of every poll (the recorder): was_open = the adapter was open when the poll
- * began, rc = 0 with ad->n_reads entries in reads[] (one per distributor A-D, then the confirming
- * second reads of some, each tagged with its address), else the failure (reads NULL);
- * ad->open says whether it is open now. Called before the trackers see the reads. */
+ * began, rc = 0 with poller->n_reads entries in reads[] (one per distributor A-D, then the
+ * confirming second reads of some, each tagged with its address), else the failure (reads NULL);
+ * poller->link->open says whether it is open now. Called before the trackers see the reads. */
 struct poller;
-typedef void (*poller_observer_fn)(void *user, const struct poller *ad, bool was_open, int rc,
+typedef void (*poller_observer_fn)(void *user, const struct poller *poller, bool was_open, int rc,
                                    const struct bus_read *reads);
 /* A poll has ended (poller_poll_start). */
-typedef void (*poller_done_fn)(struct poller *ad, void *user);
+typedef void (*poller_done_fn)(struct poller *poller, void *user);
 
 struct poller {
     struct bus_link *link; /* owned; link->name names the adapter in logs */
@@ -85,29 +86,31 @@ struct poller {
 
 /* Takes link (freed by poller_deinit, also when this fails); lost_after: consecutive failed
  * polls before "communications lost". */
-int poller_init(struct poller *ad, struct bus_link *link,
+int poller_init(struct poller *poller, struct bus_link *link,
                 const struct lynx_distributor_setup setup[LYNX_DISTRIBUTORS], unsigned lost_after);
-void poller_deinit(struct poller *ad);
+void poller_deinit(struct poller *poller);
 /* Starts one poll: open and set up the adapter if needed, scan the bus, confirm changed reads,
  * feed the trackers, then call done -- all without waiting where the transport is asynchronous
  * (MPSSE over libusb advances from the loop; i2c-dev ioctls complete at once). If the previous
  * poll, or the resynchronisation after a failed one, still waits for the adapter, this poll fails
  * at once (-EBUSY, counted like any failed poll) and done is called before this returns: a slow
  * adapter never holds up the loop, the other adapters or D-Bus. A poll that failed on the transport
- * is published first; the link brings itself back in step after it. */
-void poller_poll_start(struct poller *ad, poller_done_fn done, void *user);
+ * starts the link's resync (bus_link.h) before done is called: done may find the link closed
+ * already (unplugged, or a resync that could not start); an asynchronous resync (MPSSE) runs on
+ * after done, and a poll started while it does fails with -EBUSY. */
+void poller_poll_start(struct poller *poller, poller_done_fn done, void *user);
 
 /* The same, waiting for the poll (and the resynchronisation after it) to end: for lynx-scan, which
  * has no loop of its own. Returns 0 when the bus was read, else the failure's negative code. */
-int poller_poll(struct poller *ad);
+int poller_poll(struct poller *poller);
 
-/* The state to publish, diagnostics included; previous = what was published (its fuse alarms are
- * held while lost). */
-void poller_report(const struct poller *ad, const struct poll_report *previous,
+/* What the polls so far found, diagnostics included; previous = the report published last (its
+ * fuse alarms are held while a distributor is lost), or NULL. */
+void poller_report(const struct poller *poller, const struct poll_report *previous,
                    struct poll_report *out);
 
 /* Logs the adapter's state in a few lines (SIGUSR1): open/connected and the counters, then per
  * distributor the published status, the last confirmed status byte and the fuses. */
-void poller_log_summary(const struct poller *ad, const struct poll_report *published);
+void poller_log_summary(const struct poller *poller, const struct poll_report *published);
 
 #endif

@@ -1,3 +1,4 @@
+/* The tracker (tracker.h): one distributor's reads, poll by poll, to the state to publish. */
 #include "lynx/tracker.h"
 
 #include <string.h>
