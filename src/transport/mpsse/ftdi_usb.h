@@ -89,49 +89,49 @@ int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, siz
 
 /* ---- adapter: open, MPSSE set-up, bulk transfers ---- */
 
-struct ftdi_usb_device *ftdi_usb_adapter_new(struct ftdi_usb_host *host);
+struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
 /* Closes the adapter if open, and attaches the kernel driver ftdi_usb_open detached (reaching the
  * adapter again by its serial if it is closed and still plugged in). */
-void ftdi_usb_adapter_free(struct ftdi_usb_device *ad);
-const char *ftdi_usb_error(const struct ftdi_usb_device *ad);
+void ftdi_usb_device_free(struct ftdi_usb_device *dev);
+const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
 /* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
  * Detaches a kernel driver (ftdi_sio) from interface 0, once: ftdi_usb_close keeps it detached, so
  * a re-open after an error does not hand the port to the kernel and back. Claims interface 0.
  * -ENOENT when none matches. */
-int ftdi_usb_open(struct ftdi_usb_device *ad, uint16_t vid, uint16_t pid, const char *serial);
+int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial);
 /* Releases the interface and closes the device; harmless when not open. */
-void ftdi_usb_close(struct ftdi_usb_device *ad);
-bool ftdi_usb_is_open(const struct ftdi_usb_device *ad);
+void ftdi_usb_close(struct ftdi_usb_device *dev);
+bool ftdi_usb_is_open(const struct ftdi_usb_device *dev);
 /* What was opened (bus, address, port path, serial). */
-const struct ftdi_usb_device_info *ftdi_usb_opened_info(const struct ftdi_usb_device *ad);
+const struct ftdi_usb_device_info *ftdi_usb_opened_info(const struct ftdi_usb_device *dev);
 
 /* Control requests: chip reset, purge both buffers, latency timer (1-255 ms, 0 = default), event
  * and error characters off, bit mode reset, then MPSSE. Clock and pins are the MPSSE layer's. */
-int ftdi_usb_mpsse_setup(struct ftdi_usb_device *ad, unsigned latency_ms);
+int ftdi_usb_mpsse_setup(struct ftdi_usb_device *dev, unsigned latency_ms);
 
 /* Checks that the MPSSE engine answers and the reply stream is in step: sends the bad opcode
  * 0xAA and expects `FA AA` back (AN_135's synchronisation). -EPROTO on another answer. */
-int ftdi_usb_mpsse_sync(struct ftdi_usb_device *ad, unsigned timeout_ms);
+int ftdi_usb_mpsse_sync(struct ftdi_usb_device *dev, unsigned timeout_ms);
 
 /* One bulk OUT transfer of the whole buffer. A short write is -EIO. */
-int ftdi_usb_write(struct ftdi_usb_device *ad, const void *buf, size_t len, unsigned timeout_ms);
+int ftdi_usb_write(struct ftdi_usb_device *dev, const void *buf, size_t len, unsigned timeout_ms);
 
 /* Reads exactly n payload bytes (status bytes stripped) within timeout_ms overall, asking for
  * enough packets that a reply flushed at once arrives in a single bulk IN transfer. *got (may be
  * NULL) is set to the payload bytes stored in buf, also on failure. */
-int ftdi_usb_read_exact(struct ftdi_usb_device *ad, void *buf, size_t n, unsigned timeout_ms,
+int ftdi_usb_read_exact(struct ftdi_usb_device *dev, void *buf, size_t n, unsigned timeout_ms,
                         size_t *got);
 
 /* Payload bytes received but not yet returned by ftdi_usb_read_exact. */
-size_t ftdi_usb_pending(const struct ftdi_usb_device *ad);
+size_t ftdi_usb_pending(const struct ftdi_usb_device *dev);
 
 /* After an error: drops pending payload, purges the chip's buffers, then reads and discards until
  * the chip answers a bare status packet (nothing left in flight) or timeout_ms passes. Returns
  * the number of payload bytes discarded after the purge, or a negative code. Whether the chip's
  * purge also drops a command cut in half inside the MPSSE engine is not documented: after a write
  * that failed part-way, re-run ftdi_usb_mpsse_setup() (its bit mode reset clears it for sure). */
-int ftdi_usb_drain(struct ftdi_usb_device *ad, unsigned timeout_ms);
+int ftdi_usb_drain(struct ftdi_usb_device *dev, unsigned timeout_ms);
 
 /* ---- asynchronous operations ----
  *
@@ -142,22 +142,22 @@ int ftdi_usb_drain(struct ftdi_usb_device *ad, unsigned timeout_ms);
  * adapter (-EBUSY otherwise); done may start the next. A submission that fails at once returns
  * its code and done is not called. The synchronous calls above are these same operations,
  * waited for (ftdi_usb_async.c): -EBUSY while another operation runs. */
-typedef void (*ftdi_usb_done_fn)(struct ftdi_usb_device *ad, int rc, void *user);
+typedef void (*ftdi_usb_done_fn)(struct ftdi_usb_device *dev, int rc, void *user);
 
 /* ftdi_usb_mpsse_setup's control requests. */
-int ftdi_usb_submit_setup(struct ftdi_usb_device *ad, unsigned latency_ms, ftdi_usb_done_fn done,
+int ftdi_usb_submit_setup(struct ftdi_usb_device *dev, unsigned latency_ms, ftdi_usb_done_fn done,
                           void *user);
 /* One bulk OUT of out (kept alive by the caller), then bulk INs until in_len payload bytes are in
  * in (in_len 0: the write alone; out_len 0: the read alone, pending payload first), all within
  * timeout_ms; payload beyond in_len stays pending. */
-int ftdi_usb_submit_exchange(struct ftdi_usb_device *ad, const void *out, size_t out_len, void *in,
+int ftdi_usb_submit_exchange(struct ftdi_usb_device *dev, const void *out, size_t out_len, void *in,
                              size_t in_len, unsigned timeout_ms, ftdi_usb_done_fn done, void *user);
 /* ftdi_usb_drain's purge and read-until-quiet. */
-int ftdi_usb_submit_drain(struct ftdi_usb_device *ad, unsigned timeout_ms, ftdi_usb_done_fn done,
+int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi_usb_done_fn done,
                           void *user);
 /* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
  * come back, so it must not be called from inside a libusb callback. ftdi_usb_close does it. */
-void ftdi_usb_cancel(struct ftdi_usb_device *ad);
+void ftdi_usb_cancel(struct ftdi_usb_device *dev);
 
 /* ---- hot-plug and event loop integration ---- */
 

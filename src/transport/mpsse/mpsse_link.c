@@ -373,7 +373,7 @@ static void link_free(struct bus_link *link)
     if (!l)
         return;
     if (l->ftdi)
-        ftdi_usb_adapter_free(l->ftdi);
+        ftdi_usb_device_free(l->ftdi);
     free(l);
 }
 
@@ -406,7 +406,7 @@ int mpsse_link_new(struct ftdi_usb_host *host, const struct ftdi_usb_device_info
     l->scan.rounds = 1;
     l->scan.check_bus = true;
     int rc = mpsse_i2c_clock_for(i2c_hz, &l->scan.clock);
-    if (rc == 0 && !(l->ftdi = ftdi_usb_adapter_new(host)))
+    if (rc == 0 && !(l->ftdi = ftdi_usb_device_new(host)))
         rc = -ENOMEM;
     if (rc < 0) {
         link_free(&l->base);
