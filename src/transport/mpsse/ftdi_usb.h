@@ -1,17 +1,21 @@
-/* FT232H transport over libusb-1.0: the only daemon module that touches libusb.
+/* An FTDI chip with an MPSSE engine (FT232H; FT2232H/FT4232H port A) over libusb-1.0. The
+ * ftdi_usb files are the only part of the daemon that touches libusb (their split: see
+ * ftdi_usb_private.h).
  *
  * Two objects, libftdi style. A `struct ftdi_usb_host` is one libusb context: enumeration,
- * hot-plug and the poll fds of an external poll() loop. A `struct ftdi_usb_device` is one opened
- * adapter (interface A, endpoints 0x02 OUT / 0x81 IN). Every call returns 0 (or a count where said)
- * or a negative errno code, and leaves a human-readable reason in its object for the caller to
- * print once with its own context (ftdi_usb_host_error / ftdi_usb_error): -ENODEV    the adapter
- * is gone (unplugged): close it and re-open it when it comes back -ENOENT    no matching adapter
- * (open) -ETIMEDOUT a write or read did not complete in time (read: *got says how much arrived)
- *   -EIO       short write, or another USB failure
- *   -EPROTO    the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
- *   -EBADF     the adapter is not open
- *   -EPIPE     the endpoint stalled (it is cleared before returning, so the next transfer works)
- *   -EACCES, -EBUSY, -EPIPE, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports
+ * hot-plug and the poll fds of an external poll() loop. A `struct ftdi_usb_device` is one chip the
+ * daemon opens (interface A, endpoints 0x02 OUT / 0x81 IN). Calls return 0 (or a count where said)
+ * or a negative errno code, and leave a human-readable reason in their object for the caller to
+ * print once with its own context (ftdi_usb_host_error / ftdi_usb_error):
+ *   -ENODEV     the adapter is gone (unplugged): close it and re-open it when it comes back
+ *   -ENOENT     no matching adapter (open)
+ *   -ETIMEDOUT  a write or read did not complete in time (read: *got says how much arrived)
+ *   -EIO        short write, or another USB failure
+ *   -EPROTO     the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
+ *   -EBADF      the device is not open
+ *   -EBUSY      open: already open; a transfer: another operation is in progress
+ *   -EPIPE      the endpoint stalled (it is cleared before returning, so the next transfer works)
+ *   -EACCES, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports them
  *
  * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
  * two modem status bytes; ftdi_usb_read_exact() strips them and returns payload only. Payload that
@@ -27,7 +31,7 @@
  *
  * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
  *
- * Not thread-safe: one thread drives a host and its adapters. */
+ * Not thread-safe: one thread drives a host and its devices. */
 #ifndef LYNX_FTDI_USB_H
 #define LYNX_FTDI_USB_H
 
@@ -87,18 +91,18 @@ const char *ftdi_usb_host_error(const struct ftdi_usb_host *host);
 int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, size_t ids_count,
                        struct ftdi_usb_device_info *out, size_t max);
 
-/* ---- adapter: open, MPSSE set-up, bulk transfers ---- */
+/* ---- device: open, MPSSE set-up, bulk transfers (synchronous: ftdi_usb_sync.c) ---- */
 
 struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
-/* Closes the adapter if open, and attaches the kernel driver ftdi_usb_open detached (reaching the
- * adapter again by its serial if it is closed and still plugged in). */
+/* Closes the device if open, and gives back the kernel driver that ftdi_usb_open detached (opening
+ * the adapter again by its ids and serial for that when it is closed but still plugged in). */
 void ftdi_usb_device_free(struct ftdi_usb_device *dev);
 const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
 /* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
  * Detaches a kernel driver (ftdi_sio) from interface 0, once: ftdi_usb_close keeps it detached, so
- * a re-open after an error does not hand the port to the kernel and back. Claims interface 0.
- * -ENOENT when none matches. */
+ * a re-open after an error does not hand the port to the kernel and back. Selects configuration 1
+ * if another is active, claims interface 0. -ENOENT when none matches, -EBUSY when already open. */
 int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial);
 /* Releases the interface and closes the device; harmless when not open. */
 void ftdi_usb_close(struct ftdi_usb_device *dev);
@@ -139,9 +143,9 @@ int ftdi_usb_drain(struct ftdi_usb_device *dev, unsigned timeout_ms);
  * once; libusb runs it inside ftdi_usb_host_handle_events() (the loop calls it when a libusb fd is
  * ready, also for the transfer timeouts, which are a timerfd among those fds) and calls done with
  * 0 or the operation's negative code (the codes above) when it ends. One operation at a time per
- * adapter (-EBUSY otherwise); done may start the next. A submission that fails at once returns
+ * device (-EBUSY otherwise); done may start the next. A submission that fails at once returns
  * its code and done is not called. The synchronous calls above are these same operations,
- * waited for (ftdi_usb_async.c): -EBUSY while another operation runs. */
+ * waited for (ftdi_usb_sync.c): -EBUSY while another operation runs. */
 typedef void (*ftdi_usb_done_fn)(struct ftdi_usb_device *dev, int rc, void *user);
 
 /* ftdi_usb_mpsse_setup's control requests. */
@@ -156,7 +160,9 @@ int ftdi_usb_submit_exchange(struct ftdi_usb_device *dev, const void *out, size_
 int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi_usb_done_fn done,
                           void *user);
 /* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
- * come back, so it must not be called from inside a libusb callback. ftdi_usb_close does it. */
+ * come back, by handling the host's events. Not from inside a libusb callback while a transfer is
+ * in flight: the callback's thread holds libusb's event lock, so the wait would run out and leave
+ * the transfer in flight. ftdi_usb_close does it. */
 void ftdi_usb_cancel(struct ftdi_usb_device *dev);
 
 /* ---- hot-plug and event loop integration ---- */
@@ -195,7 +201,9 @@ int ftdi_usb_host_handle_events(struct ftdi_usb_host *host);
 int ftdi_usb_host_wait(struct ftdi_usb_host *host);
 
 /* Milliseconds until libusb needs ftdi_usb_host_handle_events() for an internal timeout, or -1
- * when none (on Linux libusb uses a timerfd among its poll fds, so this stays -1). */
+ * when none. The daemon does not call it: on Linux libusb keeps its transfer timeouts in a timerfd
+ * among its poll fds, so this stays -1 and the loop needs no timer of its own for libusb. The
+ * tests (test_ftdi_usb.c) call it to check exactly that. */
 int ftdi_usb_host_next_timeout_ms(struct ftdi_usb_host *host);
 
 #endif

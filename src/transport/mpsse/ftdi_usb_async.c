@@ -1,5 +1,5 @@
-/* Asynchronous operations on an opened adapter (ftdi_usb.h, "asynchronous operations"): each one a
- * short chain of libusb transfers on the adapter's one libusb_transfer, advanced from libusb's
+/* Asynchronous operations on an opened device (ftdi_usb.h, "asynchronous operations"): each one a
+ * short chain of libusb transfers on the device's one libusb_transfer, advanced from libusb's
  * callbacks, which run inside ftdi_usb_host_handle_events() when the loop finds a libusb fd ready.
  * No call here waits for the device. */
 #include <errno.h>
@@ -210,7 +210,7 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer)
         finish(dev, rc > 0 ? 0 : rc);
 }
 
-/* Common start: the adapter is open and idle. */
+/* Common start: the device is open and idle. */
 static int begin(struct ftdi_usb_device *dev, enum ftdi_usb_op_kind kind, unsigned timeout_ms,
                  ftdi_usb_done_fn done, void *user)
 {
@@ -287,7 +287,7 @@ void ftdi_usb_cancel(struct ftdi_usb_device *dev)
     if (dev->op.in_flight) {
         dev->op.cancelled = true;
         libusb_cancel_transfer(dev->op.transfer);
-        /* The callback must have run before the transfer or the adapter may go: wait for it
+        /* The callback must have run before the transfer or the device may go: wait for it
          * here, outside any callback (see ftdi_usb.h). */
         struct timeval tick = {0, 100000};
         for (int i = 0; i < 30 && dev->op.in_flight; i++)

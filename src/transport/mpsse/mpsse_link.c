@@ -43,7 +43,7 @@ struct mpsse_link {
     size_t n_ids;
     struct mpsse_i2c_scan scan; /* the read in flight; its clock is the link's */
     enum state state;
-    bool close_pending; /* closed inside a callback: the handle goes at the next open */
+    bool close_pending; /* the link closed: the device itself closes at the next open */
     bool chip_refused;  /* logged once: not an MPSSE chip */
     bool *stuck;
     struct bus_read *out;
