@@ -3,8 +3,6 @@
  * callbacks, which run inside ftdi_usb_host_handle_events() when the loop finds a libusb fd ready.
  * No call here waits for the device. */
 #include <errno.h>
-#include <limits.h>
-#include <string.h>
 
 #include "transport/mpsse/ftdi_usb_private.h"
 

@@ -1,3 +1,5 @@
+/* The FTDI bus link (mpsse_link.h): open, read, recover and resync as one state machine on the
+ * asynchronous operations of ftdi_usb.h. */
 #include "transport/mpsse/mpsse_link.h"
 
 #include <errno.h>
@@ -284,7 +286,7 @@ static void link_resync(struct bus_link *link, int failure)
 
 /* ---- completions: the transitions ---- */
 
-/* An operation ends: rc > 0 or 0 is success. An open that failed closes the link. */
+/* An operation ends with rc (0 or a negative code); an open that failed closes the link. */
 static void end_operation(struct mpsse_link *l, bool opening, int rc)
 {
     l->state = IDLE;
@@ -292,7 +294,7 @@ static void end_operation(struct mpsse_link *l, bool opening, int rc)
         close_link(l);
         l->base.unplugged = rc == -ENODEV;
     }
-    l->done(&l->base, rc > 0 ? 0 : rc, l->done_user);
+    l->done(&l->base, rc, l->done_user);
 }
 
 /* The transfer of state `at` ended with rc (0 or a negative code): the next transfer starts (its
