@@ -2,7 +2,8 @@
  * implement it:
  *  - mpsse_link.c: an FTDI FT232H/FT2232H/FT4232H in MPSSE mode over libusb (asynchronous);
  *  - i2cdev_link.c: a Linux I2C adapter through /dev/i2c-N (Raspberry Pi pins, CP2112, ...).
- * Trackers, the service, the recorder and lynx-scan see only this interface.
+ * The poller (and so the trackers and the service behind it) and the recorder see only this
+ * interface; the fleet and lynx-scan create the links, and read an FTDI link's device and clock.
  *
  * Every operation is started with a completion (done) and returns 0 when it was started, or a
  * negative code when it could not be (done is then not called). A link may complete an operation

@@ -27,15 +27,15 @@ static struct sim_i2c_bus *bus;
 static struct sim_ft232h *model;
 static struct sim_ft232h *second_model; /* added by the tests that need two adapters */
 static struct ftdi_usb_host *host;
-static struct ftdi_usb_device *ad;
+static struct ftdi_usb_device *dev;
 
 static struct sim_ft232h *add_model(uint16_t pid, const char *serial)
 {
     struct sim_ft232h_config cfg = {.vid = SIM_FTDI_VID, .pid = pid, .serial = serial};
-    struct sim_ft232h *dev = sim_ft232h_new(&cfg, bus);
-    cr_assert_not_null(dev);
-    cr_assert_eq(sim_usb_bridge_add(bridge, dev), 0);
-    return dev;
+    struct sim_ft232h *chip = sim_ft232h_new(&cfg, bus);
+    cr_assert_not_null(chip);
+    cr_assert_eq(sim_usb_bridge_add(bridge, chip), 0);
+    return chip;
 }
 
 /* The bridge must exist before libusb starts: libusb_init scans the (faked) sysfs. */
@@ -47,13 +47,13 @@ static void setup(void)
     cr_assert_not_null(bridge, "umockdev bridge (is LD_PRELOAD=libumockdev-preload.so.0 set?)");
     model = add_model(SIM_LYNX_ADAPTER_PID, SERIAL_A);
     cr_assert_eq(ftdi_usb_host_new(&host), 0);
-    ad = ftdi_usb_adapter_new(host);
-    cr_assert_not_null(ad);
+    dev = ftdi_usb_device_new(host);
+    cr_assert_not_null(dev);
 }
 
 static void teardown(void)
 {
-    ftdi_usb_adapter_free(ad);
+    ftdi_usb_device_free(dev);
     ftdi_usb_host_free(host);
     sim_usb_bridge_free(bridge);
     sim_ft232h_free(model);
@@ -65,20 +65,20 @@ static void teardown(void)
 
 static void open_mpsse(void)
 {
-    cr_assert_eq(ftdi_usb_open(ad, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_A), 0, "%s",
-                 ftdi_usb_error(ad));
-    cr_assert_eq(ftdi_usb_mpsse_setup(ad, 0), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_A), 0, "%s",
+                 ftdi_usb_error(dev));
+    cr_assert_eq(ftdi_usb_mpsse_setup(dev, 0), 0, "%s", ftdi_usb_error(dev));
 }
 
 static void write_all(const uint8_t *bytes, size_t len)
 {
-    cr_assert_eq(ftdi_usb_write(ad, bytes, len, TIMEOUT_MS), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_write(dev, bytes, len, TIMEOUT_MS), 0, "%s", ftdi_usb_error(dev));
 }
 
-static struct sim_ft232h_stats stats_of(struct sim_ft232h *dev)
+static struct sim_ft232h_stats stats_of(struct sim_ft232h *chip)
 {
     pthread_mutex_lock(&lock);
-    struct sim_ft232h_stats s = *sim_ft232h_stats(dev);
+    struct sim_ft232h_stats s = *sim_ft232h_stats(chip);
     pthread_mutex_unlock(&lock);
     return s;
 }
@@ -138,10 +138,10 @@ Test(ftdi, enumerate_counts_adapters_beyond_the_output_size)
 Test(ftdi, open_selects_the_adapter_by_serial)
 {
     second_model = add_model(SIM_LYNX_ADAPTER_PID, SERIAL_B);
-    cr_assert_eq(ftdi_usb_open(ad, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_B), 0, "%s",
-                 ftdi_usb_error(ad));
-    cr_expect_str_eq(ftdi_usb_opened_info(ad)->serial, SERIAL_B);
-    cr_assert_eq(ftdi_usb_mpsse_setup(ad, 0), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_B), 0, "%s",
+                 ftdi_usb_error(dev));
+    cr_expect_str_eq(ftdi_usb_opened_info(dev)->serial, SERIAL_B);
+    cr_assert_eq(ftdi_usb_mpsse_setup(dev, 0), 0, "%s", ftdi_usb_error(dev));
     write_all((const uint8_t[]){0x81, 0x87}, 2);
 
     cr_expect_eq(stats_of(second_model).bulk_out, 1);
@@ -154,29 +154,29 @@ Test(ftdi, open_selects_the_adapter_by_serial)
 
 Test(ftdi, open_without_serial_takes_a_matching_adapter)
 {
-    cr_assert_eq(ftdi_usb_open(ad, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, NULL), 0, "%s",
-                 ftdi_usb_error(ad));
-    cr_expect_str_eq(ftdi_usb_opened_info(ad)->serial, SERIAL_A);
-    cr_expect(ftdi_usb_is_open(ad));
+    cr_assert_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, NULL), 0, "%s",
+                 ftdi_usb_error(dev));
+    cr_expect_str_eq(ftdi_usb_opened_info(dev)->serial, SERIAL_A);
+    cr_expect(ftdi_usb_is_open(dev));
 }
 
 Test(ftdi, open_with_an_unknown_serial_fails_with_enoent)
 {
-    cr_expect_eq(ftdi_usb_open(ad, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, "NOPE"), -ENOENT);
-    cr_expect_not_null(strstr(ftdi_usb_error(ad), "NOPE"), "%s", ftdi_usb_error(ad));
-    cr_expect_not(ftdi_usb_is_open(ad));
-    cr_expect_eq(ftdi_usb_open(ad, SIM_FTDI_VID, SIM_FT232H_PID, NULL), -ENOENT);
+    cr_expect_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, "NOPE"), -ENOENT);
+    cr_expect_not_null(strstr(ftdi_usb_error(dev), "NOPE"), "%s", ftdi_usb_error(dev));
+    cr_expect_not(ftdi_usb_is_open(dev));
+    cr_expect_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_FT232H_PID, NULL), -ENOENT);
 }
 
 Test(ftdi, calls_on_a_closed_adapter_fail_with_ebadf)
 {
     uint8_t byte;
-    cr_expect_eq(ftdi_usb_write(ad, "\x81", 1, TIMEOUT_MS), -EBADF);
-    cr_expect_eq(ftdi_usb_read_exact(ad, &byte, 1, TIMEOUT_MS, NULL), -EBADF);
-    cr_expect_eq(ftdi_usb_mpsse_setup(ad, 0), -EBADF);
+    cr_expect_eq(ftdi_usb_write(dev, "\x81", 1, TIMEOUT_MS), -EBADF);
+    cr_expect_eq(ftdi_usb_read_exact(dev, &byte, 1, TIMEOUT_MS, NULL), -EBADF);
+    cr_expect_eq(ftdi_usb_mpsse_setup(dev, 0), -EBADF);
     open_mpsse();
-    ftdi_usb_close(ad);
-    cr_expect_eq(ftdi_usb_write(ad, "\x81", 1, TIMEOUT_MS), -EBADF);
+    ftdi_usb_close(dev);
+    cr_expect_eq(ftdi_usb_write(dev, "\x81", 1, TIMEOUT_MS), -EBADF);
 }
 
 /* ---- MPSSE set-up ---- */
@@ -200,22 +200,22 @@ Test(ftdi, mpsse_setup_enables_mpsse_with_the_default_latency)
 
 Test(ftdi, mpsse_setup_applies_a_chosen_latency)
 {
-    cr_assert_eq(ftdi_usb_open(ad, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_A), 0);
-    cr_assert_eq(ftdi_usb_mpsse_setup(ad, 2), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_A), 0);
+    cr_assert_eq(ftdi_usb_mpsse_setup(dev, 2), 0, "%s", ftdi_usb_error(dev));
     pthread_mutex_lock(&lock);
     cr_expect_eq(sim_ft232h_latency_ms(model), 2);
     pthread_mutex_unlock(&lock);
-    cr_expect_eq(ftdi_usb_mpsse_setup(ad, 256), -EINVAL);
+    cr_expect_eq(ftdi_usb_mpsse_setup(dev, 256), -EINVAL);
 }
 
 Test(ftdi, mpsse_sync_gets_the_bad_command_echo)
 {
     open_mpsse();
-    cr_assert_eq(ftdi_usb_mpsse_sync(ad, TIMEOUT_MS), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_mpsse_sync(dev, TIMEOUT_MS), 0, "%s", ftdi_usb_error(dev));
     pthread_mutex_lock(&lock);
     cr_expect_eq(sim_mpsse_stats(sim_ft232h_mpsse(model))->bad_commands, 1);
     pthread_mutex_unlock(&lock);
-    cr_expect_eq(ftdi_usb_pending(ad), 0);
+    cr_expect_eq(ftdi_usb_pending(dev), 0);
 }
 
 /* ---- bulk transfers ---- */
@@ -228,17 +228,19 @@ Test(ftdi, pin_read_returns_one_byte_without_status_bytes)
 
     /* SCL high, SDA driven low: AD2 (SDA in, wired to the bus) must read low. */
     write_all((const uint8_t[]){0x80, 0x01, 0x03, 0x81, 0x87}, 5);
-    cr_assert_eq(ftdi_usb_read_exact(ad, &pins, 1, TIMEOUT_MS, &got), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_read_exact(dev, &pins, 1, TIMEOUT_MS, &got), 0, "%s",
+                 ftdi_usb_error(dev));
     cr_expect_eq(got, 1);
     cr_expect_eq(pins & 0x07, 0x01, "pins %02X", pins);
 
     write_all((const uint8_t[]){0x80, 0x03, 0x03, 0x81, 0x87}, 5);
-    cr_assert_eq(ftdi_usb_read_exact(ad, &pins, 1, TIMEOUT_MS, &got), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_read_exact(dev, &pins, 1, TIMEOUT_MS, &got), 0, "%s",
+                 ftdi_usb_error(dev));
     cr_expect_eq(pins & 0x07, 0x07, "pins %02X", pins);
     pthread_mutex_lock(&lock);
     cr_expect_eq(pins, sim_mpsse_read_pins(sim_ft232h_mpsse(model)));
     pthread_mutex_unlock(&lock);
-    cr_expect_eq(ftdi_usb_pending(ad), 0);
+    cr_expect_eq(ftdi_usb_pending(dev), 0);
 }
 
 Test(ftdi, read_spanning_several_packets_comes_in_one_transfer)
@@ -251,8 +253,8 @@ Test(ftdi, read_spanning_several_packets_comes_in_one_transfer)
     /* 1024 bytes clocked in from an idle (pulled-up) SDA: 0xFF, unlike the status bytes 32 60. */
     write_all((const uint8_t[]){0x20, 0xFF, 0x03, 0x87}, 4);
     size_t got = 0;
-    cr_assert_eq(ftdi_usb_read_exact(ad, reply, sizeof(reply), TIMEOUT_MS, &got), 0, "%s",
-                 ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_read_exact(dev, reply, sizeof(reply), TIMEOUT_MS, &got), 0, "%s",
+                 ftdi_usb_error(dev));
     cr_expect_eq(got, sizeof(reply));
     for (size_t i = 0; i < sizeof(reply); i++)
         cr_assert_eq(reply[i], 0xFF, "byte %zu is %02X", i, reply[i]);
@@ -261,7 +263,7 @@ Test(ftdi, read_spanning_several_packets_comes_in_one_transfer)
     cr_expect_eq(after.bulk_out - before.bulk_out, 1);
     cr_expect_eq(after.bulk_in - before.bulk_in, 1, "one bulk IN for a flushed reply");
     cr_expect_eq(after.bytes_in - before.bytes_in, 1024 + 3 * 2, "three packets");
-    cr_expect_eq(ftdi_usb_pending(ad), 0);
+    cr_expect_eq(ftdi_usb_pending(dev), 0);
 }
 
 Test(ftdi, looped_back_pattern_across_packets_keeps_its_order)
@@ -278,7 +280,8 @@ Test(ftdi, looped_back_pattern_across_packets_keeps_its_order)
     cmd[4 + N] = 0x87;
 
     write_all(cmd, sizeof(cmd));
-    cr_assert_eq(ftdi_usb_read_exact(ad, reply, N, TIMEOUT_MS, NULL), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_read_exact(dev, reply, N, TIMEOUT_MS, NULL), 0, "%s",
+                 ftdi_usb_error(dev));
     cr_expect_arr_eq(reply, cmd + 4, N);
 }
 
@@ -287,12 +290,13 @@ Test(ftdi, surplus_payload_is_kept_for_the_next_read)
     open_mpsse();
     write_all((const uint8_t[]){0x80, 0x01, 0x03, 0x81, 0x80, 0x03, 0x03, 0x81, 0x87}, 9);
     uint8_t first, second;
-    cr_assert_eq(ftdi_usb_read_exact(ad, &first, 1, TIMEOUT_MS, NULL), 0, "%s", ftdi_usb_error(ad));
-    cr_expect_eq(ftdi_usb_pending(ad), 1);
+    cr_assert_eq(ftdi_usb_read_exact(dev, &first, 1, TIMEOUT_MS, NULL), 0, "%s",
+                 ftdi_usb_error(dev));
+    cr_expect_eq(ftdi_usb_pending(dev), 1);
     uint64_t bulk_in = stats_of(model).bulk_in;
 
-    cr_assert_eq(ftdi_usb_read_exact(ad, &second, 1, TIMEOUT_MS, NULL), 0, "%s",
-                 ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_read_exact(dev, &second, 1, TIMEOUT_MS, NULL), 0, "%s",
+                 ftdi_usb_error(dev));
     cr_expect_eq(stats_of(model).bulk_in, bulk_in, "served from what already arrived");
     cr_expect_eq(first & 0x07, 0x01);
     cr_expect_eq(second & 0x07, 0x07);
@@ -307,10 +311,10 @@ Test(ftdi, read_timeout_reports_how_many_bytes_arrived)
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
 
-    cr_assert_eq(ftdi_usb_read_exact(ad, buf, 2, 100, &got), -ETIMEDOUT);
+    cr_assert_eq(ftdi_usb_read_exact(dev, buf, 2, 100, &got), -ETIMEDOUT);
     long took = elapsed_ms(&start);
     cr_expect_eq(got, 1);
-    cr_expect_not_null(strstr(ftdi_usb_error(ad), "1 of 2"), "%s", ftdi_usb_error(ad));
+    cr_expect_not_null(strstr(ftdi_usb_error(dev), "1 of 2"), "%s", ftdi_usb_error(dev));
     cr_expect_geq(took, 95);
     cr_expect_lt(took, 600);
 }
@@ -320,7 +324,7 @@ Test(ftdi, read_with_nothing_queued_times_out_with_zero_bytes)
     open_mpsse();
     uint8_t byte;
     size_t got = 99;
-    cr_expect_eq(ftdi_usb_read_exact(ad, &byte, 1, 50, &got), -ETIMEDOUT);
+    cr_expect_eq(ftdi_usb_read_exact(dev, &byte, 1, 50, &got), -ETIMEDOUT);
     cr_expect_eq(got, 0);
 }
 
@@ -330,14 +334,15 @@ Test(ftdi, drain_removes_a_stale_reply_before_the_next_scan)
     /* Two replies left behind: one already received, one still queued in the chip. */
     write_all((const uint8_t[]){0x80, 0x01, 0x03, 0x81, 0x81, 0x87}, 6);
     uint8_t byte;
-    cr_assert_eq(ftdi_usb_read_exact(ad, &byte, 1, TIMEOUT_MS, NULL), 0, "%s", ftdi_usb_error(ad));
+    cr_assert_eq(ftdi_usb_read_exact(dev, &byte, 1, TIMEOUT_MS, NULL), 0, "%s",
+                 ftdi_usb_error(dev));
     write_all((const uint8_t[]){0x81, 0x87}, 2);
-    cr_assert_eq(ftdi_usb_pending(ad), 1);
+    cr_assert_eq(ftdi_usb_pending(dev), 1);
 
-    int r = ftdi_usb_drain(ad, TIMEOUT_MS);
+    int r = ftdi_usb_drain(dev, TIMEOUT_MS);
     cr_assert_eq(r, 0, "the purge, not the reads, should have removed the queued reply: %d %s", r,
-                 ftdi_usb_error(ad));
-    cr_expect_eq(ftdi_usb_pending(ad), 0);
+                 ftdi_usb_error(dev));
+    cr_expect_eq(ftdi_usb_pending(dev), 0);
     pthread_mutex_lock(&lock);
     cr_expect_eq(sim_ft232h_queued(model), 0);
     pthread_mutex_unlock(&lock);
@@ -346,7 +351,7 @@ Test(ftdi, drain_removes_a_stale_reply_before_the_next_scan)
     write_all((const uint8_t[]){0x80, 0x03, 0x03, 0x81, 0x87}, 5);
     uint8_t buf[2];
     size_t got = 0;
-    cr_expect_eq(ftdi_usb_read_exact(ad, buf, 2, 100, &got), -ETIMEDOUT);
+    cr_expect_eq(ftdi_usb_read_exact(dev, buf, 2, 100, &got), -ETIMEDOUT);
     cr_expect_eq(got, 1);
     cr_expect_eq(buf[0] & 0x07, 0x07);
 }
@@ -358,15 +363,15 @@ Test(ftdi, unplugged_adapter_gives_enodev)
     open_mpsse();
     cr_assert_eq(sim_usb_bridge_unplug(bridge, model), 0);
     uint8_t byte;
-    cr_expect_eq(ftdi_usb_write(ad, (const uint8_t[]){0x81, 0x87}, 2, TIMEOUT_MS), -ENODEV, "%s",
-                 ftdi_usb_error(ad));
-    cr_expect_not_null(strstr(ftdi_usb_error(ad), "gone"), "%s", ftdi_usb_error(ad));
-    cr_expect_eq(ftdi_usb_read_exact(ad, &byte, 1, TIMEOUT_MS, NULL), -ENODEV, "%s",
-                 ftdi_usb_error(ad));
-    cr_expect_eq(ftdi_usb_drain(ad, TIMEOUT_MS), -ENODEV);
-    cr_expect_eq(ftdi_usb_mpsse_setup(ad, 0), -ENODEV);
-    ftdi_usb_close(ad);
-    cr_expect_eq(ftdi_usb_open(ad, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_A), -ENOENT);
+    cr_expect_eq(ftdi_usb_write(dev, (const uint8_t[]){0x81, 0x87}, 2, TIMEOUT_MS), -ENODEV, "%s",
+                 ftdi_usb_error(dev));
+    cr_expect_not_null(strstr(ftdi_usb_error(dev), "gone"), "%s", ftdi_usb_error(dev));
+    cr_expect_eq(ftdi_usb_read_exact(dev, &byte, 1, TIMEOUT_MS, NULL), -ENODEV, "%s",
+                 ftdi_usb_error(dev));
+    cr_expect_eq(ftdi_usb_drain(dev, TIMEOUT_MS), -ENODEV);
+    cr_expect_eq(ftdi_usb_mpsse_setup(dev, 0), -ENODEV);
+    ftdi_usb_close(dev);
+    cr_expect_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_A), -ENOENT);
 }
 
 static void *unplug_later(void *arg)
@@ -385,9 +390,9 @@ Test(ftdi, unplug_during_a_read_ends_it_with_enodev)
     uint8_t byte;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    int r = ftdi_usb_read_exact(ad, &byte, 1, 5000, NULL);
+    int r = ftdi_usb_read_exact(dev, &byte, 1, 5000, NULL);
     pthread_join(thread, NULL);
-    cr_expect_eq(r, -ENODEV, "%d: %s", r, ftdi_usb_error(ad));
+    cr_expect_eq(r, -ENODEV, "%d: %s", r, ftdi_usb_error(dev));
     cr_expect_lt(elapsed_ms(&start), 2000);
 }
 
@@ -395,11 +400,11 @@ Test(ftdi, replugged_adapter_opens_again)
 {
     open_mpsse();
     cr_assert_eq(sim_usb_bridge_unplug(bridge, model), 0);
-    cr_expect_eq(ftdi_usb_write(ad, (const uint8_t[]){0x81, 0x87}, 2, TIMEOUT_MS), -ENODEV);
-    ftdi_usb_close(ad);
+    cr_expect_eq(ftdi_usb_write(dev, (const uint8_t[]){0x81, 0x87}, 2, TIMEOUT_MS), -ENODEV);
+    ftdi_usb_close(dev);
     cr_assert_eq(sim_usb_bridge_plug(bridge, model), 0);
     open_mpsse();
-    cr_expect_eq(ftdi_usb_mpsse_sync(ad, TIMEOUT_MS), 0, "%s", ftdi_usb_error(ad));
+    cr_expect_eq(ftdi_usb_mpsse_sync(dev, TIMEOUT_MS), 0, "%s", ftdi_usb_error(dev));
 }
 
 /* ---- hot-plug through the poll fds ---- */
@@ -505,7 +510,7 @@ Test(ftdi, pollfd_notifiers_follow_an_adapter_being_opened_and_closed)
     open_mpsse();
     cr_expect_eq(log.added, 1);
     cr_expect_eq(ftdi_usb_host_pollfds(host, fds, 16), idle + 1);
-    ftdi_usb_close(ad);
+    ftdi_usb_close(dev);
     cr_expect_eq(log.removed, 1);
     cr_expect_eq(log.removed_fd, log.added_fd);
     cr_expect_eq(ftdi_usb_host_pollfds(host, fds, 16), idle);

@@ -1,17 +1,21 @@
-/* FT232H transport over libusb-1.0: the only daemon module that touches libusb.
+/* An FTDI chip with an MPSSE engine (FT232H; FT2232H/FT4232H port A) over libusb-1.0. The
+ * ftdi_usb files are the only part of the daemon that touches libusb (their split: see
+ * ftdi_usb_private.h).
  *
  * Two objects, libftdi style. A `struct ftdi_usb_host` is one libusb context: enumeration,
- * hot-plug and the poll fds of an external poll() loop. A `struct ftdi_usb_device` is one opened
- * adapter (interface A, endpoints 0x02 OUT / 0x81 IN). Every call returns 0 (or a count where said)
- * or a negative errno code, and leaves a human-readable reason in its object for the caller to
- * print once with its own context (ftdi_usb_host_error / ftdi_usb_error): -ENODEV    the adapter
- * is gone (unplugged): close it and re-open it when it comes back -ENOENT    no matching adapter
- * (open) -ETIMEDOUT a write or read did not complete in time (read: *got says how much arrived)
- *   -EIO       short write, or another USB failure
- *   -EPROTO    the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
- *   -EBADF     the adapter is not open
- *   -EPIPE     the endpoint stalled (it is cleared before returning, so the next transfer works)
- *   -EACCES, -EBUSY, -EPIPE, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports
+ * hot-plug and the poll fds of an external poll() loop. A `struct ftdi_usb_device` is one chip the
+ * daemon opens (interface A, endpoints 0x02 OUT / 0x81 IN). Calls return 0 (or a count where said)
+ * or a negative errno code, and leave a human-readable reason in their object for the caller to
+ * print once with its own context (ftdi_usb_host_error / ftdi_usb_error):
+ *   -ENODEV     the adapter is gone (unplugged): close it and re-open it when it comes back
+ *   -ENOENT     no matching adapter (open)
+ *   -ETIMEDOUT  a write or read did not complete in time (read: *got says how much arrived)
+ *   -EIO        short write, or another USB failure
+ *   -EPROTO     the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
+ *   -EBADF      the device is not open
+ *   -EBUSY      open: already open; a transfer: another operation is in progress
+ *   -EPIPE      the endpoint stalled (it is cleared before returning, so the next transfer works)
+ *   -EACCES, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports them
  *
  * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
  * two modem status bytes; ftdi_usb_read_exact() strips them and returns payload only. Payload that
@@ -27,7 +31,7 @@
  *
  * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
  *
- * Not thread-safe: one thread drives a host and its adapters. */
+ * Not thread-safe: one thread drives a host and its devices. */
 #ifndef LYNX_FTDI_USB_H
 #define LYNX_FTDI_USB_H
 
@@ -87,51 +91,51 @@ const char *ftdi_usb_host_error(const struct ftdi_usb_host *host);
 int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, size_t ids_count,
                        struct ftdi_usb_device_info *out, size_t max);
 
-/* ---- adapter: open, MPSSE set-up, bulk transfers ---- */
+/* ---- device: open, MPSSE set-up, bulk transfers (synchronous: ftdi_usb_sync.c) ---- */
 
-struct ftdi_usb_device *ftdi_usb_adapter_new(struct ftdi_usb_host *host);
-/* Closes the adapter if open, and attaches the kernel driver ftdi_usb_open detached (reaching the
- * adapter again by its serial if it is closed and still plugged in). */
-void ftdi_usb_adapter_free(struct ftdi_usb_device *ad);
-const char *ftdi_usb_error(const struct ftdi_usb_device *ad);
+struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
+/* Closes the device if open, and gives back the kernel driver that ftdi_usb_open detached (opening
+ * the adapter again by its ids and serial for that when it is closed but still plugged in). */
+void ftdi_usb_device_free(struct ftdi_usb_device *dev);
+const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
 /* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
  * Detaches a kernel driver (ftdi_sio) from interface 0, once: ftdi_usb_close keeps it detached, so
- * a re-open after an error does not hand the port to the kernel and back. Claims interface 0.
- * -ENOENT when none matches. */
-int ftdi_usb_open(struct ftdi_usb_device *ad, uint16_t vid, uint16_t pid, const char *serial);
+ * a re-open after an error does not hand the port to the kernel and back. Selects configuration 1
+ * if another is active, claims interface 0. -ENOENT when none matches, -EBUSY when already open. */
+int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial);
 /* Releases the interface and closes the device; harmless when not open. */
-void ftdi_usb_close(struct ftdi_usb_device *ad);
-bool ftdi_usb_is_open(const struct ftdi_usb_device *ad);
+void ftdi_usb_close(struct ftdi_usb_device *dev);
+bool ftdi_usb_is_open(const struct ftdi_usb_device *dev);
 /* What was opened (bus, address, port path, serial). */
-const struct ftdi_usb_device_info *ftdi_usb_opened_info(const struct ftdi_usb_device *ad);
+const struct ftdi_usb_device_info *ftdi_usb_opened_info(const struct ftdi_usb_device *dev);
 
 /* Control requests: chip reset, purge both buffers, latency timer (1-255 ms, 0 = default), event
  * and error characters off, bit mode reset, then MPSSE. Clock and pins are the MPSSE layer's. */
-int ftdi_usb_mpsse_setup(struct ftdi_usb_device *ad, unsigned latency_ms);
+int ftdi_usb_mpsse_setup(struct ftdi_usb_device *dev, unsigned latency_ms);
 
 /* Checks that the MPSSE engine answers and the reply stream is in step: sends the bad opcode
  * 0xAA and expects `FA AA` back (AN_135's synchronisation). -EPROTO on another answer. */
-int ftdi_usb_mpsse_sync(struct ftdi_usb_device *ad, unsigned timeout_ms);
+int ftdi_usb_mpsse_sync(struct ftdi_usb_device *dev, unsigned timeout_ms);
 
 /* One bulk OUT transfer of the whole buffer. A short write is -EIO. */
-int ftdi_usb_write(struct ftdi_usb_device *ad, const void *buf, size_t len, unsigned timeout_ms);
+int ftdi_usb_write(struct ftdi_usb_device *dev, const void *buf, size_t len, unsigned timeout_ms);
 
 /* Reads exactly n payload bytes (status bytes stripped) within timeout_ms overall, asking for
  * enough packets that a reply flushed at once arrives in a single bulk IN transfer. *got (may be
  * NULL) is set to the payload bytes stored in buf, also on failure. */
-int ftdi_usb_read_exact(struct ftdi_usb_device *ad, void *buf, size_t n, unsigned timeout_ms,
+int ftdi_usb_read_exact(struct ftdi_usb_device *dev, void *buf, size_t n, unsigned timeout_ms,
                         size_t *got);
 
 /* Payload bytes received but not yet returned by ftdi_usb_read_exact. */
-size_t ftdi_usb_pending(const struct ftdi_usb_device *ad);
+size_t ftdi_usb_pending(const struct ftdi_usb_device *dev);
 
 /* After an error: drops pending payload, purges the chip's buffers, then reads and discards until
  * the chip answers a bare status packet (nothing left in flight) or timeout_ms passes. Returns
  * the number of payload bytes discarded after the purge, or a negative code. Whether the chip's
  * purge also drops a command cut in half inside the MPSSE engine is not documented: after a write
  * that failed part-way, re-run ftdi_usb_mpsse_setup() (its bit mode reset clears it for sure). */
-int ftdi_usb_drain(struct ftdi_usb_device *ad, unsigned timeout_ms);
+int ftdi_usb_drain(struct ftdi_usb_device *dev, unsigned timeout_ms);
 
 /* ---- asynchronous operations ----
  *
@@ -139,25 +143,27 @@ int ftdi_usb_drain(struct ftdi_usb_device *ad, unsigned timeout_ms);
  * once; libusb runs it inside ftdi_usb_host_handle_events() (the loop calls it when a libusb fd is
  * ready, also for the transfer timeouts, which are a timerfd among those fds) and calls done with
  * 0 or the operation's negative code (the codes above) when it ends. One operation at a time per
- * adapter (-EBUSY otherwise); done may start the next. A submission that fails at once returns
+ * device (-EBUSY otherwise); done may start the next. A submission that fails at once returns
  * its code and done is not called. The synchronous calls above are these same operations,
- * waited for (ftdi_usb_async.c): -EBUSY while another operation runs. */
-typedef void (*ftdi_usb_done_fn)(struct ftdi_usb_device *ad, int rc, void *user);
+ * waited for (ftdi_usb_sync.c): -EBUSY while another operation runs. */
+typedef void (*ftdi_usb_done_fn)(struct ftdi_usb_device *dev, int rc, void *user);
 
 /* ftdi_usb_mpsse_setup's control requests. */
-int ftdi_usb_submit_setup(struct ftdi_usb_device *ad, unsigned latency_ms, ftdi_usb_done_fn done,
+int ftdi_usb_submit_setup(struct ftdi_usb_device *dev, unsigned latency_ms, ftdi_usb_done_fn done,
                           void *user);
 /* One bulk OUT of out (kept alive by the caller), then bulk INs until in_len payload bytes are in
  * in (in_len 0: the write alone; out_len 0: the read alone, pending payload first), all within
  * timeout_ms; payload beyond in_len stays pending. */
-int ftdi_usb_submit_exchange(struct ftdi_usb_device *ad, const void *out, size_t out_len, void *in,
+int ftdi_usb_submit_exchange(struct ftdi_usb_device *dev, const void *out, size_t out_len, void *in,
                              size_t in_len, unsigned timeout_ms, ftdi_usb_done_fn done, void *user);
 /* ftdi_usb_drain's purge and read-until-quiet. */
-int ftdi_usb_submit_drain(struct ftdi_usb_device *ad, unsigned timeout_ms, ftdi_usb_done_fn done,
+int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi_usb_done_fn done,
                           void *user);
 /* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
- * come back, so it must not be called from inside a libusb callback. ftdi_usb_close does it. */
-void ftdi_usb_cancel(struct ftdi_usb_device *ad);
+ * come back, by handling the host's events. Not from inside a libusb callback while a transfer is
+ * in flight: the callback's thread holds libusb's event lock, so the wait would run out and leave
+ * the transfer in flight. ftdi_usb_close does it. */
+void ftdi_usb_cancel(struct ftdi_usb_device *dev);
 
 /* ---- hot-plug and event loop integration ---- */
 
@@ -195,7 +201,9 @@ int ftdi_usb_host_handle_events(struct ftdi_usb_host *host);
 int ftdi_usb_host_wait(struct ftdi_usb_host *host);
 
 /* Milliseconds until libusb needs ftdi_usb_host_handle_events() for an internal timeout, or -1
- * when none (on Linux libusb uses a timerfd among its poll fds, so this stays -1). */
+ * when none. The daemon does not call it: on Linux libusb keeps its transfer timeouts in a timerfd
+ * among its poll fds, so this stays -1 and the loop needs no timer of its own for libusb. The
+ * tests (test_ftdi_usb.c) call it to check exactly that. */
 int ftdi_usb_host_next_timeout_ms(struct ftdi_usb_host *host);
 
 #endif

@@ -1,5 +1,10 @@
-/* What ftdi_usb.c (open, close, synchronous transfers, hot-plug) and ftdi_usb_async.c
- * (asynchronous transfers) share: the objects and a few helpers. Not for other modules. */
+/* What the ftdi_usb files share: the objects and the helpers one file gives the ones above it. Not
+ * for other modules. The files, each using only those listed before it:
+ *   ftdi_usb_common.c  errors, bulk IN framing and pending payload
+ *   ftdi_usb_host.c    the libusb context: enumeration, serial numbers, hot-plug, event handling
+ *   ftdi_usb_async.c   the asynchronous operations on an opened device
+ *   ftdi_usb_sync.c    the same operations, waited for
+ *   ftdi_usb_device.c  opening and closing one device */
 #ifndef LYNX_FTDI_USB_PRIVATE_H
 #define LYNX_FTDI_USB_PRIVATE_H
 
@@ -38,7 +43,7 @@
 
 #define ERROR_MAX 256
 
-/* The adapter's one asynchronous operation (ftdi_usb_async.c). */
+/* The device's one asynchronous operation (ftdi_usb_async.c). */
 enum ftdi_usb_op_kind {
     FTDI_OP_NONE,
     FTDI_OP_SETUP,    /* the control requests of ftdi_usb_mpsse_setup */
@@ -49,7 +54,7 @@ enum ftdi_usb_op_kind {
 struct ftdi_usb_op {
     enum ftdi_usb_op_kind kind;
     unsigned step;
-    struct libusb_transfer *transfer; /* one per adapter, reused; allocated at open */
+    struct libusb_transfer *transfer; /* one per device, reused; allocated at open */
     bool in_flight;                   /* transfer submitted, its callback not run yet */
     bool cancelled;                   /* closing: the callback only frees */
     uint8_t control[LIBUSB_CONTROL_SETUP_SIZE];
@@ -82,22 +87,33 @@ struct ftdi_usb_device {
     size_t rx_capacity;
     size_t rx_off, rx_len;
     char error[ERROR_MAX];
-    bool driver_detached; /* we detached ftdi_sio: given back by ftdi_usb_adapter_free */
+    bool driver_detached; /* we detached ftdi_sio: given back by ftdi_usb_device_free */
     struct ftdi_usb_op op;
 };
 
+/* ---- ftdi_usb_common.c ---- */
+
 int ftdi_usb_code_from_libusb(int err);
-/* Records the reason in ad->error; returns code. */
-int ftdi_usb_fail(struct ftdi_usb_device *ad, int code, const char *fmt, ...)
+/* Records the reason in dev->error; returns code. */
+int ftdi_usb_fail(struct ftdi_usb_device *dev, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same with libusb's reason; NO_DEVICE gets a wording the log reader understands. */
-int ftdi_usb_fail_usb(struct ftdi_usb_device *ad, int usb_err, const char *what);
+int ftdi_usb_fail_usb(struct ftdi_usb_device *dev, int usb_err, const char *what);
 uint64_t ftdi_usb_now_ms(void);
 /* Strips the status bytes of every packet of one IN transfer in place; returns the payload. */
 size_t ftdi_usb_strip_status_bytes(uint8_t *buf, size_t len, size_t packet_size);
 /* Hands out up to n bytes of received payload not yet handed out. */
-size_t ftdi_usb_take_pending(struct ftdi_usb_device *ad, uint8_t *dst, size_t n);
+size_t ftdi_usb_take_pending(struct ftdi_usb_device *dev, uint8_t *dst, size_t n);
 /* The length of one bulk IN transfer that holds `wanted` payload bytes (whole packets). */
-size_t ftdi_usb_in_length(const struct ftdi_usb_device *ad, size_t wanted);
+size_t ftdi_usb_in_length(const struct ftdi_usb_device *dev, size_t wanted);
+
+/* ---- ftdi_usb_host.c ---- */
+
+/* ids, chip, bus, address and port path of a device from its descriptor; serial left empty. */
+void ftdi_usb_fill_info(libusb_device *usb_dev, const struct libusb_device_descriptor *desc,
+                        struct ftdi_usb_device_info *info);
+/* The serial string of an open device: 0 or a negative code; "" when it has none. */
+int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
+                         char *serial, size_t size);
 
 #endif

@@ -1,6 +1,6 @@
-/* MPSSE command builder and reply parser for an I2C master on an FT232H. Pure: fills caller
- * buffers with the bytes to send in one bulk OUT and parses the bytes read back (status bytes
- * already stripped); no USB.
+/* MPSSE command builder and reply parser for an I2C master on an FT232H, FT2232H or FT4232H. Pure:
+ * fills caller buffers with the bytes to send in one bulk OUT and parses the bytes read back
+ * (status bytes already stripped); no USB.
  *
  * Pins: AD0 = SCL, AD1 = SDA out, AD2 = SDA in (AD1 and AD2 tied). Two ways to drive them, by
  * chip (struct mpsse_i2c_clock.drive):

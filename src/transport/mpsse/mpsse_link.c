@@ -1,3 +1,5 @@
+/* The FTDI bus link (mpsse_link.h): open, read, recover and resync as one state machine on the
+ * asynchronous operations of ftdi_usb.h. */
 #include "transport/mpsse/mpsse_link.h"
 
 #include <errno.h>
@@ -10,19 +12,28 @@
 #define CMD_MAX   1024 /* a scan of eight addresses at any rate fits */
 #define REPLY_MAX (MPSSE_I2C_MAX_ADDRESSES * 2 + MPSSE_I2C_CHECK_REPLY)
 
-/* Where the link's asynchronous work stands: the exchange in flight belongs to it. */
-enum stage {
-    IDLE,
-    OPEN_SETUP, /* opening: control requests */
-    OPEN_SYNC,  /* opening: AA -> FA AA */
-    OPEN_INIT,  /* opening: clock and pins */
-    READ,
-    RECOVER,
-    RESYNC_DRAIN, /* after a failed operation (resync) */
-    RESYNC_SYNC,
-    RESYNC_SETUP,
-    RESYNC_SETUP_SYNC,
-    RESYNC_INIT,
+/* The link's one state machine. A state other than IDLE names the transfer in flight (an exchange,
+ * the set-up control requests, or a drain); its completion (transfer_done) is the only transition
+ * out of it. Opening, reading and recovering are operations: they end with the caller's done.
+ * The RESYNC states run after a failed operation, on their own, and end without a callback.
+ *
+ *   open:    OPEN_SETUP -> OPEN_SYNC -> OPEN_INIT -> IDLE (opened); a failure closes the link
+ *   read:    READ -> IDLE            recover: RECOVER -> IDLE
+ *   resync:  RESYNC_DRAIN -> RESYNC_SYNC -> IDLE (in step); when the drain or the sync fails,
+ *            RESYNC_SETUP -> RESYNC_SETUP_SYNC -> RESYNC_INIT -> IDLE; any other failure, and
+ *            -ENODEV anywhere, closes the link */
+enum state {
+    IDLE,              /* nothing in flight */
+    OPEN_SETUP,        /* opening: the set-up control requests */
+    OPEN_SYNC,         /* opening: AA -> FA AA */
+    OPEN_INIT,         /* opening: clock and pins */
+    READ,              /* the scan of a read */
+    RECOVER,           /* the recovery clocking */
+    RESYNC_DRAIN,      /* resync: the reply stream drained */
+    RESYNC_SYNC,       /* resync: in step again? (AA -> FA AA) */
+    RESYNC_SETUP,      /* resync, out of step: the set-up control requests again */
+    RESYNC_SETUP_SYNC, /* resync: AA -> FA AA after the set-up */
+    RESYNC_INIT,       /* resync: clock and pins again */
 };
 
 struct mpsse_link {
@@ -33,8 +44,8 @@ struct mpsse_link {
     const struct usb_id *ids;       /* while pid is 0: the ids to look for the serial under */
     size_t n_ids;
     struct mpsse_i2c_scan scan; /* the read in flight; its clock is the link's */
-    enum stage stage, resync_stage;
-    bool close_pending; /* closed inside a callback: the handle goes at the next open */
+    enum state state;
+    bool close_pending; /* the link closed: the device itself closes at the next open */
     bool chip_refused;  /* logged once: not an MPSSE chip */
     bool *stuck;
     struct bus_read *out;
@@ -58,22 +69,22 @@ static const struct mpsse_link *from_const(const struct bus_link *link)
 
 static void transfer_done(struct ftdi_usb_device *ftdi, int rc, void *user);
 
-/* Starts one exchange of the operation (or resync) at stage. */
-static int exchange(struct mpsse_link *l, enum stage stage, const uint8_t *out, size_t out_len,
+/* Starts one exchange and enters its state (back to IDLE when it could not start). */
+static int exchange(struct mpsse_link *l, enum state to, const uint8_t *out, size_t out_len,
                     size_t in_len)
 {
-    l->stage = stage;
+    l->state = to;
     int rc = ftdi_usb_submit_exchange(l->ftdi, out, out_len, in_len ? l->reply : NULL, in_len,
                                       MPSSE_LINK_TIMEOUT_MS, transfer_done, l);
     if (rc < 0)
-        l->stage = IDLE;
+        l->state = IDLE;
     return rc;
 }
 
-static int start_sync(struct mpsse_link *l, enum stage stage)
+static int start_sync(struct mpsse_link *l, enum state to)
 {
     ssize_t n = mpsse_i2c_build_sync(l->cmd, sizeof(l->cmd));
-    return n < 0 ? (int)n : exchange(l, stage, l->cmd, (size_t)n, MPSSE_I2C_SYNC_REPLY);
+    return n < 0 ? (int)n : exchange(l, to, l->cmd, (size_t)n, MPSSE_I2C_SYNC_REPLY);
 }
 
 static int check_sync(struct mpsse_link *l)
@@ -85,19 +96,19 @@ static int check_sync(struct mpsse_link *l)
     return rc;
 }
 
-static int start_setup(struct mpsse_link *l, enum stage stage)
+static int start_setup(struct mpsse_link *l, enum state to)
 {
-    l->stage = stage;
+    l->state = to;
     int rc = ftdi_usb_submit_setup(l->ftdi, FTDI_DEFAULT_LATENCY_MS, transfer_done, l);
     if (rc < 0)
-        l->stage = IDLE;
+        l->state = IDLE;
     return rc;
 }
 
-static int start_init(struct mpsse_link *l, enum stage stage)
+static int start_init(struct mpsse_link *l, enum state to)
 {
     ssize_t n = mpsse_i2c_build_init(&l->scan.clock, l->cmd, sizeof(l->cmd));
-    return n < 0 ? (int)n : exchange(l, stage, l->cmd, (size_t)n, 0);
+    return n < 0 ? (int)n : exchange(l, to, l->cmd, (size_t)n, 0);
 }
 
 static void close_link(struct mpsse_link *l)
@@ -246,70 +257,103 @@ static void resync_failed(struct mpsse_link *l, int rc)
     l->base.unplugged = rc == -ENODEV;
 }
 
-static void resync_step(struct mpsse_link *l, int rc)
+static int start_drain(struct mpsse_link *l)
 {
-    enum stage at = l->resync_stage, next = IDLE;
-    if (at == IDLE) { /* the failure itself */
-        if (rc != -ENODEV) {
-            rc = ftdi_usb_submit_drain(l->ftdi, MPSSE_LINK_TIMEOUT_MS, transfer_done, l);
-            next = RESYNC_DRAIN;
-        }
-    } else if (at == RESYNC_DRAIN && rc == 0) {
-        rc = start_sync(l, RESYNC_SYNC);
-        next = RESYNC_SYNC;
-    } else if (at == RESYNC_SYNC && rc == 0 && (rc = check_sync(l)) == 0) {
-        /* in step again */
-    } else if ((at == RESYNC_DRAIN || at == RESYNC_SYNC) && rc != -ENODEV) {
-        log_info("adapter %s: setting the MPSSE engine up again after: %s", l->base.name,
-                 rc == -EPROTO ? "a reply out of step" : ftdi_usb_error(l->ftdi));
-        rc = start_setup(l, RESYNC_SETUP);
-        next = RESYNC_SETUP;
-    } else if (at == RESYNC_SETUP && rc == 0) {
-        rc = start_sync(l, RESYNC_SETUP_SYNC);
-        next = RESYNC_SETUP_SYNC;
-    } else if (at == RESYNC_SETUP_SYNC && rc == 0 && (rc = check_sync(l)) == 0) {
-        rc = start_init(l, RESYNC_INIT);
-        next = RESYNC_INIT;
-    }
-    if (next != IDLE && rc == 0) {
-        l->resync_stage = l->stage = next;
-        return;
-    }
-    l->resync_stage = l->stage = IDLE;
+    l->state = RESYNC_DRAIN;
+    int rc = ftdi_usb_submit_drain(l->ftdi, MPSSE_LINK_TIMEOUT_MS, transfer_done, l);
     if (rc < 0)
-        resync_failed(l, rc);
+        l->state = IDLE;
+    return rc;
+}
+
+/* The drain or the sync of a resync failed (rc, not -ENODEV): the engine is set up again. */
+static int start_setup_again(struct mpsse_link *l, int rc)
+{
+    log_info("adapter %s: setting the MPSSE engine up again after: %s", l->base.name,
+             rc == -EPROTO ? "a reply out of step" : ftdi_usb_error(l->ftdi));
+    return start_setup(l, RESYNC_SETUP);
 }
 
 static void link_resync(struct bus_link *link, int failure)
 {
     struct mpsse_link *l = from_base(link);
-    if (l->base.open && l->stage == IDLE)
-        resync_step(l, failure);
+    if (!l->base.open || l->state != IDLE)
+        return;
+    int rc = failure == -ENODEV ? failure : start_drain(l);
+    if (rc < 0)
+        resync_failed(l, rc);
 }
 
-/* ---- completions ---- */
+/* ---- completions: the transitions ---- */
 
-/* The operation's next step after an exchange of it ended well: 0 when another exchange runs,
- * 1 when the operation is complete, else a negative code. */
-static int next_step(struct mpsse_link *l, enum stage stage)
+/* An operation ends with rc (0 or a negative code); an open that failed closes the link. */
+static void end_operation(struct mpsse_link *l, bool opening, int rc)
 {
-    int rc;
-    switch (stage) {
+    l->state = IDLE;
+    if (rc < 0 && opening) {
+        close_link(l);
+        l->base.unplugged = rc == -ENODEV;
+    }
+    l->done(&l->base, rc, l->done_user);
+}
+
+/* The transfer of state `at` ended with rc (0 or a negative code): the next transfer starts (its
+ * state entered), or the operation or resync ends. */
+static void advance(struct mpsse_link *l, enum state at, int rc)
+{
+    switch (at) {
     case OPEN_SETUP:
-        return start_sync(l, OPEN_SYNC);
+        if (rc == 0 && (rc = start_sync(l, OPEN_SYNC)) == 0)
+            return;
+        end_operation(l, true, rc);
+        return;
     case OPEN_SYNC:
-        rc = check_sync(l);
-        return rc < 0 ? rc : start_init(l, OPEN_INIT);
+        if (rc == 0 && (rc = check_sync(l)) == 0 && (rc = start_init(l, OPEN_INIT)) == 0)
+            return;
+        end_operation(l, true, rc);
+        return;
     case OPEN_INIT:
-        opened(l);
-        return 1;
+        if (rc == 0)
+            opened(l);
+        end_operation(l, true, rc);
+        return;
     case READ:
-        rc = parse_read(l);
-        return rc < 0 ? rc : 1;
+        end_operation(l, false, rc == 0 ? parse_read(l) : rc);
+        return;
     case RECOVER:
-        return mpsse_i2c_bus_idle(l->reply[0]) ? 1 : -EREMOTEIO;
-    default:
-        return -EINVAL;
+        if (rc == 0)
+            rc = mpsse_i2c_bus_idle(l->reply[0]) ? 0 : -EREMOTEIO;
+        end_operation(l, false, rc);
+        return;
+    case IDLE: /* not reached: every transfer the link starts enters a state */
+        end_operation(l, true, rc == 0 ? -EINVAL : rc);
+        return;
+    case RESYNC_DRAIN:
+        if (rc == 0)
+            rc = start_sync(l, RESYNC_SYNC);
+        else if (rc != -ENODEV)
+            rc = start_setup_again(l, rc);
+        break;
+    case RESYNC_SYNC:
+        if (rc == 0)
+            rc = check_sync(l); /* 0: in step again, the resync is over */
+        if (rc < 0 && rc != -ENODEV)
+            rc = start_setup_again(l, rc);
+        break;
+    case RESYNC_SETUP:
+        if (rc == 0)
+            rc = start_sync(l, RESYNC_SETUP_SYNC);
+        break;
+    case RESYNC_SETUP_SYNC:
+        if (rc == 0 && (rc = check_sync(l)) == 0)
+            rc = start_init(l, RESYNC_INIT);
+        break;
+    case RESYNC_INIT:
+        break; /* rc 0: set up and in step again */
+    }
+    if (rc < 0) {
+        l->state = IDLE;
+        resync_failed(l, rc);
     }
 }
 
@@ -317,27 +361,16 @@ static void transfer_done(struct ftdi_usb_device *ftdi, int rc, void *user)
 {
     struct mpsse_link *l = user;
     (void)ftdi;
-    enum stage stage = l->stage;
-    l->stage = IDLE;
-    if (stage >= RESYNC_DRAIN) {
-        resync_step(l, rc);
-        return;
-    }
-    if (rc == 0 && (rc = next_step(l, stage)) == 0)
-        return; /* the operation goes on */
-    l->stage = IDLE;
-    if (rc < 0 && stage <= OPEN_INIT) {
-        close_link(l);
-        l->base.unplugged = rc == -ENODEV;
-    }
-    l->done(&l->base, rc > 0 ? 0 : rc, l->done_user);
+    enum state at = l->state;
+    l->state = IDLE;
+    advance(l, at, rc);
 }
 
 /* ---- the rest of the interface ---- */
 
 static bool link_busy(const struct bus_link *link)
 {
-    return from_const(link)->stage != IDLE;
+    return from_const(link)->state != IDLE;
 }
 
 static void link_wait(struct bus_link *link)
@@ -373,7 +406,7 @@ static void link_free(struct bus_link *link)
     if (!l)
         return;
     if (l->ftdi)
-        ftdi_usb_adapter_free(l->ftdi);
+        ftdi_usb_device_free(l->ftdi);
     free(l);
 }
 
@@ -406,7 +439,7 @@ int mpsse_link_new(struct ftdi_usb_host *host, const struct ftdi_usb_device_info
     l->scan.rounds = 1;
     l->scan.check_bus = true;
     int rc = mpsse_i2c_clock_for(i2c_hz, &l->scan.clock);
-    if (rc == 0 && !(l->ftdi = ftdi_usb_adapter_new(host)))
+    if (rc == 0 && !(l->ftdi = ftdi_usb_device_new(host)))
         rc = -ENOMEM;
     if (rc < 0) {
         link_free(&l->base);

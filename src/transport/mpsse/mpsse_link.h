@@ -10,9 +10,15 @@
  *
  * After a failure (resync): the reply stream is drained and checked with a sync; if that does not
  * answer, the engine is set up again from scratch; if even that fails the link closes and the
- * next open starts over. -ENODEV closes it as unplugged. libusb_close must not run inside a
- * transfer callback (it waits for the event lock the callback runs under), so a close made there
- * lets go of the handle at the next open. */
+ * next open starts over. -ENODEV closes it as unplugged.
+ *
+ * Closing the link (an open failing after its first transfer started, or a failed resync: mostly
+ * found inside a transfer completion) only marks it closed (bus_link.open false): the device stays
+ * open until the next open closes it first, or the link is freed. That is this link's own rule,
+ * not libusb's: libusb_close may be called inside a completion (libusb 1.0.9 and later; since
+ * 1.0.21 it sees that it runs in the event handler and leaves the event lock alone), and no
+ * transfer of the device is in flight at those points (the completion's own has come back), so
+ * ftdi_usb_close would not have to wait for one. */
 #ifndef LYNX_MPSSE_LINK_H
 #define LYNX_MPSSE_LINK_H
 
