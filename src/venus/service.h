@@ -43,6 +43,7 @@
 #define LYNX_SERVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lynx/lynx.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "venus/dbus_loop.h"
 
 #define BUSITEM_INTERFACE "com.victronenergy.BusItem"
 
@@ -808,7 +809,7 @@ int vedbus_service_new(struct mainloop *loop, const char *bus_name, const char *
         !dbus_connection_try_register_fallback(svc->conn, "/", &vtable, svc, &err))
         r = -ENOMEM;
     if (r == 0)
-        r = mainloop_add_dbus(loop, svc->conn);
+        r = dbus_loop_add(loop, svc->conn);
     dbus_error_free(&err);
     if (r < 0) {
         vedbus_service_free(svc);
@@ -825,7 +826,7 @@ void vedbus_service_free(struct vedbus_service *svc)
     if (svc->conn) {
         if (svc->connected)
             dbus_connection_flush(svc->conn); /* last changes, e.g. invalidated values */
-        mainloop_remove_dbus(svc->loop, svc->conn);
+        dbus_loop_remove(svc->loop, svc->conn);
         dbus_connection_unregister_object_path(svc->conn, "/");
         dbus_connection_remove_filter(svc->conn, on_filter_message, svc);
         dbus_connection_close(svc->conn);

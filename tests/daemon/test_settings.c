@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/mainloop.h"
+#include "venus/dbus_loop.h"
 #include "venus/settings.h"
 
 #define MAX_CLIENTS 2
@@ -233,7 +234,7 @@ static struct settings_client *new_client(int index, const struct settings_def *
                                           uint32_t timeout_ms, uint32_t retry_ms)
 {
     fx.conn[index] = connect_bus();
-    cr_assert_eq(mainloop_add_dbus(fx.loop, fx.conn[index]), 0);
+    cr_assert_eq(dbus_loop_add(fx.loop, fx.conn[index]), 0);
     fx.client_id[index] = index;
     struct settings_client_options options = {
         .on_value = on_value,
@@ -252,7 +253,7 @@ static void free_client(int index)
     settings_client_free(fx.client[index]);
     fx.client[index] = NULL;
     if (fx.conn[index]) {
-        mainloop_remove_dbus(fx.loop, fx.conn[index]);
+        dbus_loop_remove(fx.loop, fx.conn[index]);
         dbus_connection_close(fx.conn[index]);
         dbus_connection_unref(fx.conn[index]);
         fx.conn[index] = NULL;

@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "base/mainloop.h"
+#include "venus/dbus_loop.h"
 
 #define SERVICE_NAME       "com.victronenergy.settings"
 #define BUSITEM_INTERFACE  "com.victronenergy.BusItem"
@@ -1433,7 +1434,7 @@ int main(int argc, char **argv)
     st.conn = connect_bus();
     if (!st.conn)
         goto out;
-    if (mainloop_add_dbus(st.loop, st.conn) < 0 ||
+    if (dbus_loop_add(st.loop, st.conn) < 0 ||
         !dbus_connection_add_filter(st.conn, watch_disconnect, &st, NULL) ||
         !dbus_connection_register_fallback(st.conn, "/", &vtable, &st)) {
         fail("out of memory");
@@ -1452,7 +1453,7 @@ int main(int argc, char **argv)
 out:
     if (st.conn) {
         if (st.loop)
-            mainloop_remove_dbus(st.loop, st.conn);
+            dbus_loop_remove(st.loop, st.conn);
         dbus_connection_close(st.conn);
         dbus_connection_unref(st.conn);
     }
