@@ -22,6 +22,7 @@
 #include "base/mainloop.h"
 #include "venus/dbus_loop.h"
 #include "venus/settings.h"
+#include "venus/settings_paths.h"
 
 #define MAX_CLIENTS 2
 #define MAX_REPORTS 32
