@@ -3,7 +3,10 @@
  * Each test gets a temporary directory holding the bus config, the bus socket and the stand-in's
  * settings file; .fini stops every process it started and checks the directory is gone. The
  * client runs from the real mainloop; a "probe" connection plays the GUI (blocking calls are fine
- * in a test) and checks what the stand-in holds. */
+ * in a test) and checks what the stand-in holds.
+ *
+ * One file on purpose: the tests share that fixture (bus, stand-in, clients, probe), and they are
+ * one story, the client's life against a settings service that comes, goes and changes values. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>

@@ -1,6 +1,11 @@
 /* vedbus against a real, private dbus-daemon: the service is checked by busitem-check (Victron's
  * way of reading a service, python3-dbus) and by a libdbus client in this process that shares the
- * test's mainloop, so service and client both run while a test waits for an answer. */
+ * test's mainloop, so service and client both run while a test waits for an answer.
+ *
+ * One file on purpose: every test shares the fixture in the first part (private bus, client,
+ * busitem-check, the service under test), and meson runs this one executable twice, filtered, to
+ * keep the busitem-check tests (which need ../shared) apart from the rest. The tests follow in
+ * sections by topic: wire types, tree, SetValue, ItemsChanged, registration, local API, loop. */
 #include <criterion/criterion.h>
 
 #include <errno.h>

@@ -46,6 +46,11 @@
  *   path  type(i|f|s)  value  default  min  max  silent(0|1)
  * with min/max empty when unset and \\, \t, \n escaped in strings; '#' lines are comments.
  * SIGTERM/SIGINT end it with status 0. It prints nothing but errors (and a ready line with -v).
+ *
+ * One file on purpose: a test double whose only job is the contract above, and most of it works
+ * on the one struct standin; split, that struct would have to be shared by every part. Its sections
+ * follow the data: values, the settings table, persistence, changing values, AddSetting(s),
+ * BusItem methods, group nodes, main.
  */
 #include <dbus/dbus.h>
 #include <ctype.h>
