@@ -37,11 +37,14 @@ struct mainloop_timer {
     struct mainloop_timer *next;
 };
 
-struct mainloop_dbus {
-    DBusConnection *conn;
-    bool dispatch_pending;
+struct mainloop_source {
+    struct mainloop *loop;
+    bool pending;
     bool removed;
-    struct mainloop_dbus *next;
+    mainloop_source_fn dispatch;
+    mainloop_source_fn detach;
+    void *user;
+    struct mainloop_source *next;
 };
 
 struct caught_signal {
@@ -52,7 +55,7 @@ struct caught_signal {
 struct mainloop {
     struct mainloop_fd_watch *watches;
     struct mainloop_timer *timers;
-    struct mainloop_dbus *dbus;
+    struct mainloop_source *sources; /* newest first */
     uint64_t next_timer_seq;
 
     struct pollfd *pollfds;
@@ -152,13 +155,13 @@ static void free_removed(struct mainloop *loop)
             t = &(*t)->next;
         }
     }
-    for (struct mainloop_dbus **d = &loop->dbus; *d;) {
-        if ((*d)->removed) {
-            struct mainloop_dbus *dead = *d;
-            *d = dead->next;
+    for (struct mainloop_source **s = &loop->sources; *s;) {
+        if ((*s)->removed) {
+            struct mainloop_source *dead = *s;
+            *s = dead->next;
             free(dead);
         } else {
-            d = &(*d)->next;
+            s = &(*s)->next;
         }
     }
 }
@@ -168,8 +171,8 @@ void mainloop_free(struct mainloop *loop)
     if (!loop)
         return;
     loop->in_dispatch = true; /* defer frees while walking the lists */
-    for (struct mainloop_dbus *d = loop->dbus; d; d = d->next)
-        mainloop_remove_dbus(loop, d->conn);
+    for (struct mainloop_source *s = loop->sources; s; s = s->next)
+        mainloop_remove_source(s);
     if (loop->caught_count > 0) {
         signal_pipe_fd = -1;
         for (unsigned i = 0; i < loop->caught_count; i++)
@@ -327,17 +330,17 @@ static struct mainloop_timer *earliest_timer(struct mainloop *loop)
     return best;
 }
 
-static bool dbus_dispatch_pending(struct mainloop *loop)
+static bool sources_pending(struct mainloop *loop)
 {
-    for (struct mainloop_dbus *d = loop->dbus; d; d = d->next)
-        if (d->dispatch_pending && !d->removed)
+    for (struct mainloop_source *s = loop->sources; s; s = s->next)
+        if (s->pending && !s->removed)
             return true;
     return false;
 }
 
 static int poll_timeout_ms(struct mainloop *loop, bool may_block)
 {
-    if (!may_block || loop->quit || dbus_dispatch_pending(loop))
+    if (!may_block || loop->quit || sources_pending(loop))
         return 0;
     struct mainloop_timer *t = earliest_timer(loop);
     if (!t)
@@ -417,23 +420,18 @@ static void fire_due_timers(struct mainloop *loop)
     }
 }
 
-static void dispatch_dbus(struct mainloop *loop)
+/* Sources added meanwhile (at the head of the list) wait for the next call. */
+static void dispatch_sources(struct mainloop *loop)
 {
-    for (struct mainloop_dbus *d = loop->dbus; d; d = d->next) {
-        if (d->removed)
-            continue;
-        DBusConnection *conn = dbus_connection_ref(d->conn);
-        while (!d->removed && dbus_connection_dispatch(conn) == DBUS_DISPATCH_DATA_REMAINS)
-            ;
-        d->dispatch_pending = false;
-        dbus_connection_unref(conn);
-    }
+    for (struct mainloop_source *s = loop->sources; s; s = s->next)
+        if (!s->removed)
+            s->dispatch(loop, s, s->user);
 }
 
 int mainloop_iterate(struct mainloop *loop, bool may_block)
 {
     loop->in_dispatch = true;
-    dispatch_dbus(loop);
+    dispatch_sources(loop);
 
     nfds_t count;
     int r = build_pollfds(loop, &count);
@@ -450,7 +448,7 @@ int mainloop_iterate(struct mainloop *loop, bool may_block)
     if (ready > 0)
         dispatch_fds(loop, count);
     fire_due_timers(loop);
-    dispatch_dbus(loop);
+    dispatch_sources(loop);
     r = 0;
 out:
     loop->in_dispatch = false;
@@ -468,153 +466,55 @@ int mainloop_run(struct mainloop *loop)
     return r;
 }
 
-/* ---- libdbus integration ---- */
+/* ---- sources ---- */
 
-static short dbus_watch_poll_events(DBusWatch *watch)
+int mainloop_add_source(struct mainloop *loop, mainloop_source_fn dispatch,
+                        mainloop_source_fn detach, void *user, struct mainloop_source **out)
 {
-    if (!dbus_watch_get_enabled(watch))
-        return 0;
-    unsigned flags = dbus_watch_get_flags(watch);
-    short events = 0;
-    if (flags & DBUS_WATCH_READABLE)
-        events |= POLLIN;
-    if (flags & DBUS_WATCH_WRITABLE)
-        events |= POLLOUT;
-    return events;
-}
-
-static void on_dbus_watch_ready(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd,
-                                short revents, void *user)
-{
-    (void)loop;
-    (void)watch;
-    (void)fd;
-    unsigned flags = 0;
-    if (revents & POLLIN)
-        flags |= DBUS_WATCH_READABLE;
-    if (revents & POLLOUT)
-        flags |= DBUS_WATCH_WRITABLE;
-    if (revents & (POLLERR | POLLNVAL))
-        flags |= DBUS_WATCH_ERROR;
-    if (revents & POLLHUP)
-        flags |= DBUS_WATCH_HANGUP;
-    dbus_watch_handle(user, flags);
-}
-
-static dbus_bool_t on_dbus_add_watch(DBusWatch *dwatch, void *data)
-{
-    struct mainloop *loop = data;
-    struct mainloop_fd_watch *w;
-    if (mainloop_add_fd(loop, dbus_watch_get_unix_fd(dwatch), dbus_watch_poll_events(dwatch),
-                        on_dbus_watch_ready, dwatch, &w) < 0)
-        return FALSE;
-    dbus_watch_set_data(dwatch, w, NULL);
-    return TRUE;
-}
-
-static void on_dbus_remove_watch(DBusWatch *dwatch, void *data)
-{
-    (void)data;
-    mainloop_remove_fd(dbus_watch_get_data(dwatch));
-    dbus_watch_set_data(dwatch, NULL, NULL);
-}
-
-static void on_dbus_watch_toggled(DBusWatch *dwatch, void *data)
-{
-    (void)data;
-    struct mainloop_fd_watch *w = dbus_watch_get_data(dwatch);
-    if (w)
-        mainloop_fd_set_events(w, dbus_watch_poll_events(dwatch));
-}
-
-static void on_dbus_timeout_expired(struct mainloop *loop, struct mainloop_timer *timer, void *user)
-{
-    (void)loop;
-    (void)timer;
-    dbus_timeout_handle(user);
-}
-
-static void sync_dbus_timeout(struct mainloop_timer *t, DBusTimeout *dtimeout)
-{
-    int interval = dbus_timeout_get_interval(dtimeout);
-    if (dbus_timeout_get_enabled(dtimeout) && interval > 0)
-        mainloop_timer_arm(t, (uint32_t)interval);
-    else
-        mainloop_timer_disarm(t);
-}
-
-static dbus_bool_t on_dbus_add_timeout(DBusTimeout *dtimeout, void *data)
-{
-    struct mainloop *loop = data;
-    struct mainloop_timer *t;
-    if (mainloop_add_timer(loop, 1, true, on_dbus_timeout_expired, dtimeout, &t) < 0)
-        return FALSE;
-    sync_dbus_timeout(t, dtimeout);
-    dbus_timeout_set_data(dtimeout, t, NULL);
-    return TRUE;
-}
-
-static void on_dbus_remove_timeout(DBusTimeout *dtimeout, void *data)
-{
-    (void)data;
-    mainloop_remove_timer(dbus_timeout_get_data(dtimeout));
-    dbus_timeout_set_data(dtimeout, NULL, NULL);
-}
-
-static void on_dbus_timeout_toggled(DBusTimeout *dtimeout, void *data)
-{
-    (void)data;
-    struct mainloop_timer *t = dbus_timeout_get_data(dtimeout);
-    if (t)
-        sync_dbus_timeout(t, dtimeout);
-}
-
-/* Called from inside libdbus: only note it; dispatching here would re-enter the connection. */
-static void on_dbus_dispatch_status(DBusConnection *conn, DBusDispatchStatus status, void *data)
-{
-    (void)conn;
-    struct mainloop_dbus *d = data;
-    if (status == DBUS_DISPATCH_DATA_REMAINS)
-        d->dispatch_pending = true;
-}
-
-int mainloop_add_dbus(struct mainloop *loop, DBusConnection *conn)
-{
-    for (struct mainloop_dbus *d = loop->dbus; d; d = d->next)
-        if (d->conn == conn && !d->removed)
-            return -EEXIST;
-    struct mainloop_dbus *d = calloc(1, sizeof(*d));
-    if (!d)
+    if (!dispatch)
+        return -EINVAL;
+    struct mainloop_source *s = calloc(1, sizeof(*s));
+    if (!s)
         return -ENOMEM;
-    d->conn = dbus_connection_ref(conn);
-    d->next = loop->dbus;
-    loop->dbus = d;
-    if (!dbus_connection_set_watch_functions(conn, on_dbus_add_watch, on_dbus_remove_watch,
-                                             on_dbus_watch_toggled, loop, NULL) ||
-        !dbus_connection_set_timeout_functions(conn, on_dbus_add_timeout, on_dbus_remove_timeout,
-                                               on_dbus_timeout_toggled, loop, NULL)) {
-        mainloop_remove_dbus(loop, conn);
-        return -ENOMEM;
-    }
-    dbus_connection_set_dispatch_status_function(conn, on_dbus_dispatch_status, d, NULL);
-    d->dispatch_pending = dbus_connection_get_dispatch_status(conn) == DBUS_DISPATCH_DATA_REMAINS;
+    s->loop = loop;
+    s->dispatch = dispatch;
+    s->detach = detach;
+    s->user = user;
+    s->next = loop->sources;
+    loop->sources = s;
+    if (out)
+        *out = s;
     return 0;
 }
 
-void mainloop_remove_dbus(struct mainloop *loop, DBusConnection *conn)
+struct mainloop_source *mainloop_find_source(struct mainloop *loop, mainloop_source_fn dispatch,
+                                             const void *user)
 {
-    for (struct mainloop_dbus *d = loop->dbus; d; d = d->next) {
-        if (d->conn != conn || d->removed)
-            continue;
-        /* Clearing the functions makes libdbus call our remove functions for every watch/timeout
-         * (which may sweep removed entries, so d is marked only afterwards). */
-        dbus_connection_set_dispatch_status_function(conn, NULL, NULL, NULL);
-        dbus_connection_set_watch_functions(conn, NULL, NULL, NULL, NULL, NULL);
-        dbus_connection_set_timeout_functions(conn, NULL, NULL, NULL, NULL, NULL);
-        d->removed = true;
-        dbus_connection_unref(d->conn);
-        if (!loop->in_dispatch)
-            free_removed(loop);
+    for (struct mainloop_source *s = loop->sources; s; s = s->next)
+        if (!s->removed && s->dispatch == dispatch && s->user == user)
+            return s;
+    return NULL;
+}
+
+void mainloop_source_set_pending(struct mainloop_source *source, bool pending)
+{
+    source->pending = pending;
+}
+
+bool mainloop_source_active(const struct mainloop_source *source)
+{
+    return !source->removed;
+}
+
+void mainloop_remove_source(struct mainloop_source *source)
+{
+    if (!source || source->removed)
         return;
-    }
+    /* Detach first: it may remove watches and timers, which sweeps removed entries when not
+     * dispatching, so the source is marked only afterwards. */
+    if (source->detach)
+        source->detach(source->loop, source, source->user);
+    source->removed = true;
+    if (!source->loop->in_dispatch)
+        free_removed(source->loop);
 }

@@ -1,9 +1,9 @@
 /* mainloop: the daemon's single-threaded poll() event loop.
  *
  * Contract:
- * - fd watches (POLLIN/POLLOUT), monotonic timers (one-shot or periodic) and any number of libdbus
- *   connections share one poll(); poll blocks until the earliest armed timer or an fd event, so an
- *   idle loop costs one wakeup per timer expiry and nothing else.
+ * - fd watches (POLLIN/POLLOUT) and monotonic timers (one-shot or periodic) share one poll(); poll
+ *   blocks until the earliest armed timer or an fd event, so an idle loop costs one wakeup per
+ *   timer expiry and nothing else.
  * - Watches and timers are owned by the caller: create, then remove exactly once (or leave them to
  *   mainloop_free). Removing any watch or timer, including the one whose callback is running, is
  *   safe from inside a callback; a removed watch or timer is never called again.
@@ -12,8 +12,11 @@
  *   ticks instead of firing a burst.
  * - mainloop_catch_signals installs async-signal-safe handlers (self-pipe) that make mainloop_run
  *   return; mainloop_quit_signal tells which signal did it.
- * - D-Bus connections are dispatched until complete after every iteration's callbacks and before
- *   blocking; message handlers therefore run inside the loop, never inside libdbus's I/O calls.
+ * - Sources are work queued outside poll() (e.g. the messages a libdbus connection
+ *   has read):
+ *   every source's dispatch runs at the start of each iteration and again after its fd and timer
+ *   callbacks, newest source first; while a source is marked pending, poll does not block. Its
+ *   handlers therefore run inside the loop, never inside the I/O calls that queued the work.
  * Functions return 0 or a negative errno.
  */
 #ifndef LYNX_MAINLOOP_H
@@ -23,19 +26,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <dbus/dbus.h>
-
 struct mainloop;
 struct mainloop_fd_watch;
 struct mainloop_timer;
+struct mainloop_source;
 
 /* revents as returned by poll(); POLLERR/POLLHUP/POLLNVAL are reported even when not asked for. */
 typedef void (*mainloop_fd_fn)(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd,
                                short revents, void *user);
 typedef void (*mainloop_timer_fn)(struct mainloop *loop, struct mainloop_timer *timer, void *user);
+typedef void (*mainloop_source_fn)(struct mainloop *loop, struct mainloop_source *source,
+                                   void *user);
 
 int mainloop_new(struct mainloop **out);
-/* Detaches D-Bus connections, frees remaining watches and timers, restores signal handlers. */
+/* Removes the remaining sources (calling their detach), frees remaining watches and timers,
+ * restores signal handlers. */
 void mainloop_free(struct mainloop *loop);
 
 /* Runs until mainloop_quit or a caught signal; then returns 0 (negative errno if poll fails). */
@@ -70,9 +75,19 @@ int mainloop_catch_signals(struct mainloop *loop, const int *signals, unsigned c
 /* The signal that ended the last mainloop_run, 0 if none. */
 int mainloop_quit_signal(const struct mainloop *loop);
 
-/* Drives a libdbus connection from this loop (takes a reference). The connection's watch, timeout
- * and dispatch-status functions belong to the loop until mainloop_remove_dbus. */
-int mainloop_add_dbus(struct mainloop *loop, DBusConnection *conn);
-void mainloop_remove_dbus(struct mainloop *loop, DBusConnection *conn);
+/* Adds a source: dispatch runs in every iteration (see above); detach (may be NULL) runs once when
+ * the source is removed, by mainloop_remove_source or mainloop_free, before it is marked removed.
+ */
+int mainloop_add_source(struct mainloop *loop, mainloop_source_fn dispatch,
+                        mainloop_source_fn detach, void *user, struct mainloop_source **out);
+/* The source added with this dispatch function and user that is not removed, or NULL. */
+struct mainloop_source *mainloop_find_source(struct mainloop *loop, mainloop_source_fn dispatch,
+                                             const void *user);
+/* A pending source keeps poll from blocking until it is marked not pending. */
+void mainloop_source_set_pending(struct mainloop_source *source, bool pending);
+/* False once the source is removed; a source removed from inside a callback stays readable until
+ * the iteration ends, so its own dispatch can ask this to stop early. */
+bool mainloop_source_active(const struct mainloop_source *source);
+void mainloop_remove_source(struct mainloop_source *source);
 
 #endif

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "venus/name.h"
 #include "venus/settings.h"
+#include "venus/settings_paths.h"
 #include "venus/vedbus.h"
 
 #ifndef LYNX_VERSION

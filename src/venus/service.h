@@ -21,7 +21,7 @@
  *
  * The service exists as long as the daemon runs, also while its adapter is unplugged (then
  * /Adapter/Connected is 0 and the distributors go to "communications lost" through their
- * trackers), so consumers never see it vanish. service_publish() diffs the new state against what
+ * trackers), so consumers never see it vanish. service_publish() diffs a poll report against what
  * is on the bus and sends one ItemsChanged with only what changed. /CustomName and every fuse
  * /Name are writeable from the GUI under the rules of name.h; anything else is refused with
  * SetValue result 2 and changes nothing.
@@ -43,6 +43,7 @@
 #define LYNX_SERVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lynx/lynx.h"
@@ -90,9 +91,9 @@ void service_set_hardware(struct service *svc, const char *connection, const cha
 const char *service_name(const struct service *svc);
 
 /* Publishes a poll's result; returns the number of items sent (0 = nothing changed). */
-int service_publish(struct service *svc, const struct poll_report *state);
+int service_publish(struct service *svc, const struct poll_report *report);
 
-/* The state published last (for held alarms). */
+/* The poll report published last (for held alarms). */
 const struct poll_report *service_published(const struct service *svc);
 
 /* Whether the service lost its D-Bus connection (the loop was told to quit). */

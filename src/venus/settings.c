@@ -1,3 +1,6 @@
+/* settings: the localsettings client: watches com.victronenergy.settings, registers the settings
+ * (AddSettings), follows their PropertiesChanged and writes settings_set through. The wire form is
+ * in settings_wire.c, the SetValue calls in settings_calls.c. */
 #include "venus/settings.h"
 
 #include <errno.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "venus/settings_calls.h"
 
 #define SETTINGS_INTERFACE "com.victronenergy.Settings"
 #define BUSITEM_INTERFACE  "com.victronenergy.BusItem"
@@ -26,14 +30,6 @@ struct setting {
     struct settings_value pending; /* pending.s owned */
 };
 
-/* A SetValue in flight; kept in a list so settings_client_free can cancel it. */
-struct set_call {
-    struct settings_client *client;
-    DBusPendingCall *pending;
-    char *path;
-    struct set_call *next;
-};
-
 struct settings_client {
     struct mainloop *loop;
     DBusConnection *conn;
@@ -45,7 +41,7 @@ struct settings_client {
     char *owner; /* unique name of the settings service, NULL while absent */
     DBusPendingCall *owner_call;
     DBusPendingCall *register_call;
-    struct set_call *set_calls;
+    struct settings_set_call *set_calls; /* SetValue calls in flight */
     struct mainloop_timer *retry_timer;
 
     bool filter_added;
@@ -54,157 +50,12 @@ struct settings_client {
 };
 
 static void send_add_settings(struct settings_client *client);
+
 static int send_set_value(struct settings_client *client, const char *path,
-                          const struct settings_value *value);
-
-/* ---- values ---- */
-
-static int copy_value(struct settings_value *dst, const struct settings_value *src)
+                          const struct settings_value *value)
 {
-    if (src->type == SETTINGS_TYPE_STRING) {
-        char *s = strdup(src->s);
-        if (!s)
-            return -ENOMEM;
-        *dst = SETTINGS_STRING(s);
-    } else {
-        *dst = *src;
-    }
-    return 0;
-}
-
-static void free_value(struct settings_value *value)
-{
-    if (value->type == SETTINGS_TYPE_STRING)
-        free((char *)value->s);
-    value->s = NULL;
-}
-
-static bool values_equal(const struct settings_value *a, const struct settings_value *b)
-{
-    if (a->type != b->type)
-        return false;
-    switch (a->type) {
-    case SETTINGS_TYPE_INT:
-        return a->i == b->i;
-    case SETTINGS_TYPE_DOUBLE:
-        return a->d == b->d;
-    case SETTINGS_TYPE_STRING:
-        return strcmp(a->s, b->s) == 0;
-    }
-    return false;
-}
-
-/* Converts a value to a setting type: ints widen to doubles, nothing else converts. */
-static int coerce_value(enum settings_type type, const struct settings_value *in,
-                        struct settings_value *out)
-{
-    if (in->type == type) {
-        *out = *in;
-        return 0;
-    }
-    if (type == SETTINGS_TYPE_DOUBLE && in->type == SETTINGS_TYPE_INT) {
-        *out = SETTINGS_DOUBLE((double)in->i);
-        return 0;
-    }
-    return -EINVAL;
-}
-
-/* Reads a variant's content as a value; strings are borrowed from the message. */
-static int read_variant(DBusMessageIter *variant, struct settings_value *out)
-{
-    DBusMessageIter inner;
-    dbus_message_iter_recurse(variant, &inner);
-    DBusBasicValue v;
-    switch (dbus_message_iter_get_arg_type(&inner)) {
-    case DBUS_TYPE_BYTE:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_INT(v.byt);
-        return 0;
-    case DBUS_TYPE_INT16:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_INT(v.i16);
-        return 0;
-    case DBUS_TYPE_UINT16:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_INT(v.u16);
-        return 0;
-    case DBUS_TYPE_INT32:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_INT(v.i32);
-        return 0;
-    case DBUS_TYPE_UINT32:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_INT(v.u32);
-        return 0;
-    case DBUS_TYPE_INT64:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_INT(v.i64);
-        return 0;
-    case DBUS_TYPE_UINT64:
-        dbus_message_iter_get_basic(&inner, &v);
-        if (v.u64 > INT64_MAX)
-            return -ERANGE;
-        *out = SETTINGS_INT((int64_t)v.u64);
-        return 0;
-    case DBUS_TYPE_DOUBLE:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_DOUBLE(v.dbl);
-        return 0;
-    case DBUS_TYPE_STRING:
-        dbus_message_iter_get_basic(&inner, &v);
-        *out = SETTINGS_STRING(v.str);
-        return 0;
-    default: /* "invalid" (an empty array) or a type localsettings never sends */
-        return -EINVAL;
-    }
-}
-
-/* Integers go out as int32 when they fit and int64 otherwise, like localsettings does. */
-static bool append_variant(DBusMessageIter *iter, const struct settings_value *value)
-{
-    DBusMessageIter variant;
-    const char *sig;
-    DBusBasicValue v;
-    int type;
-    switch (value->type) {
-    case SETTINGS_TYPE_INT:
-        if (value->i >= INT32_MIN && value->i <= INT32_MAX) {
-            sig = DBUS_TYPE_INT32_AS_STRING, type = DBUS_TYPE_INT32, v.i32 = (int32_t)value->i;
-        } else {
-            sig = DBUS_TYPE_INT64_AS_STRING, type = DBUS_TYPE_INT64, v.i64 = value->i;
-        }
-        break;
-    case SETTINGS_TYPE_DOUBLE:
-        sig = DBUS_TYPE_DOUBLE_AS_STRING, type = DBUS_TYPE_DOUBLE, v.dbl = value->d;
-        break;
-    case SETTINGS_TYPE_STRING:
-        sig = DBUS_TYPE_STRING_AS_STRING, type = DBUS_TYPE_STRING, v.str = (char *)value->s;
-        break;
-    default:
-        return false;
-    }
-    if (!dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, sig, &variant))
-        return false;
-    if (!dbus_message_iter_append_basic(&variant, type, &v)) {
-        dbus_message_iter_abandon_container(iter, &variant);
-        return false;
-    }
-    return dbus_message_iter_close_container(iter, &variant);
-}
-
-static void describe_value(const struct settings_value *value, char *buf, size_t size)
-{
-    switch (value->type) {
-    case SETTINGS_TYPE_INT:
-        snprintf(buf, size, "%lld", (long long)value->i);
-        break;
-    case SETTINGS_TYPE_DOUBLE:
-        snprintf(buf, size, "%g", value->d);
-        break;
-    case SETTINGS_TYPE_STRING:
-        snprintf(buf, size, "\"%s\"", value->s);
-        break;
-    }
+    return settings_set_value_send(client->conn, client->owner, path, value,
+                                   client->options.reply_timeout_ms, &client->set_calls);
 }
 
 /* ---- the client's state ---- */
@@ -232,30 +83,21 @@ static void take_value(struct settings_client *client, struct setting *setting,
                        const struct settings_value *reported, enum settings_origin origin)
 {
     struct settings_value value, copy;
-    if (coerce_value(setting->type, reported, &value) < 0) {
+    if (settings_value_coerce(setting->type, reported, &value) < 0) {
         log_warn("settings: %s: ignoring a value of the wrong type", setting->path);
         return;
     }
-    if (origin == SETTINGS_ORIGIN_CHANGED && values_equal(&setting->value, &value))
+    if (origin == SETTINGS_ORIGIN_CHANGED && settings_value_equal(&setting->value, &value))
         return;
-    if (copy_value(&copy, &value) < 0) {
+    if (settings_value_copy(&copy, &value) < 0) {
         log_error("settings: %s: out of memory", setting->path);
         return;
     }
-    free_value(&setting->value);
+    settings_value_free(&setting->value);
     setting->value = copy;
     if (client->options.on_value)
         client->options.on_value(client, setting->path, &setting->value, origin,
                                  client->options.user);
-}
-
-static void cancel_pending(DBusPendingCall **pending)
-{
-    if (!*pending)
-        return;
-    dbus_pending_call_cancel(*pending);
-    dbus_pending_call_unref(*pending);
-    *pending = NULL;
 }
 
 static void registration_failed(struct settings_client *client)
@@ -276,7 +118,7 @@ static void owner_appeared(struct settings_client *client, const char *owner)
     }
     free(client->owner);
     client->owner = copy;
-    cancel_pending(&client->register_call);
+    settings_call_cancel(&client->register_call);
     mainloop_timer_disarm(client->retry_timer);
     send_add_settings(client);
 }
@@ -285,45 +127,12 @@ static void owner_vanished(struct settings_client *client)
 {
     free(client->owner);
     client->owner = NULL;
-    cancel_pending(&client->register_call);
+    settings_call_cancel(&client->register_call);
     mainloop_timer_disarm(client->retry_timer);
     set_state(client, SETTINGS_STATE_WAITING);
 }
 
 /* ---- AddSettings ---- */
-
-static bool append_entry_value(DBusMessageIter *dict, const char *key,
-                               const struct settings_value *value)
-{
-    DBusMessageIter entry;
-    if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry))
-        return false;
-    if (!dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) ||
-        !append_variant(&entry, value)) {
-        dbus_message_iter_abandon_container(dict, &entry);
-        return false;
-    }
-    return dbus_message_iter_close_container(dict, &entry);
-}
-
-static bool append_setting_definition(DBusMessageIter *array, const struct setting *setting)
-{
-    DBusMessageIter dict;
-    if (!dbus_message_iter_open_container(array, DBUS_TYPE_ARRAY, "{sv}", &dict))
-        return false;
-    bool ok = append_entry_value(&dict, "path", &SETTINGS_STRING(setting->path)) &&
-              append_entry_value(&dict, "default", &setting->def);
-    if (ok && setting->has_range)
-        ok = append_entry_value(&dict, "min", &setting->min) &&
-             append_entry_value(&dict, "max", &setting->max);
-    if (ok && setting->silent)
-        ok = append_entry_value(&dict, "silent", &SETTINGS_INT(1));
-    if (!ok) {
-        dbus_message_iter_abandon_container(array, &dict);
-        return false;
-    }
-    return dbus_message_iter_close_container(array, &dict);
-}
 
 static DBusMessage *build_add_settings(const struct settings_client *client)
 {
@@ -337,7 +146,14 @@ static DBusMessage *build_add_settings(const struct settings_client *client)
     if (!dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "a{sv}", &array))
         goto fail;
     for (size_t i = 0; i < client->count; i++) {
-        if (!append_setting_definition(&array, &client->settings[i])) {
+        const struct setting *s = &client->settings[i];
+        const struct settings_def def = {.path = s->path,
+                                         .def = s->def,
+                                         .has_range = s->has_range,
+                                         .min = s->min,
+                                         .max = s->max,
+                                         .silent = s->silent};
+        if (!settings_append_definition(&array, &def)) {
             dbus_message_iter_abandon_container(&iter, &array);
             goto fail;
         }
@@ -388,12 +204,12 @@ static void take_add_result(struct settings_client *client, DBusMessageIter *dic
         if (send_set_value(client, path, &setting->pending) == 0) {
             take_value(client, setting, &setting->pending, SETTINGS_ORIGIN_REGISTERED);
             setting->has_pending = false;
-            free_value(&setting->pending);
+            settings_value_free(&setting->pending);
             return;
         }
     }
     struct settings_value value;
-    if (!have_value || read_variant(&value_variant, &value) < 0) {
+    if (!have_value || settings_read_variant(&value_variant, &value) < 0) {
         log_warn("settings: %s: AddSettings returned no usable value; using the default", path);
         return;
     }
@@ -556,7 +372,7 @@ static void handle_properties_changed(struct settings_client *client, DBusMessag
             continue;
         dbus_message_iter_next(&entry);
         struct settings_value value;
-        if (read_variant(&entry, &value) < 0) {
+        if (settings_read_variant(&entry, &value) < 0) {
             log_warn("settings: %s became invalid (removed?); keeping the last value", path);
             return;
         }
@@ -653,8 +469,8 @@ static int init_setting(struct setting *setting, const struct settings_def *def)
     setting->max = def->max;
     setting->def = SETTINGS_INT(0);
     setting->value = SETTINGS_INT(0);
-    if (!setting->path || copy_value(&setting->def, &def->def) < 0 ||
-        copy_value(&setting->value, &def->def) < 0)
+    if (!setting->path || settings_value_copy(&setting->def, &def->def) < 0 ||
+        settings_value_copy(&setting->value, &def->def) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -663,10 +479,10 @@ static void free_settings(struct settings_client *client)
 {
     for (size_t i = 0; i < client->count; i++) {
         free(client->settings[i].path);
-        free_value(&client->settings[i].def);
-        free_value(&client->settings[i].value);
+        settings_value_free(&client->settings[i].def);
+        settings_value_free(&client->settings[i].value);
         if (client->settings[i].has_pending)
-            free_value(&client->settings[i].pending);
+            settings_value_free(&client->settings[i].pending);
     }
     free(client->settings);
 }
@@ -723,15 +539,9 @@ void settings_client_free(struct settings_client *client)
 {
     if (!client)
         return;
-    cancel_pending(&client->owner_call);
-    cancel_pending(&client->register_call);
-    while (client->set_calls) {
-        struct set_call *call = client->set_calls;
-        client->set_calls = call->next;
-        cancel_pending(&call->pending);
-        free(call->path);
-        free(call);
-    }
+    settings_call_cancel(&client->owner_call);
+    settings_call_cancel(&client->register_call);
+    settings_set_value_cancel_all(&client->set_calls);
     if (client->filter_added) {
         dbus_connection_remove_filter(client->conn, filter_message, client);
         if (dbus_connection_get_is_connected(client->conn)) {
@@ -761,75 +571,6 @@ int settings_get(const struct settings_client *client, const char *path, struct 
     return 0;
 }
 
-/* ---- SetValue ---- */
-
-static void on_set_value_reply(DBusPendingCall *pending, void *user)
-{
-    struct set_call *call = user;
-    struct settings_client *client = call->client;
-    DBusMessage *reply = dbus_pending_call_steal_reply(pending);
-    int32_t result = 0;
-    if (!reply || dbus_message_get_type(reply) == DBUS_MESSAGE_TYPE_ERROR)
-        log_warn("settings: SetValue on %s failed: %s", call->path,
-                 reply ? dbus_message_get_error_name(reply) : "no reply");
-    else if (!dbus_message_get_args(reply, NULL, DBUS_TYPE_INT32, &result, DBUS_TYPE_INVALID) ||
-             result != 0)
-        log_warn("settings: localsettings rejected the new value of %s (%d)", call->path,
-                 (int)result);
-    if (reply)
-        dbus_message_unref(reply);
-    for (struct set_call **p = &client->set_calls; *p; p = &(*p)->next) {
-        if (*p == call) {
-            *p = call->next;
-            break;
-        }
-    }
-    dbus_pending_call_unref(call->pending);
-    free(call->path);
-    free(call);
-}
-
-static int send_set_value(struct settings_client *client, const char *path,
-                          const struct settings_value *value)
-{
-    struct set_call *call = calloc(1, sizeof(*call));
-    DBusMessage *msg =
-        dbus_message_new_method_call(client->owner, path, BUSITEM_INTERFACE, "SetValue");
-    DBusMessageIter iter;
-    int rc = -ENOMEM;
-    if (!call || !msg || !(call->path = strdup(path)))
-        goto out;
-    dbus_message_set_auto_start(msg, FALSE);
-    dbus_message_iter_init_append(msg, &iter);
-    if (!append_variant(&iter, value) ||
-        !dbus_connection_send_with_reply(client->conn, msg, &call->pending,
-                                         (int)client->options.reply_timeout_ms))
-        goto out;
-    rc = -ENOTCONN;
-    if (!call->pending)
-        goto out;
-    rc = -ENOMEM;
-    if (!dbus_pending_call_set_notify(call->pending, on_set_value_reply, call, NULL))
-        goto out;
-    char text[64];
-    describe_value(value, text, sizeof(text));
-    log_debug("settings: SetValue %s = %s", path, text);
-    call->client = client;
-    call->next = client->set_calls;
-    client->set_calls = call;
-    dbus_message_unref(msg);
-    return 0;
-out:
-    if (call) {
-        cancel_pending(&call->pending);
-        free(call->path);
-        free(call);
-    }
-    if (msg)
-        dbus_message_unref(msg);
-    return rc;
-}
-
 int settings_set(struct settings_client *client, const char *path,
                  const struct settings_value *value)
 {
@@ -837,58 +578,20 @@ int settings_set(struct settings_client *client, const char *path,
     if (!setting)
         return -ENOENT;
     struct settings_value coerced, copy;
-    if (coerce_value(setting->type, value, &coerced) < 0)
+    if (settings_value_coerce(setting->type, value, &coerced) < 0)
         return -EINVAL;
     if (coerced.type == SETTINGS_TYPE_STRING && !dbus_validate_utf8(coerced.s, NULL))
         return -EILSEQ;
     if (client->owner && client->state == SETTINGS_STATE_REGISTERED)
         return send_set_value(client, path, &coerced);
     /* Not registered (yet): keep it for the next registration, which writes it. */
-    if (copy_value(&copy, &coerced) < 0)
+    if (settings_value_copy(&copy, &coerced) < 0)
         return -ENOMEM;
     if (setting->has_pending)
-        free_value(&setting->pending);
+        settings_value_free(&setting->pending);
     setting->pending = copy;
     setting->has_pending = true;
     log_info("settings: %s is not registered; %s will be written when it is", SETTINGS_SERVICE_NAME,
              path);
     return 0;
-}
-
-/* ---- helpers ---- */
-
-int settings_parse_class_instance(const char *value, const char *expected_class, int *instance)
-{
-    if (!value)
-        return -EINVAL;
-    const char *colon = strchr(value, ':');
-    if (!colon || strchr(colon + 1, ':') || colon[1] == '\0')
-        return -EINVAL;
-    if (expected_class && (strlen(expected_class) != (size_t)(colon - value) ||
-                           strncmp(value, expected_class, colon - value) != 0))
-        return -EINVAL;
-    long long n = 0;
-    for (const char *p = colon + 1; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        n = n * 10 + (*p - '0');
-        if (n > INT32_MAX)
-            return -EINVAL;
-    }
-    *instance = (int)n;
-    return 0;
-}
-
-int settings_device_path(char *buf, size_t size, const char *device_id, const char *leaf)
-{
-    int n = snprintf(buf, size, SETTINGS_DEVICES_PREFIX "%s/%s", device_id, leaf);
-    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-int settings_fuse_name_path(char *buf, size_t size, const char *device_id, char distributor,
-                            unsigned fuse)
-{
-    int n = snprintf(buf, size, SETTINGS_DEVICES_PREFIX "%s/Distributor/%c/Fuse/%u/Name", device_id,
-                     distributor, fuse);
-    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }

@@ -32,53 +32,12 @@
 #include <dbus/dbus.h>
 
 #include "base/mainloop.h"
+#include "venus/settings_wire.h"
 
 #define SETTINGS_SERVICE_NAME "com.victronenergy.settings"
 
-/* Setting paths of one adapter, all below /Settings/Devices/<device id>/ where the device id is
- * "dbus_lynx_distributor_<serial>" (service_settings_id). ClassAndVrmInstance is the path the
- * original Python project registered (default "battery:1" there), kept so an upgrade keeps its
- * VRM instance. The original kept the custom name and fuse names in its INI file only; here both
- * are settings too, so names edited in the GUI survive a restart:
- *   /Settings/Devices/<id>/ClassAndVrmInstance       "battery:N"
- *   /Settings/Devices/<id>/CustomName                 "" = use the configured/product name
- *   /Settings/Devices/<id>/Distributor/<A-D>/Fuse/<0-3>/Name   "" = use the configured name
- * Fuse names are keyed by the published /Distributor/X/Fuse/N index (after the upside-down
- * mapping), i.e. by the label the user edited. */
-#define SETTINGS_DEVICES_PREFIX          "/Settings/Devices/"
-#define SETTINGS_LEAF_CLASS_AND_INSTANCE "ClassAndVrmInstance"
-#define SETTINGS_LEAF_CUSTOM_NAME        "CustomName"
-#define SETTINGS_PATH_MAX                256
-
-enum settings_type {
-    SETTINGS_TYPE_INT,
-    SETTINGS_TYPE_DOUBLE,
-    SETTINGS_TYPE_STRING,
-};
-
-/* A value; s is borrowed (callers keep it alive for the call; the client keeps its own copy). */
-struct settings_value {
-    enum settings_type type;
-    union {
-        int64_t i;
-        double d;
-        const char *s;
-    };
-};
-
-#define SETTINGS_INT(v)    ((struct settings_value){.type = SETTINGS_TYPE_INT, .i = (v)})
-#define SETTINGS_DOUBLE(v) ((struct settings_value){.type = SETTINGS_TYPE_DOUBLE, .d = (v)})
-#define SETTINGS_STRING(v) ((struct settings_value){.type = SETTINGS_TYPE_STRING, .s = (v)})
-
-/* One setting to register. The default's type is the setting's type. min/max only for numbers,
- * both of the default's type; has_range false registers no range (localsettings' min=max=0). */
-struct settings_def {
-    const char *path;
-    struct settings_value def;
-    bool has_range;
-    struct settings_value min, max;
-    bool silent; /* localsettings does not log changes of a silent setting */
-};
+/* A buffer that holds any setting path a client accepts (longer paths are refused). */
+#define SETTINGS_PATH_MAX 256
 
 enum settings_origin {
     SETTINGS_ORIGIN_REGISTERED, /* the value AddSettings returned (stored, or the default) */
@@ -132,15 +91,5 @@ int settings_get(const struct settings_client *client, const char *path,
  * unknown path. A rejection by localsettings is logged. */
 int settings_set(struct settings_client *client, const char *path,
                  const struct settings_value *value);
-
-/* Parses "<class>:<N>" (e.g. "battery:1") into N. expected_class may be NULL (any class).
- * -EINVAL if malformed, N outside 0..INT32_MAX or the class differs. */
-int settings_parse_class_instance(const char *value, const char *expected_class, int *instance);
-
-/* "/Settings/Devices/<device_id>/<leaf>"; -ENAMETOOLONG if it does not fit in size. */
-int settings_device_path(char *buf, size_t size, const char *device_id, const char *leaf);
-/* "/Settings/Devices/<device_id>/Distributor/<letter>/Fuse/<fuse>/Name". */
-int settings_fuse_name_path(char *buf, size_t size, const char *device_id, char distributor,
-                            unsigned fuse);
 
 #endif

@@ -30,31 +30,10 @@
 #include <dbus/dbus.h>
 
 #include "base/mainloop.h"
+#include "venus/vedbus_value.h"
 
 struct vedbus_service;
 struct vedbus_item;
-
-enum vedbus_type {
-    VEDBUS_TYPE_INVALID = 0, /* as a value: invalid; as an item's declared type: any */
-    VEDBUS_TYPE_INT,
-    VEDBUS_TYPE_DOUBLE,
-    VEDBUS_TYPE_STRING,
-};
-
-/* A value; s is borrowed (callers keep it alive for the call, items keep their own copy). */
-struct vedbus_value {
-    enum vedbus_type type;
-    union {
-        int64_t i;
-        double d;
-        const char *s;
-    };
-};
-
-#define VEDBUS_INVALID   ((struct vedbus_value){.type = VEDBUS_TYPE_INVALID})
-#define VEDBUS_INT(v)    ((struct vedbus_value){.type = VEDBUS_TYPE_INT, .i = (v)})
-#define VEDBUS_DOUBLE(v) ((struct vedbus_value){.type = VEDBUS_TYPE_DOUBLE, .d = (v)})
-#define VEDBUS_STRING(v) ((struct vedbus_value){.type = VEDBUS_TYPE_STRING, .s = (v)})
 
 /* SetValue results on the wire. */
 enum vedbus_set_result {
@@ -62,13 +41,6 @@ enum vedbus_set_result {
     VEDBUS_SET_NOT_WRITEABLE = 1, /* read-only item or a value of the wrong type */
     VEDBUS_SET_REJECTED = 2,      /* refused by the item's validate callback */
 };
-
-enum vedbus_text_format {
-    VEDBUS_TEXT_DEFAULT = 0, /* integers in decimal, doubles shortest round-trip, strings as is */
-    VEDBUS_TEXT_HEX,         /* integers as 0x%X (ProductId) */
-};
-
-#define VEDBUS_TEXT_MAX 256
 
 /* Writes the text of a valid value into buf (NUL-terminated, at most size bytes). */
 typedef void (*vedbus_text_fn)(const struct vedbus_value *value, char *buf, size_t size,
@@ -138,12 +110,6 @@ struct vedbus_value vedbus_item_value(const struct vedbus_item *item);
 /* The text GetText would return: buf (VEDBUS_TEXT_MAX bytes) filled in, or a string owned by
  * the item or static ("---"); valid until the item next changes. */
 const char *vedbus_item_text(const struct vedbus_item *item, char buf[VEDBUS_TEXT_MAX]);
-
-/* The value a SetValue call carries, brought to an item's declared type: the decoding and
- * coercion SetValue itself uses, without a bus (tests, fuzzing). Returns 0, or -EINVAL where
- * SetValue answers VEDBUS_SET_NOT_WRITEABLE (no argument, a container, a value of another type).
- * A string in *out is borrowed from msg. */
-int vedbus_decode_set_value(DBusMessage *msg, enum vedbus_type declared, struct vedbus_value *out);
 
 /* Sends one ItemsChanged with every item changed since the last flush. Returns the number of items
  * sent (0: nothing changed, nothing sent) or -ENOMEM. */

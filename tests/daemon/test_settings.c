@@ -3,7 +3,10 @@
  * Each test gets a temporary directory holding the bus config, the bus socket and the stand-in's
  * settings file; .fini stops every process it started and checks the directory is gone. The
  * client runs from the real mainloop; a "probe" connection plays the GUI (blocking calls are fine
- * in a test) and checks what the stand-in holds. */
+ * in a test) and checks what the stand-in holds.
+ *
+ * One file on purpose: the tests share that fixture (bus, stand-in, clients, probe), and they are
+ * one story, the client's life against a settings service that comes, goes and changes values. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -20,7 +23,9 @@
 #include <unistd.h>
 
 #include "base/mainloop.h"
+#include "venus/dbus_loop.h"
 #include "venus/settings.h"
+#include "venus/settings_paths.h"
 
 #define MAX_CLIENTS 2
 #define MAX_REPORTS 32
@@ -233,7 +238,7 @@ static struct settings_client *new_client(int index, const struct settings_def *
                                           uint32_t timeout_ms, uint32_t retry_ms)
 {
     fx.conn[index] = connect_bus();
-    cr_assert_eq(mainloop_add_dbus(fx.loop, fx.conn[index]), 0);
+    cr_assert_eq(dbus_loop_add(fx.loop, fx.conn[index]), 0);
     fx.client_id[index] = index;
     struct settings_client_options options = {
         .on_value = on_value,
@@ -252,7 +257,7 @@ static void free_client(int index)
     settings_client_free(fx.client[index]);
     fx.client[index] = NULL;
     if (fx.conn[index]) {
-        mainloop_remove_dbus(fx.loop, fx.conn[index]);
+        dbus_loop_remove(fx.loop, fx.conn[index]);
         dbus_connection_close(fx.conn[index]);
         dbus_connection_unref(fx.conn[index]);
         fx.conn[index] = NULL;

@@ -1,6 +1,11 @@
 /* vedbus against a real, private dbus-daemon: the service is checked by busitem-check (Victron's
  * way of reading a service, python3-dbus) and by a libdbus client in this process that shares the
- * test's mainloop, so service and client both run while a test waits for an answer. */
+ * test's mainloop, so service and client both run while a test waits for an answer.
+ *
+ * One file on purpose: every test shares the fixture in the first part (private bus, client,
+ * busitem-check, the service under test), and meson runs this one executable twice, filtered, to
+ * keep the busitem-check tests (which need ../shared) apart from the rest. The tests follow in
+ * sections by topic: wire types, tree, SetValue, ItemsChanged, registration, local API, loop. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -16,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/mainloop.h"
+#include "venus/dbus_loop.h"
 #include "venus/vedbus.h"
 
 #define SERVICE     "com.victronenergy.battery.lynxtest"
@@ -134,7 +140,7 @@ static void connect_client(void)
     cr_assert(dbus_connection_add_filter(client, collect_items_changed, NULL, NULL));
     dbus_bus_add_match(client, "type='signal',interface='" BUSITEM "',member='ItemsChanged'", &err);
     cr_assert_not(dbus_error_is_set(&err), "%s", err.message);
-    cr_assert_eq(mainloop_add_dbus(loop, client), 0);
+    cr_assert_eq(dbus_loop_add(loop, client), 0);
 }
 
 static void call_timed_out(struct mainloop *l, struct mainloop_timer *t, void *user)
@@ -442,7 +448,7 @@ static void teardown(void)
     for (int i = 0; i < signal_count; i++)
         dbus_message_unref(signals[i]);
     signal_count = 0;
-    mainloop_remove_dbus(loop, client);
+    dbus_loop_remove(loop, client);
     dbus_connection_close(client);
     dbus_connection_unref(client);
     mainloop_free(loop);

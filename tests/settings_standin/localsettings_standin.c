@@ -46,6 +46,11 @@
  *   path  type(i|f|s)  value  default  min  max  silent(0|1)
  * with min/max empty when unset and \\, \t, \n escaped in strings; '#' lines are comments.
  * SIGTERM/SIGINT end it with status 0. It prints nothing but errors (and a ready line with -v).
+ *
+ * One file on purpose: a test double whose only job is the contract above, and most of it works
+ * on the one struct standin; split, that struct would have to be shared by every part. Its sections
+ * follow the data: values, the settings table, persistence, changing values, AddSetting(s),
+ * BusItem methods, group nodes, main.
  */
 #include <dbus/dbus.h>
 #include <ctype.h>
@@ -60,6 +65,7 @@
 #include <unistd.h>
 
 #include "base/mainloop.h"
+#include "venus/dbus_loop.h"
 
 #define SERVICE_NAME       "com.victronenergy.settings"
 #define BUSITEM_INTERFACE  "com.victronenergy.BusItem"
@@ -1433,7 +1439,7 @@ int main(int argc, char **argv)
     st.conn = connect_bus();
     if (!st.conn)
         goto out;
-    if (mainloop_add_dbus(st.loop, st.conn) < 0 ||
+    if (dbus_loop_add(st.loop, st.conn) < 0 ||
         !dbus_connection_add_filter(st.conn, watch_disconnect, &st, NULL) ||
         !dbus_connection_register_fallback(st.conn, "/", &vtable, &st)) {
         fail("out of memory");
@@ -1452,7 +1458,7 @@ int main(int argc, char **argv)
 out:
     if (st.conn) {
         if (st.loop)
-            mainloop_remove_dbus(st.loop, st.conn);
+            dbus_loop_remove(st.loop, st.conn);
         dbus_connection_close(st.conn);
         dbus_connection_unref(st.conn);
     }
