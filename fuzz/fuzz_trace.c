@@ -1,4 +1,4 @@
-/* libFuzzer target: the trace parser of the replay (sim_trace_parse) on arbitrary file contents,
+/* libFuzzer target: the trace parser (sim_trace_parse) on arbitrary file contents,
  * then the scenario a replay builds from a parsed trace (sim_trace_scenario). A failure names the
  * file and leaves an empty trace; a parsed trace has its observations in time order, each
  * standing for at least one poll, and the polls of an adapter add up. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/replay.h"
+#include "run/trace.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,12 +10,15 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <umockdev.h>
+
+#include "front/removal.h"
 
 #define MAX_NODES      16
 #define NAME_LEN       96
@@ -34,8 +37,8 @@ struct node {
     char adapter_syspath[PATH_LEN]; /* the i2c adapter device */
     char syspath[PATH_LEN + 32];    /* its i2c-dev class device */
     atomic_bool plugged;
-    unsigned generation; /* changes at every unplug and plug */
-    bool removal_due;    /* unplug-mid-transfer fired: uevent + removal still to do */
+    unsigned generation;        /* changes at every unplug and plug */
+    struct sim_removal removal; /* unplug-mid-transfer fired: uevent + removal still to do */
 };
 
 struct sim_i2cdev_bridge {
@@ -44,9 +47,7 @@ struct sim_i2cdev_bridge {
     UMockdevTestbed *testbed;
     struct node *nodes[MAX_NODES];
     atomic_size_t count;
-    pthread_t thread;
-    pthread_cond_t wake;
-    bool stop, thread_running;
+    struct sim_removals *removals;
 };
 
 struct client_state {
@@ -130,8 +131,7 @@ static void after_request(struct node *n)
         return;
     atomic_store(&n->plugged, false);
     n->generation++;
-    n->removal_due = true;
-    pthread_cond_signal(&n->br->wake);
+    sim_removal_due_locked(n->br->removals, &n->removal);
 }
 
 static void complete(UMockdevIoctlClient *client, long rc)
@@ -237,47 +237,11 @@ static void remove_from_testbed(struct sim_i2cdev_bridge *br, struct node *n)
     umockdev_testbed_remove_device(br->testbed, n->adapter_syspath);
 }
 
-/* Removals decided under the hardware lock (unplug-mid-transfer). testbed_lock held. */
-static void finish_removals_locked(struct sim_i2cdev_bridge *br)
+/* The deferred removal of an unplug-mid-transfer (removal.h). testbed_lock held. */
+static void finish_removal(struct sim_removal *entry)
 {
-    const size_t count = atomic_load(&br->count);
-    for (size_t i = 0; i < count; i++) {
-        struct node *n = br->nodes[i];
-        pthread_mutex_lock(br->lock);
-        const bool due = n->removal_due;
-        n->removal_due = false;
-        pthread_mutex_unlock(br->lock);
-        if (due)
-            remove_from_testbed(br, n);
-    }
-}
-
-static bool removal_due(struct sim_i2cdev_bridge *br)
-{
-    const size_t count = atomic_load(&br->count);
-    for (size_t i = 0; i < count; i++)
-        if (br->nodes[i]->removal_due)
-            return true;
-    return false;
-}
-
-static void *removal_thread(void *arg)
-{
-    struct sim_i2cdev_bridge *br = arg;
-    pthread_mutex_lock(br->lock);
-    while (!br->stop) {
-        if (!removal_due(br)) {
-            pthread_cond_wait(&br->wake, br->lock);
-            continue;
-        }
-        pthread_mutex_unlock(br->lock);
-        pthread_mutex_lock(br->testbed_lock);
-        finish_removals_locked(br);
-        pthread_mutex_unlock(br->testbed_lock);
-        pthread_mutex_lock(br->lock);
-    }
-    pthread_mutex_unlock(br->lock);
-    return NULL;
+    struct node *n = (struct node *)((char *)entry - offsetof(struct node, removal));
+    remove_from_testbed(n->br, n);
 }
 
 struct sim_i2cdev_bridge *sim_i2cdev_bridge_new(struct sim_usb_bridge *usb, pthread_mutex_t *lock)
@@ -287,38 +251,29 @@ struct sim_i2cdev_bridge *sim_i2cdev_bridge_new(struct sim_usb_bridge *usb, pthr
         return NULL;
     br->lock = lock;
     br->testbed = sim_usb_bridge_testbed(usb, &br->testbed_lock);
-    pthread_cond_init(&br->wake, NULL);
-    if (pthread_create(&br->thread, NULL, removal_thread, br) != 0) {
-        pthread_cond_destroy(&br->wake);
+    br->removals = sim_removals_new(lock, br->testbed_lock, finish_removal);
+    if (!br->removals) {
         free(br);
         return NULL;
     }
-    br->thread_running = true;
     return br;
 }
 
 void sim_i2cdev_bridge_stop(struct sim_i2cdev_bridge *br)
 {
-    if (!br || !br->thread_running)
-        return;
-    pthread_mutex_lock(br->lock);
-    br->stop = true;
-    pthread_cond_signal(&br->wake);
-    pthread_mutex_unlock(br->lock);
-    pthread_join(br->thread, NULL);
-    br->thread_running = false;
+    if (br)
+        sim_removals_stop(br->removals);
 }
 
 void sim_i2cdev_bridge_free(struct sim_i2cdev_bridge *br)
 {
     if (!br)
         return;
-    sim_i2cdev_bridge_stop(br);
+    sim_removals_free(br->removals);
     for (size_t i = 0; i < atomic_load(&br->count); i++) {
         g_object_unref(br->nodes[i]->handler);
         free(br->nodes[i]);
     }
-    pthread_cond_destroy(&br->wake);
     free(br);
 }
 
@@ -404,7 +359,8 @@ int sim_i2cdev_bridge_plug(struct sim_i2cdev_bridge *br, struct sim_i2cdev *dev)
     if (!n)
         return -ENOENT;
     pthread_mutex_lock(br->testbed_lock);
-    finish_removals_locked(br); /* an unplug-mid-transfer not yet through the testbed */
+    sim_removals_finish_locked(
+        br->removals); /* an unplug-mid-transfer not yet through the testbed */
     int rc = -EALREADY;
     if (!atomic_load(&n->plugged)) {
         pthread_mutex_lock(br->lock);

@@ -25,7 +25,11 @@
  * mpsse_bit_delay (0.5 us, measured on an FT2232H) and pyftdi issue #72 (4 consecutive pin writes
  * held SDA low for 2.2 us on a scope, "the same at any speed"); FTDI documents no figure. Clients
  * repeat pin writes to stretch bus set-up and hold times, so they must assume the same figure.
- * Time is kept in units of 1/120 MHz so every setting gives an exact integer. */
+ * Time is kept in units of 1/120 MHz so every setting gives an exact integer.
+ *
+ * One file on purpose: pins, time and the command interpreter are one state machine (every
+ * command moves pins at offsets in time on the same engine state, and the pin model decides what
+ * a shift command reads back); split, each part would need the others' internals. */
 #include "model/mpsse.h"
 
 #include <stdlib.h>

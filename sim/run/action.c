@@ -1,3 +1,5 @@
+/* Action lines (see action.h for the contract): splitting a line into words, parsing one action
+ * of the shared grammar into a struct sim_action, and what each kind of action applies to. */
 #include "run/action.h"
 
 #include <ctype.h>

@@ -1,3 +1,5 @@
+/* The control channel (see control.h for the contract): the socket, its clients' line buffers,
+ * and the answers, driven by the owner's poll() loop. */
 #include "run/control.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The simulated installation (see hardware.h for the contract): builds the models from a
+ * scenario, hands them to the umockdev bridges, applies actions to them, and writes the stats. */
 #include "run/hardware.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* Scenario files (see scenario.h for the contract): the parser, line by line, into struct
+ * sim_scenario with its sorted timeline. */
 #include "run/scenario.h"
 
 #include <errno.h>

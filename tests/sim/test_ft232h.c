@@ -1,316 +1,11 @@
-/* Unit tests of the FT232H USB device model: descriptors, control requests, bulk framing. */
+/* Unit tests of the FT232H USB device model (model/ft232h.c): bulk framing and the latency
+ * timer, chip variants, faults. The control side is test_ft232h_control.c. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
 
-#include "model/ft232h.h"
+#include "ft232h_fixture.h"
 #include "model/i2c_bus.h"
-
-#define MS       1000000ull
-#define T0       (1000 * MS) /* an arbitrary CLOCK_MONOTONIC start */
-#define DIR_IN   0x80
-#define STD_DEV  0x00
-#define VENDOR   0x40
-#define DESC_LEN (18 + 32)
-
-static struct sim_ft232h *dev;
-
-static void make_default(void)
-{
-    const struct sim_ft232h_config cfg = {
-        .vid = SIM_FTDI_VID, .pid = SIM_LYNX_ADAPTER_PID, .serial = "LX000042"};
-    dev = sim_ft232h_new(&cfg, NULL);
-    cr_assert_not_null(dev);
-}
-
-static void free_dev(void)
-{
-    sim_ft232h_free(dev);
-    dev = NULL;
-}
-
-TestSuite(ft232h, .init = make_default, .fini = free_dev);
-
-static int ctl(uint8_t type, uint8_t req, uint16_t value, uint16_t index, uint16_t len,
-               uint8_t *data)
-{
-    const struct sim_usb_setup s = {type, req, value, index, len};
-    return sim_ft232h_control(dev, &s, data);
-}
-
-static int vendor_out(uint8_t req, uint16_t value)
-{
-    return ctl(VENDOR, req, value, 1, 0, NULL);
-}
-
-static void enter_mpsse(void)
-{
-    cr_assert_eq(vendor_out(0x0B, 0x0200), 0);
-    cr_assert(sim_ft232h_mpsse_enabled(dev));
-}
-
-static void send(const uint8_t *bytes, size_t len, uint64_t now)
-{
-    cr_assert_eq(sim_ft232h_bulk_out(dev, bytes, len, now), len);
-}
-
-/* ---- descriptors ---- */
-
-Test(ft232h, device_descriptor_is_an_ft232h_with_the_configured_ids)
-{
-    const uint8_t expected[18] = {18,   1,    0x00, 0x02, 0, 0, 0, 64, 0x03,
-                                  0x04, 0xF8, 0xD4, 0x00, 9, 1, 2, 3,  1};
-    uint8_t buf[64];
-
-    cr_assert_eq(sim_ft232h_descriptors(dev, buf, sizeof(buf)), DESC_LEN);
-    cr_assert_arr_eq(buf, expected, sizeof(expected));
-}
-
-Test(ft232h, configuration_descriptor_has_one_vendor_interface_and_two_bulk_endpoints)
-{
-    const uint8_t expected[32] = {
-        9, 2, 32,   0, 1, 1,    0,    0x80, 45, /* configuration 1, bus powered, 90 mA */
-        9, 4, 0,    0, 2, 0xFF, 0xFF, 0xFF, 2,  /* interface 0, vendor class */
-        7, 5, 0x81, 2, 0, 2,    0,              /* bulk IN, 512 bytes */
-        7, 5, 0x02, 2, 0, 2,    0};             /* bulk OUT, 512 bytes */
-    uint8_t buf[64];
-
-    sim_ft232h_descriptors(dev, buf, sizeof(buf));
-    cr_assert_arr_eq(buf + 18, expected, sizeof(expected));
-}
-
-Test(ft232h, descriptors_report_the_length_needed_when_the_buffer_is_too_small)
-{
-    uint8_t buf[10];
-    memset(buf, 0xAA, sizeof(buf));
-
-    cr_assert_eq(sim_ft232h_descriptors(dev, buf, sizeof(buf)), DESC_LEN);
-    cr_assert_eq(buf[0], 0xAA, "nothing may be written into a short buffer");
-}
-
-Test(ft232h, get_descriptor_returns_the_device_descriptor_cut_to_wlength)
-{
-    uint8_t full[64], data[64];
-    sim_ft232h_descriptors(dev, full, sizeof(full));
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0100, 0, 64, data), 18);
-    cr_assert_arr_eq(data, full, 18);
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0100, 0, 8, data), 8);
-}
-
-Test(ft232h, get_descriptor_returns_the_whole_configuration)
-{
-    uint8_t full[64], data[255];
-    sim_ft232h_descriptors(dev, full, sizeof(full));
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0200, 0, 9, data), 9);
-    cr_assert_eq(data[2], 32, "wTotalLength");
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0200, 0, 255, data), 32);
-    cr_assert_arr_eq(data, full + 18, 32);
-}
-
-Test(ft232h, string_zero_lists_us_english)
-{
-    uint8_t data[255];
-    const uint8_t expected[] = {4, 3, 0x09, 0x04};
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0300, 0, 255, data), 4);
-    cr_assert_arr_eq(data, expected, 4);
-}
-
-Test(ft232h, strings_are_utf16le_with_ftdi_defaults_and_the_configured_serial)
-{
-    uint8_t data[255];
-    const uint8_t manufacturer[] = {10, 3, 'F', 0, 'T', 0, 'D', 0, 'I', 0};
-    const uint8_t serial[] = {18, 3,   'L', 0,   'X', 0,   '0', 0,   '0',
-                              0,  '0', 0,   '0', 0,   '4', 0,   '2', 0};
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0301, 0x0409, 255, data), 10);
-    cr_assert_arr_eq(data, manufacturer, sizeof(manufacturer));
-
-    int n = ctl(DIR_IN | STD_DEV, 0x06, 0x0302, 0x0409, 255, data);
-    cr_assert_eq(n, 2 + 2 * (int)strlen("Single RS232-HS"));
-    cr_assert_eq(data[2], 'S');
-    cr_assert_eq(data[n - 2], 'S');
-    cr_assert_eq(data[n - 1], 0);
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0303, 0x0409, 255, data), 18);
-    cr_assert_arr_eq(data, serial, sizeof(serial));
-}
-
-Test(ft232h, string_descriptor_is_cut_to_wlength)
-{
-    uint8_t data[255];
-    memset(data, 0xEE, sizeof(data));
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0301, 0x0409, 2, data), 2);
-    cr_assert_eq(data[0], 10, "bLength still tells the full length");
-    cr_assert_eq(data[2], 0xEE);
-}
-
-Test(ft232h, custom_strings_are_reported)
-{
-    const struct sim_ft232h_config cfg = {.vid = 0x0403,
-                                          .pid = 0x6014,
-                                          .serial = "S1",
-                                          .manufacturer = "Acme",
-                                          .product = "Lynx adapter"};
-    struct sim_ft232h *other = sim_ft232h_new(&cfg, NULL);
-    const struct sim_usb_setup get_product = {DIR_IN, 0x06, 0x0302, 0x0409, 255};
-    uint8_t data[255];
-
-    cr_assert_eq(sim_ft232h_control(other, &get_product, data), 2 + 2 * 12);
-    cr_assert_eq(data[2], 'L');
-    cr_assert_str_eq(sim_ft232h_config(other)->manufacturer, "Acme");
-    cr_assert_eq(sim_ft232h_config(other)->pid, 0x6014);
-    sim_ft232h_free(other);
-}
-
-Test(ft232h, a_device_without_serial_has_serial_index_zero_and_no_string_three)
-{
-    const struct sim_ft232h_config cfg = {.vid = 0x0403, .pid = 0x6014, .serial = ""};
-    struct sim_ft232h *other = sim_ft232h_new(&cfg, NULL);
-    const struct sim_usb_setup get_serial = {DIR_IN, 0x06, 0x0303, 0x0409, 255};
-    uint8_t buf[64];
-
-    sim_ft232h_descriptors(other, buf, sizeof(buf));
-    cr_assert_eq(buf[16], 0, "iSerialNumber");
-    cr_assert_null(sim_ft232h_config(other)->serial);
-    cr_assert_eq(sim_ft232h_control(other, &get_serial, buf), -EPIPE);
-    sim_ft232h_free(other);
-}
-
-Test(ft232h, unknown_strings_and_descriptor_types_stall)
-{
-    uint8_t data[255];
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0304, 0x0409, 255, data), -EPIPE);
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0600, 0, 10, data), -EPIPE, "device qualifier");
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x06, 0x0201, 0, 9, data), -EPIPE, "configuration 1");
-}
-
-/* ---- standard requests ---- */
-
-Test(ft232h, set_configuration_is_reported_by_get_configuration)
-{
-    uint8_t value = 0xEE;
-
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x08, 0, 0, 1, &value), 1);
-    cr_assert_eq(value, 0, "unconfigured after reset");
-    cr_assert_eq(ctl(STD_DEV, 0x09, 1, 0, 0, NULL), 0);
-    cr_assert_eq(ctl(DIR_IN | STD_DEV, 0x08, 0, 0, 1, &value), 1);
-    cr_assert_eq(value, 1);
-    cr_assert_eq(ctl(STD_DEV, 0x09, 2, 0, 0, NULL), -EPIPE, "only configuration 1 exists");
-}
-
-Test(ft232h, get_status_returns_two_zero_bytes_for_device_interface_and_endpoint)
-{
-    for (uint8_t recipient = 0; recipient <= 2; recipient++) {
-        uint8_t status[2] = {0xEE, 0xEE};
-        cr_assert_eq(ctl(DIR_IN | recipient, 0x00, 0, 0, 2, status), 2);
-        cr_assert_eq(status[0], 0);
-        cr_assert_eq(status[1], 0);
-    }
-}
-
-Test(ft232h, unsupported_standard_and_class_requests_stall)
-{
-    uint8_t data[8];
-
-    cr_assert_eq(ctl(STD_DEV, 0x05, 7, 0, 0, NULL), -EPIPE, "SET_ADDRESS");
-    cr_assert_eq(ctl(STD_DEV, 0x03, 1, 0, 0, NULL), -EPIPE, "SET_FEATURE");
-    cr_assert_eq(ctl(STD_DEV, 0x06, 0x0100, 0, 0, NULL), -EPIPE, "GET_DESCRIPTOR as OUT");
-    cr_assert_eq(ctl(DIR_IN | 0x21, 0x01, 0, 0, 8, data), -EPIPE, "class request");
-}
-
-/* ---- FTDI vendor requests ---- */
-
-Test(ft232h, uart_and_reset_requests_are_accepted_on_port_0_and_1_only)
-{
-    const uint8_t requests[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x06, 0x07};
-
-    for (size_t i = 0; i < sizeof(requests); i++) {
-        cr_assert_eq(ctl(VENDOR, requests[i], 0, 1, 0, NULL), 0, "request %02x", requests[i]);
-        cr_assert_eq(ctl(VENDOR, requests[i], 0, 0, 0, NULL), 0, "request %02x", requests[i]);
-        cr_assert_eq(ctl(VENDOR, requests[i], 0, 2, 0, NULL), -EPIPE, "port B does not exist");
-    }
-}
-
-Test(ft232h, poll_modem_status_returns_the_bulk_status_bytes)
-{
-    uint8_t data[2] = {0};
-
-    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x05, 0, 1, 2, data), 2);
-    cr_assert_eq(data[0], 0x32);
-    cr_assert_eq(data[1], 0x60);
-}
-
-Test(ft232h, latency_timer_defaults_to_16_ms_and_can_be_set)
-{
-    uint8_t value = 0;
-
-    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x0A, 0, 1, 1, &value), 1);
-    cr_assert_eq(value, 16);
-    cr_assert_eq(vendor_out(0x09, 2), 0);
-    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x0A, 0, 1, 1, &value), 1);
-    cr_assert_eq(value, 2);
-    cr_assert_eq(sim_ft232h_latency_ms(dev), 2);
-    cr_assert_eq(vendor_out(0x09, 255), 0);
-    cr_assert_eq(sim_ft232h_latency_ms(dev), 255);
-}
-
-Test(ft232h, latency_zero_becomes_one_ms_and_above_255_stalls)
-{
-    cr_assert_eq(vendor_out(0x09, 0), 0);
-    cr_assert_eq(sim_ft232h_latency_ms(dev), 1);
-    cr_assert_eq(vendor_out(0x09, 256), -EPIPE);
-    cr_assert_eq(sim_ft232h_latency_ms(dev), 1);
-}
-
-Test(ft232h, read_eeprom_returns_a_blank_word)
-{
-    uint8_t word[2] = {0};
-
-    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x90, 0, 0x0A, 2, word), 2);
-    cr_assert_eq(word[0], 0xFF);
-    cr_assert_eq(word[1], 0xFF);
-}
-
-Test(ft232h, unknown_vendor_requests_and_wrong_directions_stall)
-{
-    uint8_t data[2];
-
-    cr_assert_eq(vendor_out(0x91, 0x1234), -EPIPE, "WRITE_EEPROM");
-    cr_assert_eq(vendor_out(0x0A, 0), -EPIPE, "GET_LATENCY as OUT");
-    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x09, 16, 1, 1, data), -EPIPE, "SET_LATENCY as IN");
-}
-
-Test(ft232h, set_bitmode_enters_and_leaves_mpsse)
-{
-    cr_assert_not(sim_ft232h_mpsse_enabled(dev));
-    cr_assert_eq(vendor_out(0x0B, 0x020B), 0);
-    cr_assert(sim_ft232h_mpsse_enabled(dev));
-    cr_assert_eq(vendor_out(0x0B, 0x0000), 0);
-    cr_assert_not(sim_ft232h_mpsse_enabled(dev));
-    cr_assert_eq(vendor_out(0x0B, 0x01FF), 0, "async bit-bang is accepted");
-    cr_assert_not(sim_ft232h_mpsse_enabled(dev));
-}
-
-Test(ft232h, read_pins_reports_the_engine_pin_levels)
-{
-    uint8_t pins = 0;
-    const uint8_t drive_high[] = {0x80, 0x70, 0x70}, drive_low[] = {0x80, 0x00, 0x70};
-
-    enter_mpsse();
-    send(drive_high, sizeof(drive_high), T0);
-    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x0C, 0, 1, 1, &pins), 1);
-    cr_assert_eq(pins, sim_mpsse_read_pins(sim_ft232h_mpsse(dev)));
-    cr_assert_eq(pins & 0x70, 0x70);
-
-    send(drive_low, sizeof(drive_low), T0);
-    cr_assert_eq(ctl(DIR_IN | VENDOR, 0x0C, 0, 1, 1, &pins), 1);
-    cr_assert_eq(pins & 0x70, 0x00);
-}
 
 /* ---- bulk framing ---- */
 
@@ -321,7 +16,7 @@ Test(ft232h, pin_read_with_send_immediate_completes_at_once_with_status_bytes)
     uint64_t wake = 0;
 
     enter_mpsse();
-    send(cmd, sizeof(cmd), T0);
+    bulk_send(cmd, sizeof(cmd), T0);
     cr_assert_eq(sim_ft232h_queued(dev), 1);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3);
     cr_assert_eq(buf[0], 0x32);
@@ -338,7 +33,7 @@ Test(ft232h, reply_without_send_immediate_waits_for_the_latency_timer)
     uint64_t wake = 0;
 
     enter_mpsse();
-    send(cmd, sizeof(cmd), T0);
+    bulk_send(cmd, sizeof(cmd), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0 + 1 * MS, &wake), 0);
     cr_assert_eq(wake, T0 + 16 * MS);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0 + 16 * MS - 1, &wake), 0);
@@ -382,9 +77,9 @@ Test(ft232h, a_command_straddling_two_transfers_is_executed_once_complete)
     uint64_t wake = 0;
 
     enter_mpsse();
-    send(first, sizeof(first), T0);
+    bulk_send(first, sizeof(first), T0);
     cr_assert_eq(sim_ft232h_queued(dev), 0);
-    send(second, sizeof(second), T0);
+    bulk_send(second, sizeof(second), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3);
     cr_assert_eq(buf[2] & 0x70, 0x70, "the set-pins command took both halves as arguments");
 }
@@ -395,7 +90,7 @@ Test(ft232h, bulk_out_outside_mpsse_mode_is_accepted_and_dropped)
     uint8_t buf[64];
     uint64_t wake = 0;
 
-    send(cmd, sizeof(cmd), T0);
+    bulk_send(cmd, sizeof(cmd), T0);
     cr_assert_eq(sim_ft232h_queued(dev), 0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 0, "no flush either");
     cr_assert_eq(sim_ft232h_stats(dev)->bytes_out, 2);
@@ -408,7 +103,7 @@ static void queue_pin_reads(size_t n, bool flush)
     memset(cmd, 0x81, n);
     if (flush)
         cmd[n++] = 0x87;
-    send(cmd, n, T0);
+    bulk_send(cmd, n, T0);
 }
 
 static size_t read_in(uint8_t *buf, size_t max, uint64_t now, int *status)
@@ -516,7 +211,7 @@ Test(ft232h, send_immediate_with_nothing_queued_sends_a_bare_status_packet_at_on
     uint64_t wake = 0;
 
     enter_mpsse();
-    send(cmd, sizeof(cmd), T0);
+    bulk_send(cmd, sizeof(cmd), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 2);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 0, "flush is consumed");
 }
@@ -541,9 +236,9 @@ Test(ft232h, purging_the_host_to_chip_buffer_drops_a_partial_command)
     uint64_t wake = 0;
 
     enter_mpsse();
-    send(partial, sizeof(partial), T0);
+    bulk_send(partial, sizeof(partial), T0);
     cr_assert_eq(vendor_out(0x00, 1), 0);
-    send(read, sizeof(read), T0);
+    bulk_send(read, sizeof(read), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3,
                  "81 is a command again, not the argument of 80");
 }
@@ -555,9 +250,9 @@ Test(ft232h, purging_the_host_to_chip_buffer_keeps_the_pin_setup)
     uint64_t wake = 0;
 
     enter_mpsse();
-    send(drive_high, sizeof(drive_high), T0);
+    bulk_send(drive_high, sizeof(drive_high), T0);
     cr_assert_eq(vendor_out(0x00, 1), 0);
-    send(read, sizeof(read), T0);
+    bulk_send(read, sizeof(read), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3);
     cr_assert_eq(buf[2] & 0x70, 0x70, "a recovery purge must not undo the client's pin set-up");
 }
@@ -570,10 +265,10 @@ Test(ft232h, reset_empties_the_queue_and_drops_a_partial_command)
 
     enter_mpsse();
     queue_pin_reads(3, false);
-    send(partial, sizeof(partial), T0);
+    bulk_send(partial, sizeof(partial), T0);
     cr_assert_eq(vendor_out(0x00, 0), 0);
     cr_assert_eq(sim_ft232h_queued(dev), 0);
-    send(read, sizeof(read), T0);
+    bulk_send(read, sizeof(read), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3);
 }
 
@@ -610,9 +305,9 @@ Test(ft232h, set_bitmode_drops_a_partial_command)
     uint64_t wake = 0;
 
     enter_mpsse();
-    send(partial, sizeof(partial), T0);
+    bulk_send(partial, sizeof(partial), T0);
     enter_mpsse();
-    send(read, sizeof(read), T0);
+    bulk_send(read, sizeof(read), T0);
     cr_assert_eq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 3);
 }
 
@@ -625,7 +320,7 @@ Test(ft232h, stats_count_transfers_and_bytes_in_each_direction)
     enter_mpsse();                                                  /* control out 1 */
     ctl(DIR_IN | VENDOR, 0x0A, 0, 1, 1, &value);                    /* control in 1 */
     ctl(STD_DEV, 0x05, 7, 0, 0, NULL);                              /* stalled: not counted */
-    send(cmd, sizeof(cmd), T0);                                     /* bulk out 3 bytes */
+    bulk_send(cmd, sizeof(cmd), T0);                                /* bulk out 3 bytes */
     sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake);           /* 4 bytes */
     sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake);           /* waits: not counted */
     sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0 + 16 * MS, &wake); /* bare status: 2 bytes */
@@ -714,7 +409,7 @@ Test(ft232h, an_ft2232h_answers_drive_zero_with_a_bad_command_echo)
     sim_ft232h_free(dev);
     dev = make_chip(SIM_CHIP_FT2232H, SIM_FT2232H_PID);
     enter_mpsse();
-    send(cmd, sizeof(cmd), T0);
+    bulk_send(cmd, sizeof(cmd), T0);
     /* FA 9E, then 07 and 00 are opcodes of their own: 07 is bad too, 00 as well */
     cr_assert_geq(sim_ft232h_bulk_in(dev, buf, sizeof(buf), T0, &wake), 4);
     cr_assert_eq(buf[2], 0xFA);

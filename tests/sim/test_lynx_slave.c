@@ -1,4 +1,7 @@
-/* The Lynx Distributor slave, driven bit by bit by an open-drain master on the bus model. */
+/* The Lynx Distributor slave, driven bit by bit by an open-drain master on the bus model.
+ *
+ * One file: every section (behaviour, faults, strict timing) runs on the bit-banging master
+ * defined at the top; it is the fixture, not a topic of its own. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>

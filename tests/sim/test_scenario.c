@@ -1,4 +1,7 @@
-/* Scenario files and action lines: what parses, what it means, and the errors people get. */
+/* Scenario files and action lines: what parses, what it means, and the errors people get.
+ *
+ * One file: its three sections (scenario lines, faults and chip variants, applying actions to the
+ * models) test one grammar (fixtures/README.md's tables) from the parser to the hardware. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,8 @@
-/* The umockdev bridge seen by a real libusb client in this process (run under the preload). */
+/* The umockdev bridge seen by a real libusb client in this process (run under the preload).
+ *
+ * One file: both sections (the client's view, faults) run on one fixture (a bridge with its
+ * adapters and a libusb context, set up around each test) and the client helpers above them;
+ * split, the parts would share all of it through globals for two sections of one topic. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
