@@ -14,9 +14,10 @@
  * and EBUSY (the controller found the bus busy) mean a line is held low: a stuck bus. ENODEV: the
  * adapter is gone (a USB bridge unplugged); the node is closed, and every later poll tries to
  * open it again. Anything else fails the poll as a transport error. The link itself waits for
- * polls: the fleet (daemon/fleet_i2c.c, uevent_monitor.h) polls a bus at once when the kernel's uevent says
- * its node was removed or created, so an unplug is published at once and a bridge plugged back in
- * is read 0.1 s after its node appears; without uevents, within one poll interval.
+ * polls: the daemon (daemon/fleet_i2c.c, uevent_monitor.h) polls a bus at once when the kernel's
+ * uevent says its node was removed or created, so an unplug is published at once and a bridge
+ * plugged back in is read 0.1 s after its node appears; without uevents, within one poll
+ * interval.
  *
  * There is no bus recovery from user space: the kernel's i2c core clocks a bus free itself where
  * the driver supports it (i2c_bus_recovery_info), so recover says -EOPNOTSUPP and the adapter logs
