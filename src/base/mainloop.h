@@ -12,8 +12,7 @@
  *   ticks instead of firing a burst.
  * - mainloop_catch_signals installs async-signal-safe handlers (self-pipe) that make mainloop_run
  *   return; mainloop_quit_signal tells which signal did it.
- * - Sources are work queued outside poll() (e.g. the messages a libdbus connection
- *   has read):
+ * - Sources are work queued outside poll() (e.g. the messages a libdbus connection has read):
  *   every source's dispatch runs at the start of each iteration and again after its fd and timer
  *   callbacks, newest source first; while a source is marked pending, poll does not block. Its
  *   handlers therefore run inside the loop, never inside the I/O calls that queued the work.

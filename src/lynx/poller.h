@@ -14,9 +14,9 @@
  *  - -ENODEV (unplugged, also in the middle of a transfer): the link closes; every later poll
  *    tries to open it again, and counts as failed until it is back, so the distributors go to
  *    "communications lost" after the configured number of polls while the service stays.
- * /Adapter/Connected (poller_report) is 0 from the poll that finds the adapter gone, or after
- * `lost_after` consecutive polls failed on the transport (also while it is being set up again): a
- * single error does not flicker it. */
+ * The report's `connected` (the service's /Adapter/Connected) is 0 from the poll that finds the
+ * adapter gone, or after `lost_after` consecutive polls failed on the transport (also while it is
+ * being set up again): a single error does not flicker it. */
 #ifndef LYNX_POLLER_H
 #define LYNX_POLLER_H
 
