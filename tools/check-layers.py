@@ -29,13 +29,22 @@ MAX_LINES = 600
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
-def sources(root):
-    for top in LAYERS:
-        for dirpath, _, names in os.walk(os.path.join(root, top)):
-            for name in sorted(names):
-                if name.endswith((".c", ".h")):
-                    path = os.path.join(dirpath, name)
-                    yield top, os.path.relpath(path, os.path.join(root, top))
+def walk(root, folder, extensions):
+    """The files below root/folder with one of the extensions, as paths relative to root/folder."""
+    for dirpath, _, names in os.walk(os.path.join(root, folder)):
+        for name in sorted(names):
+            if name.endswith(extensions):
+                yield os.path.relpath(os.path.join(dirpath, name), os.path.join(root, folder))
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def backend(rel):
+    """The transport backend folder a path is in, or None."""
+    return next((b for b in BACKENDS if rel.startswith(b)), None)
 
 
 def layer_of(top, rel):
@@ -46,7 +55,10 @@ def layer_of(top, rel):
 def check_length(name, text, problems):
     lines = text.count("\n")
     # its opening comment (C) or docstring (Python) says why it is "one piece" or "one file"
-    end = text.find("*/") if text.lstrip().startswith("/*") else text.find('"""', text.find('"""') + 3)
+    if text.lstrip().startswith("/*"):
+        end = text.find("*/")
+    else:
+        end = text.find('"""', text.find('"""') + 3)
     opening = " ".join(text[:end if end > 0 else 4000].lower().replace("*", " ").split())
     if lines > MAX_LINES and not re.search(r"\bone (piece|file)\b", opening):
         problems.append(f"{name}: {lines} lines, over {MAX_LINES}, and its opening comment does "
@@ -55,21 +67,17 @@ def check_length(name, text, problems):
 
 def check_test_lengths(root, problems):
     count = 0
-    for dirpath, _, names in os.walk(os.path.join(root, "tests")):
-        for name in sorted(names):
-            if name.endswith((".c", ".h", ".py", ".sh")):
-                path = os.path.join(dirpath, name)
-                with open(path, encoding="utf-8") as f:
-                    check_length(os.path.relpath(path, root), f.read(), problems)
-                count += 1
+    for rel in walk(root, "tests", (".c", ".h", ".py", ".sh")):
+        check_length(f"tests/{rel}", read(os.path.join(root, "tests", rel)), problems)
+        count += 1
     return count
 
 
 def check_includes(root, problems):
-    graph = {}
-    for top, rel in sources(root):
-        with open(os.path.join(root, top, rel), encoding="utf-8") as f:
-            text = f.read()
+    graph, count = {}, 0
+    for top, rel in ((top, rel) for top in LAYERS for rel in walk(root, top, (".c", ".h"))):
+        text = read(os.path.join(root, top, rel))
+        count += 1
         here = layer_of(top, rel)
         if here is None:
             problems.append(f"{top}/{rel}: not in a layer folder ({', '.join(LAYERS[top])})")
@@ -86,15 +94,14 @@ def check_includes(root, problems):
             if here is not None and there > here:
                 problems.append(f"{top}/{rel}: includes {inc}, a higher layer "
                                 f"({LAYERS[top][there]} above {LAYERS[top][here]})")
-            for a, b in ((BACKENDS[0], BACKENDS[1]), (BACKENDS[1], BACKENDS[0])):
-                if rel.startswith(a) and inc.startswith(b):
-                    problems.append(f"{top}/{rel}: includes {inc}: the backends are apart")
+            if backend(rel) and backend(inc) and backend(rel) != backend(inc):
+                problems.append(f"{top}/{rel}: includes {inc}: the backends are apart")
             if rel.endswith(".h"):
                 graph.setdefault(f"{top}/{rel}", set()).add(f"{top}/{inc}")
         check_length(f"{top}/{rel}", text, problems)
     for cycle in cycles(graph):
         problems.append("include cycle: " + " -> ".join(cycle + [cycle[0]]))
-    return sum(1 for _ in sources(root))
+    return count
 
 
 def cycles(graph):

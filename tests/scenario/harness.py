@@ -41,8 +41,9 @@ import dbus
 import dbus.mainloop.glib
 from gi.repository import GLib
 
-# The transport under test and the names it gives (re-exported for the tests).
-from registry import (ALONE, EXIT_SKIP, TESTS, Failure, Skip, require, run, test)  # noqa: F401
+# The test registry and outcomes, the transport under test and its names (re-exported for the
+# tests, which import everything from harness).
+from registry import (EXIT_SKIP, Failure, Skip, require, run, test)  # noqa: F401
 from transports import (FTDI_ONLY, SERVICE_PREFIX, TRANSPORT, TRANSPORTS, adapter_identity,  # noqa: F401
                         adapter_name, config_for_transport, i2c_bus, scenario_for_transport,
                         service_name, settings_id, trace_for_transport)
