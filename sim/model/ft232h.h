@@ -26,6 +26,7 @@
 
 #include "model/i2c_bus.h"
 #include "model/mpsse.h"
+#include "model/usb_model.h"
 
 #define SIM_FTDI_VID          0x0403
 #define SIM_FT232H_PID        0x6014
@@ -53,14 +54,6 @@ struct sim_ft232h_config {
     enum sim_ftdi_chip chip;  /* 0 = FT232H */
 };
 
-/* USB setup packet, host byte order. */
-struct sim_usb_setup {
-    uint8_t bmRequestType;
-    uint8_t bRequest;
-    uint16_t wValue;
-    uint16_t wIndex;
-    uint16_t wLength;
-};
 
 struct sim_ft232h_stats {
     uint64_t control_in, control_out; /* control transfers by data direction */
