@@ -185,7 +185,10 @@ add_sim --control "$CONTROL"
 # --- run ------------------------------------------------------------------------------------------
 start=$(date +%s.%N)
 interrupted=0
-trap 'interrupted=1' INT TERM HUP
+sim=""
+# A signal to this process alone (kill, timeout(1)) reaches QEMU through lynx-sim and the
+# launcher; Ctrl-C reaches all of them at once.
+trap 'interrupted=1; [ -n "$sim" ] && kill -TERM $sim 2>/dev/null' INT TERM HUP
 eval "set -- $SIM_ARGS"
 "$SIM" "$@" -- "$SRC/tools/vm/launch.sh" "$RUN" &
 sim=$!

@@ -13,6 +13,7 @@
 #   124  the guest did not finish within TIMEOUT seconds (QEMU stopped)
 #   125  the guest failed: QEMU could not start, the kernel panicked, or the guest stopped without
 #        reporting the command's exit code (the end of the console log is shown)
+#   130  stopped by SIGINT, SIGTERM or SIGHUP (QEMU is stopped first)
 set -u
 RUN=$1
 . "$RUN/launch.conf"
@@ -71,10 +72,13 @@ done
 : >"$RUN/status"
 : >"$RUN/stdout"
 : >"$RUN/stderr"
-# QEMU's own messages go to a file: the caller's stderr is the command's.
+# QEMU's own messages go to a file: the caller's stderr is the command's. (A lynx-sim without
+# --usbredir runs its child under umockdev's preload: not QEMU.)
+unset LD_PRELOAD UMOCKDEV_DIR
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 "$@" </dev/null >"$RUN/qemu.log" 2>&1 &
 qemu=$!
-trap 'kill -TERM $qemu 2>/dev/null' INT TERM HUP
+interrupted=0
+trap 'interrupted=1; kill -TERM $qemu 2>/dev/null' INT TERM HUP
 # tail -f --pid: copies what the file gains until QEMU is gone, then what is left, and exits.
 tail -c +1 -s 0.1 -f --pid=$qemu "$RUN/stdout" &
 out=$!
@@ -91,6 +95,10 @@ wait $out $err
 code=$(sed -n 's/^exit \([0-9]*\)$/\1/p' "$RUN/status")
 started=$(sed -n 's/^started //p' "$RUN/status")
 [ -n "$started" ] && echo "$started" >"$RUN/started"
+if [ $interrupted = 1 ]; then
+    say "stopped by a signal while the guest ran; QEMU stopped"
+    finish 130
+fi
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     say "the guest did not finish within $TIMEOUT s (--timeout); QEMU stopped"
     console_tail
