@@ -34,14 +34,15 @@ for list in "$@"; do
     esac
 done
 
-installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
-}
+# One dpkg-query for all (this runs before every tools/vm.sh).
+# shellcheck disable=SC2086 # the list is words
+INSTALLED=" $(dpkg-query -W -f='${db:Status-Status} ${Package}\n' $PACKAGES busybox-static 2>/dev/null |
+    sed -n 's/^installed //p' | tr '\n' ' ')"
 missing=""
 for p in $PACKAGES; do
-    installed "$p" && continue
+    case $INSTALLED in *" $p "*) continue ;; esac
     # busybox-static is a busybox too (the two packages conflict: either will do).
-    [ "$p" = busybox ] && installed busybox-static && continue
+    case $p$INSTALLED in busybox*" busybox-static "*) continue ;; esac
     missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

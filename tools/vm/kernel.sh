@@ -45,10 +45,20 @@ die() {
 }
 
 # The version: given, else the one Debian's meta-package points at, else the newest installed.
+# apt-cache takes a second or more; its answer is kept until apt's lists or dpkg's database change.
 version=${LYNX_VM_KERNEL:-}
+RESOLVED=$CACHE/linux-image-$ARCH.version
+if [ -z "$version" ] && [ -s "$RESOLVED" ] && [ "$RESOLVED" -nt /var/lib/apt/lists ] &&
+    [ "$RESOLVED" -nt /var/lib/dpkg/status ]; then
+    version=$(cat "$RESOLVED")
+fi
 if [ -z "$version" ]; then
     version=$(apt-cache depends "linux-image-$ARCH" 2>/dev/null |
         sed -n "s/^ *Depends: linux-image-\([0-9][^ ]*-$ARCH\)\$/\1/p" | head -n 1)
+    if [ -n "$version" ]; then
+        mkdir -p "$CACHE"
+        echo "$version" >"$RESOLVED.$$" && mv "$RESOLVED.$$" "$RESOLVED"
+    fi
 fi
 if [ -z "$version" ]; then
     version=$(ls /boot 2>/dev/null | sed -n "s/^vmlinuz-\(.*-$ARCH\)\$/\1/p" | sort -V | tail -n 1)
@@ -181,8 +191,8 @@ make_initramfs() { # OUT
         cp "$ko" "$stage/lib/modules/$version/$rel"
     done
     depmod -b "$stage" "$version"
-    (cd "$stage" && find . | cpio -o -H newc -R 0:0 --quiet) >"$1.new"
-    mv "$1.new" "$1"
+    (cd "$stage" && find . | cpio -o -H newc -R 0:0 --quiet) >"$stage.cpio"
+    mv "$stage.cpio" "$1"
     rm -rf "$stage"
 }
 
