@@ -223,20 +223,6 @@ static char *device_record(const struct sim_usb_device *ad)
     return g_string_free(rec, FALSE);
 }
 
-/* Power-on state of a freshly plugged chip, set through its own control requests. */
-static void power_on_reset(struct sim_ft232h *dev)
-{
-    const struct sim_usb_setup requests[] = {
-        {0x40, 0x0B, 0x0000, 1, 0}, /* SET_BITMODE reset */
-        {0x40, 0x00, 0, 1, 0},      /* RESET */
-        {0x40, 0x09, 16, 1, 0},     /* SET_LATENCY_TIMER default */
-        {0x00, 0x09, 0, 0, 0},      /* unconfigured */
-    };
-    sim_ft232h_advance_to(dev, sim_usbfs_now_ns());
-    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
-        sim_ft232h_control(dev, &requests[i], NULL);
-}
-
 /* The number for a device being plugged in, or -ENOSPC: as Linux's choose_devnum, the first
  * number not in use from the one after the last assigned, wrapping around. */
 static int alloc_devnum(struct sim_usb_bridge *br)
@@ -349,7 +335,7 @@ int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
     int rc = -EALREADY;
     if (!atomic_load(&ad->plugged)) {
         pthread_mutex_lock(br->lock);
-        power_on_reset(ad->dev);
+        sim_ft232h_power_on(ad->dev, sim_usbfs_now_ns());
         ad->driver_bound = ad->driver_at_plug; /* the kernel binds a new device afresh */
         ad->claimed = false;
         pthread_mutex_unlock(br->lock);
