@@ -40,7 +40,7 @@ uint64_t sim_usbredir_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint8_t sim_usbsim_usbredir_status(int err)
+uint8_t sim_usbredir_status(int err)
 {
     switch (err) {
     case 0:
