@@ -250,6 +250,7 @@ static struct sim_usbredir_device *new_device(const struct sim_usb_model *model,
     d->model = *model;
     d->plugged = plugged;
     d->fd = d->listen_fd = -1;
+    d->trace = getenv("LYNX_SIM_USBREDIR_TRACE") != NULL;
     if (sim_usbredir_desc_from_model(model, &d->desc) < 0) {
         snprintf(err, errlen, "usbredir: the device model's descriptors do not parse");
         free(d);

@@ -68,28 +68,33 @@ static void on_reset(void *priv)
     d->stats.resets++;
 }
 
-/* A standard request the configuration packets stand for; -ENODEV while not connected. */
+/* A standard request the configuration packets stand for: 0 or -errno (-ENODEV while not
+ * connected). in_byte: the one byte an IN request reads. */
 static int standard_request(struct sim_usbredir_device *d, uint8_t type, uint8_t request,
                             uint16_t value, uint16_t index, uint8_t *in_byte)
 {
     const struct sim_usb_setup setup = {type, request, value, index, in_byte ? 1 : 0};
-    d->stats.control++;
     if (!d->connected)
         return -ENODEV;
     const int ret = d->model.ops->control(d->model.dev, &setup, in_byte, sim_usbredir_now_ns());
     return ret < 0 ? ret : 0;
 }
 
-static void send_configuration_status(struct sim_usbredir_device *d, uint64_t id, int ret)
+/* One control transfer on the wire, whatever the packet that stood for it. */
+static void count_answer(struct sim_usbredir_device *d, uint8_t status)
 {
-    uint8_t config = 0;
-    if (ret == 0)
-        ret = standard_request(d, 0x80, 0x08 /* GET_CONFIGURATION */, 0, 0, &config);
+    d->stats.packets_out++;
+    d->stats.control++;
+    sim_usbredir_count_status(&d->stats, status);
+}
+
+static void send_configuration_status(struct sim_usbredir_device *d, uint64_t id, int ret,
+                                      uint8_t config)
+{
     struct usb_redir_configuration_status_header st = {.status = sim_usbredir_status(ret),
                                                        .configuration = config};
     usbredirparser_send_configuration_status(d->parser, id, &st);
-    d->stats.packets_out++;
-    sim_usbredir_count_status(&d->stats, st.status);
+    count_answer(d, st.status);
 }
 
 static void on_set_configuration(void *priv, uint64_t id,
@@ -98,43 +103,44 @@ static void on_set_configuration(void *priv, uint64_t id,
     struct sim_usbredir_device *d = dev_of(priv);
     d->stats.packets_in++;
     d->receiving = d->in_transfer = d->hung = 0; /* QEMU stopped its endpoints first */
-    send_configuration_status(
-        d, id, standard_request(d, 0x00, 0x09 /* SET_CONFIGURATION */, s->configuration, 0, NULL));
+    const int ret =
+        standard_request(d, 0x00, 0x09 /* SET_CONFIGURATION */, s->configuration, 0, NULL);
+    send_configuration_status(d, id, ret, s->configuration);
 }
 
 static void on_get_configuration(void *priv, uint64_t id)
 {
     struct sim_usbredir_device *d = dev_of(priv);
+    uint8_t config = 0;
     d->stats.packets_in++;
-    send_configuration_status(d, id, 0);
+    const int ret = standard_request(d, 0x80, 0x08 /* GET_CONFIGURATION */, 0, 0, &config);
+    send_configuration_status(d, id, ret, config);
 }
 
-static void send_alt_status(struct sim_usbredir_device *d, uint64_t id, uint8_t interface, int ret)
+static void send_alt_status(struct sim_usbredir_device *d, uint64_t id, int ret, uint8_t interface,
+                            uint8_t alt)
 {
-    uint8_t alt = 0;
-    if (ret == 0)
-        ret = standard_request(d, 0x81, 0x0A /* GET_INTERFACE */, 0, interface, &alt);
     struct usb_redir_alt_setting_status_header st = {
         .status = sim_usbredir_status(ret), .interface = interface, .alt = alt};
     usbredirparser_send_alt_setting_status(d->parser, id, &st);
-    d->stats.packets_out++;
-    sim_usbredir_count_status(&d->stats, st.status);
+    count_answer(d, st.status);
 }
 
 static void on_set_alt_setting(void *priv, uint64_t id, struct usb_redir_set_alt_setting_header *s)
 {
     struct sim_usbredir_device *d = dev_of(priv);
     d->stats.packets_in++;
-    send_alt_status(
-        d, id, s->interface,
-        standard_request(d, 0x01, 0x0B /* SET_INTERFACE */, s->alt, s->interface, NULL));
+    const int ret = standard_request(d, 0x01, 0x0B /* SET_INTERFACE */, s->alt, s->interface, NULL);
+    send_alt_status(d, id, ret, s->interface, s->alt);
 }
 
 static void on_get_alt_setting(void *priv, uint64_t id, struct usb_redir_get_alt_setting_header *g)
 {
     struct sim_usbredir_device *d = dev_of(priv);
+    uint8_t alt = 0;
     d->stats.packets_in++;
-    send_alt_status(d, id, g->interface, 0);
+    const int ret = standard_request(d, 0x81, 0x0A /* GET_INTERFACE */, 0, g->interface, &alt);
+    send_alt_status(d, id, ret, g->interface, alt);
 }
 
 /* --- what no simulated device has: refused with a stall, as a device without it would --- */

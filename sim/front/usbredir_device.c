@@ -7,20 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <usbredirparser.h>
 
-#define VERSION       "lynx-sim usbredir server"
 #define EP_BIT(ep)    (1u << SIM_USBREDIR_EP_INDEX(ep))
 #define REPORTS_BURST 64 /* interrupt reports sent per endpoint per service, at most */
-
-#define REQ_GET_CONFIGURATION 0x08
-#define REQ_SET_CONFIGURATION 0x09
-#define REQ_GET_INTERFACE     0x0A
-#define REQ_SET_INTERFACE     0x0B
 
 /* A packet waiting for the model: a bulk IN request, or a control transfer that hangs. */
 struct held_packet {
@@ -337,35 +329,47 @@ static uint8_t ep_type(const struct sim_usbredir_device *d, uint8_t ep)
     return d->desc.endpoints.type[SIM_USBREDIR_EP_INDEX(ep)];
 }
 
+/* Runs a control transfer the model takes: 0 or -errno; *len the data bytes. */
+static int run_control(struct sim_usbredir_device *d, const struct sim_usb_setup *setup,
+                       const uint8_t *data, int data_len, uint8_t **buf, int *len)
+{
+    *len = 0;
+    *buf = scratch(d, setup->wLength);
+    if (!*buf)
+        return -ENOMEM;
+    if (!(setup->bmRequestType & 0x80))
+        memcpy(*buf, data, (size_t)data_len < setup->wLength ? (size_t)data_len : setup->wLength);
+    const int ret = d->model.ops->control(d->model.dev, setup, *buf, sim_usbredir_now_ns());
+    *len = ret < 0 ? 0 : ret;
+    return ret < 0 ? ret : 0;
+}
+
 static void on_control_packet(void *priv, uint64_t id, struct usb_redir_control_packet_header *c,
                               uint8_t *data, int data_len)
 {
     struct sim_usbredir_device *d = dev_of(priv);
     const struct sim_usb_setup setup = {c->requesttype, c->request, c->value, c->index, c->length};
+    uint8_t *buf = NULL;
+    int len = 0;
     d->stats.packets_in++;
 
-    int fault = d->connected ? d->model.ops->control_submit(d->model.dev, &setup) : -ENODEV;
-    if (fault == -ETIMEDOUT) {
-        struct held_packet *h = calloc(1, sizeof(*h));
-        if (h) {
-            *h =
-                (struct held_packet){.id = id, .control = true, .hung = true, .control_header = *c};
-            hold(d, h);
-        } else {
-            fault = -ENOMEM;
-        }
+    int ret = d->connected ? d->model.ops->control_submit(d->model.dev, &setup) : -ENODEV;
+    struct held_packet *h = ret == -ETIMEDOUT ? calloc(1, sizeof(*h)) : NULL;
+    if (h) {
+        *h = (struct held_packet){.id = id, .control = true, .hung = true, .control_header = *c};
+        hold(d, h); /* control-timeout: until QEMU cancels it */
+    } else {
+        if (ret == 0)
+            ret = run_control(d, &setup, data, data_len, &buf, &len);
+        answer_control(d, id, c, sim_usbredir_status(ret), buf, len);
     }
-    if (fault < 0 && fault != -ETIMEDOUT) {
-        answer_control(d, id, c, sim_usbredir_status(fault), NULL, 0);
-    } else if (fault == 0) {
-        const bool in = c->requesttype & 0x80;
-        uint8_t *buf = scratch(d, c->length);
-        if (buf && !in)
-            memcpy(buf, data, (size_t)data_len < c->length ? (size_t)data_len : c->length);
-        const int ret =
-            buf ? d->model.ops->control(d->model.dev, &setup, buf, sim_usbredir_now_ns()) : -ENOMEM;
-        answer_control(d, id, c, sim_usbredir_status(ret < 0 ? ret : 0), buf, ret < 0 ? 0 : ret);
-    }
+    if (d->trace)
+        fprintf(stderr, "lynx-sim: usbredir %s: control %02x %02x %04x %04x %u: %s (%d bytes)\n",
+                d->path, c->requesttype, c->request, c->value, c->index, c->length,
+                h     ? "held"
+                : ret ? strerror(-ret)
+                      : "ok",
+                len);
     usbredirparser_free_packet_data(d->parser, data);
 }
 

@@ -43,6 +43,7 @@ struct sim_usbredir_device {
     int listen_fd;
     bool plugged;
     bool unplug_armed; /* unplug-mid-transfer */
+    bool trace;        /* LYNX_SIM_USBREDIR_TRACE set: every control transfer on stderr */
 
     /* the connection (fd -1: none) */
     int fd;
