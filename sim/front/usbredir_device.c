@@ -403,10 +403,8 @@ static void on_bulk_packet(void *priv, uint64_t id, struct usb_redir_bulk_packet
         } else {
             answer_bulk(d, id, b, usb_redir_ioerror, NULL, 0);
         }
-    } else if (d->connected || fault != -ENODEV || !in) {
-        answer_bulk(d, id, b, sim_usbredir_status(fault), NULL, 0);
     } else {
-        answer_bulk(d, id, b, usb_redir_ioerror, NULL, 0);
+        answer_bulk(d, id, b, sim_usbredir_status(fault), NULL, 0); /* -ENODEV: ioerror */
     }
     usbredirparser_free_packet_data(d->parser, data);
 }
