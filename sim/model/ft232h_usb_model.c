@@ -39,9 +39,9 @@ static int data_out(void *dev, uint8_t ep, const uint8_t *data, size_t len, uint
     return (int)sim_ft232h_bulk_out_port(dev, (unsigned)port, data, len, now_ns);
 }
 
-/* A request too small for any packet (under the two status bytes) can never complete on the
- * chip: the packet it would get overflows it, so it ends at once in babble with no data, as the
- * umockdev bridge ends such a URB. */
+/* A zero-length request can never hold a packet (the model never completes it): whatever the
+ * chip sends overflows it, so it ends at once in babble with no data, as the umockdev bridge
+ * ends such a URB. */
 static int data_in(void *dev, uint8_t ep, uint8_t *buf, size_t max, uint64_t now_ns,
                    uint64_t *wake_ns, int *status)
 {
