@@ -337,7 +337,7 @@ int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
         pthread_mutex_lock(br->lock);
         sim_ft232h_power_on(ad->dev, sim_usbfs_now_ns());
         ad->driver_bound = ad->driver_at_plug; /* the kernel binds a new device afresh */
-        ad->claimed = false;
+        sim_usbfs_unclaim_locked(ad);
         pthread_mutex_unlock(br->lock);
         rc = plug_in(br, ad);
     }
@@ -420,7 +420,7 @@ void sim_usb_bridge_driver_at_plug(struct sim_usb_bridge *br, struct sim_ft232h 
         return;
     pthread_mutex_lock(br->lock);
     ad->driver_at_plug = bound;
-    if (!ad->claimed && ad->driver.detaches + ad->driver.attaches == 0)
+    if (!sim_usbfs_claimed_locked(ad) && ad->driver.detaches + ad->driver.attaches == 0)
         ad->driver_bound = bound; /* set up before any client: as bound at the plug */
     pthread_mutex_unlock(br->lock);
 }
@@ -431,7 +431,7 @@ int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev
     if (!ad)
         return -ENOENT;
     pthread_mutex_lock(br->lock);
-    int rc = !atomic_load(&ad->plugged) ? -ENODEV : ad->claimed ? -EBUSY : 0;
+    int rc = !atomic_load(&ad->plugged) ? -ENODEV : sim_usbfs_claimed_locked(ad) ? -EBUSY : 0;
     if (rc == 0 && !ad->driver_bound) {
         ad->driver_bound = true;
         ad->driver.binds++;

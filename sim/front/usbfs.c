@@ -451,7 +451,8 @@ static int driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *client)
             ad->driver.detaches++;
         }
     } else if (rc == 0 && io->ioctl_code == (int)USBDEVFS_CONNECT) {
-        rc = ad->claimed ? EBUSY : 0; /* the kernel cannot bind what a program claimed */
+        /* the kernel cannot bind what a program claimed */
+        rc = sim_usbfs_claimed_locked(ad) ? EBUSY : 0;
         if (rc == 0 && !ad->driver_bound) {
             ad->driver_bound = true;
             ad->driver.attaches++;
@@ -463,15 +464,82 @@ static int driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *client)
     return rc;
 }
 
-static int claim_interface(struct sim_usb_device *ad, bool disconnect)
+/* The client holding interface ifno's claim, NULL when none: a claim ends when its client has
+ * closed the node (the kernel releases a file's claims as the file is closed). */
+static UMockdevIoctlClient *claimant(struct sim_usb_device *ad, unsigned ifno)
 {
-    if (ad->driver_bound && disconnect) {
+    UMockdevIoctlClient *c = ad->claimed_by[ifno];
+    if (c && !umockdev_ioctl_client_get_connected(c)) {
+        g_object_unref(c);
+        ad->claimed_by[ifno] = NULL;
+        return NULL;
+    }
+    return c;
+}
+
+bool sim_usbfs_claimed_locked(struct sim_usb_device *ad)
+{
+    return claimant(ad, 0) != NULL;
+}
+
+void sim_usbfs_unclaim_locked(struct sim_usb_device *ad)
+{
+    for (unsigned i = 0; i < SIM_FTDI_MAX_PORTS; i++) {
+        if (ad->claimed_by[i])
+            g_object_unref(ad->claimed_by[i]);
+        ad->claimed_by[i] = NULL;
+    }
+}
+
+/* The interface number an ioctl names (CLAIMINTERFACE, RELEASEINTERFACE: an unsigned int;
+ * DISCONNECT_CLAIM: a struct that starts with it). Returns 0 or EFAULT. */
+static int interface_arg(UMockdevIoctlClient *client, unsigned *ifno)
+{
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    UMockdevIoctlData *value = umockdev_ioctl_data_resolve(arg, 0, sizeof(unsigned int), NULL);
+    if (!value)
+        return EFAULT;
+    *ifno = *(const unsigned int *)value->data;
+    g_object_unref(value);
+    return 0;
+}
+
+/* As usbfs: ENOENT for an interface the chip lacks; a claim this file holds is taken again;
+ * EBUSY while another file (or, unless disconnect, ftdi_sio on interface 0) has it. */
+static int claim_interface(struct sim_usb_device *ad, UMockdevIoctlClient *client, bool disconnect)
+{
+    unsigned ifno;
+    int rc = interface_arg(client, &ifno);
+    if (rc != 0)
+        return rc;
+    if (ifno >= sim_ft232h_ports(ad->dev))
+        return ENOENT;
+    UMockdevIoctlClient *holder = claimant(ad, ifno);
+    if (holder)
+        return holder == client ? 0 : EBUSY;
+    if (ifno == 0 && ad->driver_bound && disconnect) {
         ad->driver_bound = false;
         ad->driver.detaches++;
     }
-    if (ad->driver_bound)
+    if (ifno == 0 && ad->driver_bound)
         return EBUSY; /* as usbfs: a driver has it */
-    ad->claimed = true;
+    ad->claimed_by[ifno] = g_object_ref(client);
+    return 0;
+}
+
+/* EINVAL, as the kernel's, when this file does not hold the claim. */
+static int release_interface(struct sim_usb_device *ad, UMockdevIoctlClient *client)
+{
+    unsigned ifno;
+    int rc = interface_arg(client, &ifno);
+    if (rc != 0)
+        return rc;
+    if (ifno >= sim_ft232h_ports(ad->dev))
+        return ENOENT;
+    if (claimant(ad, ifno) != client)
+        return EINVAL;
+    g_object_unref(client);
+    ad->claimed_by[ifno] = NULL;
     return 0;
 }
 
@@ -505,12 +573,11 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     case USBDEVFS_CLAIMINTERFACE:
     case USBDEVFS_DISCONNECT_CLAIM:
         complete_errno(client,
-                       live ? claim_interface(ad, request == USBDEVFS_DISCONNECT_CLAIM) : ENODEV);
+                       live ? claim_interface(ad, client, request == USBDEVFS_DISCONNECT_CLAIM)
+                            : ENODEV);
         break;
     case USBDEVFS_RELEASEINTERFACE:
-        if (live)
-            ad->claimed = false;
-        complete_errno(client, live ? 0 : ENODEV);
+        complete_errno(client, live ? release_interface(ad, client) : ENODEV);
         break;
     case USBDEVFS_SETINTERFACE:
     case USBDEVFS_CLEAR_HALT:
@@ -557,6 +624,7 @@ void sim_usbfs_handler_new(struct sim_usb_device *ad)
 void sim_usbfs_release(struct sim_usb_device *ad)
 {
     free_reapers(ad);
+    sim_usbfs_unclaim_locked(ad);
     for (unsigned port = 0; port < SIM_FTDI_MAX_PORTS; port++)
         list_free(&ad->pending_in[port]);
     list_free(&ad->done);
