@@ -29,6 +29,7 @@
 
 #include "front/removal.h"
 #include "front/usbfs.h"
+#include "front/usbfs_driver.h"
 
 #define BUS_NUMBER     1
 #define MAX_ADAPTERS   16

@@ -1,6 +1,7 @@
 /* usbfs (see usbfs.h for the contract): the usbdevfs ioctls and the URB lists of one simulated
  * USB device. The bridge (usb_bridge.c) does everything that touches the testbed. */
 #include "front/usbfs.h"
+#include "front/usbfs_driver.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -415,134 +416,6 @@ static int get_capabilities(UMockdevIoctlClient *client)
     return 0;
 }
 
-/* GETDRIVER: the name of the bound driver, ENODATA when none. */
-static int get_driver(struct sim_usb_device *ad, UMockdevIoctlClient *client)
-{
-    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-    UMockdevIoctlData *data =
-        umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_getdriver), NULL);
-    if (!data)
-        return EFAULT;
-    struct usbdevfs_getdriver *gd = (struct usbdevfs_getdriver *)data->data;
-    int rc = ENODATA;
-    if (gd->interface == 0 && ad->driver_bound) {
-        snprintf(gd->driver, sizeof(gd->driver), "ftdi_sio");
-        rc = 0;
-    }
-    g_object_unref(data);
-    return rc;
-}
-
-/* USBDEVFS_IOCTL: DISCONNECT (libusb_detach_kernel_driver) and CONNECT (attach). */
-static int driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *client)
-{
-    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-    UMockdevIoctlData *data =
-        umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_ioctl), NULL);
-    if (!data)
-        return EFAULT;
-    const struct usbdevfs_ioctl *io = (const struct usbdevfs_ioctl *)data->data;
-    int rc = io->ifno == 0 ? 0 : ENODATA;
-    ad->connect_result = io->ioctl_code == (int)USBDEVFS_CONNECT ? 1 : 0;
-    if (rc == 0 && io->ioctl_code == (int)USBDEVFS_DISCONNECT) {
-        rc = ad->driver_bound ? 0 : ENODATA;
-        if (rc == 0) {
-            ad->driver_bound = false;
-            ad->driver.detaches++;
-        }
-    } else if (rc == 0 && io->ioctl_code == (int)USBDEVFS_CONNECT) {
-        /* the kernel cannot bind what a program claimed */
-        rc = sim_usbfs_claimed_locked(ad) ? EBUSY : 0;
-        if (rc == 0 && !ad->driver_bound) {
-            ad->driver_bound = true;
-            ad->driver.attaches++;
-        }
-    } else if (rc == 0) {
-        rc = ENOTTY;
-    }
-    g_object_unref(data);
-    return rc;
-}
-
-/* The client holding interface ifno's claim, NULL when none: a claim ends when its client has
- * closed the node (the kernel releases a file's claims as the file is closed). */
-static UMockdevIoctlClient *claimant(struct sim_usb_device *ad, unsigned ifno)
-{
-    UMockdevIoctlClient *c = ad->claimed_by[ifno];
-    if (c && !umockdev_ioctl_client_get_connected(c)) {
-        g_object_unref(c);
-        ad->claimed_by[ifno] = NULL;
-        return NULL;
-    }
-    return c;
-}
-
-bool sim_usbfs_claimed_locked(struct sim_usb_device *ad)
-{
-    return claimant(ad, 0) != NULL;
-}
-
-void sim_usbfs_unclaim_locked(struct sim_usb_device *ad)
-{
-    for (unsigned i = 0; i < SIM_FTDI_MAX_PORTS; i++) {
-        if (ad->claimed_by[i])
-            g_object_unref(ad->claimed_by[i]);
-        ad->claimed_by[i] = NULL;
-    }
-}
-
-/* The interface number an ioctl names (CLAIMINTERFACE, RELEASEINTERFACE: an unsigned int;
- * DISCONNECT_CLAIM: a struct that starts with it). Returns 0 or EFAULT. */
-static int interface_arg(UMockdevIoctlClient *client, unsigned *ifno)
-{
-    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-    UMockdevIoctlData *value = umockdev_ioctl_data_resolve(arg, 0, sizeof(unsigned int), NULL);
-    if (!value)
-        return EFAULT;
-    *ifno = *(const unsigned int *)value->data;
-    g_object_unref(value);
-    return 0;
-}
-
-/* As usbfs: ENOENT for an interface the chip lacks; a claim this file holds is taken again;
- * EBUSY while another file (or, unless disconnect, ftdi_sio on interface 0) has it. */
-static int claim_interface(struct sim_usb_device *ad, UMockdevIoctlClient *client, bool disconnect)
-{
-    unsigned ifno;
-    int rc = interface_arg(client, &ifno);
-    if (rc != 0)
-        return rc;
-    if (ifno >= sim_ft232h_ports(ad->dev))
-        return ENOENT;
-    UMockdevIoctlClient *holder = claimant(ad, ifno);
-    if (holder)
-        return holder == client ? 0 : EBUSY;
-    if (ifno == 0 && ad->driver_bound && disconnect) {
-        ad->driver_bound = false;
-        ad->driver.detaches++;
-    }
-    if (ifno == 0 && ad->driver_bound)
-        return EBUSY; /* as usbfs: a driver has it */
-    ad->claimed_by[ifno] = g_object_ref(client);
-    return 0;
-}
-
-/* EINVAL, as the kernel's, when this file does not hold the claim. */
-static int release_interface(struct sim_usb_device *ad, UMockdevIoctlClient *client)
-{
-    unsigned ifno;
-    int rc = interface_arg(client, &ifno);
-    if (rc != 0)
-        return rc;
-    if (ifno >= sim_ft232h_ports(ad->dev))
-        return ENOENT;
-    if (claimant(ad, ifno) != client)
-        return EINVAL;
-    g_object_unref(client);
-    ad->claimed_by[ifno] = NULL;
-    return 0;
-}
-
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
                              gpointer user_data)
 {
@@ -573,11 +446,11 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     case USBDEVFS_CLAIMINTERFACE:
     case USBDEVFS_DISCONNECT_CLAIM:
         complete_errno(client,
-                       live ? claim_interface(ad, client, request == USBDEVFS_DISCONNECT_CLAIM)
+                       live ? sim_usbfs_claim(ad, client, request == USBDEVFS_DISCONNECT_CLAIM)
                             : ENODEV);
         break;
     case USBDEVFS_RELEASEINTERFACE:
-        complete_errno(client, live ? release_interface(ad, client) : ENODEV);
+        complete_errno(client, live ? sim_usbfs_release_claim(ad, client) : ENODEV);
         break;
     case USBDEVFS_SETINTERFACE:
     case USBDEVFS_CLEAR_HALT:
@@ -586,12 +459,12 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         complete_errno(client, live ? 0 : ENODEV);
         break;
     case USBDEVFS_GETDRIVER:
-        complete_errno(client, live ? get_driver(ad, client) : ENODEV);
+        complete_errno(client, live ? sim_usbfs_get_driver(ad, client) : ENODEV);
         break;
     case USBDEVFS_IOCTL: {
         /* CONNECT answers as device_attach() does: 1 when a driver was bound (libusb reads 0 as
          * "no driver to attach") */
-        int err = live ? driver_ioctl(ad, client) : ENODEV;
+        int err = live ? sim_usbfs_driver_ioctl(ad, client) : ENODEV;
         umockdev_ioctl_client_complete(client, err ? -1 : ad->connect_result, err);
         break;
     }

@@ -74,10 +74,6 @@ void sim_usbfs_disconnect_locked(struct sim_usb_device *ad);
 uint64_t sim_usbfs_service_locked(struct sim_usb_device *ad, uint64_t now);
 /* Drops the URBs (pending, done, hung control) of clients that closed their fd. */
 void sim_usbfs_prune_locked(struct sim_usb_device *ad);
-/* Whether a client that still has the node open holds interface 0's claim. */
-bool sim_usbfs_claimed_locked(struct sim_usb_device *ad);
-/* Ends every claim (the device was unplugged: a new one has none). */
-void sim_usbfs_unclaim_locked(struct sim_usb_device *ad);
 /* Fails parked reaps with ENODEV, frees every URB and the handler: once no handler can run. */
 void sim_usbfs_release(struct sim_usb_device *ad);
 
