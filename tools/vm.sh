@@ -172,14 +172,9 @@ esac
     echo "TIMEOUT=$TIMEOUT MEMORY=$MEMORY ACCEL=$ACCEL"
 } >"$RUN/launch.conf"
 
-# lynx-sim serves the adapters over usbredir when it can (--usbredir); one that cannot yet runs
-# the guest without USB devices.
-if "$SIM" --help 2>&1 | grep -q -- --usbredir; then
-    mkdir "$RUN/usb"
-    add_sim --usbredir "$RUN/usb"
-else
-    say "note: $SIM has no --usbredir: the guest gets no USB devices"
-fi
+# lynx-sim serves the scenario's USB adapters on sockets in RUN/usb (launch.sh plugs them in).
+mkdir "$RUN/usb"
+add_sim --usbredir "$RUN/usb"
 add_sim --control "$CONTROL"
 
 # --- run ------------------------------------------------------------------------------------------

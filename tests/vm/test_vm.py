@@ -7,8 +7,9 @@
              complete and separate; the working directory (a name with a space and a quote) and
              the environment passed (and only what the documentation lists); LYNX_SIM_CONTROL a
              virtio-serial port on which lynx-simctl works, even after a client left an unread
-             answer and half a line; --stats written on the host; no run directory or process
-             left behind
+             answer and half a line; the scenario's two adapters on the guest's USB in scenario
+             order, one unplugged and plugged in again from the guest; --stats written on the
+             host; no run directory or process left behind
   tty        exit 0 with stdout and stderr a terminal: both arrive, the terminal's settings are
              untouched; --control SOCKET: the guest's lynx-simctl reaches it, and it is gone after
   not-found  a command the guest does not have: exit 127 and a message naming it
@@ -40,6 +41,9 @@ BUILD = os.environ["LYNX_BUILD_ROOT"]
 SIMCTL = os.environ["LYNX_SIMCTL"]
 VM = [os.path.join(SRC, "tools", "vm.sh"), "--build", BUILD, "--no-build"]
 PROBE = os.path.join(SRC, "tests", "vm", "guest_probe.py")
+# Two adapters: a reprogrammed FT232H (d4f8) and a stock one (6014).
+SCENARIO = os.path.join(SRC, "fixtures", "scenarios", "two-adapters.scn")
+SERIALS = ["LYNX0001", "FT6014X1"]
 # Bounds a whole vm.sh run (a boot is a few seconds; generous for a loaded machine).
 RUN_LIMIT_S = 600
 
@@ -102,14 +106,6 @@ def kept_console_log(stderr):
         return f.read()
 
 
-def strip_notes(stderr):
-    """vm.sh's notes before the guest runs (e.g. a lynx-sim without --usbredir)."""
-    lines = stderr.split(b"\n")
-    while lines and lines[0].startswith(b"vm.sh: note: "):
-        lines.pop(0)
-    return b"\n".join(lines)
-
-
 def case_output(tmp):
     blob_out = os.urandom(1 << 20)
     blob_err = os.urandom(1500000)
@@ -126,14 +122,15 @@ def case_output(tmp):
               '/usr/bin/python3 "$3" "$4" >&2; exit 3')
     with open(os.path.join(tmp, "stdout"), "wb") as out:
         os.write(out.fileno(), b"before\n")
-        r = subprocess.run(VM + ["--stats", stats, "--", "sh", "-c", script, "sh",
+        r = subprocess.run(VM + ["--scenario", SCENARIO, "--stats", stats,
+                                 "--", "sh", "-c", script, "sh",
                                  os.path.join(tmp, "out.bin"), os.path.join(tmp, "err.bin"),
                                  PROBE, SIMCTL],
                            cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
                            timeout=RUN_LIMIT_S)
         # The caller's own write after vm.sh: at the offset vm.sh's writes moved on.
         os.write(out.fileno(), b"after\n")
-    err = strip_notes(r.stderr)
+    err = r.stderr
     require(r.returncode == 3, f"exit status {r.returncode}, expected 3:\n{err[-3000:]!r}")
     with open(os.path.join(tmp, "stdout"), "rb") as f:
         got = f.read()
@@ -171,11 +168,19 @@ def case_output(tmp):
     answered("echo_again", 0, "probe-2\n")
     answered("stats", 0)
     adapters = json.loads(probe["stats"]["stdout"])["adapters"]
-    require([a["serial"] for a in adapters] == ["LYNX0001"], f"stats in the guest: {adapters}")
+    require([a["serial"] for a in adapters] == SERIALS, f"stats in the guest: {adapters}")
     with open(stats) as f:
         host_stats = json.load(f)
-    require([a["serial"] for a in host_stats["adapters"]] == ["LYNX0001"],
+    require([a["serial"] for a in host_stats["adapters"]] == SERIALS,
             f"--stats on the host: {host_stats}")
+    # The scenario's adapters on the guest's xHCI, one port each, in scenario order.
+    require([d[1:] for d in probe["usb"]] == [["0403:d4f8", "LYNX0001"],
+                                              ["0403:6014", "FT6014X1"]],
+            f"USB devices in the guest: {probe['usb']}")
+    answered("unplug", 0, "")
+    require(probe["gone"], "LYNX0001 still in the guest's sysfs after unplug")
+    answered("plug", 0, "")
+    require(probe["back"], "LYNX0001 not back in the guest's sysfs after plug")
     left = [n for n in os.listdir(tmp) if n.startswith("lynx-vm.")]
     require(not left, f"run directories left after a successful run: {left}")
 

@@ -72,9 +72,7 @@ done
 : >"$RUN/status"
 : >"$RUN/stdout"
 : >"$RUN/stderr"
-# QEMU's own messages go to a file: the caller's stderr is the command's. (A lynx-sim without
-# --usbredir runs its child under umockdev's preload: not QEMU.)
-unset LD_PRELOAD UMOCKDEV_DIR
+# QEMU's own messages go to a file: the caller's stderr is the command's.
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 "$@" </dev/null >"$RUN/qemu.log" 2>&1 &
 qemu=$!
 interrupted=0
