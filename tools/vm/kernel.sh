@@ -48,8 +48,8 @@ die() {
 # apt-cache takes a second or more; its answer is kept until apt's lists or dpkg's database change.
 version=${LYNX_VM_KERNEL:-}
 RESOLVED=$CACHE/linux-image-$ARCH.version
-if [ -z "$version" ] && [ -s "$RESOLVED" ] && [ "$RESOLVED" -nt /var/lib/apt/lists ] &&
-    [ "$RESOLVED" -nt /var/lib/dpkg/status ]; then
+if [ -z "$version" ] && [ -s "$RESOLVED" ] &&
+    [ -n "$(find "$RESOLVED" -newer /var/lib/apt/lists -newer /var/lib/dpkg/status)" ]; then
     version=$(cat "$RESOLVED")
 fi
 if [ -z "$version" ]; then
