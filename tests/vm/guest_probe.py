@@ -60,6 +60,7 @@ def main():
         "cwd": os.getcwd(),
         "environ": dict(os.environ),
         "uid": os.getuid(),
+        "machine": os.uname().machine,
         "control_is_char_device": bool(control) and stat.S_ISCHR(os.stat(control).st_mode),
         "control_port_name": port_name,
     }
