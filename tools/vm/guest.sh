@@ -53,7 +53,7 @@ say "in the root"
 if [ "${lynx_host:-}" = 1 ]; then
     while IFS= read -r dir; do
         mkdir -p "$dir" && mount --bind "/run/host$dir" "$dir" || fail "cannot mount the host's $dir"
-    done <"/run/host$lynx_run/binds"
+    done <"/run/host${lynx_run:-}/binds"
 else
     [ -d "${lynx_modules:-}/lib/modules" ] || fail "no modules directory (lynx_modules=${lynx_modules:-})"
     # For udevd and modprobe: the guest kernel's modules, not the host's.

@@ -50,7 +50,7 @@ set -- -nodefaults -no-user-config -display none -no-reboot -smp 1 -m "$MEMORY" 
 APPEND="panic=-1 quiet lynx_stage2=\"$STAGE2\" lynx_run=\"$RUN\""
 case $ARCH in
 amd64)
-    QEMU=qemu-system-x86_64
+    QEMU="qemu-system-x86_64"
     set -- "$@" -machine pc -device isa-debug-exit,iobase=0xf4,iosize=1 -append \
         "console=ttyS0 $APPEND modprobe.blacklist=$BLACKLIST lynx_modules=\"$MODULES\""
     case $ACCEL in
@@ -61,7 +61,7 @@ amd64)
 armhf)
     # The Cerbo GX's kind of CPU (Cortex-A7 there; the A15 has the same ARMv7 instruction set).
     # Its root is an armhf Debian; the host's root comes as a second share.
-    QEMU=qemu-system-arm
+    QEMU="qemu-system-arm"
     set -- "$@" -machine virt,highmem=off -cpu cortex-a15 -accel tcg \
         -fsdev "local,id=host,path=/,security_model=none,readonly=on,multidevs=remap" \
         -device virtio-9p-pci,fsdev=host,mount_tag=host \
