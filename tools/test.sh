@@ -4,8 +4,13 @@
 # MESON_SETUP_ARGS (e.g. "-Db_sanitize=address,undefined") configures a new BUILD_DIR.
 set -eu
 cd "$(dirname "$0")/.."
-# base, and vm for the vm and kernel suites (QEMU; tools/demo.sh installs only base)
-"./tools/setup-debian.sh" base vm
+# base, and vm for the vm and kernel suites (QEMU; tools/demo.sh installs only base); the
+# nightly's armhf guest (vm-armhf suite) needs vm-armhf too.
+if [ "${LYNX_NIGHTLY:-}" = 1 ]; then
+    "./tools/setup-debian.sh" base vm vm-armhf
+else
+    "./tools/setup-debian.sh" base vm
+fi
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
 [ -f "$BUILD/build.ninja" ] || meson setup ${MESON_SETUP_ARGS:-} "$BUILD" >/dev/null
