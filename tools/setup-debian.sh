@@ -5,7 +5,7 @@ set -eu
 PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   libusb-1.0-0-dev libdbus-1-dev libinih-dev
   libumockdev-dev umockdev libcriterion-dev
-  libftdi1-dev python3 python3-ftdi python3-usb python3-dbus python3-gi dbus-daemon
+  libusbredirparser-dev libftdi1-dev python3 python3-ftdi python3-usb python3-dbus python3-gi dbus-daemon
   python3-lxml python3-psutil i2c-tools python3-smbus
   valgrind busybox clang libclang-rt-14-dev"
 

@@ -29,6 +29,7 @@
 
 #include "front/removal.h"
 #include "front/usbfs.h"
+#include "front/usbfs_driver.h"
 
 #define BUS_NUMBER     1
 #define MAX_ADAPTERS   16
@@ -223,20 +224,6 @@ static char *device_record(const struct sim_usb_device *ad)
     return g_string_free(rec, FALSE);
 }
 
-/* Power-on state of a freshly plugged chip, set through its own control requests. */
-static void power_on_reset(struct sim_ft232h *dev)
-{
-    const struct sim_usb_setup requests[] = {
-        {0x40, 0x0B, 0x0000, 1, 0}, /* SET_BITMODE reset */
-        {0x40, 0x00, 0, 1, 0},      /* RESET */
-        {0x40, 0x09, 16, 1, 0},     /* SET_LATENCY_TIMER default */
-        {0x00, 0x09, 0, 0, 0},      /* unconfigured */
-    };
-    sim_ft232h_advance_to(dev, sim_usbfs_now_ns());
-    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
-        sim_ft232h_control(dev, &requests[i], NULL);
-}
-
 /* The number for a device being plugged in, or -ENOSPC: as Linux's choose_devnum, the first
  * number not in use from the one after the last assigned, wrapping around. */
 static int alloc_devnum(struct sim_usb_bridge *br)
@@ -349,9 +336,9 @@ int sim_usb_bridge_plug(struct sim_usb_bridge *br, struct sim_ft232h *dev)
     int rc = -EALREADY;
     if (!atomic_load(&ad->plugged)) {
         pthread_mutex_lock(br->lock);
-        power_on_reset(ad->dev);
+        sim_ft232h_power_on(ad->dev, sim_usbfs_now_ns());
         ad->driver_bound = ad->driver_at_plug; /* the kernel binds a new device afresh */
-        ad->claimed = false;
+        sim_usbfs_unclaim_locked(ad);
         pthread_mutex_unlock(br->lock);
         rc = plug_in(br, ad);
     }
@@ -434,7 +421,7 @@ void sim_usb_bridge_driver_at_plug(struct sim_usb_bridge *br, struct sim_ft232h 
         return;
     pthread_mutex_lock(br->lock);
     ad->driver_at_plug = bound;
-    if (!ad->claimed && ad->driver.detaches + ad->driver.attaches == 0)
+    if (!sim_usbfs_claimed_locked(ad) && ad->driver.detaches + ad->driver.attaches == 0)
         ad->driver_bound = bound; /* set up before any client: as bound at the plug */
     pthread_mutex_unlock(br->lock);
 }
@@ -445,7 +432,7 @@ int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev
     if (!ad)
         return -ENOENT;
     pthread_mutex_lock(br->lock);
-    int rc = !atomic_load(&ad->plugged) ? -ENODEV : ad->claimed ? -EBUSY : 0;
+    int rc = !atomic_load(&ad->plugged) ? -ENODEV : sim_usbfs_claimed_locked(ad) ? -EBUSY : 0;
     if (rc == 0 && !ad->driver_bound) {
         ad->driver_bound = true;
         ad->driver.binds++;

@@ -1,6 +1,7 @@
 /* usbfs (see usbfs.h for the contract): the usbdevfs ioctls and the URB lists of one simulated
  * USB device. The bridge (usb_bridge.c) does everything that touches the testbed. */
 #include "front/usbfs.h"
+#include "front/usbfs_driver.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -415,66 +416,6 @@ static int get_capabilities(UMockdevIoctlClient *client)
     return 0;
 }
 
-/* GETDRIVER: the name of the bound driver, ENODATA when none. */
-static int get_driver(struct sim_usb_device *ad, UMockdevIoctlClient *client)
-{
-    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-    UMockdevIoctlData *data =
-        umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_getdriver), NULL);
-    if (!data)
-        return EFAULT;
-    struct usbdevfs_getdriver *gd = (struct usbdevfs_getdriver *)data->data;
-    int rc = ENODATA;
-    if (gd->interface == 0 && ad->driver_bound) {
-        snprintf(gd->driver, sizeof(gd->driver), "ftdi_sio");
-        rc = 0;
-    }
-    g_object_unref(data);
-    return rc;
-}
-
-/* USBDEVFS_IOCTL: DISCONNECT (libusb_detach_kernel_driver) and CONNECT (attach). */
-static int driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *client)
-{
-    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-    UMockdevIoctlData *data =
-        umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_ioctl), NULL);
-    if (!data)
-        return EFAULT;
-    const struct usbdevfs_ioctl *io = (const struct usbdevfs_ioctl *)data->data;
-    int rc = io->ifno == 0 ? 0 : ENODATA;
-    ad->connect_result = io->ioctl_code == (int)USBDEVFS_CONNECT ? 1 : 0;
-    if (rc == 0 && io->ioctl_code == (int)USBDEVFS_DISCONNECT) {
-        rc = ad->driver_bound ? 0 : ENODATA;
-        if (rc == 0) {
-            ad->driver_bound = false;
-            ad->driver.detaches++;
-        }
-    } else if (rc == 0 && io->ioctl_code == (int)USBDEVFS_CONNECT) {
-        rc = ad->claimed ? EBUSY : 0; /* the kernel cannot bind what a program claimed */
-        if (rc == 0 && !ad->driver_bound) {
-            ad->driver_bound = true;
-            ad->driver.attaches++;
-        }
-    } else if (rc == 0) {
-        rc = ENOTTY;
-    }
-    g_object_unref(data);
-    return rc;
-}
-
-static int claim_interface(struct sim_usb_device *ad, bool disconnect)
-{
-    if (ad->driver_bound && disconnect) {
-        ad->driver_bound = false;
-        ad->driver.detaches++;
-    }
-    if (ad->driver_bound)
-        return EBUSY; /* as usbfs: a driver has it */
-    ad->claimed = true;
-    return 0;
-}
-
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
                              gpointer user_data)
 {
@@ -505,12 +446,11 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     case USBDEVFS_CLAIMINTERFACE:
     case USBDEVFS_DISCONNECT_CLAIM:
         complete_errno(client,
-                       live ? claim_interface(ad, request == USBDEVFS_DISCONNECT_CLAIM) : ENODEV);
+                       live ? sim_usbfs_claim(ad, client, request == USBDEVFS_DISCONNECT_CLAIM)
+                            : ENODEV);
         break;
     case USBDEVFS_RELEASEINTERFACE:
-        if (live)
-            ad->claimed = false;
-        complete_errno(client, live ? 0 : ENODEV);
+        complete_errno(client, live ? sim_usbfs_release_claim(ad, client) : ENODEV);
         break;
     case USBDEVFS_SETINTERFACE:
     case USBDEVFS_CLEAR_HALT:
@@ -519,12 +459,12 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         complete_errno(client, live ? 0 : ENODEV);
         break;
     case USBDEVFS_GETDRIVER:
-        complete_errno(client, live ? get_driver(ad, client) : ENODEV);
+        complete_errno(client, live ? sim_usbfs_get_driver(ad, client) : ENODEV);
         break;
     case USBDEVFS_IOCTL: {
         /* CONNECT answers as device_attach() does: 1 when a driver was bound (libusb reads 0 as
          * "no driver to attach") */
-        int err = live ? driver_ioctl(ad, client) : ENODEV;
+        int err = live ? sim_usbfs_driver_ioctl(ad, client) : ENODEV;
         umockdev_ioctl_client_complete(client, err ? -1 : ad->connect_result, err);
         break;
     }
@@ -557,6 +497,7 @@ void sim_usbfs_handler_new(struct sim_usb_device *ad)
 void sim_usbfs_release(struct sim_usb_device *ad)
 {
     free_reapers(ad);
+    sim_usbfs_unclaim_locked(ad);
     for (unsigned port = 0; port < SIM_FTDI_MAX_PORTS; port++)
         list_free(&ad->pending_in[port]);
     list_free(&ad->done);

@@ -32,6 +32,7 @@
 struct urb;
 struct parked_reaper;
 typedef struct _UMockdevIoctlBase UMockdevIoctlBase;
+typedef struct _UMockdevIoctlClient UMockdevIoctlClient;
 
 /* One simulated adapter as a USB device: its node and sysfs path, plug state, URB lists and the
  * kernel driver model of interface 0. */
@@ -56,7 +57,10 @@ struct sim_usb_device {
     /* The kernel driver model of interface 0 (what usbfs tells of ftdi_sio): */
     bool driver_at_plug; /* bound to ftdi_sio when plugged in (stock product ids) */
     bool driver_bound;   /* ftdi_sio has the interface now */
-    bool claimed;        /* a usbfs client claimed it */
+    /* The usbfs client (a reference) that claimed each interface, NULL when none. As in the
+     * kernel, one file's claim makes every other file's fail with EBUSY, and it ends when the
+     * file is closed. */
+    UMockdevIoctlClient *claimed_by[SIM_FTDI_MAX_PORTS];
     struct sim_usb_driver_stats driver;
     int connect_result; /* of the last USBDEVFS_IOCTL: 1 for a CONNECT, 0 otherwise */
 };

@@ -54,7 +54,6 @@ struct sim_ft232h_config {
     enum sim_ftdi_chip chip;  /* 0 = FT232H */
 };
 
-
 struct sim_ft232h_stats {
     uint64_t control_in, control_out; /* control transfers by data direction */
     uint64_t bulk_in, bulk_out;       /* completed bulk transfers */
@@ -149,6 +148,13 @@ void sim_ft232h_fail_serial_string(struct sim_ft232h *dev);
 /* Decides the fate of a control transfer being submitted, as sim_ft232h_bulk_submit does for
  * bulk: 0, -EPIPE (stall) or -ETIMEDOUT (never completes). Consumes one armed fault. */
 int sim_ft232h_control_submit(struct sim_ft232h *dev, const struct sim_usb_setup *setup);
+
+/* The state of a freshly plugged chip, set through its own control requests: bit mode reset,
+ * purged, default latency timer, unconfigured. Front ends call it at every plug-in. */
+void sim_ft232h_power_on(struct sim_ft232h *dev, uint64_t now_ns);
+
+/* The chip as a generic USB device (usb_model.h), for the front ends that know no FTDI chip. */
+extern const struct sim_usb_model_ops sim_ft232h_usb_ops;
 
 const struct sim_ft232h_stats *sim_ft232h_stats(const struct sim_ft232h *dev);
 struct sim_mpsse *sim_ft232h_mpsse(struct sim_ft232h *dev);

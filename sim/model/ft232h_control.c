@@ -339,6 +339,19 @@ int sim_ft232h_control(struct sim_ft232h *dev, const struct sim_usb_setup *setup
     return ret;
 }
 
+void sim_ft232h_power_on(struct sim_ft232h *dev, uint64_t now_ns)
+{
+    const struct sim_usb_setup requests[] = {
+        {0x40, SIO_SET_BITMODE, 0x0000, 1, 0},   /* bit mode reset */
+        {0x40, SIO_RESET, SIO_RESET_SIO, 1, 0},  /* reset, purge */
+        {0x40, SIO_SET_LATENCY_TIMER, 16, 1, 0}, /* the default latency */
+        {0x00, REQ_SET_CONFIGURATION, 0, 0, 0},  /* unconfigured */
+    };
+    sim_ft232h_advance_to(dev, now_ns);
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+        sim_ft232h_control(dev, &requests[i], NULL);
+}
+
 void sim_ft232h_fail_control(struct sim_ft232h *dev, unsigned count)
 {
     dev->faults.control_stall = count;

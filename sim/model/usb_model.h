@@ -50,6 +50,8 @@ struct sim_usb_model_ops {
      * than max (babble: buf holds max bytes). */
     int (*data_in)(void *dev, uint8_t ep, uint8_t *buf, size_t max, uint64_t now_ns,
                    uint64_t *wake_ns, int *status);
+    /* Optional (NULL: nothing to do): the chip's power-on state, called as it is plugged in. */
+    void (*power_on)(void *dev, uint64_t now_ns);
 };
 
 /* One device: its operations and the model they act on. */

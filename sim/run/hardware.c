@@ -1,10 +1,13 @@
 /* The simulated installation (see hardware.h for the contract): builds the models from a
- * scenario, hands them to the umockdev bridges, applies actions to them, and writes the stats. */
+ * scenario, hands them to the umockdev bridges (or the usbredir bridge: hardware_usbredir.c),
+ * applies actions to them, and writes the stats. */
 #include "run/hardware.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+
+#include "run/hardware_usbredir.h"
 
 static void apply_distributor_spec(struct sim_lynx *lynx, const struct sim_distributor_spec *d,
                                    struct sim_i2c_bus *bus)
@@ -48,6 +51,7 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         struct sim_ft232h_config cfg = {
             .vid = spec->vid, .pid = spec->pid, .serial = spec->serial, .chip = spec->chip};
         a->dev = sim_ft232h_new(&cfg, a->bus);
+        a->usb = (struct sim_usb_model){&sim_ft232h_usb_ops, a->dev};
     }
     if (!a->dev && !a->i2c)
         return -ENOMEM;
@@ -116,8 +120,27 @@ int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bo
     return 0;
 }
 
+int sim_hardware_init_usbredir(struct sim_hardware *hw, const struct sim_scenario *sc,
+                               const char *dir, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sc->n_adapters; i++) {
+        if (sc->adapters[i].transport != SIM_TRANSPORT_I2C)
+            continue;
+        snprintf(err, errlen,
+                 "i2c-adapter %s: an i2c-dev adapter cannot be served over usbredir; in a guest "
+                 "an I2C bus comes from a USB adapter ('adapter SERIAL chip=cp2112')",
+                 sc->adapters[i].serial);
+        return -EOPNOTSUPP;
+    }
+    int rc = sim_hardware_init(hw, sc, false, err, errlen);
+    if (rc == 0 && (rc = sim_hardware_usbredir_start(hw, dir, err, errlen)) < 0)
+        sim_hardware_free(hw);
+    return rc;
+}
+
 void sim_hardware_free(struct sim_hardware *hw)
 {
+    sim_usbredir_bridge_free(hw->redir); /* its thread runs the models: stopped first */
     /* the i2c bridge's thread uses the testbed, its handlers live until the testbed is gone */
     sim_i2cdev_bridge_stop(hw->i2c_bridge);
     if (hw->bridge)
@@ -150,13 +173,15 @@ static struct sim_adapter *find_adapter(struct sim_hardware *hw, const char *ser
 
 static bool has_bridge(const struct sim_hardware *hw, const struct sim_adapter *a)
 {
-    return a->i2c ? hw->i2c_bridge != NULL : hw->bridge != NULL;
+    return a->i2c ? hw->i2c_bridge != NULL : hw->bridge != NULL || hw->redir != NULL;
 }
 
 static bool is_plugged(struct sim_hardware *hw, const struct sim_adapter *a)
 {
-    return a->i2c ? sim_i2cdev_bridge_plugged(hw->i2c_bridge, a->i2c)
-                  : sim_usb_bridge_plugged(hw->bridge, a->dev);
+    if (a->i2c)
+        return sim_i2cdev_bridge_plugged(hw->i2c_bridge, a->i2c);
+    return hw->redir ? sim_usbredir_bridge_plugged(hw->redir, a->usb.dev)
+                     : sim_usb_bridge_plugged(hw->bridge, a->dev);
 }
 
 static int plug_adapter(struct sim_hardware *hw, struct sim_adapter *a, bool plug)
@@ -164,8 +189,19 @@ static int plug_adapter(struct sim_hardware *hw, struct sim_adapter *a, bool plu
     if (a->i2c)
         return plug ? sim_i2cdev_bridge_plug(hw->i2c_bridge, a->i2c)
                     : sim_i2cdev_bridge_unplug(hw->i2c_bridge, a->i2c);
+    if (hw->redir)
+        return plug ? sim_usbredir_bridge_plug(hw->redir, a->usb.dev)
+                    : sim_usbredir_bridge_unplug(hw->redir, a->usb.dev);
     return plug ? sim_usb_bridge_plug(hw->bridge, a->dev)
                 : sim_usb_bridge_unplug(hw->bridge, a->dev);
+}
+
+static int unplug_mid_transfer(struct sim_hardware *hw, struct sim_adapter *a)
+{
+    if (a->i2c)
+        return sim_i2cdev_bridge_unplug_mid_transfer(hw->i2c_bridge, a->i2c);
+    return hw->redir ? sim_usbredir_bridge_unplug_mid_transfer(hw->redir, a->usb.dev)
+                     : sim_usb_bridge_unplug_mid_transfer(hw->bridge, a->dev);
 }
 
 static int apply_usb(struct sim_hardware *hw, struct sim_adapter *a, bool plug, char *err,
@@ -277,8 +313,7 @@ static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
                      a->spec.serial);
             return -ENODEV;
         }
-        int rc = a->i2c ? sim_i2cdev_bridge_unplug_mid_transfer(hw->i2c_bridge, a->i2c)
-                        : sim_usb_bridge_unplug_mid_transfer(hw->bridge, a->dev);
+        int rc = unplug_mid_transfer(hw, a);
         if (rc < 0)
             snprintf(err, errlen, "adapter %s is not plugged in", a->spec.serial);
         return rc;
@@ -336,6 +371,11 @@ int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, ch
     }
     if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
         return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
+    if (act->kind == SIM_ACTION_BIND && hw->redir) {
+        snprintf(err, errlen, "bind %s: under --usbredir the guest's kernel binds its drivers",
+                 a->spec.serial);
+        return -EOPNOTSUPP;
+    }
     if (act->kind == SIM_ACTION_BIND) {
         int rc = hw->bridge ? sim_usb_bridge_bind_driver(hw->bridge, a->dev) : -ENODEV;
         if (rc < 0)
@@ -495,17 +535,20 @@ void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
             continue;
         }
         write_counters(out, &one);
+        sim_hardware_usbredir_write_adapter(hw, a, out);
         struct sim_usb_driver_stats drv = {0};
         if (hw->bridge)
             sim_usb_bridge_driver_stats_locked(hw->bridge, a->dev, &drv);
-        fprintf(out,
-                ", \"kernel_driver_bound\": %s, \"kernel_detaches\": %" PRIu64
-                ", \"kernel_attaches\": %" PRIu64 ", \"kernel_binds\": %" PRIu64,
-                drv.bound ? "true" : "false", drv.detaches, drv.attaches, drv.binds);
+        if (!hw->redir) /* under usbredir the guest's kernel has the drivers */
+            fprintf(out,
+                    ", \"kernel_driver_bound\": %s, \"kernel_detaches\": %" PRIu64
+                    ", \"kernel_attaches\": %" PRIu64 ", \"kernel_binds\": %" PRIu64,
+                    drv.bound ? "true" : "false", drv.detaches, drv.attaches, drv.binds);
         fputc('}', out);
     }
     fputs("], \"total\": {", out);
     write_counters(out, &total);
+    sim_hardware_usbredir_write_total(hw, out);
     fputs("}}\n", out);
     pthread_mutex_unlock(&hw->lock);
 }

@@ -1,10 +1,11 @@
 /* The simulated installation: every adapter (an FT232H model, or an i2c-dev adapter, with its
  * I2C bus) and the Lynx Distributors on each bus, built from a scenario, changed by actions, and
  * exposed to clients through the umockdev bridges (libusb: usb_bridge.h; /dev/i2c-N:
- * i2cdev_bridge.h).
+ * i2cdev_bridge.h) or, with lynx-sim --usbredir, the USB adapters to a QEMU guest through the
+ * usbredir bridge (usbredir_bridge.h).
  *
- * `lock` serialises the bridge's ioctl worker (which runs the models) against hardware changes
- * made by the timeline and the control channel. */
+ * `lock` serialises the bridges' threads (which run the models) against hardware changes made
+ * by the timeline and the control channel. */
 #ifndef SIM_HARDWARE_H
 #define SIM_HARDWARE_H
 
@@ -18,12 +19,15 @@
 #include "model/lynx_slave.h"
 #include "run/scenario.h"
 #include "front/usb_bridge.h"
+#include "front/usbredir_bridge.h"
+#include "model/usb_model.h"
 
 struct sim_adapter {
     struct sim_adapter_spec spec;
     struct sim_i2c_bus *bus;
     struct sim_ft232h *dev;                      /* transport ftdi, else NULL */
     struct sim_i2cdev *i2c;                      /* transport i2c, else NULL */
+    struct sim_usb_model usb;                    /* a USB adapter's model; ops NULL: none */
     struct sim_lynx *lynx[SIM_MAX_DISTRIBUTORS]; /* NULL when not declared */
 };
 
@@ -33,6 +37,7 @@ struct sim_hardware {
     size_t n_adapters;
     struct sim_usb_bridge *bridge;        /* NULL: models only (unit tests) */
     struct sim_i2cdev_bridge *i2c_bridge; /* with the USB bridge when there are i2c adapters */
+    struct sim_usbredir_bridge *redir;    /* --usbredir: the USB adapters on QEMU's bus */
 };
 
 /* Build the models of every adapter and distributor of sc. When with_usb, also create the
@@ -40,6 +45,11 @@ struct sim_hardware {
  * errno with a message in err. */
 int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bool with_usb,
                       char *err, size_t errlen);
+/* The same with the USB adapters served over usbredir on DIR/usbN.sock (N in scenario order)
+ * instead of umockdev: no testbed. -EOPNOTSUPP for a scenario with an i2c-adapter (a guest gets
+ * its I2C bus from a USB adapter: chip=cp2112). */
+int sim_hardware_init_usbredir(struct sim_hardware *hw, const struct sim_scenario *sc,
+                               const char *dir, char *err, size_t errlen);
 void sim_hardware_free(struct sim_hardware *hw);
 
 /* Apply one action (takes the lock itself): the single entry point for scenario events, the

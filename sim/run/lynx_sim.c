@@ -2,11 +2,13 @@
  * and Lynx Distributors.
  *
  *   lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE] [--control SOCKET]
- *            [--strict-timing] -- COMMAND [ARG...]
+ *            [--strict-timing] [--usbredir DIR] -- COMMAND [ARG...]
  *
  * Builds the hardware of the scenario, presents the adapters to COMMAND (run as a child under
  * the umockdev preload) as USB devices, applies the scenario's timeline, serves the control
  * channel (path exported to the child as LYNX_SIM_CONTROL), and exits with the child's status.
+ * With --usbredir the USB adapters are served instead to QEMU (COMMAND, typically) as usbredir
+ * servers on DIR/usbN.sock, exported as LYNX_SIM_USBREDIR; there is no testbed and no preload.
  * SIGINT/SIGTERM are passed on to the child; the testbed is removed after the child is gone.
  * With --replay the hardware and what it answers come from a daemon's poll trace (replay.h). */
 #include <errno.h>
@@ -50,7 +52,8 @@ static uint64_t now_ms(void)
 static void usage(FILE *out)
 {
     fputs("usage: lynx-sim [--scenario FILE | --replay TRACE [--speed X]] [--stats FILE]\n"
-          "                [--control SOCKET] [--strict-timing] -- COMMAND [ARG...]\n"
+          "                [--control SOCKET] [--strict-timing] [--usbredir DIR]\n"
+          "                -- COMMAND [ARG...]\n"
           "Runs COMMAND against simulated FT232H or i2c-dev adapters and Lynx Distributors.\n"
           "  --scenario FILE   hardware and timeline (fixtures/README.md); default: one adapter\n"
           "                    LYNX0001 (0403:d4f8) with one healthy distributor A\n"
@@ -62,7 +65,13 @@ static void usage(FILE *out)
           "  --control SOCKET  control channel path (default $TMPDIR/lynx-sim.<pid>.sock),\n"
           "                    exported to COMMAND as LYNX_SIM_CONTROL; see lynx-simctl\n"
           "  --strict-timing   every adapter as with strict-timing=yes: a distributor does\n"
-          "                    not acknowledge a START or address byte that breaks UM10204\n",
+          "                    not acknowledge a START or address byte that breaks UM10204\n"
+          "  --usbredir DIR    serve the USB adapters to a QEMU guest instead of through\n"
+          "                    umockdev: adapter N (scenario order, plugged or not) on the\n"
+          "                    usbredir socket DIR/usbN.sock, the paths exported to COMMAND\n"
+          "                    as LYNX_SIM_USBREDIR (space-separated); for QEMU's\n"
+          "                    -chardev socket,path=...,reconnect=1 -device usb-redir.\n"
+          "                    plug/unplug connect/disconnect the device; no i2c-adapter\n",
           out);
 }
 
@@ -199,6 +208,25 @@ static int run(struct runner *r, char **child_argv, int sigfd, const sigset_t *b
     }
 }
 
+/* The hardware behind the umockdev bridges, or behind the usbredir bridge with its socket paths
+ * exported to COMMAND (LYNX_SIM_USBREDIR, space-separated, in scenario order). */
+static int init_hardware(struct runner *r, const char *usbredir_dir, char *err, size_t errlen)
+{
+    if (!usbredir_dir)
+        return sim_hardware_init(&r->hw, &r->sc, true, err, errlen);
+    int rc = sim_hardware_init_usbredir(&r->hw, &r->sc, usbredir_dir, err, errlen);
+    if (rc < 0)
+        return rc;
+    const size_t n = sim_usbredir_bridge_count(r->hw.redir);
+    char paths[SIM_USBREDIR_MAX_DEVICES * 110] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof(paths); i++)
+        len += (size_t)snprintf(paths + len, sizeof(paths) - len, "%s%s", i ? " " : "",
+                                sim_usbredir_bridge_socket(r->hw.redir, i));
+    setenv("LYNX_SIM_USBREDIR", paths, 1);
+    return 0;
+}
+
 static int write_stats(struct sim_hardware *hw, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -216,13 +244,17 @@ static int write_stats(struct sim_hardware *hw, const char *path)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"scenario", required_argument, NULL, 's'}, {"stats", required_argument, NULL, 'S'},
-        {"control", required_argument, NULL, 'c'},  {"replay", required_argument, NULL, 'r'},
-        {"speed", required_argument, NULL, 'x'},    {"strict-timing", no_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"scenario", required_argument, NULL, 's'},
+                                            {"stats", required_argument, NULL, 'S'},
+                                            {"control", required_argument, NULL, 'c'},
+                                            {"replay", required_argument, NULL, 'r'},
+                                            {"speed", required_argument, NULL, 'x'},
+                                            {"strict-timing", no_argument, NULL, 'T'},
+                                            {"usbredir", required_argument, NULL, 'u'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *scenario_path = NULL, *stats_path = NULL, *control_path = NULL;
-    const char *replay_path = NULL;
+    const char *replay_path = NULL, *usbredir_dir = NULL;
     double speed = 1.0;
     bool speed_given = false;
     bool strict_timing = false;
@@ -252,6 +284,9 @@ int main(int argc, char **argv)
             break;
         case 'T':
             strict_timing = true;
+            break;
+        case 'u':
+            usbredir_dir = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -289,8 +324,10 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; strict_timing && i < r.sc.n_adapters; i++)
         r.sc.adapters[i].strict_timing = true;
-    /* Hot-plug uevents reach the child only when this process runs under the preload too. */
-    sim_usb_bridge_reexec_under_preload(argv);
+    /* Hot-plug uevents reach the child only when this process runs under the preload too
+     * (not needed under usbredir: the guest's kernel sends its own). */
+    if (!usbredir_dir)
+        sim_usb_bridge_reexec_under_preload(argv);
     if (replay_path && r.trace.cut_line) {
         sim_trace_cut_warning(&r.trace, replay_path, err, sizeof(err));
         fprintf(stderr, "lynx-sim: warning: %s\n", err);
@@ -312,11 +349,12 @@ int main(int argc, char **argv)
                  tmp && *tmp ? tmp : "/tmp", (int)getpid());
         control_path = default_control;
     }
-    int rc = 1;
+    int rc = 1, hw_rc = 0;
     if (sigfd < 0) {
         perror("lynx-sim: signalfd");
-    } else if (sim_hardware_init(&r.hw, &r.sc, true, err, sizeof(err)) < 0) {
+    } else if ((hw_rc = init_hardware(&r, usbredir_dir, err, sizeof(err))) < 0) {
         fprintf(stderr, "lynx-sim: %s\n", err);
+        rc = hw_rc == -EOPNOTSUPP ? 2 : 1; /* a scenario this mode cannot serve */
     } else if (replay_path &&
                sim_replay_new(&r.replay, &r.trace, &r.hw, speed, stderr, err, sizeof(err)) < 0) {
         fprintf(stderr, "lynx-sim: %s: %s\n", replay_path, err);

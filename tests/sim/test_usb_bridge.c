@@ -761,3 +761,31 @@ Test(usb_bridge, without_a_driver_model_nothing_is_bound)
     cr_assert_not(driver_stats().bound);
     libusb_close(h);
 }
+
+/* As usbfs: a claim belongs to one open file; another file's claim fails with EBUSY until the
+ * holder closes the node (the real kernel showed it under usbredir: umockdev let both claim). */
+static bool claim_taken_within(libusb_device_handle *h, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        if (libusb_claim_interface(h, 0) == 0)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+Test(usb_bridge, a_claim_is_one_files_until_it_is_closed)
+{
+    libusb_device_handle *a = open_adapter(); /* claims interface 0 */
+    libusb_device_handle *b =
+        libusb_open_device_with_vid_pid(ctx, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID);
+    cr_assert_not_null(b);
+    cr_expect_eq(libusb_claim_interface(b, 0), LIBUSB_ERROR_BUSY, "another file has it");
+    cr_expect_eq(libusb_claim_interface(b, 1), LIBUSB_ERROR_NOT_FOUND, "one interface only");
+    cr_expect_eq(libusb_release_interface(a, 0), 0);
+    cr_expect(claim_taken_within(b, TIMEOUT_MS), "released: free for the other file");
+    cr_expect_eq(libusb_claim_interface(a, 0), LIBUSB_ERROR_BUSY);
+    libusb_close(b);
+    cr_expect(claim_taken_within(a, TIMEOUT_MS), "closing a file ends its claim");
+    libusb_close(a);
+}
