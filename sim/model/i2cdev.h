@@ -10,12 +10,9 @@
  * kernel's i2c_smbus_xfer_emulated() builds them (PEC included); an SMBus-only adapter
  * (funcs=smbus) has no I2C_FUNC_I2C, so I2C_RDWR, read() and write() fail with EOPNOTSUPP.
  *
- * Every transfer is clocked bit by bit onto the bus: START, address, ACK, data, the master's NACK
- * after the last byte read, a repeated START between messages, STOP; each pin change is stamped
- * with the adapter's virtual bus clock (standard mode: SCL low 5 us, high 5 us; fast mode: low
- * 1.4 us, high 1.1 us; set-up and hold of START, STOP and data, and the bus free time, above
- * UM10204's minima), so the slave models, their faults and the timing checks see what a real
- * controller would do. Errors:
+ * Every transfer is clocked bit by bit onto the bus by the shared master (i2c_master.h), with the
+ * adapter's virtual bus clock, so the slave models, their faults and the timing checks see what a
+ * real controller would do. Errors:
  *   - address NACK: STOP, the remaining messages are not sent, -ENXIO (fault-codes.rst) or
  *     -EREMOTEIO (nack=eremoteio, what i2c-bcm2835 reports for any NACK);
  *   - data NACK while writing: STOP, -EIO (i2c-algo-bit) or -EREMOTEIO;
