@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/cp2112.h"
 #include "model/ft232h.h"
 
 #define MAX_WORDS 16
@@ -74,8 +75,12 @@ static const struct {
     {"ft4232h", SIM_CHIP_FT4232H, SIM_FT4232H_PID},
 };
 
-static int parse_chip(const char *text, enum sim_ftdi_chip *chip)
+static int parse_chip(const char *text, struct sim_adapter_spec *a)
 {
+    a->cp2112 = strcmp(text, "cp2112") == 0;
+    if (a->cp2112)
+        return 0;
+    enum sim_ftdi_chip *chip = &a->chip;
     for (size_t i = 0; i < sizeof(chip_names) / sizeof(chip_names[0]); i++) {
         if (strcmp(text, chip_names[i].name) == 0) {
             *chip = chip_names[i].chip;
@@ -119,38 +124,59 @@ static int parse_bus_option(const char *key, const char *value, struct sim_adapt
     return -ENOENT;
 }
 
+/* adapter ... chip=cp2112: a CP2112's identity; FTDI's driver binding does not apply (the guest
+ * kernel binds hid-cp2112 to it, always). */
+static int add_cp2112(struct parser *p, struct sim_scenario *sc, struct sim_adapter_spec *a,
+                      bool vid_given, bool pid_given, bool driver_given)
+{
+    if (driver_given)
+        return parse_error(p,
+                           "adapter '%s': driver= is an FTDI option (ftdi_sio); a CP2112 is "
+                           "always bound to hid-cp2112",
+                           a->serial);
+    if (!vid_given)
+        a->vid = SIM_CP2112_VID;
+    if (!pid_given)
+        a->pid = SIM_CP2112_PID;
+    a->driver_bound = false;
+    sc->adapters[sc->n_adapters++] = *a;
+    return 0;
+}
+
 static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
 {
     if (n < 2)
         return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8] "
-                              "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h] "
+                              "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h|cp2112] "
                               "[i2c=standard|fast] [strict-timing=yes|no] [driver=ftdi_sio|none]'");
     int rc = check_new_adapter(p, sc, w[1], "an adapter serial");
     if (rc < 0)
         return rc;
 
     struct sim_adapter_spec a = {.vid = SIM_FTDI_VID, .chip = SIM_CHIP_FT232H, .plugged = true};
-    bool pid_given = false, driver_given = false;
+    bool vid_given = false, pid_given = false, driver_given = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
         rc = value ? parse_bus_option(w[i], value, &a) : -EINVAL;
-        if (rc == -ENOENT && strcmp(w[i], "vid") == 0)
-            rc = parse_u16(value, &a.vid);
+        if (rc == -ENOENT && strcmp(w[i], "vid") == 0 && (rc = parse_u16(value, &a.vid)) == 0)
+            vid_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "pid") == 0 && (rc = parse_u16(value, &a.pid)) == 0)
             pid_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "chip") == 0)
-            rc = parse_chip(value, &a.chip);
+            rc = parse_chip(value, &a);
         else if (rc == -ENOENT && strcmp(w[i], "driver") == 0 &&
                  (rc = sim_parse_choice(value, "ftdi_sio", "none", &a.driver_bound)) == 0)
             driver_given = true;
         if (rc < 0)
             return parse_error(p,
                                "expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                               "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, "
+                               "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, "
                                "strict-timing=yes|no or driver=ftdi_sio|none, got '%s%s%s'",
                                w[i], value ? "=" : "", value ? value : "");
     }
+    if (a.cp2112)
+        return add_cp2112(p, sc, &a, vid_given, pid_given, driver_given);
     if (!pid_given)
         a.pid = default_pid(a.chip);
     if (!driver_given) /* ftdi_sio binds FTDI's own ids, not a reprogrammed product id */
@@ -289,6 +315,11 @@ static int check_action_target(struct parser *p, struct sim_scenario *sc,
     if (a->transport == SIM_TRANSPORT_I2C && sim_action_ftdi_only(act->kind)) {
         char why[200];
         sim_action_refuse_i2c(act->kind, a->serial, a->i2c_bus, why, sizeof(why));
+        return parse_error(p, "%s", why);
+    }
+    if (a->cp2112 && sim_action_not_on_cp2112(act->kind)) {
+        char why[300];
+        sim_action_refuse_cp2112(act->kind, a->serial, why, sizeof(why));
         return parse_error(p, "%s", why);
     }
     if (act->letter && !a->distributors[act->letter - 'A'].declared)

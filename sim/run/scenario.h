@@ -38,6 +38,7 @@ struct sim_adapter_spec {
     int nack_errno;                  /* i2c-adapter nack=enxio|eremoteio: ENXIO or EREMOTEIO */
     uint16_t vid, pid;
     enum sim_ftdi_chip chip; /* chip=ft232h|ft2232h|ft4232h */
+    bool cp2112;             /* chip=cp2112: a Silicon Labs CP2112 (USB HID), not an FTDI chip */
     bool plugged;
     enum sim_i2c_mode i2c_mode; /* i2c=standard|fast: the UM10204 timing the bus checks */
     bool strict_timing;         /* strict-timing=yes: slaves NACK a mistimed START/address */

@@ -341,7 +341,7 @@ Test(scenario, chip_option_selects_the_variant_and_its_default_pid)
 
     expect_error("adapter S1 chip=ft232r\n",
                  "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, strict-timing=yes|no or "
                  "driver=ftdi_sio|none, got 'chip=ft232r'");
 }
 
@@ -361,7 +361,7 @@ Test(scenario, the_kernel_driver_is_bound_by_default_to_stock_ids_only)
     sim_scenario_clear(&sc);
     expect_error("adapter S1 driver=usbserial\n",
                  "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, strict-timing=yes|no or "
                  "driver=ftdi_sio|none, got 'driver=usbserial'");
 }
 
