@@ -54,7 +54,6 @@ struct sim_ft232h_config {
     enum sim_ftdi_chip chip;  /* 0 = FT232H */
 };
 
-
 struct sim_ft232h_stats {
     uint64_t control_in, control_out; /* control transfers by data direction */
     uint64_t bulk_in, bulk_out;       /* completed bulk transfers */

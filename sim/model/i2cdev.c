@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hid_cp2112.h"
 #include "model/i2c_master.h"
 
 #define FUNCS_I2C (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL_ALL)
@@ -25,6 +26,8 @@
 
 struct sim_i2cdev {
     struct sim_i2c_master master;
+    struct sim_cp2112 *cp2112; /* driver=hid-cp2112: the chip the driver talks to */
+    uint64_t cp2112_ns;        /* the USB time the driver's last transfer ran up to */
     struct sim_i2cdev_config cfg;
     unsigned long retries;
     unsigned long timeout_10ms;
@@ -43,12 +46,22 @@ struct sim_i2cdev *sim_i2cdev_new(struct sim_i2c_bus *bus, const struct sim_i2cd
     dev->cfg = *cfg;
     if (!dev->cfg.nack_errno)
         dev->cfg.nack_errno = ENXIO;
+    if (cfg->driver == SIM_I2CDEV_DRIVER_HID_CP2112) {
+        const struct sim_cp2112_config chip = {0};
+        dev->cp2112 = sim_cp2112_new(&chip, bus);
+        if (!dev->cp2112) {
+            free(dev);
+            return NULL;
+        }
+    }
     sim_i2cdev_reset(dev);
     return dev;
 }
 
 void sim_i2cdev_free(struct sim_i2cdev *dev)
 {
+    if (dev)
+        sim_cp2112_free(dev->cp2112);
     free(dev);
 }
 
@@ -56,6 +69,10 @@ void sim_i2cdev_reset(struct sim_i2cdev *dev)
 {
     dev->retries = 0;
     dev->timeout_10ms = 100; /* HZ: the core's default adapter timeout, 1 s */
+    if (dev->cp2112) {
+        sim_cp2112_reset(dev->cp2112);
+        sim_hid_cp2112_probe(dev->cp2112, &dev->cp2112_ns);
+    }
 }
 
 const struct sim_i2cdev_config *sim_i2cdev_config(const struct sim_i2cdev *dev)
@@ -65,6 +82,8 @@ const struct sim_i2cdev_config *sim_i2cdev_config(const struct sim_i2cdev *dev)
 
 unsigned long sim_i2cdev_funcs(const struct sim_i2cdev *dev)
 {
+    if (dev->cp2112)
+        return sim_hid_cp2112_funcs();
     return dev->cfg.funcs == SIM_I2CDEV_FUNCS_SMBUS ? FUNCS_SMBUS : FUNCS_I2C;
 }
 
@@ -130,10 +149,25 @@ static int outcome_errno(const struct sim_i2cdev *dev, enum sim_i2c_outcome outc
     }
 }
 
+/* One transfer through hid-cp2112 and the CP2112, on the USB time that never goes back. */
+static int cp2112_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                       uint64_t now_ns)
+{
+    if (dev->cp2112_ns < now_ns)
+        dev->cp2112_ns = now_ns;
+    dev->stats.transactions++;
+    int rc = sim_hid_cp2112_i2c_xfer(dev->cp2112, msgs, n, &dev->cp2112_ns);
+    dev->stats.scl_periods = sim_cp2112_stats(dev->cp2112)->scl_periods;
+    dev->stats.bus_time_ns = sim_cp2112_stats(dev->cp2112)->bus_time_ns;
+    return rc;
+}
+
 /* One transaction through the master, its counters copied into the adapter's. */
 static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
                        uint64_t now_ns)
 {
+    if (dev->cp2112)
+        return cp2112_xfer(dev, msgs, n, now_ns);
     struct sim_i2c_result res;
     sim_i2c_master_xfer(&dev->master, msgs, n, now_ns, &res);
     const struct sim_i2c_master_stats *m = &dev->master.stats;

@@ -44,8 +44,10 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         struct sim_cp2112_config cfg = {.vid = spec->vid, .pid = spec->pid, .serial = spec->serial};
         a->cp2112 = sim_cp2112_new(&cfg, a->bus);
     } else if (spec->transport == SIM_TRANSPORT_I2C) {
-        struct sim_i2cdev_config cfg = {
-            .funcs = spec->i2c_funcs, .nack_errno = spec->nack_errno, .mode = spec->i2c_mode};
+        struct sim_i2cdev_config cfg = {.funcs = spec->i2c_funcs,
+                                        .nack_errno = spec->nack_errno,
+                                        .mode = spec->i2c_mode,
+                                        .driver = spec->i2c_driver};
         a->i2c = sim_i2cdev_new(a->bus, &cfg);
     } else {
         struct sim_ft232h_config cfg = {
@@ -320,9 +322,9 @@ static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
         pthread_mutex_unlock(&hw->lock);
         return 0;
     }
-    if (a->i2c) { /* what a USB-I2C bridge's kernel driver reports to i2c-dev */
+    if (a->i2c) { /* what a USB-I2C bridge's driver (hid-cp2112) passes up to i2c-dev */
         sim_i2cdev_fail_transfers(a->i2c, act->count,
-                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EIO);
+                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EPIPE);
         pthread_mutex_unlock(&hw->lock);
         return 0;
     }
@@ -501,10 +503,13 @@ static void write_i2c_adapter(FILE *out, const struct sim_adapter *a, const stru
 {
     const struct sim_i2cdev_stats *s = sim_i2cdev_stats(a->i2c);
     fprintf(out,
-            "\"bus\": %u, \"funcs\": \"%s\", \"nack\": \"%s\", \"i2c_transactions\": %" PRIu64
-            ", \"i2c_starts\": %" PRIu64 ", \"i2c_contention\": %" PRIu64
-            ", \"scl_periods\": %" PRIu64 ", \"bus_time_ns\": %" PRIu64,
-            a->spec.i2c_bus, a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
+            "\"bus\": %u, \"driver\": \"%s\", \"funcs\": \"%s\", \"nack\": \"%s\", "
+            "\"i2c_transactions\": %" PRIu64 ", \"i2c_starts\": %" PRIu64
+            ", \"i2c_contention\": %" PRIu64 ", \"scl_periods\": %" PRIu64
+            ", \"bus_time_ns\": %" PRIu64,
+            a->spec.i2c_bus,
+            a->spec.i2c_driver == SIM_I2CDEV_DRIVER_HID_CP2112 ? "hid-cp2112" : "generic",
+            a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
             a->spec.nack_errno == EREMOTEIO ? "eremoteio" : "enxio", t->i2c.transactions,
             t->i2c.starts, t->i2c.contention, s->scl_periods, s->bus_time_ns);
     write_timing(out, t);

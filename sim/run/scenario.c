@@ -201,7 +201,8 @@ static int parse_bus_number(const char *text, unsigned *bus)
 
 #define I2C_ADAPTER_USAGE                                                                          \
     "'i2c-adapter <name> bus=<0-255> [plugged=yes|no] [i2c=standard|fast] "                        \
-    "[strict-timing=yes|no] [funcs=i2c|smbus] [nack=enxio|eremoteio]'"
+    "[strict-timing=yes|no] [funcs=i2c|smbus] [nack=enxio|eremoteio] "                             \
+    "[driver=generic|hid-cp2112]'"
 
 /* i2c-adapter: a Linux I2C adapter driving the bus, seen by clients as /dev/i2c-N. */
 static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
@@ -213,7 +214,8 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
         return rc;
     struct sim_adapter_spec a = {
         .transport = SIM_TRANSPORT_I2C, .plugged = true, .nack_errno = ENXIO};
-    bool bus_given = false, smbus = false, eremoteio = false;
+    bool bus_given = false, smbus = false, eremoteio = false, errnos_given = false;
+    bool cp2112 = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
@@ -222,16 +224,23 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
             (rc = parse_bus_number(value, &a.i2c_bus)) == 0)
             bus_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "funcs") == 0)
-            rc = sim_parse_choice(value, "smbus", "i2c", &smbus);
+            rc = sim_parse_choice(value, "smbus", "i2c", &smbus), errnos_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "nack") == 0)
-            rc = sim_parse_choice(value, "eremoteio", "enxio", &eremoteio);
+            rc = sim_parse_choice(value, "eremoteio", "enxio", &eremoteio), errnos_given = true;
+        else if (rc == -ENOENT && strcmp(w[i], "driver") == 0)
+            rc = sim_parse_choice(value, "hid-cp2112", "generic", &cp2112);
         if (rc < 0)
             return parse_error(p,
                                "expected bus=<0-%d>, plugged=yes|no, i2c=standard|fast, "
-                               "strict-timing=yes|no, funcs=i2c|smbus or nack=enxio|eremoteio, "
-                               "got '%s%s%s'",
+                               "strict-timing=yes|no, funcs=i2c|smbus, nack=enxio|eremoteio or "
+                               "driver=generic|hid-cp2112, got '%s%s%s'",
                                SIM_I2C_BUS_MAX, w[i], value ? "=" : "", value ? value : "");
     }
+    if (cp2112 && errnos_given)
+        return parse_error(p,
+                           "i2c adapter '%s': funcs= and nack= are the generic driver's; "
+                           "driver=hid-cp2112 has the driver's own",
+                           a.serial);
     if (!bus_given)
         return parse_error(p, "i2c adapter '%s' needs bus=<0-%d> (its /dev/i2c-N)", a.serial,
                            SIM_I2C_BUS_MAX);
@@ -241,6 +250,7 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
                                sc->adapters[i].serial, a.i2c_bus);
     a.i2c_funcs = smbus ? SIM_I2CDEV_FUNCS_SMBUS : SIM_I2CDEV_FUNCS_I2C;
     a.nack_errno = eremoteio ? EREMOTEIO : ENXIO;
+    a.i2c_driver = cp2112 ? SIM_I2CDEV_DRIVER_HID_CP2112 : SIM_I2CDEV_DRIVER_GENERIC;
     sc->adapters[sc->n_adapters++] = a;
     return 0;
 }

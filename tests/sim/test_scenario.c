@@ -663,7 +663,7 @@ Test(scenario, i2c_adapter_faults_apply_to_the_i2c_dev_engine_and_ftdi_ones_are_
     n = sim_split_words(line, words, 4);
     cr_assert_eq(sim_action_parse(words, (size_t)n, &act, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(sim_hardware_apply(&hw, &act, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -EIO);
+    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -EPIPE);
     cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), 1);
 
     strcpy(line, "latency i2c-1 5");

@@ -54,6 +54,17 @@ static void cleanup(void)
 
 TestSuite(cp2112_scenario, .fini = cleanup);
 
+/* What --stats writes (free it). */
+static char *stats_text(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    sim_hardware_write_stats(&hw, out);
+    fclose(out);
+    return text;
+}
+
 Test(cp2112_scenario, chip_cp2112_is_10c4_ea90_with_the_same_distributor_lines)
 {
     cr_assert_eq(parse("adapter CP1 chip=cp2112\n"
@@ -143,11 +154,7 @@ Test(cp2112_scenario, stats_carry_the_chips_counters)
     const uint8_t read_a[4] = {0x10, 0x10, 0x00, 0x01}, status[2] = {0x15, 0x01};
     cr_assert_eq(ops->data_out(chip, 0x01, read_a, 4, 1000000000), 4);
     cr_assert_eq(ops->data_out(chip, 0x01, status, 2, 1001000000), 2);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    sim_hardware_write_stats(&hw, out);
-    fclose(out);
+    char *text = stats_text();
     cr_assert(strstr(text, "\"serial\": \"CP1\", \"transport\": \"cp2112\""), "%s", text);
     cr_assert(strstr(text, "\"i2c_transactions\": 1,"), "%s", text);
     cr_assert(strstr(text, "\"scl_periods\": 18,"), "%s", text);
@@ -155,4 +162,33 @@ Test(cp2112_scenario, stats_carry_the_chips_counters)
                            "\"smbus_rejected\": 0, \"status_requests\": 1"),
               "%s", text);
     free(text);
+}
+
+Test(cp2112_scenario, an_i2c_adapter_with_driver_hid_cp2112_answers_as_the_driver)
+{
+    build("i2c-adapter i2c-2 bus=2 driver=hid-cp2112\ndistributor i2c-2 A\n"
+          "i2c-adapter i2c-3 bus=3\n");
+    cr_assert_eq(sc.adapters[0].i2c_driver, SIM_I2CDEV_DRIVER_HID_CP2112);
+    cr_assert_eq(sc.adapters[1].i2c_driver, SIM_I2CDEV_DRIVER_GENERIC, "the default");
+    struct sim_i2cdev_client client = {.addr = 0x09};
+    uint8_t byte;
+    cr_assert_eq(sim_i2cdev_read(hw.adapters[0].i2c, &client, &byte, 1, 1000000000), -ETIMEDOUT);
+    cr_assert_eq(sim_i2cdev_read(hw.adapters[1].i2c, &client, &byte, 1, 1000000000), -ENXIO);
+    cr_assert_eq(apply("usb-error i2c-2"), 0, "%s", err);
+    client.addr = 0x08;
+    cr_assert_eq(sim_i2cdev_read(hw.adapters[0].i2c, &client, &byte, 1, 2000000000), -EPIPE,
+                 "a stalled USB transfer, as the USB core reports it");
+    char *text = stats_text();
+    cr_assert(strstr(text, "\"bus\": 2, \"driver\": \"hid-cp2112\""), "%s", text);
+    free(text);
+}
+
+Test(cp2112_scenario, driver_hid_cp2112_refuses_the_generic_drivers_options)
+{
+    refused("i2c-adapter i2c-2 bus=2 driver=hid-cp2112 nack=eremoteio\n",
+            "test.scn:1: i2c adapter 'i2c-2': funcs= and nack= are the generic driver's; "
+            "driver=hid-cp2112 has the driver's own");
+    refused("i2c-adapter i2c-2 bus=2 funcs=smbus driver=hid-cp2112\n", "funcs= and nack=");
+    refused("i2c-adapter i2c-2 bus=2 driver=hid-cp2113\n", "driver=generic|hid-cp2112, got "
+                                                           "'driver=hid-cp2113'");
 }
