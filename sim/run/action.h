@@ -86,6 +86,12 @@ bool sim_action_ftdi_only(enum sim_action_kind kind);
 void sim_action_refuse_i2c(enum sim_action_kind kind, const char *name, unsigned bus, char *err,
                            size_t errlen);
 
+/* Adapter actions a CP2112 (adapter chip=cp2112) does not have: short-read, empty-read, latency
+ * and bind are FTDI-only; the other USB faults act on its interrupt and control transfers. */
+bool sim_action_not_on_cp2112(enum sim_action_kind kind);
+void sim_action_refuse_cp2112(enum sim_action_kind kind, const char *serial, char *err,
+                              size_t errlen);
+
 /* Split a line in place into blank-separated words; stops at '#'. Returns the word count, or
  * -E2BIG when there are more than max. */
 int sim_split_words(char *line, char **words, size_t max);

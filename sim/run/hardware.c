@@ -43,9 +43,15 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         return -ENOMEM;
     sim_i2c_bus_set_timing(a->bus, spec->i2c_mode, spec->strict_timing);
     sim_i2c_bus_on_violation(a->bus, report_timing, a);
-    if (spec->transport == SIM_TRANSPORT_I2C) {
-        struct sim_i2cdev_config cfg = {
-            .funcs = spec->i2c_funcs, .nack_errno = spec->nack_errno, .mode = spec->i2c_mode};
+    if (spec->cp2112) {
+        struct sim_cp2112_config cfg = {.vid = spec->vid, .pid = spec->pid, .serial = spec->serial};
+        a->cp2112 = sim_cp2112_new(&cfg, a->bus);
+        a->usb = (struct sim_usb_model){&sim_cp2112_usb_ops, a->cp2112};
+    } else if (spec->transport == SIM_TRANSPORT_I2C) {
+        struct sim_i2cdev_config cfg = {.funcs = spec->i2c_funcs,
+                                        .nack_errno = spec->nack_errno,
+                                        .mode = spec->i2c_mode,
+                                        .driver = spec->i2c_driver};
         a->i2c = sim_i2cdev_new(a->bus, &cfg);
     } else {
         struct sim_ft232h_config cfg = {
@@ -53,7 +59,7 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         a->dev = sim_ft232h_new(&cfg, a->bus);
         a->usb = (struct sim_usb_model){&sim_ft232h_usb_ops, a->dev};
     }
-    if (!a->dev && !a->i2c)
+    if (!a->dev && !a->i2c && !a->cp2112)
         return -ENOMEM;
     for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++) {
         if (!spec->distributors[i].declared)
@@ -101,6 +107,16 @@ int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bo
     }
     if (!with_usb)
         return 0;
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        if (hw->adapters[i].cp2112) {
+            snprintf(err, errlen,
+                     "adapter %s is a CP2112 (chip=cp2112): only the usbredir front end serves it "
+                     "(lynx-sim --usbredir, tools/vm.sh), the umockdev bridge has no USB HID",
+                     hw->adapters[i].spec.serial);
+            sim_hardware_free(hw);
+            return -EOPNOTSUPP;
+        }
+    }
     hw->bridge = sim_usb_bridge_new(&hw->lock);
     if (!hw->bridge) {
         snprintf(err, errlen, "cannot create the umockdev testbed");
@@ -156,6 +172,7 @@ void sim_hardware_free(struct sim_hardware *hw)
         if (a->dev)
             sim_ft232h_free(a->dev);
         sim_i2cdev_free(a->i2c);
+        sim_cp2112_free(a->cp2112);
         if (a->bus)
             sim_i2c_bus_free(a->bus);
     }
@@ -173,6 +190,8 @@ static struct sim_adapter *find_adapter(struct sim_hardware *hw, const char *ser
 
 static bool has_bridge(const struct sim_hardware *hw, const struct sim_adapter *a)
 {
+    if (a->cp2112)
+        return hw->redir != NULL; /* the umockdev bridge never has one */
     return a->i2c ? hw->i2c_bridge != NULL : hw->bridge != NULL || hw->redir != NULL;
 }
 
@@ -304,6 +323,21 @@ static int check_script_room(struct sim_lynx **targets, int n, const struct sim_
     return 0;
 }
 
+/* The USB faults a CP2112 has (the others are refused before, sim_action_not_on_cp2112). */
+static void apply_cp2112_fault(struct sim_cp2112 *chip, const struct sim_action *act)
+{
+    if (act->kind == SIM_ACTION_USB_ERROR)
+        sim_cp2112_fail_interrupt(chip, act->count);
+    else if (act->kind == SIM_ACTION_USB_TIMEOUT)
+        sim_cp2112_hang_interrupt_in(chip, act->count);
+    else if (act->kind == SIM_ACTION_CONTROL_ERROR)
+        sim_cp2112_fail_control(chip, act->count);
+    else if (act->kind == SIM_ACTION_CONTROL_TIMEOUT)
+        sim_cp2112_hang_control(chip, act->count);
+    else if (act->kind == SIM_ACTION_STRING_ERROR)
+        sim_cp2112_fail_serial_string(chip);
+}
+
 static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
                                const struct sim_action *act, char *err, size_t errlen)
 {
@@ -319,9 +353,14 @@ static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
         return rc;
     }
     pthread_mutex_lock(&hw->lock);
-    if (a->i2c) { /* what a USB-I2C bridge's kernel driver reports to i2c-dev */
+    if (a->cp2112) {
+        apply_cp2112_fault(a->cp2112, act);
+        pthread_mutex_unlock(&hw->lock);
+        return 0;
+    }
+    if (a->i2c) { /* what a USB-I2C bridge's driver (hid-cp2112) passes up to i2c-dev */
         sim_i2cdev_fail_transfers(a->i2c, act->count,
-                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EIO);
+                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EPIPE);
         pthread_mutex_unlock(&hw->lock);
         return 0;
     }
@@ -369,6 +408,10 @@ int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, ch
         sim_action_refuse_i2c(act->kind, a->spec.serial, a->spec.i2c_bus, err, errlen);
         return -EOPNOTSUPP;
     }
+    if (a->cp2112 && sim_action_not_on_cp2112(act->kind)) {
+        sim_action_refuse_cp2112(act->kind, a->spec.serial, err, errlen);
+        return -EOPNOTSUPP;
+    }
     if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
         return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
     if (act->kind == SIM_ACTION_BIND && hw->redir) {
@@ -405,9 +448,17 @@ struct stats_totals {
     struct sim_i2c_rule_stats timing[SIM_I2C_RULES];
 };
 
-/* An i2c adapter's clock counts as the MPSSE engine's does. */
+/* An i2c adapter's and a CP2112's clock count as the MPSSE engine's does. */
 static void add_usb_totals(struct stats_totals *t, const struct sim_adapter *a)
 {
+    if (a->cp2112) {
+        const struct sim_cp2112_stats *c = sim_cp2112_stats(a->cp2112);
+        t->usb.control_in += c->control_in;
+        t->usb.control_out += c->control_out;
+        t->mpsse.scl_periods += c->scl_periods;
+        t->mpsse.bus_time_ns += c->bus_time_ns;
+        return;
+    }
     if (a->i2c) {
         t->mpsse.scl_periods += sim_i2cdev_stats(a->i2c)->scl_periods;
         t->mpsse.bus_time_ns += sim_i2cdev_stats(a->i2c)->bus_time_ns;
@@ -493,10 +544,13 @@ static void write_i2c_adapter(FILE *out, const struct sim_adapter *a, const stru
 {
     const struct sim_i2cdev_stats *s = sim_i2cdev_stats(a->i2c);
     fprintf(out,
-            "\"bus\": %u, \"funcs\": \"%s\", \"nack\": \"%s\", \"i2c_transactions\": %" PRIu64
-            ", \"i2c_starts\": %" PRIu64 ", \"i2c_contention\": %" PRIu64
-            ", \"scl_periods\": %" PRIu64 ", \"bus_time_ns\": %" PRIu64,
-            a->spec.i2c_bus, a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
+            "\"bus\": %u, \"driver\": \"%s\", \"funcs\": \"%s\", \"nack\": \"%s\", "
+            "\"i2c_transactions\": %" PRIu64 ", \"i2c_starts\": %" PRIu64
+            ", \"i2c_contention\": %" PRIu64 ", \"scl_periods\": %" PRIu64
+            ", \"bus_time_ns\": %" PRIu64,
+            a->spec.i2c_bus,
+            a->spec.i2c_driver == SIM_I2CDEV_DRIVER_HID_CP2112 ? "hid-cp2112" : "generic",
+            a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
             a->spec.nack_errno == EREMOTEIO ? "eremoteio" : "enxio", t->i2c.transactions,
             t->i2c.starts, t->i2c.contention, s->scl_periods, s->bus_time_ns);
     write_timing(out, t);
@@ -509,6 +563,23 @@ static void write_i2c_adapter(FILE *out, const struct sim_adapter *a, const stru
             s->ioctl_funcs, s->ioctl_slave, s->ioctl_rdwr, s->ioctl_smbus, s->ioctl_other,
             s->read_calls, s->write_calls, s->transactions, s->messages, s->nacks, s->bus_errors,
             s->injected);
+}
+
+/* A CP2112: the counters the FTDI adapters have (control transfers, bus, timing), then its own
+ * (HID reports, SMBus transfers as the chip saw them, the interrupt faults that fired). */
+static void write_cp2112_adapter(FILE *out, const struct sim_adapter *a,
+                                 const struct stats_totals *t)
+{
+    const struct sim_cp2112_stats *s = sim_cp2112_stats(a->cp2112);
+    write_counters(out, t);
+    fprintf(out,
+            ", \"hid_reports_out\": %" PRIu64 ", \"hid_reports_in\": %" PRIu64
+            ", \"smbus_transfers\": %" PRIu64 ", \"smbus_rejected\": %" PRIu64
+            ", \"status_requests\": %" PRIu64 ", \"cancels\": %" PRIu64
+            ", \"smbus_retries\": %" PRIu64 ", \"smbus_errors\": %" PRIu64
+            ", \"usb_stalls\": %" PRIu64 ", \"usb_hung\": %" PRIu64,
+            s->reports_out, s->reports_in, s->transfers, s->rejected, s->status_requests,
+            s->cancels, s->retries, s->errors, s->stalled, s->hung);
 }
 
 void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
@@ -527,10 +598,16 @@ void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
         fprintf(out,
                 "%s{\"serial\": \"%s\", \"transport\": \"%s\", \"i2c_mode\": \"%s\", "
                 "\"strict_timing\": %s, ",
-                i ? ", " : "", a->spec.serial, a->i2c ? "i2c" : "ftdi",
+                i ? ", " : "", a->spec.serial,
+                a->i2c      ? "i2c"
+                : a->cp2112 ? "cp2112"
+                            : "ftdi",
                 sim_i2c_mode_name(a->spec.i2c_mode), a->spec.strict_timing ? "true" : "false");
-        if (a->i2c) {
-            write_i2c_adapter(out, a, &one);
+        if (a->i2c || a->cp2112) {
+            if (a->i2c)
+                write_i2c_adapter(out, a, &one);
+            else
+                write_cp2112_adapter(out, a, &one);
             fputc('}', out);
             continue;
         }

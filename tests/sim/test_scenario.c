@@ -341,7 +341,7 @@ Test(scenario, chip_option_selects_the_variant_and_its_default_pid)
 
     expect_error("adapter S1 chip=ft232r\n",
                  "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, strict-timing=yes|no or "
                  "driver=ftdi_sio|none, got 'chip=ft232r'");
 }
 
@@ -361,7 +361,7 @@ Test(scenario, the_kernel_driver_is_bound_by_default_to_stock_ids_only)
     sim_scenario_clear(&sc);
     expect_error("adapter S1 driver=usbserial\n",
                  "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, strict-timing=yes|no or "
                  "driver=ftdi_sio|none, got 'driver=usbserial'");
 }
 
@@ -663,7 +663,7 @@ Test(scenario, i2c_adapter_faults_apply_to_the_i2c_dev_engine_and_ftdi_ones_are_
     n = sim_split_words(line, words, 4);
     cr_assert_eq(sim_action_parse(words, (size_t)n, &act, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(sim_hardware_apply(&hw, &act, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -EIO);
+    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -EPIPE);
     cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), 1);
 
     strcpy(line, "latency i2c-1 5");
