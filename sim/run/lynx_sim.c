@@ -75,7 +75,7 @@ static void usage(FILE *out)
           out);
 }
 
-/* Control channel commands: the actions of action.h, plus "stats". */
+/* Control channel commands: the actions of action.h, plus "stats", "replay" and "echo WORD". */
 static bool handle_command(void *ctx, char *line, FILE *out)
 {
     struct runner *r = ctx;
@@ -84,6 +84,10 @@ static bool handle_command(void *ctx, char *line, FILE *out)
     int n = sim_split_words(line, words, 8);
     if (n == 1 && strcmp(words[0], "stats") == 0) {
         sim_hardware_write_stats(&r->hw, out);
+        return true;
+    }
+    if (n == 2 && strcmp(words[0], "echo") == 0) { /* lynx-simctl's sync on a shared stream */
+        fputs(words[1], out);
         return true;
     }
     if (n == 1 && strcmp(words[0], "replay") == 0) {
