@@ -247,8 +247,12 @@ static int parse_option(const struct action_syntax *syn, const char *word, struc
         return fail(err, errlen, "expected %s=N, got '%s' (usage: '%s')", syn->option, word,
                     syn->usage);
     if (strcmp(syn->option, "count") == 0) {
-        if (parse_unsigned(value, 1, UINT_MAX, &v) < 0)
-            return fail(err, errlen, "expected count=<1 or more>, got '%s'", word);
+        /* An adapter fault's count replaces what is armed, so count=0 disarms it (a test that
+         * armed more than the client used up leaves the adapter healthy again). */
+        const unsigned long least =
+            syn->kind >= SIM_ACTION_USB_ERROR && syn->kind <= SIM_ACTION_CONTROL_TIMEOUT ? 0 : 1;
+        if (parse_unsigned(value, least, UINT_MAX, &v) < 0)
+            return fail(err, errlen, "expected count=<%lu or more>, got '%s'", least, word);
         out->count = (unsigned)v;
     } else {
         char *end;

@@ -43,7 +43,8 @@ enum sim_action_kind {
     SIM_ACTION_CORRUPT_RATE,
     SIM_ACTION_STUCK_SDA,
     SIM_ACTION_SCRIPT,
-    /* adapter faults (sim_action_ftdi_only relies on short-read .. latency being in a row) */
+    /* adapter faults (sim_action_ftdi_only relies on short-read .. latency being in a row, count=0
+     * on usb-error .. control-timeout) */
     SIM_ACTION_USB_ERROR,
     SIM_ACTION_USB_TIMEOUT,
     SIM_ACTION_SHORT_READ,

@@ -100,10 +100,11 @@ def guest_run(argv, timeout=60):
 
 
 def wait_until(what, predicate, timeout=SLOW, step=0.2):
+    """predicate's first value that is neither None nor False (0 is a value: bus i2c-0)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
-        if value:
+        if value is not None and value is not False:
             return value
         require(time.monotonic() < deadline, f"{what}: not within {timeout} s")
         time.sleep(step)

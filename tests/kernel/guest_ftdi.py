@@ -92,8 +92,7 @@ def a_wedged_adapter_delays_neither_dbus_answers_nor_the_healthy_one():
         h.start_daemon(TWO, services=(L1, L2))
         h.expect_soon({"/Adapter/Connected": 1}, L1)
         h.expect_soon({"/Adapter/Connected": 1}, L2)
-        # every bulk IN of LYNX0002 is held by the simulator until the daemon gives it up; for
-        # the rest of the boot (so this case runs last)
+        # every bulk IN of LYNX0002 is held by the simulator until the daemon gives it up
         h.simctl("usb-timeout", "LYNX0002", "count=1000000")
         try:
             h.pump(3 * POLL_MS / 1000)
@@ -115,7 +114,9 @@ def a_wedged_adapter_delays_neither_dbus_answers_nor_the_healthy_one():
             h.wait_for("/Distributor/A/Fuse/0/Status", FUSE_BLOWN, timeout=SLOW, service=L1)
             h.wait_for("/Adapter/Connected", 0, timeout=SLOW, service=L2)
         finally:
+            h.simctl("usb-timeout", "LYNX0002", "count=0")
             h.simctl("fuse", "LYNX0001", "A", "1", "ok")
+        h.wait_for("/Adapter/Connected", 1, timeout=3 * SLOW, service=L2)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import SLOW, Guest, case, config, guest_run, main, require, wait_until  # noqa: E402
+from guest import SLOW, Failure, Guest, case, config, guest_run, main, require, wait_until  # noqa: E402
 from harness import program, service_name  # noqa: E402
 from published import ALARM, CONNECTED, FUSE_BLOWN, FUSE_OK, dist  # noqa: E402
 
@@ -91,13 +91,14 @@ def ftdi_sio_is_detached_once_kept_detached_through_re_opens_and_given_back_at_e
         require(tty_of("FT232HA") is None, "FT232HA still has its ttyUSB while the daemon runs")
         require(interface_driver("FT232HA") == "usbfs", "the daemon has not claimed FT232HA")
         require(tty_of("FT232HB") is not None, "the daemon took FT232HB, which it was not given")
+        h.conforms(SA)
         # persistent USB errors: the daemon sets the adapter up again and re-opens it
         h.simctl("usb-error", "FT232HA", "count=40")
         h.wait_log("re-opening it", timeout=3 * SLOW)
+        h.simctl("usb-error", "FT232HA", "count=0")  # what the daemon did not use up
         h.wait_for("/Adapter/Connected", 1, timeout=3 * SLOW, service=SA)
         require(detaches(kernel_log()) - before == 1,
                 "ftdi_sio was detached more than once (or never) while the daemon ran")
-        h.conforms(SA)
         require(h.stop_daemon(timeout=SLOW) == 0, "the daemon did not exit cleanly")
     wait_until("FT232HA's ttyUSB back after the daemon's exit", lambda: tty_of("FT232HA"))
     require(interface_driver("FT232HA") == "ftdi_sio", "ftdi_sio was not given FT232HA back")
@@ -110,6 +111,14 @@ def pyftdi_reads_the_adapter_the_daemon_was_not_given():
     print("  " + out.strip().replace("\n", "\n  "))
     # pyftdi detaches ftdi_sio too (libusb auto-detach) and gives it back when it closes
     wait_until("FT232HB's ttyUSB back after pyftdi", lambda: tty_of("FT232HB"))
+
+
+def service_log():
+    try:
+        with open(f"/var/log/{NAME}/current", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return "(none)"
 
 
 def udev_property(tty, key):
@@ -145,13 +154,17 @@ def install_sh_sets_up_udev_and_daemontools_and_uninstall_sh_takes_it_away():
                 f"{b} (FT232HB, not named) got VE_SERVICE={udev_property(b, 'VE_SERVICE')}")
         with Guest() as h:
             h.start_bus()
+            h.start_settings()  # the service's own start waits for localsettings, as on a GX
             # svscan runs the linked service as Venus OS does, on the guest's bus
             env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=h.address)
             svscan = subprocess.Popen(["svscan", "/service"], env=env, start_new_session=True,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            h.wait_for_name(SA, timeout=3 * SLOW)
-            h.expect_soon({"/Adapter/Connected": 1, "/Distributor/A/Status": CONNECTED}, SA)
-            h.expect({"/Distributor/A/Fuse/2/Alarms/Blown": ALARM}, service=SA)
+            try:
+                h.wait_for_name(SA, timeout=3 * SLOW)
+                h.expect_soon({"/Adapter/Connected": 1, "/Distributor/A/Status": CONNECTED}, SA)
+                h.expect({"/Distributor/A/Fuse/2/Alarms/Blown": ALARM}, service=SA)
+            except Failure as e:
+                raise Failure(f"{e}\nthe service's log:\n{service_log()}")
             print("  " + guest_run(["sh", f"/data/{NAME}/uninstall.sh"])
                   .strip().replace("\n", "\n  "))
             deadline = time.monotonic() + 3 * SLOW

@@ -243,6 +243,8 @@ Test(action, parses_the_adapter_faults)
         {"usb-error S1", SIM_ACTION_USB_ERROR, 1},
         {"usb-error S1 count=3", SIM_ACTION_USB_ERROR, 3},
         {"usb-timeout S1 count=2", SIM_ACTION_USB_TIMEOUT, 2},
+        {"usb-timeout S1 count=0", SIM_ACTION_USB_TIMEOUT, 0}, /* disarms */
+        {"control-error S1 count=0", SIM_ACTION_CONTROL_ERROR, 0},
         {"short-read S1", SIM_ACTION_SHORT_READ, 1},
         {"empty-read S1 count=10", SIM_ACTION_EMPTY_READ, 10},
         {"unplug-mid-transfer S1", SIM_ACTION_UNPLUG_MID_TRANSFER, 1},
@@ -280,7 +282,7 @@ Test(action, fault_errors_say_what_was_expected)
     expect_action_error("stuck-sda S1", "expected 'stuck-sda <serial> <A-D|all>'");
     expect_action_error("script S1 A 7F,,nack", "expected nack or a hex byte between commas");
     expect_action_error("script S1 A 7F,ack", "in the script, got 'ack'");
-    expect_action_error("usb-error S1 count=-1", "expected count=<1 or more>, got 'count=-1'");
+    expect_action_error("usb-error S1 count=-1", "expected count=<0 or more>, got 'count=-1'");
     expect_action_error("usb-timeout S1 2", "expected count=N, got '2'");
     expect_action_error("latency S1 0", "expected a latency of 1-255 ms, got '0'");
     expect_action_error("latency S1 256", "got '256'");
