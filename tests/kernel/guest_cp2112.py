@@ -30,7 +30,7 @@ def bus():
 @case
 def i2cdetect_and_i2cget_see_exactly_the_scenario():
     n = bus()
-    out = guest_run(["i2cdetect", "-y", "-r", str(n), "0x03", "0x77"])
+    out = guest_run(["i2cdetect", "-y", "-r", str(n)])  # -r: the CP2112 has no quick command
     found = sorted(int(w, 16) for line in out.splitlines()[1:]
                    for w in line.split(":", 1)[-1].split() if w not in ("--", "UU"))
     require(found == [0x08, 0x0A], f"i2cdetect found {[hex(a) for a in found]}:\n{out}")
