@@ -39,16 +39,8 @@ if [ -f "$DIR/sysroot.ini" ]; then
     exit 0
 fi
 
-# The Debian archive apt already uses (ARMHF_MIRROR overrides): a machine that can reach only its
-# configured mirror can reach this one.
-MIRROR=${ARMHF_MIRROR:-$(apt-get indextargets --no-release-info \
-    --format '$(RELEASE) $(COMPONENT) $(SITE)' 2>/dev/null |
-    awk -v s="$SUITE" '$1 == s && $2 == "main" { print $3; exit }')}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-# mmdebstrap's apt does not read the host's apt.conf, but it does read http_proxy: pass on a proxy
-# configured there.
-PROXY=$(apt-config dump --format '%v%n' Acquire::http::Proxy 2>/dev/null | head -n 1)
-case $PROXY in '' | DIRECT) ;; *) export http_proxy="$PROXY" ;; esac
+# MIRROR: the archive apt already uses; its proxy passed on to mmdebstrap.
+. tools/apt-mirror.sh
 
 mkdir -p "$CACHE"
 # Made under a temporary name and renamed when complete: an interrupted run leaves no half root

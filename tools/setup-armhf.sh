@@ -25,6 +25,8 @@ installed() {
 }
 missing() {
     for p in $PACKAGES; do
+        # busybox-static is a busybox too (the two conflict: installing one removes the other).
+        [ "$p" = busybox ] && installed busybox-static && continue
         installed "$p" || printf ' %s' "$p"
     done
 }

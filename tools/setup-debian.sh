@@ -3,7 +3,8 @@
 #   tools/setup-debian.sh [--check] [LIST...]
 # LIST: base (the default: build, simulator, tests) and/or vm (what tools/vm.sh needs to boot a
 # guest: QEMU, kmod, cpio, udev; installed only by tools/vm.sh and tools/test.sh, so that e.g.
-# tools/demo.sh does not pull QEMU). --check installs nothing: it names what is missing and exits
+# tools/demo.sh does not pull QEMU), vm-armhf (tools/vm.sh --arch armhf: QEMU for ARM, mmdebstrap
+# for the armhf root). --check installs nothing: it names what is missing and exits
 # 1 if anything is. Skips apt when everything is already there; needs root (or sudo) otherwise.
 set -eu
 BASE="meson ninja-build pkg-config gcc libc6-dev
@@ -15,6 +16,7 @@ BASE="meson ninja-build pkg-config gcc libc6-dev
 # The kernel itself is not installed: tools/vm/kernel.sh fetches its package with apt-get download
 # (and busybox-static's binary, when the dynamic busybox above is installed: the two conflict).
 VM="qemu-system-x86 kmod cpio udev xz-utils zstd"
+VM_ARMHF="qemu-system-arm mmdebstrap"
 
 check=0
 if [ "${1:-}" = --check ]; then
@@ -27,8 +29,9 @@ for list in "$@"; do
     case $list in
     base) PACKAGES="$PACKAGES $BASE" ;;
     vm) PACKAGES="$PACKAGES $VM" ;;
+    vm-armhf) PACKAGES="$PACKAGES $VM_ARMHF" ;;
     *)
-        echo "setup-debian.sh: unknown list $list (base, vm)" >&2
+        echo "setup-debian.sh: unknown list $list (base, vm, vm-armhf)" >&2
         exit 2
         ;;
     esac

@@ -4,7 +4,8 @@
 # MESON_SETUP_ARGS (e.g. "-Db_sanitize=address,undefined") configures a new BUILD_DIR.
 set -eu
 cd "$(dirname "$0")/.."
-"./tools/setup-debian.sh"
+# base, and vm for the vm and kernel suites (QEMU; tools/demo.sh installs only base)
+"./tools/setup-debian.sh" base vm
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
 [ -f "$BUILD/build.ninja" ] || meson setup ${MESON_SETUP_ARGS:-} "$BUILD" >/dev/null

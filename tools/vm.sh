@@ -27,6 +27,10 @@ directory, with its stdout and stderr passed through and its exit status returne
   --stats FILE        lynx-sim --stats: USB/MPSSE/I2C counters as JSON at the end
   --timeout SECONDS   stop the guest after this long, boot included (default 900): exit 124
   --memory MB         guest memory (default 256)
+  --arch amd64|armhf  the guest: Debian's amd64 kernel on the host's own root (default), or
+                      Debian's armmp kernel on an armhf Debian root (qemu-system-arm -M virt;
+                      the caller's directory, the source tree, TMPDIR and the run directory are
+                      the host's, mounted at their paths; PATH is the guest's)
   --build DIR         the build directory with sim/lynx-sim (default: build, in the source tree)
   --no-build          do not run ninja for lynx-sim and lynx-simctl first
   --prepare           install the packages and make the cached kernel, then exit
@@ -53,6 +57,7 @@ add_sim() { SIM_ARGS="$SIM_ARGS $1 $(quote "$2")"; }
 quote() { printf '%s\n' "$1" | sed "s/'/'\\\\''/g; 1s/^/'/; \$s/\$/'/"; }
 
 BUILD=$SRC/build
+ARCH=amd64
 CONTROL=""
 TIMEOUT=900
 MEMORY=256
@@ -87,6 +92,10 @@ while [ $# -gt 0 ]; do
         case $2 in /*) BUILD=$2 ;; *) BUILD=$CWD/$2 ;; esac
         shift 2
         ;;
+    --arch)
+        case ${2:-} in amd64 | armhf) ARCH=$2 ;; *) die "--arch: amd64 or armhf" ;; esac
+        shift 2
+        ;;
     --no-build) BUILD_FIRST=0 && shift ;;
     --prepare) PREPARE=1 && shift ;;
     -v | --verbose) VERBOSE=1 && shift ;;
@@ -104,11 +113,15 @@ done
 }
 
 # --- what the guest needs ------------------------------------------------------------------------
-"$SRC/tools/setup-debian.sh" --check vm >/dev/null 2>&1 || "$SRC/tools/setup-debian.sh" vm ||
-    die "the packages the guest needs could not be installed (tools/setup-debian.sh vm)"
-kernel=$("$SRC/tools/vm/kernel.sh") || die "no guest kernel (tools/vm/kernel.sh failed)"
+LISTS=vm
+[ $ARCH = amd64 ] || LISTS="vm vm-$ARCH"
+# shellcheck disable=SC2086 # the lists are words
+"$SRC/tools/setup-debian.sh" --check $LISTS >/dev/null 2>&1 || "$SRC/tools/setup-debian.sh" $LISTS ||
+    die "the packages the guest needs could not be installed (tools/setup-debian.sh $LISTS)"
+kernel=$("$SRC/tools/vm/kernel.sh" --arch $ARCH) || die "no guest kernel (tools/vm/kernel.sh failed)"
 KDIR=$(echo "$kernel" | sed -n 1p)
 INITRAMFS=$(echo "$kernel" | sed -n 2p)
+conf() { sed -n "s/^$1=//p" "$KDIR/guest.conf"; }
 [ $PREPARE = 0 ] || exit 0
 
 if [ $BUILD_FIRST = 1 ]; then
@@ -146,7 +159,8 @@ esac
         while IFS= read -r name; do
             case $name in
             LYNX_SIM_CONTROL | LYNX_SIM_USBREDIR) continue ;;
-            PATH | HOME | USER | LOGNAME | CI | TZ | TERM | TMPDIR | LANG | LANGUAGE | LC_*) ;;
+            PATH) [ $ARCH = amd64 ] || continue ;; # the host's programs are not armhf ones
+            HOME | USER | LOGNAME | CI | TZ | TERM | TMPDIR | LANG | LANGUAGE | LC_*) ;;
             PYTHON* | MESON_* | LYNX_*) ;;
             *) continue ;;
             esac
@@ -165,21 +179,20 @@ esac
     echo 'exec "$@"'
 } >"$RUN/command"
 {
-    echo "KERNEL=$(quote "$KDIR/vmlinux")"
+    echo "ARCH=$ARCH"
+    echo "KERNEL=$(quote "$(conf KERNEL)")"
     echo "INITRAMFS=$(quote "$INITRAMFS")"
-    echo "MODULES=$(quote "$KDIR/modules")"
+    echo "MODULES=$(quote "$(conf MODULES)")"
+    echo "ROOT=$(quote "$(conf ROOT)")"
     echo "STAGE2=$(quote "$SRC/tools/vm/guest.sh")"
     echo "TIMEOUT=$TIMEOUT MEMORY=$MEMORY ACCEL=$ACCEL"
 } >"$RUN/launch.conf"
+# An armhf guest's root is not the host's: these host directories are mounted at their paths.
+printf '%s\n' "$RUN" "$CWD" "$SRC" "${TMPDIR:-/tmp}" >"$RUN/binds"
 
-# lynx-sim serves the adapters over usbredir when it can (--usbredir); one that cannot yet runs
-# the guest without USB devices.
-if "$SIM" --help 2>&1 | grep -q -- --usbredir; then
-    mkdir "$RUN/usb"
-    add_sim --usbredir "$RUN/usb"
-else
-    say "note: $SIM has no --usbredir: the guest gets no USB devices"
-fi
+# lynx-sim serves the scenario's USB adapters on sockets in RUN/usb (launch.sh plugs them in).
+mkdir "$RUN/usb"
+add_sim --usbredir "$RUN/usb"
 add_sim --control "$CONTROL"
 
 # --- run ------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@
              complete and separate; the working directory (a name with a space and a quote) and
              the environment passed (and only what the documentation lists); LYNX_SIM_CONTROL a
              virtio-serial port on which lynx-simctl works, even after a client left an unread
-             answer and half a line; --stats written on the host; no run directory or process
-             left behind
+             answer and half a line; the scenario's two adapters on the guest's USB in scenario
+             order, one unplugged and plugged in again from the guest; --stats written on the
+             host; no run directory or process left behind
   tty        exit 0 with stdout and stderr a terminal: both arrive, the terminal's settings are
              untouched; --control SOCKET: the guest's lynx-simctl reaches it, and it is gone after
   not-found  a command the guest does not have: exit 127 and a message naming it
@@ -17,6 +18,8 @@
   timeout    a command that hangs past --timeout: exit 124, the message, the console log, QEMU
              and every other process of the run gone
   interrupt  SIGINT to the caller's process group while the command runs: exit 130, QEMU gone
+  armhf      the output case in an armhf guest (nightly only: LYNX_NIGHTLY=1; LYNX_ARMHF_BUILD,
+             default build-armhf-release, gives the armhf lynx-simctl, built there if missing)
 
 Needs the packages of `tools/setup-debian.sh vm` and a guest kernel (`tools/vm.sh --prepare`
 fetches one the first time): without them the case is skipped (exit 77), or fails with CI=true.
@@ -40,6 +43,11 @@ BUILD = os.environ["LYNX_BUILD_ROOT"]
 SIMCTL = os.environ["LYNX_SIMCTL"]
 VM = [os.path.join(SRC, "tools", "vm.sh"), "--build", BUILD, "--no-build"]
 PROBE = os.path.join(SRC, "tests", "vm", "guest_probe.py")
+# Two adapters: a reprogrammed FT232H (d4f8) and a stock one (6014).
+SCENARIO = os.path.join(SRC, "fixtures", "scenarios", "two-adapters.scn")
+SERIALS = ["LYNX0001", "FT6014X1"]
+# The armhf build whose lynx-simctl the armhf case runs in the guest (CI's release build).
+ARMHF_BUILD = os.environ.get("LYNX_ARMHF_BUILD", os.path.join(SRC, "build-armhf-release"))
 # Bounds a whole vm.sh run (a boot is a few seconds; generous for a loaded machine).
 RUN_LIMIT_S = 600
 
@@ -102,15 +110,7 @@ def kept_console_log(stderr):
         return f.read()
 
 
-def strip_notes(stderr):
-    """vm.sh's notes before the guest runs (e.g. a lynx-sim without --usbredir)."""
-    lines = stderr.split(b"\n")
-    while lines and lines[0].startswith(b"vm.sh: note: "):
-        lines.pop(0)
-    return b"\n".join(lines)
-
-
-def case_output(tmp):
+def case_output(tmp, arch="amd64", simctl=SIMCTL):
     blob_out = os.urandom(1 << 20)
     blob_err = os.urandom(1500000)
     for name, blob in (("out.bin", blob_out), ("err.bin", blob_err)):
@@ -126,14 +126,15 @@ def case_output(tmp):
               '/usr/bin/python3 "$3" "$4" >&2; exit 3')
     with open(os.path.join(tmp, "stdout"), "wb") as out:
         os.write(out.fileno(), b"before\n")
-        r = subprocess.run(VM + ["--stats", stats, "--", "sh", "-c", script, "sh",
+        r = subprocess.run(VM + ["--arch", arch, "--scenario", SCENARIO, "--stats", stats,
+                                 "--", "sh", "-c", script, "sh",
                                  os.path.join(tmp, "out.bin"), os.path.join(tmp, "err.bin"),
-                                 PROBE, SIMCTL],
+                                 PROBE, simctl],
                            cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
                            timeout=RUN_LIMIT_S)
         # The caller's own write after vm.sh: at the offset vm.sh's writes moved on.
         os.write(out.fileno(), b"after\n")
-    err = strip_notes(r.stderr)
+    err = r.stderr
     require(r.returncode == 3, f"exit status {r.returncode}, expected 3:\n{err[-3000:]!r}")
     with open(os.path.join(tmp, "stdout"), "rb") as f:
         got = f.read()
@@ -148,9 +149,13 @@ def case_output(tmp):
 
     require(probe["cwd"] == cwd, f"working directory {probe['cwd']!r}, expected {cwd!r}")
     require(probe["uid"] == 0, f"the command runs as uid {probe['uid']}, not root")
+    machine = {"amd64": "x86_64", "armhf": "armv7l"}[arch]
+    require(probe["machine"] == machine, f"the guest is {probe['machine']}, not {machine}")
     genv = probe["environ"]
-    for name in ("PATH", "HOME", "LANG", "CI", "LYNX_TEST_VALUE", "MESON_TEST_VALUE",
-                 "PYTHONDONTWRITEBYTECODE"):
+    # An armhf guest keeps its own PATH (the host's programs are not armhf ones).
+    for name in (("PATH",) if arch == "amd64" else ()) + (
+            "HOME", "LANG", "CI", "LYNX_TEST_VALUE", "MESON_TEST_VALUE",
+            "PYTHONDONTWRITEBYTECODE"):
         require(genv.get(name) == env[name],
                 f"{name} in the guest: {genv.get(name)!r}, expected {env[name]!r}")
     require("NOT_PASSED_VALUE" not in genv, "a variable outside the documented set was passed")
@@ -171,11 +176,19 @@ def case_output(tmp):
     answered("echo_again", 0, "probe-2\n")
     answered("stats", 0)
     adapters = json.loads(probe["stats"]["stdout"])["adapters"]
-    require([a["serial"] for a in adapters] == ["LYNX0001"], f"stats in the guest: {adapters}")
+    require([a["serial"] for a in adapters] == SERIALS, f"stats in the guest: {adapters}")
     with open(stats) as f:
         host_stats = json.load(f)
-    require([a["serial"] for a in host_stats["adapters"]] == ["LYNX0001"],
+    require([a["serial"] for a in host_stats["adapters"]] == SERIALS,
             f"--stats on the host: {host_stats}")
+    # The scenario's adapters on the guest's xHCI, one port each, in scenario order.
+    require([d[1:] for d in probe["usb"]] == [["0403:d4f8", "LYNX0001"],
+                                              ["0403:6014", "FT6014X1"]],
+            f"USB devices in the guest: {probe['usb']}")
+    answered("unplug", 0, "")
+    require(probe["gone"], "LYNX0001 still in the guest's sysfs after unplug")
+    answered("plug", 0, "")
+    require(probe["back"], "LYNX0001 not back in the guest's sysfs after plug")
     left = [n for n in os.listdir(tmp) if n.startswith("lynx-vm.")]
     require(not left, f"run directories left after a successful run: {left}")
 
@@ -262,7 +275,32 @@ def case_interrupt(tmp):
     require_nothing_left(tmp)
 
 
-CASES = {"output": case_output, "tty": case_tty, "not-found": case_not_found,
+def case_armhf(tmp):
+    """The output case again in an armhf guest (Debian's armmp kernel, an armhf root), with the
+    armhf build's lynx-simctl. Nightly only (LYNX_NIGHTLY=1): its first run makes the armhf root
+    (half a minute) and the armhf build."""
+    if os.environ.get("LYNX_NIGHTLY") != "1":
+        print("SKIP: the armhf guest runs in the nightly only (LYNX_NIGHTLY=1)")
+        sys.exit(77)
+    r = subprocess.run([os.path.join(SRC, "tools", "setup-debian.sh"), "--check", "vm-armhf"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        skip_or_fail(f"the armhf guest's packages are not installed ({r.stdout.strip()}; "
+                     "tools/setup-debian.sh vm-armhf installs them)")
+    r = subprocess.run(VM + ["--arch", "armhf", "--prepare"], capture_output=True, text=True,
+                       timeout=RUN_LIMIT_S)
+    if r.returncode != 0:
+        skip_or_fail(f"no armhf guest (tools/vm.sh --arch armhf --prepare exited "
+                     f"{r.returncode}):\n{r.stderr[-3000:]}")
+    simctl = os.path.join(ARMHF_BUILD, "sim", "lynx-simctl")
+    r = subprocess.run(f'"{SRC}/tools/setup-armhf.sh" "{ARMHF_BUILD}" --buildtype=release && '
+                       f'ninja -C "{ARMHF_BUILD}" sim/lynx-simctl', shell=True,
+                       capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    require(r.returncode == 0, f"no armhf lynx-simctl in {ARMHF_BUILD}:\n{r.stdout}{r.stderr}")
+    case_output(tmp, "armhf", simctl)
+
+
+CASES = {"output": case_output, "armhf": case_armhf, "tty": case_tty, "not-found": case_not_found,
          "panic": case_panic, "timeout": case_timeout, "interrupt": case_interrupt}
 
 

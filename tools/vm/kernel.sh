@@ -1,25 +1,33 @@
 #!/bin/sh
-# Makes the guest kernel tools/vm.sh boots, once per kernel version, and prints its directory:
-#   tools/vm/kernel.sh     ->  <cache>/vm/amd64-<version>   (progress and errors on stderr)
-# The directory holds:
-#   vmlinux                the uncompressed kernel (QEMU boots it through its PVH entry point, about
-#                          twice as fast to the first command as the compressed vmlinuz under TCG)
-#   modules/lib/modules/V  the kernel's modules this project's guests can need (MODULE_DIRS), with
-#                          modules.dep made by depmod; mounted at /lib/modules in the guest
-#   initramfs-<key>.cpio   busybox-static, tools/vm/init and the modules it loads (ROOT_MODULES)
-#   source                 where the kernel came from (package and version, or the installed files)
+# Makes the guest kernel tools/vm.sh boots, once per kernel version (amd64) or recipe (armhf), and
+# prints its directory and initramfs:
+#   tools/vm/kernel.sh [--arch amd64|armhf]  ->  <cache>/vm/amd64-<version>  (or armhf-bookworm-<key>)
+#                                                <that directory>/initramfs-<key>.cpio
+# (progress and errors on stderr). The directory's guest.conf says, as KEY=VALUE lines:
+#   VERSION  the kernel's release (uname -r)
+#   KERNEL   the image QEMU boots: amd64's uncompressed vmlinux (QEMU boots it through its PVH
+#            entry point, about twice as fast to the first command as the compressed vmlinuz
+#            under TCG); armhf's zImage
+#   MODULES  the directory holding lib/modules/VERSION: the kernel's modules this project's guests
+#            can need (MODULE_DIRS), with modules.dep made by depmod; mounted at /lib/modules
+#   ROOT     the guest's root: / (the host's own) for amd64, an armhf Debian root for armhf
+#            (tools/vm/armhf-root.sh)
+#   BUSYBOX  armhf only: the root's static busybox, for the initramfs
+# initramfs-<key>.cpio holds busybox-static, tools/vm/init and the modules it loads
+# (ROOT_MODULES); the key is a hash of what goes into it, so changing tools/vm/init or ROOT_MODULES
+# makes a new one beside the old.
 #
-# The kernel: Debian's linux-image-<version> package, where <version> is what linux-image-amd64
-# depends on (LYNX_VM_KERNEL=<version>, e.g. 6.1.0-57-amd64, picks another), fetched with
-# `apt-get download` and unpacked with dpkg-deb: no kernel needs to be installed and nothing runs
-# update-initramfs. When the package cannot be fetched (offline), an installed one
-# (/boot/vmlinuz-<version> and /lib/modules/<version>) is used instead.
+# The amd64 kernel: Debian's linux-image-<version> package, where <version> is what
+# linux-image-amd64 depends on (LYNX_VM_KERNEL=<version>, e.g. 6.1.0-57-amd64, picks another),
+# fetched with `apt-get download` and unpacked with dpkg-deb: no kernel needs to be installed and
+# nothing runs update-initramfs. When the package cannot be fetched (offline), an installed one
+# (/boot/vmlinuz-<version> and /lib/modules/<version>) is used instead. The armhf one comes with
+# its root (tools/vm/armhf-root.sh), made again when that script changes.
 #
 # Where: $LYNX_CACHE_DIR/vm, else $XDG_CACHE_HOME/dbus-lynx-distributor/vm, else
 # ~/.cache/dbus-lynx-distributor/vm (as tools/armhf-sysroot.sh): shared by every checkout, outside
-# the source tree. A kernel directory is made under a temporary name and renamed when complete; the
-# initramfs key is a hash of what goes into it, so changing tools/vm/init or ROOT_MODULES makes a
-# new one beside the old. About 90 MB per kernel version; delete old ones freely.
+# the source tree. A directory is made under a temporary name and renamed when complete. About
+# 115 MB per amd64 kernel version; delete old ones freely.
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -37,6 +45,9 @@ MODULE_DIRS="arch block crypto fs lib mm virt net/9p drivers/base drivers/char d
 
 CACHE=${LYNX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dbus-lynx-distributor}/vm
 ARCH=amd64
+if [ "${1:-}" = --arch ] && [ $# -ge 2 ]; then
+    ARCH=$2
+fi
 
 say() { echo "vm/kernel.sh: $*" >&2; }
 die() {
@@ -44,28 +55,30 @@ die() {
     exit 1
 }
 
-# The version: given, else the one Debian's meta-package points at, else the newest installed.
-# apt-cache takes a second or more; its answer is kept until apt's lists or dpkg's database change.
-version=${LYNX_VM_KERNEL:-}
-RESOLVED=$CACHE/linux-image-$ARCH.version
-if [ -z "$version" ] && [ -s "$RESOLVED" ] && [ "$RESOLVED" -nt /var/lib/apt/lists ] &&
-    [ "$RESOLVED" -nt /var/lib/dpkg/status ]; then
-    version=$(cat "$RESOLVED")
-fi
-if [ -z "$version" ]; then
-    version=$(apt-cache depends "linux-image-$ARCH" 2>/dev/null |
-        sed -n "s/^ *Depends: linux-image-\([0-9][^ ]*-$ARCH\)\$/\1/p" | head -n 1)
-    if [ -n "$version" ]; then
-        mkdir -p "$CACHE"
-        echo "$version" >"$RESOLVED.$$" && mv "$RESOLVED.$$" "$RESOLVED"
+# The amd64 version: given, else the one Debian's meta-package points at, else the newest
+# installed. apt-cache takes a second or more; its answer is kept until apt's lists or dpkg's
+# database change.
+resolve_amd64_version() {
+    version=${LYNX_VM_KERNEL:-}
+    RESOLVED=$CACHE/linux-image-$ARCH.version
+    if [ -z "$version" ] && [ -s "$RESOLVED" ] &&
+        [ -n "$(find "$RESOLVED" -newer /var/lib/apt/lists -newer /var/lib/dpkg/status)" ]; then
+        version=$(cat "$RESOLVED")
     fi
-fi
-if [ -z "$version" ]; then
-    version=$(ls /boot 2>/dev/null | sed -n "s/^vmlinuz-\(.*-$ARCH\)\$/\1/p" | sort -V | tail -n 1)
-fi
-[ -n "$version" ] || die "no kernel version: apt knows no linux-image-$ARCH and none is installed" \
-    "(set LYNX_VM_KERNEL=<version>)"
-DIR=$CACHE/$ARCH-$version
+    if [ -z "$version" ]; then
+        version=$(apt-cache depends "linux-image-$ARCH" 2>/dev/null |
+            sed -n "s/^ *Depends: linux-image-\([0-9][^ ]*-$ARCH\)\$/\1/p" | head -n 1)
+        if [ -n "$version" ]; then
+            mkdir -p "$CACHE"
+            echo "$version" >"$RESOLVED.$$" && mv "$RESOLVED.$$" "$RESOLVED"
+        fi
+    fi
+    if [ -z "$version" ]; then
+        version=$(ls /boot 2>/dev/null | sed -n "s/^vmlinuz-\(.*-$ARCH\)\$/\1/p" | sort -V | tail -n 1)
+    fi
+    [ -n "$version" ] || die "no kernel version: apt knows no linux-image-$ARCH and none is" \
+        "installed (set LYNX_VM_KERNEL=<version>)"
+}
 
 # --- vmlinux out of a bzImage ---------------------------------------------------------------------
 # A bzImage is real-mode setup code followed by the protected-mode part, whose payload is the
@@ -147,9 +160,30 @@ make_kernel_dir() {
     find "$TMP/modules" -name '*.ko.xz' -exec xz -d {} +
     find "$TMP/modules" -name '*.ko.zst' -exec zstd -dq --rm {} +
     depmod -b "$TMP/modules" "$version" || die "depmod failed"
+    write_amd64_conf "$TMP"
+    publish
+}
+
+write_amd64_conf() { # DIR (KEY=VALUE lines, never evaluated)
+    printf 'VERSION=%s\nKERNEL=%s\nMODULES=%s\nROOT=/\nBUSYBOX=\n' "$version" "$DIR/vmlinux" \
+        "$DIR/modules" >"$1/guest.conf"
+}
+
+make_armhf_dir() {
+    mkdir -p "$CACHE"
+    TMP=$(mktemp -d "$CACHE/.armhf.XXXXXX")
+    trap 'rm -rf "$TMP"' EXIT INT TERM
+    MODULE_DIRS=$MODULE_DIRS tools/vm/armhf-root.sh "$TMP" || die "tools/vm/armhf-root.sh failed"
+    # It wrote its paths inside TMP: they are to be inside DIR.
+    sed "s|$TMP|$DIR|" "$TMP/guest.conf" >"$TMP/guest.conf.new"
+    mv "$TMP/guest.conf.new" "$TMP/guest.conf"
+    publish
+}
+
+publish() { # TMP -> DIR
     chmod 755 "$TMP"
     # -T: fail, rather than move it inside, when another run made the same directory first.
-    mv -T "$TMP" "$DIR" 2>/dev/null || [ -f "$DIR/vmlinux" ] || die "cannot rename $TMP to $DIR"
+    mv -T "$TMP" "$DIR" 2>/dev/null || [ -f "$DIR/guest.conf" ] || die "cannot rename $TMP to $DIR"
     trap - EXIT INT TERM
     rm -rf "$TMP"
 }
@@ -177,16 +211,16 @@ static_busybox() {
 
 make_initramfs() { # OUT
     stage=$(mktemp -d "$DIR/.initramfs.XXXXXX")
-    mods=$DIR/modules/lib/modules/$version
+    mods=$MODULES/lib/modules/$version
     mkdir -p "$stage/bin" "$stage/lib/modules/$version" "$stage/dev" "$stage/proc" "$stage/sys"
     cp "$BUSYBOX" "$stage/bin/busybox"
     cp tools/vm/init "$stage/init"
     chmod 755 "$stage/init"
     cp "$mods"/modules.builtin* "$mods/modules.order" "$stage/lib/modules/$version/"
     # shellcheck disable=SC2086 # the list is words
-    modprobe -d "$DIR/modules" -S "$version" --show-depends -a $ROOT_MODULES |
+    modprobe -d "$MODULES" -S "$version" --show-depends -a $ROOT_MODULES |
         sed -n 's/^insmod \([^ ]*\).*/\1/p' | sort -u | while IFS= read -r ko; do
-        rel=${ko#"$DIR/modules/lib/modules/$version/"}
+        rel=${ko#"$mods/"}
         mkdir -p "$stage/lib/modules/$version/$(dirname "$rel")"
         cp "$ko" "$stage/lib/modules/$version/$rel"
     done
@@ -196,8 +230,24 @@ make_initramfs() { # OUT
     rm -rf "$stage"
 }
 
-[ -f "$DIR/vmlinux" ] || make_kernel_dir
-BUSYBOX=$(static_busybox)
+case $ARCH in
+amd64)
+    resolve_amd64_version
+    DIR=$CACHE/$ARCH-$version
+    [ -f "$DIR/vmlinux" ] || make_kernel_dir
+    [ -f "$DIR/guest.conf" ] || write_amd64_conf "$DIR" # made before there was one
+    ;;
+armhf)
+    DIR=$CACHE/armhf-bookworm-$(cat tools/vm/armhf-root.sh tools/vm/kernel.sh | sha256sum | cut -c 1-12)
+    [ -f "$DIR/guest.conf" ] || make_armhf_dir
+    ;;
+*) die "unknown architecture $ARCH (amd64, armhf)" ;;
+esac
+conf() { sed -n "s/^$1=//p" "$DIR/guest.conf"; }
+version=$(conf VERSION)
+MODULES=$(conf MODULES)
+BUSYBOX=$(conf BUSYBOX)
+[ -n "$BUSYBOX" ] || BUSYBOX=$(static_busybox)
 key=$( (cat tools/vm/init "$BUSYBOX"
     echo "$ROOT_MODULES") | sha256sum | cut -c 1-12)
 INITRAMFS=$DIR/initramfs-$key.cpio

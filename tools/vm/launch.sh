@@ -2,8 +2,8 @@
 # Boots the guest of tools/vm.sh under QEMU and waits for it: the command lynx-sim runs (so
 # lynx-sim owns the timeline and the control channel, and QEMU is its grandchild).
 #   tools/vm/launch.sh RUN_DIR
-# RUN_DIR/launch.conf (written by tools/vm.sh) sets KERNEL, INITRAMFS, MODULES, STAGE2, TIMEOUT,
-# MEMORY and ACCEL. From lynx-sim's environment:
+# RUN_DIR/launch.conf (written by tools/vm.sh) sets ARCH, KERNEL, INITRAMFS, MODULES, ROOT,
+# STAGE2, TIMEOUT, MEMORY and ACCEL. From lynx-sim's environment:
 #   LYNX_SIM_CONTROL   the control socket: QEMU connects it to the guest's port "lynx.control"
 #   LYNX_SIM_USBREDIR  usbredir sockets separated by spaces, one usb-redir device each on one xHCI
 #                      controller (none when unset or empty)
@@ -34,13 +34,10 @@ console_tail() {
 }
 
 # Device arguments are kept in the positional parameters (paths may hold spaces).
-set -- -nodefaults -no-user-config -display none -no-reboot \
-    -machine pc -smp 1 -m "$MEMORY" \
+set -- -nodefaults -no-user-config -display none -no-reboot -smp 1 -m "$MEMORY" \
     -kernel "$KERNEL" -initrd "$INITRAMFS" \
-    -append "console=ttyS0 panic=-1 quiet modprobe.blacklist=$BLACKLIST lynx_stage2=\"$STAGE2\" lynx_run=\"$RUN\" lynx_modules=\"$MODULES\"" \
     -chardev "file,id=console,path=$CONSOLE" -serial chardev:console \
-    -device isa-debug-exit,iobase=0xf4,iosize=1 \
-    -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap" \
+    -fsdev "local,id=root,path=$ROOT,security_model=none,readonly=on,multidevs=remap" \
     -device virtio-9p-pci,fsdev=root,mount_tag=root \
     -device virtio-serial-pci,id=vser,ioeventfd=off \
     -chardev "file,id=status,path=$RUN/status,append=on" \
@@ -50,9 +47,26 @@ set -- -nodefaults -no-user-config -display none -no-reboot \
     -chardev "file,id=stderr,path=$RUN/stderr,append=on" \
     -device virtserialport,bus=vser.0,chardev=stderr,name=lynx.stderr \
     -device qemu-xhci,id=xhci,p2=8,p3=8
-case $ACCEL in
-kvm) set -- "$@" -accel kvm -cpu host ;;
-*) set -- "$@" -accel tcg -cpu qemu64 ;;
+APPEND="panic=-1 quiet lynx_stage2=\"$STAGE2\" lynx_run=\"$RUN\""
+case $ARCH in
+amd64)
+    QEMU=qemu-system-x86_64
+    set -- "$@" -machine pc -device isa-debug-exit,iobase=0xf4,iosize=1 -append \
+        "console=ttyS0 $APPEND modprobe.blacklist=$BLACKLIST lynx_modules=\"$MODULES\""
+    case $ACCEL in
+    kvm) set -- "$@" -accel kvm -cpu host ;;
+    *) set -- "$@" -accel tcg -cpu qemu64 ;;
+    esac
+    ;;
+armhf)
+    # The Cerbo GX's kind of CPU (Cortex-A7 there; the A15 has the same ARMv7 instruction set).
+    # Its root is an armhf Debian; the host's root comes as a second share.
+    QEMU=qemu-system-arm
+    set -- "$@" -machine virt,highmem=off -cpu cortex-a15 -accel tcg \
+        -fsdev "local,id=host,path=/,security_model=none,readonly=on,multidevs=remap" \
+        -device virtio-9p-pci,fsdev=host,mount_tag=host \
+        -append "console=ttyAMA0 $APPEND lynx_host=1"
+    ;;
 esac
 # The control channel: QEMU connects once at start (lynx-sim made the socket before it ran this
 # script) and again a second later should the connection ever drop.
@@ -72,10 +86,8 @@ done
 : >"$RUN/status"
 : >"$RUN/stdout"
 : >"$RUN/stderr"
-# QEMU's own messages go to a file: the caller's stderr is the command's. (A lynx-sim without
-# --usbredir runs its child under umockdev's preload: not QEMU.)
-unset LD_PRELOAD UMOCKDEV_DIR
-timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 "$@" </dev/null >"$RUN/qemu.log" 2>&1 &
+# QEMU's own messages go to a file: the caller's stderr is the command's.
+timeout --kill-after=10 "$TIMEOUT" $QEMU "$@" </dev/null >"$RUN/qemu.log" 2>&1 &
 qemu=$!
 interrupted=0
 trap 'interrupted=1; kill -TERM $qemu 2>/dev/null' INT TERM HUP
@@ -104,7 +116,8 @@ if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     console_tail
     finish 124
 fi
-if [ -n "$code" ] && [ $((rc & 1)) -eq 1 ] && [ $(((code * 2 + 1) & 255)) -eq $rc ]; then
+# x86: the guest wrote CODE to isa-debug-exit as well; elsewhere it powered off (QEMU exits 0).
+if [ -n "$code" ] && { [ $(((code * 2 + 1) & 255)) -eq $rc ] || [ "$ARCH$rc" = armhf0 ]; }; then
     finish "$code"
 fi
 if grep -q 'Kernel panic' "$CONSOLE"; then
