@@ -26,6 +26,9 @@ How each figure is measured (fixtures/scenarios/four-distributors.scn, I2C at 10
   * Baseline: per scan of the four addresses, pyftdi I2cController at 100 kHz: I2cPort.poll()
     (address probe) then I2cPort.read(1) for each address, scans back to back in one process;
     two runs with M1 and M2 scans, differenced; CPU and peak RSS of that Python process.
+  * In a QEMU guest with Debian's kernel (tools/bench_kernel.py, tools/bench_guest.py): CPU time
+    and wakeups per poll at the field's 1 s interval, against a no-op process waking as often;
+    USB transfers per poll as the usbredir server counts them; GetValue latency.
 Exits 1 when a target is missed, 2 when the benchmark itself could not run.
 """
 import argparse
@@ -42,6 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_kernel  # the same figures from a QEMU guest with a real kernel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -572,7 +577,7 @@ def transport_table(d, i):
     return lines
 
 
-def report(d, b, lat, startup, ir, getvalue, short, i2c):
+def report(d, b, lat, startup, ir, getvalue, short, i2c, kernel):
     lat_ms = [x * 1000 for x in lat]
     startup_ms = statistics.median(startup) * 1000
     bus_us = d["bus_time_ns"] / 1000
@@ -625,6 +630,9 @@ def report(d, b, lat, startup, ir, getvalue, short, i2c):
     lines.append("")
     lines += transport_table(d, i2c)
     lines.append("")
+    kernel_lines, kernel_targets = bench_kernel.report(kernel, fmt)
+    lines += kernel_lines
+    lines.append("")
     targets = [
         ("a full scan is 1 bulk OUT + 1 bulk IN",
          d["usb_bulk_out"] == 1 and d["usb_bulk_in"] == 1,
@@ -649,6 +657,7 @@ def report(d, b, lat, startup, ir, getvalue, short, i2c):
          f"{fmt(getvalue['healthy'][1] * 1000)} ms healthy, "
          f"{fmt(getvalue['timeouts'][1] * 1000)} ms with LYNX0002's reads timing out"),
     ]
+    targets += kernel_targets
     for name, ok, detail in targets:
         lines.append(f"- {'MET   ' if ok else 'MISSED'} {name}: {detail}")
     gating = [ok for name, ok, _ in targets if "RSS" not in name]
@@ -693,8 +702,10 @@ def main():
     args = ap.parse_args()
     if args.short:
         polls, scans, events, grind, gv_seconds = (10, 30), (5, 15), 4, (3, 8), 2
+        kernel_s = 10
     else:
         polls, scans, events, grind, gv_seconds = (20, 1020), (20, 220), 20, (10, 110), 10
+        kernel_s = 60
     bench = None
     t0 = time.monotonic()
     phase = lambda what: print(f"[{time.monotonic() - t0:5.1f} s] {what}", file=sys.stderr)  # noqa
@@ -713,14 +724,17 @@ def main():
                     "timeouts": bench.getvalue_latency(gv_seconds, True)}
         phase(f"baseline: {scans[0]} and {scans[1]} pyftdi scans ...")
         b = bench.baseline(*scans)
+        phase(f"in a QEMU guest: {kernel_s} s of polls ...")
+        kernel = bench_kernel.measure(args.build, kernel_s)
         phase("done")
-    except BenchError as e:
+    except (BenchError, bench_kernel.KernelBenchError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
     finally:
         if bench:
             bench.close()
-    text, ok = report(d, b, lat, d["startups"] + [startup3], ir, getvalue, args.short, i2c)
+    text, ok = report(d, b, lat, d["startups"] + [startup3], ir, getvalue, args.short, i2c,
+                      kernel)
     print(text)
     if args.readme:
         update_readme(args.readme, text)

@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 BUILD=${1:-build}
-./tools/setup-debian.sh
+./tools/setup-debian.sh base vm
 command -v valgrind >/dev/null || { echo "bench: valgrind is missing (apt-get install valgrind)" >&2; exit 2; }
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD" >/dev/null

@@ -354,37 +354,20 @@ void sim_ft232h_power_on(struct sim_ft232h *dev, uint64_t now_ns)
 
 void sim_ft232h_fail_control(struct sim_ft232h *dev, unsigned count)
 {
-    dev->faults.control_stall = count;
+    dev->faults.control.stall = count;
 }
 
 void sim_ft232h_hang_control(struct sim_ft232h *dev, unsigned count)
 {
-    dev->faults.control_hang = count;
+    dev->faults.control.hang = count;
 }
 
 void sim_ft232h_fail_serial_string(struct sim_ft232h *dev)
 {
-    dev->faults.serial_string_fails = true;
-}
-
-static bool is_serial_string_request(const struct sim_usb_setup *s)
-{
-    return s->bmRequestType == 0x80 && s->bRequest == 0x06 && s->wValue == (0x0300 | STR_SERIAL);
+    dev->faults.control.serial_string_fails = true;
 }
 
 int sim_ft232h_control_submit(struct sim_ft232h *dev, const struct sim_usb_setup *setup)
 {
-    if (dev->faults.serial_string_fails && is_serial_string_request(setup)) {
-        dev->faults.serial_string_fails = false;
-        return -EPIPE;
-    }
-    if (dev->faults.control_stall > 0) {
-        dev->faults.control_stall--;
-        return -EPIPE;
-    }
-    if (dev->faults.control_hang > 0) {
-        dev->faults.control_hang--;
-        return -ETIMEDOUT;
-    }
-    return 0;
+    return sim_usb_control_faults_submit(&dev->faults.control, STR_SERIAL, setup);
 }

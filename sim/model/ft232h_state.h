@@ -6,6 +6,7 @@
 #define SIM_FT232H_STATE_H
 
 #include "model/ft232h.h"
+#include "model/usb_faults.h"
 
 #define STATUS_BYTE0  0x32 /* high-speed chip, CTS and DSR set */
 #define STATUS_BYTE1  0x60 /* transmitter holding and shift registers empty */
@@ -42,9 +43,7 @@ struct bulk_faults {
     unsigned hang_in; /* usb-timeout */
     unsigned short_in;
     unsigned empty_in;
-    unsigned control_stall;   /* control-error */
-    unsigned control_hang;    /* control-timeout */
-    bool serial_string_fails; /* string-error */
+    struct sim_usb_control_faults control; /* control-error, control-timeout, string-error */
 };
 
 struct sim_ft232h {

@@ -3,7 +3,7 @@
  * Layers, as in the kernel: request decoding and argument checks (i2cdev_*), the SMBus
  * emulation that turns an SMBus request into I2C messages (smbus_*), the core's transfer with
  * its retries on arbitration loss (transfer); the controller that clocks one transaction onto
- * the bus (bit level) is i2cdev_master.c. */
+ * the bus (bit level) is the shared master, i2c_master.h, whose outcomes become errnos here. */
 #include "model/i2cdev.h"
 
 #include <errno.h>
@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/i2cdev_state.h"
+#include "model/hid_cp2112.h"
+#include "model/i2c_master.h"
 
 #define FUNCS_I2C (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL_ALL)
 /* i2c-piix4's set: an SMBus host controller, no I2C level transfers */
@@ -23,22 +24,44 @@
 #define SUPPORTED_MSG_FLAGS (I2C_M_RD | I2C_M_RECV_LEN)
 #define MAX_MSGS            I2C_RDWR_IOCTL_MAX_MSGS
 
+struct sim_i2cdev {
+    struct sim_i2c_master master;
+    struct sim_cp2112 *cp2112; /* driver=hid-cp2112: the chip the driver talks to */
+    uint64_t cp2112_ns;        /* the USB time the driver's last transfer ran up to */
+    struct sim_i2cdev_config cfg;
+    unsigned long retries;
+    unsigned long timeout_10ms;
+    unsigned fail_count;
+    int fail_errno;
+    bool unplug_armed, unplug_fired;
+    struct sim_i2cdev_stats stats;
+};
+
 struct sim_i2cdev *sim_i2cdev_new(struct sim_i2c_bus *bus, const struct sim_i2cdev_config *cfg)
 {
     struct sim_i2cdev *dev = calloc(1, sizeof(*dev));
     if (!dev)
         return NULL;
-    dev->bus = bus;
+    sim_i2c_master_init(&dev->master, bus, cfg->mode);
     dev->cfg = *cfg;
     if (!dev->cfg.nack_errno)
         dev->cfg.nack_errno = ENXIO;
-    dev->t = sim_i2cdev_master_timing(cfg->mode);
+    if (cfg->driver == SIM_I2CDEV_DRIVER_HID_CP2112) {
+        const struct sim_cp2112_config chip = {0};
+        dev->cp2112 = sim_cp2112_new(&chip, bus);
+        if (!dev->cp2112) {
+            free(dev);
+            return NULL;
+        }
+    }
     sim_i2cdev_reset(dev);
     return dev;
 }
 
 void sim_i2cdev_free(struct sim_i2cdev *dev)
 {
+    if (dev)
+        sim_cp2112_free(dev->cp2112);
     free(dev);
 }
 
@@ -46,6 +69,10 @@ void sim_i2cdev_reset(struct sim_i2cdev *dev)
 {
     dev->retries = 0;
     dev->timeout_10ms = 100; /* HZ: the core's default adapter timeout, 1 s */
+    if (dev->cp2112) {
+        sim_cp2112_reset(dev->cp2112);
+        sim_hid_cp2112_probe(dev->cp2112, &dev->cp2112_ns);
+    }
 }
 
 const struct sim_i2cdev_config *sim_i2cdev_config(const struct sim_i2cdev *dev)
@@ -55,6 +82,8 @@ const struct sim_i2cdev_config *sim_i2cdev_config(const struct sim_i2cdev *dev)
 
 unsigned long sim_i2cdev_funcs(const struct sim_i2cdev *dev)
 {
+    if (dev->cp2112)
+        return sim_hid_cp2112_funcs();
     return dev->cfg.funcs == SIM_I2CDEV_FUNCS_SMBUS ? FUNCS_SMBUS : FUNCS_I2C;
 }
 
@@ -99,21 +128,75 @@ static int injected_fault(struct sim_i2cdev *dev)
     return -dev->fail_errno;
 }
 
+/* The controller's errno for what happened on the wire (see i2cdev.h). */
+static int outcome_errno(const struct sim_i2cdev *dev, enum sim_i2c_outcome outcome)
+{
+    switch (outcome) {
+    case SIM_I2C_OK:
+        return 0;
+    case SIM_I2C_BUS_BUSY:
+    case SIM_I2C_ARB_LOST:
+        return -EAGAIN;
+    case SIM_I2C_SCL_LOW:
+        return -ETIMEDOUT;
+    case SIM_I2C_ADDR_NACK:
+        return -dev->cfg.nack_errno;
+    case SIM_I2C_DATA_NACK:
+        return dev->cfg.nack_errno == ENXIO ? -EIO : -dev->cfg.nack_errno;
+    case SIM_I2C_BAD_COUNT:
+    default:
+        return -EPROTO;
+    }
+}
+
+/* One transfer through hid-cp2112 and the CP2112, on the USB time that never goes back. */
+static int cp2112_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                       uint64_t now_ns)
+{
+    if (dev->cp2112_ns < now_ns)
+        dev->cp2112_ns = now_ns;
+    dev->stats.transactions++;
+    int rc = sim_hid_cp2112_i2c_xfer(dev->cp2112, msgs, n, &dev->cp2112_ns);
+    dev->stats.scl_periods = sim_cp2112_stats(dev->cp2112)->scl_periods;
+    dev->stats.bus_time_ns = sim_cp2112_stats(dev->cp2112)->bus_time_ns;
+    return rc;
+}
+
+/* One transaction through the master, its counters copied into the adapter's. */
+static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                       uint64_t now_ns)
+{
+    if (dev->cp2112)
+        return cp2112_xfer(dev, msgs, n, now_ns);
+    struct sim_i2c_result res;
+    sim_i2c_master_xfer(&dev->master, msgs, n, now_ns, &res);
+    const struct sim_i2c_master_stats *m = &dev->master.stats;
+    dev->stats.transactions = m->transactions;
+    dev->stats.messages = m->messages;
+    dev->stats.nacks = m->nacks;
+    dev->stats.bus_errors = m->bus_errors;
+    dev->stats.scl_periods = m->scl_periods;
+    dev->stats.bus_time_ns = m->bus_time_ns;
+    int rc = outcome_errno(dev, res.outcome);
+    return rc < 0 ? rc : (int)n;
+}
+
 /* i2c_transfer(): messages already checked. Retries on arbitration loss as the core does. */
-static int transfer(struct sim_i2cdev *dev, struct kmsg *msgs, unsigned n, uint64_t now_ns)
+static int transfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n, uint64_t now_ns)
 {
     int rc = injected_fault(dev);
     if (rc < 0)
         return rc;
     for (unsigned long attempt = 0;; attempt++) {
-        rc = sim_i2cdev_master_xfer(dev, msgs, n, now_ns);
+        rc = master_xfer(dev, msgs, n, now_ns);
         if (rc != -EAGAIN || attempt >= dev->retries)
             return rc;
     }
 }
 
 /* An I2C-level transfer (I2C_RDWR, read, write): SMBus-only adapters have none. */
-static int i2c_transfer(struct sim_i2cdev *dev, struct kmsg *msgs, unsigned n, uint64_t now_ns)
+static int i2c_transfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                        uint64_t now_ns)
 {
     if (dev->cfg.funcs == SIM_I2CDEV_FUNCS_SMBUS)
         return -EOPNOTSUPP;
@@ -130,10 +213,11 @@ ssize_t sim_i2cdev_read(struct sim_i2cdev *dev, const struct sim_i2cdev_client *
 {
     dev->stats.read_calls++;
     uint8_t tmp[SIM_I2CDEV_MAX_LEN];
-    struct kmsg m = {.addr = client->addr,
-                     .flags = I2C_M_RD,
-                     .len = (uint16_t)(count > SIM_I2CDEV_MAX_LEN ? SIM_I2CDEV_MAX_LEN : count),
-                     .buf = tmp};
+    struct sim_i2c_msg m = {.addr = client->addr,
+                            .flags = I2C_M_RD,
+                            .len =
+                                (uint16_t)(count > SIM_I2CDEV_MAX_LEN ? SIM_I2CDEV_MAX_LEN : count),
+                            .buf = tmp};
     int rc = i2c_transfer(dev, &m, 1, now_ns);
     if (rc < 0)
         return rc;
@@ -146,9 +230,10 @@ ssize_t sim_i2cdev_write(struct sim_i2cdev *dev, const struct sim_i2cdev_client 
 {
     dev->stats.write_calls++;
     uint8_t tmp[SIM_I2CDEV_MAX_LEN];
-    struct kmsg m = {.addr = client->addr,
-                     .len = (uint16_t)(count > SIM_I2CDEV_MAX_LEN ? SIM_I2CDEV_MAX_LEN : count),
-                     .buf = tmp};
+    struct sim_i2c_msg m = {.addr = client->addr,
+                            .len =
+                                (uint16_t)(count > SIM_I2CDEV_MAX_LEN ? SIM_I2CDEV_MAX_LEN : count),
+                            .buf = tmp};
     memcpy(tmp, buf, m.len);
     int rc = i2c_transfer(dev, &m, 1, now_ns);
     return rc < 0 ? rc : m.len;
@@ -157,7 +242,8 @@ ssize_t sim_i2cdev_write(struct sim_i2cdev *dev, const struct sim_i2cdev_client 
 /* ---- I2C_RDWR ----------------------------------------------------------------------------- */
 
 struct rdwr {
-    struct kmsg msgs[MAX_MSGS];
+    struct sim_i2c_msg msgs[MAX_MSGS];
+    uint8_t *user[MAX_MSGS]; /* where a read message's data goes back to the client, or NULL */
     uint8_t bufs[MAX_MSGS][SIM_I2CDEV_MAX_LEN];
 };
 
@@ -175,17 +261,16 @@ static int rdwr_prepare(struct rdwr *k, void **arg, sim_i2cdev_resolver resolve,
         return -EFAULT;
     *n = data->nmsgs;
     for (unsigned i = 0; i < *n; i++) {
-        struct kmsg *m = &k->msgs[i];
+        struct sim_i2c_msg *m = &k->msgs[i];
         if (msgs[i].len > SIM_I2CDEV_MAX_LEN)
             return -EINVAL;
-        *m = (struct kmsg){
+        *m = (struct sim_i2c_msg){
             .addr = msgs[i].addr, .flags = msgs[i].flags, .len = msgs[i].len, .buf = k->bufs[i]};
         uint8_t *user = m->len ? resolve(ctx, (void **)&msgs[i].buf, m->len) : k->bufs[i];
         if (!user)
             return -EFAULT;
         memcpy(m->buf, user, m->len);
-        if (m->flags & I2C_M_RD)
-            m->user = user;
+        k->user[i] = (m->flags & I2C_M_RD) ? user : NULL;
         if (m->flags & I2C_M_RECV_LEN) {
             if (!(m->flags & I2C_M_RD) || !m->len || m->buf[0] < 1 ||
                 m->len < m->buf[0] + I2C_SMBUS_BLOCK_MAX)
@@ -205,8 +290,8 @@ static long ioctl_rdwr(struct sim_i2cdev *dev, void **arg, sim_i2cdev_resolver r
     if (rc == 0)
         rc = i2c_transfer(dev, k.msgs, n, now_ns);
     for (unsigned i = 0; rc >= 0 && i < n; i++)
-        if (k.msgs[i].user)
-            memcpy(k.msgs[i].user, k.msgs[i].buf, k.msgs[i].len);
+        if (k.user[i])
+            memcpy(k.user[i], k.msgs[i].buf, k.msgs[i].len);
     return rc;
 }
 
@@ -223,7 +308,7 @@ static uint8_t crc8(uint8_t crc, const uint8_t *p, size_t n)
     return crc;
 }
 
-static uint8_t msg_pec(uint8_t crc, const struct kmsg *m)
+static uint8_t msg_pec(uint8_t crc, const struct sim_i2c_msg *m)
 {
     uint8_t address = (uint8_t)(m->addr << 1 | (m->flags & I2C_M_RD ? 1 : 0));
     crc = crc8(crc, &address, 1);
@@ -231,7 +316,7 @@ static uint8_t msg_pec(uint8_t crc, const struct kmsg *m)
 }
 
 struct smbus {
-    struct kmsg msg[2];
+    struct sim_i2c_msg msg[2];
     uint8_t buf0[I2C_SMBUS_BLOCK_MAX + 3];
     uint8_t buf1[I2C_SMBUS_BLOCK_MAX + 2];
     unsigned n;
@@ -253,9 +338,9 @@ static int smbus_build(struct smbus *s, uint16_t addr, uint8_t *read_write, uint
     const bool reading = *read_write == I2C_SMBUS_READ;
     const bool sends_data =
         !reading || size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL;
-    struct kmsg *out = &s->msg[0], *in = &s->msg[1];
-    *out = (struct kmsg){.addr = addr, .len = 1, .buf = s->buf0};
-    *in = (struct kmsg){.addr = addr, .flags = I2C_M_RD, .buf = s->buf1};
+    struct sim_i2c_msg *out = &s->msg[0], *in = &s->msg[1];
+    *out = (struct sim_i2c_msg){.addr = addr, .len = 1, .buf = s->buf0};
+    *in = (struct sim_i2c_msg){.addr = addr, .flags = I2C_M_RD, .buf = s->buf1};
     s->buf0[0] = command;
     s->n = reading ? 2 : 1;
     switch (size) {
@@ -311,7 +396,7 @@ static int smbus_build(struct smbus *s, uint16_t addr, uint8_t *read_write, uint
 /* What an SMBus request read goes to the caller's data. */
 static void smbus_result(const struct smbus *s, uint32_t size, union i2c_smbus_data *data)
 {
-    const struct kmsg *in = &s->msg[s->n - 1];
+    const struct sim_i2c_msg *in = &s->msg[s->n - 1];
     switch (size) {
     case I2C_SMBUS_BYTE:
     case I2C_SMBUS_BYTE_DATA:
@@ -356,7 +441,7 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
         else
             partial = msg_pec(0, &s.msg[0]);
     }
-    struct kmsg *last = &s.msg[s.n - 1];
+    struct sim_i2c_msg *last = &s.msg[s.n - 1];
     if (pec && (last->flags & I2C_M_RD))
         last->len++;
     rc = transfer(dev, s.msg, s.n, now_ns);

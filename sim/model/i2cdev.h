@@ -10,12 +10,9 @@
  * kernel's i2c_smbus_xfer_emulated() builds them (PEC included); an SMBus-only adapter
  * (funcs=smbus) has no I2C_FUNC_I2C, so I2C_RDWR, read() and write() fail with EOPNOTSUPP.
  *
- * Every transfer is clocked bit by bit onto the bus: START, address, ACK, data, the master's NACK
- * after the last byte read, a repeated START between messages, STOP; each pin change is stamped
- * with the adapter's virtual bus clock (standard mode: SCL low 5 us, high 5 us; fast mode: low
- * 1.4 us, high 1.1 us; set-up and hold of START, STOP and data, and the bus free time, above
- * UM10204's minima), so the slave models, their faults and the timing checks see what a real
- * controller would do. Errors:
+ * Every transfer is clocked bit by bit onto the bus by the shared master (i2c_master.h), with the
+ * adapter's virtual bus clock, so the slave models, their faults and the timing checks see what a
+ * real controller would do. Errors:
  *   - address NACK: STOP, the remaining messages are not sent, -ENXIO (fault-codes.rst) or
  *     -EREMOTEIO (nack=eremoteio, what i2c-bcm2835 reports for any NACK);
  *   - data NACK while writing: STOP, -EIO (i2c-algo-bit) or -EREMOTEIO;
@@ -42,10 +39,23 @@ enum sim_i2cdev_funcs {
     SIM_I2CDEV_FUNCS_SMBUS,   /* SMBus only: quick, byte, byte data, word data, block data */
 };
 
+/* The kernel driver behind the adapter. */
+enum sim_i2cdev_driver {
+    SIM_I2CDEV_DRIVER_GENERIC = 0, /* a controller with fault-codes.rst's errnos (above) */
+    /* A CP2112 (cp2112.h) behind Linux's hid-cp2112 (hid_cp2112.h): the transfers go through
+     * the driver's rules and the chip's reports, and come back with the driver's errnos (an
+     * address NACK and a bus held low are ETIMEDOUT, arbitration lost EIO, ...). funcs and
+     * nack_errno do not apply; I2C_FUNCS says the driver's set. SMBus requests are emulated
+     * with I2C messages through its I2C path (the driver's own SMBus path differs in block
+     * reads, and it ignores PEC). */
+    SIM_I2CDEV_DRIVER_HID_CP2112,
+};
+
 struct sim_i2cdev_config {
     enum sim_i2cdev_funcs funcs;
     int nack_errno;         /* ENXIO (default when 0) or EREMOTEIO */
     enum sim_i2c_mode mode; /* the master's clock: standard (100 kHz) or fast (400 kHz) */
+    enum sim_i2cdev_driver driver;
 };
 
 struct sim_i2cdev_stats {
@@ -103,14 +113,16 @@ long sim_i2cdev_gone(struct sim_i2cdev *dev, unsigned long request, bool read, b
 /* --- faults of the adapter (each call replaces what was armed) --- */
 
 /* The next count transfers (I2C_RDWR, I2C_SMBUS, read, write that passed their argument checks)
- * fail with -err without reaching the bus: EIO for usb-error (a USB-I2C bridge's driver reports
- * its failed USB transfer so), ETIMEDOUT for usb-timeout. count 0 disarms. */
+ * fail with -err without reaching the bus: EPIPE for usb-error (a stalled USB transfer of a USB-I2C
+ * bridge, which hid-cp2112 passes up as the USB core gives it), ETIMEDOUT for usb-timeout. count 0
+ * disarms. */
 void sim_i2cdev_fail_transfers(struct sim_i2cdev *dev, unsigned count, int err);
 /* unplug-mid-transfer: the next transfer fails with -ENODEV, and sim_i2cdev_take_unplug() says
  * once that the adapter must go now. */
 void sim_i2cdev_arm_unplug(struct sim_i2cdev *dev);
 bool sim_i2cdev_take_unplug(struct sim_i2cdev *dev);
-/* A re-plugged adapter: power-on state (faults armed stay armed, as on the FTDI model). */
+/* A re-plugged adapter: power-on state (faults armed stay armed, as on the FTDI model); a CP2112
+ * is probed by its driver again. */
 void sim_i2cdev_reset(struct sim_i2cdev *dev);
 
 #endif

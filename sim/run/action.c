@@ -122,6 +122,14 @@ bool sim_action_targets_distributor(enum sim_action_kind kind)
     }
 }
 
+static const char *verb_of(enum sim_action_kind kind)
+{
+    for (size_t i = 0; i < N_SYNTAX; i++)
+        if (action_syntax[i].kind == kind)
+            return action_syntax[i].verb;
+    return "?";
+}
+
 bool sim_action_ftdi_only(enum sim_action_kind kind)
 {
     /* the adapter faults from short-read to latency (action.h's order), and bind */
@@ -131,14 +139,27 @@ bool sim_action_ftdi_only(enum sim_action_kind kind)
 void sim_action_refuse_i2c(enum sim_action_kind kind, const char *name, unsigned bus, char *err,
                            size_t errlen)
 {
-    const char *verb = "?";
-    for (size_t i = 0; i < N_SYNTAX; i++)
-        if (action_syntax[i].kind == kind)
-            verb = action_syntax[i].verb;
+    const char *verb = verb_of(kind);
     snprintf(err, errlen,
              "'%s' is an FTDI adapter fault with no i2c-dev equivalent: '%s' is an i2c adapter "
              "(/dev/i2c-%u)",
              verb, name, bus);
+}
+
+bool sim_action_not_on_cp2112(enum sim_action_kind kind)
+{
+    return kind == SIM_ACTION_BIND || kind == SIM_ACTION_SHORT_READ ||
+           kind == SIM_ACTION_EMPTY_READ || kind == SIM_ACTION_LATENCY;
+}
+
+void sim_action_refuse_cp2112(enum sim_action_kind kind, const char *serial, char *err,
+                              size_t errlen)
+{
+    snprintf(err, errlen,
+             "'%s' is an FTDI adapter fault: '%s' is a CP2112 (no latency timer, no status "
+             "bytes to cut short, no ftdi_sio); it has usb-error, usb-timeout, control-error, "
+             "control-timeout, string-error and the unplugs",
+             verb_of(kind), serial);
 }
 
 static int parse_who(const char *word, struct sim_action *out)
@@ -226,8 +247,12 @@ static int parse_option(const struct action_syntax *syn, const char *word, struc
         return fail(err, errlen, "expected %s=N, got '%s' (usage: '%s')", syn->option, word,
                     syn->usage);
     if (strcmp(syn->option, "count") == 0) {
-        if (parse_unsigned(value, 1, UINT_MAX, &v) < 0)
-            return fail(err, errlen, "expected count=<1 or more>, got '%s'", word);
+        /* An adapter fault's count replaces what is armed, so count=0 disarms it (a test that
+         * armed more than the client used up leaves the adapter healthy again). */
+        const unsigned long least =
+            syn->kind >= SIM_ACTION_USB_ERROR && syn->kind <= SIM_ACTION_CONTROL_TIMEOUT ? 0 : 1;
+        if (parse_unsigned(value, least, UINT_MAX, &v) < 0)
+            return fail(err, errlen, "expected count=<%lu or more>, got '%s'", least, word);
         out->count = (unsigned)v;
     } else {
         char *end;

@@ -43,7 +43,8 @@ enum sim_action_kind {
     SIM_ACTION_CORRUPT_RATE,
     SIM_ACTION_STUCK_SDA,
     SIM_ACTION_SCRIPT,
-    /* adapter faults (sim_action_ftdi_only relies on short-read .. latency being in a row) */
+    /* adapter faults (sim_action_ftdi_only relies on short-read .. latency being in a row, count=0
+     * on usb-error .. control-timeout) */
     SIM_ACTION_USB_ERROR,
     SIM_ACTION_USB_TIMEOUT,
     SIM_ACTION_SHORT_READ,
@@ -85,6 +86,12 @@ bool sim_action_ftdi_only(enum sim_action_kind kind);
 /* The message refusing such an action on i2c adapter `name` (/dev/i2c-<bus>). */
 void sim_action_refuse_i2c(enum sim_action_kind kind, const char *name, unsigned bus, char *err,
                            size_t errlen);
+
+/* Adapter actions a CP2112 (adapter chip=cp2112) does not have: short-read, empty-read, latency
+ * and bind are FTDI-only; the other USB faults act on its interrupt and control transfers. */
+bool sim_action_not_on_cp2112(enum sim_action_kind kind);
+void sim_action_refuse_cp2112(enum sim_action_kind kind, const char *serial, char *err,
+                              size_t errlen);
 
 /* Split a line in place into blank-separated words; stops at '#'. Returns the word count, or
  * -E2BIG when there are more than max. */

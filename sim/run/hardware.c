@@ -43,9 +43,15 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         return -ENOMEM;
     sim_i2c_bus_set_timing(a->bus, spec->i2c_mode, spec->strict_timing);
     sim_i2c_bus_on_violation(a->bus, report_timing, a);
-    if (spec->transport == SIM_TRANSPORT_I2C) {
-        struct sim_i2cdev_config cfg = {
-            .funcs = spec->i2c_funcs, .nack_errno = spec->nack_errno, .mode = spec->i2c_mode};
+    if (spec->cp2112) {
+        struct sim_cp2112_config cfg = {.vid = spec->vid, .pid = spec->pid, .serial = spec->serial};
+        a->cp2112 = sim_cp2112_new(&cfg, a->bus);
+        a->usb = (struct sim_usb_model){&sim_cp2112_usb_ops, a->cp2112};
+    } else if (spec->transport == SIM_TRANSPORT_I2C) {
+        struct sim_i2cdev_config cfg = {.funcs = spec->i2c_funcs,
+                                        .nack_errno = spec->nack_errno,
+                                        .mode = spec->i2c_mode,
+                                        .driver = spec->i2c_driver};
         a->i2c = sim_i2cdev_new(a->bus, &cfg);
     } else {
         struct sim_ft232h_config cfg = {
@@ -53,7 +59,7 @@ static int init_adapter(struct sim_adapter *a, const struct sim_adapter_spec *sp
         a->dev = sim_ft232h_new(&cfg, a->bus);
         a->usb = (struct sim_usb_model){&sim_ft232h_usb_ops, a->dev};
     }
-    if (!a->dev && !a->i2c)
+    if (!a->dev && !a->i2c && !a->cp2112)
         return -ENOMEM;
     for (int i = 0; i < SIM_MAX_DISTRIBUTORS; i++) {
         if (!spec->distributors[i].declared)
@@ -101,6 +107,16 @@ int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bo
     }
     if (!with_usb)
         return 0;
+    for (size_t i = 0; i < hw->n_adapters; i++) {
+        if (hw->adapters[i].cp2112) {
+            snprintf(err, errlen,
+                     "adapter %s is a CP2112 (chip=cp2112): only the usbredir front end serves it "
+                     "(lynx-sim --usbredir, tools/vm.sh), the umockdev bridge has no USB HID",
+                     hw->adapters[i].spec.serial);
+            sim_hardware_free(hw);
+            return -EOPNOTSUPP;
+        }
+    }
     hw->bridge = sim_usb_bridge_new(&hw->lock);
     if (!hw->bridge) {
         snprintf(err, errlen, "cannot create the umockdev testbed");
@@ -156,6 +172,7 @@ void sim_hardware_free(struct sim_hardware *hw)
         if (a->dev)
             sim_ft232h_free(a->dev);
         sim_i2cdev_free(a->i2c);
+        sim_cp2112_free(a->cp2112);
         if (a->bus)
             sim_i2c_bus_free(a->bus);
     }
@@ -173,6 +190,8 @@ static struct sim_adapter *find_adapter(struct sim_hardware *hw, const char *ser
 
 static bool has_bridge(const struct sim_hardware *hw, const struct sim_adapter *a)
 {
+    if (a->cp2112)
+        return hw->redir != NULL; /* the umockdev bridge never has one */
     return a->i2c ? hw->i2c_bridge != NULL : hw->bridge != NULL || hw->redir != NULL;
 }
 
@@ -304,6 +323,21 @@ static int check_script_room(struct sim_lynx **targets, int n, const struct sim_
     return 0;
 }
 
+/* The USB faults a CP2112 has (the others are refused before, sim_action_not_on_cp2112). */
+static void apply_cp2112_fault(struct sim_cp2112 *chip, const struct sim_action *act)
+{
+    if (act->kind == SIM_ACTION_USB_ERROR)
+        sim_cp2112_fail_interrupt(chip, act->count);
+    else if (act->kind == SIM_ACTION_USB_TIMEOUT)
+        sim_cp2112_hang_interrupt_in(chip, act->count);
+    else if (act->kind == SIM_ACTION_CONTROL_ERROR)
+        sim_cp2112_fail_control(chip, act->count);
+    else if (act->kind == SIM_ACTION_CONTROL_TIMEOUT)
+        sim_cp2112_hang_control(chip, act->count);
+    else if (act->kind == SIM_ACTION_STRING_ERROR)
+        sim_cp2112_fail_serial_string(chip);
+}
+
 static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
                                const struct sim_action *act, char *err, size_t errlen)
 {
@@ -319,9 +353,14 @@ static int apply_adapter_fault(struct sim_hardware *hw, struct sim_adapter *a,
         return rc;
     }
     pthread_mutex_lock(&hw->lock);
-    if (a->i2c) { /* what a USB-I2C bridge's kernel driver reports to i2c-dev */
+    if (a->cp2112) {
+        apply_cp2112_fault(a->cp2112, act);
+        pthread_mutex_unlock(&hw->lock);
+        return 0;
+    }
+    if (a->i2c) { /* what a USB-I2C bridge's driver (hid-cp2112) passes up to i2c-dev */
         sim_i2cdev_fail_transfers(a->i2c, act->count,
-                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EIO);
+                                  act->kind == SIM_ACTION_USB_TIMEOUT ? ETIMEDOUT : EPIPE);
         pthread_mutex_unlock(&hw->lock);
         return 0;
     }
@@ -369,6 +408,10 @@ int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, ch
         sim_action_refuse_i2c(act->kind, a->spec.serial, a->spec.i2c_bus, err, errlen);
         return -EOPNOTSUPP;
     }
+    if (a->cp2112 && sim_action_not_on_cp2112(act->kind)) {
+        sim_action_refuse_cp2112(act->kind, a->spec.serial, err, errlen);
+        return -EOPNOTSUPP;
+    }
     if (act->kind == SIM_ACTION_UNPLUG || act->kind == SIM_ACTION_PLUG)
         return apply_usb(hw, a, act->kind == SIM_ACTION_PLUG, err, errlen);
     if (act->kind == SIM_ACTION_BIND && hw->redir) {
@@ -396,159 +439,4 @@ int sim_hardware_apply(struct sim_hardware *hw, const struct sim_action *act, ch
         rc = apply_distributor(a, targets[i], act, err, errlen);
     pthread_mutex_unlock(&hw->lock);
     return rc;
-}
-
-struct stats_totals {
-    struct sim_ft232h_stats usb;
-    struct sim_mpsse_stats mpsse;
-    struct sim_i2c_bus_stats i2c;
-    struct sim_i2c_rule_stats timing[SIM_I2C_RULES];
-};
-
-/* An i2c adapter's clock counts as the MPSSE engine's does. */
-static void add_usb_totals(struct stats_totals *t, const struct sim_adapter *a)
-{
-    if (a->i2c) {
-        t->mpsse.scl_periods += sim_i2cdev_stats(a->i2c)->scl_periods;
-        t->mpsse.bus_time_ns += sim_i2cdev_stats(a->i2c)->bus_time_ns;
-        return;
-    }
-    const struct sim_ft232h_stats *u = sim_ft232h_stats(a->dev);
-    const struct sim_mpsse_stats *m = sim_mpsse_stats(sim_ft232h_mpsse(a->dev));
-    t->usb.control_in += u->control_in;
-    t->usb.control_out += u->control_out;
-    t->usb.bulk_in += u->bulk_in;
-    t->usb.bulk_out += u->bulk_out;
-    t->usb.bytes_in += u->bytes_in;
-    t->usb.bytes_out += u->bytes_out;
-    t->usb.in_overflows += u->in_overflows;
-    t->mpsse.commands += m->commands;
-    t->mpsse.bad_commands += m->bad_commands;
-    t->mpsse.scl_periods += m->scl_periods;
-    t->mpsse.bus_time_ns += m->bus_time_ns;
-}
-
-static void add_totals(struct stats_totals *t, const struct sim_adapter *a)
-{
-    add_usb_totals(t, a);
-    const struct sim_i2c_bus_stats *b = sim_i2c_bus_stats(a->bus);
-    t->i2c.transactions += b->transactions;
-    t->i2c.starts += b->starts;
-    t->i2c.contention += b->contention;
-    t->i2c.timing_aborts += b->timing_aborts;
-    const struct sim_i2c_timing *tm = sim_i2c_bus_timing(a->bus);
-    for (int r = 0; r < SIM_I2C_RULES; r++) {
-        t->timing[r].checks += tm->rules[r].checks;
-        t->timing[r].violations += tm->rules[r].violations;
-        if (tm->rules[r].shortest_ns < t->timing[r].shortest_ns)
-            t->timing[r].shortest_ns = tm->rules[r].shortest_ns;
-    }
-}
-
-static void init_totals(struct stats_totals *t)
-{
-    memset(t, 0, sizeof(*t));
-    for (int r = 0; r < SIM_I2C_RULES; r++)
-        t->timing[r].shortest_ns = UINT64_MAX;
-}
-
-/* "timing_violations": {"t_high": N, ...}, "timing_shortest_ns": {"t_high": ns or null, ...} */
-static void write_timing(FILE *out, const struct stats_totals *t)
-{
-    fprintf(out, ", \"i2c_timing_aborts\": %" PRIu64 ", \"timing_violations\": {",
-            t->i2c.timing_aborts);
-    for (int r = 0; r < SIM_I2C_RULES; r++)
-        fprintf(out, "%s\"%s\": %" PRIu64, r ? ", " : "", sim_i2c_rule_key(r),
-                t->timing[r].violations);
-    fputs("}, \"timing_shortest_ns\": {", out);
-    for (int r = 0; r < SIM_I2C_RULES; r++) {
-        fprintf(out, "%s\"%s\": ", r ? ", " : "", sim_i2c_rule_key(r));
-        if (t->timing[r].checks)
-            fprintf(out, "%" PRIu64, t->timing[r].shortest_ns);
-        else
-            fputs("null", out);
-    }
-    fputc('}', out);
-}
-
-static void write_counters(FILE *out, const struct stats_totals *t)
-{
-    fprintf(out,
-            "\"usb_control_in\": %" PRIu64 ", \"usb_control_out\": %" PRIu64
-            ", \"usb_bulk_in\": %" PRIu64 ", \"usb_bulk_out\": %" PRIu64
-            ", \"usb_bytes_in\": %" PRIu64 ", \"usb_bytes_out\": %" PRIu64
-            ", \"mpsse_commands\": %" PRIu64 ", \"mpsse_bad_commands\": %" PRIu64
-            ", \"i2c_transactions\": %" PRIu64 ", \"i2c_starts\": %" PRIu64
-            ", \"i2c_contention\": %" PRIu64 ", \"scl_periods\": %" PRIu64
-            ", \"bus_time_ns\": %" PRIu64,
-            t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out, t->usb.bytes_in,
-            t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands, t->i2c.transactions,
-            t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods, t->mpsse.bus_time_ns);
-    fprintf(out, ", \"usb_in_overflows\": %" PRIu64, t->usb.in_overflows);
-    write_timing(out, t);
-}
-
-/* An i2c adapter: its bus and timing counters as the FTDI adapters have them, then i2c-dev's. */
-static void write_i2c_adapter(FILE *out, const struct sim_adapter *a, const struct stats_totals *t)
-{
-    const struct sim_i2cdev_stats *s = sim_i2cdev_stats(a->i2c);
-    fprintf(out,
-            "\"bus\": %u, \"funcs\": \"%s\", \"nack\": \"%s\", \"i2c_transactions\": %" PRIu64
-            ", \"i2c_starts\": %" PRIu64 ", \"i2c_contention\": %" PRIu64
-            ", \"scl_periods\": %" PRIu64 ", \"bus_time_ns\": %" PRIu64,
-            a->spec.i2c_bus, a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
-            a->spec.nack_errno == EREMOTEIO ? "eremoteio" : "enxio", t->i2c.transactions,
-            t->i2c.starts, t->i2c.contention, s->scl_periods, s->bus_time_ns);
-    write_timing(out, t);
-    fprintf(out,
-            ", \"ioctl_funcs\": %" PRIu64 ", \"ioctl_slave\": %" PRIu64 ", \"ioctl_rdwr\": %" PRIu64
-            ", \"ioctl_smbus\": %" PRIu64 ", \"ioctl_other\": %" PRIu64 ", \"read_calls\": %" PRIu64
-            ", \"write_calls\": %" PRIu64 ", \"i2c_transfers\": %" PRIu64
-            ", \"i2c_messages\": %" PRIu64 ", \"i2c_nacks\": %" PRIu64
-            ", \"i2c_bus_errors\": %" PRIu64 ", \"injected_errors\": %" PRIu64,
-            s->ioctl_funcs, s->ioctl_slave, s->ioctl_rdwr, s->ioctl_smbus, s->ioctl_other,
-            s->read_calls, s->write_calls, s->transactions, s->messages, s->nacks, s->bus_errors,
-            s->injected);
-}
-
-void sim_hardware_write_stats(struct sim_hardware *hw, FILE *out)
-{
-    struct stats_totals total;
-    init_totals(&total);
-    pthread_mutex_lock(&hw->lock);
-    fputs("{\"adapters\": [", out);
-    for (size_t i = 0; i < hw->n_adapters; i++) {
-        struct stats_totals one;
-        init_totals(&one);
-        add_totals(&one, &hw->adapters[i]);
-        add_totals(&total, &hw->adapters[i]);
-        /* Serials come from our own scenario parser: no quotes or control characters. */
-        const struct sim_adapter *a = &hw->adapters[i];
-        fprintf(out,
-                "%s{\"serial\": \"%s\", \"transport\": \"%s\", \"i2c_mode\": \"%s\", "
-                "\"strict_timing\": %s, ",
-                i ? ", " : "", a->spec.serial, a->i2c ? "i2c" : "ftdi",
-                sim_i2c_mode_name(a->spec.i2c_mode), a->spec.strict_timing ? "true" : "false");
-        if (a->i2c) {
-            write_i2c_adapter(out, a, &one);
-            fputc('}', out);
-            continue;
-        }
-        write_counters(out, &one);
-        sim_hardware_usbredir_write_adapter(hw, a, out);
-        struct sim_usb_driver_stats drv = {0};
-        if (hw->bridge)
-            sim_usb_bridge_driver_stats_locked(hw->bridge, a->dev, &drv);
-        if (!hw->redir) /* under usbredir the guest's kernel has the drivers */
-            fprintf(out,
-                    ", \"kernel_driver_bound\": %s, \"kernel_detaches\": %" PRIu64
-                    ", \"kernel_attaches\": %" PRIu64 ", \"kernel_binds\": %" PRIu64,
-                    drv.bound ? "true" : "false", drv.detaches, drv.attaches, drv.binds);
-        fputc('}', out);
-    }
-    fputs("], \"total\": {", out);
-    write_counters(out, &total);
-    sim_hardware_usbredir_write_total(hw, out);
-    fputs("}}\n", out);
-    pthread_mutex_unlock(&hw->lock);
 }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "model/cp2112.h"
 #include "model/ft232h.h"
 #include "model/i2c_bus.h"
 #include "model/i2cdev.h"
@@ -27,6 +28,7 @@ struct sim_adapter {
     struct sim_i2c_bus *bus;
     struct sim_ft232h *dev;                      /* transport ftdi, else NULL */
     struct sim_i2cdev *i2c;                      /* transport i2c, else NULL */
+    struct sim_cp2112 *cp2112;                   /* chip=cp2112 (usbredir only), else NULL */
     struct sim_usb_model usb;                    /* a USB adapter's model; ops NULL: none */
     struct sim_lynx *lynx[SIM_MAX_DISTRIBUTORS]; /* NULL when not declared */
 };
@@ -41,7 +43,8 @@ struct sim_hardware {
 };
 
 /* Build the models of every adapter and distributor of sc. When with_usb, also create the
- * umockdev bridge and plug in the adapters the scenario has plugged. Returns 0 or a negative
+ * umockdev bridge and plug in the adapters the scenario has plugged; a CP2112 (chip=cp2112) is
+ * refused then (-EOPNOTSUPP): only the usbredir front end serves it. Returns 0 or a negative
  * errno with a message in err. */
 int sim_hardware_init(struct sim_hardware *hw, const struct sim_scenario *sc, bool with_usb,
                       char *err, size_t errlen);

@@ -221,15 +221,13 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
         }
         /* fall through */
     case SIM_TRACE_BUS_STUCK:
-        if ((o->kind == SIM_TRACE_BUS_STUCK || o->error != (i2c ? -EIO : -EPIPE)) &&
-            !ra->warned_code) {
+        if ((o->kind == SIM_TRACE_BUS_STUCK || o->error != -EPIPE) && !ra->warned_code) {
             ra->warned_code = true;
             fprintf(r->log,
                     "lynx-sim: replay: %s: trace line %u: %s cannot be reproduced exactly: "
-                    "replayed as a failed transfer (%s)\n",
+                    "replayed as a failed transfer (EPIPE, a stall)\n",
                     ra->ta->serial, o->line,
-                    o->kind == SIM_TRACE_BUS_STUCK ? "a stuck bus" : strerrorname_np(-o->error),
-                    i2c ? "EIO" : "EPIPE, a stall");
+                    o->kind == SIM_TRACE_BUS_STUCK ? "a stuck bus" : strerrorname_np(-o->error));
         }
         rc = adapter_action(r, ra, SIM_ACTION_USB_ERROR);
         break;

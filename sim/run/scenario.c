@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/cp2112.h"
 #include "model/ft232h.h"
 
 #define MAX_WORDS 16
@@ -74,8 +75,12 @@ static const struct {
     {"ft4232h", SIM_CHIP_FT4232H, SIM_FT4232H_PID},
 };
 
-static int parse_chip(const char *text, enum sim_ftdi_chip *chip)
+static int parse_chip(const char *text, struct sim_adapter_spec *a)
 {
+    a->cp2112 = strcmp(text, "cp2112") == 0;
+    if (a->cp2112)
+        return 0;
+    enum sim_ftdi_chip *chip = &a->chip;
     for (size_t i = 0; i < sizeof(chip_names) / sizeof(chip_names[0]); i++) {
         if (strcmp(text, chip_names[i].name) == 0) {
             *chip = chip_names[i].chip;
@@ -119,38 +124,59 @@ static int parse_bus_option(const char *key, const char *value, struct sim_adapt
     return -ENOENT;
 }
 
+/* adapter ... chip=cp2112: a CP2112's identity; FTDI's driver binding does not apply (the guest
+ * kernel binds hid-cp2112 to it, always). */
+static int add_cp2112(struct parser *p, struct sim_scenario *sc, struct sim_adapter_spec *a,
+                      bool vid_given, bool pid_given, bool driver_given)
+{
+    if (driver_given)
+        return parse_error(p,
+                           "adapter '%s': driver= is an FTDI option (ftdi_sio); a CP2112 is "
+                           "always bound to hid-cp2112",
+                           a->serial);
+    if (!vid_given)
+        a->vid = SIM_CP2112_VID;
+    if (!pid_given)
+        a->pid = SIM_CP2112_PID;
+    a->driver_bound = false;
+    sc->adapters[sc->n_adapters++] = *a;
+    return 0;
+}
+
 static int parse_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
 {
     if (n < 2)
         return parse_error(p, "expected 'adapter <serial> [vid=0x0403] [pid=0xD4F8] "
-                              "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h] "
+                              "[plugged=yes|no] [chip=ft232h|ft2232h|ft4232h|cp2112] "
                               "[i2c=standard|fast] [strict-timing=yes|no] [driver=ftdi_sio|none]'");
     int rc = check_new_adapter(p, sc, w[1], "an adapter serial");
     if (rc < 0)
         return rc;
 
     struct sim_adapter_spec a = {.vid = SIM_FTDI_VID, .chip = SIM_CHIP_FT232H, .plugged = true};
-    bool pid_given = false, driver_given = false;
+    bool vid_given = false, pid_given = false, driver_given = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
         rc = value ? parse_bus_option(w[i], value, &a) : -EINVAL;
-        if (rc == -ENOENT && strcmp(w[i], "vid") == 0)
-            rc = parse_u16(value, &a.vid);
+        if (rc == -ENOENT && strcmp(w[i], "vid") == 0 && (rc = parse_u16(value, &a.vid)) == 0)
+            vid_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "pid") == 0 && (rc = parse_u16(value, &a.pid)) == 0)
             pid_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "chip") == 0)
-            rc = parse_chip(value, &a.chip);
+            rc = parse_chip(value, &a);
         else if (rc == -ENOENT && strcmp(w[i], "driver") == 0 &&
                  (rc = sim_parse_choice(value, "ftdi_sio", "none", &a.driver_bound)) == 0)
             driver_given = true;
         if (rc < 0)
             return parse_error(p,
                                "expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                               "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, "
+                               "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, "
                                "strict-timing=yes|no or driver=ftdi_sio|none, got '%s%s%s'",
                                w[i], value ? "=" : "", value ? value : "");
     }
+    if (a.cp2112)
+        return add_cp2112(p, sc, &a, vid_given, pid_given, driver_given);
     if (!pid_given)
         a.pid = default_pid(a.chip);
     if (!driver_given) /* ftdi_sio binds FTDI's own ids, not a reprogrammed product id */
@@ -175,7 +201,8 @@ static int parse_bus_number(const char *text, unsigned *bus)
 
 #define I2C_ADAPTER_USAGE                                                                          \
     "'i2c-adapter <name> bus=<0-255> [plugged=yes|no] [i2c=standard|fast] "                        \
-    "[strict-timing=yes|no] [funcs=i2c|smbus] [nack=enxio|eremoteio]'"
+    "[strict-timing=yes|no] [funcs=i2c|smbus] [nack=enxio|eremoteio] "                             \
+    "[driver=generic|hid-cp2112]'"
 
 /* i2c-adapter: a Linux I2C adapter driving the bus, seen by clients as /dev/i2c-N. */
 static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
@@ -187,7 +214,8 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
         return rc;
     struct sim_adapter_spec a = {
         .transport = SIM_TRANSPORT_I2C, .plugged = true, .nack_errno = ENXIO};
-    bool bus_given = false, smbus = false, eremoteio = false;
+    bool bus_given = false, smbus = false, eremoteio = false, errnos_given = false;
+    bool cp2112 = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
@@ -196,16 +224,23 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
             (rc = parse_bus_number(value, &a.i2c_bus)) == 0)
             bus_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "funcs") == 0)
-            rc = sim_parse_choice(value, "smbus", "i2c", &smbus);
+            rc = sim_parse_choice(value, "smbus", "i2c", &smbus), errnos_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "nack") == 0)
-            rc = sim_parse_choice(value, "eremoteio", "enxio", &eremoteio);
+            rc = sim_parse_choice(value, "eremoteio", "enxio", &eremoteio), errnos_given = true;
+        else if (rc == -ENOENT && strcmp(w[i], "driver") == 0)
+            rc = sim_parse_choice(value, "hid-cp2112", "generic", &cp2112);
         if (rc < 0)
             return parse_error(p,
                                "expected bus=<0-%d>, plugged=yes|no, i2c=standard|fast, "
-                               "strict-timing=yes|no, funcs=i2c|smbus or nack=enxio|eremoteio, "
-                               "got '%s%s%s'",
+                               "strict-timing=yes|no, funcs=i2c|smbus, nack=enxio|eremoteio or "
+                               "driver=generic|hid-cp2112, got '%s%s%s'",
                                SIM_I2C_BUS_MAX, w[i], value ? "=" : "", value ? value : "");
     }
+    if (cp2112 && errnos_given)
+        return parse_error(p,
+                           "i2c adapter '%s': funcs= and nack= are the generic driver's; "
+                           "driver=hid-cp2112 has the driver's own",
+                           a.serial);
     if (!bus_given)
         return parse_error(p, "i2c adapter '%s' needs bus=<0-%d> (its /dev/i2c-N)", a.serial,
                            SIM_I2C_BUS_MAX);
@@ -215,6 +250,7 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
                                sc->adapters[i].serial, a.i2c_bus);
     a.i2c_funcs = smbus ? SIM_I2CDEV_FUNCS_SMBUS : SIM_I2CDEV_FUNCS_I2C;
     a.nack_errno = eremoteio ? EREMOTEIO : ENXIO;
+    a.i2c_driver = cp2112 ? SIM_I2CDEV_DRIVER_HID_CP2112 : SIM_I2CDEV_DRIVER_GENERIC;
     sc->adapters[sc->n_adapters++] = a;
     return 0;
 }
@@ -289,6 +325,11 @@ static int check_action_target(struct parser *p, struct sim_scenario *sc,
     if (a->transport == SIM_TRANSPORT_I2C && sim_action_ftdi_only(act->kind)) {
         char why[200];
         sim_action_refuse_i2c(act->kind, a->serial, a->i2c_bus, why, sizeof(why));
+        return parse_error(p, "%s", why);
+    }
+    if (a->cp2112 && sim_action_not_on_cp2112(act->kind)) {
+        char why[300];
+        sim_action_refuse_cp2112(act->kind, a->serial, why, sizeof(why));
         return parse_error(p, "%s", why);
     }
     if (act->letter && !a->distributors[act->letter - 'A'].declared)

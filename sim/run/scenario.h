@@ -33,11 +33,13 @@ enum sim_transport {
 struct sim_adapter_spec {
     char serial[SIM_SERIAL_MAX]; /* the FTDI serial, or the i2c adapter's name */
     enum sim_transport transport;
-    unsigned i2c_bus;                /* i2c-adapter: N of /dev/i2c-N */
-    enum sim_i2cdev_funcs i2c_funcs; /* i2c-adapter funcs=i2c|smbus */
-    int nack_errno;                  /* i2c-adapter nack=enxio|eremoteio: ENXIO or EREMOTEIO */
+    unsigned i2c_bus;                  /* i2c-adapter: N of /dev/i2c-N */
+    enum sim_i2cdev_funcs i2c_funcs;   /* i2c-adapter funcs=i2c|smbus */
+    int nack_errno;                    /* i2c-adapter nack=enxio|eremoteio: ENXIO or EREMOTEIO */
+    enum sim_i2cdev_driver i2c_driver; /* i2c-adapter driver=generic|hid-cp2112 */
     uint16_t vid, pid;
     enum sim_ftdi_chip chip; /* chip=ft232h|ft2232h|ft4232h */
+    bool cp2112;             /* chip=cp2112: a Silicon Labs CP2112 (USB HID), not an FTDI chip */
     bool plugged;
     enum sim_i2c_mode i2c_mode; /* i2c=standard|fast: the UM10204 timing the bus checks */
     bool strict_timing;         /* strict-timing=yes: slaves NACK a mistimed START/address */

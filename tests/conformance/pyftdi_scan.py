@@ -2,7 +2,7 @@
 """Conformance: pyftdi's I2cController (Debian python3-ftdi, code nobody here wrote) scans the
 Lynx addresses on a simulated adapter and must read exactly what the scenario declares.
 
-  pyftdi_scan.py VID:PID EXPECT...    EXPECT = 0x08=0x20 (status byte) or 0x09=nack
+  pyftdi_scan.py VID:PID[:SERIAL] EXPECT...    EXPECT = 0x08=0x20 (status byte) or 0x09=nack
 
 Run under lynx-sim. Prints one line per address; exits 1 on the first mismatch.
 """
@@ -23,12 +23,14 @@ def parse_expectations(words):
 
 
 def main():
-    vid, pid = (int(x, 16) for x in sys.argv[1].split(":"))
+    vid, pid, *serial = sys.argv[1].split(":", 2)
+    vid, pid = int(vid, 16), int(pid, 16)
+    device = f"0x{vid:04x}:0x{pid:04x}" + "".join(f":{s}" for s in serial)
     expected = parse_expectations(sys.argv[2:])
     if pid not in (0x6014, 0x6010, 0x6011):  # pyftdi knows the stock FT232H/FT2232H/FT4232H
         Ftdi.add_custom_product(vid, pid, "lynx")
     i2c = I2cController()
-    i2c.configure(f"ftdi://0x{vid:04x}:0x{pid:04x}/1", frequency=100000)
+    i2c.configure(f"ftdi://{device}/1", frequency=100000)
     failures = 0
     for addr in LYNX_ADDRESSES:
         try:

@@ -243,6 +243,8 @@ Test(action, parses_the_adapter_faults)
         {"usb-error S1", SIM_ACTION_USB_ERROR, 1},
         {"usb-error S1 count=3", SIM_ACTION_USB_ERROR, 3},
         {"usb-timeout S1 count=2", SIM_ACTION_USB_TIMEOUT, 2},
+        {"usb-timeout S1 count=0", SIM_ACTION_USB_TIMEOUT, 0}, /* disarms */
+        {"control-error S1 count=0", SIM_ACTION_CONTROL_ERROR, 0},
         {"short-read S1", SIM_ACTION_SHORT_READ, 1},
         {"empty-read S1 count=10", SIM_ACTION_EMPTY_READ, 10},
         {"unplug-mid-transfer S1", SIM_ACTION_UNPLUG_MID_TRANSFER, 1},
@@ -280,7 +282,7 @@ Test(action, fault_errors_say_what_was_expected)
     expect_action_error("stuck-sda S1", "expected 'stuck-sda <serial> <A-D|all>'");
     expect_action_error("script S1 A 7F,,nack", "expected nack or a hex byte between commas");
     expect_action_error("script S1 A 7F,ack", "in the script, got 'ack'");
-    expect_action_error("usb-error S1 count=-1", "expected count=<1 or more>, got 'count=-1'");
+    expect_action_error("usb-error S1 count=-1", "expected count=<0 or more>, got 'count=-1'");
     expect_action_error("usb-timeout S1 2", "expected count=N, got '2'");
     expect_action_error("latency S1 0", "expected a latency of 1-255 ms, got '0'");
     expect_action_error("latency S1 256", "got '256'");
@@ -341,7 +343,7 @@ Test(scenario, chip_option_selects_the_variant_and_its_default_pid)
 
     expect_error("adapter S1 chip=ft232r\n",
                  "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, strict-timing=yes|no or "
                  "driver=ftdi_sio|none, got 'chip=ft232r'");
 }
 
@@ -361,7 +363,7 @@ Test(scenario, the_kernel_driver_is_bound_by_default_to_stock_ids_only)
     sim_scenario_clear(&sc);
     expect_error("adapter S1 driver=usbserial\n",
                  "test.scn:1: expected vid=<0-0xFFFF>, pid=<0-0xFFFF>, plugged=yes|no, "
-                 "chip=ft232h|ft2232h|ft4232h, i2c=standard|fast, strict-timing=yes|no or "
+                 "chip=ft232h|ft2232h|ft4232h|cp2112, i2c=standard|fast, strict-timing=yes|no or "
                  "driver=ftdi_sio|none, got 'driver=usbserial'");
 }
 
@@ -663,7 +665,7 @@ Test(scenario, i2c_adapter_faults_apply_to_the_i2c_dev_engine_and_ftdi_ones_are_
     n = sim_split_words(line, words, 4);
     cr_assert_eq(sim_action_parse(words, (size_t)n, &act, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(sim_hardware_apply(&hw, &act, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -EIO);
+    cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), -EPIPE);
     cr_assert_eq(sim_i2cdev_read(dev, &client, &byte, 1, 0), 1);
 
     strcpy(line, "latency i2c-1 5");

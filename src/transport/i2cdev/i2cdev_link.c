@@ -167,6 +167,7 @@ static int link_read(struct bus_link *link, const uint8_t *addresses, size_t n,
         case -ENXIO:
         case -EREMOTEIO:
         case -ETIMEDOUT:
+        case -EIO: /* failed on the bus (hid-cp2112: arbitration, success after a retry) */
             break; /* read, or not answered */
         case -EAGAIN:
         case -EBUSY:

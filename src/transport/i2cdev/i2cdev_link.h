@@ -8,16 +8,30 @@
  * adapter (no I2C_FUNC_I2C, but I2C_FUNC_SMBUS_READ_BYTE) is read with I2C_SLAVE and an SMBus
  * "receive byte" (I2C_SMBUS), two ioctls per address: the same transaction on the wire.
  *
- * Errors of one transaction (Documentation/i2c/fault-codes.rst, and what the drivers do):
- * ENXIO and EREMOTEIO (i2c-bcm2835), and ETIMEDOUT (hid-cp2112 reports an address NACK as a
- * timeout) mean the address did not answer: a NACK for the tracker. EAGAIN (arbitration lost)
- * and EBUSY (the controller found the bus busy) mean a line is held low: a stuck bus. ENODEV: the
- * adapter is gone (a USB bridge unplugged); the node is closed, and every later poll tries to
- * open it again. Anything else fails the poll as a transport error. The link itself waits for
- * polls: the daemon (daemon/fleet_i2c.c, uevent_monitor.h) polls a bus at once when the kernel's
- * uevent says its node was removed or created, so an unplug is published at once and a bridge
- * plugged back in is read 0.1 s after its node appears; without uevents, within one poll
- * interval.
+ * Errors of one transaction, as the drivers give them (fault-codes.rst is advice; i2c-bcm2835's
+ * and hid-cp2112's 6.1 sources say what they really return):
+ *  - ENXIO, EREMOTEIO (i2c-bcm2835) and ETIMEDOUT: the address did not answer, a NACK for the
+ *    tracker. hid-cp2112 gives ETIMEDOUT for an address NACK (the chip's "timeout, address
+ *    NACKed" after its one retry), and also for a bus held low (the chip waits for a free bus; the
+ *    driver cancels after ten busy status answers) and for a USB answer lost for 50 ms; i2c-bcm2835
+ *    for SCL held low. So on a CP2112 a stuck bus cannot be told from absent distributors: it
+ *    shows as them, and no "bus stuck" line is logged.
+ *  - EIO: this transaction failed on the bus, the adapter works: hid-cp2112's arbitration lost,
+ *    incomplete transfer and "success after retries" (a distributor that NACKed once and answered
+ *    the chip's retry; the driver drops the byte), a bad response length. Counted as not answered,
+ *    so the tracker's confirming read asks again; it is not a transport failure.
+ *  - EAGAIN (arbitration lost, SDA low at the START, where a controller says so) and EBUSY (the
+ *    bus busy): a line held low, a stuck bus. hid-cp2112 gives EAGAIN only when the chip says it
+ *    is idle (it dropped the request), never for a held line.
+ *  - ENODEV: the adapter is gone (a USB bridge unplugged: hid-cp2112's transfers fail so while
+ *    its removal waits for this file to close); the node is closed, and every later poll tries to
+ *    open it again.
+ *  - Anything else fails the poll as a transport error: EPIPE, EPROTO, ESHUTDOWN... are the USB
+ *    core's codes that hid-cp2112 passes up from a failed interrupt transfer.
+ * The link itself waits for polls: the daemon (daemon/fleet_i2c.c, uevent_monitor.h) polls a bus
+ * at once when the kernel's uevent says its node was removed or created, so an unplug is
+ * published at once and a bridge plugged back in is read 0.1 s after its node appears; without
+ * uevents, within one poll interval.
  *
  * There is no bus recovery from user space: the kernel's i2c core clocks a bus free itself where
  * the driver supports it (i2c_bus_recovery_info), so recover says -EOPNOTSUPP and the adapter logs

@@ -1,0 +1,262 @@
+/* The daemon's i2c-dev transport (transport/i2cdev/i2cdev_link.h) against the simulator's i2c-dev
+ * engine served by the umockdev bridge in this process (run with
+ * LD_PRELOAD=libumockdev-preload.so.0), on two adapters: /dev/i2c-1 a generic controller
+ * (fault-codes.rst's errnos) and /dev/i2c-2 a CP2112 behind hid-cp2112 as the kernel's driver
+ * answers (driver=hid-cp2112: an address NACK and a held bus are ETIMEDOUT, arbitration lost
+ * and success after the chip's retry EIO). Each bus has distributors A (0x08) and C (0x0A).
+ * Assertions look at what the link reports to the poller: acked reads, stuck, the poll's
+ * result. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "transport/i2cdev/i2cdev_link.h"
+#include "front/i2cdev_bridge.h"
+#include "front/usb_bridge.h"
+#include "model/i2c_bus.h"
+#include "model/i2cdev.h"
+#include "model/lynx_slave.h"
+
+#define GENERIC 0
+#define CP2112  1
+
+struct adapter {
+    struct sim_i2c_bus *bus;
+    struct sim_lynx *a, *c;
+    struct sim_i2cdev *dev;
+    struct bus_link *link;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_usb_bridge *usb;
+static struct sim_i2cdev_bridge *bridge;
+static struct adapter adapters[2];
+
+static void make(struct adapter *ad, unsigned bus, enum sim_i2cdev_driver driver)
+{
+    ad->bus = sim_i2c_bus_new();
+    ad->a = sim_lynx_new('A');
+    ad->c = sim_lynx_new('C');
+    cr_assert_eq(sim_lynx_attach(ad->a, ad->bus), 0);
+    cr_assert_eq(sim_lynx_attach(ad->c, ad->bus), 0);
+    struct sim_i2cdev_config cfg = {.driver = driver};
+    ad->dev = sim_i2cdev_new(ad->bus, &cfg);
+    cr_assert_not_null(ad->dev);
+    cr_assert_eq(sim_i2cdev_bridge_add(bridge, ad->dev, bus, "test", true), 0);
+    cr_assert_eq(i2cdev_link_new(bus, &ad->link), 0);
+}
+
+static void setup(void)
+{
+    usb = sim_usb_bridge_new(&lock);
+    cr_assert_not_null(usb, "umockdev bridge (is LD_PRELOAD=libumockdev-preload.so.0 set?)");
+    bridge = sim_i2cdev_bridge_new(usb, &lock);
+    cr_assert_not_null(bridge);
+    make(&adapters[GENERIC], 1, SIM_I2CDEV_DRIVER_GENERIC);
+    make(&adapters[CP2112], 2, SIM_I2CDEV_DRIVER_HID_CP2112);
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < 2; i++)
+        adapters[i].link->ops->free(adapters[i].link);
+    sim_i2cdev_bridge_stop(bridge);
+    sim_usb_bridge_free(usb);
+    sim_i2cdev_bridge_free(bridge);
+    for (int i = 0; i < 2; i++) {
+        struct adapter *ad = &adapters[i];
+        sim_i2cdev_free(ad->dev);
+        sim_lynx_free(ad->a);
+        sim_lynx_free(ad->c);
+        sim_i2c_bus_free(ad->bus);
+    }
+}
+
+TestSuite(i2cdev_link, .init = setup, .fini = teardown);
+
+/* The links complete before their start call returns (ioctls are synchronous). */
+static int completed;
+
+static void done(struct bus_link *link, int rc, void *user)
+{
+    (void)link, (void)user;
+    completed = rc;
+}
+
+static void open_link(struct adapter *ad)
+{
+    completed = 1;
+    cr_assert_eq(ad->link->ops->open(ad->link, done, NULL), 0, "%s",
+                 ad->link->ops->error(ad->link));
+    cr_assert_eq(completed, 0);
+}
+
+/* One scan of 0x08-0x0B as the poller makes it; returns the poll's result. */
+static int scan(struct adapter *ad, struct bus_read out[4], bool *stuck)
+{
+    static const uint8_t addresses[4] = {0x08, 0x09, 0x0A, 0x0B};
+    completed = 1;
+    cr_assert_eq(ad->link->ops->read(ad->link, addresses, 4, out, stuck, done, NULL), 0);
+    cr_assert_neq(completed, 1, "completed before read returned");
+    return completed;
+}
+
+static void expect_acked(const struct bus_read out[4], bool a, bool b, bool c, bool d)
+{
+    const bool want[4] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(out[i].acked, want[i], "0x%02X acked %d, expected %d", out[i].address,
+                     out[i].acked, want[i]);
+}
+
+static void with_lock(void (*fn)(struct adapter *), struct adapter *ad)
+{
+    pthread_mutex_lock(&lock);
+    fn(ad);
+    pthread_mutex_unlock(&lock);
+}
+
+Test(i2cdev_link, present_and_absent_distributors_read_the_same_through_either_driver)
+{
+    for (int i = 0; i < 2; i++) {
+        struct adapter *ad = &adapters[i];
+        sim_lynx_set_fuse_open(ad->c, 2, true);
+        open_link(ad);
+        struct bus_read out[4];
+        bool stuck = true;
+        cr_assert_eq(scan(ad, out, &stuck), 0, "%s", ad->link->ops->error(ad->link));
+        cr_assert_not(stuck);
+        expect_acked(out, true, false, true, false); /* B and D: ENXIO, or ETIMEDOUT */
+        cr_assert_eq(out[0].data, 0x00);
+        cr_assert_eq(out[2].data, 0x20);
+    }
+}
+
+static void nack_once(struct adapter *ad)
+{
+    cr_assert_eq(sim_lynx_script(ad->a, (const int16_t[]){SIM_LYNX_SCRIPT_NACK, 0x10}, 2), 0);
+}
+
+/* hid-cp2112 makes EIO of the chip's "success after retries": one missed read, as the generic
+ * adapter's ENXIO, not a failed poll. */
+Test(i2cdev_link, a_distributor_that_nacks_once_is_one_missed_read_through_either_driver)
+{
+    for (int i = 0; i < 2; i++) {
+        struct adapter *ad = &adapters[i];
+        open_link(ad);
+        with_lock(nack_once, ad);
+        struct bus_read out[4];
+        bool stuck = true;
+        cr_assert_eq(scan(ad, out, &stuck), 0, "%s: %s", i ? "cp2112" : "generic",
+                     ad->link->ops->error(ad->link));
+        cr_assert_not(stuck);
+        expect_acked(out, false, false, true, false);
+        cr_assert(ad->link->open);
+        cr_assert_eq(scan(ad, out, &stuck), 0);
+        expect_acked(out, true, false, true, false);
+        cr_assert_eq(out[0].data, i == CP2112 ? 0x00 : 0x10,
+                     "the generic adapter's next transaction gets the scripted byte; the CP2112's "
+                     "retry took it and the driver dropped it");
+    }
+}
+
+/* A slave gone wrong: pulls SDA low at the 4th SCL fall after each START, where every address
+ * 0x08-0x0B sends a 1 (0001xxx R). */
+struct rogue {
+    unsigned falls;
+};
+
+static void rogue_start(void *ctx)
+{
+    ((struct rogue *)ctx)->falls = 0;
+}
+
+static void rogue_fall(void *ctx)
+{
+    ((struct rogue *)ctx)->falls++;
+}
+
+static bool rogue_sda(const void *ctx)
+{
+    return ((const struct rogue *)ctx)->falls == 4;
+}
+
+static const struct sim_i2c_device_ops rogue_ops = {
+    .start = rogue_start, .scl_fall = rogue_fall, .sda_low = rogue_sda};
+
+Test(i2cdev_link, arbitration_lost_on_a_cp2112_is_missed_reads_and_the_adapter_stays)
+{
+    struct adapter *ad = &adapters[CP2112];
+    open_link(ad);
+    struct rogue r = {0};
+    pthread_mutex_lock(&lock);
+    cr_assert_eq(sim_i2c_bus_attach(ad->bus, &rogue_ops, &r), 0);
+    pthread_mutex_unlock(&lock);
+    struct bus_read out[4];
+    bool stuck = true;
+    cr_assert_eq(scan(ad, out, &stuck), 0, "EIO is no transport error: %s",
+                 ad->link->ops->error(ad->link));
+    cr_assert_not(stuck);
+    expect_acked(out, false, false, false, false);
+    pthread_mutex_lock(&lock);
+    sim_i2c_bus_detach(ad->bus, &r);
+    pthread_mutex_unlock(&lock);
+    cr_assert_eq(scan(ad, out, &stuck), 0);
+    expect_acked(out, true, false, true, false);
+}
+
+static void stick(struct adapter *ad)
+{
+    sim_lynx_stick_sda(ad->a);
+}
+
+Test(i2cdev_link, a_held_sda_is_a_stuck_bus_on_the_generic_adapter_and_absence_on_a_cp2112)
+{
+    struct bus_read out[4];
+    bool stuck = false;
+    struct adapter *generic = &adapters[GENERIC], *cp2112 = &adapters[CP2112];
+    open_link(generic);
+    with_lock(stick, generic);
+    cr_assert_eq(scan(generic, out, &stuck), 0);
+    cr_assert(stuck, "EAGAIN: a line held low");
+
+    open_link(cp2112);
+    with_lock(stick, cp2112);
+    stuck = true;
+    cr_assert_eq(scan(cp2112, out, &stuck), 0);
+    cr_assert_not(stuck, "hid-cp2112 says ETIMEDOUT, as for a NACK");
+    expect_acked(out, false, false, false, false);
+    cr_assert(cp2112->link->open);
+}
+
+static void stall_next(struct adapter *ad)
+{
+    sim_i2cdev_fail_transfers(ad->dev, 1, EPIPE);
+}
+
+Test(i2cdev_link, a_stalled_usb_transfer_fails_the_poll_as_a_transport_error)
+{
+    struct adapter *ad = &adapters[CP2112];
+    open_link(ad);
+    with_lock(stall_next, ad);
+    struct bus_read out[4];
+    bool stuck;
+    cr_assert_eq(scan(ad, out, &stuck), -EPIPE);
+    cr_assert_str_eq(ad->link->ops->error(ad->link), "reading 0x08: Broken pipe");
+    cr_assert(ad->link->open, "the node is still there");
+    cr_assert_eq(scan(ad, out, &stuck), 0);
+}
+
+Test(i2cdev_link, unplug_mid_transfer_is_enodev_and_the_link_lets_go)
+{
+    struct adapter *ad = &adapters[CP2112];
+    open_link(ad);
+    cr_assert_eq(sim_i2cdev_bridge_unplug_mid_transfer(bridge, ad->dev), 0);
+    struct bus_read out[4];
+    bool stuck;
+    cr_assert_eq(scan(ad, out, &stuck), -ENODEV);
+    cr_assert(ad->link->unplugged);
+    cr_assert_not(ad->link->open);
+}
