@@ -3,7 +3,7 @@
 # scenario plugged into the guest's USB (lynx-sim --usbredir). See docs/kernel.md.
 #   tools/vm.sh [OPTIONS] -- COMMAND [ARG...]
 # Exit status: COMMAND's, or 124 (timeout), 125 (the guest or this tool failed; the console log is
-# kept and named), 126/127 (COMMAND not executable / not found in the guest).
+# kept and named), 126/127 (COMMAND not executable / not found in the guest), 130 (interrupted).
 set -u
 cd "$(dirname "$0")/.." || exit 125
 SRC=$(pwd -P)
@@ -34,14 +34,16 @@ directory, with its stdout and stderr passed through and its exit status returne
   --build DIR         the build directory with sim/lynx-sim (default: build, in the source tree)
   --no-build          do not run ninja for lynx-sim and lynx-simctl first
   --prepare           install the packages and make the cached kernel, then exit
-  -v, --verbose       the run directory, console log and boot time on stderr (log kept)
+  -v, --verbose       wall time, the guest's uptime when COMMAND started, the accelerator and
+                      the console log (kept) on stderr
 Environment passed to COMMAND: PATH HOME USER LOGNAME CI TZ TERM TMPDIR LANG LANGUAGE LC_*
 PYTHON* MESON_* LYNX_* (but LYNX_SIM_CONTROL, which is set to the guest's port, and
 LYNX_SIM_USBREDIR), plus LYNX_VM=1. stdin is /dev/null.
 LYNX_VM_ACCEL=tcg|kvm forces the accelerator (default: KVM only where it works: /dev/kvm, no
 kvm_pvm, kvm_intel or kvm_amd loaded). LYNX_VM_KERNEL=VERSION picks another kernel package.
 Exit status: COMMAND's; 124 timeout; 125 the guest failed (panic, never ran the command, QEMU or
-lynx-sim failed; the console log is kept and named); 126/127 COMMAND not executable/not found.
+lynx-sim failed; the console log is kept and named); 126/127 COMMAND not executable/not found;
+130 interrupted (SIGINT, SIGTERM, SIGHUP). Details: docs/kernel.md.
 EOF
 }
 
