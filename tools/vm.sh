@@ -190,7 +190,11 @@ esac
     echo "TIMEOUT=$TIMEOUT MEMORY=$MEMORY ACCEL=$ACCEL"
 } >"$RUN/launch.conf"
 # An armhf guest's root is not the host's: these host directories are mounted at their paths.
-printf '%s\n' "$RUN" "$CWD" "$SRC" "${TMPDIR:-/tmp}" >"$RUN/binds"
+# ../shared next to the source tree (busitem-check, Victron's services) too, when it is there.
+{
+    printf '%s\n' "$RUN" "$CWD" "$SRC" "${TMPDIR:-/tmp}"
+    [ -d "$SRC/../shared" ] && (cd "$SRC/../shared" && pwd -P)
+} >"$RUN/binds"
 
 # lynx-sim serves the scenario's USB adapters on sockets in RUN/usb (launch.sh plugs them in).
 mkdir "$RUN/usb"
