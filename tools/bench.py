@@ -702,7 +702,7 @@ def main():
     args = ap.parse_args()
     if args.short:
         polls, scans, events, grind, gv_seconds = (10, 30), (5, 15), 4, (3, 8), 2
-        kernel_s = 10
+        kernel_s = 20  # fewer polls would let one stray wakeup move the figure by a tenth
     else:
         polls, scans, events, grind, gv_seconds = (20, 1020), (20, 220), 20, (10, 110), 10
         kernel_s = 60

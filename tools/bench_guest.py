@@ -55,7 +55,10 @@ def main():
         h.wait_for("/Distributor/D/Status", 1, timeout=SLOW, service=SERVICE)
         noop = subprocess.Popen([noop_exe, str(POLL_MS)])
         try:
-            time.sleep(2 * POLL_MS / 1000)  # settled: the first polls and signals are past
+            # settled: the first polls and signals are past, and so is the guest's udev coldplug,
+            # whose events would wake libusb's hot-plug thread inside the window
+            subprocess.run(["udevadm", "settle", "--timeout=30"], check=False)
+            time.sleep(5 * POLL_MS / 1000)
             usb0 = usb_transfers(h)
             d0, n0 = task_counters(h.sim.pid), task_counters(noop.pid)
             time.sleep(seconds)  # idle: nobody talks to the daemon meanwhile

@@ -1,7 +1,7 @@
 #!/bin/sh
 # One boot of the kernel suite: tools/vm.sh with the given options runs a guest_*.py file in a QEMU
 # guest (the daemon on the guest's own kernel and D-Bus, lynx-sim on the host).
-#   boot.sh SOURCE_ROOT [--armhf] [--timing-exempt SERIAL]... VM_OPTION... -- COMMAND [ARG...]
+#   boot.sh SOURCE_ROOT BUILD_ROOT [--armhf] [--timing-exempt SERIAL]... VM_OPTION... -- COMMAND [ARG...]
 # --armhf: the nightly's run (LYNX_NIGHTLY=1; skipped otherwise) in an armhf guest, with the
 # daemon and lynx-simctl of the armhf release build (LYNX_ARMHF_BUILD, default
 # build-armhf-release, as tools/release.sh makes it; built there when missing).
@@ -11,7 +11,8 @@
 # nobody here wrote, such as pyftdi, may not).
 set -u
 TOP=$1
-shift
+BUILD=$2
+shift 2
 arch=""
 if [ "${1:-}" = --armhf ]; then
     shift
@@ -53,7 +54,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 # shellcheck disable=SC2086 # empty or two words
-"$TOP/tools/vm.sh" --no-build $arch "$@" 2>"$log" || status=$?
+"$TOP/tools/vm.sh" --no-build --build "$BUILD" $arch "$@" 2>"$log" || status=$?
 cat "$log" >&2
 if grep -vE "$exempt" "$log" | grep -q "I2C timing:"; then
     echo "FAIL: lynx-sim saw the daemon break the I2C timing (above)"
