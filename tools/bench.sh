@@ -3,10 +3,10 @@
 # scan with pyftdi's I2cController the way the original Python plugin did it, in one invocation;
 # prints each figure per poll and as a ratio daemon/baseline, then the targets, MET or MISSED.
 #   tools/bench.sh [--short] [--readme] [BUILD_DIR]
-#     --short   few polls (CI, well under a minute); the same figures, less averaging
+#     --short   few polls (CI, about two minutes with the QEMU guest); the same figures, less
+#               averaging
 #     --readme  also replace the results block of docs/performance.md with this run
-# Exits 0 when every gating target is met, 1 when one is missed, 2 when the benchmark could not
-# run. Peak RSS is reported against its target but does not gate (see the note it prints).
+# Exits 0 when every target is met, 1 when one is missed, 2 when the benchmark could not run.
 # Needs valgrind (callgrind) besides the packages of tools/setup-debian.sh.
 set -eu
 cd "$(dirname "$0")/.."
