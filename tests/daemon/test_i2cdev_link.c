@@ -18,6 +18,7 @@
 #include "model/i2c_bus.h"
 #include "model/i2cdev.h"
 #include "model/lynx_slave.h"
+#include "../sim/rogue_slave.h"
 
 #define GENERIC 0
 #define CP2112  1
@@ -162,37 +163,13 @@ Test(i2cdev_link, a_distributor_that_nacks_once_is_one_missed_read_through_eithe
     }
 }
 
-/* A slave gone wrong: pulls SDA low at the 4th SCL fall after each START, where every address
- * 0x08-0x0B sends a 1 (0001xxx R). */
-struct rogue {
-    unsigned falls;
-};
-
-static void rogue_start(void *ctx)
-{
-    ((struct rogue *)ctx)->falls = 0;
-}
-
-static void rogue_fall(void *ctx)
-{
-    ((struct rogue *)ctx)->falls++;
-}
-
-static bool rogue_sda(const void *ctx)
-{
-    return ((const struct rogue *)ctx)->falls == 4;
-}
-
-static const struct sim_i2c_device_ops rogue_ops = {
-    .start = rogue_start, .scl_fall = rogue_fall, .sda_low = rogue_sda};
-
 Test(i2cdev_link, arbitration_lost_on_a_cp2112_is_missed_reads_and_the_adapter_stays)
 {
     struct adapter *ad = &adapters[CP2112];
     open_link(ad);
-    struct rogue r = {0};
+    struct rogue_slave r = {0};
     pthread_mutex_lock(&lock);
-    cr_assert_eq(sim_i2c_bus_attach(ad->bus, &rogue_ops, &r), 0);
+    cr_assert_eq(sim_i2c_bus_attach(ad->bus, &rogue_slave_ops, &r), 0);
     pthread_mutex_unlock(&lock);
     struct bus_read out[4];
     bool stuck = true;

@@ -11,6 +11,7 @@
 #include "model/i2c_bus.h"
 #include "model/i2cdev.h"
 #include "model/lynx_slave.h"
+#include "rogue_slave.h"
 
 #define MS 1000000ull
 
@@ -112,32 +113,10 @@ Test(hid_cp2112, a_distributor_that_nacks_once_is_eio_though_the_retry_read_it)
     cr_assert_eq(read_byte(0x08, &byte), 1);
 }
 
-/* Pulls SDA low at the 4th SCL fall after a START: the 4th address bit of a read of 0x08 (a 1). */
-struct rogue {
-    unsigned falls;
-};
-
-static void rogue_start(void *ctx)
-{
-    ((struct rogue *)ctx)->falls = 0;
-}
-
-static void rogue_fall(void *ctx)
-{
-    ((struct rogue *)ctx)->falls++;
-}
-
-static bool rogue_sda(const void *ctx)
-{
-    return ((const struct rogue *)ctx)->falls == 4;
-}
-
 Test(hid_cp2112, arbitration_lost_is_eio)
 {
-    static const struct sim_i2c_device_ops ops = {
-        .start = rogue_start, .scl_fall = rogue_fall, .sda_low = rogue_sda};
-    struct rogue r = {0};
-    cr_assert_eq(sim_i2c_bus_attach(bus, &ops, &r), 0);
+    struct rogue_slave r = {0};
+    cr_assert_eq(sim_i2c_bus_attach(bus, &rogue_slave_ops, &r), 0);
     uint8_t byte;
     cr_assert_eq(read_byte(0x08, &byte), -EIO, "status 03 02");
     sim_i2c_bus_detach(bus, &r);
