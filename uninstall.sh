@@ -1,7 +1,8 @@
 #!/bin/sh
 # Removes what install.sh made: stops the service, removes the /service link, the udev rule, the
-# rc.local line (and rc.local itself when install.sh created it and nothing else was added), the
-# log directory and /data/dbus-lynx-distributor. POSIX sh for busybox.
+# rcS.local and rc.local lines (also from rcS.local.disabled and rc.local.disabled; and each file
+# itself when install.sh created it and nothing else was added), the log directory and
+# /data/dbus-lynx-distributor. POSIX sh for busybox.
 #
 #   sh uninstall.sh [--root DIR] [--keep-config]
 #
@@ -19,6 +20,8 @@ SERVICE_LINK=/service/$NAME
 RC_LOCAL=/data/rc.local
 RC_LINE="sh $APP/install.sh --boot || true"
 OLD_RC_LINE="sh $APP/install.sh --boot" # written by 0.1.0
+RCS_LOCAL=/data/rcS.local
+RCS_LINE="sh $APP/install.sh --early || true"
 
 ROOT=${ROOT:-}
 KEEP_CONFIG=0
@@ -45,15 +48,22 @@ if [ -n "$ROOT" ]; then
     ROOT=$(cd "$ROOT" && pwd -P)
 fi
 DEST=$ROOT$APP
-rc=$ROOT$RC_LOCAL
+HOOKS="$ROOT$RCS_LOCAL $ROOT$RCS_LOCAL.disabled $ROOT$RC_LOCAL $ROOT$RC_LOCAL.disabled"
 
-rc_has_line() {
-    [ -f "$rc" ] && grep -qxF -e "$RC_LINE" -e "$OLD_RC_LINE" "$rc"
+has_line() { # file
+    [ -f "$1" ] && grep -qxF -e "$RC_LINE" -e "$OLD_RC_LINE" -e "$RCS_LINE" "$1"
+}
+
+any_hook_line() {
+    for hook in $HOOKS; do
+        has_line "$hook" && return 0
+    done
+    return 1
 }
 
 if [ ! -e "$DEST" ] && [ ! -L "$ROOT$SERVICE_LINK" ] && [ ! -e "$ROOT$SERVICE_LINK" ] &&
-    [ ! -e "$ROOT$RULE" ] && [ ! -e "$ROOT/var/log/$NAME" ] && ! rc_has_line; then
-    echo "$NAME is not installed: no $APP, $SERVICE_LINK, $RULE, rc.local line or log; nothing removed"
+    [ ! -e "$ROOT$RULE" ] && [ ! -e "$ROOT/var/log/$NAME" ] && ! any_hook_line; then
+    echo "$NAME is not installed: no $APP, $SERVICE_LINK, $RULE, boot hook line or log; nothing removed"
     exit 0
 fi
 
@@ -82,17 +92,23 @@ if [ -e "$ROOT$RULE" ]; then
     fi
 fi
 
-if [ -f "$rc" ]; then
-    if rc_has_line; then
-        grep -vxF -e "$RC_LINE" -e "$OLD_RC_LINE" "$rc" > "$rc.new.$$" || true
-        cat "$rc.new.$$" > "$rc"
-        rm -f "$rc.new.$$"
+# remove_line FILE MARKER: our lines out of a boot hook; the hook itself too when install.sh
+# created it (MARKER) and "#!/bin/sh" is all that is left.
+remove_line() {
+    [ -f "$1" ] || return 0
+    if has_line "$1"; then
+        grep -vxF -e "$RC_LINE" -e "$OLD_RC_LINE" -e "$RCS_LINE" "$1" > "$1.new.$$" || true
+        cat "$1.new.$$" > "$1"
+        rm -f "$1.new.$$"
     fi
-    # install.sh wrote "#!/bin/sh" into a new rc.local: remove it if that is all that is left
-    if [ -f "$DEST/.created-rc-local" ] && [ -z "$(grep -v '^#!/bin/sh$' "$rc" | tr -d ' \t\n')" ]; then
-        rm -f "$rc"
+    if [ -f "$DEST/$2" ] && [ -z "$(grep -v '^#!/bin/sh$' "$1" | tr -d ' \t\n')" ]; then
+        rm -f "$1"
     fi
-fi
+}
+remove_line "$ROOT$RCS_LOCAL" .created-rcS-local
+remove_line "$ROOT$RCS_LOCAL.disabled" .created-rcS-local
+remove_line "$ROOT$RC_LOCAL" .created-rc-local
+remove_line "$ROOT$RC_LOCAL.disabled" .created-rc-local
 
 rm -rf "$ROOT/var/log/$NAME"
 
