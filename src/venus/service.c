@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "venus/battery_choice.h"
 #include "venus/name.h"
 #include "venus/settings.h"
 #include "venus/settings_paths.h"
@@ -410,7 +411,6 @@ static void on_setting(struct settings_client *client, const char *path,
                        const struct settings_value *value, enum settings_origin origin, void *user)
 {
     struct service *svc = user;
-    (void)client;
     if (value->type != SETTINGS_TYPE_STRING)
         return;
     if (strcmp(path, svc->instance_setting) == 0) {
@@ -421,6 +421,9 @@ static void on_setting(struct settings_client *client, const char *path,
             log_warn("%s: ignoring %s = '%s'", vedbus_service_name(svc->bus), path, value->s);
         if (origin == SETTINGS_ORIGIN_CHANGED)
             instance_known(svc);
+    } else if (strcmp(path, BATTERY_CHOICE_SETTING) == 0) {
+        if (origin == SETTINGS_ORIGIN_CHANGED) /* at registration: once the instance is known */
+            battery_choice_check(client, device_instance(svc), vedbus_service_name(svc->bus));
     } else {
         struct name_binding *b = find_binding(svc, path);
         if (b)
@@ -434,17 +437,17 @@ static void on_setting(struct settings_client *client, const char *path,
 static void on_settings_state(struct settings_client *client, enum settings_state state, void *user)
 {
     struct service *svc = user;
-    (void)client;
     if (state != SETTINGS_STATE_REGISTERED)
         return;
     vedbus_flush(svc->bus);
     instance_known(svc);
+    battery_choice_check(client, device_instance(svc), vedbus_service_name(svc->bus));
 }
 
 /* Without a settings client the service still runs, on defaults. */
 static void start_settings(struct service *svc, struct mainloop *loop, const char *id)
 {
-    struct settings_def defs[2 + N_FUSE_NAMES];
+    struct settings_def defs[3 + N_FUSE_NAMES];
     char instance_default[32];
     size_t n = 0;
     snprintf(instance_default, sizeof(instance_default), "battery:%d",
@@ -458,6 +461,9 @@ static void start_settings(struct service *svc, struct mainloop *loop, const cha
     for (unsigned i = 0; i < N_FUSE_NAMES; i++)
         defs[n++] = (struct settings_def){.path = svc->fuse_name_binding[i].setting,
                                           .def = SETTINGS_STRING("")};
+    /* systemcalc's own setting, with its own default and type: registering it changes nothing */
+    defs[n++] = (struct settings_def){.path = BATTERY_CHOICE_SETTING,
+                                      .def = SETTINGS_STRING(BATTERY_CHOICE_AUTOMATIC)};
     struct settings_client_options opt = {
         .on_value = on_setting, .on_state = on_settings_state, .user = svc};
     int rc = settings_client_new(loop, vedbus_connection(svc->bus), defs, n, &opt, &svc->settings);
