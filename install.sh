@@ -286,26 +286,45 @@ fi
 install_rule
 
 # --- boot hooks: put everything back after a firmware update ----------------------------------
-# put_line FILE LINE OLD_LINE: LINE right after FILE's #! line, once; OLD_LINE removed. The
-# hook is the user's file: an "exit 0" or an if-block with an exit anywhere below would end it
-# before a line further down runs. "|| true" in the line: a failing boot run must not end a hook
-# written with "set -e" or "#!/bin/sh -e" either.
+# put_line FILE LINE OLD_LINES: LINE right after FILE's #! line, once; the lines in OLD_LINES
+# (one per line) removed. The hook is the user's file: an "exit 0" or an if-block with an exit
+# anywhere below would end it before a line further down runs. "|| true" in the line: a failing
+# boot run must not end a hook written with "set -e" or "#!/bin/sh -e" either. Everything else of
+# the file stays as it was, byte for byte: its other lines, CRLF line ends (the line gets one too,
+# and a line of ours with a CR is still ours), and a missing final newline (so that uninstall.sh
+# gives the file back exactly).
 put_line() {
-    { grep -vxF -e "$3" -e "$2" "$1" || true; } | awk -v line="$2" '
-        NR == 1 && /^#!/ { print; print line; done = 1; next }
-        !done { print line; done = 1 }
-        { print }
-        END { if (!done) print line }' > "$1.new.$$"
+    nonl=0
+    [ -z "$(tail -c 1 "$1")" ] || nonl=1
+    awk -v line="$2" -v olds="$3" -v nonl="$nonl" '
+        BEGIN { n_old = split(olds, old, "\n") }
+        NR == 1 && /\r$/ { cr = "\r" }
+        {
+            t = $0
+            sub(/\r$/, "", t)
+            if (t == line) next
+            for (k = 1; k <= n_old; k++) if (t == old[k]) next
+            keep[++n] = $0
+        }
+        END {
+            i = 1
+            if (n >= 1 && keep[1] ~ /^#!/) { printf "%s\n", keep[1]; i = 2 }
+            printf "%s%s", line, cr
+            if (i <= n || !nonl) printf "\n"
+            for (; i <= n; i++) printf (i < n || !nonl) ? "%s\n" : "%s", keep[i]
+        }' "$1" > "$1.new.$$"
     if ! cmp -s "$1.new.$$" "$1"; then
         cat "$1.new.$$" > "$1"
     fi
     rm -f "$1.new.$$"
 }
 
-# install_hook FILE LINE OLD_LINE MARKER: FILE gets LINE. When Settings -> General -> Support
+# install_hook FILE LINE OLD_LINES NAME: FILE gets LINE. When Settings -> General -> Support
 # status -> "Disable custom startup scripts" renamed it to FILE.disabled, no new FILE is made
 # (the GUI's "Re-enable" would refuse to bring the owner's back): the line goes into the disabled
-# file instead, so re-enabling brings it too, and the owner is told.
+# file instead, so re-enabling brings it too, and the owner is told. A hook that is not executable
+# is made executable for its owner (a boot runs it only then); its mode is kept in
+# $DEST/.NAME-mode for uninstall.sh, and a new hook is marked $DEST/.created-NAME.
 DISABLED_HOOKS=
 install_hook() {
     hook=$ROOT$1
@@ -317,21 +336,19 @@ install_hook() {
     if [ ! -e "$hook" ]; then
         printf '#!/bin/sh\n' > "$hook"
         chmod 755 "$hook"
-        : > "$DEST/$4"
+        : > "$DEST/.created-$4"
     fi
     put_line "$hook" "$2" "$3"
-    [ -x "$hook" ] || chmod 755 "$hook"
+    if [ ! -x "$hook" ]; then
+        [ -e "$DEST/.$4-mode" ] || stat -c %a "$hook" > "$DEST/.$4-mode"
+        chmod u+x "$hook"
+        say "made $1 executable for its owner, so that it runs at boot"
+    fi
 }
 
-rc=$ROOT$RC_LOCAL
-if [ -f "$rc" ] && grep -qxF "$PYTHON_PLUGIN_RC_LINE" "$rc"; then
-    # the Python plugin re-ran its own installer from here; this one replaces it
-    grep -vxF "$PYTHON_PLUGIN_RC_LINE" "$rc" > "$rc.new.$$" || true
-    cat "$rc.new.$$" > "$rc"
-    rm -f "$rc.new.$$"
-fi
-install_hook "$RCS_LOCAL" "$RCS_LINE" "$RCS_LINE" .created-rcS-local
-install_hook "$RC_LOCAL" "$RC_LINE" "$OLD_RC_LINE" .created-rc-local
+install_hook "$RCS_LOCAL" "$RCS_LINE" "$RCS_LINE" rcS-local
+install_hook "$RC_LOCAL" "$RC_LINE" "$OLD_RC_LINE
+$PYTHON_PLUGIN_RC_LINE" rc-local
 if [ -n "$DISABLED_HOOKS" ] && [ "$BOOT" = 0 ]; then
     say "NOTE: custom startup scripts are disabled (Settings -> General -> Support status):"
     for hook in $DISABLED_HOOKS; do

@@ -50,8 +50,8 @@ fi
 DEST=$ROOT$APP
 HOOKS="$ROOT$RCS_LOCAL $ROOT$RCS_LOCAL.disabled $ROOT$RC_LOCAL $ROOT$RC_LOCAL.disabled"
 
-has_line() { # file
-    [ -f "$1" ] && grep -qxF -e "$RC_LINE" -e "$OLD_RC_LINE" -e "$RCS_LINE" "$1"
+has_line() { # file (our lines, with or without a CR at the end)
+    [ -f "$1" ] && tr -d '\r' < "$1" | grep -qxF -e "$RC_LINE" -e "$OLD_RC_LINE" -e "$RCS_LINE"
 }
 
 any_hook_line() {
@@ -92,23 +92,35 @@ if [ -e "$ROOT$RULE" ]; then
     fi
 fi
 
-# remove_line FILE MARKER: our lines out of a boot hook; the hook itself too when install.sh
-# created it (MARKER) and "#!/bin/sh" is all that is left.
+# remove_line FILE NAME: our lines out of a boot hook (also with a CR: a hook with CRLF line ends
+# got one), everything else byte for byte, a missing final newline too; its mode back if
+# install.sh changed it ($DEST/.NAME-mode); the hook itself removed when install.sh created it
+# ($DEST/.created-NAME) and "#!/bin/sh" is all that is left.
 remove_line() {
     [ -f "$1" ] || return 0
     if has_line "$1"; then
-        grep -vxF -e "$RC_LINE" -e "$OLD_RC_LINE" -e "$RCS_LINE" "$1" > "$1.new.$$" || true
+        nonl=0
+        [ -z "$(tail -c 1 "$1")" ] || nonl=1
+        awk -v a="$RC_LINE" -v b="$OLD_RC_LINE" -v c="$RCS_LINE" -v nonl="$nonl" '
+            { t = $0; sub(/\r$/, "", t) }
+            t == a || t == b || t == c { next }
+            { keep[++n] = $0 }
+            END { for (i = 1; i <= n; i++) printf (i < n || !nonl) ? "%s\n" : "%s", keep[i] }
+        ' "$1" > "$1.new.$$"
         cat "$1.new.$$" > "$1"
         rm -f "$1.new.$$"
     fi
-    if [ -f "$DEST/$2" ] && [ -z "$(grep -v '^#!/bin/sh$' "$1" | tr -d ' \t\n')" ]; then
+    if [ -f "$DEST/.$2-mode" ]; then
+        chmod "$(cat "$DEST/.$2-mode")" "$1"
+    fi
+    if [ -f "$DEST/.created-$2" ] && [ -z "$(grep -v '^#!/bin/sh$' "$1" | tr -d ' \t\n')" ]; then
         rm -f "$1"
     fi
 }
-remove_line "$ROOT$RCS_LOCAL" .created-rcS-local
-remove_line "$ROOT$RCS_LOCAL.disabled" .created-rcS-local
-remove_line "$ROOT$RC_LOCAL" .created-rc-local
-remove_line "$ROOT$RC_LOCAL.disabled" .created-rc-local
+remove_line "$ROOT$RCS_LOCAL" rcS-local
+remove_line "$ROOT$RCS_LOCAL.disabled" rcS-local
+remove_line "$ROOT$RC_LOCAL" rc-local
+remove_line "$ROOT$RC_LOCAL.disabled" rc-local
 
 rm -rf "$ROOT/var/log/$NAME"
 

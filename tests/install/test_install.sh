@@ -5,13 +5,15 @@
 # the rc.local line, the udev rule (with and without --serial), the upgrade from the Python
 # plugin, and that uninstall leaves each root byte for byte as it was before.
 #
-#   tests/install/test_install.sh SOURCE_ROOT DAEMON_BINARY
+#   tests/install/test_install.sh SOURCE_ROOT DAEMON_BINARY [sh|busybox|both]
 #
-# Runs everything twice: with /bin/sh and the host's tools, and (when busybox is installed) with
-# busybox sh and only busybox applets on PATH, as on Venus OS. Ends "N passed, N failed".
+# Runs everything with /bin/sh and the host's tools, and (when busybox is installed) with busybox
+# sh and only busybox applets on PATH, as on Venus OS: both by default, or the one named (meson
+# runs them as two tests). Ends "N passed, N failed".
 set -u
 TOP=${1:?usage: $0 SOURCE_ROOT DAEMON_BINARY}
 DAEMON=${2:?usage: $0 SOURCE_ROOT DAEMON_BINARY}
+WHICH=${3:-both}
 NAME=dbus-lynx-distributor
 RC_LINE="sh /data/$NAME/install.sh --boot || true"
 RCS_LINE="sh /data/$NAME/install.sh --early || true"
@@ -186,7 +188,7 @@ existing_rc_local() {
 
 # Runs rc.local as the boot would, with the boot line replaced by an echo: does the line run?
 boot_line_runs() { # root
-    awk -v line="$RC_LINE" '$0 == line { print "echo BOOT-LINE-RAN"; next } { print }' \
+    awk -v line="$RC_LINE" '{ t = $0; sub(/\r$/, "", t) } t == line { print "echo BOOT-LINE-RAN"; next } { print }' \
         "$1/data/rc.local" > "$SCRATCH/rc.local.sh"
     $SH "$SCRATCH/rc.local.sh" 2>/dev/null | grep -qxF BOOT-LINE-RAN
 }
@@ -321,6 +323,36 @@ disabled_hooks() {
     check "uninstall restores the disabled files and the whole root" same_tree "$r" "$SCRATCH/before.txt"
 }
 
+# The owner's hooks come back byte for byte: mode, CRLF line ends, a missing final newline.
+owner_files() {
+    n=0
+    for shape in 644:'#!/bin/sh\n/data/mine/start.sh &\n' 600:'#!/bin/sh\necho mine\n' \
+        755:'#!/bin/sh\r\necho windows\r\n' 755:'#!/bin/sh\necho no-final-newline' \
+        755:'#!/bin/sh' 640:'echo no-shebang\r\nexit 0'; do
+        n=$((n + 1))
+        mode=${shape%%:*}
+        r=$(venus_root owner$n)
+        for hook in rc.local rcS.local; do
+            printf "${shape#*:}" > "$r/data/$hook"
+            chmod "$mode" "$r/data/$hook"
+        done
+        snapshot "$r" > "$SCRATCH/before.txt"
+        run_install "$r"
+        check "owner's hooks $n (mode $mode): the boot lines are there once" test \
+            "$(tr -d '\r' < "$r/data/rc.local" | grep -cxF "$RC_LINE")" = 1 -a \
+            "$(tr -d '\r' < "$r/data/rcS.local" | grep -cxF "$RCS_LINE")" = 1
+        check "owner's hooks $n: executable, so that they run" test -x "$r/data/rc.local" -a -x "$r/data/rcS.local"
+        check "owner's hooks $n: the boot line runs" boot_line_runs "$r"
+        run_install "$r"
+        run_boot "$r"
+        check "owner's hooks $n: a second install and a boot run add no second line" test \
+            "$(tr -d '\r' < "$r/data/rc.local" | grep -cxF "$RC_LINE")" = 1
+        run_uninstall "$r"
+        check "owner's hooks $n: uninstall gives them back byte for byte, with their mode" \
+            same_tree "$r" "$SCRATCH/before.txt"
+    done
+}
+
 refusals() {
     r=$(venus_root refuse)
     snapshot "$r" > "$SCRATCH/before.txt"
@@ -351,16 +383,21 @@ run_all() {
     python_plugin_upgrade
     serial_rules
     disabled_hooks
+    owner_files
     refusals
     rc_local_shapes
     uninstall_nothing
 }
 
-VARIANT="sh"
-SH="sh"
-run_all
+if [ "$WHICH" != busybox ]; then
+    VARIANT="sh"
+    SH="sh"
+    run_all
+fi
 
-if command -v busybox >/dev/null 2>&1; then
+if [ "$WHICH" = sh ]; then
+    :
+elif command -v busybox >/dev/null 2>&1; then
     # Venus OS has busybox: only its applets on PATH (the checks' own tools, sha256sum, stat,
     # find, diff, are busybox's too).
     BB=$SCRATCH/busybox-bin
