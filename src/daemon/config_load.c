@@ -394,13 +394,27 @@ static void warn_unknown_section(struct parser *p, const char *section)
 }
 
 /* The first entry of a section: a second [ftdi:X] would silently merge into the first. */
+/* [ftdi:] or [i2c:x]: an adapter section that names no adapter, keys or not. */
+static void fail_nameless(struct parser *p, int line, const char *section)
+{
+    fail_at(p, line,
+            strncasecmp(section, "i2c:", 4) == 0
+                ? "section [%s] names no bus number (the N of /dev/i2c-N, 0-%d)"
+                : "section [%s] names no serial number",
+            section, CONFIG_I2C_BUS_MAX);
+}
+
 static int note_section(struct parser *p, const char *section)
 {
     char buf[SECTION_MAX];
     int bus;
     const char *serial = section_serial(section, buf, sizeof(buf), &bus);
-    if (!serial || !serial[0])
+    if (!serial)
         return 0;
+    if (!serial[0]) { /* its keys, if any, are refused by handle_entry: one message */
+        fail_nameless(p, p->header_line, section);
+        return 0;
+    }
     const struct config *cfg = p->cfg;
     const struct config_section *first = config_find_section(cfg, serial, bus);
     if (first) {
@@ -443,14 +457,8 @@ static int handle_entry(void *user, const char *section, const char *key, const 
     if (strcmp(section, "DEFAULT") == 0) {
         target = &p->cfg->defaults;
     } else if (serial) {
-        if (serial[0] == '\0') {
-            fail(p,
-                 strncasecmp(section, "i2c:", 4) == 0
-                     ? "section [%s] names no bus number (the N of /dev/i2c-N, 0-%d)"
-                     : "section [%s] names no serial number",
-                 section, CONFIG_I2C_BUS_MAX);
-            return 1;
-        }
+        if (serial[0] == '\0')
+            return 1; /* refused at its header (note_section) */
         target = section_for_serial(p, serial, bus);
         if (!target) {
             p->out_of_memory = true;

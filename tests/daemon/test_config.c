@@ -154,7 +154,7 @@ Test(config, near_miss_section_names_name_the_adapter_they_mean)
     assert_fails("[ftdi:LYNX0001]\nname = a\n[ftdi: lynx0001]\nname = b\n",
                  "test.ini:3: [ftdi: lynx0001] again (first at line 1): write each adapter's keys "
                  "in one section (and 1 more error)");
-    assert_fails("[ftdi:  ]\nname = a\n", "test.ini:2: section [ftdi:  ] names no serial number");
+    assert_fails("[ftdi:  ]\nname = a\n", "test.ini:1: section [ftdi:  ] names no serial number");
 }
 
 Test(config, fork_sample_with_correct_ids_and_upside_down_loads_without_warnings)
@@ -387,7 +387,7 @@ Test(config, syntax_errors_report_the_line)
                  "(and 1 more error)");
     assert_fails("vid = 0x0403\n", "test.ini:1: vid: key outside any section (start with "
                                    "[general] or [ftdi:<serial>])");
-    assert_fails("[ftdi:]\nname = x\n", "test.ini:2: section [ftdi:] names no serial number");
+    assert_fails("[ftdi:]\nname = x\n", "test.ini:1: section [ftdi:] names no serial number");
 }
 
 Test(config, the_earliest_error_is_reported_with_a_count_of_the_rest)
@@ -576,12 +576,16 @@ Test(config, i2c_sections_name_linux_buses_apart_from_ftdi_serials)
 
 Test(config, bad_i2c_sections_fail_with_the_line_and_what_a_bus_number_is)
 {
+    /* at the header, with keys or without: a section that names no adapter is never ignored */
     assert_fails("[i2c:one]\nname = a\n",
-                 "test.ini:2: section [i2c:one] names no bus number (the N of /dev/i2c-N, 0-1023)");
-    assert_fails("[i2c:-1]\nname = a\n",
+                 "test.ini:1: section [i2c:one] names no bus number (the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[general]\n[i2c:-1]\n",
                  "test.ini:2: section [i2c:-1] names no bus number (the N of /dev/i2c-N, 0-1023)");
-    assert_fails("[i2c:1024]\nname = a\n", "test.ini:2: section [i2c:1024] names no bus number "
-                                           "(the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[i2c:1024]\n", "test.ini:1: section [i2c:1024] names no bus number "
+                                 "(the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[i2c:0x1]\n", "test.ini:1: section [i2c:0x1] names no bus number "
+                                "(the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[ftdi:]\n", "test.ini:1: section [ftdi:] names no serial number");
     assert_fails("[i2c:3]\nname = a\n[i2c:03]\nname = b\n",
                  "test.ini:3: [i2c:03] again (first at line 1): write each adapter's keys in one "
                  "section (and 1 more error)");
