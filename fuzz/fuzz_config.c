@@ -12,13 +12,13 @@
 
 static void check_adapter(const struct config_section *a)
 {
-    check(name_check(a->name, NAME_CUSTOM_MAX_CHARS, NULL) == NAME_OK,
+    check(name_check(a->name, &name_limit_custom, NULL) == NAME_OK,
           "a loaded adapter name is not valid");
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         struct lynx_distributor_setup setup;
         config_lynx_setup(a, d, &setup);
         for (unsigned f = 0; f < LYNX_FUSES; f++)
-            check(name_check(a->distributor[d].fuse_name[f], NAME_FUSE_MAX_CHARS, NULL) == NAME_OK,
+            check(name_check(a->distributor[d].fuse_name[f], &name_limit_fuse, NULL) == NAME_OK,
                   "a loaded fuse name is not valid");
     }
 }

@@ -288,7 +288,7 @@ static void decode_for_every_type(DBusMessage *msg)
         if (v.type == VEDBUS_TYPE_STRING) {
             check(v.s && dbus_validate_utf8(v.s, NULL), "decoded string not valid UTF-8");
             /* what a name item then checks: dbus-valid UTF-8 is never "not valid UTF-8" */
-            check(name_check(v.s, NAME_FUSE_MAX_CHARS, NULL) != NAME_BAD_UTF8,
+            check(name_check(v.s, &name_limit_fuse, NULL) != NAME_BAD_UTF8,
                   "name_check disagrees with libdbus on UTF-8");
         }
     }

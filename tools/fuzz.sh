@@ -1,15 +1,26 @@
 #!/bin/sh
 # Builds the libFuzzer targets (fuzz/) with clang + ASan + UBSan and runs each for SECONDS
-# (default 20: the CI budget; give more for a real hunt). Fails on the first crash, leak,
-# sanitizer report or broken contract, leaving the reproducer in BUILD/fuzz/artifacts/.
+# (default 20; give more for a real hunt: the nightly run gives 60). Fails on the first crash,
+# leak, sanitizer report or broken contract, leaving the reproducer in BUILD/fuzz/artifacts/.
 #   tools/fuzz.sh [SECONDS] [TARGET...]
+#   tools/fuzz.sh --replay [TARGET...]
+# --replay runs every input of fuzz/corpus/<target>/ once and explores nothing: a regression run
+# that cannot flake, which is what CI runs. Each finding goes into fuzz/corpus/<target>/ with its
+# fix.
 # FUZZ_BUILD (default build-fuzzers) is the build directory. Corpora grow in BUILD/fuzz/corpus/
 # (a copy of the seeds in fuzz/corpus/<target>/, which stay as they are).
 # Reproduce a crash: BUILD/fuzz/fuzz_<target> BUILD/fuzz/artifacts/crash-...
 set -eu
 cd "$(dirname "$0")/.."
-SECONDS_EACH=${1:-20}
-[ $# -gt 0 ] && shift
+REPLAY=0
+if [ "${1:-}" = --replay ]; then
+  REPLAY=1
+  shift
+  SECONDS_EACH=0
+else
+  SECONDS_EACH=${1:-20}
+  [ $# -gt 0 ] && shift
+fi
 BUILD=${FUZZ_BUILD:-build-fuzzers}
 TARGETS=${*:-}
 command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
@@ -32,12 +43,20 @@ failed=""
 for t in $TARGETS; do
   exe="$BUILD/fuzz/fuzz_$t"
   [ -x "$exe" ] || { echo "fuzz.sh: no target $t" >&2; exit 2; }
-  corpus="$BUILD/fuzz/corpus/$t"
-  mkdir -p "$corpus"
-  cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
   log="$BUILD/fuzz/$t.log"
-  printf '%-12s %3s s ... ' "$t" "$SECONDS_EACH"
-  if "$exe" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+  if [ "$REPLAY" = 1 ]; then
+    # -runs=0 with a directory: each input once, nothing new
+    corpus=fuzz/corpus/$t
+    run="-runs=0"
+    printf '%-12s %3s inputs ... ' "$t" "$(ls "$corpus" | wc -l)"
+  else
+    corpus="$BUILD/fuzz/corpus/$t"
+    mkdir -p "$corpus"
+    cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
+    run="-max_total_time=$SECONDS_EACH"
+    printf '%-12s %3s s ... ' "$t" "$SECONDS_EACH"
+  fi
+  if "$exe" "$run" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
       -print_final_stats=1 -artifact_prefix="$BUILD/fuzz/artifacts/$t-" "$corpus" >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)

@@ -19,6 +19,12 @@
  * the rest: a longer [ftdi:...] would configure an adapter named by the cut. */
 #define INIH_SECTION_NAME_MAX 49
 #define SECTION_MAX           (INIH_SECTION_NAME_MAX + 1)
+/* Bounds on what is read, so that no input (a huge comment, /dev/zero, an endless pipe) can make
+ * the daemon allocate or read without end: inih itself takes lines of at most INI_MAX_LINE - 2
+ * characters (198); a comment line may be longer, up to CONFIG_COMMENT_MAX characters; the whole
+ * file up to CONFIG_FILE_MAX bytes. Past either, the file is refused at that line. */
+#define CONFIG_COMMENT_MAX 4096
+#define CONFIG_FILE_MAX    (1024 * 1024)
 
 /* "ftdi:<serial>" in any case: the serial, trimmed, into buf, *bus -1; "i2c:<N>": "i2c-N" into
  * buf, *bus N, or "" when N is not a bus number; NULL for another section. */
@@ -51,9 +57,10 @@ struct parser {
     struct config *cfg;
     const char *name; /* file name for messages */
     FILE *stream;
-    char *line_buf;
-    size_t line_cap;
-    int line;           /* number of the line inih is working on */
+    char line_buf[CONFIG_COMMENT_MAX + 2]; /* a line, its newline and a NUL */
+    size_t bytes;                          /* read so far */
+    bool stopped;                          /* a line that cannot be read: the file ends there */
+    int line;                              /* number of the line inih is working on */
     bool line_indented; /* it starts with white space: a continuation line for inih */
     int errors;
     int error_line; /* line of the message in cfg->error */
@@ -101,20 +108,52 @@ static void fail_duplicate(struct parser *p, const char *key)
 /* inih's reader callback, called once per line: keeps our line count in step with inih's. */
 static int note_section(struct parser *p, const char *section);
 
+/* One line into p->line_buf (with its newline, if any): its length; 0 at the end of the file. A
+ * line that cannot be taken stops the reading with an error at that line (and -1): a NUL byte, a
+ * line longer than CONFIG_COMMENT_MAX, a file longer than CONFIG_FILE_MAX, a read error. A read
+ * error is never taken for the end of the file. */
+static ssize_t next_line(struct parser *p)
+{
+    size_t n = 0;
+    int c = EOF;
+    while (n < sizeof(p->line_buf) - 1 && (c = getc(p->stream)) != EOF) {
+        p->line_buf[n++] = (char)c;
+        if (++p->bytes > CONFIG_FILE_MAX) {
+            fail(p, "the file is longer than %d bytes: is it the right file?", CONFIG_FILE_MAX);
+            return -1;
+        }
+        if (c == '\0') {
+            /* inih would stop at the NUL: "500\0garbage" would read as 500 */
+            fail(p, "contains a NUL byte (is this a text file?)");
+            return -1;
+        }
+        if (c == '\n')
+            break;
+    }
+    p->line_buf[n] = '\0';
+    if (c == EOF && ferror(p->stream)) {
+        fail(p, "cannot read: %s", strerror(errno ? errno : EIO));
+        return -1;
+    }
+    if (n == sizeof(p->line_buf) - 1 && c != '\n') {
+        fail(p, "line too long (at most %d characters)", CONFIG_COMMENT_MAX);
+        return -1;
+    }
+    return (ssize_t)n;
+}
+
 static char *read_line(char *str, int num, void *stream)
 {
     struct parser *p = stream;
-    ssize_t n = getline(&p->line_buf, &p->line_cap, p->stream);
-    if (n < 0)
+    if (p->stopped)
         return NULL;
     p->line++;
-    p->line_indented = n > 0 && (p->line_buf[0] == ' ' || p->line_buf[0] == '\t');
-    if ((size_t)n != strlen(p->line_buf)) {
-        /* inih would stop at the NUL: "500\0garbage" would read as 500 */
-        fail(p, "contains a NUL byte (is this a text file?)");
-        snprintf(str, (size_t)num, "\n"); /* an empty line keeps inih's count in step */
-        return str;
+    ssize_t n = next_line(p);
+    if (n <= 0) {
+        p->stopped = true;
+        return NULL;
     }
+    p->line_indented = p->line_buf[0] == ' ' || p->line_buf[0] == '\t';
     const char *bracket = p->line_buf + strspn(p->line_buf, " \t");
     if (*bracket == '[') {
         p->header_line = p->line;
@@ -355,13 +394,27 @@ static void warn_unknown_section(struct parser *p, const char *section)
 }
 
 /* The first entry of a section: a second [ftdi:X] would silently merge into the first. */
+/* [ftdi:] or [i2c:x]: an adapter section that names no adapter, keys or not. */
+static void fail_nameless(struct parser *p, int line, const char *section)
+{
+    fail_at(p, line,
+            strncasecmp(section, "i2c:", 4) == 0
+                ? "section [%s] names no bus number (the N of /dev/i2c-N, 0-%d)"
+                : "section [%s] names no serial number",
+            section, CONFIG_I2C_BUS_MAX);
+}
+
 static int note_section(struct parser *p, const char *section)
 {
     char buf[SECTION_MAX];
     int bus;
     const char *serial = section_serial(section, buf, sizeof(buf), &bus);
-    if (!serial || !serial[0])
+    if (!serial)
         return 0;
+    if (!serial[0]) { /* its keys, if any, are refused by handle_entry: one message */
+        fail_nameless(p, p->header_line, section);
+        return 0;
+    }
     const struct config *cfg = p->cfg;
     const struct config_section *first = config_find_section(cfg, serial, bus);
     if (first) {
@@ -404,14 +457,8 @@ static int handle_entry(void *user, const char *section, const char *key, const 
     if (strcmp(section, "DEFAULT") == 0) {
         target = &p->cfg->defaults;
     } else if (serial) {
-        if (serial[0] == '\0') {
-            fail(p,
-                 strncasecmp(section, "i2c:", 4) == 0
-                     ? "section [%s] names no bus number (the N of /dev/i2c-N, 0-%d)"
-                     : "section [%s] names no serial number",
-                 section, CONFIG_I2C_BUS_MAX);
-            return 1;
-        }
+        if (serial[0] == '\0')
+            return 1; /* refused at its header (note_section) */
         target = section_for_serial(p, serial, bus);
         if (!target) {
             p->out_of_memory = true;
@@ -471,18 +518,13 @@ int config_load_stream(struct config *cfg, FILE *stream, const char *name)
     cfg->error[0] = '\0';
     struct parser p = {.cfg = cfg, .name = name, .stream = stream};
 
+    errno = 0;
     int rc = ini_parse_stream(read_line, &p, handle_entry, &p);
-    free(p.line_buf);
     free(p.section_line);
     if (p.out_of_memory || rc == -2) {
         snprintf(cfg->error, sizeof(cfg->error), "%s: out of memory", name);
         config_free(cfg);
         return -ENOMEM;
-    }
-    if (ferror(stream)) {
-        snprintf(cfg->error, sizeof(cfg->error), "%s: %s", name, strerror(errno ? errno : EIO));
-        config_free(cfg);
-        return -EIO;
     }
     if (rc > 0) {
         /* inih found a line it cannot parse; it counts lines exactly as read_line does. */

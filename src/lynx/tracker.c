@@ -79,9 +79,12 @@ void tracker_state(const struct tracker *t, const struct lynx_distributor_setup 
     struct lynx_distributor_setup absent = *setup;
     absent.installed = t->lost && (setup->installed || t->seen);
     lynx_decode_absent(&absent, out);
+    /* A lost distributor's fuse alarms are held (it may be the blown fuse that silenced it), but
+     * only on slots still declared installed: a slot declared empty meanwhile has no alarm. */
     if (t->lost && previous)
         for (unsigned f = 0; f < LYNX_FUSES; f++)
-            out->fuse[f].blown_alarm = previous->fuse[f].blown_alarm;
+            if (out->fuse[f].status != LYNX_FUSE_NOT_USED)
+                out->fuse[f].blown_alarm = previous->fuse[f].blown_alarm;
 }
 
 bool tracker_counted(const struct tracker *t, const struct lynx_distributor_setup *setup)

@@ -154,7 +154,7 @@ Test(config, near_miss_section_names_name_the_adapter_they_mean)
     assert_fails("[ftdi:LYNX0001]\nname = a\n[ftdi: lynx0001]\nname = b\n",
                  "test.ini:3: [ftdi: lynx0001] again (first at line 1): write each adapter's keys "
                  "in one section (and 1 more error)");
-    assert_fails("[ftdi:  ]\nname = a\n", "test.ini:2: section [ftdi:  ] names no serial number");
+    assert_fails("[ftdi:  ]\nname = a\n", "test.ini:1: section [ftdi:  ] names no serial number");
 }
 
 Test(config, fork_sample_with_correct_ids_and_upside_down_loads_without_warnings)
@@ -387,7 +387,7 @@ Test(config, syntax_errors_report_the_line)
                  "(and 1 more error)");
     assert_fails("vid = 0x0403\n", "test.ini:1: vid: key outside any section (start with "
                                    "[general] or [ftdi:<serial>])");
-    assert_fails("[ftdi:]\nname = x\n", "test.ini:2: section [ftdi:] names no serial number");
+    assert_fails("[ftdi:]\nname = x\n", "test.ini:1: section [ftdi:] names no serial number");
 }
 
 Test(config, the_earliest_error_is_reported_with_a_count_of_the_rest)
@@ -410,7 +410,7 @@ Test(config, over_long_lines_are_refused_and_line_numbers_stay_right)
     cr_assert(strstr(cfg.error, "(and 1 more error)"), "%s", cfg.error);
 }
 
-/* A comment of any length is a comment (it used to be a fatal "line too long" past 198). */
+/* A comment longer than inih's 198 characters is still a comment (up to 4096: see below). */
 Test(config, long_comment_lines_are_comments_and_line_numbers_stay_right)
 {
     char text[1024];
@@ -576,13 +576,61 @@ Test(config, i2c_sections_name_linux_buses_apart_from_ftdi_serials)
 
 Test(config, bad_i2c_sections_fail_with_the_line_and_what_a_bus_number_is)
 {
+    /* at the header, with keys or without: a section that names no adapter is never ignored */
     assert_fails("[i2c:one]\nname = a\n",
-                 "test.ini:2: section [i2c:one] names no bus number (the N of /dev/i2c-N, 0-1023)");
-    assert_fails("[i2c:-1]\nname = a\n",
+                 "test.ini:1: section [i2c:one] names no bus number (the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[general]\n[i2c:-1]\n",
                  "test.ini:2: section [i2c:-1] names no bus number (the N of /dev/i2c-N, 0-1023)");
-    assert_fails("[i2c:1024]\nname = a\n", "test.ini:2: section [i2c:1024] names no bus number "
-                                           "(the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[i2c:1024]\n", "test.ini:1: section [i2c:1024] names no bus number "
+                                 "(the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[i2c:0x1]\n", "test.ini:1: section [i2c:0x1] names no bus number "
+                                "(the N of /dev/i2c-N, 0-1023)");
+    assert_fails("[ftdi:]\n", "test.ini:1: section [ftdi:] names no serial number");
     assert_fails("[i2c:3]\nname = a\n[i2c:03]\nname = b\n",
                  "test.ini:3: [i2c:03] again (first at line 1): write each adapter's keys in one "
                  "section (and 1 more error)");
+}
+
+/* What is read is bounded: a comment line of at most 4096 characters, a file of at most 1 MiB.
+ * Past either, and at a NUL byte or a read error, the file is refused at that line: never taken
+ * as ending there (a reload would then apply a configuration cut short). */
+Test(config, comment_lines_are_bounded_at_4096_characters)
+{
+    static char text[5000];
+    char comment[4097];
+    memset(comment, 'x', sizeof(comment) - 1);
+    comment[4094] = '\0'; /* "; " + 4094 = 4096 characters */
+    snprintf(text, sizeof(text), "[general]\n; %s\npoll_interval_ms = 500\n", comment);
+    cr_assert_eq(load(text), 0, "%s", cfg.error);
+    cr_assert_eq(cfg.poll_interval_ms, 500);
+    comment[4094] = 'x'; /* 4097 */
+    comment[4095] = '\0';
+    snprintf(text, sizeof(text), "[general]\n; %s\npoll_interval_ms = 500\n", comment);
+    assert_fails(text, "test.ini:2: line too long (at most 4096 characters)");
+}
+
+Test(config, an_endless_file_of_zeros_is_refused_at_once)
+{
+    cr_assert_eq(config_load(&cfg, "/dev/zero"), -EINVAL);
+    cr_assert_str_eq(cfg.error, "/dev/zero:1: contains a NUL byte (is this a text file?)");
+}
+
+Test(config, a_file_over_1_mib_is_refused_at_the_line_that_passes_it)
+{
+    size_t len = 1024 * 1024 + 10;
+    char *text = malloc(len + 1);
+    cr_assert_not_null(text);
+    memset(text, '\n', len); /* empty lines */
+    text[len] = '\0';
+    assert_fails(text, "test.ini:1048577: the file is longer than 1048576 bytes: is it the right "
+                       "file?");
+    free(text);
+}
+
+Test(config, a_read_error_is_an_error_not_the_end_of_the_file)
+{
+    /* A directory opens for reading on Linux; the first read fails with EISDIR. */
+    cr_assert_eq(config_load(&cfg, "/"), -EINVAL);
+    cr_assert_str_eq(cfg.error, "/:1: cannot read: Is a directory");
+    cr_assert_eq(cfg.n_sections, 0);
 }

@@ -123,6 +123,23 @@ Test(tracker, fuse_alarm_is_held_while_communication_is_lost)
     cr_assert_eq(lost.fuse[0].blown_alarm, LYNX_ALARM_OK);
 }
 
+Test(tracker, no_alarm_is_held_on_a_fuse_slot_declared_empty_while_lost)
+{
+    struct tracker t;
+    tracker_init(&t);
+    feed2(&t, 0x40, 0x40); /* fuse 2 blown */
+    struct lynx_distributor_state before = state_of(&t, &installed, NULL);
+    for (int i = 0; i < LOST_AFTER; i++)
+        tracker_fail(&t, LOST_AFTER);
+    /* a reload declares slot 2 empty while the distributor does not answer */
+    struct lynx_distributor_setup slot2_empty = installed;
+    slot2_empty.fuse_installed[2] = false;
+    struct lynx_distributor_state lost = state_of(&t, &slot2_empty, &before);
+    cr_assert_eq(lost.status, LYNX_DISTRIBUTOR_COMMS_LOST);
+    cr_assert_eq(lost.fuse[2].status, LYNX_FUSE_NOT_USED);
+    cr_assert_eq(lost.fuse[2].blown_alarm, LYNX_ALARM_OK, "an empty slot has no alarm");
+}
+
 static bool wants(const struct tracker *t, int first)
 {
     return tracker_wants_second_read(t, (struct tracker_read){first >= 0, (uint8_t)first});

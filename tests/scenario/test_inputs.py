@@ -151,6 +151,18 @@ def hup_rereads_the_config_and_applies_installed_flags_without_dropping_the_serv
         require("take effect after a restart" in h.log_text(), "the name change is not named")
         h.wait_for("/Distributor/B/Alarms/ConnectionLost", ALARM)
         require(h.bus.get_name_owner(h.default_service) == owner, "the service was re-registered")
+
+        # a file that cannot be read in full (a comment line past the 4096-character bound) is
+        # refused at that line, not applied cut short: B stays installed and its alarm raised
+        text = ini(adapters={"LYNX0001": {"distributorBInstalled": "false"}})
+        h.write_config("; " + "x" * 5000 + "\n" + text, os.path.basename(h.config_path))
+        os.kill(pid, signal.SIGHUP)
+        wait_for_log(h, f"{h.config_path}:1: line too long")
+        require("keeping the running configuration" in h.log_text().split("line too long")[-1],
+                "the running configuration was not kept")
+        h.pump(1.0)
+        require(h.get("/Distributor/B/Alarms/ConnectionLost") == ALARM,
+                "B's ConnectionLost alarm was cleared by a file read cut short")
         require(h.sim.poll() is None, "the daemon exited on SIGHUP")
         require(h.stop_daemon() == 0, "the daemon did not exit cleanly")
 
