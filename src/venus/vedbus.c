@@ -20,8 +20,11 @@ struct vedbus_service {
     char *name;
     bool connected;
     bool name_registered;
+    DBusPendingCall *name_request; /* RequestName sent, no reply yet */
     vedbus_disconnect_fn on_disconnect;
     void *on_disconnect_user;
+    vedbus_name_fn on_name;
+    void *on_name_user;
     struct vedbus_table table;
 };
 
@@ -345,6 +348,52 @@ static DBusHandlerResult on_filter_message(DBusConnection *conn, DBusMessage *ms
     return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
+/* ---- bus name ---- */
+
+/* The RequestName reply, from the loop's dispatch (or libdbus's own timeout error reply). */
+static int name_reply_result(struct vedbus_service *svc, DBusMessage *reply)
+{
+    DBusError err;
+    dbus_error_init(&err);
+    dbus_uint32_t r = 0;
+    if (dbus_set_error_from_message(&err, reply) ||
+        !dbus_message_get_args(reply, &err, DBUS_TYPE_UINT32, &r, DBUS_TYPE_INVALID)) {
+        log_error("vedbus: cannot request bus name %s: %s", svc->name, err.message);
+        dbus_error_free(&err);
+        return -EIO;
+    }
+    if (r != DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER && r != DBUS_REQUEST_NAME_REPLY_ALREADY_OWNER) {
+        log_error("vedbus: bus name %s is already taken", svc->name);
+        return -EEXIST;
+    }
+    return 0;
+}
+
+static void on_name_reply(DBusPendingCall *pending, void *data)
+{
+    struct vedbus_service *svc = data;
+    DBusMessage *reply = dbus_pending_call_steal_reply(pending);
+    dbus_pending_call_unref(svc->name_request);
+    svc->name_request = NULL;
+    int rc = reply ? name_reply_result(svc, reply) : -EIO;
+    if (reply)
+        dbus_message_unref(reply);
+    svc->name_registered = rc == 0;
+    if (svc->on_name)
+        svc->on_name(svc, rc, svc->on_name_user);
+}
+
+/* Drops a request still waiting for its reply: its outcome no longer matters (a ReleaseName sent
+ * after it undoes it on the bus, which handles one connection's messages in order). */
+static void forget_name_request(struct vedbus_service *svc)
+{
+    if (!svc->name_request)
+        return;
+    dbus_pending_call_cancel(svc->name_request);
+    dbus_pending_call_unref(svc->name_request);
+    svc->name_request = NULL;
+}
+
 /* ---- service ---- */
 
 static DBusConnection *connect_bus(const char *address, DBusError *err)
@@ -409,6 +458,7 @@ void vedbus_service_free(struct vedbus_service *svc)
     if (!svc)
         return;
     if (svc->conn) {
+        forget_name_request(svc);
         if (svc->connected)
             dbus_connection_flush(svc->conn); /* last changes, e.g. invalidated values */
         dbus_loop_remove(svc->loop, svc->conn);
@@ -424,36 +474,51 @@ void vedbus_service_free(struct vedbus_service *svc)
 
 int vedbus_register_name(struct vedbus_service *svc)
 {
-    DBusError err;
-    dbus_error_init(&err);
-    int r = dbus_bus_request_name(svc->conn, svc->name, DBUS_NAME_FLAG_DO_NOT_QUEUE, &err);
-    if (dbus_error_is_set(&err)) {
-        log_error("vedbus: cannot request bus name %s: %s", svc->name, err.message);
-        dbus_error_free(&err);
-        return -EIO;
+    if (svc->name_registered || svc->name_request)
+        return 0;
+    DBusMessage *msg = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+                                                    DBUS_INTERFACE_DBUS, "RequestName");
+    dbus_uint32_t flags = DBUS_NAME_FLAG_DO_NOT_QUEUE;
+    const char *name = svc->name;
+    DBusPendingCall *pending = NULL;
+    bool ok = msg &&
+              dbus_message_append_args(msg, DBUS_TYPE_STRING, &name, DBUS_TYPE_UINT32, &flags,
+                                       DBUS_TYPE_INVALID) &&
+              dbus_connection_send_with_reply(svc->conn, msg, &pending, VEDBUS_NAME_TIMEOUT_MS);
+    if (msg)
+        dbus_message_unref(msg);
+    if (!ok)
+        return -ENOMEM;
+    if (!pending) /* the connection is closed */
+        return -ENOTCONN;
+    if (!dbus_pending_call_set_notify(pending, on_name_reply, svc, NULL)) {
+        dbus_pending_call_cancel(pending);
+        dbus_pending_call_unref(pending);
+        return -ENOMEM;
     }
-    if (r != DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER && r != DBUS_REQUEST_NAME_REPLY_ALREADY_OWNER) {
-        log_error("vedbus: bus name %s is already taken", svc->name);
-        return -EEXIST;
-    }
-    svc->name_registered = true;
+    /* The reply can only come from the loop's dispatch (one thread), so never before this. */
+    svc->name_request = pending;
     return 0;
 }
 
 int vedbus_release_name(struct vedbus_service *svc)
 {
-    if (!svc->name_registered)
+    if (!svc->name_registered && !svc->name_request)
         return 0;
     svc->name_registered = false;
-    DBusError err;
-    dbus_error_init(&err);
-    dbus_bus_release_name(svc->conn, svc->name, &err);
-    if (dbus_error_is_set(&err)) {
-        log_error("vedbus: cannot release bus name %s: %s", svc->name, err.message);
-        dbus_error_free(&err);
-        return -EIO;
+    forget_name_request(svc);
+    /* No reply wanted: the name is ours or pending, so the bus can only release it. */
+    DBusMessage *msg = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+                                                    DBUS_INTERFACE_DBUS, "ReleaseName");
+    const char *name = svc->name;
+    bool ok = msg && dbus_message_append_args(msg, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID);
+    if (ok) {
+        dbus_message_set_no_reply(msg, TRUE);
+        ok = dbus_connection_send(svc->conn, msg, NULL);
     }
-    return 0;
+    if (msg)
+        dbus_message_unref(msg);
+    return ok ? 0 : -ENOMEM;
 }
 
 bool vedbus_name_registered(const struct vedbus_service *svc)
@@ -469,6 +534,17 @@ const char *vedbus_service_name(const struct vedbus_service *svc)
 DBusConnection *vedbus_connection(struct vedbus_service *svc)
 {
     return svc->conn;
+}
+
+bool vedbus_name_requested(const struct vedbus_service *svc)
+{
+    return svc->name_request != NULL;
+}
+
+void vedbus_set_name_handler(struct vedbus_service *svc, vedbus_name_fn fn, void *user)
+{
+    svc->on_name = fn;
+    svc->on_name_user = user;
 }
 
 bool vedbus_connected(const struct vedbus_service *svc)
