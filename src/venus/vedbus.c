@@ -20,6 +20,7 @@ struct vedbus_service {
     char *name;
     bool connected;
     bool name_registered;
+    DBusPendingCall *hello;        /* Hello sent, no reply yet */
     DBusPendingCall *name_request; /* RequestName sent, no reply yet */
     vedbus_disconnect_fn on_disconnect;
     void *on_disconnect_user;
@@ -59,7 +60,8 @@ int vedbus_add_item(struct vedbus_service *svc, const char *path,
                     struct vedbus_item **out)
 {
     /* Consumers that scanned the service learn about late items from the next ItemsChanged. */
-    return vedbus_table_add(&svc->table, path, initial, options, svc->name_registered, out);
+    return vedbus_table_add(&svc->table, path, initial, options,
+                            svc->name_registered || svc->name_request, out);
 }
 
 struct vedbus_item *vedbus_find_item(struct vedbus_service *svc, const char *path)
@@ -78,8 +80,10 @@ static int emit_items_changed(struct vedbus_service *svc, struct vedbus_item *on
             n++;
     if (n == 0)
         return 0;
-    if (!svc->name_registered) {
-        /* Nobody can have read the service yet: the values go out with the first GetItems. */
+    if (!svc->name_registered && !svc->name_request) {
+        /* Nobody can have read the service yet: the values go out with the first GetItems. While
+         * a RequestName is in flight the bus may already have given us the name and a consumer
+         * read the values: from then on every change is sent. */
         for (size_t i = 0; i < svc->table.count; i++)
             svc->table.items[i]->changed = false;
         return 0;
@@ -396,17 +400,53 @@ static void forget_name_request(struct vedbus_service *svc)
 
 /* ---- service ---- */
 
-static DBusConnection *connect_bus(const char *address, DBusError *err)
+/* The D-Bus specification's address of the system bus when $DBUS_SYSTEM_BUS_ADDRESS is unset. */
+#define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/var/run/dbus/system_bus_socket"
+
+/* Hello's reply: the connection's unique name, as dbus_bus_register would have set it. A bus that
+ * refuses Hello (or gives no answer) is a lost bus: the connection is closed, and its Disconnected
+ * reaches on_filter_message. */
+static void on_hello_reply(DBusPendingCall *pending, void *data)
+{
+    struct vedbus_service *svc = data;
+    DBusMessage *reply = dbus_pending_call_steal_reply(pending);
+    dbus_pending_call_unref(svc->hello);
+    svc->hello = NULL;
+    DBusError err;
+    dbus_error_init(&err);
+    const char *unique = NULL;
+    if (reply && !dbus_set_error_from_message(&err, reply) &&
+        dbus_message_get_args(reply, &err, DBUS_TYPE_STRING, &unique, DBUS_TYPE_INVALID) &&
+        dbus_bus_set_unique_name(svc->conn, unique)) {
+        dbus_message_unref(reply);
+        return;
+    }
+    log_error("vedbus: %s: the bus did not accept the connection: %s", svc->name,
+              dbus_error_is_set(&err) ? err.message : "out of memory");
+    dbus_error_free(&err);
+    if (reply)
+        dbus_message_unref(reply);
+    dbus_connection_close(svc->conn);
+}
+
+/* Connects (a local socket: no wait for the bus process) and sends Hello without waiting for its
+ * answer; the messages sent after it are handled by the bus in order, after Hello. */
+static int connect_bus(struct vedbus_service *svc, const char *address, DBusError *err)
 {
     if (!address)
-        return dbus_bus_get_private(DBUS_BUS_SYSTEM, err);
-    DBusConnection *conn = dbus_connection_open_private(address, err);
-    if (conn && !dbus_bus_register(conn, err)) {
-        dbus_connection_close(conn);
-        dbus_connection_unref(conn);
-        conn = NULL;
-    }
-    return conn;
+        address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    svc->conn = dbus_connection_open_private(address ? address : SYSTEM_BUS_DEFAULT_ADDRESS, err);
+    if (!svc->conn)
+        return -ECONNREFUSED;
+    DBusMessage *hello = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+                                                      DBUS_INTERFACE_DBUS, "Hello");
+    bool ok = hello && dbus_connection_send_with_reply(svc->conn, hello, &svc->hello,
+                                                       DBUS_TIMEOUT_USE_DEFAULT);
+    if (hello)
+        dbus_message_unref(hello);
+    if (!ok || !svc->hello || !dbus_pending_call_set_notify(svc->hello, on_hello_reply, svc, NULL))
+        return -ENOMEM;
+    return 0;
 }
 
 int vedbus_service_new(struct mainloop *loop, const char *bus_name, const char *address,
@@ -426,13 +466,14 @@ int vedbus_service_new(struct mainloop *loop, const char *bus_name, const char *
 
     DBusError err;
     dbus_error_init(&err);
-    svc->conn = connect_bus(address, &err);
-    if (!svc->conn) {
-        log_error("vedbus: %s: cannot connect to %s: %s", bus_name,
-                  address ? address : "the system bus", err.message);
+    int rc = connect_bus(svc, address, &err);
+    if (rc < 0) {
+        if (rc == -ECONNREFUSED)
+            log_error("vedbus: %s: cannot connect to %s: %s", bus_name,
+                      address ? address : "the system bus", err.message);
         dbus_error_free(&err);
         vedbus_service_free(svc);
-        return -ECONNREFUSED;
+        return rc;
     }
     svc->connected = true;
     dbus_connection_set_exit_on_disconnect(svc->conn, FALSE);
@@ -457,10 +498,19 @@ void vedbus_service_free(struct vedbus_service *svc)
 {
     if (!svc)
         return;
+    if (svc->hello) {
+        dbus_pending_call_cancel(svc->hello);
+        dbus_pending_call_unref(svc->hello);
+        svc->hello = NULL;
+    }
     if (svc->conn) {
         forget_name_request(svc);
-        if (svc->connected)
-            dbus_connection_flush(svc->conn); /* last changes, e.g. invalidated values */
+        /* The last changes (e.g. invalidated values): what the socket takes now. Never waits
+         * for the bus (dbus_connection_flush would wait for a bus that does not read). */
+        for (int i = 0; svc->connected && i < 8 && dbus_connection_has_messages_to_send(svc->conn);
+             i++)
+            if (!dbus_connection_read_write(svc->conn, 0))
+                break;
         dbus_loop_remove(svc->loop, svc->conn);
         dbus_connection_unregister_object_path(svc->conn, "/");
         dbus_connection_remove_filter(svc->conn, on_filter_message, svc);

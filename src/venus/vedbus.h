@@ -89,8 +89,8 @@ void vedbus_set_name_handler(struct vedbus_service *service, vedbus_name_fn fn, 
 int vedbus_register_name(struct vedbus_service *service);
 /* Gives the name up, or drops a request still in flight (its outcome is then never reported):
  * ReleaseName is sent without waiting for a reply (consumers see the service leave). The items
- * stay, ready for the next vedbus_register_name. While the name is not owned, vedbus_flush sends
- * nothing: a consumer reads every value when the name appears. 0 or -ENOMEM. */
+ * stay, ready for the next vedbus_register_name. While the name is neither owned nor requested,
+ * vedbus_flush sends nothing: a consumer reads every value when the name appears. 0 or -ENOMEM. */
 int vedbus_release_name(struct vedbus_service *service);
 /* A RequestName is in flight. */
 bool vedbus_name_requested(const struct vedbus_service *service);

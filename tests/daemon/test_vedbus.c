@@ -312,6 +312,15 @@ static void sync_with_service(void)
     dbus_message_unref(call("/", BUSITEM, "GetText"));
 }
 
+/* A round trip between the service's connection and the bus: the bus has handled everything the
+ * service sent before, and the service has dispatched every reply it got before. */
+static void sync_with_service_bus(void)
+{
+    dbus_message_unref(roundtrip_on(vedbus_connection(svc),
+                                    dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+                                                                 DBUS_INTERFACE_DBUS, "GetId")));
+}
+
 /* ---- busitem-check ---- */
 
 static const char *busitem_check_path(void)
@@ -947,6 +956,31 @@ Test(vedbus, a_released_name_sends_nothing_until_it_is_owned_again)
     cr_assert_eq(vedbus_flush(svc), 0); /* the change was not kept back for later either */
 }
 
+/* The bus may give the name (and a consumer read the values) before its answer reaches the
+ * service: a change made while the request is in flight is sent, never lost. */
+Test(vedbus, a_change_while_the_name_request_is_in_flight_is_sent)
+{
+    int result = NO_RESULT;
+    cr_assert_eq(vedbus_release_name(svc), 0);
+    sync_with_service_bus();
+    vedbus_set_name_handler(svc, store_name_result, &result);
+    cr_assert_eq(vedbus_register_name(svc), 0);
+    cr_assert(vedbus_name_requested(svc));
+    cr_assert_eq(vedbus_item_set_int(vedbus_find_item(svc, "/Distributor/A/Status"), 3), 1);
+    cr_assert_eq(vedbus_flush(svc), 1);
+    struct mainloop_timer *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "RequestName", &guard), 0);
+    while (result == NO_RESULT)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    cr_assert_eq(result, 0);
+    sync_with_service();
+    cr_assert_eq(signal_count, 1);
+    char keys[256];
+    signal_keys(0, keys, sizeof(keys));
+    cr_assert_str_eq(keys, "/Distributor/A/Status");
+}
+
 Test(vedbus, registering_a_name_that_is_taken_fails_with_eexist)
 {
     struct vedbus_service *twin;
@@ -1040,6 +1074,38 @@ Test(vedbus, a_name_request_does_not_wait_for_a_stopped_bus)
     vedbus_service_free(late);
 }
 
+Test(vedbus, a_service_created_while_the_bus_is_stopped_does_not_wait_for_it)
+{
+    struct vedbus_service *late;
+    const char *name = "com.victronenergy.battery.lynxlate";
+    stop_bus_for_a_while();
+    /* Connecting, Hello, the items and the name request: nothing waits for the bus. */
+    cr_assert_eq(vedbus_service_new(loop, name, bus_address, &late), 0);
+    cr_assert_not(bus_resumed, "vedbus_service_new waited for the stopped bus");
+    const struct vedbus_value one = VEDBUS_INT(1);
+    cr_assert_eq(vedbus_add_item(late, "/Connected", &one, NULL, NULL), 0);
+    int result = NO_RESULT;
+    vedbus_set_name_handler(late, store_name_result, &result);
+    cr_assert_eq(vedbus_register_name(late), 0);
+    cr_assert_not(bus_resumed, "vedbus_register_name waited for the stopped bus");
+    run_five_ticks();
+    cr_assert_not(bus_resumed, "the loop's timers stalled while the bus was stopped");
+    cr_assert_eq(result, NO_RESULT);
+
+    /* The bus answers Hello, then the request, in order. */
+    resume_bus_now();
+    struct mainloop_timer *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "Hello", &guard), 0);
+    while (result == NO_RESULT)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    cr_assert_eq(result, 0);
+    cr_assert(vedbus_connected(late));
+    cr_assert(name_has_owner(name));
+    cr_assert_not_null(dbus_bus_get_unique_name(vedbus_connection(late)));
+    vedbus_service_free(late);
+}
+
 Test(vedbus, releasing_the_name_does_not_wait_for_a_stopped_bus)
 {
     stop_bus_for_a_while();
@@ -1050,15 +1116,6 @@ Test(vedbus, releasing_the_name_does_not_wait_for_a_stopped_bus)
     cr_assert_not(bus_resumed, "the loop's timers stalled while the bus was stopped");
     resume_bus_now();
     cr_assert_not(name_has_owner(SERVICE)); /* the bus handled the release once it ran again */
-}
-
-/* A round trip between the service's connection and the bus: the bus has handled everything the
- * service sent before, and the service has dispatched every reply it got before. */
-static void sync_with_service_bus(void)
-{
-    dbus_message_unref(roundtrip_on(vedbus_connection(svc),
-                                    dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
-                                                                 DBUS_INTERFACE_DBUS, "GetId")));
 }
 
 Test(vedbus, a_release_while_the_request_is_in_flight_drops_the_request)
