@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs dbus-lynx-distributor on Venus OS from the unpacked release tarball, and restores it
-# after a firmware update (/data/rc.local runs it with --boot at every boot). POSIX sh for
-# busybox. Idempotent: running it again gives the same files; an existing config.ini is kept.
+# after a firmware update (/data/rcS.local runs it with --early, /data/rc.local with --boot, at
+# every boot). POSIX sh for busybox. Idempotent: running it again gives the same files; an
+# existing config.ini is kept.
 #
-#   sh install.sh [--root DIR] [--serial SERIAL]... [--i2c N]... [--all-adapters] [--boot]
+#   sh install.sh [--root DIR] [--serial SERIAL]... [--i2c N]... [--all-adapters] [--boot|--early]
 #
 #   --root DIR       install under DIR instead of / (also ROOT=DIR); only files are written then:
 #                    no remount, no udevadm, no svc (used by tests/install/test_install.sh)
@@ -17,15 +18,23 @@
 #                    config.ini names a bus, every run (and so every boot) loads the kernel's
 #                    i2c-dev module if no /dev/i2c-* node is there yet.
 #   --all-adapters   forget earlier --serial choices: every 0403:6014 and 0403:d4f8 adapter
-#   --boot           quiet; what /data/rc.local runs
+#                    (FT2232H and FT4232H adapters are only ever matched by --serial)
+#   --boot           quiet; what /data/rc.local runs (late in the boot: the service link)
+#   --early          quiet; what /data/rcS.local runs (early, before serial-starter): only the
+#                    udev rule, and when it had to be put back, the ttys already there are
+#                    re-evaluated with it
 #
 # What it makes (nothing else is touched):
 #   /data/dbus-lynx-distributor/           the package, config.ini (from config.sample.ini once)
 #   /service/dbus-lynx-distributor         -> /data/dbus-lynx-distributor/service (daemontools)
 #   /etc/udev/rules.d/99-dbus-lynx-distributor.rules  (rootfs: remounted rw for the copy)
-#   /data/rc.local                         one line, right after its #! line (so that no exit or
-#                                          if-block of the user's can skip it):
+#   /data/rcS.local, /data/rc.local        one line each, right after the #! line (so that no exit
+#                                          or if-block of the user's can skip it):
+#                                          sh /data/dbus-lynx-distributor/install.sh --early || true
 #                                          sh /data/dbus-lynx-distributor/install.sh --boot || true
+#                                          When the GUI's "Disable custom startup scripts" renamed
+#                                          one to *.disabled, the line goes into that file and no
+#                                          new hook is made (re-enabling brings it back).
 set -eu
 
 NAME=dbus-lynx-distributor
@@ -34,6 +43,8 @@ RULE=/etc/udev/rules.d/99-$NAME.rules
 SERVICE_LINK=/service/$NAME
 RC_LOCAL=/data/rc.local
 RC_LINE="sh $APP/install.sh --boot || true"
+RCS_LOCAL=/data/rcS.local
+RCS_LINE="sh $APP/install.sh --early || true"
 OLD_RC_LINE="sh $APP/install.sh --boot" # 0.1.0 put it before a final exit, where it could be skipped
 PYTHON_PLUGIN_RC_LINE="bash $APP/install.sh"
 PACKAGE_FILES="install.sh uninstall.sh config.sample.ini README.md VERSION udev/99-$NAME.rules"
@@ -41,6 +52,7 @@ PROGRAMS="$NAME lynx-scan"
 
 ROOT=${ROOT:-}
 BOOT=0
+EARLY=0
 SERIALS=
 SERIALS_GIVEN=0
 I2C_BUSES=
@@ -85,7 +97,8 @@ while [ $# -gt 0 ]; do
     --i2c=*) add_i2c_bus "${1#--i2c=}" ;;
     --all-adapters) ALL_ADAPTERS=1 ;;
     --boot) BOOT=1 ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    --early) BOOT=1; EARLY=1 ;;
+    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
     esac
     shift
@@ -123,6 +136,66 @@ put_file() {
     mv -f "$2.new.$$" "$2"
     CHANGED=1
 }
+
+# --- udev rule: serial-starter ignores the adapters -------------------------------------------
+# The template's "#serial-only " lines (FT2232H, FT4232H: chips that drive many other serial
+# devices) become rules only for the serials named with --serial.
+write_rule() {
+    template=$DEST/udev/99-$NAME.rules
+    if [ ! -s "$DEST/udev-serials" ]; then
+        cat "$template"
+        return
+    fi
+    grep '^#' "$template" | grep -v '^#serial-only '
+    echo "# Only the adapters named with install.sh --serial:"
+    while read -r serial; do
+        [ -n "$serial" ] || continue
+        sed -n 's/^#serial-only //; /^ACTION/p' "$template" |
+            sed "s/ENV{VE_SERVICE}/ATTRS{serial}==\"$serial\", ENV{VE_SERVICE}/"
+    done < "$DEST/udev-serials"
+}
+
+# Runs "$@" with the root filesystem writable: Venus mounts it read-only (only /data survives a
+# firmware update, which is why the boot hooks put the rule back).
+with_rootfs_writable() {
+    probe=$ROOT/etc/udev/rules.d/.$NAME-probe
+    if [ -n "$ROOT" ] || { touch "$probe" 2>/dev/null && rm -f "$probe"; }; then
+        "$@"
+        return
+    fi
+    mount -o remount,rw / || die "cannot remount / read-write"
+    status=0
+    "$@" || status=$?
+    mount -o remount,ro / || true
+    return $status
+}
+
+# Puts the rule in place. When it was missing or different (after a firmware update, at the first
+# install, with other serials), udevd reloads its rules and the ttys that exist already are
+# evaluated again: "--reload-rules" alone only reaches devices added later, and serial-starter
+# takes every tty without VE_SERVICE=ignore.
+install_rule() {
+    write_rule > "$DEST/.rule.new"
+    if [ -f "$ROOT$RULE" ] && cmp -s "$DEST/.rule.new" "$ROOT$RULE"; then
+        rm -f "$DEST/.rule.new"
+        return 0
+    fi
+    mkdir -p "$ROOT/etc/udev/rules.d" 2>/dev/null || with_rootfs_writable mkdir -p "$ROOT/etc/udev/rules.d"
+    with_rootfs_writable put_file "$DEST/.rule.new" "$ROOT$RULE" 644
+    rm -f "$DEST/.rule.new"
+    if [ -z "$ROOT" ] && command -v udevadm >/dev/null 2>&1; then
+        udevadm control --reload-rules || true
+        udevadm trigger --action=add --subsystem-match=tty --sysname-match='ttyUSB*' || true
+    fi
+    say "installed $RULE"
+}
+
+# --early (rcS.local): only the udev rule, before svscan starts serial-starter.
+if [ "$EARLY" = 1 ]; then
+    [ -f "$DEST/udev/99-$NAME.rules" ] || exit 0
+    install_rule
+    exit 0
+fi
 
 # --- the package in /data ---------------------------------------------------------------------
 if [ "$IN_PLACE" = 0 ]; then
@@ -203,83 +276,88 @@ if [ "$BOOT" = 0 ]; then
     done
 fi
 
-# --- udev rule: serial-starter ignores the adapters -------------------------------------------
+# --- udev rule -----------------------------------------------------------------------------------
 if [ "$ALL_ADAPTERS" = 1 ]; then
     rm -f "$DEST/udev-serials"
 elif [ "$SERIALS_GIVEN" = 1 ]; then
     printf '%s\n' $SERIALS > "$DEST/udev-serials"
     chmod 644 "$DEST/udev-serials"
 fi
+install_rule
 
-write_rule() {
-    template=$DEST/udev/99-$NAME.rules
-    if [ ! -s "$DEST/udev-serials" ]; then
-        cat "$template"
-        return
+# --- boot hooks: put everything back after a firmware update ----------------------------------
+# put_line FILE LINE OLD_LINES: LINE right after FILE's #! line, once; the lines in OLD_LINES
+# (one per line) removed. The hook is the user's file: an "exit 0" or an if-block with an exit
+# anywhere below would end it before a line further down runs. "|| true" in the line: a failing
+# boot run must not end a hook written with "set -e" or "#!/bin/sh -e" either. Everything else of
+# the file stays as it was, byte for byte: its other lines, CRLF line ends (the line gets one too,
+# and a line of ours with a CR is still ours), and a missing final newline (so that uninstall.sh
+# gives the file back exactly).
+put_line() {
+    nonl=0
+    [ -z "$(tail -c 1 "$1")" ] || nonl=1
+    awk -v line="$2" -v olds="$3" -v nonl="$nonl" '
+        BEGIN { n_old = split(olds, old, "\n") }
+        NR == 1 && /\r$/ { cr = "\r" }
+        {
+            t = $0
+            sub(/\r$/, "", t)
+            if (t == line) next
+            for (k = 1; k <= n_old; k++) if (t == old[k]) next
+            keep[++n] = $0
+        }
+        END {
+            i = 1
+            if (n >= 1 && keep[1] ~ /^#!/) { printf "%s\n", keep[1]; i = 2 }
+            printf "%s%s", line, cr
+            if (i <= n || !nonl) printf "\n"
+            for (; i <= n; i++) printf (i < n || !nonl) ? "%s\n" : "%s", keep[i]
+        }' "$1" > "$1.new.$$"
+    if ! cmp -s "$1.new.$$" "$1"; then
+        cat "$1.new.$$" > "$1"
     fi
-    grep '^#' "$template"
-    echo "# Only the adapters named with install.sh --serial:"
-    while read -r serial; do
-        [ -n "$serial" ] || continue
-        grep -v '^#' "$template" | grep . |
-            sed "s/ENV{VE_SERVICE}/ATTRS{serial}==\"$serial\", ENV{VE_SERVICE}/"
-    done < "$DEST/udev-serials"
+    rm -f "$1.new.$$"
 }
 
-# Runs "$@" with the root filesystem writable: Venus mounts it read-only (only /data survives a
-# firmware update, which is why rc.local puts the rule back).
-with_rootfs_writable() {
-    probe=$ROOT/etc/udev/rules.d/.$NAME-probe
-    if [ -n "$ROOT" ] || { touch "$probe" 2>/dev/null && rm -f "$probe"; }; then
-        "$@"
-        return
+# install_hook FILE LINE OLD_LINES NAME: FILE gets LINE. When Settings -> General -> Support
+# status -> "Disable custom startup scripts" renamed it to FILE.disabled, no new FILE is made
+# (the GUI's "Re-enable" would refuse to bring the owner's back): the line goes into the disabled
+# file instead, so re-enabling brings it too, and the owner is told. A hook that is not executable
+# is made executable for its owner (a boot runs it only then); its mode is kept in
+# $DEST/.NAME-mode for uninstall.sh, and a new hook is marked $DEST/.created-NAME.
+DISABLED_HOOKS=
+install_hook() {
+    hook=$ROOT$1
+    if [ ! -e "$hook" ] && [ -e "$hook.disabled" ]; then
+        put_line "$hook.disabled" "$2" "$3"
+        DISABLED_HOOKS="$DISABLED_HOOKS $1"
+        return 0
     fi
-    mount -o remount,rw / || die "cannot remount / read-write"
-    status=0
-    "$@" || status=$?
-    mount -o remount,ro / || true
-    return $status
+    if [ ! -e "$hook" ]; then
+        printf '#!/bin/sh\n' > "$hook"
+        chmod 755 "$hook"
+        : > "$DEST/.created-$4"
+    fi
+    put_line "$hook" "$2" "$3"
+    if [ ! -x "$hook" ]; then
+        [ -e "$DEST/.$4-mode" ] || stat -c %a "$hook" > "$DEST/.$4-mode"
+        chmod u+x "$hook"
+        say "made $1 executable for its owner, so that it runs at boot"
+    fi
 }
 
-write_rule > "$DEST/.rule.new"
-if [ -f "$ROOT$RULE" ] && cmp -s "$DEST/.rule.new" "$ROOT$RULE"; then
-    rm -f "$DEST/.rule.new"
-else
-    mkdir -p "$ROOT/etc/udev/rules.d" 2>/dev/null || with_rootfs_writable mkdir -p "$ROOT/etc/udev/rules.d"
-    with_rootfs_writable put_file "$DEST/.rule.new" "$ROOT$RULE" 644
-    rm -f "$DEST/.rule.new"
-    if [ -z "$ROOT" ] && command -v udevadm >/dev/null 2>&1; then
-        udevadm control --reload-rules || true
-    fi
-    say "installed $RULE"
+install_hook "$RCS_LOCAL" "$RCS_LINE" "$RCS_LINE" rcS-local
+install_hook "$RC_LOCAL" "$RC_LINE" "$OLD_RC_LINE
+$PYTHON_PLUGIN_RC_LINE" rc-local
+if [ -n "$DISABLED_HOOKS" ] && [ "$BOOT" = 0 ]; then
+    say "NOTE: custom startup scripts are disabled (Settings -> General -> Support status):"
+    for hook in $DISABLED_HOOKS; do
+        say "  $hook is $hook.disabled; this package's line was added to $hook.disabled"
+    done
+    say "  $NAME runs now, but after the next reboot it does not start, and after a firmware"
+    say "  update serial-starter may take the adapter, until you choose \"Re-enable custom startup"
+    say "  scripts\" there (or rename the .disabled files back)."
 fi
-
-# --- /data/rc.local: put everything back after a firmware update ------------------------------
-rc=$ROOT$RC_LOCAL
-if [ ! -e "$rc" ]; then
-    printf '#!/bin/sh\n' > "$rc"
-    chmod 755 "$rc"
-    : > "$DEST/.created-rc-local"
-fi
-if grep -qxF "$PYTHON_PLUGIN_RC_LINE" "$rc"; then
-    # the Python plugin re-ran its own installer from here; this one replaces it
-    grep -vxF "$PYTHON_PLUGIN_RC_LINE" "$rc" > "$rc.new.$$" || true
-    cat "$rc.new.$$" > "$rc"
-    rm -f "$rc.new.$$"
-fi
-# The line goes right after the #! line: rc.local is the user's, and an "exit 0" or an if-block
-# with an exit anywhere below would otherwise end it before the line runs. "|| true": a failing
-# boot run must not end an rc.local written with "set -e" or "#!/bin/sh -e" either.
-{ grep -vxF -e "$OLD_RC_LINE" -e "$RC_LINE" "$rc" || true; } | awk -v line="$RC_LINE" '
-    NR == 1 && /^#!/ { print; print line; done = 1; next }
-    !done { print line; done = 1 }
-    { print }
-    END { if (!done) print line }' > "$rc.new.$$"
-if ! cmp -s "$rc.new.$$" "$rc"; then
-    cat "$rc.new.$$" > "$rc"
-fi
-rm -f "$rc.new.$$"
-[ -x "$rc" ] || chmod 755 "$rc"
 
 # --- the daemontools service ------------------------------------------------------------------
 mkdir -p "$ROOT/service"

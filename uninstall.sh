@@ -1,7 +1,8 @@
 #!/bin/sh
 # Removes what install.sh made: stops the service, removes the /service link, the udev rule, the
-# rc.local line (and rc.local itself when install.sh created it and nothing else was added), the
-# log directory and /data/dbus-lynx-distributor. POSIX sh for busybox.
+# rcS.local and rc.local lines (also from rcS.local.disabled and rc.local.disabled; and each file
+# itself when install.sh created it and nothing else was added), the log directory and
+# /data/dbus-lynx-distributor. POSIX sh for busybox.
 #
 #   sh uninstall.sh [--root DIR] [--keep-config]
 #
@@ -19,6 +20,8 @@ SERVICE_LINK=/service/$NAME
 RC_LOCAL=/data/rc.local
 RC_LINE="sh $APP/install.sh --boot || true"
 OLD_RC_LINE="sh $APP/install.sh --boot" # written by 0.1.0
+RCS_LOCAL=/data/rcS.local
+RCS_LINE="sh $APP/install.sh --early || true"
 
 ROOT=${ROOT:-}
 KEEP_CONFIG=0
@@ -45,15 +48,22 @@ if [ -n "$ROOT" ]; then
     ROOT=$(cd "$ROOT" && pwd -P)
 fi
 DEST=$ROOT$APP
-rc=$ROOT$RC_LOCAL
+HOOKS="$ROOT$RCS_LOCAL $ROOT$RCS_LOCAL.disabled $ROOT$RC_LOCAL $ROOT$RC_LOCAL.disabled"
 
-rc_has_line() {
-    [ -f "$rc" ] && grep -qxF -e "$RC_LINE" -e "$OLD_RC_LINE" "$rc"
+has_line() { # file (our lines, with or without a CR at the end)
+    [ -f "$1" ] && tr -d '\r' < "$1" | grep -qxF -e "$RC_LINE" -e "$OLD_RC_LINE" -e "$RCS_LINE"
+}
+
+any_hook_line() {
+    for hook in $HOOKS; do
+        has_line "$hook" && return 0
+    done
+    return 1
 }
 
 if [ ! -e "$DEST" ] && [ ! -L "$ROOT$SERVICE_LINK" ] && [ ! -e "$ROOT$SERVICE_LINK" ] &&
-    [ ! -e "$ROOT$RULE" ] && [ ! -e "$ROOT/var/log/$NAME" ] && ! rc_has_line; then
-    echo "$NAME is not installed: no $APP, $SERVICE_LINK, $RULE, rc.local line or log; nothing removed"
+    [ ! -e "$ROOT$RULE" ] && [ ! -e "$ROOT/var/log/$NAME" ] && ! any_hook_line; then
+    echo "$NAME is not installed: no $APP, $SERVICE_LINK, $RULE, boot hook line or log; nothing removed"
     exit 0
 fi
 
@@ -82,17 +92,35 @@ if [ -e "$ROOT$RULE" ]; then
     fi
 fi
 
-if [ -f "$rc" ]; then
-    if rc_has_line; then
-        grep -vxF -e "$RC_LINE" -e "$OLD_RC_LINE" "$rc" > "$rc.new.$$" || true
-        cat "$rc.new.$$" > "$rc"
-        rm -f "$rc.new.$$"
+# remove_line FILE NAME: our lines out of a boot hook (also with a CR: a hook with CRLF line ends
+# got one), everything else byte for byte, a missing final newline too; its mode back if
+# install.sh changed it ($DEST/.NAME-mode); the hook itself removed when install.sh created it
+# ($DEST/.created-NAME) and "#!/bin/sh" is all that is left.
+remove_line() {
+    [ -f "$1" ] || return 0
+    if has_line "$1"; then
+        nonl=0
+        [ -z "$(tail -c 1 "$1")" ] || nonl=1
+        awk -v a="$RC_LINE" -v b="$OLD_RC_LINE" -v c="$RCS_LINE" -v nonl="$nonl" '
+            { t = $0; sub(/\r$/, "", t) }
+            t == a || t == b || t == c { next }
+            { keep[++n] = $0 }
+            END { for (i = 1; i <= n; i++) printf (i < n || !nonl) ? "%s\n" : "%s", keep[i] }
+        ' "$1" > "$1.new.$$"
+        cat "$1.new.$$" > "$1"
+        rm -f "$1.new.$$"
     fi
-    # install.sh wrote "#!/bin/sh" into a new rc.local: remove it if that is all that is left
-    if [ -f "$DEST/.created-rc-local" ] && [ -z "$(grep -v '^#!/bin/sh$' "$rc" | tr -d ' \t\n')" ]; then
-        rm -f "$rc"
+    if [ -f "$DEST/.$2-mode" ]; then
+        chmod "$(cat "$DEST/.$2-mode")" "$1"
     fi
-fi
+    if [ -f "$DEST/.created-$2" ] && [ -z "$(grep -v '^#!/bin/sh$' "$1" | tr -d ' \t\n')" ]; then
+        rm -f "$1"
+    fi
+}
+remove_line "$ROOT$RCS_LOCAL" rcS-local
+remove_line "$ROOT$RCS_LOCAL.disabled" rcS-local
+remove_line "$ROOT$RC_LOCAL" rc-local
+remove_line "$ROOT$RC_LOCAL.disabled" rc-local
 
 rm -rf "$ROOT/var/log/$NAME"
 

@@ -55,14 +55,13 @@ struct config_distributor {
     bool installed;                  /* default false: absence raises no alarm */
     bool upside_down;                /* resolved: own key, else mounted_upside_down */
     bool fuse_installed[LYNX_FUSES]; /* by physical index, default true */
-    char fuse_name[LYNX_FUSES]
-                  [NAME_MAX_BYTES(NAME_FUSE_MAX_CHARS) + 1]; /* by physical index, "" = not set */
+    char fuse_name[LYNX_FUSES][NAME_FUSE_MAX_BYTES + 1]; /* by physical index, "" = not set */
 };
 
 struct config_section {
     char *serial; /* NULL for the defaults; "i2c-N" for an [i2c:N] section */
     int i2c_bus;  /* N of [i2c:N]; -1 for an FTDI adapter (and the defaults) */
-    char name[NAME_MAX_BYTES(NAME_CUSTOM_MAX_CHARS) + 1]; /* "" = not set */
+    char name[NAME_CUSTOM_MAX_BYTES + 1]; /* "" = not set */
     bool mounted_upside_down;
     struct config_distributor distributor[LYNX_DISTRIBUTORS];
     uint64_t keys_set; /* which keys the file set (bookkeeping for duplicates and [DEFAULT]) */

@@ -193,17 +193,20 @@ static bool parse_number(struct parser *p, const char *key, const char *v, unsig
 }
 
 static void set_name(struct parser *p, const char *key, const char *value, char *dst,
-                     size_t max_chars)
+                     const struct name_limit *limit)
 {
     size_t chars = 0;
-    enum name_check rc = name_check(value, max_chars, &chars);
-    if (rc == NAME_TOO_LONG)
+    enum name_check rc = name_check(value, limit, &chars);
+    if (rc == NAME_TOO_LONG && strlen(value) > limit->max_bytes)
+        fail(p, "%s: '%s' is %zu bytes long in UTF-8, at most %zu allowed", key, value,
+             strlen(value), limit->max_bytes);
+    else if (rc == NAME_TOO_LONG)
         fail(p, "%s: '%s' is %zu characters long, at most %zu allowed", key, value, chars,
-             max_chars);
+             limit->max_chars);
     else if (rc != NAME_OK)
         fail(p, "%s: %s", key, name_check_message(rc));
     else
-        strcpy(dst, value); /* max_chars characters fit in NAME_MAX_BYTES(max_chars) */
+        strcpy(dst, value); /* within limit->max_bytes: dst holds that many */
 }
 
 static void set_section_key(struct parser *p, struct config_section *section,
@@ -220,10 +223,10 @@ static void set_section_key(struct parser *p, struct config_section *section,
     bool *flag = NULL;
     switch (k->kind) {
     case KEY_NAME:
-        set_name(p, key, value, section->name, NAME_CUSTOM_MAX_CHARS);
+        set_name(p, key, value, section->name, &name_limit_custom);
         return;
     case KEY_FUSE_NAME:
-        set_name(p, key, value, d->fuse_name[k->fuse], NAME_FUSE_MAX_CHARS);
+        set_name(p, key, value, d->fuse_name[k->fuse], &name_limit_fuse);
         return;
     case KEY_MOUNTED_UPSIDE_DOWN:
         flag = &section->mounted_upside_down;

@@ -85,7 +85,7 @@ void scan_print_row(FILE *out, const struct scanned_adapter *sa, unsigned d)
     fprintf(out, "%c     0x%02X  %-4s  ", lynx_letter(d), lynx_address(d), raw);
     print_padded(out, status_name(v->status, false), 15);
     for (unsigned f = 0; f < LYNX_FUSES; f++) {
-        char cell[NAME_MAX_BYTES(NAME_FUSE_MAX_CHARS) + 16];
+        char cell[NAME_FUSE_MAX_BYTES + 16];
         fuse_cell(sa, d, f, cell, sizeof(cell));
         if (f == LYNX_FUSES - 1)
             fputs(cell, out);

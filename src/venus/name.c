@@ -2,6 +2,9 @@
 
 #include <stdint.h>
 
+const struct name_limit name_limit_custom = {NAME_CUSTOM_MAX_CHARS, NAME_CUSTOM_MAX_BYTES};
+const struct name_limit name_limit_fuse = {NAME_FUSE_MAX_BYTES, NAME_FUSE_MAX_BYTES};
+
 /* Decodes one UTF-8 sequence at p; returns its length, 0 if it is not valid UTF-8. */
 static unsigned decode_utf8(const unsigned char *p, uint32_t *cp)
 {
@@ -39,7 +42,7 @@ static enum name_check classify(uint32_t cp)
     return NAME_OK;
 }
 
-enum name_check name_check(const char *s, size_t max_chars, size_t *chars)
+enum name_check name_check(const char *s, const struct name_limit *limit, size_t *chars)
 {
     const unsigned char *p = (const unsigned char *)s;
     enum name_check worst = NAME_OK;
@@ -56,9 +59,30 @@ enum name_check name_check(const char *s, size_t max_chars, size_t *chars)
     }
     if (chars)
         *chars = units;
-    if (worst == NAME_OK && units > max_chars)
+    if (worst == NAME_OK &&
+        (units > limit->max_chars || (size_t)(p - (const unsigned char *)s) > limit->max_bytes))
         worst = NAME_TOO_LONG;
     return worst;
+}
+
+size_t name_cut(char *s, const struct name_limit *limit)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t units = 0;
+    while (*p) {
+        uint32_t cp;
+        unsigned len = decode_utf8(p, &cp);
+        if (len == 0)
+            break;
+        unsigned char_units = cp > 0xFFFF ? 2 : 1;
+        if (units + char_units > limit->max_chars ||
+            (size_t)(p - (unsigned char *)s) + len > limit->max_bytes)
+            break;
+        units += char_units;
+        p += len;
+    }
+    *p = '\0';
+    return (size_t)(p - (unsigned char *)s);
 }
 
 const char *name_check_message(enum name_check result)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "venus/battery_choice.h"
 #include "venus/name.h"
 #include "venus/settings.h"
 #include "venus/settings_paths.h"
@@ -25,8 +26,8 @@ struct name_binding {
     struct service *svc;
     struct vedbus_item *item;
     char setting[SETTINGS_PATH_MAX];
-    char fallback[NAME_MAX_BYTES(NAME_CUSTOM_MAX_CHARS) + 1]; /* shown when the setting is "" */
-    size_t max_chars;
+    char fallback[NAME_CUSTOM_MAX_BYTES + 1]; /* shown when the setting is "" */
+    const struct name_limit *limit;
 };
 
 #define N_FUSE_NAMES (LYNX_DISTRIBUTORS * LYNX_FUSES)
@@ -133,7 +134,7 @@ static int validate_name(struct vedbus_item *item, const struct vedbus_value *pr
     struct name_binding *b = user;
     if (proposed->type != VEDBUS_TYPE_STRING)
         return -EINVAL;
-    enum name_check rc = name_check(proposed->s, b->max_chars, NULL);
+    enum name_check rc = name_check(proposed->s, b->limit, NULL);
     if (rc != NAME_OK) {
         log_warn("%s: %s refused: %s", vedbus_service_name(b->svc->bus), vedbus_item_path(item),
                  name_check_message(rc));
@@ -173,7 +174,7 @@ static int add_mandatory(struct service *svc, const struct service_setup *setup)
                                        .validate_user = b};
     const char *id = setup->id;
     b->svc = svc;
-    b->max_chars = NAME_CUSTOM_MAX_CHARS;
+    b->limit = &name_limit_custom;
     snprintf(b->fallback, sizeof(b->fallback), "%s", setup->custom_name);
     settings_device_path(b->setting, sizeof(b->setting), id, SETTINGS_LEAF_CUSTOM_NAME);
     int rc = 0;
@@ -219,7 +220,7 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
                                            .validate = validate_name,
                                            .validate_user = b};
         b->svc = svc;
-        b->max_chars = NAME_FUSE_MAX_CHARS;
+        b->limit = &name_limit_fuse;
         if (configured && *configured)
             snprintf(b->fallback, sizeof(b->fallback), "%s", configured);
         else
@@ -397,10 +398,24 @@ static void on_announce_timer(struct mainloop *loop, struct mainloop_timer *time
 }
 
 /* A name from localsettings: stored by an earlier run, or written there by another client. One
- * that breaks the rules (written straight into localsettings) is not published. */
+ * that is too long (a fuse name of up to 48 bytes stored by a version before 16-byte fuse names)
+ * is published cut at a character boundary, and the setting is left as it is; one that breaks
+ * another rule (written straight into localsettings) is not published. */
 static void take_stored_name(struct service *svc, struct name_binding *b, const char *value)
 {
-    enum name_check rc = name_check(value, b->max_chars, NULL);
+    char cut[NAME_CUSTOM_MAX_BYTES + 1];
+    enum name_check rc = name_check(value, b->limit, NULL);
+    if (rc == NAME_TOO_LONG) {
+        snprintf(cut, sizeof(cut), "%s", value); /* a character cut here is dropped by name_cut */
+        name_cut(cut, b->limit);
+        log_warn("%s: %s from the settings is too long (%s): showing '%s'",
+                 vedbus_service_name(svc->bus), b->setting,
+                 b->limit == &name_limit_fuse ? "a fuse name takes at most 16 bytes"
+                                              : "at most 32 characters",
+                 cut);
+        value = cut;
+        rc = NAME_OK;
+    }
     if (rc != NAME_OK) {
         log_warn("%s: ignoring %s from the settings: %s", vedbus_service_name(svc->bus), b->setting,
                  name_check_message(rc));
@@ -414,7 +429,6 @@ static void on_setting(struct settings_client *client, const char *path,
                        const struct settings_value *value, enum settings_origin origin, void *user)
 {
     struct service *svc = user;
-    (void)client;
     if (value->type != SETTINGS_TYPE_STRING)
         return;
     if (strcmp(path, svc->instance_setting) == 0) {
@@ -425,6 +439,9 @@ static void on_setting(struct settings_client *client, const char *path,
             log_warn("%s: ignoring %s = '%s'", vedbus_service_name(svc->bus), path, value->s);
         if (origin == SETTINGS_ORIGIN_CHANGED)
             instance_known(svc);
+    } else if (strcmp(path, BATTERY_CHOICE_SETTING) == 0) {
+        if (origin == SETTINGS_ORIGIN_CHANGED) /* at registration: once the instance is known */
+            battery_choice_check(client, device_instance(svc), vedbus_service_name(svc->bus));
     } else {
         struct name_binding *b = find_binding(svc, path);
         if (b)
@@ -438,17 +455,17 @@ static void on_setting(struct settings_client *client, const char *path,
 static void on_settings_state(struct settings_client *client, enum settings_state state, void *user)
 {
     struct service *svc = user;
-    (void)client;
     if (state != SETTINGS_STATE_REGISTERED)
         return;
     vedbus_flush(svc->bus);
     instance_known(svc);
+    battery_choice_check(client, device_instance(svc), vedbus_service_name(svc->bus));
 }
 
 /* Without a settings client the service still runs, on defaults. */
 static void start_settings(struct service *svc, struct mainloop *loop, const char *id)
 {
-    struct settings_def defs[2 + N_FUSE_NAMES];
+    struct settings_def defs[3 + N_FUSE_NAMES];
     char instance_default[32];
     size_t n = 0;
     snprintf(instance_default, sizeof(instance_default), "battery:%d",
@@ -462,6 +479,9 @@ static void start_settings(struct service *svc, struct mainloop *loop, const cha
     for (unsigned i = 0; i < N_FUSE_NAMES; i++)
         defs[n++] = (struct settings_def){.path = svc->fuse_name_binding[i].setting,
                                           .def = SETTINGS_STRING("")};
+    /* systemcalc's own setting, with its own default and type: registering it changes nothing */
+    defs[n++] = (struct settings_def){.path = BATTERY_CHOICE_SETTING,
+                                      .def = SETTINGS_STRING(BATTERY_CHOICE_AUTOMATIC)};
     struct settings_client_options opt = {
         .on_value = on_setting, .on_state = on_settings_state, .user = svc};
     int rc = settings_client_new(loop, vedbus_connection(svc->bus), defs, n, &opt, &svc->settings);

@@ -307,11 +307,15 @@ Test(config, test_poll_interval_overrides_poll_interval_down_to_1_ms_with_a_warn
                  "test.ini:3: test_poll_interval_ms: duplicate key");
 }
 
-Test(config, fuse_names_longer_than_16_characters_or_not_valid_fail)
+Test(config, fuse_names_longer_than_16_bytes_or_not_valid_fail)
 {
     assert_fails("[ftdi:X]\ndistributorDFuse3Name = 12345678901234567\n",
-                 "test.ini:2: distributorDFuse3Name: '12345678901234567' is 17 characters long, "
-                 "at most 16 allowed");
+                 "test.ini:2: distributorDFuse3Name: '12345678901234567' is 17 bytes long in "
+                 "UTF-8, at most 16 allowed");
+    /* 9 characters, 18 bytes */
+    assert_fails("[ftdi:X]\ndistributorDFuse3Name = ÄÖÜäöüÄÖÜ\n",
+                 "test.ini:2: distributorDFuse3Name: 'ÄÖÜäöüÄÖÜ' is 18 bytes long in UTF-8, at "
+                 "most 16 allowed");
     assert_fails("[ftdi:X]\ndistributorAFuse0Name = Batt\xff\n",
                  "test.ini:2: distributorAFuse0Name: not valid UTF-8");
     assert_fails("[ftdi:X]\ndistributorAFuse0Name = a\tb\n",
@@ -322,12 +326,11 @@ Test(config, fuse_names_longer_than_16_characters_or_not_valid_fail)
                  "(U+202A-U+202E or U+2066-U+2069)");
 }
 
-Test(config, fuse_name_of_16_characters_is_kept_however_many_bytes)
+Test(config, fuse_name_of_16_bytes_is_kept)
 {
-    /* 16 characters, 32 bytes of UTF-8: counted as gui-v2 counts them. */
-    cr_assert_eq(load("[ftdi:X]\ndistributorBFuse1Name = ÄÖÜäöüÄÖÜäöüÄÖÜä\n"), 0, "%s", cfg.error);
-    cr_assert_str_eq(config_ftdi_section(&cfg, "X")->distributor[1].fuse_name[1],
-                     "ÄÖÜäöüÄÖÜäöüÄÖÜä");
+    /* 8 characters, 16 bytes of UTF-8: as much as the Lynx firmware's field holds. */
+    cr_assert_eq(load("[ftdi:X]\ndistributorBFuse1Name = ÄÖÜäöüÄÖ\n"), 0, "%s", cfg.error);
+    cr_assert_str_eq(config_ftdi_section(&cfg, "X")->distributor[1].fuse_name[1], "ÄÖÜäöüÄÖ");
 }
 
 Test(config, custom_name_is_limited_to_32_characters)

@@ -1,12 +1,15 @@
-/* The name rules (src/venus/name.h): UTF-8, controls, bidi overrides, length as gui-v2 counts it.
- */
+/* The name rules (src/venus/name.h): UTF-8, controls, bidi overrides; a CustomName's length as
+ * gui-v2 counts it, a fuse name's in bytes of UTF-8 as Victron documents it; cutting a stored name
+ * that is too long at a character boundary. */
 #include <criterion/criterion.h>
+
+#include <string.h>
 
 #include "venus/name.h"
 
 static enum name_check fuse(const char *s)
 {
-    return name_check(s, NAME_FUSE_MAX_CHARS, NULL);
+    return name_check(s, &name_limit_fuse, NULL);
 }
 
 Test(name, valid_names_pass_and_empty_means_default)
@@ -53,25 +56,59 @@ Test(name, bidi_overrides_and_isolates_are_refused)
     cr_assert_eq(fuse("\xe2\x81\xa9"), NAME_BIDI);  /* U+2069 PDI */
 }
 
-Test(name, length_is_counted_in_utf16_units_as_gui_v2_counts)
+static enum name_check custom(const char *s, size_t *chars)
+{
+    return name_check(s, &name_limit_custom, chars);
+}
+
+Test(name, custom_name_length_is_counted_in_utf16_units_as_gui_v2_counts)
 {
     size_t n = 0;
-    cr_assert_eq(name_check("\xc3\x84\xc3\x96", 32, &n), NAME_OK);
+    cr_assert_eq(custom("\xc3\x84\xc3\x96", &n), NAME_OK);
     cr_assert_eq(n, 2); /* two characters, four bytes */
-    cr_assert_eq(name_check("\xf0\x9f\x94\x8b", 32, &n), NAME_OK);
+    cr_assert_eq(custom("\xf0\x9f\x94\x8b", &n), NAME_OK);
     cr_assert_eq(n, 2); /* beyond U+FFFF: a surrogate pair in QString */
-    cr_assert_eq(fuse("12345678901234567"), NAME_TOO_LONG);
-    /* 16 x U+00C4: 32 bytes, 16 characters */
-    cr_assert_eq(fuse("ÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ"), NAME_OK);
-    cr_assert_eq(fuse("ÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ"), NAME_TOO_LONG);
-    /* 15 + an emoji (2 units) = 17 */
-    cr_assert_eq(fuse("123456789012345\xf0\x9f\x94\x8b"), NAME_TOO_LONG);
-    cr_assert_eq(fuse("12345678901234\xf0\x9f\x94\x8b"), NAME_OK);
-    /* a 30-character CustomName with accents (issue: refused as 36 bytes before) */
-    cr_assert_eq(name_check("Ölbrenner Öltank Ölpumpe Ölfilt", NAME_CUSTOM_MAX_CHARS, &n), NAME_OK);
+    /* a 31-character CustomName with accents: 36 bytes, fine */
+    cr_assert_eq(custom("Ölbrenner Öltank Ölpumpe Ölfilt", &n), NAME_OK);
     cr_assert_eq(n, 31);
+    cr_assert_eq(custom("12345678901234567890123456789012", NULL), NAME_OK);
+    cr_assert_eq(custom("123456789012345678901234567890123", NULL), NAME_TOO_LONG);
+    /* 31 + an emoji (2 units) = 33 */
+    cr_assert_eq(custom("1234567890123456789012345678901\xf0\x9f\x94\x8b", NULL), NAME_TOO_LONG);
+}
+
+Test(name, fuse_name_length_is_counted_in_bytes_of_utf8)
+{
+    cr_assert_eq(fuse("1234567890123456"), NAME_OK);
+    cr_assert_eq(fuse("12345678901234567"), NAME_TOO_LONG);
+    cr_assert_eq(fuse("ÄÄÄÄÄÄÄÄ"), NAME_OK);                     /* 8 characters, 16 bytes */
+    cr_assert_eq(fuse("ÄÄÄÄÄÄÄÄÄ"), NAME_TOO_LONG);              /* 9 characters, 18 bytes */
+    cr_assert_eq(fuse("123456789012\xf0\x9f\x94\x8b"), NAME_OK); /* 12 + 4 bytes */
+    cr_assert_eq(fuse("1234567890123\xf0\x9f\x94\x8b"), NAME_TOO_LONG);
     /* a rule broken before the length is reported first */
     cr_assert_eq(fuse("12345678901234567\n"), NAME_CONTROL);
+}
+
+Test(name, a_name_too_long_is_cut_at_a_character_boundary)
+{
+    char s[64] = "Wechselrichter Öl"; /* 18 bytes: Ö would straddle byte 16 */
+    cr_assert_eq(name_cut(s, &name_limit_fuse), 15);
+    cr_assert_str_eq(s, "Wechselrichter ");
+    strcpy(s, "12345678901234\xf0\x9f\x94\x8b"); /* the emoji would end at byte 18 */
+    cr_assert_eq(name_cut(s, &name_limit_fuse), 14);
+    strcpy(s, "ÄÖÜäöüÄÖÜ");
+    cr_assert_eq(name_cut(s, &name_limit_fuse), 16);
+    cr_assert_str_eq(s, "ÄÖÜäöüÄÖ");
+    cr_assert_eq(name_check(s, &name_limit_fuse, NULL), NAME_OK);
+    strcpy(s, "short");
+    cr_assert_eq(name_cut(s, &name_limit_fuse), 5);
+    cr_assert_str_eq(s, "short");
+    /* a CustomName by its characters: 33 emoji-free characters cut to 32 */
+    strcpy(s, "123456789012345678901234567890123");
+    cr_assert_eq(name_cut(s, &name_limit_custom), 32);
+    /* a character cut in half by a copy is dropped, not kept as broken UTF-8 */
+    strcpy(s, "ab\xc3");
+    cr_assert_eq(name_cut(s, &name_limit_fuse), 2);
 }
 
 Test(name, every_result_has_a_message)

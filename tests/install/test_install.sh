@@ -5,15 +5,18 @@
 # the rc.local line, the udev rule (with and without --serial), the upgrade from the Python
 # plugin, and that uninstall leaves each root byte for byte as it was before.
 #
-#   tests/install/test_install.sh SOURCE_ROOT DAEMON_BINARY
+#   tests/install/test_install.sh SOURCE_ROOT DAEMON_BINARY [sh|busybox|both]
 #
-# Runs everything twice: with /bin/sh and the host's tools, and (when busybox is installed) with
-# busybox sh and only busybox applets on PATH, as on Venus OS. Ends "N passed, N failed".
+# Runs everything with /bin/sh and the host's tools, and (when busybox is installed) with busybox
+# sh and only busybox applets on PATH, as on Venus OS: both by default, or the one named (meson
+# runs them as two tests). Ends "N passed, N failed".
 set -u
 TOP=${1:?usage: $0 SOURCE_ROOT DAEMON_BINARY}
 DAEMON=${2:?usage: $0 SOURCE_ROOT DAEMON_BINARY}
+WHICH=${3:-both}
 NAME=dbus-lynx-distributor
 RC_LINE="sh /data/$NAME/install.sh --boot || true"
+RCS_LINE="sh /data/$NAME/install.sh --early || true"
 OLD_RC_LINE="sh /data/$NAME/install.sh --boot"
 
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/lynx-install-test.XXXXXX")
@@ -76,6 +79,10 @@ run_boot() { # what /data/rc.local runs, with the installed install.sh
     $SH "$1/data/$NAME/install.sh" --root "$1" --boot > "$SCRATCH/out.txt" 2>&1
 }
 
+run_early() { # what /data/rcS.local runs
+    $SH "$1/data/$NAME/install.sh" --root "$1" --early > "$SCRATCH/out.txt" 2>&1
+}
+
 run_uninstall() {
     r=$1
     shift
@@ -121,6 +128,10 @@ fresh_install_and_uninstall() {
     check "a new rc.local is executable and starts with #!/bin/sh" \
         test -x "$r/data/rc.local" -a "$(head -n 1 "$r/data/rc.local")" = '#!/bin/sh'
     check "rc.local re-runs install.sh exactly once" test "$(count_lines "$r/data/rc.local" "$RC_LINE")" = 1
+    check "a new rcS.local is executable, and its second line puts the rule back early" \
+        test -x "$r/data/rcS.local" -a "$(cat "$r/data/rcS.local")" = "$(printf '#!/bin/sh\n%s' "$RCS_LINE")"
+    check "without --serial, no rule for FT2232H or FT4232H" \
+        test "$(grep -v '^#' "$rule" | grep -c '"601[01]"')" = 0
     check "other udev rules, services and settings are untouched" \
         test -f "$r/etc/udev/rules.d/machine.rules" -a -L "$r/service/other-service" -a -f "$r/data/conf/settings.xml"
 
@@ -130,6 +141,13 @@ fresh_install_and_uninstall() {
     check "the boot run from rc.local succeeds" run_boot "$r"
     check "the boot run changes nothing" same_tree "$r" "$SCRATCH/installed.txt"
     check "the boot run is quiet" test ! -s "$SCRATCH/out.txt"
+    check "the early run from rcS.local succeeds" run_early "$r"
+    check "the early run changes nothing" same_tree "$r" "$SCRATCH/installed.txt"
+    # A firmware update: a new rootfs without the rule. rcS.local runs before svscan.
+    rm "$rule"
+    check "after a firmware update the early run succeeds" run_early "$r"
+    check "... and is quiet" test ! -s "$SCRATCH/out.txt"
+    check "... and puts the rule back, before serial-starter starts" same_tree "$r" "$SCRATCH/installed.txt"
 
     # What svscan and multilog leave behind on a running system.
     mkdir -p "$app/service/supervise" "$app/service/log/supervise" "$r/var/log/$NAME"
@@ -170,7 +188,7 @@ existing_rc_local() {
 
 # Runs rc.local as the boot would, with the boot line replaced by an echo: does the line run?
 boot_line_runs() { # root
-    awk -v line="$RC_LINE" '$0 == line { print "echo BOOT-LINE-RAN"; next } { print }' \
+    awk -v line="$RC_LINE" '{ t = $0; sub(/\r$/, "", t) } t == line { print "echo BOOT-LINE-RAN"; next } { print }' \
         "$1/data/rc.local" > "$SCRATCH/rc.local.sh"
     $SH "$SCRATCH/rc.local.sh" 2>/dev/null | grep -qxF BOOT-LINE-RAN
 }
@@ -248,11 +266,13 @@ serial_rules() {
     rule=$r/etc/udev/rules.d/99-$NAME.rules
     check "install --serial succeeds" run_install "$r" --serial FT8ZT9MF --serial FTABC123
     check "every rule line names one of the serials" \
-        test "$(grep -v '^#' "$rule" | grep -c 'ATTRS{serial}=="FT[A-Z0-9]*"')" = 4
+        test "$(grep -v '^#' "$rule" | grep -c 'ATTRS{serial}=="FT[A-Z0-9]*"')" = 8
     check "no rule line matches every adapter" \
         test "$(grep -v '^#' "$rule" | grep -vc 'ATTRS{serial}')" = 0
-    check "each serial gets both product ids" test \
-        "$(grep -c 'ATTRS{idProduct}=="6014", ATTRS{serial}=="FTABC123", ENV{VE_SERVICE}="ignore"' "$rule")" = 1
+    for pid in 6014 d4f8 6010 6011; do
+        check "each serial gets a rule for 0403:$pid (FT2232H, FT4232H: every port)" test \
+            "$(grep -c "^ACTION==\"add\", SUBSYSTEM==\"tty\", SUBSYSTEMS==\"usb\", ATTRS{idVendor}==\"0403\", ATTRS{idProduct}==\"$pid\", ATTRS{serial}==\"FTABC123\", ENV{VE_SERVICE}=\"ignore\"\$" "$rule")" = 1
+    done
     snapshot "$r" > "$SCRATCH/installed.txt"
     check "each serial gets its config.ini section" \
         test "$(grep -c '^\[ftdi:FT8ZT9MF\]$\|^\[ftdi:FTABC123\]$' "$r/data/dbus-lynx-distributor/config.ini")" = 2
@@ -270,6 +290,67 @@ serial_rules() {
     check "install --all-adapters succeeds" run_install "$r" --all-adapters
     check "the rule matches every adapter again" cmp -s "$TOP/udev/99-$NAME.rules" "$rule"
     run_uninstall "$r"
+}
+
+# Settings -> General -> Support status -> "Disable custom startup scripts" renamed the owner's
+# hooks: install.sh must not make new ones (the GUI's "Re-enable" would then refuse).
+disabled_hooks() {
+    r=$(venus_root disabled)
+    printf '#!/bin/sh\n/data/mine/start.sh &\n' > "$r/data/rc.local.disabled"
+    printf '#!/bin/sh\necho early\n' > "$r/data/rcS.local.disabled"
+    chmod 755 "$r/data/rc.local.disabled" "$r/data/rcS.local.disabled"
+    cp "$r/data/rc.local.disabled" "$SCRATCH/rc.disabled.before"
+    snapshot "$r" > "$SCRATCH/before.txt"
+    check "install with custom startup scripts disabled succeeds" run_install "$r"
+    check "no new rc.local or rcS.local is made" test ! -e "$r/data/rc.local" -a ! -e "$r/data/rcS.local"
+    check "the boot lines go into the disabled files, so re-enabling brings them" test \
+        "$(cat "$r/data/rc.local.disabled")" = "$(printf '#!/bin/sh\n%s\n/data/mine/start.sh &' "$RC_LINE")" -a \
+        "$(count_lines "$r/data/rcS.local.disabled" "$RCS_LINE")" = 1
+    check "the install says so, and what to do" \
+        grep -q 'custom startup scripts are disabled' "$SCRATCH/out.txt"
+    check "... naming the GUI's button" grep -q 'Re-enable custom startup' "$SCRATCH/out.txt"
+    snapshot "$r" > "$SCRATCH/installed.txt"
+    check "a second install changes nothing" run_install "$r"
+    check "... nothing at all" same_tree "$r" "$SCRATCH/installed.txt"
+    # The owner re-enables them: the GUI renames the files back.
+    mv "$r/data/rc.local.disabled" "$r/data/rc.local"
+    mv "$r/data/rcS.local.disabled" "$r/data/rcS.local"
+    check "after re-enabling, the boot run succeeds" run_boot "$r"
+    check "... and the hook has the line once" test "$(count_lines "$r/data/rc.local" "$RC_LINE")" = 1
+    mv "$r/data/rc.local" "$r/data/rc.local.disabled"
+    mv "$r/data/rcS.local" "$r/data/rcS.local.disabled"
+    check "uninstall succeeds" run_uninstall "$r"
+    check "uninstall restores the disabled files and the whole root" same_tree "$r" "$SCRATCH/before.txt"
+}
+
+# The owner's hooks come back byte for byte: mode, CRLF line ends, a missing final newline.
+owner_files() {
+    n=0
+    for shape in 644:'#!/bin/sh\n/data/mine/start.sh &\n' 600:'#!/bin/sh\necho mine\n' \
+        755:'#!/bin/sh\r\necho windows\r\n' 755:'#!/bin/sh\necho no-final-newline' \
+        755:'#!/bin/sh' 640:'echo no-shebang\r\nexit 0'; do
+        n=$((n + 1))
+        mode=${shape%%:*}
+        r=$(venus_root owner$n)
+        for hook in rc.local rcS.local; do
+            printf "${shape#*:}" > "$r/data/$hook"
+            chmod "$mode" "$r/data/$hook"
+        done
+        snapshot "$r" > "$SCRATCH/before.txt"
+        run_install "$r"
+        check "owner's hooks $n (mode $mode): the boot lines are there once" test \
+            "$(tr -d '\r' < "$r/data/rc.local" | grep -cxF "$RC_LINE")" = 1 -a \
+            "$(tr -d '\r' < "$r/data/rcS.local" | grep -cxF "$RCS_LINE")" = 1
+        check "owner's hooks $n: executable, so that they run" test -x "$r/data/rc.local" -a -x "$r/data/rcS.local"
+        check "owner's hooks $n: the boot line runs" boot_line_runs "$r"
+        run_install "$r"
+        run_boot "$r"
+        check "owner's hooks $n: a second install and a boot run add no second line" test \
+            "$(tr -d '\r' < "$r/data/rc.local" | grep -cxF "$RC_LINE")" = 1
+        run_uninstall "$r"
+        check "owner's hooks $n: uninstall gives them back byte for byte, with their mode" \
+            same_tree "$r" "$SCRATCH/before.txt"
+    done
 }
 
 refusals() {
@@ -301,16 +382,22 @@ run_all() {
     existing_rc_local
     python_plugin_upgrade
     serial_rules
+    disabled_hooks
+    owner_files
     refusals
     rc_local_shapes
     uninstall_nothing
 }
 
-VARIANT="sh"
-SH="sh"
-run_all
+if [ "$WHICH" != busybox ]; then
+    VARIANT="sh"
+    SH="sh"
+    run_all
+fi
 
-if command -v busybox >/dev/null 2>&1; then
+if [ "$WHICH" = sh ]; then
+    :
+elif command -v busybox >/dev/null 2>&1; then
     # Venus OS has busybox: only its applets on PATH (the checks' own tools, sha256sum, stat,
     # find, diff, are busybox's too).
     BB=$SCRATCH/busybox-bin

@@ -48,6 +48,21 @@ def tty_of(serial):
     return None
 
 
+def ttys_of(serial):
+    """Every ttyUSB of the adapter with this serial (one per port of a multi-port chip)."""
+    ttys = []
+    for tty in sorted(os.listdir("/sys/class/tty")):
+        if tty.startswith("ttyUSB"):
+            usbdev = os.path.dirname(os.path.dirname(os.path.realpath(f"/sys/class/tty/{tty}/device")))
+            try:
+                with open(os.path.join(usbdev, "serial")) as f:
+                    if f.read().strip() == serial:
+                        ttys.append(tty)
+            except FileNotFoundError:
+                continue
+    return ttys
+
+
 def interface_driver(serial):
     dev = wait_until(f"USB device {serial}", lambda: usb_device_of_serial(serial))
     link = f"/sys/bus/usb/devices/{dev}:1.0/driver"
@@ -138,20 +153,40 @@ def install_sh_sets_up_udev_and_daemontools_and_uninstall_sh_takes_it_away():
         scan = os.path.join(os.path.dirname(program("LYNX_DAEMON")), "lynx-scan")
         guest_run(["sh", os.path.join(TOP, "tools/stage-package.sh"), stage,
                    program("LYNX_DAEMON"), scan])
-        print("  " + guest_run(["sh", f"{stage}/install.sh", "--serial", "FT232HA"])
-              .strip().replace("\n", "\n  "))
+        c = wait_until("FT4232HC's four ttyUSB", lambda: len(ttys_of("FT4232HC")) == 4 and
+                       ttys_of("FT4232HC"))
+        print("  " + guest_run(["sh", f"{stage}/install.sh", "--serial", "FT232HA", "--serial",
+                                "FT4232HC"]).strip().replace("\n", "\n  "))
         rule = f"/etc/udev/rules.d/99-{NAME}.rules"
         require(os.path.exists(rule), f"install.sh did not install {rule}")
-        # the guest's real udevd applies the rule: only the adapter named with --serial is
-        # kept from serial-starter
-        guest_run(["udevadm", "trigger", "--action=add", "--subsystem-match=tty"])
-        guest_run(["udevadm", "settle", "--timeout=60"])
         a, b = tty_of("FT232HA"), tty_of("FT232HB")
         require(a and b, f"ttys: FT232HA {a}, FT232HB {b}")
-        require(udev_property(a, "VE_SERVICE") == "ignore",
-                f"{a} (FT232HA, named with --serial) has no VE_SERVICE=ignore")
-        require(udev_property(b, "VE_SERVICE") is None,
-                f"{b} (FT232HB, not named) got VE_SERVICE={udev_property(b, 'VE_SERVICE')}")
+
+        def ignored(ttys):
+            guest_run(["udevadm", "settle", "--timeout=60"])
+            return {tty: udev_property(tty, "VE_SERVICE") for tty in ttys}
+
+        def only_named_ignored(when):
+            # the guest's real udevd applied the rule to the ttys that were there already (by
+            # install.sh's own trigger): the adapters named with --serial, every port, are kept
+            # from serial-starter, the other one is not
+            got = ignored([a, b] + c)
+            want = {tty: "ignore" for tty in [a] + c}
+            want[b] = None
+            require(got == want, f"{when}: VE_SERVICE of the ttys {got}, expected {want}")
+
+        only_named_ignored("after install.sh")
+        # A firmware update: a new rootfs without the rule; at boot udevd set the ttys up
+        # without it. Then rcS.local runs, before svscan starts serial-starter.
+        os.unlink(rule)
+        guest_run(["udevadm", "control", "--reload-rules"])
+        guest_run(["udevadm", "trigger", "--action=add", "--subsystem-match=tty"])
+        require(set(ignored([a] + c).values()) == {None},
+                f"the ttys kept VE_SERVICE without the rule: {ignored([a] + c)}")
+        out = guest_run(["sh", "/data/rcS.local"])
+        require(out.strip() == "", f"the early boot run is not quiet: {out!r}")
+        require(os.path.exists(rule), "rcS.local did not put the rule back")
+        only_named_ignored("after rcS.local put the rule back")
         with Guest() as h:
             h.start_bus()
             h.start_settings()  # the service's own start waits for localsettings, as on a GX

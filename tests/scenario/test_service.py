@@ -48,18 +48,20 @@ def set_value_with_a_wrong_type_or_on_a_read_only_path_is_refused():
 
 
 @test
-def names_are_limited_in_characters_as_gui_v2_counts_them_and_refuse_controls_and_bidi():
+def fuse_names_take_16_bytes_custom_names_32_characters_and_controls_and_bidi_are_refused():
     with started(fixture="all-ok.scn") as h:
         path = "/Distributor/A/Fuse/2/Name"
-        # 17 characters; 16 + an emoji that Qt counts as 2; a newline; ESC; U+202E (RLO)
-        for name in ("ABCDEFGHIJKLMNOPQ", "\u00c4" * 15 + "\U0001F50B", "Pump\n1", "\x1b[31m",
-                     "Pump\u202e1"):
+        # 17 bytes; 9 characters in 18 bytes; 12 + an emoji (4 bytes) = 16 characters in 16 bytes
+        # plus one; a newline; ESC; U+202E (RLO)
+        for name in ("ABCDEFGHIJKLMNOPQ", "\u00c4" * 9, "123456789012\U0001F50Bx", "Pump\n1",
+                     "\x1b[31m", "Pump\u202e1"):
             rc = h.set(path, dbus.String(name, variant_level=1))
             require(rc == 2, f"SetValue of {name!r} answered {rc}, expected 2")
             require(h.get(path) == "Fuse 3", f"the refused name changed {path}")
-        for name in ("ABCDEFGHIJKLMNOP", "\u00c4" * 16):  # 16 characters, 16 and 32 bytes
+        # 16 bytes each: ASCII, 8 x U+00C4, 12 ASCII + an emoji
+        for name in ("ABCDEFGHIJKLMNOP", "\u00c4" * 8, "123456789012\U0001F50B"):
             rc = h.set(path, dbus.String(name, variant_level=1))
-            require(rc == 0, f"SetValue of {name!r} (16 characters) answered {rc}")
+            require(rc == 0, f"SetValue of {name!r} (16 bytes) answered {rc}")
             h.wait_for(path, name)
         # a 31-character CustomName with accents (36 bytes) is a name gui-v2 lets a user type
         name = "Ölbrenner Öltank Ölpumpe Ölfilt"
@@ -251,21 +253,26 @@ def a_name_set_while_the_settings_service_is_away_is_written_when_it_returns():
 
 
 @test
-def a_stored_name_that_breaks_the_rules_is_not_published():
+def a_stored_name_too_long_is_cut_and_one_that_breaks_the_rules_is_not_published():
     with Harness() as h:
         h.start_bus()
         prefix = f"/Settings/Devices/{settings_id('LYNX0001')}"
+        # "x" * 1000, and an 18-byte name an older version let through (16 characters were
+        # allowed, in up to 48 bytes): both shown cut at a character boundary, at 16 bytes
         h.write_settings({f"{prefix}/Distributor/A/Fuse/0/Name": "x" * 1000,
                           f"{prefix}/Distributor/A/Fuse/1/Name": "Pump\u202e1",
-                          f"{prefix}/Distributor/A/Fuse/2/Name": "Bilge"})
+                          f"{prefix}/Distributor/A/Fuse/2/Name": "Bilge",
+                          f"{prefix}/Distributor/A/Fuse/3/Name": "Wechselrichter Öl"})
         h.start_settings()
         h.start_daemon(fixture="all-ok.scn")
         h.wait_for("/Distributor/A/Fuse/2/Name", "Bilge")
-        h.expect({"/Distributor/A/Fuse/0/Name": "Fuse 1", "/Distributor/A/Fuse/1/Name": "Fuse 2"})
+        h.expect({"/Distributor/A/Fuse/0/Name": "x" * 16, "/Distributor/A/Fuse/1/Name": "Fuse 2",
+                  "/Distributor/A/Fuse/3/Name": "Wechselrichter "})
         log = h.log_text()
-        require("Fuse/0/Name from the settings: too long" in log and
+        require("Fuse/0/Name from the settings is too long (a fuse name takes at most 16 bytes)"
+                in log and
                 "Fuse/1/Name from the settings: contains a bidirectional override" in log,
-                "the log does not say why the stored names were ignored")
+                "the log does not say why the stored names were cut or ignored")
 
 
 if __name__ == "__main__":

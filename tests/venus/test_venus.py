@@ -101,6 +101,24 @@ def an_explicit_battery_monitor_setting_is_unaffected():
             battery_service=f"com.victronenergy.vebus/{MULTI[1]}")
 
 
+@test
+def a_battery_monitor_choice_of_the_lynx_saved_by_the_old_plugin_is_set_back_to_automatic():
+    # The Python plugin published /Connected = 1, so the owner could pick the Lynx (instance 990,
+    # the one the daemon keeps) in Settings -> System setup -> Battery monitor.
+    with Venus() as h:
+        start_system(h, [MULTI], battery_service="com.victronenergy.battery/990")
+        h.start_daemon(scenario=ONE_LYNX)
+        h.wait_for("/Adapter/Connected", 1)
+        wait_setting(h, "/Settings/SystemSetup/BatteryService", "default")
+        system = h.settled_system()
+        print(f"system: {json.dumps(system)}")
+        require(system["/ActiveBatteryService"] == f"com.victronenergy.vebus/{MULTI[1]}",
+                f"systemcalc's battery monitor is {system['/ActiveBatteryService']!r}, not the Multi")
+        require(system["/Dc/Battery/Soc"] == MULTI[3]["/Soc"],
+                f"the system's SoC is {system['/Dc/Battery/Soc']!r}, not the Multi's")
+        require("setting it back to automatic" in h.log_text(), "the log does not say why")
+
+
 def instances_systemcalc_saw(h):
     """The battery instances systemcalc's dbusmonitor read at discovery: its battery-list
     delegate registers a setting per battery service under the instance it read."""
