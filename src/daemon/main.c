@@ -145,7 +145,8 @@ static int run(struct daemon *dm)
     static const int events[] = {SIGHUP, SIGUSR1, SIGUSR2};
     if ((rc = mainloop_new(&dm->loop)) < 0 ||
         (rc = mainloop_catch_signals(dm->loop, signals, 2)) < 0 ||
-        (rc = signals_watch(dm->loop, events, 3, on_signal, dm, &dm->signals)) < 0) {
+        (rc = signals_watch(dm->loop, events, 3, on_signal, dm, &dm->signals)) < 0 ||
+        (rc = recorder_use_loop(dm->recorder, dm->loop)) < 0) {
         log_error("cannot set up the event loop: %s", strerror(-rc));
         return 1;
     }

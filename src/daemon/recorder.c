@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "daemon/trace_sync.h"
 
 #define RECORDER_MAX_ADAPTERS 16
 #define LINE_MAX_BYTES        1024 /* one poll's lines: same + adapter + back + observation */
@@ -42,6 +43,9 @@ struct recorder {
     bool started; /* recorder_open succeeded: a failure from now on stops only the recording */
     dev_t dev;    /* the file being written, to check FILE is still it before rotating */
     ino_t ino;
+    uint64_t generation; /* rotations so far: FILE's generation (trace_sync.h) */
+    bool sync_ready;     /* `sync` is initialised */
+    struct trace_sync sync;
 };
 
 static uint64_t monotonic_ms(void)
@@ -136,25 +140,32 @@ static int write_pending_same(struct recorder *rec, struct recorded_adapter *a)
     return write_text(rec, line, len);
 }
 
-/* Makes the directory entries of path (a rename, a new file) durable. */
-static int sync_dir(const char *path)
+/* Everything written so far to the file of this generation (fd, taken) on disk, and the
+ * directory's entries too if dir (a rename, a new file): after a power loss the trace holds every
+ * poll up to the last completed sync. With a loop the fsyncs run on the worker thread; their
+ * failure then stops the recording from the loop (on_sync_failed). */
+static int sync_fd(struct recorder *rec, int fd, uint64_t generation, bool dir)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
-    close(fd);
-    return rc;
+    int rc = trace_sync_request(&rec->sync, fd, generation, dir);
+    return rc < 0 ? stop_recording(rec, -rc, "cannot write") : 0;
 }
 
-/* Everything written so far on disk: after a power loss the trace holds every flushed poll. */
-static int sync_file(struct recorder *rec)
+static int sync_file(struct recorder *rec, bool dir)
 {
-    if (fflush(rec->file) != 0 || (fsync(fileno(rec->file)) < 0 && errno != EINVAL))
+    int fd = -1;
+    if (fflush(rec->file) != 0 || (fd = fcntl(fileno(rec->file), F_DUPFD_CLOEXEC, 0)) < 0)
+        return stop_recording(rec, errno, "cannot write");
+    return sync_fd(rec, fd, rec->generation, dir);
+}
+
+static void on_sync_failed(void *user, int err)
+{
+    stop_recording(user, err, "cannot write");
+}
+
+static int flush(struct recorder *rec)
+{
+    if (fflush(rec->file) != 0)
         return stop_recording(rec, errno, "cannot write");
     return 0;
 }
@@ -195,18 +206,30 @@ static int rotate(struct recorder *rec)
     int rc = 0;
     for (size_t i = 0; i < rec->n_adapters && rc == 0; i++)
         rc = write_pending_same(rec, &rec->adapters[i]);
-    if (rc < 0 || (rc = sync_file(rec)) < 0 || (rc = check_rotation_target(rec)) < 0)
+    if (rc < 0 || (rc = flush(rec)) < 0 || (rc = check_rotation_target(rec)) < 0)
         return rc;
+    /* The old part is synced through its own descriptor after the rename (the syncs may run on
+     * the worker while the new part is written). */
+    int old_fd = fcntl(fileno(rec->file), F_DUPFD_CLOEXEC, 0);
+    if (old_fd < 0)
+        return stop_recording(rec, errno, "cannot write");
     if (fclose(rec->file) != 0) {
         rec->file = NULL;
+        close(old_fd);
         return stop_recording(rec, errno, "cannot write");
     }
     rec->file = NULL;
-    if (rename(rec->path, rec->old_path) < 0)
+    if (rename(rec->path, rec->old_path) < 0) {
+        close(old_fd);
         return stop_recording(rec, errno, "cannot rotate");
-    if ((rc = open_file(rec, "wxe")) < 0)
+    }
+    if ((rc = open_file(rec, "wxe")) < 0) {
+        close(old_fd);
         return rc;
-    sync_dir(rec->path);
+    }
+    rec->generation++;
+    if ((rc = sync_fd(rec, old_fd, rec->generation - 1, true)) < 0)
+        return rc;
     rec->bytes = 0;
     for (size_t i = 0; i < rec->n_adapters; i++) {
         rec->adapters[i].declared = false;
@@ -214,13 +237,6 @@ static int rotate(struct recorder *rec)
     }
     log_info("recorder: %s full, previous part kept as %s", rec->path, rec->old_path);
     return write_header(rec);
-}
-
-static int flush(struct recorder *rec)
-{
-    if (fflush(rec->file) != 0)
-        return stop_recording(rec, errno, "cannot write");
-    return 0;
 }
 
 int recorder_parse_size(const char *text, uint64_t *bytes)
@@ -263,7 +279,10 @@ int recorder_open(struct recorder **out, const char *path, const struct recorder
         return -EINVAL;
     }
     rec->path = strdup(path);
-    if (!rec->path || asprintf(&rec->old_path, "%s.1", path) < 0) {
+    char *dir = rec->path ? strdup(path) : NULL;
+    rec->sync_ready = dir && trace_sync_init(&rec->sync, dirname(dir), on_sync_failed, rec) == 0;
+    free(dir);
+    if (!rec->sync_ready || asprintf(&rec->old_path, "%s.1", path) < 0) {
         rec->old_path = NULL;
         recorder_close(rec);
         return -ENOMEM;
@@ -279,9 +298,7 @@ int recorder_open(struct recorder **out, const char *path, const struct recorder
     if (rc == 0)
         rc = rec->bytes + LINE_MAX_BYTES > rec->opt.max_bytes ? rotate(rec) : write_header(rec);
     if (rc == 0)
-        rc = sync_file(rec);
-    if (rc == 0)
-        rc = sync_dir(path) == -ENOMEM ? -ENOMEM : 0;
+        rc = sync_file(rec, true); /* no loop yet: on this thread, its error reported */
     if (rc < 0) {
         recorder_close(rec);
         return rc;
@@ -291,22 +308,41 @@ int recorder_open(struct recorder **out, const char *path, const struct recorder
     return 0;
 }
 
-int recorder_sync(struct recorder *rec)
+int recorder_use_loop(struct recorder *rec, struct mainloop *loop)
+{
+    return rec ? trace_sync_use_loop(&rec->sync, loop) : 0;
+}
+
+static int sync_all(struct recorder *rec, bool dir)
 {
     if (!rec || rec->failed)
         return rec ? -EIO : 0;
     int rc = 0;
     for (size_t i = 0; i < rec->n_adapters && rc == 0; i++)
         rc = write_pending_same(rec, &rec->adapters[i]);
-    return rc < 0 ? rc : sync_file(rec);
+    return rc < 0 ? rc : sync_file(rec, dir);
+}
+
+int recorder_sync(struct recorder *rec)
+{
+    return sync_all(rec, false);
+}
+
+bool recorder_syncing(const struct recorder *rec)
+{
+    return rec && rec->sync_ready && trace_sync_busy(&rec->sync);
 }
 
 void recorder_close(struct recorder *rec)
 {
     if (!rec)
         return;
-    if (rec->started && rec->file && recorder_sync(rec) == 0)
-        sync_dir(rec->path);
+    if (rec->started && rec->file)
+        sync_all(rec, true);
+    /* The close guarantee: every sync asked for has completed (this waits for the worker). */
+    int rc = rec->sync_ready ? trace_sync_finish(&rec->sync) : 0;
+    if (rc < 0 && rec->started)
+        stop_recording(rec, -rc, "cannot write");
     if (rec->file && fclose(rec->file) != 0)
         log_warn("recorder: cannot write %s: %s", rec->path, strerror(errno));
     free(rec->path);

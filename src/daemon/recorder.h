@@ -13,9 +13,13 @@
  * write one line per heartbeat). Bounded: when a line would take the file past max_bytes, FILE
  * becomes FILE.1 (replacing the older one) and a new FILE starts with its own header, so at most
  * 2 * max_bytes are on disk and every file can be replayed on its own. Durable: the file is
- * fsynced (and its directory) at rotation, at recorder_sync and at close, so a power loss keeps
- * every poll up to the last of those; a poll cut in the middle leaves at most one cut last line
- * (lynx-sim --replay replays what comes before it).
+ * fsynced (and its directory) at open, at rotation (the old part, after its rename), at
+ * recorder_sync and at close, so a power loss keeps every poll up to the last of those syncs that
+ * completed; a poll cut in the middle leaves at most one cut last line (lynx-sim --replay replays
+ * what comes before it). Never on the loop: once recorder_use_loop has given the recorder a loop,
+ * the fsyncs of rotation and recorder_sync run on a worker thread (trace_sync.h) and the loop goes
+ * on meanwhile; the sync at open runs before (its failure is a start-up error), and close waits
+ * for every sync asked for. An fsync that fails stops the recording like a write error.
  *
  * Only a regular file is recorded to (or a new one created): a device, FIFO or directory is
  * refused at open, and rotation renames FILE only while it is still the file being written and
@@ -29,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/mainloop.h"
 #include "lynx/poller.h"
 #include "lynx/lynx.h"
 
@@ -69,10 +74,18 @@ struct recorder;
 /* Opens (appends to) path and writes a session header. Returns 0 or a negative errno; the reason
  * is logged. */
 int recorder_open(struct recorder **out, const char *path, const struct recorder_options *opt);
-/* Writes the pending `same` counts, flushes and fsyncs the file (as at rotation). NULL is fine.
- * Returns 0 or a negative errno once recording stopped. */
+/* From now on the fsyncs run on a worker thread whose completions loop dispatches (call before
+ * the loop runs; recorder_close before mainloop_free). NULL is fine. 0 or a negative errno (the
+ * syncs then stay on the caller's thread). */
+int recorder_use_loop(struct recorder *rec, struct mainloop *loop);
+/* Writes the pending `same` counts, flushes, and fsyncs the file (as at rotation): at once
+ * without a loop, else on the worker (the call returns before the data is on disk). NULL is fine.
+ * Returns 0, or a negative errno once recording stopped. */
 int recorder_sync(struct recorder *rec);
-/* Writes the pending `same` counts, flushes, fsyncs and closes. NULL is fine. */
+/* An fsync asked for has not completed yet. */
+bool recorder_syncing(const struct recorder *rec);
+/* Writes the pending `same` counts, flushes, fsyncs (waiting for the worker's syncs) and closes.
+ * NULL is fine. */
 void recorder_close(struct recorder *rec);
 
 /* Records one poll of the adapter with this serial (or i2c-dev name) taken at now_ms

@@ -325,28 +325,46 @@ static int64_t device_instance(const struct service *svc)
     return vedbus_item_value(svc->device_instance).i;
 }
 
+static void instance_known(struct service *svc);
+
+/* A refused or unanswered name: retried with a back-off. */
+static void announce_failed(struct service *svc, int rc)
+{
+    log_error("%s: cannot own the bus name (%s); retrying in %u s", vedbus_service_name(svc->bus),
+              rc == -EEXIST ? "another process has it" : strerror(-rc),
+              (unsigned)(svc->announce_retry_ms / 1000));
+    mainloop_timer_arm(svc->announce_timer, svc->announce_retry_ms);
+    if (svc->announce_retry_ms < SERVICE_ANNOUNCE_RETRY_MAX_MS)
+        svc->announce_retry_ms *= 2;
+}
+
 /* Requests the bus name. Consumers (systemcalc's dbusmonitor, dbus-flashmq) read /DeviceInstance
  * once, when the name appears, so this happens only once the instance is known. A refused name
  * (held by another process, or by our previous instance on its way out) is retried with a
- * back-off; polling goes on meanwhile and the values are read in full when the name appears. */
+ * back-off; polling goes on meanwhile and the values are read in full when the name appears. The
+ * request never waits for the bus: its outcome comes to on_name. */
 static void announce(struct service *svc)
 {
-    const char *name = vedbus_service_name(svc->bus);
-    if (vedbus_name_registered(svc->bus))
+    if (vedbus_name_registered(svc->bus) || vedbus_name_requested(svc->bus))
         return;
+    svc->announced_instance = (int)device_instance(svc);
     int rc = vedbus_register_name(svc->bus);
+    if (rc < 0)
+        announce_failed(svc, rc);
+}
+
+static void on_name(struct vedbus_service *bus, int rc, void *user)
+{
+    struct service *svc = user;
     if (rc < 0) {
-        log_error("%s: cannot own the bus name (%s); retrying in %u s", name,
-                  rc == -EEXIST ? "another process has it" : strerror(-rc),
-                  (unsigned)(svc->announce_retry_ms / 1000));
-        mainloop_timer_arm(svc->announce_timer, svc->announce_retry_ms);
-        if (svc->announce_retry_ms < SERVICE_ANNOUNCE_RETRY_MAX_MS)
-            svc->announce_retry_ms *= 2;
+        announce_failed(svc, rc);
         return;
     }
     svc->announce_retry_ms = SERVICE_ANNOUNCE_RETRY_MIN_MS;
-    svc->announced_instance = (int)device_instance(svc);
-    log_info("%s: on the bus, device instance %d", name, svc->announced_instance);
+    log_info("%s: on the bus, device instance %d", vedbus_service_name(bus),
+             svc->announced_instance);
+    /* The instance changed while the name was being requested. */
+    instance_known(svc);
 }
 
 /* The instance is known, or changed (localsettings came late, or the VRM-instance page wrote
@@ -493,6 +511,7 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
         return rc;
     }
     vedbus_set_disconnect_handler(svc->bus, on_bus_lost, svc);
+    vedbus_set_name_handler(svc->bus, on_name, svc);
     rc = add_mandatory(svc, setup);
     rc |= add(svc, "/NrOfDistributors", VEDBUS_INT(0), NULL, &svc->nr_of_distributors);
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS && rc == 0; d++)

@@ -1,6 +1,6 @@
-/* vedbus: the service on the bus: its private connection and name, the object tree answering
- * Introspect/GetValue/GetText/SetValue/GetItems, and ItemsChanged. Items live in vedbus_items.c,
- * values and their wire form in vedbus_value.c. */
+/* vedbus: the service on the bus: its private connection, the object tree answering
+ * Introspect/GetValue/GetText/SetValue/GetItems, and ItemsChanged. Hello and the bus name live in
+ * vedbus_bus.c, items in vedbus_items.c, values and their wire form in vedbus_value.c. */
 #include "venus/vedbus.h"
 
 #include <errno.h>
@@ -10,20 +10,10 @@
 
 #include "base/log.h"
 #include "venus/dbus_loop.h"
+#include "venus/vedbus_internal.h"
 #include "venus/vedbus_items.h"
 
 #define BUSITEM_INTERFACE "com.victronenergy.BusItem"
-
-struct vedbus_service {
-    struct mainloop *loop;
-    DBusConnection *conn;
-    char *name;
-    bool connected;
-    bool name_registered;
-    vedbus_disconnect_fn on_disconnect;
-    void *on_disconnect_user;
-    struct vedbus_table table;
-};
 
 /* ---- message building ---- */
 
@@ -56,7 +46,8 @@ int vedbus_add_item(struct vedbus_service *svc, const char *path,
                     struct vedbus_item **out)
 {
     /* Consumers that scanned the service learn about late items from the next ItemsChanged. */
-    return vedbus_table_add(&svc->table, path, initial, options, svc->name_registered, out);
+    return vedbus_table_add(&svc->table, path, initial, options,
+                            svc->name_registered || svc->name_request, out);
 }
 
 struct vedbus_item *vedbus_find_item(struct vedbus_service *svc, const char *path)
@@ -75,8 +66,10 @@ static int emit_items_changed(struct vedbus_service *svc, struct vedbus_item *on
             n++;
     if (n == 0)
         return 0;
-    if (!svc->name_registered) {
-        /* Nobody can have read the service yet: the values go out with the first GetItems. */
+    if (!svc->name_registered && !svc->name_request) {
+        /* Nobody can have read the service yet: the values go out with the first GetItems. While
+         * a RequestName is in flight the bus may already have given us the name and a consumer
+         * read the values: from then on every change is sent. */
         for (size_t i = 0; i < svc->table.count; i++)
             svc->table.items[i]->changed = false;
         return 0;
@@ -347,19 +340,6 @@ static DBusHandlerResult on_filter_message(DBusConnection *conn, DBusMessage *ms
 
 /* ---- service ---- */
 
-static DBusConnection *connect_bus(const char *address, DBusError *err)
-{
-    if (!address)
-        return dbus_bus_get_private(DBUS_BUS_SYSTEM, err);
-    DBusConnection *conn = dbus_connection_open_private(address, err);
-    if (conn && !dbus_bus_register(conn, err)) {
-        dbus_connection_close(conn);
-        dbus_connection_unref(conn);
-        conn = NULL;
-    }
-    return conn;
-}
-
 int vedbus_service_new(struct mainloop *loop, const char *bus_name, const char *address,
                        struct vedbus_service **out)
 {
@@ -377,13 +357,14 @@ int vedbus_service_new(struct mainloop *loop, const char *bus_name, const char *
 
     DBusError err;
     dbus_error_init(&err);
-    svc->conn = connect_bus(address, &err);
-    if (!svc->conn) {
-        log_error("vedbus: %s: cannot connect to %s: %s", bus_name,
-                  address ? address : "the system bus", err.message);
+    int rc = vedbus_connect(svc, address, &err);
+    if (rc < 0) {
+        if (rc == -ECONNREFUSED)
+            log_error("vedbus: %s: cannot connect to %s: %s", bus_name,
+                      address ? address : "the system bus", err.message);
         dbus_error_free(&err);
         vedbus_service_free(svc);
-        return -ECONNREFUSED;
+        return rc;
     }
     svc->connected = true;
     dbus_connection_set_exit_on_disconnect(svc->conn, FALSE);
@@ -408,9 +389,14 @@ void vedbus_service_free(struct vedbus_service *svc)
 {
     if (!svc)
         return;
+    vedbus_forget_calls(svc);
     if (svc->conn) {
-        if (svc->connected)
-            dbus_connection_flush(svc->conn); /* last changes, e.g. invalidated values */
+        /* The last changes (e.g. invalidated values): what the socket takes now. Never waits
+         * for the bus (dbus_connection_flush would wait for a bus that does not read). */
+        for (int i = 0; svc->connected && i < 8 && dbus_connection_has_messages_to_send(svc->conn);
+             i++)
+            if (!dbus_connection_read_write(svc->conn, 0))
+                break;
         dbus_loop_remove(svc->loop, svc->conn);
         dbus_connection_unregister_object_path(svc->conn, "/");
         dbus_connection_remove_filter(svc->conn, on_filter_message, svc);
@@ -420,45 +406,6 @@ void vedbus_service_free(struct vedbus_service *svc)
     vedbus_table_free(&svc->table);
     free(svc->name);
     free(svc);
-}
-
-int vedbus_register_name(struct vedbus_service *svc)
-{
-    DBusError err;
-    dbus_error_init(&err);
-    int r = dbus_bus_request_name(svc->conn, svc->name, DBUS_NAME_FLAG_DO_NOT_QUEUE, &err);
-    if (dbus_error_is_set(&err)) {
-        log_error("vedbus: cannot request bus name %s: %s", svc->name, err.message);
-        dbus_error_free(&err);
-        return -EIO;
-    }
-    if (r != DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER && r != DBUS_REQUEST_NAME_REPLY_ALREADY_OWNER) {
-        log_error("vedbus: bus name %s is already taken", svc->name);
-        return -EEXIST;
-    }
-    svc->name_registered = true;
-    return 0;
-}
-
-int vedbus_release_name(struct vedbus_service *svc)
-{
-    if (!svc->name_registered)
-        return 0;
-    svc->name_registered = false;
-    DBusError err;
-    dbus_error_init(&err);
-    dbus_bus_release_name(svc->conn, svc->name, &err);
-    if (dbus_error_is_set(&err)) {
-        log_error("vedbus: cannot release bus name %s: %s", svc->name, err.message);
-        dbus_error_free(&err);
-        return -EIO;
-    }
-    return 0;
-}
-
-bool vedbus_name_registered(const struct vedbus_service *svc)
-{
-    return svc->name_registered;
 }
 
 const char *vedbus_service_name(const struct vedbus_service *svc)

@@ -9,7 +9,8 @@
  *   "x" when out of int32 range), doubles "d", strings "s" (always valid UTF-8). Text is "---" for
  *   invalid values, else the item's formatter's output.
  * - Create all items first, then vedbus_register_name (DO_NOT_QUEUE): consumers scan the service
- *   the moment its name appears.
+ *   the moment its name appears. Name requests and releases never wait on the bus: the outcome of
+ *   a request comes back through the name handler, from the loop.
  * - Local setters only mark an item changed when its value really differs; vedbus_flush sends one
  *   ItemsChanged(a{sa{sv}}) on "/" with {"Value","Text"} of every item changed since the previous
  *   flush, and nothing when nothing changed. A SetValue from the bus that changes a value sends its
@@ -72,13 +73,27 @@ int vedbus_service_new(struct mainloop *loop, const char *bus_name, const char *
 /* Releases the name, detaches from the loop, closes the connection and frees every item. */
 void vedbus_service_free(struct vedbus_service *service);
 
-/* Requests the bus name with DO_NOT_QUEUE: -EEXIST if another connection owns it, -EIO if the bus
- * refuses. Call after adding the items consumers expect at first sight. */
+/* How long a RequestName may wait for the bus's answer (libdbus's default). */
+#define VEDBUS_NAME_TIMEOUT_MS 25000
+
+/* The outcome of vedbus_register_name, called from the loop: 0 (the name is ours), -EEXIST
+ * (another connection owns it) or -EIO (the bus refused, or gave no answer within
+ * VEDBUS_NAME_TIMEOUT_MS). */
+typedef void (*vedbus_name_fn)(struct vedbus_service *service, int result, void *user);
+void vedbus_set_name_handler(struct vedbus_service *service, vedbus_name_fn fn, void *user);
+
+/* Sends RequestName (DO_NOT_QUEUE) and returns at once, never waiting for the bus: 0 when sent (or
+ * when the name is already owned or requested), -ENOTCONN, -ENOMEM. The outcome goes to the name
+ * handler; vedbus_name_registered is true from then on if it is 0. Call after adding the items
+ * consumers expect at first sight. */
 int vedbus_register_name(struct vedbus_service *service);
-/* Gives the name up (consumers see the service leave); the items stay, ready for the next
- * vedbus_register_name. While the name is not owned, vedbus_flush sends nothing: a consumer reads
- * every value when the name appears. */
+/* Gives the name up, or drops a request still in flight (its outcome is then never reported):
+ * ReleaseName is sent without waiting for a reply (consumers see the service leave). The items
+ * stay, ready for the next vedbus_register_name. While the name is neither owned nor requested,
+ * vedbus_flush sends nothing: a consumer reads every value when the name appears. 0 or -ENOMEM. */
 int vedbus_release_name(struct vedbus_service *service);
+/* A RequestName is in flight. */
+bool vedbus_name_requested(const struct vedbus_service *service);
 bool vedbus_name_registered(const struct vedbus_service *service);
 const char *vedbus_service_name(const struct vedbus_service *service);
 /* The service's connection, e.g. for a settings client that must share it. */

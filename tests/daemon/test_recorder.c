@@ -2,11 +2,16 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "base/mainloop.h"
 
 #include "daemon/recorder.h"
 
@@ -339,4 +344,187 @@ Test(recorder, sync_writes_the_pending_count_and_recording_goes_on)
     recorder_observe(rec, 6, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
     recorder_close(rec);
     cr_assert(strstr(body(path), "6 LYNX0001 same 1\n"), "%s", body(path));
+}
+
+/* ---- the fsyncs run off the loop ----
+ *
+ * A slow disk stands in: this executable's own fsync, which the recorder's objects (linked in
+ * statically) call instead of libc's. It counts the calls made on the loop's thread, can hold a
+ * call made on any other thread until the test opens the gate (a stuck SD card), and can fail. */
+
+static atomic_long loop_tid; /* the thread running the loop; 0: not watched */
+static atomic_int fsyncs_on_loop, fsyncs_off_loop;
+static atomic_bool hold_fsync; /* fsyncs off the loop wait for the gate */
+static atomic_bool fsync_held; /* one is waiting now */
+static atomic_int fsync_error; /* fail every fsync with this errno */
+static int gate[2] = {-1, -1};
+
+int fsync(int fd)
+{
+    if (syscall(SYS_gettid) == atomic_load(&loop_tid)) {
+        fsyncs_on_loop++;
+    } else {
+        fsyncs_off_loop++;
+        if (hold_fsync) {
+            fsync_held = true;
+            struct pollfd p = {.fd = gate[0], .events = POLLIN};
+            char c;
+            if (poll(&p, 1, 30000) == 1 && read(gate[0], &c, 1) == 1) /* never forever */
+                fsync_held = false;
+        }
+    }
+    if (fsync_error) {
+        errno = fsync_error;
+        return -1;
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+static struct mainloop *loop;
+
+static void loop_timed_out(struct mainloop *l, struct mainloop_timer *t, void *user)
+{
+    (void)l, (void)t;
+    cr_assert_fail("waited 20 s for %s", (const char *)user);
+}
+
+static void stop_loop(struct mainloop *l, struct mainloop_timer *t, void *user)
+{
+    (void)t, (void)user;
+    mainloop_quit(l);
+}
+
+/* Runs the loop, ticking every 10 ms, until *flag is set (a generous 20 s guard). */
+static void run_until(atomic_bool *flag, const char *what)
+{
+    struct mainloop_timer *tick, *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10, true, stop_loop, NULL, &tick), 0);
+    cr_assert_eq(mainloop_add_timer(loop, 20000, false, loop_timed_out, (void *)what, &guard), 0);
+    while (!*flag)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    mainloop_remove_timer(tick);
+}
+
+static void run_until_synced(struct recorder *rec)
+{
+    struct mainloop_timer *tick, *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10, true, stop_loop, NULL, &tick), 0);
+    cr_assert_eq(mainloop_add_timer(loop, 20000, false, loop_timed_out, "the sync", &guard), 0);
+    while (recorder_syncing(rec))
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    mainloop_remove_timer(tick);
+}
+
+static void open_gate(void)
+{
+    hold_fsync = false;
+    cr_assert_eq(write(gate[1], "x", 1), 1);
+}
+
+static struct recorder *open_rec_on_loop(uint64_t max)
+{
+    cr_assert_eq(pipe(gate), 0);
+    cr_assert_eq(mainloop_new(&loop), 0);
+    struct recorder *rec = open_rec(max, 0); /* its first sync: at start-up, before the loop */
+    cr_assert_eq(recorder_use_loop(rec, loop), 0);
+    loop_tid = syscall(SYS_gettid);
+    return rec;
+}
+
+static void close_rec_on_loop(struct recorder *rec)
+{
+    loop_tid = 0;
+    recorder_close(rec);
+    mainloop_free(loop);
+    close(gate[0]);
+    close(gate[1]);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    char p[64];
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        n += access(p, F_OK) == 0;
+    }
+    return n;
+}
+
+Test(recorder, a_sync_waits_on_a_worker_while_the_loop_goes_on)
+{
+    struct recorder *rec = open_rec_on_loop(0);
+    struct recorder_observation ok = reading(0, 0);
+    for (uint64_t t = 1; t <= 5; t++)
+        recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok);
+
+    hold_fsync = true;
+    cr_assert_eq(recorder_sync(rec), 0);
+    cr_assert_eq(fsyncs_on_loop, 0, "recorder_sync called fsync on the loop's thread");
+    cr_assert(recorder_syncing(rec));
+    run_until(&fsync_held, "the worker's fsync");
+    /* The fsync is stuck: the loop still runs its timers, and the sync is still open. */
+    for (int i = 0; i < 5; i++) {
+        struct mainloop_timer *t;
+        cr_assert_eq(mainloop_add_timer(loop, 10, false, stop_loop, NULL, &t), 0);
+        cr_assert_eq(mainloop_run(loop), 0);
+        mainloop_remove_timer(t);
+    }
+    cr_assert(fsync_held);
+    cr_assert(recorder_syncing(rec));
+    /* Written already (the loop flushed it); on disk once the gate opens. */
+    cr_assert(strstr(body(path), "5 LYNX0001 same 4\n"), "%s", body(path));
+
+    open_gate();
+    run_until_synced(rec);
+    cr_assert_geq(fsyncs_off_loop, 1);
+    cr_assert_eq(fsyncs_on_loop, 0);
+    close_rec_on_loop(rec);
+}
+
+Test(recorder, rotations_while_the_disk_is_stuck_keep_the_size_bound_and_leak_nothing)
+{
+    int fds_before = open_fds();
+    struct recorder *rec = open_rec_on_loop(4096);
+    hold_fsync = true;
+    for (uint64_t t = 0; t < 1000; t++) {
+        struct recorder_observation o = reading((uint8_t)(t & 1 ? 0x20 : 0x00), 0);
+        cr_assert_eq(
+            recorder_observe(rec, t, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &o), 0,
+            "poll %llu", (unsigned long long)t);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_leq(st.st_size, 4096);
+    }
+    cr_assert_eq(fsyncs_on_loop, 0, "a rotation called fsync on the loop's thread");
+    cr_assert(recorder_syncing(rec));
+    run_until(&fsync_held, "the worker's fsync");
+    /* Many rotations, one sync stuck: what waits is at most FILE and FILE.1 (and the worker's). */
+    cr_assert_leq(open_fds(), fds_before + 2 /* loop */ + 2 /* gate */ + 2 /* worker */ + 4);
+    open_gate();
+    run_until_synced(rec);
+    struct stat st;
+    cr_assert_eq(stat(old_path, &st), 0);
+    cr_assert_leq(st.st_size, 4096);
+    close_rec_on_loop(rec);
+    cr_assert_eq(open_fds(), fds_before, "a descriptor was left open");
+    cr_assert_eq(fsyncs_on_loop, 0);
+}
+
+Test(recorder, an_fsync_that_fails_on_the_worker_stops_the_recording)
+{
+    struct recorder *rec = open_rec_on_loop(0);
+    struct recorder_observation ok = reading(0, 0);
+    cr_assert_eq(recorder_observe(rec, 1, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok),
+                 0);
+    fsync_error = ENOSPC;
+    cr_assert_eq(recorder_sync(rec), 0); /* the outcome comes later, from the loop */
+    run_until_synced(rec);
+    cr_assert_eq(recorder_observe(rec, 2, "LYNX0001", "transport=ftdi vid=0x0403 pid=0xd4f8", &ok),
+                 -EIO);
+    fsync_error = 0;
+    close_rec_on_loop(rec);
+    cr_assert_eq(fsyncs_on_loop, 0);
 }

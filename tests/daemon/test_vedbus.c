@@ -156,13 +156,13 @@ static void store_reply(DBusPendingCall *pending, void *user)
     mainloop_quit(loop);
 }
 
-/* Sends msg from the client and runs the loop until its reply arrives. */
-static DBusMessage *roundtrip(DBusMessage *msg)
+/* Sends msg on conn and runs the loop until its reply arrives. */
+static DBusMessage *roundtrip_on(DBusConnection *conn, DBusMessage *msg)
 {
     DBusPendingCall *pending;
     DBusMessage *reply = NULL;
     struct mainloop_timer *guard;
-    cr_assert(dbus_connection_send_with_reply(client, msg, &pending, 5000));
+    cr_assert(dbus_connection_send_with_reply(conn, msg, &pending, 5000));
     cr_assert(dbus_pending_call_set_notify(pending, store_reply, &reply, NULL));
     cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out,
                                     (void *)dbus_message_get_member(msg), &guard),
@@ -173,6 +173,12 @@ static DBusMessage *roundtrip(DBusMessage *msg)
     dbus_pending_call_unref(pending);
     dbus_message_unref(msg);
     return reply;
+}
+
+/* Sends msg from the client and runs the loop until its reply arrives. */
+static DBusMessage *roundtrip(DBusMessage *msg)
+{
+    return roundtrip_on(client, msg);
 }
 
 static DBusMessage *call(const char *path, const char *iface, const char *member)
@@ -306,6 +312,15 @@ static void sync_with_service(void)
     dbus_message_unref(call("/", BUSITEM, "GetText"));
 }
 
+/* A round trip between the service's connection and the bus: the bus has handled everything the
+ * service sent before, and the service has dispatched every reply it got before. */
+static void sync_with_service_bus(void)
+{
+    dbus_message_unref(roundtrip_on(vedbus_connection(svc),
+                                    dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+                                                                 DBUS_INTERFACE_DBUS, "GetId")));
+}
+
 /* ---- busitem-check ---- */
 
 static const char *busitem_check_path(void)
@@ -430,6 +445,34 @@ static void populate_service(void)
 
 #define ITEM_COUNT 20
 
+/* ---- bus name ---- */
+
+#define NO_RESULT 1 /* no name handler call yet */
+
+static void store_name_result(struct vedbus_service *service, int result, void *user)
+{
+    (void)service;
+    *(int *)user = result;
+    mainloop_quit(loop);
+}
+
+/* Requests the name and runs the loop until the bus has answered: the handler's result. */
+static int register_and_wait(struct vedbus_service *service)
+{
+    int result = NO_RESULT;
+    struct mainloop_timer *guard;
+    vedbus_set_name_handler(service, store_name_result, &result);
+    int rc = vedbus_register_name(service);
+    if (rc < 0)
+        return rc;
+    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "RequestName", &guard), 0);
+    while (result == NO_RESULT)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    vedbus_set_name_handler(service, NULL, NULL);
+    return result;
+}
+
 static void setup(void)
 {
     start_bus_daemon();
@@ -439,7 +482,7 @@ static void setup(void)
     cr_assert_eq(vedbus_service_new(loop, SERVICE, NULL, &svc), 0);
     populate_service();
     connect_client();
-    cr_assert_eq(vedbus_register_name(svc), 0);
+    cr_assert_eq(register_and_wait(svc), 0);
 }
 
 static void teardown(void)
@@ -889,7 +932,8 @@ Test(vedbus, bus_name_appears_only_after_register_name)
     const struct vedbus_value one = VEDBUS_INT(1);
     cr_assert_eq(vedbus_add_item(late, "/Connected", &one, NULL, NULL), 0);
     cr_assert_not(name_has_owner(name));
-    cr_assert_eq(vedbus_register_name(late), 0);
+    cr_assert_eq(register_and_wait(late), 0);
+    cr_assert(vedbus_name_registered(late));
     cr_assert(name_has_owner(name));
     vedbus_service_free(late);
 }
@@ -902,7 +946,7 @@ Test(vedbus, a_released_name_sends_nothing_until_it_is_owned_again)
     cr_assert_not(name_has_owner(SERVICE));
     cr_assert_eq(vedbus_item_set_int(vedbus_find_item(svc, "/Distributor/A/Status"), 3), 1);
     cr_assert_eq(vedbus_flush(svc), 0); /* nobody can have read it: the values wait for GetItems */
-    cr_assert_eq(vedbus_register_name(svc), 0);
+    cr_assert_eq(register_and_wait(svc), 0);
     cr_assert(name_has_owner(SERVICE));
     sync_with_service();
     cr_assert_eq(signal_count, 0);
@@ -912,16 +956,183 @@ Test(vedbus, a_released_name_sends_nothing_until_it_is_owned_again)
     cr_assert_eq(vedbus_flush(svc), 0); /* the change was not kept back for later either */
 }
 
+/* The bus may give the name (and a consumer read the values) before its answer reaches the
+ * service: a change made while the request is in flight is sent, never lost. */
+Test(vedbus, a_change_while_the_name_request_is_in_flight_is_sent)
+{
+    int result = NO_RESULT;
+    cr_assert_eq(vedbus_release_name(svc), 0);
+    sync_with_service_bus();
+    vedbus_set_name_handler(svc, store_name_result, &result);
+    cr_assert_eq(vedbus_register_name(svc), 0);
+    cr_assert(vedbus_name_requested(svc));
+    cr_assert_eq(vedbus_item_set_int(vedbus_find_item(svc, "/Distributor/A/Status"), 3), 1);
+    cr_assert_eq(vedbus_flush(svc), 1);
+    struct mainloop_timer *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "RequestName", &guard), 0);
+    while (result == NO_RESULT)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    cr_assert_eq(result, 0);
+    sync_with_service();
+    cr_assert_eq(signal_count, 1);
+    char keys[256];
+    signal_keys(0, keys, sizeof(keys));
+    cr_assert_str_eq(keys, "/Distributor/A/Status");
+}
+
 Test(vedbus, registering_a_name_that_is_taken_fails_with_eexist)
 {
     struct vedbus_service *twin;
     cr_assert_eq(vedbus_service_new(loop, SERVICE, NULL, &twin), 0);
-    cr_assert_eq(vedbus_register_name(twin), -EEXIST);
+    cr_assert_eq(register_and_wait(twin), -EEXIST);
+    cr_assert_not(vedbus_name_registered(twin));
     vedbus_service_free(twin);
     /* The first owner is unaffected. */
     char *text = get_text("/Connected");
     cr_assert_str_eq(text, "1");
     free(text);
+}
+
+/* The bus daemon is stopped (SIGSTOP) while the service asks for its name and gives it up: neither
+ * call may wait for it. A SIGALRM resumes the bus after a generous 10 s, so a call that waited
+ * returns only after bus_resumed is set instead of hanging the test. */
+static volatile sig_atomic_t bus_resumed;
+
+static void resume_bus(int sig)
+{
+    (void)sig;
+    kill(bus_daemon, SIGCONT);
+    bus_resumed = 1;
+}
+
+static void stop_bus_for_a_while(void)
+{
+    int status;
+    struct sigaction sa = {.sa_handler = resume_bus};
+    cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
+    bus_resumed = 0;
+    cr_assert_eq(kill(bus_daemon, SIGSTOP), 0);
+    cr_assert_eq(waitpid(bus_daemon, &status, WUNTRACED), bus_daemon);
+    cr_assert(WIFSTOPPED(status));
+    alarm(10);
+}
+
+static void resume_bus_now(void)
+{
+    alarm(0);
+    cr_assert_eq(kill(bus_daemon, SIGCONT), 0);
+}
+
+static void count_tick(struct mainloop *l, struct mainloop_timer *t, void *user)
+{
+    (void)t;
+    if (++*(int *)user == 5)
+        mainloop_quit(l);
+}
+
+/* Runs the loop until a 20 ms periodic timer has fired 5 times. */
+static void run_five_ticks(void)
+{
+    int ticks = 0;
+    struct mainloop_timer *tick;
+    cr_assert_eq(mainloop_add_timer(loop, 20, true, count_tick, &ticks, &tick), 0);
+    while (ticks < 5)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(tick);
+}
+
+Test(vedbus, a_name_request_does_not_wait_for_a_stopped_bus)
+{
+    struct vedbus_service *late;
+    const char *name = "com.victronenergy.battery.lynxlate";
+    int result = NO_RESULT;
+    cr_assert_eq(vedbus_service_new(loop, name, bus_address, &late), 0);
+    vedbus_set_name_handler(late, store_name_result, &result);
+
+    stop_bus_for_a_while();
+    cr_assert_eq(vedbus_register_name(late), 0);
+    cr_assert_not(bus_resumed, "vedbus_register_name waited for the stopped bus");
+    cr_assert(vedbus_name_requested(late));
+    cr_assert_eq(vedbus_register_name(late), 0); /* once is enough: nothing more is sent */
+    run_five_ticks(); /* the loop goes on, and no outcome is made up meanwhile */
+    cr_assert_not(bus_resumed, "the loop's timers stalled while the bus was stopped");
+    cr_assert_eq(result, NO_RESULT);
+    cr_assert_not(vedbus_name_registered(late));
+
+    /* The bus answers late: the name is ours. */
+    resume_bus_now();
+    struct mainloop_timer *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "RequestName", &guard), 0);
+    while (result == NO_RESULT)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    cr_assert_eq(result, 0);
+    cr_assert(vedbus_name_registered(late));
+    cr_assert_not(vedbus_name_requested(late));
+    cr_assert(name_has_owner(name));
+    vedbus_service_free(late);
+}
+
+Test(vedbus, a_service_created_while_the_bus_is_stopped_does_not_wait_for_it)
+{
+    struct vedbus_service *late;
+    const char *name = "com.victronenergy.battery.lynxlate";
+    stop_bus_for_a_while();
+    /* Connecting, Hello, the items and the name request: nothing waits for the bus. */
+    cr_assert_eq(vedbus_service_new(loop, name, bus_address, &late), 0);
+    cr_assert_not(bus_resumed, "vedbus_service_new waited for the stopped bus");
+    const struct vedbus_value one = VEDBUS_INT(1);
+    cr_assert_eq(vedbus_add_item(late, "/Connected", &one, NULL, NULL), 0);
+    int result = NO_RESULT;
+    vedbus_set_name_handler(late, store_name_result, &result);
+    cr_assert_eq(vedbus_register_name(late), 0);
+    cr_assert_not(bus_resumed, "vedbus_register_name waited for the stopped bus");
+    run_five_ticks();
+    cr_assert_not(bus_resumed, "the loop's timers stalled while the bus was stopped");
+    cr_assert_eq(result, NO_RESULT);
+
+    /* The bus answers Hello, then the request, in order. */
+    resume_bus_now();
+    struct mainloop_timer *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "Hello", &guard), 0);
+    while (result == NO_RESULT)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+    cr_assert_eq(result, 0);
+    cr_assert(vedbus_connected(late));
+    cr_assert(name_has_owner(name));
+    cr_assert_not_null(dbus_bus_get_unique_name(vedbus_connection(late)));
+    vedbus_service_free(late);
+}
+
+Test(vedbus, releasing_the_name_does_not_wait_for_a_stopped_bus)
+{
+    stop_bus_for_a_while();
+    cr_assert_eq(vedbus_release_name(svc), 0);
+    cr_assert_not(bus_resumed, "vedbus_release_name waited for the stopped bus");
+    cr_assert_not(vedbus_name_registered(svc));
+    run_five_ticks();
+    cr_assert_not(bus_resumed, "the loop's timers stalled while the bus was stopped");
+    resume_bus_now();
+    cr_assert_not(name_has_owner(SERVICE)); /* the bus handled the release once it ran again */
+}
+
+Test(vedbus, a_release_while_the_request_is_in_flight_drops_the_request)
+{
+    int result = NO_RESULT;
+    cr_assert_eq(vedbus_release_name(svc), 0);
+    vedbus_set_name_handler(svc, store_name_result, &result);
+    cr_assert_eq(vedbus_register_name(svc), 0);
+    cr_assert(vedbus_name_requested(svc));
+    cr_assert_eq(vedbus_release_name(svc), 0);
+    cr_assert_not(vedbus_name_requested(svc));
+    sync_with_service_bus();
+    cr_assert_eq(result, NO_RESULT); /* the dropped request's outcome is never reported */
+    cr_assert_not(vedbus_name_registered(svc));
+    cr_assert_not(name_has_owner(SERVICE)); /* the bus handled request and release in order */
+    cr_assert_eq(register_and_wait(svc), 0);
+    cr_assert(name_has_owner(SERVICE));
 }
 
 Test(vedbus, service_on_an_unreachable_bus_fails_cleanly)
