@@ -4,8 +4,9 @@
  * library does not declare strerrorname_np, so it never meets glibc's own declaration.
  *
  * Same contract as glibc's: the name of the errno constant ("EIO"), or NULL for a value that
- * names none. EAGAIN, EDEADLK and EOPNOTSUPP are the names glibc gives the values they share
- * with EWOULDBLOCK, EDEADLOCK and ENOTSUP, so the recorder writes the same lines on every glibc. */
+ * names none (glibc names 0 "0"). EAGAIN, EDEADLK and EOPNOTSUPP are the names glibc gives the
+ * values they share with EWOULDBLOCK, EDEADLOCK and ENOTSUP, so the recorder writes the same lines
+ * on every glibc. */
 #ifndef COMPAT_STRERRORNAME_NP_H
 #define COMPAT_STRERRORNAME_NP_H
 
@@ -22,6 +23,7 @@ static inline const char *strerrorname_np(int errnum)
         int value;
         const char *name;
     } names[] = {
+        {0, "0"}, /* glibc's name for "no error" */
         COMPAT_ERRNO(EPERM),
         COMPAT_ERRNO(ENOENT),
         COMPAT_ERRNO(ESRCH),
