@@ -19,8 +19,10 @@ meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
 binaries="$BUILD/src/dbus-lynx-distributor"
 [ -f "$BUILD/src/lynx-scan" ] && binaries="$binaries $BUILD/src/lynx-scan"
 ./tools/check-armhf-binary.sh $binaries || status=1
+NEWER_LOG=$BUILD/meson-logs/armhf-bookworm-libs.json
+rm -f "$NEWER_LOG"
 ./tools/armhf-compat.sh "$BUILD" || status=1
-/usr/bin/python3 tools/meson-totals.py "$BUILD/meson-logs/armhf-bookworm-libs.json" \
-    "armhf, pure tests with bookworm's libraries"
+[ ! -f "$NEWER_LOG" ] ||
+    /usr/bin/python3 tools/meson-totals.py "$NEWER_LOG" "armhf, pure tests with bookworm's libraries"
 /usr/bin/python3 tools/meson-totals.py "$BUILD/meson-logs/testlog.json" armhf
 exit $status
