@@ -128,8 +128,10 @@ void service_settings_id(const char *serial, char *buf, size_t size)
 
 /* A name written from the GUI or MQTT: the rules of name.h (vedbus has already checked the
  * UTF-8). An accepted name is written through to localsettings so it survives a restart; while
- * localsettings is away the settings client keeps it and writes it when it returns. */
-static int validate_name(struct vedbus_item *item, const struct vedbus_value *proposed, void *user)
+ * localsettings is away the settings client keeps it and writes it when it returns. The empty
+ * name means the default: it is stored as "", and the default is what the item shows, at once
+ * and whether localsettings is there or not. */
+static int validate_name(struct vedbus_item *item, struct vedbus_value *proposed, void *user)
 {
     struct name_binding *b = user;
     if (proposed->type != VEDBUS_TYPE_STRING)
@@ -144,6 +146,8 @@ static int validate_name(struct vedbus_item *item, const struct vedbus_value *pr
         struct settings_value v = SETTINGS_STRING(proposed->s);
         settings_set(b->svc->settings, b->setting, &v);
     }
+    if (!proposed->s[0])
+        proposed->s = b->fallback;
     return 0;
 }
 

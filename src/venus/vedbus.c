@@ -256,6 +256,8 @@ static int set_value_from_bus(struct vedbus_service *svc, struct vedbus_item *it
     if (item->options.validate &&
         item->options.validate(item, &value, item->options.validate_user) != 0)
         return VEDBUS_SET_REJECTED;
+    if (vedbus_value_equal(&item->value, &value)) /* replaced by what the item holds already */
+        return VEDBUS_SET_OK;
     int r = vedbus_item_store(item, &value);
     if (r < 0)
         return r;

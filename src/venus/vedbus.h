@@ -48,8 +48,10 @@ typedef void (*vedbus_text_fn)(const struct vedbus_value *value, char *buf, size
                                void *user);
 /* Called from the mainloop's dispatch for a SetValue that would change the item (value already
  * coerced to the item's type, or invalid for an empty array). Return 0 to accept (the item then
- * takes the value), non-zero to reject (the caller gets 2). */
-typedef int (*vedbus_validate_fn)(struct vedbus_item *item, const struct vedbus_value *proposed,
+ * takes the value), non-zero to reject (the caller gets 2). It may replace *proposed by the value
+ * the item is to take instead, of the same type (an empty name by the default name; a string it
+ * points to must outlive the call). */
+typedef int (*vedbus_validate_fn)(struct vedbus_item *item, struct vedbus_value *proposed,
                                   void *user);
 typedef void (*vedbus_disconnect_fn)(struct vedbus_service *service, void *user);
 

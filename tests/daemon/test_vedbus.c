@@ -392,8 +392,7 @@ static int run_busitem_check(const char *arg1, const char *arg2, struct tool_out
 
 /* ---- the service under test ---- */
 
-static int refuse_longer_than(struct vedbus_item *item, const struct vedbus_value *proposed,
-                              void *user)
+static int refuse_longer_than(struct vedbus_item *item, struct vedbus_value *proposed, void *user)
 {
     (void)item;
     return proposed->type == VEDBUS_TYPE_STRING && strlen(proposed->s) > (size_t)(intptr_t)user;

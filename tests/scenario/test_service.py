@@ -73,6 +73,26 @@ def fuse_names_take_16_bytes_custom_names_32_characters_and_controls_and_bidi_ar
 
 
 @test
+def an_empty_name_means_the_default_with_or_without_localsettings():
+    for settings in (False, True):
+        with started(fixture="all-ok.scn", settings=settings,
+                     config=ini(adapters={"LYNX0001": {"distributorAFuse1Name": "Bilge"}})) as h:
+            where = "with" if settings else "without"
+            for path, default in (("/Distributor/A/Fuse/2/Name", "Fuse 3"),
+                                  ("/Distributor/A/Fuse/1/Name", "Bilge"),
+                                  ("/CustomName", h.get("/CustomName"))):
+                require(h.set(path, dbus.String("Pump", variant_level=1)) == 0, "a name refused")
+                h.wait_for(path, "Pump")
+                rc = h.set(path, dbus.String("", variant_level=1))
+                require(rc == 0, f"{where} localsettings: SetValue '' on {path} answered {rc}")
+                require(h.get(path) == default,
+                        f"{where} localsettings: {path} is {h.get(path)!r} after SetValue '', "
+                        f"not the default {default!r}")
+                h.pump(1.5)
+                require(h.get(path) == default, f"{where} localsettings: {path} left the default")
+
+
+@test
 def unknown_method_answers_unknown_method():
     with started(fixture="all-ok.scn") as h:
         for path in ("/ProductName", "/Distributor/A/Fuse/0/Status", "/Distributor", "/"):
