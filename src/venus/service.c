@@ -459,6 +459,16 @@ static void on_setting(struct settings_client *client, const char *path,
 static void on_settings_state(struct settings_client *client, enum settings_state state, void *user)
 {
     struct service *svc = user;
+    if (state == SETTINGS_STATE_FAILED && !svc->waited) {
+        /* It answered, but not with our settings (the client logged why): waiting on for the
+         * announce timer would only delay the service, and its "no answer" would be untrue. */
+        log_warn("%s: %s did not register the settings (see above): going on with device "
+                 "instance %lld",
+                 vedbus_service_name(svc->bus), SETTINGS_SERVICE_NAME,
+                 (long long)device_instance(svc));
+        instance_known(svc);
+        return;
+    }
     if (state != SETTINGS_STATE_REGISTERED)
         return;
     vedbus_flush(svc->bus);

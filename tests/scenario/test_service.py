@@ -13,6 +13,7 @@ import sys
 import time
 
 import dbus
+import dbus.service
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TRANSPORTS, Failure, Harness, ini, require, run, service_name, settings_id,
@@ -90,6 +91,33 @@ def an_empty_name_means_the_default_with_or_without_localsettings():
                         f"not the default {default!r}")
                 h.pump(1.5)
                 require(h.get(path) == default, f"{where} localsettings: {path} left the default")
+
+
+class RefusingSettings(dbus.service.Object):
+    """A com.victronenergy.settings that answers AddSettings with an error, as a localsettings
+    that broke would."""
+
+    @dbus.service.method("com.victronenergy.Settings", in_signature="aa{sv}",
+                         out_signature="aa{sv}")
+    def AddSettings(self, items):
+        raise dbus.exceptions.DBusException("broken on purpose",
+                                            name="com.victronenergy.Settings.Error")
+
+
+@test
+def a_settings_service_that_answers_with_an_error_is_not_called_silent():
+    with Harness() as h:
+        h.start_bus()
+        bus_name = dbus.service.BusName("com.victronenergy.settings", h.bus)
+        RefusingSettings(bus_name, "/")
+        # a minute of patience for an answer: the error is one, the service goes on at once
+        h.start_daemon(fixture="all-ok.scn", args=["--settings-timeout", "60"])
+        h.wait_for_name(h.default_service, timeout=30)
+        log = h.log_text()
+        require("AddSettings failed: com.victronenergy.Settings.Error" in log, log)
+        require("did not register the settings (see above): going on with device instance 990"
+                in log, log)
+        require("no answer from" not in log, f"an answer was called no answer:\n{log}")
 
 
 @test
