@@ -149,6 +149,13 @@ int main(int argc, char **argv)
         path = argv[2];
         first = 3;
     }
+    if (first < argc && (!path || !*path)) {
+        /* a command, but nowhere to send it: say so, not just the usage */
+        fputs("lynx-simctl: no control socket: give --socket PATH, or run under lynx-sim "
+              "(which sets LYNX_SIM_CONTROL for its command)\n",
+              stderr);
+        return 2;
+    }
     if (first >= argc || !path) {
         fputs("usage: lynx-simctl [--socket PATH] COMMAND [ARG...]\n"
               "PATH defaults to $LYNX_SIM_CONTROL (set by lynx-sim for its command): the control\n"

@@ -101,6 +101,11 @@ def lynx_sim_options_and_inputs_name_the_real_problem():
         r = sim("--replay", big, "--", "true")
         require(r.returncode == 2 and f"{big}:4: 'same 18446744073709551615' is too large"
                 in r.stderr, r.stderr)
+        # lynx-simctl with a command but no socket says what is missing, not just its usage
+        env = {k: v for k, v in os.environ.items() if k != "LYNX_SIM_CONTROL"}
+        r = subprocess.run([program("LYNX_SIMCTL"), "stats"], capture_output=True, text=True,
+                           env=env)
+        require(r.returncode == 2 and "no control socket" in r.stderr, r.stderr)
 
 
 @test
