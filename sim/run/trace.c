@@ -12,6 +12,7 @@
 
 #define TRACE_VERSION   1
 #define TRACE_MAX_WORDS 16
+#define TRACE_LINE_MAX  1024 /* characters in a line (the recorder writes fewer than 200) */
 #define ERRNO_NAME_MAX  4096
 
 struct trace_parser {
@@ -316,21 +317,26 @@ static int parse_observation(struct trace_parser *p, char **w, int n)
 int sim_trace_parse(FILE *in, const char *name, struct sim_trace *t, char *err, size_t errlen)
 {
     struct trace_parser p = {.name = name, .t = t, .err = err, .errlen = errlen};
-    char *line = NULL;
-    size_t cap = 0;
+    char line[TRACE_LINE_MAX + 2]; /* a line, its newline and a NUL: reads stay bounded */
     int rc = 0;
     memset(t, 0, sizeof(*t));
-    ssize_t len;
-    while (rc == 0 && (len = getline(&line, &cap, in)) >= 0) {
+    while (rc == 0 && fgets(line, sizeof(line), in)) {
         char *w[TRACE_MAX_WORDS];
+        size_t len = strlen(line);
         p.line++;
-        if (len > 0 && line[len - 1] != '\n') {
-            /* the recorder ends every line: this one was cut (full disk, power loss) */
-            t->cut_line = p.line;
+        bool ended = len > 0 && line[len - 1] == '\n';
+        if (!ended && len == sizeof(line) - 1) {
+            rc =
+                parse_fail(&p, "line longer than %d characters (is this a trace?)", TRACE_LINE_MAX);
             break;
         }
-        if ((size_t)len != strlen(line)) {
+        if (!ended && !feof(in)) { /* fgets went on past a NUL byte that strlen stopped at */
             rc = parse_fail(&p, "contains a NUL byte (is this a trace?)");
+            break;
+        }
+        if (!ended) {
+            /* the recorder ends every line: this one was cut (full disk, power loss) */
+            t->cut_line = p.line;
             break;
         }
         int n = sim_split_words(line, w, TRACE_MAX_WORDS);
@@ -354,7 +360,6 @@ int sim_trace_parse(FILE *in, const char *name, struct sim_trace *t, char *err, 
                             "read|usb-error|gone|bus-stuck|back|same')",
                             w[0]);
     }
-    free(line);
     if (rc == 0 && ferror(in)) {
         snprintf(err, errlen, "%s: cannot read: %s", name, strerror(errno ? errno : EIO));
         rc = -EIO;

@@ -101,6 +101,15 @@ def lynx_sim_options_and_inputs_name_the_real_problem():
         r = sim("--replay", big, "--", "true")
         require(r.returncode == 2 and f"{big}:4: 'same 18446744073709551615' is too large"
                 in r.stderr, r.stderr)
+        # reads are bounded: an endless file, an endless line
+        r = sim("--replay", "/dev/zero", "--", "true")
+        require(r.returncode == 2 and "/dev/zero:1: contains a NUL byte" in r.stderr, r.stderr)
+        long_line = os.path.join(h.tmp, "long.trace")
+        with open(long_line, "w") as f:
+            f.write(TRACE_HEADER + "# " + "x" * 2000 + "\n")
+        r = sim("--replay", long_line, "--", "true")
+        require(r.returncode == 2 and f"{long_line}:3: line longer than 1024 characters"
+                in r.stderr, r.stderr)
         # lynx-simctl with a command but no socket says what is missing, not just its usage
         env = {k: v for k, v in os.environ.items() if k != "LYNX_SIM_CONTROL"}
         r = subprocess.run([program("LYNX_SIMCTL"), "stats"], capture_output=True, text=True,
