@@ -107,8 +107,11 @@ int ftdi_usb_host_read_serial(struct ftdi_usb_host *host, uint8_t bus, uint8_t a
 /* ---- device: open, MPSSE set-up, bulk transfers (synchronous: ftdi_usb_sync.c) ---- */
 
 struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
-/* Closes the device if open, and gives back the kernel driver that ftdi_usb_open detached (opening
- * the adapter again by its ids and serial for that when it is closed but still plugged in). */
+/* Closes the device if open (ftdi_usb_close: our transfers are cancelled and the interface released
+ * first), then gives back the kernel driver that the open detached, on the same handle, or, when
+ * the device was already closed, on the device at the same bus and address (no serial read; a
+ * replugged adapter has a new address, and ftdi_sio bound afresh). Never waits for the device;
+ * attaching ftdi_sio is a usbfs ioctl in which the kernel probes the driver. */
 void ftdi_usb_device_free(struct ftdi_usb_device *dev);
 const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
@@ -128,7 +131,13 @@ int ftdi_usb_open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_i
  * a re-open after an error does not hand the port to the kernel and back. Selects configuration 1
  * if another is active, claims interface 0. -ENOENT when none matches, -EBUSY when already open. */
 int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial);
-/* Releases the interface and closes the device; harmless when not open. */
+/* Closes the device; harmless when not open; never waits, and may be called from any callback.
+ * The operation under way ends without its done. A transfer in flight is cancelled: it and the
+ * usbfs handle (interface still claimed) stay with the host until the cancelled transfer has come
+ * back, and are released, closed and freed as soon as the host's event handling returns (at once
+ * when nothing is in flight and no event handling is under way). libusb_close is never called
+ * inside a libusb callback: Linux's usbfs backend runs the callbacks holding a lock that
+ * libusb_close takes. */
 void ftdi_usb_close(struct ftdi_usb_device *dev);
 bool ftdi_usb_is_open(const struct ftdi_usb_device *dev);
 /* What was opened (bus, address, port path, serial). */
@@ -183,10 +192,9 @@ int ftdi_usb_submit_exchange(struct ftdi_usb_device *dev, const void *out, size_
 /* ftdi_usb_drain's purge and read-until-quiet. */
 int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi_usb_done_fn done,
                           void *user);
-/* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
- * come back, by handling the host's events. Not from inside a libusb callback while a transfer is
- * in flight: the callback's thread holds libusb's event lock, so the wait would run out and leave
- * the transfer in flight. ftdi_usb_close does it. */
+/* Abandons the operation without calling done, and never waits: a transfer in flight is
+ * cancelled, and the device refuses a new operation (-EBUSY) until it has come back inside the
+ * host's event handling (usbfs discards a URB at once; its completion is reaped there). */
 void ftdi_usb_cancel(struct ftdi_usb_device *dev);
 
 /* ---- hot-plug and event loop integration ---- */

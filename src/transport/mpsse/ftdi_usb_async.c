@@ -186,8 +186,10 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer)
 {
     struct ftdi_usb_device *dev = transfer->user_data;
     dev->op.in_flight = false;
-    if (dev->op.cancelled)
-        return; /* ftdi_usb_cancel is waiting for this */
+    if (dev->op.cancelled) { /* ftdi_usb_cancel: nobody waits for it */
+        dev->op.cancelled = false;
+        return;
+    }
     int rc;
     switch (dev->op.kind) {
     case FTDI_OP_SETUP:
@@ -216,6 +218,8 @@ static int begin(struct ftdi_usb_device *dev, enum ftdi_usb_op_kind kind, unsign
         return ftdi_usb_fail(dev, -EBADF, "adapter not open");
     if (dev->op.kind != FTDI_OP_NONE)
         return ftdi_usb_fail(dev, -EBUSY, "an operation is still in progress");
+    if (dev->op.in_flight)
+        return ftdi_usb_fail(dev, -EBUSY, "a cancelled transfer has not come back yet");
     dev->op.kind = kind;
     dev->op.step = 0;
     dev->op.got = dev->op.discarded = 0;
@@ -282,15 +286,9 @@ int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi
 
 void ftdi_usb_cancel(struct ftdi_usb_device *dev)
 {
-    if (dev->op.in_flight) {
-        dev->op.cancelled = true;
+    if (dev->op.in_flight && !dev->op.cancelled) {
+        dev->op.cancelled = true; /* its callback only notes that it came back */
         libusb_cancel_transfer(dev->op.transfer);
-        /* The callback must have run before the transfer or the device may go: wait for it
-         * here, outside any callback (see ftdi_usb.h). */
-        struct timeval tick = {0, 100000};
-        for (int i = 0; i < 30 && dev->op.in_flight; i++)
-            libusb_handle_events_timeout_completed(dev->host->usb, &tick, NULL);
-        dev->op.cancelled = false;
     }
     dev->op.kind = FTDI_OP_NONE;
     dev->op.done = NULL;

@@ -111,8 +111,9 @@ struct ftdi_usb_device {
     size_t rx_capacity;
     size_t rx_off, rx_len;
     char error[ERROR_MAX];
-    bool driver_detached; /* we detached ftdi_sio: given back by ftdi_usb_device_free */
+    bool driver_detached; /* ftdi_sio detached by us and not bound since: given back at the end */
     struct ftdi_usb_op op;
+    struct ftdi_usb_closing *closing; /* while open: what ftdi_usb_close hands to the host */
 };
 
 /* ---- ftdi_usb_common.c ---- */
