@@ -3,7 +3,11 @@
  * transfer in flight, the kernel driver given back, a clear-halt off the loop. */
 #include <criterion/criterion.h>
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <libusb.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -360,4 +364,130 @@ Test(ftdi_device, a_link_whose_open_fails_closes_its_device_at_once)
     cr_expect_eq(sim_usb_bridge_bind_driver(bridge, model), 0, "interface 0 released");
     ftdi_usb_host_set_pollfd_notifiers(host, NULL, NULL, NULL);
     link->ops->free(link);
+}
+
+/* ---- a stalled endpoint is cleared off the loop ----
+ *
+ * libusb_clear_halt is interposed here (this executable's definition comes before libusb's): it
+ * notes the thread it runs on and can be held, as a hub or bridge that takes its time (the
+ * kernel's limit is 5 s). Holding it here rather than in the simulated kernel matters: umockdev's
+ * preload serialises the ioctls of a file, and the simulated device polls ready all the time, so
+ * a held CLEAR_HALT there would also hold the loop's reaps, which a real kernel does not do while
+ * no URB of that device is pending. */
+
+static pthread_mutex_t halt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t halt_changed = PTHREAD_COND_INITIALIZER;
+static bool halt_held;
+static int halt_calls;
+static bool halt_on_test_thread;
+static pthread_t test_thread;
+
+int libusb_clear_halt(libusb_device_handle *handle, unsigned char endpoint)
+{
+    static int (*real)(libusb_device_handle *, unsigned char);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "libusb_clear_halt");
+    pthread_mutex_lock(&halt_lock);
+    halt_calls++;
+    halt_on_test_thread |= pthread_equal(pthread_self(), test_thread);
+    pthread_cond_broadcast(&halt_changed);
+    while (halt_held)
+        pthread_cond_wait(&halt_changed, &halt_lock);
+    pthread_mutex_unlock(&halt_lock);
+    return real(handle, endpoint);
+}
+
+static void hold_clear_halt(bool hold)
+{
+    pthread_mutex_lock(&halt_lock);
+    halt_held = hold;
+    pthread_cond_broadcast(&halt_changed);
+    pthread_mutex_unlock(&halt_lock);
+}
+
+static int clear_halt_calls(void)
+{
+    pthread_mutex_lock(&halt_lock);
+    int n = halt_calls;
+    pthread_mutex_unlock(&halt_lock);
+    return n;
+}
+
+struct op_result {
+    int calls, rc;
+};
+
+static void op_done(struct ftdi_usb_device *d, int rc, void *user)
+{
+    struct op_result *r = user;
+    (void)d;
+    r->calls++;
+    r->rc = rc;
+}
+
+/* A bulk OUT that stalls, its clear-halt held. */
+static void stall_with_clear_halt_held(struct op_result *r)
+{
+    test_thread = pthread_self();
+    hold_clear_halt(true);
+    pthread_mutex_lock(&lock);
+    sim_ft232h_fail_bulk(model, 1);
+    pthread_mutex_unlock(&lock);
+    cr_assert_eq(ftdi_usb_submit_exchange(dev, "\x81\x87", 2, NULL, 0, TIMEOUT_MS, op_done, r), 0,
+                 "%s", ftdi_usb_error(dev));
+}
+
+/* The clear-halt has been called (on whatever thread), within max_ms of event handling. */
+static void pump_until_clear_halt_called(long max_ms)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int never = 0;
+    while (clear_halt_calls() == 0 && elapsed_ms(&start) < max_ms)
+        pump_until(&never, 1, 20);
+}
+
+Test(ftdi_device, a_stall_is_cleared_on_the_worker_and_the_event_handling_goes_on)
+{
+    open_mpsse();
+    struct op_result r = {0};
+    stall_with_clear_halt_held(&r);
+
+    /* Before: libusb_clear_halt ran in the transfer's callback, on this thread, inside this
+     * event handling, which then waited for it (here: for ever, the test hung). */
+    pump_until_clear_halt_called(5000);
+    cr_assert_eq(clear_halt_calls(), 1);
+    cr_expect_not(halt_on_test_thread, "libusb_clear_halt ran on the loop's thread");
+    int never = 0;
+    pump_until(&never, 1, 100); /* the event handling goes on meanwhile */
+    cr_expect_eq(r.calls, 0, "the operation ends only once the halt is cleared");
+    cr_expect_not_null(strstr(ftdi_usb_error(dev), "stalled"), "%s", ftdi_usb_error(dev));
+    cr_expect_eq(ftdi_usb_submit_exchange(dev, "\x81", 1, NULL, 0, TIMEOUT_MS, op_done, &r),
+                 -EBUSY);
+
+    hold_clear_halt(false);
+    pump_until(&r.calls, 1, 5000);
+    cr_assert_eq(r.calls, 1);
+    cr_expect_eq(r.rc, -EPIPE);
+    write_all((const uint8_t[]){0x81, 0x87}, 2); /* the next transfer works */
+}
+
+Test(ftdi_device, a_device_closed_while_its_halt_is_cleared_closes_after_the_clear)
+{
+    open_mpsse();
+    struct pollfd_log fds = {0};
+    ftdi_usb_host_set_pollfd_notifiers(host, fd_added, fd_removed, &fds);
+    struct op_result r = {0};
+    stall_with_clear_halt_held(&r);
+    pump_until_clear_halt_called(5000);
+    cr_assert_eq(clear_halt_calls(), 1);
+
+    ftdi_usb_close(dev);
+    pump_until(&fds.removed, 1, 200);
+    cr_expect_eq(fds.removed, 0, "the handle is not closed under the worker's clear-halt");
+    hold_clear_halt(false);
+    pump_until(&fds.removed, 1, 5000);
+    cr_expect_eq(fds.removed, 1);
+    cr_expect_eq(r.calls, 0, "a closed device's operation ends without its done");
+    ftdi_usb_host_set_pollfd_notifiers(host, NULL, NULL, NULL);
 }

@@ -14,7 +14,8 @@
  *   -EPROTO     the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
  *   -EBADF      the device is not open
  *   -EBUSY      open: already open; a transfer: another operation is in progress
- *   -EPIPE      the endpoint stalled (it is cleared before returning, so the next transfer works)
+ *   -EPIPE      the endpoint stalled (the operation ends once the halt is cleared, on the host's
+ *               worker thread, so the next transfer works)
  *   -EACCES, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports them
  *
  * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
@@ -31,7 +32,8 @@
  *
  * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
  *
- * Not thread-safe: one thread drives a host and its devices. */
+ * Not thread-safe: one thread drives a host and its devices. The host has a worker thread of its
+ * own (base/worker.h) for the one libusb call that waits on a device, libusb_clear_halt. */
 #ifndef LYNX_FTDI_USB_H
 #define LYNX_FTDI_USB_H
 
@@ -217,8 +219,10 @@ int ftdi_usb_hotplug_register(struct ftdi_usb_host *host, const struct usb_id *i
                               void *user, struct ftdi_usb_hotplug **out);
 void ftdi_usb_hotplug_deregister(struct ftdi_usb_hotplug *hp);
 
-/* The fds libusb needs watched (events filled in, revents 0). Writes up to max; returns the
- * total count or a negative code. */
+/* The fds to watch (events filled in, revents 0): libusb's, and the eventfd of the host's worker
+ * thread (POLLIN; it exists as long as the host, so the notifiers below never name it), which
+ * clears stalled endpoints off the loop. Writes up to max; returns the total count or a negative
+ * code. ftdi_usb_host_handle_events() serves them all. */
 int ftdi_usb_host_pollfds(struct ftdi_usb_host *host, struct pollfd *out, size_t max);
 
 /* Told when libusb adds or removes an fd (NULL, NULL to stop). */
@@ -227,9 +231,12 @@ typedef void (*ftdi_usb_pollfd_removed_fn)(int fd, void *user);
 void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pollfd_added_fn added,
                                         ftdi_usb_pollfd_removed_fn removed, void *user);
 
-/* Handles whatever is ready without blocking (call when a libusb fd polled ready). */
+/* Handles whatever is ready without blocking (call when one of the host's fds polled ready): a
+ * clear-halt that ended, libusb's events, then the handles to close and the clear-halts to start
+ * that those events left (neither is done inside a libusb callback). */
 int ftdi_usb_host_handle_events(struct ftdi_usb_host *host);
-/* Waits up to 100 ms for events and handles them (a program without a poll loop of its own). */
+/* Waits up to 100 ms for events and handles them, or for a clear-halt under way to end (a
+ * program without a poll loop of its own). */
 int ftdi_usb_host_wait(struct ftdi_usb_host *host);
 
 /* Milliseconds until libusb needs ftdi_usb_host_handle_events() for an internal timeout, or -1

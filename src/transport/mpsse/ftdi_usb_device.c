@@ -291,6 +291,7 @@ static void close_device(struct ftdi_usb_device *dev, bool give_back)
     c->release = true;
     c->give_back = give_back;
     memcpy(c->port_path, dev->info.port_path, sizeof(c->port_path));
+    ftdi_usb_clear_abandon(dev, c);
     if (dev->op.in_flight) {
         c->in_flight = true;
         c->transfer->user_data = c;
