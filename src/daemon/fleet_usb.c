@@ -211,8 +211,8 @@ static void on_hotplug(void *user, bool arrived, const struct ftdi_usb_device_in
             member_hotplug_event(fleet, m, true);
         mpsse_link_place(m->poller.link, NULL); /* gone until a rescan finds it again */
     }
-    if (arrived)
-        mainloop_timer_arm(fleet->rescan_timer, 100);
+    if (arrived) /* at once (the next loop turn): a link is re-opened only once it is placed */
+        mainloop_timer_arm(fleet->rescan_timer, 0);
 }
 
 /* ---- libusb in the loop ---- */
