@@ -13,7 +13,8 @@
  *   -EIO        short write, or another USB failure
  *   -EPROTO     the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
  *   -EBADF      the device is not open
- *   -EBUSY      open: already open; a transfer: another operation is in progress
+ *   -EBUSY      open: already open, or ftdi_sio bound again after each detach; a transfer:
+ *               another operation, a cancelled transfer or a clear-halt is not over yet
  *   -EPIPE      the endpoint stalled (the operation ends once the halt is cleared, on the host's
  *               worker thread, so the next transfer works)
  *   -EACCES, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports them
@@ -112,8 +113,10 @@ struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
 /* Closes the device if open (ftdi_usb_close: our transfers are cancelled and the interface released
  * first), then gives back the kernel driver that the open detached, on the same handle, or, when
  * the device was already closed, on the device at the same bus and address (no serial read; a
- * replugged adapter has a new address, and ftdi_sio bound afresh). Never waits for the device;
- * attaching ftdi_sio is a usbfs ioctl in which the kernel probes the driver. */
+ * replugged adapter has a new address, and ftdi_sio bound afresh). Waits for no transfer: a
+ * transfer in flight is cancelled and the give-back done once it is back (ftdi_usb_close). The
+ * attach itself is a usbfs ioctl during which the kernel probes ftdi_sio, which talks to the chip:
+ * meant for the end (exit, an adapter the daemon lets go of for good). */
 void ftdi_usb_device_free(struct ftdi_usb_device *dev);
 const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
