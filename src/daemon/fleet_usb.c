@@ -72,14 +72,14 @@ static struct member *find_member(struct fleet *fleet, const char *serial)
     return NULL;
 }
 
-/* An FTDI adapter: found on USB (info), or configured and not found yet (pid 0). */
+/* An FTDI adapter: found on USB (info), or configured and not found yet (address 0: the link is
+ * placed when a rescan finds it). */
 static struct member *add_ftdi(struct fleet *fleet, const struct ftdi_usb_device_info *info,
                                bool configured)
 {
     const struct config_section *section = config_ftdi_section(fleet->opt.cfg, info->serial);
     struct bus_link *link;
-    if (mpsse_link_new(fleet->host, info, fleet->ids, fleet->n_ids,
-                       fleet->opt.cfg->i2c_speed_khz * 1000u, &link) < 0) {
+    if (mpsse_link_new(fleet->host, info, fleet->opt.cfg->i2c_speed_khz * 1000u, &link) < 0) {
         log_error("adapter %s: out of memory", info->serial);
         return NULL;
     }
@@ -132,9 +132,9 @@ static void take_found(struct fleet *fleet, const struct ftdi_usb_device_info *i
 {
     struct member *m = find_member(fleet, info->serial);
     if (m) {
-        if (!m->seen) { /* a configured adapter, found: from now on opened by its real ids */
+        mpsse_link_place(m->poller.link, info); /* where it is now (a replug moves it) */
+        if (!m->seen) {                         /* a configured adapter, found */
             m->seen = true;
-            mpsse_link_set_device(m->poller.link, info);
             log_info("adapter %s found (%04x:%04x, %s on %s)%s%s%s", m->serial, info->vid,
                      info->pid, ftdi_usb_chip_name(info->chip), info->port_path,
                      strcmp(m->serial, info->serial) ? "; its serial is written " : "",
@@ -205,11 +205,14 @@ static void on_hotplug(void *user, bool arrived, const struct ftdi_usb_device_in
             continue;
         }
         const struct ftdi_usb_device_info *d = mpsse_link_device(m->poller.link);
-        if (m->poller.link->open && d->bus == info->bus && d->address == info->address)
+        if (d->address == 0 || d->bus != info->bus || d->address != info->address)
+            continue;
+        if (m->poller.link->open)
             member_hotplug_event(fleet, m, true);
+        mpsse_link_place(m->poller.link, NULL); /* gone until a rescan finds it again */
     }
-    if (arrived)
-        mainloop_timer_arm(fleet->rescan_timer, 100);
+    if (arrived) /* at once (the next loop turn): a link is re-opened only once it is placed */
+        mainloop_timer_arm(fleet->rescan_timer, 0);
 }
 
 /* ---- libusb in the loop ---- */

@@ -13,8 +13,10 @@
  *   -EIO        short write, or another USB failure
  *   -EPROTO     the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
  *   -EBADF      the device is not open
- *   -EBUSY      open: already open; a transfer: another operation is in progress
- *   -EPIPE      the endpoint stalled (it is cleared before returning, so the next transfer works)
+ *   -EBUSY      open: already open, or ftdi_sio bound again after each detach; a transfer:
+ *               another operation, a cancelled transfer or a clear-halt is not over yet
+ *   -EPIPE      the endpoint stalled (the operation ends once the halt is cleared, on the host's
+ *               worker thread, so the next transfer works)
  *   -EACCES, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports them
  *
  * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
@@ -31,7 +33,8 @@
  *
  * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
  *
- * Not thread-safe: one thread drives a host and its devices. */
+ * Not thread-safe: one thread drives a host and its devices. The host has a worker thread of its
+ * own (base/worker.h) for the one libusb call that waits on a device, libusb_clear_halt. */
 #ifndef LYNX_FTDI_USB_H
 #define LYNX_FTDI_USB_H
 
@@ -86,25 +89,60 @@ void ftdi_usb_host_free(struct ftdi_usb_host *host);
 const char *ftdi_usb_host_error(const struct ftdi_usb_host *host);
 
 /* Lists adapters matching ids (NULL = ftdi_usb_default_ids), reading each serial string descriptor
- * (which briefly opens the device). Writes up to max entries; returns the number of matching
- * adapters (may exceed max) or a negative code. */
+ * (which briefly opens the device: two synchronous control requests per adapter, up to 100 ms
+ * each; for lynx-scan, not for the daemon's loop). Writes up to max entries; returns the number
+ * of matching adapters (may exceed max) or a negative code. */
 int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, size_t ids_count,
                        struct ftdi_usb_device_info *out, size_t max);
+
+/* Reads the serial string of the device at bus/address asynchronously, for a device whose sysfs
+ * has no `serial` attribute: opens its usbfs node (local, no device I/O), then two GET_DESCRIPTOR
+ * control transfers (the language ids, then the string), advanced inside
+ * ftdi_usb_host_handle_events(), which calls done(user, 0, serial) or done(user, code, "") with
+ * the codes above (-ENODEV: gone; -ETIMEDOUT; -EPIPE: it refused). Returns 0 when started (done
+ * comes later, never from inside this call), -ENOENT when no device is at bus/address, -ENODATA
+ * when the device has no serial string, -EBUSY when a read of that device is already running, or
+ * another negative code (done not called). Characters other than printable ASCII read as '?'.
+ * ftdi_usb_host_free cancels reads still running without calling their done. */
+int ftdi_usb_host_read_serial(struct ftdi_usb_host *host, uint8_t bus, uint8_t address,
+                              void (*done)(void *user, int rc, const char *serial), void *user);
 
 /* ---- device: open, MPSSE set-up, bulk transfers (synchronous: ftdi_usb_sync.c) ---- */
 
 struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
-/* Closes the device if open, and gives back the kernel driver that ftdi_usb_open detached (opening
- * the adapter again by its ids and serial for that when it is closed but still plugged in). */
+/* Closes the device if open (ftdi_usb_close: our transfers are cancelled and the interface released
+ * first), then gives back the kernel driver that the open detached, on the same handle, or, when
+ * the device was already closed, on the device at the same bus and address (no serial read; a
+ * replugged adapter has a new address, and ftdi_sio bound afresh). Waits for no transfer: a
+ * transfer in flight is cancelled and the give-back done once it is back (ftdi_usb_close). The
+ * attach itself is a usbfs ioctl during which the kernel probes ftdi_sio, which talks to the chip:
+ * meant for the end (exit, an adapter the daemon lets go of for good). */
 void ftdi_usb_device_free(struct ftdi_usb_device *dev);
 const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
-/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
+/* Opens the device at at->bus / at->address, found in libusb's device list (on Linux built from
+ * sysfs and kept by its hot-plug monitor: no device I/O), after checking that its vid:pid (from the
+ * cached device descriptor) are at's; then detaches ftdi_sio and claims interface 0 as
+ * ftdi_usb_open does. No control request, no serial read: the caller knows which adapter is
+ * there (sysfs). -ENOENT when nothing is at that address (or at->address is 0: not placed; no
+ * I/O at all), -ENODEV when another device is, -EBUSY when already open or when ftdi_sio keeps
+ * being bound again (see claim_interface in ftdi_usb_device.c). ftdi_usb_opened_info() then
+ * returns *at, with bcd_device, chip and port_path from the device where at left them empty. */
+int ftdi_usb_open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at);
+
+/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any),
+ * reading serials synchronously (lynx-scan; the daemon opens with ftdi_usb_open_at).
  * Detaches a kernel driver (ftdi_sio) from interface 0, once: ftdi_usb_close keeps it detached, so
  * a re-open after an error does not hand the port to the kernel and back. Selects configuration 1
  * if another is active, claims interface 0. -ENOENT when none matches, -EBUSY when already open. */
 int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial);
-/* Releases the interface and closes the device; harmless when not open. */
+/* Closes the device; harmless when not open; never waits, and may be called from any callback.
+ * The operation under way ends without its done. A transfer in flight is cancelled: it and the
+ * usbfs handle (interface still claimed) stay with the host until the cancelled transfer has come
+ * back, and are released, closed and freed as soon as the host's event handling returns (at once
+ * when nothing is in flight and no event handling is under way). libusb_close is never called
+ * inside a libusb callback: Linux's usbfs backend runs the callbacks holding a lock that
+ * libusb_close takes. */
 void ftdi_usb_close(struct ftdi_usb_device *dev);
 bool ftdi_usb_is_open(const struct ftdi_usb_device *dev);
 /* What was opened (bus, address, port path, serial). */
@@ -159,10 +197,9 @@ int ftdi_usb_submit_exchange(struct ftdi_usb_device *dev, const void *out, size_
 /* ftdi_usb_drain's purge and read-until-quiet. */
 int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi_usb_done_fn done,
                           void *user);
-/* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
- * come back, by handling the host's events. Not from inside a libusb callback while a transfer is
- * in flight: the callback's thread holds libusb's event lock, so the wait would run out and leave
- * the transfer in flight. ftdi_usb_close does it. */
+/* Abandons the operation without calling done, and never waits: a transfer in flight is
+ * cancelled, and the device refuses a new operation (-EBUSY) until it has come back inside the
+ * host's event handling (usbfs discards a URB at once; its completion is reaped there). */
 void ftdi_usb_cancel(struct ftdi_usb_device *dev);
 
 /* ---- hot-plug and event loop integration ---- */
@@ -185,8 +222,10 @@ int ftdi_usb_hotplug_register(struct ftdi_usb_host *host, const struct usb_id *i
                               void *user, struct ftdi_usb_hotplug **out);
 void ftdi_usb_hotplug_deregister(struct ftdi_usb_hotplug *hp);
 
-/* The fds libusb needs watched (events filled in, revents 0). Writes up to max; returns the
- * total count or a negative code. */
+/* The fds to watch (events filled in, revents 0): libusb's, and the eventfd of the host's worker
+ * thread (POLLIN; it exists as long as the host, so the notifiers below never name it), which
+ * clears stalled endpoints off the loop. Writes up to max; returns the total count or a negative
+ * code. ftdi_usb_host_handle_events() serves them all. */
 int ftdi_usb_host_pollfds(struct ftdi_usb_host *host, struct pollfd *out, size_t max);
 
 /* Told when libusb adds or removes an fd (NULL, NULL to stop). */
@@ -195,9 +234,12 @@ typedef void (*ftdi_usb_pollfd_removed_fn)(int fd, void *user);
 void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pollfd_added_fn added,
                                         ftdi_usb_pollfd_removed_fn removed, void *user);
 
-/* Handles whatever is ready without blocking (call when a libusb fd polled ready). */
+/* Handles whatever is ready without blocking (call when one of the host's fds polled ready): a
+ * clear-halt that ended, libusb's events, then the handles to close and the clear-halts to start
+ * that those events left (neither is done inside a libusb callback). */
 int ftdi_usb_host_handle_events(struct ftdi_usb_host *host);
-/* Waits up to 100 ms for events and handles them (a program without a poll loop of its own). */
+/* Waits up to 100 ms for events and handles them, or for a clear-halt under way to end (a
+ * program without a poll loop of its own). */
 int ftdi_usb_host_wait(struct ftdi_usb_host *host);
 
 /* Milliseconds until libusb needs ftdi_usb_host_handle_events() for an internal timeout, or -1

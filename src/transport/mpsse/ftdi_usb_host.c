@@ -58,17 +58,57 @@ int ftdi_usb_host_new(struct ftdi_usb_host **out)
         free(host);
         return code;
     }
+    int rc = worker_new(&host->worker);
+    if (rc < 0) {
+        libusb_exit(host->usb);
+        free(host);
+        return rc;
+    }
     *out = host;
     return 0;
+}
+
+/* libusb's events, then the clear-halts that its callbacks queued (ftdi_usb_halt.c). */
+static int events(struct ftdi_usb_host *host, struct timeval *tv)
+{
+    int r = ftdi_usb_host_events(host, tv);
+    ftdi_usb_clears_start(host);
+    return r;
+}
+
+/* The end of the host, once nothing runs on its handles any more. */
+static void host_teardown(void *arg)
+{
+    struct ftdi_usb_host *host = arg;
+    ftdi_usb_host_reap_all(host);
+    ftdi_usb_clears_free(host);
+    libusb_exit(host->usb);
+    free(host);
 }
 
 void ftdi_usb_host_free(struct ftdi_usb_host *host)
 {
     if (!host)
         return;
+    ftdi_usb_serial_reads_cancel(host);
+    /* What was cancelled comes back at once (usbfs discards synchronously), but only through
+     * event handling: done here, bounded, as the host goes away. */
+    struct timeval tick = {0, 100000};
+    for (int i = 0; i < 20 && (host->serial_reads || host->closing); i++) {
+        worker_dispatch(host->worker);
+        events(host, &tick);
+    }
     libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
-    libusb_exit(host->usb);
-    free(host);
+    host->pollfd_added = NULL;
+    host->pollfd_removed = NULL;
+    /* A clear-halt still stuck in the kernel is not waited for: the worker's thread tears the
+     * context down once it has returned (worker_free's release). */
+    if (host->clear_running) {
+        worker_free(host->worker, host_teardown, host);
+        return;
+    }
+    worker_free(host->worker, NULL, NULL);
+    host_teardown(host);
 }
 
 enum ftdi_usb_chip ftdi_usb_chip_from_bcd(uint16_t bcd_device)
@@ -140,8 +180,7 @@ static int get_string(libusb_device_handle *handle, uint8_t index, uint16_t lang
                                    (uint16_t)size, SERIAL_TIMEOUT_MS);
 }
 
-/* Returns 0 or a negative code; serial is "" when the device has no serial string. Non-ASCII
- * characters become '?', as libusb_get_string_descriptor_ascii does. */
+/* Returns 0 or a negative code; serial is "" when the device has no serial string. */
 int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
                          char *serial, size_t size)
 {
@@ -159,10 +198,7 @@ int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_devic
         r = LIBUSB_ERROR_IO;
     if (r < 0)
         return ftdi_usb_code_from_libusb(r);
-    size_t n = 0;
-    for (int i = 2; i + 1 < buf[0] && n + 1 < size; i += 2)
-        serial[n++] = buf[i + 1] == 0 && buf[i] < 0x80 ? (char)buf[i] : '?';
-    serial[n] = '\0';
+    ftdi_usb_decode_string(buf, serial, size);
     return 0;
 }
 
@@ -291,7 +327,10 @@ int ftdi_usb_host_pollfds(struct ftdi_usb_host *host, struct pollfd *out, size_t
             out[count] = (struct pollfd){.fd = fds[count]->fd, .events = fds[count]->events};
     }
     libusb_free_pollfds(fds);
-    return count;
+    /* and the worker's eventfd (ftdi_usb_halt.c): its end is dispatched by handle_events too */
+    if ((size_t)count < max)
+        out[count] = (struct pollfd){.fd = worker_fd(host->worker), .events = POLLIN};
+    return count + 1;
 }
 
 static void LIBUSB_CALL on_pollfd_added(int fd, short events, void *user)
@@ -322,8 +361,9 @@ void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pol
 
 int ftdi_usb_host_handle_events(struct ftdi_usb_host *host)
 {
+    worker_dispatch(host->worker); /* a clear-halt over: its operation ends */
     struct timeval zero = {0, 0};
-    int r = libusb_handle_events_timeout_completed(host->usb, &zero, NULL);
+    int r = events(host, &zero);
     if (r < 0)
         return host_fail(host, ftdi_usb_code_from_libusb(r), "handling USB events: %s",
                          libusb_strerror(r));
@@ -332,8 +372,12 @@ int ftdi_usb_host_handle_events(struct ftdi_usb_host *host)
 
 int ftdi_usb_host_wait(struct ftdi_usb_host *host)
 {
+    if (host->clear_running) { /* a program without a loop: waits for the clear-halt */
+        worker_wait(host->worker);
+        return 0;
+    }
     struct timeval tick = {0, 100000};
-    int r = libusb_handle_events_timeout_completed(host->usb, &tick, NULL);
+    int r = events(host, &tick);
     return r < 0 ? ftdi_usb_code_from_libusb(r) : 0;
 }
 
