@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
 #include "venus/battery_choice.h"
 #include "venus/name.h"
+#include "venus/service_diagnostics.h"
 #include "venus/settings.h"
 #include "venus/settings_paths.h"
 #include "venus/vedbus.h"
@@ -40,32 +40,6 @@ struct distributor_items {
     struct vedbus_item *fuse_blown[LYNX_FUSES];
 };
 
-/* Diagnostics: every counter of struct poll_diagnostics, by offset. */
-struct diagnostic_path {
-    const char *name;
-    size_t offset;
-};
-
-static const struct diagnostic_path adapter_diagnostics[] = {
-    {"Polls", offsetof(struct poll_diagnostics, polls)},
-    {"UsbErrors", offsetof(struct poll_diagnostics, usb_errors)},
-    {"Reopens", offsetof(struct poll_diagnostics, reopens)},
-    {"BusRecoveries", offsetof(struct poll_diagnostics, bus_recoveries)},
-    {"CorruptReads", offsetof(struct poll_diagnostics, corrupt_reads)},
-    {"Nacks", offsetof(struct poll_diagnostics, nacks)},
-    {"UnconfirmedReads", offsetof(struct poll_diagnostics, unconfirmed_reads)},
-};
-static const struct diagnostic_path distributor_diagnostics[] = {
-    {"CorruptReads", offsetof(struct distributor_diagnostics, corrupt_reads)},
-    {"Nacks", offsetof(struct distributor_diagnostics, nacks)},
-    {"UnconfirmedReads", offsetof(struct distributor_diagnostics, unconfirmed_reads)},
-    {"ConnectionLosses", offsetof(struct distributor_diagnostics, connection_losses)},
-};
-#define N_ADAPTER_DIAGNOSTICS (sizeof(adapter_diagnostics) / sizeof(adapter_diagnostics[0]))
-#define N_DISTRIBUTOR_DIAGNOSTICS                                                                  \
-    (sizeof(distributor_diagnostics) / sizeof(distributor_diagnostics[0]))
-#define N_DIAGNOSTICS (N_ADAPTER_DIAGNOSTICS + LYNX_DISTRIBUTORS * N_DISTRIBUTOR_DIAGNOSTICS)
-
 struct service {
     struct mainloop *loop;
     bool bus_lost;
@@ -86,12 +60,8 @@ struct service {
     bool waited;                           /* the settings wait is over */
     struct name_binding custom_name_binding;
     struct name_binding fuse_name_binding[N_FUSE_NAMES];
-    struct vedbus_item *diagnostic[N_DIAGNOSTICS]; /* adapter's, then A's, B's, ... */
+    struct service_diagnostics diagnostics;
     uint32_t settings_timeout_ms;
-    uint64_t diagnostics_interval_ms;
-    uint64_t diagnostics_at_ms; /* when the published snapshot was taken */
-    bool diagnostics_published;
-    struct poll_diagnostics diagnostics_snapshot; /* what was published last */
 };
 
 static const char *const distributor_status_text[] = {"Not available", "Connected", "No bus power",
@@ -239,64 +209,6 @@ static int add_distributor(struct service *svc, const struct service_setup *setu
         rc |= add_enum(svc, path, LYNX_ALARM_OK, &alarm_enum, &it->fuse_blown[f]);
     }
     return rc;
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int add_diagnostics(struct service *svc)
-{
-    struct vedbus_item_options count = {.type = VEDBUS_TYPE_INT};
-    char path[96];
-    int rc = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < N_ADAPTER_DIAGNOSTICS; i++) {
-        snprintf(path, sizeof(path), "/Diagnostics/%s", adapter_diagnostics[i].name);
-        rc |= add(svc, path, VEDBUS_INT(0), &count, &svc->diagnostic[n++]);
-    }
-    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
-        for (size_t i = 0; i < N_DISTRIBUTOR_DIAGNOSTICS; i++) {
-            snprintf(path, sizeof(path), "/Diagnostics/Distributor/%c/%s", lynx_letter(d),
-                     distributor_diagnostics[i].name);
-            rc |= add(svc, path, VEDBUS_INT(0), &count, &svc->diagnostic[n++]);
-        }
-    return rc;
-}
-
-static uint64_t counter_at(const void *base, size_t offset)
-{
-    uint64_t v;
-    memcpy(&v, (const char *)base + offset, sizeof(v));
-    return v;
-}
-
-/* A snapshot of the counts, taken at the first poll and then once per interval when any count
- * moved (on a healthy bus: the poll count alone). GetValue, GetItems and ItemsChanged always
- * agree, and the polls between snapshots send nothing for them. */
-static void publish_diagnostics(struct service *svc, const struct poll_diagnostics *diag)
-{
-    uint64_t now = monotonic_ms();
-    if (svc->diagnostics_published &&
-        (now - svc->diagnostics_at_ms < svc->diagnostics_interval_ms ||
-         memcmp(diag, &svc->diagnostics_snapshot, sizeof(*diag)) == 0))
-        return;
-    svc->diagnostics_snapshot = *diag;
-    svc->diagnostics_published = true;
-    svc->diagnostics_at_ms = now;
-    size_t n = 0;
-    for (size_t i = 0; i < N_ADAPTER_DIAGNOSTICS; i++) {
-        uint64_t v = counter_at(diag, adapter_diagnostics[i].offset);
-        vedbus_item_set_int(svc->diagnostic[n++], v > INT64_MAX ? INT64_MAX : (int64_t)v);
-    }
-    for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
-        for (size_t i = 0; i < N_DISTRIBUTOR_DIAGNOSTICS; i++) {
-            uint64_t v = counter_at(&diag->distributor[d], distributor_diagnostics[i].offset);
-            vedbus_item_set_int(svc->diagnostic[n++], v > INT64_MAX ? INT64_MAX : (int64_t)v);
-        }
 }
 
 /* The system bus is gone (dbus-daemon restarted): quit, so the supervisor starts us afresh. */
@@ -514,8 +426,6 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
     if (!svc)
         return -ENOMEM;
     svc->loop = loop;
-    svc->diagnostics_interval_ms = setup->diagnostics_interval_ms ? setup->diagnostics_interval_ms
-                                                                  : SERVICE_DIAGNOSTICS_INTERVAL_MS;
     svc->settings_timeout_ms = setup->settings_timeout_ms;
     svc->announce_retry_ms = SERVICE_ANNOUNCE_RETRY_MIN_MS;
     int rc = vedbus_service_new(loop, name, address, &svc->bus);
@@ -531,7 +441,10 @@ int service_new(struct mainloop *loop, const struct service_setup *setup, const 
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS && rc == 0; d++)
         rc |= add_distributor(svc, setup, d);
     if (rc == 0)
-        rc |= add_diagnostics(svc);
+        rc |= service_diagnostics_add(&svc->diagnostics, svc->bus,
+                                      setup->diagnostics_interval_ms
+                                          ? setup->diagnostics_interval_ms
+                                          : SERVICE_DIAGNOSTICS_INTERVAL_MS);
     if (rc == 0)
         rc = mainloop_add_timer(loop, svc->settings_timeout_ms, false, on_announce_timer, svc,
                                 &svc->announce_timer);
@@ -581,7 +494,7 @@ int service_publish(struct service *svc, const struct poll_report *state)
         }
     }
     vedbus_item_set_int(svc->nr_of_distributors, nr);
-    publish_diagnostics(svc, &state->diagnostics);
+    service_diagnostics_publish(&svc->diagnostics, &state->diagnostics);
     svc->published = *state;
     return vedbus_flush(svc->bus);
 }
