@@ -44,6 +44,8 @@ struct sim_usb_bridge {
     pthread_mutex_t *lock;
     pthread_mutex_t testbed_lock; /* serialises testbed add/uevent/remove */
     UMockdevTestbed *testbed;
+    char *
+        sys_dir; /* the testbed's /sys, a real directory: interface 0's driver link is made there */
     struct sim_usb_device *adapters[MAX_ADAPTERS];
     atomic_size_t count;
     /* Device numbers as Linux's hub driver assigns them (choose_devnum): the first free one from
@@ -70,7 +72,13 @@ static void release_devnum(struct sim_usb_bridge *br, struct sim_usb_device *ad)
 /* The device number's node is free for the next device once this is done. */
 static void remove_from_testbed(struct sim_usb_bridge *br, struct sim_usb_device *ad)
 {
-    /* the uevent carries the properties read from sysfs: send it before removing */
+    /* as the kernel: the interface goes first. Each uevent carries the properties read from
+     * sysfs: sent before removing. umockdev removes a device's directory with its children but
+     * not a child's link in /sys/bus/usb/devices, which would make the next plug fail. */
+    char interface[SIM_USB_SYSPATH_LEN + 16];
+    snprintf(interface, sizeof(interface), "%s/%s:1.0", ad->syspath, strrchr(ad->syspath, '/') + 1);
+    umockdev_testbed_uevent(br->testbed, interface, "remove");
+    umockdev_testbed_remove_device(br->testbed, interface);
     umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
     umockdev_testbed_remove_device(br->testbed, ad->syspath);
     release_devnum(br, ad);
@@ -131,8 +139,10 @@ struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock)
         free(br);
         return NULL;
     }
+    br->sys_dir = umockdev_testbed_get_sys_dir(br->testbed);
     br->removals = sim_removals_new(lock, &br->testbed_lock, finish_removal);
     if (!br->removals) {
+        g_free(br->sys_dir);
         g_object_unref(br->testbed);
         pthread_cond_destroy(&br->wake);
         free(br);
@@ -140,6 +150,7 @@ struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock)
     }
     if (pthread_create(&br->timer, NULL, timer_thread, br) != 0) {
         sim_removals_free(br->removals);
+        g_free(br->sys_dir);
         g_object_unref(br->testbed);
         pthread_cond_destroy(&br->wake);
         free(br);
@@ -167,6 +178,7 @@ void sim_usb_bridge_free(struct sim_usb_bridge *br)
         free(br->adapters[i]);
     }
     sim_removals_free(br->removals);
+    g_free(br->sys_dir);
     pthread_cond_destroy(&br->wake);
     pthread_mutex_destroy(&br->testbed_lock);
     free(br);
@@ -224,6 +236,32 @@ static char *device_record(const struct sim_usb_device *ad)
     return g_string_free(rec, FALSE);
 }
 
+/* Interface 0 (<port>:1.0), as the kernel adds it after its device: class vendor-specific (0xFF,
+ * FTDI's), the driver link made by sim_usbfs_driver_link_locked. */
+static char *interface_record(const struct sim_usb_device *ad)
+{
+    const char *port = strrchr(ad->syspath, '/') + 1;
+    return g_strdup_printf("P: %s/%s:1.0\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
+                           "E: INTERFACE=255/255/255\n"
+                           "A: bInterfaceNumber=00\\n\nA: bInterfaceClass=ff\\n\n"
+                           "A: bAlternateSetting= 0\\n\nA: bNumEndpoints=02\\n\n",
+                           ad->syspath + strlen("/sys"), port);
+}
+
+void sim_usbfs_driver_link_locked(struct sim_usb_device *ad)
+{
+    const char *port = strrchr(ad->syspath, '/') + 1;
+    char link[256];
+    snprintf(link, sizeof(link), "%s%s/%s:1.0/driver", ad->br->sys_dir,
+             ad->syspath + strlen("/sys"), port);
+    /* plain file-system calls on the testbed's directory (not testbed API calls): allowed under
+     * the hardware lock. From /sys/devices/pci0000:00/0000:00:14.0/usb1/1-N/1-N:1.0: 6 up. */
+    if (ad->driver_bound && atomic_load(&ad->plugged))
+        (void)symlink("../../../../../../bus/usb/drivers/ftdi_sio", link);
+    else
+        (void)unlink(link);
+}
+
 /* The number for a device being plugged in, or -ENOSPC: as Linux's choose_devnum, the first
  * number not in use from the one after the last assigned, wrapping around. */
 static int alloc_devnum(struct sim_usb_bridge *br)
@@ -264,6 +302,18 @@ static int plug_in(struct sim_usb_bridge *br, struct sim_usb_device *ad)
     atomic_store(&ad->plugged, true);
     gboolean added = umockdev_testbed_add_from_string(br->testbed, record, &err);
     g_free(record);
+    if (added) { /* its interface ("add" uevent of a usb_interface), then ftdi_sio's link */
+        record = interface_record(ad);
+        added = umockdev_testbed_add_from_string(br->testbed, record, &err);
+        g_free(record);
+        if (!added)
+            umockdev_testbed_remove_device(br->testbed, ad->syspath);
+    }
+    if (added) {
+        pthread_mutex_lock(br->lock);
+        sim_usbfs_driver_link_locked(ad);
+        pthread_mutex_unlock(br->lock);
+    }
     if (!added) {
         atomic_store(&ad->plugged, false);
         g_clear_error(&err);
@@ -423,6 +473,7 @@ void sim_usb_bridge_driver_at_plug(struct sim_usb_bridge *br, struct sim_ft232h 
     ad->driver_at_plug = bound;
     if (!sim_usbfs_claimed_locked(ad) && ad->driver.detaches + ad->driver.attaches == 0)
         ad->driver_bound = bound; /* set up before any client: as bound at the plug */
+    sim_usbfs_driver_link_locked(ad);
     pthread_mutex_unlock(br->lock);
 }
 
@@ -436,6 +487,7 @@ int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev
     if (rc == 0 && !ad->driver_bound) {
         ad->driver_bound = true;
         ad->driver.binds++;
+        sim_usbfs_driver_link_locked(ad);
     }
     pthread_mutex_unlock(br->lock);
     return rc;

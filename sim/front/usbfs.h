@@ -67,6 +67,8 @@ struct sim_usb_device {
 
 /* The device's ioctl handler (for umockdev_testbed_attach_ioctl), set in ad->handler. */
 void sim_usbfs_handler_new(struct sim_usb_device *ad);
+/* Makes the testbed's <port>:1.0/driver link (to ftdi_sio) follow driver_bound (usb_bridge.c). */
+void sim_usbfs_driver_link_locked(struct sim_usb_device *ad);
 /* The part of an unplug that happens under the lock: from now on every URB fails with ENODEV. */
 void sim_usbfs_disconnect_locked(struct sim_usb_device *ad);
 /* Completes pending IN URBs as far as the model lets them and answers parked reaps; returns the

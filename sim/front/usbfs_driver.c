@@ -43,6 +43,7 @@ int sim_usbfs_driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *clien
         if (rc == 0) {
             ad->driver_bound = false;
             ad->driver.detaches++;
+            sim_usbfs_driver_link_locked(ad);
         }
     } else if (rc == 0 && io->ioctl_code == (int)USBDEVFS_CONNECT) {
         /* the kernel cannot bind what a program claimed */
@@ -50,6 +51,7 @@ int sim_usbfs_driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *clien
         if (rc == 0 && !ad->driver_bound) {
             ad->driver_bound = true;
             ad->driver.attaches++;
+            sim_usbfs_driver_link_locked(ad);
         }
     } else if (rc == 0) {
         rc = ENOTTY;
@@ -114,6 +116,7 @@ int sim_usbfs_claim(struct sim_usb_device *ad, UMockdevIoctlClient *client, bool
     if (ifno == 0 && ad->driver_bound && disconnect) {
         ad->driver_bound = false;
         ad->driver.detaches++;
+        sim_usbfs_driver_link_locked(ad);
     }
     if (ifno == 0 && ad->driver_bound)
         return EBUSY; /* as usbfs: a driver has it */
