@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,13 +73,12 @@ static void release_devnum(struct sim_usb_bridge *br, struct sim_usb_device *ad)
 /* The device number's node is free for the next device once this is done. */
 static void remove_from_testbed(struct sim_usb_bridge *br, struct sim_usb_device *ad)
 {
-    /* as the kernel: the interface goes first. Each uevent carries the properties read from
-     * sysfs: sent before removing. umockdev removes a device's directory with its children but
-     * not a child's link in /sys/bus/usb/devices, which would make the next plug fail. */
-    char interface[SIM_USB_SYSPATH_LEN + 16];
-    snprintf(interface, sizeof(interface), "%s/%s:1.0", ad->syspath, strrchr(ad->syspath, '/') + 1);
-    umockdev_testbed_uevent(br->testbed, interface, "remove");
-    umockdev_testbed_remove_device(br->testbed, interface);
+    /* the interface's directory goes with its device's; its link in /sys/bus/usb/devices would
+     * make the next plug fail */
+    char link[SIM_USB_SYSPATH_LEN + 256];
+    snprintf(link, sizeof(link), "%s/bus/usb/devices/%s:1.0", br->sys_dir,
+             strrchr(ad->syspath, '/') + 1);
+    (void)unlink(link);
     umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
     umockdev_testbed_remove_device(br->testbed, ad->syspath);
     release_devnum(br, ad);
@@ -236,16 +236,39 @@ static char *device_record(const struct sim_usb_device *ad)
     return g_string_free(rec, FALSE);
 }
 
-/* Interface 0 (<port>:1.0), as the kernel adds it after its device: class vendor-specific (0xFF,
- * FTDI's), the driver link made by sim_usbfs_driver_link_locked. */
-static char *interface_record(const struct sim_usb_device *ad)
+static void write_attribute(const char *dir, const char *name, const char *value)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(value, f);
+        fclose(f);
+    }
+}
+
+/* Interface 0 (<port>:1.0) after its device, as the kernel adds it: class vendor-specific (0xFF,
+ * FTDI's); its driver link is sim_usbfs_driver_link_locked's. Made with plain file-system calls
+ * in the testbed's directory, not as a testbed device: that would cost two more uevents (add and
+ * remove) per plug, which nothing here listens to (the daemon's inventory reads the driver link
+ * when its device comes, and again on a usb_interface bind or unbind). */
+static void make_interface(struct sim_usb_bridge *br, const struct sim_usb_device *ad)
 {
     const char *port = strrchr(ad->syspath, '/') + 1;
-    return g_strdup_printf("P: %s/%s:1.0\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
-                           "E: INTERFACE=255/255/255\n"
-                           "A: bInterfaceNumber=00\\n\nA: bInterfaceClass=ff\\n\n"
-                           "A: bAlternateSetting= 0\\n\nA: bNumEndpoints=02\\n\n",
-                           ad->syspath + strlen("/sys"), port);
+    char dir[256], link[320], target[256];
+    snprintf(dir, sizeof(dir), "%s%s/%s:1.0", br->sys_dir, ad->syspath + strlen("/sys"), port);
+    if (mkdir(dir, 0755) < 0)
+        return;
+    write_attribute(dir, "bInterfaceNumber", "00\n");
+    write_attribute(dir, "bInterfaceClass", "ff\n");
+    write_attribute(dir, "bAlternateSetting", " 0\n");
+    write_attribute(dir, "bNumEndpoints", "02\n");
+    write_attribute(dir, "uevent", "DEVTYPE=usb_interface\nINTERFACE=255/255/255\n");
+    snprintf(link, sizeof(link), "%s/subsystem", dir);
+    (void)symlink("../../../../../../bus/usb", link);
+    snprintf(link, sizeof(link), "%s/bus/usb/devices/%s:1.0", br->sys_dir, port);
+    snprintf(target, sizeof(target), "../../..%s/%s:1.0", ad->syspath + strlen("/sys"), port);
+    (void)symlink(target, link);
 }
 
 void sim_usbfs_driver_link_locked(struct sim_usb_device *ad)
@@ -302,14 +325,8 @@ static int plug_in(struct sim_usb_bridge *br, struct sim_usb_device *ad)
     atomic_store(&ad->plugged, true);
     gboolean added = umockdev_testbed_add_from_string(br->testbed, record, &err);
     g_free(record);
-    if (added) { /* its interface ("add" uevent of a usb_interface), then ftdi_sio's link */
-        record = interface_record(ad);
-        added = umockdev_testbed_add_from_string(br->testbed, record, &err);
-        g_free(record);
-        if (!added)
-            umockdev_testbed_remove_device(br->testbed, ad->syspath);
-    }
-    if (added) {
+    if (added) { /* its interface, then ftdi_sio's link */
+        make_interface(br, ad);
         pthread_mutex_lock(br->lock);
         sim_usbfs_driver_link_locked(ad);
         pthread_mutex_unlock(br->lock);

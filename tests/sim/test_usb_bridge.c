@@ -680,6 +680,9 @@ Test(usb_bridge, control_timeout_makes_a_control_transfer_time_out_and_the_next_
     cr_assert_geq(elapsed_ms(&start), 140.0);
     cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x0A, 0, 1, &latency, 1, TIMEOUT_MS), 1);
     cr_assert_eq(latency, 16);
+    pthread_mutex_lock(&hw_lock);
+    cr_assert_eq(sim_ft232h_stats(adapter)->control_unanswered, 1, "counted as unanswered");
+    pthread_mutex_unlock(&hw_lock);
     libusb_close(h);
 }
 
