@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""The USB inventory (src/transport/usb_inventory.h, src/daemon/fleet_usb.c): adapters are told
+apart from sysfs and the kernel's uevents, with no request to any device, so nothing on the
+daemon's one thread waits for a device that does not answer. End to end under lynx-sim on a
+private D-Bus.
+
+  test_inventory.py TEST_NAME      (meson runs one test per name; exit 0 / 1 / 77 = skip)
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness, POLL_INTERVAL_MS, ini, require, run, service_name, test  # noqa: E402
+
+POLL_S = POLL_INTERVAL_MS / 1000.0
+CONNECTED = 1
+STOCK = ("STOCK0", "STOCK1", "STOCK2", "STOCK3")
+# four stock FT232Hs (0403:6014, ftdi_sio bound) that never answer a control request: no serial
+# string, no set-up; armed before the daemon's first look at USB
+SILENT_STOCK = "".join(f"adapter {s} pid=0x6014\nat 0 control-timeout {s} count=1000000\n"
+                       for s in STOCK)
+
+
+def control_transfers(h, serial):
+    """Control transfers the adapter was sent, answered or not (lynx-sim's stats)."""
+    a = [x for x in h.sim_stats()["adapters"] if x.get("serial") == serial]
+    require(len(a) == 1, f"no adapter {serial} in the simulator's stats")
+    return sum(a[0][k] for k in ("usb_control_in", "usb_control_out", "usb_control_unanswered"))
+
+
+def getvalue_latencies(h, service, seconds):
+    times = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        h.get("/Distributor/A/Status", service=service)
+        times.append(time.monotonic() - t0)
+    return sorted(times)
+
+
+@test(alone=True)
+def a_healthy_service_stays_prompt_beside_silent_stock_adapters_and_a_missing_configured_one():
+    scenario = "adapter LYNX0001\ndistributor LYNX0001 A\n" + SILENT_STOCK
+    config = ini(adapters={"LYNXGONE": {}})
+    healthy = service_name("LYNX0001")
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario=scenario, config=config, serials=("LYNX0001", "LYNXGONE"))
+        h.wait_for("/Adapter/Connected", 1, timeout=5, service=healthy)
+        h.pump(3 * POLL_S)
+        times = getvalue_latencies(h, healthy, 3.0)
+        median, p99 = times[len(times) // 2], times[int(len(times) * 0.99)]
+        print(f"GetValue beside {len(STOCK)} silent stock adapters, LYNXGONE missing: "
+              f"{len(times)} calls, median {median * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms, "
+              f"max {times[-1] * 1000:.2f} ms")
+        # which adapter is which comes from sysfs: not one request to any of them
+        sent = {s: control_transfers(h, s) for s in STOCK}
+        require(all(n == 0 for n in sent.values()), f"control transfers to the stock adapters: {sent}")
+        # generous bounds for a loaded machine: serial reads held each call 0.4-1.3 s here
+        require(median < 0.05 and times[-1] < 0.3,
+                f"median {median * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
+        h.expect({"/Adapter/Connected": 0}, service=service_name("LYNXGONE"))
+        require("add a section [ftdi:STOCK0] to config.ini" in h.log_text(),
+                "the stock adapter is not named in the log")
+
+
+@test
+def a_configured_adapter_is_found_by_its_uevent_and_served_again_after_a_replug():
+    scenario = ("adapter LYNX0001\ndistributor LYNX0001 A\n"
+                "adapter LYNX0002 plugged=no\ndistributor LYNX0002 A\n")
+    config = ini(adapters={"LYNX0002": {}})
+    later = service_name("LYNX0002")
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario=scenario, config=config, serials=("LYNX0001", "LYNX0002"))
+        h.expect({"/Adapter/Connected": 0}, service=later)
+        h.simctl("string-error", "LYNX0002")  # a serial read would fail: none is made
+        h.simctl("plug", "LYNX0002")
+        h.wait_for("/Adapter/Connected", 1, timeout=5, service=later)
+        h.wait_for("/Distributor/A/Status", CONNECTED, service=later)
+        require("adapter LYNX0002 found" in h.log_text(), "the log does not say it was found")
+        h.simctl("unplug", "LYNX0002")
+        h.wait_for("/Adapter/Connected", 0, timeout=5, service=later)
+        h.simctl("plug", "LYNX0002")  # under the next device number
+        h.wait_for("/Adapter/Connected", 1, timeout=5, service=later)
+        h.wait_for("/Distributor/A/Status", CONNECTED, service=later)
+        a = [x for x in h.sim_stats()["adapters"] if x.get("serial") == "LYNX0002"][0]
+        require(a["usb_control_in"] == 0 and a["usb_control_unanswered"] == 0,
+                f"LYNX0002 was asked for something (its serial?): {a}")
+
+
+if __name__ == "__main__":
+    sys.exit(run())
