@@ -113,7 +113,7 @@ static int add_adapter(struct scan *sc, struct bus_link *link, int i2c_bus)
 static int add_ftdi(struct scan *sc, const struct ftdi_usb_device_info *info)
 {
     struct bus_link *link;
-    int rc = mpsse_link_new(sc->host, info, NULL, 0, sc->i2c_hz, &link);
+    int rc = mpsse_link_new(sc->host, info, sc->i2c_hz, &link);
     return rc < 0 ? rc : add_adapter(sc, link, -1);
 }
 
@@ -188,8 +188,11 @@ int scan_find_new_adapters(struct scan *sc)
     for (int i = 0; i < n && i < SCAN_MAX_ADAPTERS && sc->n_adapters < SCAN_MAX_ADAPTERS; i++) {
         if (sc->opt.serial && strcmp(found[i].serial, sc->opt.serial) != 0)
             continue;
-        if (find_adapter(sc, found[i].serial))
+        struct scanned_adapter *known = find_adapter(sc, found[i].serial);
+        if (known) { /* where it is now: a replug gives it a new address */
+            mpsse_link_place(known->poller.link, &found[i]);
             continue;
+        }
         int rc = add_ftdi(sc, &found[i]);
         if (rc < 0)
             return rc;

@@ -1,7 +1,7 @@
-/* The daemon's FT232H transport against the simulated adapter: the sim's ft232h model served
- * through the umockdev bridge in this process (run with LD_PRELOAD=libumockdev-preload.so.0),
- * driven only through the ftdi API. Assertions look at what the model saw (requests, transfers,
- * pins) and at what the API returned. */
+/* The daemon's FT232H transport against the simulated adapter (ftdi_fixture.h), driven only
+ * through the ftdi API: enumeration, open by serial, set-up, transfers, unplug, hot-plug.
+ * Assertions look at what the model saw (requests, transfers, pins) and at what the API returned.
+ * Opening by address, the serial read and the device's life cycle: test_ftdi_device.c. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -11,84 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "transport/mpsse/ftdi_usb.h"
-#include "model/ft232h.h"
-#include "model/i2c_bus.h"
-#include "model/mpsse.h"
-#include "front/usb_bridge.h"
-
-#define SERIAL_A   "LYNXA001"
-#define SERIAL_B   "LYNXB002"
-#define TIMEOUT_MS 1000
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sim_usb_bridge *bridge;
-static struct sim_i2c_bus *bus;
-static struct sim_ft232h *model;
-static struct sim_ft232h *second_model; /* added by the tests that need two adapters */
-static struct ftdi_usb_host *host;
-static struct ftdi_usb_device *dev;
-
-static struct sim_ft232h *add_model(uint16_t pid, const char *serial)
-{
-    struct sim_ft232h_config cfg = {.vid = SIM_FTDI_VID, .pid = pid, .serial = serial};
-    struct sim_ft232h *chip = sim_ft232h_new(&cfg, bus);
-    cr_assert_not_null(chip);
-    cr_assert_eq(sim_usb_bridge_add(bridge, chip), 0);
-    return chip;
-}
-
-/* The bridge must exist before libusb starts: libusb_init scans the (faked) sysfs. */
-static void setup(void)
-{
-    bus = sim_i2c_bus_new();
-    cr_assert_not_null(bus);
-    bridge = sim_usb_bridge_new(&lock);
-    cr_assert_not_null(bridge, "umockdev bridge (is LD_PRELOAD=libumockdev-preload.so.0 set?)");
-    model = add_model(SIM_LYNX_ADAPTER_PID, SERIAL_A);
-    cr_assert_eq(ftdi_usb_host_new(&host), 0);
-    dev = ftdi_usb_device_new(host);
-    cr_assert_not_null(dev);
-}
-
-static void teardown(void)
-{
-    ftdi_usb_device_free(dev);
-    ftdi_usb_host_free(host);
-    sim_usb_bridge_free(bridge);
-    sim_ft232h_free(model);
-    if (second_model)
-        sim_ft232h_free(second_model);
-    second_model = NULL;
-    sim_i2c_bus_free(bus);
-}
-
-static void open_mpsse(void)
-{
-    cr_assert_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID, SERIAL_A), 0, "%s",
-                 ftdi_usb_error(dev));
-    cr_assert_eq(ftdi_usb_mpsse_setup(dev, 0), 0, "%s", ftdi_usb_error(dev));
-}
-
-static void write_all(const uint8_t *bytes, size_t len)
-{
-    cr_assert_eq(ftdi_usb_write(dev, bytes, len, TIMEOUT_MS), 0, "%s", ftdi_usb_error(dev));
-}
-
-static struct sim_ft232h_stats stats_of(struct sim_ft232h *chip)
-{
-    pthread_mutex_lock(&lock);
-    struct sim_ft232h_stats s = *sim_ft232h_stats(chip);
-    pthread_mutex_unlock(&lock);
-    return s;
-}
-
-static long elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
+#include "ftdi_fixture.h"
 
 TestSuite(ftdi, .init = setup, .fini = teardown, .timeout = 30);
 
@@ -167,6 +90,8 @@ Test(ftdi, open_with_an_unknown_serial_fails_with_enoent)
     cr_expect_not(ftdi_usb_is_open(dev));
     cr_expect_eq(ftdi_usb_open(dev, SIM_FTDI_VID, SIM_FT232H_PID, NULL), -ENOENT);
 }
+
+/* Where the adapter is, as the inventory reads it from sysfs (the bridge's bus 1). */
 
 Test(ftdi, calls_on_a_closed_adapter_fail_with_ebadf)
 {
@@ -422,21 +347,6 @@ static void record_hotplug(void *user, bool arrived, const struct ftdi_usb_devic
     else
         log->left++;
     log->last = *info;
-}
-
-/* What the daemon's main loop does: poll libusb's fds, then handle events without blocking. */
-static void pump_until(const int *counter, int target, long max_ms)
-{
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    while (*counter < target && elapsed_ms(&start) < max_ms) {
-        struct pollfd fds[16];
-        int n = ftdi_usb_host_pollfds(host, fds, 16);
-        cr_assert_gt(n, 0, "%s", ftdi_usb_host_error(host));
-        cr_assert_leq(n, 16);
-        poll(fds, (nfds_t)n, 50);
-        cr_assert_eq(ftdi_usb_host_handle_events(host), 0, "%s", ftdi_usb_host_error(host));
-    }
 }
 
 Test(ftdi, hotplug_reports_leaving_and_arriving_adapters)

@@ -86,10 +86,23 @@ void ftdi_usb_host_free(struct ftdi_usb_host *host);
 const char *ftdi_usb_host_error(const struct ftdi_usb_host *host);
 
 /* Lists adapters matching ids (NULL = ftdi_usb_default_ids), reading each serial string descriptor
- * (which briefly opens the device). Writes up to max entries; returns the number of matching
- * adapters (may exceed max) or a negative code. */
+ * (which briefly opens the device: two synchronous control requests per adapter, up to 100 ms
+ * each; for lynx-scan, not for the daemon's loop). Writes up to max entries; returns the number
+ * of matching adapters (may exceed max) or a negative code. */
 int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, size_t ids_count,
                        struct ftdi_usb_device_info *out, size_t max);
+
+/* Reads the serial string of the device at bus/address asynchronously, for a device whose sysfs
+ * has no `serial` attribute: opens its usbfs node (local, no device I/O), then two GET_DESCRIPTOR
+ * control transfers (the language ids, then the string), advanced inside
+ * ftdi_usb_host_handle_events(), which calls done(user, 0, serial) or done(user, code, "") with
+ * the codes above (-ENODEV: gone; -ETIMEDOUT; -EPIPE: it refused). Returns 0 when started (done
+ * comes later, never from inside this call), -ENOENT when no device is at bus/address, -ENODATA
+ * when the device has no serial string, -EBUSY when a read of that device is already running, or
+ * another negative code (done not called). Characters other than printable ASCII read as '?'.
+ * ftdi_usb_host_free cancels reads still running without calling their done. */
+int ftdi_usb_host_read_serial(struct ftdi_usb_host *host, uint8_t bus, uint8_t address,
+                              void (*done)(void *user, int rc, const char *serial), void *user);
 
 /* ---- device: open, MPSSE set-up, bulk transfers (synchronous: ftdi_usb_sync.c) ---- */
 
@@ -99,7 +112,18 @@ struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
 void ftdi_usb_device_free(struct ftdi_usb_device *dev);
 const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
-/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any).
+/* Opens the device at at->bus / at->address, found in libusb's device list (on Linux built from
+ * sysfs and kept by its hot-plug monitor: no device I/O), after checking that its vid:pid (from the
+ * cached device descriptor) are at's; then detaches ftdi_sio and claims interface 0 as
+ * ftdi_usb_open does. No control request, no serial read: the caller knows which adapter is
+ * there (sysfs). -ENOENT when nothing is at that address (or at->address is 0: not placed; no
+ * I/O at all), -ENODEV when another device is, -EBUSY when already open or when ftdi_sio keeps
+ * being bound again (see claim_interface in ftdi_usb_device.c). ftdi_usb_opened_info() then
+ * returns *at, with bcd_device, chip and port_path from the device where at left them empty. */
+int ftdi_usb_open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at);
+
+/* Opens the first adapter with vid:pid whose serial equals serial in any case (NULL or "" = any),
+ * reading serials synchronously (lynx-scan; the daemon opens with ftdi_usb_open_at).
  * Detaches a kernel driver (ftdi_sio) from interface 0, once: ftdi_usb_close keeps it detached, so
  * a re-open after an error does not hand the port to the kernel and back. Selects configuration 1
  * if another is active, claims interface 0. -ENOENT when none matches, -EBUSY when already open. */

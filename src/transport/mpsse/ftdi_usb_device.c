@@ -21,6 +21,8 @@ struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host)
 }
 
 static void give_driver_back(struct ftdi_usb_device *dev);
+static int open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at,
+                   libusb_device_handle **handle);
 
 void ftdi_usb_device_free(struct ftdi_usb_device *dev)
 {
@@ -132,8 +134,11 @@ static void give_driver_back(struct ftdi_usb_device *dev)
     if (!dev->driver_detached)
         return;
     libusb_device_handle *handle = dev->handle;
-    if (!handle && find_and_open(dev, dev->info.vid, dev->info.pid, dev->info.serial, &handle) < 0)
+    struct ftdi_usb_device_info at = dev->info;
+    if (!handle && open_at(dev, &at, &handle) < 0) {
+        dev->driver_detached = false;
         return; /* gone: a new plug binds it afresh */
+    }
     if (dev->handle)
         libusb_release_interface(handle, FTDI_INTERFACE);
     int r = libusb_attach_kernel_driver(handle, FTDI_INTERFACE);
@@ -147,15 +152,67 @@ static void give_driver_back(struct ftdi_usb_device *dev)
         libusb_close(handle);
 }
 
+/* The device at at's bus and address, when it has at's ids: 0 with *handle set, or a code. */
+static int open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at,
+                   libusb_device_handle **handle)
+{
+    *handle = NULL;
+    if (!at || at->address == 0)
+        return ftdi_usb_fail(dev, -ENOENT, "adapter %s not found",
+                             at && at->serial[0] ? at->serial : "(no serial)");
+    struct libusb_device_descriptor desc;
+    libusb_device *usb_dev = ftdi_usb_find_at(dev->host, at->bus, at->address, &desc);
+    if (!usb_dev)
+        return ftdi_usb_fail(dev, -ENOENT, "no USB device at bus %u address %u (adapter %s gone)",
+                             at->bus, at->address, at->serial);
+    if (desc.idVendor != at->vid || desc.idProduct != at->pid) {
+        libusb_unref_device(usb_dev);
+        return ftdi_usb_fail(dev, -ENODEV,
+                             "USB device at bus %u address %u is %04x:%04x, not %04x:%04x "
+                             "(adapter %s gone)",
+                             at->bus, at->address, desc.idVendor, desc.idProduct, at->vid, at->pid,
+                             at->serial);
+    }
+    struct ftdi_usb_device_info found;
+    ftdi_usb_fill_info(usb_dev, &desc, &found);
+    int r = libusb_open(usb_dev, handle);
+    libusb_unref_device(usb_dev);
+    if (r < 0) {
+        *handle = NULL;
+        return ftdi_usb_fail_usb(dev, r, "opening the adapter");
+    }
+    dev->info = *at;
+    if (dev->info.bcd_device == 0) {
+        dev->info.bcd_device = found.bcd_device;
+        dev->info.chip = found.chip;
+    }
+    if (!dev->info.port_path[0])
+        memcpy(dev->info.port_path, found.port_path, sizeof(found.port_path));
+    return 0;
+}
+
+static int finish_open(struct ftdi_usb_device *dev);
+
+int ftdi_usb_open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at)
+{
+    if (dev->handle)
+        return ftdi_usb_fail(dev, -EBUSY, "adapter already open");
+    int r = open_at(dev, at, &dev->handle);
+    return r < 0 ? r : finish_open(dev);
+}
+
 int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial)
 {
     if (dev->handle)
         return ftdi_usb_fail(dev, -EBUSY, "adapter already open");
     int r = find_and_open(dev, vid, pid, serial, &dev->handle);
-    if (r < 0)
-        return r;
+    return r < 0 ? r : finish_open(dev);
+}
 
-    r = claim_interface(dev);
+/* The device is open (dev->handle): the interface claimed, the transfer buffers allocated. */
+static int finish_open(struct ftdi_usb_device *dev)
+{
+    int r = claim_interface(dev);
     if (r < 0)
         goto fail_close;
 
@@ -173,8 +230,8 @@ int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const
         goto fail_release;
     }
     dev->rx_off = dev->rx_len = 0;
-    log_debug("ftdi %s: opened %04x:%04x serial '%s', %zu-byte packets", dev->info.port_path, vid,
-              pid, dev->info.serial, dev->packet_size);
+    log_debug("ftdi %s: opened %04x:%04x serial '%s', %zu-byte packets", dev->info.port_path,
+              dev->info.vid, dev->info.pid, dev->info.serial, dev->packet_size);
     return 0;
 
 fail_release:

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "transport/mpsse/ftdi_usb_private.h"
+#include "base/log.h"
 
 const struct usb_id ftdi_usb_default_ids[] = {
     {FTDI_VID, FTDI_LYNX_ADAPTER_PID},
@@ -66,6 +67,12 @@ void ftdi_usb_host_free(struct ftdi_usb_host *host)
 {
     if (!host)
         return;
+    ftdi_usb_serial_reads_cancel(host);
+    /* What was cancelled comes back at once (usbfs discards synchronously), but only through
+     * event handling: done here, bounded, as the host goes away. */
+    struct timeval tick = {0, 100000};
+    for (int i = 0; i < 20 && (host->serial_reads || host->closing); i++)
+        ftdi_usb_host_events(host, &tick);
     libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
     libusb_exit(host->usb);
     free(host);
@@ -140,8 +147,7 @@ static int get_string(libusb_device_handle *handle, uint8_t index, uint16_t lang
                                    (uint16_t)size, SERIAL_TIMEOUT_MS);
 }
 
-/* Returns 0 or a negative code; serial is "" when the device has no serial string. Non-ASCII
- * characters become '?', as libusb_get_string_descriptor_ascii does. */
+/* Returns 0 or a negative code; serial is "" when the device has no serial string. */
 int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
                          char *serial, size_t size)
 {
@@ -159,11 +165,33 @@ int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_devic
         r = LIBUSB_ERROR_IO;
     if (r < 0)
         return ftdi_usb_code_from_libusb(r);
-    size_t n = 0;
-    for (int i = 2; i + 1 < buf[0] && n + 1 < size; i += 2)
-        serial[n++] = buf[i + 1] == 0 && buf[i] < 0x80 ? (char)buf[i] : '?';
-    serial[n] = '\0';
+    ftdi_usb_decode_string(buf, serial, size);
     return 0;
+}
+
+void ftdi_usb_decode_string(const uint8_t *desc, char *out, size_t size)
+{
+    size_t n = 0;
+    for (int i = 2; i + 1 < desc[0] && n + 1 < size; i += 2)
+        out[n++] = desc[i + 1] == 0 && desc[i] >= 0x20 && desc[i] < 0x7F ? (char)desc[i] : '?';
+    out[n] = '\0';
+}
+
+libusb_device *ftdi_usb_find_at(struct ftdi_usb_host *host, uint8_t bus, uint8_t address,
+                                struct libusb_device_descriptor *desc)
+{
+    libusb_device **list;
+    ssize_t count = libusb_get_device_list(host->usb, &list);
+    if (count < 0)
+        return NULL;
+    libusb_device *found = NULL;
+    for (ssize_t i = 0; i < count && !found; i++)
+        if (libusb_get_bus_number(list[i]) == bus &&
+            libusb_get_device_address(list[i]) == address &&
+            libusb_get_device_descriptor(list[i], desc) == 0)
+            found = libusb_ref_device(list[i]);
+    libusb_free_device_list(list, 1);
+    return found;
 }
 
 int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, size_t ids_count,
@@ -320,10 +348,59 @@ void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pol
         libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
 }
 
+int ftdi_usb_host_events(struct ftdi_usb_host *host, struct timeval *tv)
+{
+    host->handling++;
+    int r = libusb_handle_events_timeout_completed(host->usb, tv, NULL);
+    host->handling--;
+    ftdi_usb_host_reap(host);
+    return r;
+}
+
+void ftdi_usb_host_close_later(struct ftdi_usb_host *host, struct ftdi_usb_closing *c)
+{
+    c->next = host->closing;
+    host->closing = c;
+    ftdi_usb_host_reap(host);
+}
+
+static void close_now(struct ftdi_usb_closing *c)
+{
+    if (c->release)
+        libusb_release_interface(c->handle, FTDI_INTERFACE); /* fails harmlessly when gone */
+    if (c->give_back) {
+        int r = libusb_attach_kernel_driver(c->handle, FTDI_INTERFACE);
+        if (r == 0)
+            log_info("ftdi %s: kernel driver (ftdi_sio) attached again", c->port_path);
+        else if (r != LIBUSB_ERROR_NO_DEVICE)
+            log_warn("ftdi %s: cannot attach the kernel driver again: %s", c->port_path,
+                     libusb_strerror(r));
+    }
+    libusb_close(c->handle);
+    libusb_free_transfer(c->transfer);
+    free(c->rx);
+}
+
+void ftdi_usb_host_reap(struct ftdi_usb_host *host)
+{
+    if (host->handling)
+        return; /* inside a callback: libusb_close would deadlock */
+    for (struct ftdi_usb_closing **p = &host->closing; *p;) {
+        struct ftdi_usb_closing *c = *p;
+        if (c->in_flight) {
+            p = &c->next;
+            continue;
+        }
+        *p = c->next;
+        close_now(c);
+        free(c);
+    }
+}
+
 int ftdi_usb_host_handle_events(struct ftdi_usb_host *host)
 {
     struct timeval zero = {0, 0};
-    int r = libusb_handle_events_timeout_completed(host->usb, &zero, NULL);
+    int r = ftdi_usb_host_events(host, &zero);
     if (r < 0)
         return host_fail(host, ftdi_usb_code_from_libusb(r), "handling USB events: %s",
                          libusb_strerror(r));
@@ -333,7 +410,7 @@ int ftdi_usb_host_handle_events(struct ftdi_usb_host *host)
 int ftdi_usb_host_wait(struct ftdi_usb_host *host)
 {
     struct timeval tick = {0, 100000};
-    int r = libusb_handle_events_timeout_completed(host->usb, &tick, NULL);
+    int r = ftdi_usb_host_events(host, &tick);
     return r < 0 ? ftdi_usb_code_from_libusb(r) : 0;
 }
 

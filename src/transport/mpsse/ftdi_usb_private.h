@@ -2,6 +2,7 @@
  * for other modules. The files, each using only those listed before it:
  *   ftdi_usb_common.c  errors, bulk IN framing and pending payload
  *   ftdi_usb_host.c    the libusb context: enumeration, serial numbers, hot-plug, event handling
+ *   ftdi_usb_serial.c  the asynchronous serial read of a device not opened (host-level)
  *   ftdi_usb_async.c   the asynchronous operations on an opened device
  *   ftdi_usb_sync.c    the same operations, waited for
  *   ftdi_usb_device.c  opening and closing one device */
@@ -68,8 +69,31 @@ struct ftdi_usb_op {
     void *user;
 };
 
+struct ftdi_usb_serial_read;
+
+/* A handle being closed, with the transfer it may still have in flight (cancelled). libusb_close
+ * must not run inside a transfer callback: Linux's usbfs backend runs the callbacks with the
+ * context's open_devs_lock held, and libusb_close takes that lock (a self-deadlock, seen with
+ * libusb 1.0.26). So a close is done by ftdi_usb_host_reap() when no event handling is under way
+ * on the host and the transfer has come back: at once outside the event handling, else as soon
+ * as libusb's event handling returns, in the same ftdi_usb_host_handle_events() call. Nothing
+ * waits for it. */
+struct ftdi_usb_closing {
+    struct ftdi_usb_closing *next;
+    libusb_device_handle *handle;
+    struct libusb_transfer *transfer; /* NULL, or the transfer the handle had (freed here) */
+    bool in_flight;                   /* transfer cancelled, its callback not run yet */
+    uint8_t *rx;                      /* the IN buffer the transfer may still write to */
+    bool release;                     /* interface 0 claimed: released first */
+    bool give_back;                   /* then ftdi_sio attached again */
+    char port_path[FTDI_PORT_PATH_MAX];
+};
+
 struct ftdi_usb_host {
     libusb_context *usb;
+    struct ftdi_usb_serial_read *serial_reads; /* running (ftdi_usb_serial.c) */
+    struct ftdi_usb_closing *closing;          /* handles to close (ftdi_usb_host_reap) */
+    unsigned handling;                         /* libusb event handling under way (nesting) */
     ftdi_usb_pollfd_added_fn pollfd_added;
     ftdi_usb_pollfd_removed_fn pollfd_removed;
     void *pollfd_user;
@@ -115,5 +139,26 @@ void ftdi_usb_fill_info(libusb_device *usb_dev, const struct libusb_device_descr
 /* The serial string of an open device: 0 or a negative code; "" when it has none. */
 int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
                          char *serial, size_t size);
+/* A string descriptor (desc[0] its checked length) as ASCII: anything but printable ASCII becomes
+ * '?' (serials reach logs and D-Bus). */
+void ftdi_usb_decode_string(const uint8_t *desc, char *out, size_t size);
+/* The device at bus/address in libusb's list (no device I/O), referenced (libusb_unref_device),
+ * with its cached descriptor in *desc; NULL when there is none. */
+libusb_device *ftdi_usb_find_at(struct ftdi_usb_host *host, uint8_t bus, uint8_t address,
+                                struct libusb_device_descriptor *desc);
+
+/* Handles libusb's events for up to *tv (libusb_handle_events_timeout_completed), then reaps
+ * the closes that became possible. Every event handling on the host goes through here. */
+int ftdi_usb_host_events(struct ftdi_usb_host *host, struct timeval *tv);
+/* Takes c (allocated by the caller) and closes it at once when possible, else later. */
+void ftdi_usb_host_close_later(struct ftdi_usb_host *host, struct ftdi_usb_closing *c);
+/* Closes what can be closed now (see struct ftdi_usb_closing). */
+void ftdi_usb_host_reap(struct ftdi_usb_host *host);
+
+/* ---- ftdi_usb_serial.c ---- */
+
+/* Cancels the running serial reads (their done is not called) and waits for them to come back:
+ * the host is being freed. */
+void ftdi_usb_serial_reads_cancel(struct ftdi_usb_host *host);
 
 #endif

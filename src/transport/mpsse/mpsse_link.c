@@ -40,10 +40,8 @@ struct mpsse_link {
     struct bus_link base;
     struct ftdi_usb_host *host;
     struct ftdi_usb_device *ftdi;
-    struct ftdi_usb_device_info id; /* vid, pid, serial to (re)open; pid 0: not found yet */
-    const struct usb_id *ids;       /* while pid is 0: the ids to look for the serial under */
-    size_t n_ids;
-    struct mpsse_i2c_scan scan; /* the read in flight; its clock is the link's */
+    struct ftdi_usb_device_info id; /* where to (re)open it; address 0: not placed */
+    struct mpsse_i2c_scan scan;     /* the read in flight; its clock is the link's */
     enum state state;
     bool close_pending; /* the link closed: the device itself closes at the next open */
     bool chip_refused;  /* logged once: not an MPSSE chip */
@@ -140,15 +138,10 @@ static int choose_drive(struct mpsse_link *l)
     return -ENOTSUP;
 }
 
-/* By the known ids; a configured adapter not found yet is looked for under every id. */
+/* Where it was placed; not placed (address 0): -ENOENT without any I/O. */
 static int open_device(struct mpsse_link *l)
 {
-    if (l->id.pid)
-        return ftdi_usb_open(l->ftdi, l->id.vid, l->id.pid, l->id.serial);
-    int rc = -ENOENT;
-    for (size_t i = 0; i < l->n_ids && rc == -ENOENT; i++)
-        rc = ftdi_usb_open(l->ftdi, l->ids[i].vid, l->ids[i].pid, l->id.serial);
-    return rc;
+    return ftdi_usb_open_at(l->ftdi, &l->id);
 }
 
 static void opened(struct mpsse_link *l)
@@ -422,8 +415,8 @@ static const struct bus_link_ops mpsse_link_ops = {
     .free = link_free,
 };
 
-int mpsse_link_new(struct ftdi_usb_host *host, const struct ftdi_usb_device_info *id,
-                   const struct usb_id *ids, size_t n_ids, uint32_t i2c_hz, struct bus_link **out)
+int mpsse_link_new(struct ftdi_usb_host *host, const struct ftdi_usb_device_info *at,
+                   uint32_t i2c_hz, struct bus_link **out)
 {
     *out = NULL;
     struct mpsse_link *l = calloc(1, sizeof(*l));
@@ -431,11 +424,9 @@ int mpsse_link_new(struct ftdi_usb_host *host, const struct ftdi_usb_device_info
         return -ENOMEM;
     l->base.ops = &mpsse_link_ops;
     l->base.can_recover = true;
-    snprintf(l->base.name, sizeof(l->base.name), "%s", id->serial);
+    snprintf(l->base.name, sizeof(l->base.name), "%s", at->serial);
     l->host = host;
-    l->id = *id;
-    l->ids = ids;
-    l->n_ids = n_ids;
+    l->id = *at;
     l->scan.rounds = 1;
     l->scan.check_bus = true;
     int rc = mpsse_i2c_clock_for(i2c_hz, &l->scan.clock);
@@ -454,9 +445,15 @@ const struct ftdi_usb_device_info *mpsse_link_device(const struct bus_link *link
     return &from_const(link)->id;
 }
 
-void mpsse_link_set_device(struct bus_link *link, const struct ftdi_usb_device_info *id)
+void mpsse_link_place(struct bus_link *link, const struct ftdi_usb_device_info *at)
 {
-    from_base(link)->id = *id;
+    struct mpsse_link *l = from_base(link);
+    if (at) {
+        l->id = *at;
+    } else {
+        l->id.bus = 0;
+        l->id.address = 0;
+    }
 }
 
 const struct mpsse_i2c_clock *mpsse_link_clock(const struct bus_link *link)

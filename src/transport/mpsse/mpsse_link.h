@@ -1,12 +1,13 @@
 /* The bus link (bus_link.h) of an FTDI adapter (FT232H; FT2232H/FT4232H port A) in MPSSE mode.
  *
- * Open: a local open and claim by VID:PID and serial (ftdi_usb.h), then, each an asynchronous
- * transfer: the set-up control requests, the AN_135 sync (AA -> FA AA), and the clock and pins
- * (mpsse_i2c.h; open drain by drive-zero on the FT232H, by SDA's direction on the others, chosen
- * from bcdDevice). A read is ONE bulk OUT carrying every transaction and ONE bulk IN for the
- * replies: the pins are read before the first START and after the last STOP (SDA or SCL low
- * there: a stuck bus), and a bad-command echo at the end proves the reply stream is in step.
- * Recovery clocks 9 SCL pulses with SDA released, then a STOP, and reads the pins.
+ * Open: a local open and claim at the bus and address where it was placed (ftdi_usb_open_at),
+ * then, each an asynchronous transfer: the set-up control requests, the AN_135 sync (AA -> FA
+ * AA), and the clock and pins (mpsse_i2c.h; open drain by drive-zero on the FT232H, by SDA's
+ * direction on the others, chosen from bcdDevice). A read is ONE bulk OUT carrying every
+ * transaction and ONE bulk IN for the replies: the pins are read before the first START and after
+ * the last STOP (SDA or SCL low there: a stuck bus), and a bad-command echo at the end proves the
+ * reply stream is in step. Recovery clocks 9 SCL pulses with SDA released, then a STOP, and reads
+ * the pins.
  *
  * After a failure (resync): the reply stream is drained and checked with a sync; if that does not
  * answer, the engine is set up again from scratch; if even that fails the link closes and the
@@ -28,16 +29,19 @@
 
 #define MPSSE_LINK_TIMEOUT_MS 200 /* one exchange (bulk OUT + its reply) */
 
-/* id: the adapter to (re)open: vid, pid, serial; pid 0 = a configured adapter not found yet,
- * looked for under ids[0..n_ids) (borrowed: they must outlive the link). i2c_hz: requested SCL.
+/* at: the adapter and where it is (vid, pid, bcd_device, bus, address, serial: the link's name).
+ * at->address 0: not placed (a configured adapter not found yet): open then completes nothing and
+ * returns -ENOENT (unplugged) without any I/O, until mpsse_link_place. i2c_hz: requested SCL.
  * Returns 0, -EINVAL (rate out of range) or -ENOMEM. */
-int mpsse_link_new(struct ftdi_usb_host *host, const struct ftdi_usb_device_info *id,
-                   const struct usb_id *ids, size_t n_ids, uint32_t i2c_hz, struct bus_link **out);
+int mpsse_link_new(struct ftdi_usb_host *host, const struct ftdi_usb_device_info *at,
+                   uint32_t i2c_hz, struct bus_link **out);
 
-/* The adapter as last opened or found (vid, pid, chip, serial...). */
+/* The adapter found (again) at `at` (a replug gets a new address): the next open opens it there.
+ * NULL: gone (not placed; bus and address 0, the rest kept for describe). A link open at the
+ * time stays open: its transfers fail with -ENODEV by themselves when the adapter is gone. */
+void mpsse_link_place(struct bus_link *link, const struct ftdi_usb_device_info *at);
+/* The adapter as placed or last opened (vid, pid, chip, bus, address, serial...). */
 const struct ftdi_usb_device_info *mpsse_link_device(const struct bus_link *link);
-/* A configured adapter has been found: from now on it is opened by these ids. */
-void mpsse_link_set_device(struct bus_link *link, const struct ftdi_usb_device_info *id);
 /* The I2C clock chosen for the rate (and, once opened, the chip's drive mode). */
 const struct mpsse_i2c_clock *mpsse_link_clock(const struct bus_link *link);
 
