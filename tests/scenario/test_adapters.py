@@ -129,16 +129,18 @@ def near_miss_section_names_still_name_the_adapter():
 
 
 @test
-def a_serial_number_that_cannot_be_read_once_is_read_again_and_the_adapter_served():
+def a_serial_number_string_that_cannot_be_read_does_not_keep_the_adapter_out():
+    # the serial comes from sysfs (the kernel read it at enumeration): the daemon asks the
+    # adapter for nothing, so a string descriptor that would stall is never met
     scenario = ("adapter LYNX0001\ndistributor LYNX0001 A\n"
                 "adapter LYNX0002 plugged=no\ndistributor LYNX0002 A\n")
     with started(scenario=scenario) as h:
         h.simctl("string-error", "LYNX0002")
         h.simctl("plug", "LYNX0002")
-        wait_log(h, "cannot read its serial number")
         h.wait_for_name(service_name("LYNX0002"), timeout=5, proc=h.sim)
         h.wait_for("/Adapter/Connected", 1, service=service_name("LYNX0002"))
         h.wait_for("/Distributor/A/Status", CONNECTED, service=service_name("LYNX0002"))
+        require("cannot read its serial number" not in h.log_text(), "a serial was read")
 
 
 def getvalue_latencies(h, service, seconds):
