@@ -442,6 +442,18 @@ class Bench:
         s, u = self.finish(p, stats, usage, 10)
         return latencies, appeared - u["exec_time"]
 
+    def getvalue_times(self, seconds):
+        """Seconds of each back-to-back GetValue on LYNX0001's service for that long, sorted."""
+        self.bus.pump(0.5)
+        proxy = self.bus.client.get_object(SERVICE, "/Distributor/A/Status", introspect=False)
+        times = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            proxy.GetValue(dbus_interface="com.victronenergy.BusItem")
+            times.append(time.monotonic() - t0)
+        return sorted(times)
+
     def getvalue_latency(self, seconds, timeouts):
         """(median, p99) seconds of GetValue on LYNX0001's service, with a second adapter on the
         bus whose every bulk IN hangs until the daemon's transfer timeout when timeouts."""
@@ -454,17 +466,9 @@ class Bench:
         self.bus.wait_name(SERVICE, since, 10, p)
         if timeouts:
             self.control(sock, "usb-timeout LYNX0002 count=1000000")
-        self.bus.pump(0.5)
-        proxy = self.bus.client.get_object(SERVICE, "/Distributor/A/Status", introspect=False)
-        times = []
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            t0 = time.monotonic()
-            proxy.GetValue(dbus_interface="com.victronenergy.BusItem")
-            times.append(time.monotonic() - t0)
+        times = self.getvalue_times(seconds)
         p.send_signal(signal.SIGTERM)
         self.finish(p, stats, usage, 10)
-        times.sort()
         return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
 
     def getvalue_stock(self, seconds):
@@ -484,17 +488,9 @@ class Bench:
         since = time.monotonic()
         p, stats, usage, _ = self.start([self.daemon, "-c", config], scenario=scenario)
         self.bus.wait_name(SERVICE, since, 10, p)
-        self.bus.pump(0.5)
-        proxy = self.bus.client.get_object(SERVICE, "/Distributor/A/Status", introspect=False)
-        times = []
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            t0 = time.monotonic()
-            proxy.GetValue(dbus_interface="com.victronenergy.BusItem")
-            times.append(time.monotonic() - t0)
+        times = self.getvalue_times(seconds)
         p.send_signal(signal.SIGTERM)
         self.finish(p, stats, usage, 10)
-        times.sort()
         return (times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))],
                 times[-1])
 

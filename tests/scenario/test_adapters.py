@@ -15,6 +15,7 @@ import dbus
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SERVICE_PREFIX, Harness, POLL_INTERVAL_MS, ini, program, require, run,  # noqa: E402
                      service_name, started, test)
+from latency import getvalue_latencies  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
 OK, ALARM = 0, 2
@@ -141,16 +142,6 @@ def a_serial_number_string_that_cannot_be_read_does_not_keep_the_adapter_out():
         h.wait_for("/Adapter/Connected", 1, service=service_name("LYNX0002"))
         h.wait_for("/Distributor/A/Status", CONNECTED, service=service_name("LYNX0002"))
         require("cannot read its serial number" not in h.log_text(), "a serial was read")
-
-
-def getvalue_latencies(h, service, seconds):
-    times = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        t0 = time.monotonic()
-        h.get("/Distributor/A/Status", service=service)
-        times.append(time.monotonic() - t0)
-    return sorted(times)
 
 
 @test(alone=True)

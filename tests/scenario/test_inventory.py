@@ -8,10 +8,10 @@ private D-Bus.
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, POLL_INTERVAL_MS, ini, require, run, service_name, test  # noqa: E402
+from latency import getvalue_latencies  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
 CONNECTED = 1
@@ -27,16 +27,6 @@ def control_transfers(h, serial):
     a = [x for x in h.sim_stats()["adapters"] if x.get("serial") == serial]
     require(len(a) == 1, f"no adapter {serial} in the simulator's stats")
     return sum(a[0][k] for k in ("usb_control_in", "usb_control_out", "usb_control_unanswered"))
-
-
-def getvalue_latencies(h, service, seconds):
-    times = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        t0 = time.monotonic()
-        h.get("/Distributor/A/Status", service=service)
-        times.append(time.monotonic() - t0)
-    return sorted(times)
 
 
 @test(alone=True)
@@ -56,7 +46,8 @@ def a_healthy_service_stays_prompt_beside_silent_stock_adapters_and_a_missing_co
               f"max {times[-1] * 1000:.2f} ms")
         # which adapter is which comes from sysfs: not one request to any of them
         sent = {s: control_transfers(h, s) for s in STOCK}
-        require(all(n == 0 for n in sent.values()), f"control transfers to the stock adapters: {sent}")
+        require(all(n == 0 for n in sent.values()),
+                f"control transfers to the stock adapters: {sent}")
         # generous bounds for a loaded machine: serial reads held each call 0.4-1.3 s here
         require(median < 0.05 and times[-1] < 0.3,
                 f"median {median * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
