@@ -60,14 +60,16 @@ static void watch_uevents(struct fleet *fleet)
     int got = uevent_monitor_rcvbuf(fleet->uevents, &forced);
     if (got >= 2 * UEVENT_RCVBUF_BYTES)
         log_info(
-            "adapters plugged in or removed are seen at once by uevents (socket buffer %d KiB)",
+            "USB and i2c adapters plugged in or removed are seen at once by uevents (socket buffer "
+            "%d KiB)",
             got / 1024);
     else /* Linux reports twice what it grants */
-        log_warn(
-            "adapters plugged in or removed are seen at once by uevents, but the socket "
-            "buffer is %d KiB, not the %d KiB asked for (SO_RCVBUFFORCE %s; SO_RCVBUF is capped "
-            "by net.core.rmem_max): a burst of events may be lost, and is then made up for",
-            got / 1024, 2 * UEVENT_RCVBUF_BYTES / 1024, forced ? "granted less" : "not permitted");
+        log_warn("USB and i2c adapters plugged in or removed are seen at once by uevents, but the "
+                 "socket buffer is %d KiB, not the %d KiB asked for (SO_RCVBUFFORCE %s; SO_RCVBUF "
+                 "is capped "
+                 "by net.core.rmem_max): a burst of events may be lost, and is then made up for",
+                 got / 1024, 2 * UEVENT_RCVBUF_BYTES / 1024,
+                 forced ? "granted less" : "not permitted");
 }
 
 int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct fleet **out)
