@@ -135,6 +135,17 @@ static void take_found(struct fleet *fleet, const struct ftdi_usb_device_info *i
 {
     struct member *m = find_member(fleet, info->serial);
     if (m) {
+        const struct ftdi_usb_device_info *at = mpsse_link_device(m->poller.link);
+        if (at->address && (at->bus != info->bus || at->address != info->address) &&
+            usb_inventory_at(fleet->inventory, at->bus, at->address)) {
+            char key[sizeof(fleet->logged[0])];
+            snprintf(key, sizeof(key), "2%s", info->port_path);
+            if (!logged_before(fleet, key))
+                log_warn("adapter %s: another adapter with the same serial number on %s: ignored "
+                         "(the one on %s is used)",
+                         m->serial, info->port_path, at->port_path);
+            return;
+        }
         mpsse_link_place(m->poller.link, info);
         m->skip_next_poll = false; /* maybe one that left: its next regular poll opens it */
         if (!m->seen) {            /* a configured adapter, found */
