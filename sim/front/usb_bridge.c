@@ -271,20 +271,6 @@ static void make_interface(struct sim_usb_bridge *br, const struct sim_usb_devic
     (void)symlink(target, link);
 }
 
-void sim_usbfs_driver_link_locked(struct sim_usb_device *ad)
-{
-    const char *port = strrchr(ad->syspath, '/') + 1;
-    char link[256];
-    snprintf(link, sizeof(link), "%s%s/%s:1.0/driver", ad->br->sys_dir,
-             ad->syspath + strlen("/sys"), port);
-    /* plain file-system calls on the testbed's directory (not testbed API calls): allowed under
-     * the hardware lock. From /sys/devices/pci0000:00/0000:00:14.0/usb1/1-N/1-N:1.0: 6 up. */
-    if (ad->driver_bound && atomic_load(&ad->plugged))
-        (void)symlink("../../../../../../bus/usb/drivers/ftdi_sio", link);
-    else
-        (void)unlink(link);
-}
-
 /* The number for a device being plugged in, or -ENOSPC: as Linux's choose_devnum, the first
  * number not in use from the one after the last assigned, wrapping around. */
 static int alloc_devnum(struct sim_usb_bridge *br)
@@ -360,6 +346,8 @@ int sim_usb_bridge_add(struct sim_usb_bridge *br, struct sim_ft232h *dev)
     ad->port = (int)count + 1;
     snprintf(ad->syspath, sizeof(ad->syspath), "/sys/devices/pci0000:00/0000:00:14.0/usb%d/%d-%d",
              BUS_NUMBER, BUS_NUMBER, ad->port);
+    snprintf(ad->driver_link, sizeof(ad->driver_link), "%s%s/%d-%d:1.0/driver", br->sys_dir,
+             ad->syspath + strlen("/sys"), BUS_NUMBER, ad->port);
     sim_usbfs_handler_new(ad);
 
     br->adapters[count] = ad;

@@ -48,6 +48,7 @@ struct sim_usb_device {
     unsigned plugs; /* plug-ins so far: a client opened during an earlier one is stale */
     char devnode[SIM_USB_DEVNODE_LEN];
     char syspath[SIM_USB_SYSPATH_LEN]; /* /sys/devices/... as the testbed calls it */
+    char driver_link[256]; /* interface 0's driver link, a real path in the testbed's directory */
     atomic_bool plugged;
     bool unplug_armed;          /* unplug-mid-transfer */
     struct sim_removal removal; /* disconnected; uevent + testbed removal still to do */
@@ -67,8 +68,6 @@ struct sim_usb_device {
 
 /* The device's ioctl handler (for umockdev_testbed_attach_ioctl), set in ad->handler. */
 void sim_usbfs_handler_new(struct sim_usb_device *ad);
-/* Makes the testbed's <port>:1.0/driver link (to ftdi_sio) follow driver_bound (usb_bridge.c). */
-void sim_usbfs_driver_link_locked(struct sim_usb_device *ad);
 /* The part of an unplug that happens under the lock: from now on every URB fails with ENODEV. */
 void sim_usbfs_disconnect_locked(struct sim_usb_device *ad);
 /* Completes pending IN URBs as far as the model lets them and answers parked reaps; returns the

@@ -6,8 +6,18 @@
 #include <linux/ioctl.h>
 #include <linux/usbdevice_fs.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <umockdev.h>
+
+void sim_usbfs_driver_link_locked(struct sim_usb_device *ad)
+{
+    /* from /sys/devices/pci0000:00/0000:00:14.0/usb1/1-N/1-N:1.0: six levels up to /sys */
+    if (ad->driver_bound && atomic_load(&ad->plugged))
+        (void)symlink("../../../../../../bus/usb/drivers/ftdi_sio", ad->driver_link);
+    else
+        (void)unlink(ad->driver_link);
+}
 
 /* GETDRIVER: the name of the bound driver, ENODATA when none. */
 int sim_usbfs_get_driver(struct sim_usb_device *ad, UMockdevIoctlClient *client)
