@@ -33,7 +33,7 @@ static void on_uevent_fd(struct mainloop *loop, struct mainloop_fd_watch *watch,
         log_warn("uevents were lost (socket buffer full): reading the USB devices again and "
                  "re-opening every i2c adapter");
         fleet_i2c_resync(fleet);
-        fleet_usb_refresh(fleet);
+        fleet_usb_events_lost(fleet);
     } else if (rc < 0) {
         mainloop_remove_fd(watch);
         fleet->uevent_watch = NULL;

@@ -23,6 +23,7 @@
 #define MAX_LOGGED         16 /* stock adapters and unreadable serials logged once each */
 #define FLEET_SERIAL_READS 4  /* devices without a serial in sysfs asked at the same time */
 #define PRESENT_TEXT_MAX   256
+#define FLEET_SETTLE_MS    500 /* sysfs read again this long after lost uevents */
 
 struct member {
     struct fleet *fleet;
@@ -55,6 +56,7 @@ struct fleet {
     struct usb_inventory *inventory;
     struct mainloop_timer *claim_timer;   /* SIGHUP: the inventory looked at with the new config */
     struct mainloop_timer *refresh_timer; /* without uevents: sysfs read every FLEET_RESCAN_MS */
+    struct mainloop_timer *settle_timer;  /* after lost uevents: sysfs read once more */
     struct fleet_serial_read serial_reads[FLEET_SERIAL_READS];
     struct usb_id ids[MAX_IDS]; /* looked for: the configured ids and the stock ones */
     size_t n_ids;
@@ -99,6 +101,9 @@ void fleet_usb_add_configured(struct fleet *fleet, const struct config_section *
 /* Reads the USB inventory from sysfs again (start, lost uevents, no uevents): adapters found are
  * placed or claimed, adapters gone are told. */
 void fleet_usb_refresh(struct fleet *fleet);
+/* Uevents were lost: sysfs is read now and once more FLEET_SETTLE_MS later (the kernel sends a
+ * "remove" before it takes the device out of sysfs: a read at once may still see it). */
+void fleet_usb_events_lost(struct fleet *fleet);
 /* A uevent: the inventory follows the usb ones. */
 void fleet_usb_uevent(struct fleet *fleet, const struct uevent *ev);
 /* Claims the adapters in the inventory that are ours now (after SIGHUP, from its claim_timer). */

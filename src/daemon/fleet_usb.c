@@ -319,6 +319,12 @@ static void on_refresh_timer(struct mainloop *loop, struct mainloop_timer *timer
     fleet_usb_refresh(user);
 }
 
+void fleet_usb_events_lost(struct fleet *fleet)
+{
+    fleet_usb_refresh(fleet);
+    mainloop_timer_arm(fleet->settle_timer, FLEET_SETTLE_MS);
+}
+
 void fleet_usb_without_uevents(struct fleet *fleet)
 {
     mainloop_timer_arm(fleet->refresh_timer, FLEET_RESCAN_MS);
@@ -396,6 +402,11 @@ int fleet_usb_open(struct fleet *fleet)
                                 &fleet->refresh_timer);
     if (rc == 0)
         mainloop_timer_disarm(fleet->refresh_timer);
+    if (rc == 0)
+        rc = mainloop_add_timer(fleet->loop, FLEET_SETTLE_MS, false, on_refresh_timer, fleet,
+                                &fleet->settle_timer);
+    if (rc == 0)
+        mainloop_timer_disarm(fleet->settle_timer);
     return rc;
 }
 
@@ -405,6 +416,8 @@ void fleet_usb_close(struct fleet *fleet)
         mainloop_remove_timer(fleet->claim_timer);
     if (fleet->refresh_timer)
         mainloop_remove_timer(fleet->refresh_timer);
+    if (fleet->settle_timer)
+        mainloop_remove_timer(fleet->settle_timer);
     usb_inventory_free(fleet->inventory);
     if (fleet->host) {
         ftdi_usb_host_set_pollfd_notifiers(fleet->host, NULL, NULL, NULL);

@@ -217,11 +217,11 @@ int usb_inventory_refresh(struct usb_inventory *inv)
     if ((size_t)snprintf(path, sizeof(path), "%s/" DEVICES_DIR, inv->root) >= sizeof(path))
         return -ENAMETOOLONG;
     DIR *dir = opendir(path);
-    if (!dir)
+    if (!dir && errno != ENOENT)
         return -errno;
     size_t n = 0;
     struct dirent *e;
-    while ((e = readdir(dir))) {
+    while (dir && (e = readdir(dir))) {
         if (!is_device_name(e->d_name))
             continue;
         if (n == USB_INVENTORY_MAX) {
@@ -234,7 +234,8 @@ int usb_inventory_refresh(struct usb_inventory *inv)
         else if (rc != -ENOENT)
             inv->skipped++; /* gone between readdir and the read is no fault */
     }
-    closedir(dir);
+    if (dir)
+        closedir(dir);
     /* what went first, then what came: a replug on another address is removed, then added */
     for (size_t i = inv->n; i-- > 0;) {
         bool kept = false;

@@ -61,7 +61,8 @@ int usb_inventory_new(const char *sysfs_root, usb_inventory_fn fn, void *user,
 void usb_inventory_free(struct usb_inventory *inv);
 
 /* Reads every device again and reports the differences. 0, or a negative errno when the devices
- * directory cannot be listed (the inventory is then left as it was). */
+ * directory cannot be listed (the inventory is then left as it was). No such directory is no
+ * USB device (no USB bus, or umockdev's testbed after its last device went). */
 int usb_inventory_refresh(struct usb_inventory *inv);
 
 /* An event of subsystem usb: a usb_device's add (read from sysfs) or remove; a usb_interface's

@@ -8,9 +8,11 @@ private D-Bus.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, POLL_INTERVAL_MS, ini, require, run, service_name, test  # noqa: E402
+from harness import (FTDI_ONLY, TRANSPORT, TRANSPORTS, Harness, POLL_INTERVAL_MS, ini, program,  # noqa: E402
+                     require, run, service_name, test)
 from latency import getvalue_latencies  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
@@ -29,7 +31,7 @@ def control_transfers(h, serial):
     return sum(a[0][k] for k in ("usb_control_in", "usb_control_out", "usb_control_unanswered"))
 
 
-@test(alone=True)
+@test(alone=True, transports=FTDI_ONLY)
 def a_healthy_service_stays_prompt_beside_silent_stock_adapters_and_a_missing_configured_one():
     scenario = "adapter LYNX0001\ndistributor LYNX0001 A\n" + SILENT_STOCK
     config = ini(adapters={"LYNXGONE": {}})
@@ -56,7 +58,7 @@ def a_healthy_service_stays_prompt_beside_silent_stock_adapters_and_a_missing_co
                 "the stock adapter is not named in the log")
 
 
-@test
+@test(transports=FTDI_ONLY)
 def a_configured_adapter_is_found_by_its_uevent_and_served_again_after_a_replug():
     scenario = ("adapter LYNX0001\ndistributor LYNX0001 A\n"
                 "adapter LYNX0002 plugged=no\ndistributor LYNX0002 A\n")
@@ -81,5 +83,54 @@ def a_configured_adapter_is_found_by_its_uevent_and_served_again_after_a_replug(
                 f"LYNX0002 was asked for something (its serial?): {a}")
 
 
+def start_with_lost_uevents(h, scenario, config, trigger):
+    """The daemon under lynx-sim with enobufs_shim.c preloaded before umockdev: while `trigger`
+    exists, its uevent socket's next read throws away what is queued and fails with ENOBUFS."""
+    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "LYNX_ENOBUFS_TRIGGER")}
+    os.environ["LD_PRELOAD"] = program("LYNX_ENOBUFS_SHIM") + ":libumockdev-preload.so.0"
+    os.environ["LYNX_ENOBUFS_TRIGGER"] = trigger
+    try:
+        h.start_daemon(scenario=scenario, config=config)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@test
+def an_adapter_removed_while_uevents_were_lost_is_let_go_of_at_once():
+    # the next regular poll is 20 s after the first: within the test only the daemon's reaction
+    # to the lost events can make it look at the adapter (an i2c bus: its open /dev/i2c-N, which
+    # a lost "remove" used to keep open until a poll; USB: the inventory read again)
+    slow_s = 20.0
+    config = ini({"poll_interval_ms": int(slow_s * 1000), "comm_lost_polls": 3},
+                 {"LYNX0001": {}})
+    with Harness() as h:
+        h.start_bus()
+        trigger = os.path.join(h.tmp, "lose-uevents")
+        start_with_lost_uevents(h, "adapter LYNX0001\ndistributor LYNX0001 A\n", config, trigger)
+        h.wait_for("/Adapter/Connected", 1, timeout=5)
+        first_poll = h.mark()
+
+        open(trigger, "w").close()
+        since = h.mark()
+        h.simctl("unplug", "LYNX0001")  # its "remove" is thrown away with ENOBUFS
+        h.pump(0.5)
+        require(not os.path.exists(trigger), "the daemon did not read its uevent socket")
+        h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 0, since, 2.0)
+        require("uevents were lost" in h.log_text(), "the log does not say events were lost")
+
+        if TRANSPORT == "i2c":  # a bus back is polled at once (a USB adapter at its next poll)
+            open(trigger, "w").close()
+            since = h.mark()
+            h.simctl("plug", "LYNX0001")  # its "add" is thrown away too
+            h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 1, since, 2.0)
+            h.wait_for("/Distributor/A/Status", CONNECTED)
+        require(time.monotonic() - first_poll < slow_s - 2,
+                "the test ran into the next regular poll: it would prove nothing")
+
+
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run(transports=TRANSPORTS))
