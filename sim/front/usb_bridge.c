@@ -498,6 +498,17 @@ int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev
     return rc;
 }
 
+void sim_usb_bridge_rebind_after_detach(struct sim_usb_bridge *br, struct sim_ft232h *dev,
+                                        unsigned count)
+{
+    struct sim_usb_device *ad = find_adapter(br, dev);
+    if (!ad)
+        return;
+    pthread_mutex_lock(br->lock);
+    ad->rebind_after_detach = count;
+    pthread_mutex_unlock(br->lock);
+}
+
 int sim_usb_bridge_driver_stats_locked(struct sim_usb_bridge *br, const struct sim_ft232h *dev,
                                        struct sim_usb_driver_stats *out)
 {

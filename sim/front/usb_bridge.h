@@ -61,6 +61,11 @@ void sim_usb_bridge_driver_at_plug(struct sim_usb_bridge *br, struct sim_ft232h 
 /* Binds ftdi_sio now, as another program would (the bind action): -EBUSY while a client has the
  * interface claimed, -ENODEV when unplugged. */
 int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev);
+/* The next count detaches of ftdi_sio (USBDEVFS_DISCONNECT) are followed at once by ftdi_sio
+ * binding again, counted as binds: another program (a udev rule, a `bind`) winning the race
+ * between a client's detach and its claim. */
+void sim_usb_bridge_rebind_after_detach(struct sim_usb_bridge *br, struct sim_ft232h *dev,
+                                        unsigned count);
 /* With the hardware lock held (the one given to sim_usb_bridge_new). */
 int sim_usb_bridge_driver_stats_locked(struct sim_usb_bridge *br, const struct sim_ft232h *dev,
                                        struct sim_usb_driver_stats *out);

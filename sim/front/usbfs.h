@@ -56,8 +56,9 @@ struct sim_usb_device {
     struct urb *hung_control; /* control-timeout: only a discard (or an unplug) ends them */
     struct parked_reaper *reapers;
     /* The kernel driver model of interface 0 (what usbfs tells of ftdi_sio): */
-    bool driver_at_plug; /* bound to ftdi_sio when plugged in (stock product ids) */
-    bool driver_bound;   /* ftdi_sio has the interface now */
+    bool driver_at_plug;          /* bound to ftdi_sio when plugged in (stock product ids) */
+    bool driver_bound;            /* ftdi_sio has the interface now */
+    unsigned rebind_after_detach; /* the next N detaches are undone at once (another program) */
     /* The usbfs client (a reference) that claimed each interface, NULL when none. As in the
      * kernel, one file's claim makes every other file's fail with EBUSY, and it ends when the
      * file is closed. */

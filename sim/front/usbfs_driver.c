@@ -55,6 +55,11 @@ int sim_usbfs_driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *clien
             ad->driver.detaches++;
             sim_usbfs_driver_link_locked(ad);
         }
+        if (rc == 0 && ad->rebind_after_detach > 0) { /* bound again before the claim */
+            ad->rebind_after_detach--;
+            ad->driver_bound = true;
+            ad->driver.binds++;
+        }
     } else if (rc == 0 && io->ioctl_code == (int)USBDEVFS_CONNECT) {
         /* the kernel cannot bind what a program claimed */
         rc = sim_usbfs_claimed_locked(ad) ? EBUSY : 0;

@@ -14,7 +14,8 @@
  *   -EPROTO     the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
  *   -EBADF      the device is not open
  *   -EBUSY      open: already open; a transfer: another operation is in progress
- *   -EPIPE      the endpoint stalled (it is cleared before returning, so the next transfer works)
+ *   -EPIPE      the endpoint stalled (the operation ends once the halt is cleared, on the host's
+ *               worker thread, so the next transfer works)
  *   -EACCES, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports them
  *
  * Bulk IN framing: the chip starts every packet (wMaxPacketSize, 512 bytes at high speed) with
@@ -31,7 +32,8 @@
  *
  * Timeouts are in milliseconds; 0 is taken as 1 (libusb's 0 would mean "forever").
  *
- * Not thread-safe: one thread drives a host and its devices. */
+ * Not thread-safe: one thread drives a host and its devices. The host has a worker thread of its
+ * own (base/worker.h) for the one libusb call that waits on a device, libusb_clear_halt. */
 #ifndef LYNX_FTDI_USB_H
 #define LYNX_FTDI_USB_H
 
@@ -107,8 +109,11 @@ int ftdi_usb_host_read_serial(struct ftdi_usb_host *host, uint8_t bus, uint8_t a
 /* ---- device: open, MPSSE set-up, bulk transfers (synchronous: ftdi_usb_sync.c) ---- */
 
 struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host);
-/* Closes the device if open, and gives back the kernel driver that ftdi_usb_open detached (opening
- * the adapter again by its ids and serial for that when it is closed but still plugged in). */
+/* Closes the device if open (ftdi_usb_close: our transfers are cancelled and the interface released
+ * first), then gives back the kernel driver that the open detached, on the same handle, or, when
+ * the device was already closed, on the device at the same bus and address (no serial read; a
+ * replugged adapter has a new address, and ftdi_sio bound afresh). Never waits for the device;
+ * attaching ftdi_sio is a usbfs ioctl in which the kernel probes the driver. */
 void ftdi_usb_device_free(struct ftdi_usb_device *dev);
 const char *ftdi_usb_error(const struct ftdi_usb_device *dev);
 
@@ -128,7 +133,13 @@ int ftdi_usb_open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_i
  * a re-open after an error does not hand the port to the kernel and back. Selects configuration 1
  * if another is active, claims interface 0. -ENOENT when none matches, -EBUSY when already open. */
 int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial);
-/* Releases the interface and closes the device; harmless when not open. */
+/* Closes the device; harmless when not open; never waits, and may be called from any callback.
+ * The operation under way ends without its done. A transfer in flight is cancelled: it and the
+ * usbfs handle (interface still claimed) stay with the host until the cancelled transfer has come
+ * back, and are released, closed and freed as soon as the host's event handling returns (at once
+ * when nothing is in flight and no event handling is under way). libusb_close is never called
+ * inside a libusb callback: Linux's usbfs backend runs the callbacks holding a lock that
+ * libusb_close takes. */
 void ftdi_usb_close(struct ftdi_usb_device *dev);
 bool ftdi_usb_is_open(const struct ftdi_usb_device *dev);
 /* What was opened (bus, address, port path, serial). */
@@ -183,10 +194,9 @@ int ftdi_usb_submit_exchange(struct ftdi_usb_device *dev, const void *out, size_
 /* ftdi_usb_drain's purge and read-until-quiet. */
 int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi_usb_done_fn done,
                           void *user);
-/* Abandons the operation without calling done; waits (at most 3 s) for a transfer in flight to
- * come back, by handling the host's events. Not from inside a libusb callback while a transfer is
- * in flight: the callback's thread holds libusb's event lock, so the wait would run out and leave
- * the transfer in flight. ftdi_usb_close does it. */
+/* Abandons the operation without calling done, and never waits: a transfer in flight is
+ * cancelled, and the device refuses a new operation (-EBUSY) until it has come back inside the
+ * host's event handling (usbfs discards a URB at once; its completion is reaped there). */
 void ftdi_usb_cancel(struct ftdi_usb_device *dev);
 
 /* ---- hot-plug and event loop integration ---- */
@@ -209,8 +219,10 @@ int ftdi_usb_hotplug_register(struct ftdi_usb_host *host, const struct usb_id *i
                               void *user, struct ftdi_usb_hotplug **out);
 void ftdi_usb_hotplug_deregister(struct ftdi_usb_hotplug *hp);
 
-/* The fds libusb needs watched (events filled in, revents 0). Writes up to max; returns the
- * total count or a negative code. */
+/* The fds to watch (events filled in, revents 0): libusb's, and the eventfd of the host's worker
+ * thread (POLLIN; it exists as long as the host, so the notifiers below never name it), which
+ * clears stalled endpoints off the loop. Writes up to max; returns the total count or a negative
+ * code. ftdi_usb_host_handle_events() serves them all. */
 int ftdi_usb_host_pollfds(struct ftdi_usb_host *host, struct pollfd *out, size_t max);
 
 /* Told when libusb adds or removes an fd (NULL, NULL to stop). */
@@ -219,9 +231,12 @@ typedef void (*ftdi_usb_pollfd_removed_fn)(int fd, void *user);
 void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pollfd_added_fn added,
                                         ftdi_usb_pollfd_removed_fn removed, void *user);
 
-/* Handles whatever is ready without blocking (call when a libusb fd polled ready). */
+/* Handles whatever is ready without blocking (call when one of the host's fds polled ready): a
+ * clear-halt that ended, libusb's events, then the handles to close and the clear-halts to start
+ * that those events left (neither is done inside a libusb callback). */
 int ftdi_usb_host_handle_events(struct ftdi_usb_host *host);
-/* Waits up to 100 ms for events and handles them (a program without a poll loop of its own). */
+/* Waits up to 100 ms for events and handles them, or for a clear-halt under way to end (a
+ * program without a poll loop of its own). */
 int ftdi_usb_host_wait(struct ftdi_usb_host *host);
 
 /* Milliseconds until libusb needs ftdi_usb_host_handle_events() for an internal timeout, or -1

@@ -3,8 +3,10 @@
  * callbacks, which run inside ftdi_usb_host_handle_events() when the loop finds a libusb fd ready.
  * No call here waits for the device. */
 #include <errno.h>
+#include <string.h>
 
 #include "transport/mpsse/ftdi_usb_private.h"
+#include "base/log.h"
 
 /* ftdi_usb_mpsse_setup's requests, in order. */
 static const struct {
@@ -68,7 +70,7 @@ static int submit_in(struct ftdi_usb_device *dev, size_t wanted)
 }
 
 /* Ends the operation: the callback may start the next one. */
-static void finish(struct ftdi_usb_device *dev, int rc)
+void ftdi_usb_op_finish(struct ftdi_usb_device *dev, int rc)
 {
     ftdi_usb_done_fn done = dev->op.done;
     void *user = dev->op.user;
@@ -100,6 +102,17 @@ static int status_code(struct ftdi_usb_device *dev, enum libusb_transfer_status 
     return ftdi_usb_fail(dev, -EIO, "%s failed", what);
 }
 
+/* A bulk endpoint stalled: the operation ends with -EPIPE once the halt is cleared, off the loop
+ * (ftdi_usb_halt.c), so that the next transfer works. 0: under way. */
+static int clear_halt(struct ftdi_usb_device *dev, uint8_t endpoint)
+{
+    int rc = ftdi_usb_clear_halt_later(dev, endpoint, ftdi_usb_op_finish);
+    if (rc < 0)
+        log_warn("ftdi %s: endpoint 0x%02x stalled and cannot be cleared: %s", dev->info.port_path,
+                 endpoint, strerror(-rc));
+    return rc < 0 ? -EPIPE : 0;
+}
+
 /* A setup step done: the next one, or the end. */
 static int advance_setup(struct ftdi_usb_device *dev)
 {
@@ -128,7 +141,7 @@ static int advance_exchange(struct ftdi_usb_device *dev, const struct libusb_tra
     if (op->step == 0) { /* the OUT */
         int rc = status_code(dev, t->status, "bulk OUT");
         if (rc == -EPIPE)
-            libusb_clear_halt(dev->handle, FTDI_EP_OUT); /* best effort; the caller sees -EPIPE */
+            return clear_halt(dev, FTDI_EP_OUT);
         if (rc < 0)
             return rc;
         if ((size_t)t->actual_length != op->out_len)
@@ -140,7 +153,7 @@ static int advance_exchange(struct ftdi_usb_device *dev, const struct libusb_tra
         int rc = status_code(dev, t->status, "bulk IN");
         take_in(dev, t);
         if (rc == -EPIPE)
-            libusb_clear_halt(dev->handle, FTDI_EP_IN);
+            return clear_halt(dev, FTDI_EP_IN);
         if (rc == -ETIMEDOUT || (rc == 0 && op->got < op->in_len && remaining_ms(op) <= 1))
             return ftdi_usb_fail(dev, -ETIMEDOUT, "read timed out: %zu of %zu bytes", op->got,
                                  op->in_len);
@@ -186,8 +199,10 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer)
 {
     struct ftdi_usb_device *dev = transfer->user_data;
     dev->op.in_flight = false;
-    if (dev->op.cancelled)
-        return; /* ftdi_usb_cancel is waiting for this */
+    if (dev->op.cancelled) { /* ftdi_usb_cancel: nobody waits for it */
+        dev->op.cancelled = false;
+        return;
+    }
     int rc;
     switch (dev->op.kind) {
     case FTDI_OP_SETUP:
@@ -205,7 +220,7 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer)
         return;
     }
     if (rc != 0)
-        finish(dev, rc > 0 ? 0 : rc);
+        ftdi_usb_op_finish(dev, rc > 0 ? 0 : rc);
 }
 
 /* Common start: the device is open and idle. */
@@ -216,6 +231,10 @@ static int begin(struct ftdi_usb_device *dev, enum ftdi_usb_op_kind kind, unsign
         return ftdi_usb_fail(dev, -EBADF, "adapter not open");
     if (dev->op.kind != FTDI_OP_NONE)
         return ftdi_usb_fail(dev, -EBUSY, "an operation is still in progress");
+    if (dev->op.in_flight)
+        return ftdi_usb_fail(dev, -EBUSY, "a cancelled transfer has not come back yet");
+    if (dev->clear)
+        return ftdi_usb_fail(dev, -EBUSY, "a stalled endpoint is still being cleared");
     dev->op.kind = kind;
     dev->op.step = 0;
     dev->op.got = dev->op.discarded = 0;
@@ -282,15 +301,9 @@ int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi
 
 void ftdi_usb_cancel(struct ftdi_usb_device *dev)
 {
-    if (dev->op.in_flight) {
-        dev->op.cancelled = true;
+    if (dev->op.in_flight && !dev->op.cancelled) {
+        dev->op.cancelled = true; /* its callback only notes that it came back */
         libusb_cancel_transfer(dev->op.transfer);
-        /* The callback must have run before the transfer or the device may go: wait for it
-         * here, outside any callback (see ftdi_usb.h). */
-        struct timeval tick = {0, 100000};
-        for (int i = 0; i < 30 && dev->op.in_flight; i++)
-            libusb_handle_events_timeout_completed(dev->host->usb, &tick, NULL);
-        dev->op.cancelled = false;
     }
     dev->op.kind = FTDI_OP_NONE;
     dev->op.done = NULL;

@@ -1,6 +1,7 @@
 /* What every ftdi_usb file shares, at the bottom of them: the error codes and texts an ftdi_usb
  * device records, and the framing of bulk IN transfers (status bytes stripped, payload kept
- * pending for the next read). No transfers and no libusb context here. */
+ * pending for the next read), a device found by bus and address in libusb's list (no I/O), and
+ * string descriptors as text. No transfers here. */
 #include <errno.h>
 #include <libusb.h>
 #include <stdarg.h>
@@ -120,4 +121,31 @@ size_t ftdi_usb_in_length(const struct ftdi_usb_device *dev, size_t wanted)
 size_t ftdi_usb_pending(const struct ftdi_usb_device *dev)
 {
     return dev->rx_len - dev->rx_off;
+}
+
+/* ---- finding a device, string descriptors ---- */
+
+void ftdi_usb_decode_string(const uint8_t *desc, char *out, size_t size)
+{
+    size_t n = 0;
+    for (int i = 2; i + 1 < desc[0] && n + 1 < size; i += 2)
+        out[n++] = desc[i + 1] == 0 && desc[i] >= 0x20 && desc[i] < 0x7F ? (char)desc[i] : '?';
+    out[n] = '\0';
+}
+
+libusb_device *ftdi_usb_find_at(struct ftdi_usb_host *host, uint8_t bus, uint8_t address,
+                                struct libusb_device_descriptor *desc)
+{
+    libusb_device **list;
+    ssize_t count = libusb_get_device_list(host->usb, &list);
+    if (count < 0)
+        return NULL;
+    libusb_device *found = NULL;
+    for (ssize_t i = 0; i < count && !found; i++)
+        if (libusb_get_bus_number(list[i]) == bus &&
+            libusb_get_device_address(list[i]) == address &&
+            libusb_get_device_descriptor(list[i], desc) == 0)
+            found = libusb_ref_device(list[i]);
+    libusb_free_device_list(list, 1);
+    return found;
 }

@@ -21,15 +21,22 @@ struct ftdi_usb_device *ftdi_usb_device_new(struct ftdi_usb_host *host)
 }
 
 static void give_driver_back(struct ftdi_usb_device *dev);
+static void close_device(struct ftdi_usb_device *dev, bool give_back);
 static int open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at,
                    libusb_device_handle **handle);
 
+/* Our transfers are cancelled and the interface released first (ftdi_usb_close), then ftdi_sio
+ * goes back, on the same handle while it is open, else on the device at the same bus and
+ * address (no serial read: a replugged adapter has a new address and ftdi_sio bound afresh). */
 void ftdi_usb_device_free(struct ftdi_usb_device *dev)
 {
     if (!dev)
         return;
-    give_driver_back(dev);
-    ftdi_usb_close(dev);
+    if (dev->handle)
+        close_device(dev, dev->driver_detached);
+    else if (dev->driver_detached)
+        give_driver_back(dev);
+    free(dev->closing);
     free(dev);
 }
 
@@ -100,56 +107,76 @@ static int find_and_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid
     return ftdi_usb_fail(dev, -ENOENT, "no adapter %04x:%04x with serial %s", vid, pid, which);
 }
 
-/* ftdi_sio is detached by hand, once, and stays detached while the daemon has the adapter: with
- * libusb's auto-detach every close (after each USB error, too) would hand the port back, its
- * ttyUSB node would come and go, and serial-starter would get a window each time.
- * ftdi_usb_device_free gives it back. */
-static int claim_interface(struct ftdi_usb_device *dev)
+/* ftdi_sio off interface 0, when it is bound there. */
+static int detach_driver(struct ftdi_usb_device *dev)
 {
-    if (libusb_kernel_driver_active(dev->handle, FTDI_INTERFACE) == 1) {
-        log_info("ftdi %s: detaching the kernel driver (ftdi_sio) from interface 0",
-                 dev->info.port_path);
-        int r = libusb_detach_kernel_driver(dev->handle, FTDI_INTERFACE);
-        if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND)
-            return ftdi_usb_fail_usb(dev, r, "detaching the kernel driver");
-        dev->driver_detached = r == 0;
-    }
-
-    int config = 0;
-    if (libusb_get_configuration(dev->handle, &config) == 0 && config != 1) {
-        int r = libusb_set_configuration(dev->handle, 1);
-        if (r < 0)
-            return ftdi_usb_fail_usb(dev, r, "selecting configuration 1");
-    }
-
-    int r = libusb_claim_interface(dev->handle, FTDI_INTERFACE);
-    if (r < 0)
-        return ftdi_usb_fail_usb(dev, r, "claiming interface 0");
+    if (libusb_kernel_driver_active(dev->handle, FTDI_INTERFACE) != 1)
+        return 0;
+    log_info("ftdi %s: detaching the kernel driver (ftdi_sio) from interface 0",
+             dev->info.port_path);
+    int r = libusb_detach_kernel_driver(dev->handle, FTDI_INTERFACE);
+    if (r == 0)
+        dev->driver_detached = true;
+    else if (r != LIBUSB_ERROR_NOT_FOUND)
+        return ftdi_usb_fail_usb(dev, r, "detaching the kernel driver");
     return 0;
 }
 
-/* The daemon lets go of the adapter for good: the kernel driver it detached goes back. */
+/* ftdi_sio is detached by hand, once, and stays detached while the daemon has the adapter: with
+ * libusb's auto-detach every close (after each USB error, too) would hand the port back, its
+ * ttyUSB node would come and go, and serial-starter would get a window each time.
+ * ftdi_usb_device_free gives it back. Between the detach and the claim another program (a udev
+ * rule, a `bind`) can bind ftdi_sio again: the claim then fails with BUSY, and detach and claim
+ * are tried once more. driver_detached stays true only while ftdi_sio is really off because of
+ * us. */
+static int claim_interface(struct ftdi_usb_device *dev)
+{
+    for (int attempt = 0;; attempt++) {
+        int r = detach_driver(dev);
+        if (r < 0)
+            return r;
+        int config = 0;
+        if (attempt == 0 && libusb_get_configuration(dev->handle, &config) == 0 && config != 1) {
+            r = libusb_set_configuration(dev->handle, 1);
+            if (r < 0)
+                return ftdi_usb_fail_usb(dev, r, "selecting configuration 1");
+        }
+        r = libusb_claim_interface(dev->handle, FTDI_INTERFACE);
+        if (r == 0)
+            return 0;
+        bool rebound =
+            r == LIBUSB_ERROR_BUSY && libusb_kernel_driver_active(dev->handle, FTDI_INTERFACE) == 1;
+        if (rebound)
+            dev->driver_detached = false; /* bound again: no longer ours to give back */
+        if (!rebound)
+            return ftdi_usb_fail_usb(dev, r, "claiming interface 0");
+        if (attempt == 1)
+            return ftdi_usb_fail(dev, -EBUSY,
+                                 "claiming interface 0: the kernel driver (ftdi_sio) was bound "
+                                 "again right after each detach; another program binds it (a "
+                                 "udev rule, serial-starter?)");
+        log_info("ftdi %s: ftdi_sio was bound again before interface 0 could be claimed: "
+                 "detaching it once more",
+                 dev->info.port_path);
+    }
+}
+
+/* The adapter is closed and the daemon lets go of it for good: the kernel driver it detached
+ * goes back, through the device at the same bus and address. */
 static void give_driver_back(struct ftdi_usb_device *dev)
 {
-    if (!dev->driver_detached)
-        return;
-    libusb_device_handle *handle = dev->handle;
     struct ftdi_usb_device_info at = dev->info;
-    if (!handle && open_at(dev, &at, &handle) < 0) {
-        dev->driver_detached = false;
+    libusb_device_handle *handle;
+    struct ftdi_usb_closing *c = calloc(1, sizeof(*c));
+    dev->driver_detached = false;
+    if (!c || open_at(dev, &at, &handle) < 0) {
+        free(c);
         return; /* gone: a new plug binds it afresh */
     }
-    if (dev->handle)
-        libusb_release_interface(handle, FTDI_INTERFACE);
-    int r = libusb_attach_kernel_driver(handle, FTDI_INTERFACE);
-    if (r == 0)
-        log_info("ftdi %s: kernel driver (ftdi_sio) attached again", dev->info.port_path);
-    else
-        log_warn("ftdi %s: cannot attach the kernel driver again: %s", dev->info.port_path,
-                 libusb_strerror(r));
-    dev->driver_detached = false;
-    if (!dev->handle)
-        libusb_close(handle);
+    c->handle = handle;
+    c->give_back = true;
+    memcpy(c->port_path, dev->info.port_path, sizeof(c->port_path));
+    ftdi_usb_host_close_later(dev->host, c);
 }
 
 /* The device at at's bus and address, when it has at's ids: 0 with *handle set, or a code. */
@@ -193,19 +220,29 @@ static int open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_inf
 
 static int finish_open(struct ftdi_usb_device *dev);
 
-int ftdi_usb_open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at)
+/* Before a handle exists: what closing it will take, so that a close cannot fail. */
+static int can_open(struct ftdi_usb_device *dev)
 {
     if (dev->handle)
         return ftdi_usb_fail(dev, -EBUSY, "adapter already open");
-    int r = open_at(dev, at, &dev->handle);
+    if (!dev->closing && !(dev->closing = calloc(1, sizeof(*dev->closing))))
+        return ftdi_usb_fail(dev, -ENOMEM, "allocating the device");
+    return 0;
+}
+
+int ftdi_usb_open_at(struct ftdi_usb_device *dev, const struct ftdi_usb_device_info *at)
+{
+    int r = can_open(dev);
+    if (r == 0)
+        r = open_at(dev, at, &dev->handle);
     return r < 0 ? r : finish_open(dev);
 }
 
 int ftdi_usb_open(struct ftdi_usb_device *dev, uint16_t vid, uint16_t pid, const char *serial)
 {
-    if (dev->handle)
-        return ftdi_usb_fail(dev, -EBUSY, "adapter already open");
-    int r = find_and_open(dev, vid, pid, serial, &dev->handle);
+    int r = can_open(dev);
+    if (r == 0)
+        r = find_and_open(dev, vid, pid, serial, &dev->handle);
     return r < 0 ? r : finish_open(dev);
 }
 
@@ -222,38 +259,57 @@ static int finish_open(struct ftdi_usb_device *dev)
     dev->rx = malloc(dev->rx_capacity);
     dev->op.transfer = libusb_alloc_transfer(0);
     if (!dev->rx || !dev->op.transfer) {
-        free(dev->rx);
-        dev->rx = NULL;
-        libusb_free_transfer(dev->op.transfer);
-        dev->op.transfer = NULL;
         r = ftdi_usb_fail(dev, -ENOMEM, "allocating the transfer buffers");
-        goto fail_release;
+        close_device(dev, false);
+        return r;
     }
     dev->rx_off = dev->rx_len = 0;
     log_debug("ftdi %s: opened %04x:%04x serial '%s', %zu-byte packets", dev->info.port_path,
               dev->info.vid, dev->info.pid, dev->info.serial, dev->packet_size);
     return 0;
 
-fail_release:
-    libusb_release_interface(dev->handle, FTDI_INTERFACE);
 fail_close:
-    libusb_close(dev->handle);
-    dev->handle = NULL;
+    close_device(dev, false);
     return r;
+}
+
+static void LIBUSB_CALL on_closed_transfer(struct libusb_transfer *transfer)
+{
+    struct ftdi_usb_closing *c = transfer->user_data;
+    c->in_flight = false; /* the host reaps it once its event handling returns */
+}
+
+/* Never waits: a transfer in flight is cancelled and handed, with the handle and its IN buffer, to
+ * the host, which releases the interface, gives ftdi_sio back when asked, closes the handle and
+ * frees the transfer once the cancelled transfer has come back (ftdi_usb_closing). */
+static void close_device(struct ftdi_usb_device *dev, bool give_back)
+{
+    struct ftdi_usb_closing *c = dev->closing;
+    c->handle = dev->handle;
+    c->transfer = dev->op.transfer;
+    c->rx = dev->rx;
+    c->release = true;
+    c->give_back = give_back;
+    memcpy(c->port_path, dev->info.port_path, sizeof(c->port_path));
+    ftdi_usb_clear_abandon(dev, c);
+    if (dev->op.in_flight) {
+        c->in_flight = true;
+        c->transfer->user_data = c;
+        c->transfer->callback = on_closed_transfer;
+        libusb_cancel_transfer(c->transfer); /* when it fails, the transfer is ending anyway */
+    }
+    if (give_back)
+        dev->driver_detached = false;
+    dev->closing = NULL;
+    dev->handle = NULL;
+    dev->op = (struct ftdi_usb_op){.kind = FTDI_OP_NONE};
+    dev->rx = NULL;
+    dev->rx_capacity = dev->rx_off = dev->rx_len = 0;
+    ftdi_usb_host_close_later(dev->host, c);
 }
 
 void ftdi_usb_close(struct ftdi_usb_device *dev)
 {
-    if (!dev->handle)
-        return;
-    ftdi_usb_cancel(dev);
-    libusb_free_transfer(dev->op.transfer);
-    dev->op.transfer = NULL;
-    /* Fails harmlessly when the adapter is gone. */
-    libusb_release_interface(dev->handle, FTDI_INTERFACE);
-    libusb_close(dev->handle);
-    dev->handle = NULL;
-    free(dev->rx);
-    dev->rx = NULL;
-    dev->rx_capacity = dev->rx_off = dev->rx_len = 0;
+    if (dev->handle)
+        close_device(dev, false);
 }

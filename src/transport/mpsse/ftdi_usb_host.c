@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "transport/mpsse/ftdi_usb_private.h"
-#include "base/log.h"
 
 const struct usb_id ftdi_usb_default_ids[] = {
     {FTDI_VID, FTDI_LYNX_ADAPTER_PID},
@@ -59,8 +58,32 @@ int ftdi_usb_host_new(struct ftdi_usb_host **out)
         free(host);
         return code;
     }
+    int rc = worker_new(&host->worker);
+    if (rc < 0) {
+        libusb_exit(host->usb);
+        free(host);
+        return rc;
+    }
     *out = host;
     return 0;
+}
+
+/* libusb's events, then the clear-halts that its callbacks queued (ftdi_usb_halt.c). */
+static int events(struct ftdi_usb_host *host, struct timeval *tv)
+{
+    int r = ftdi_usb_host_events(host, tv);
+    ftdi_usb_clears_start(host);
+    return r;
+}
+
+/* The end of the host, once nothing runs on its handles any more. */
+static void host_teardown(void *arg)
+{
+    struct ftdi_usb_host *host = arg;
+    ftdi_usb_host_reap_all(host);
+    ftdi_usb_clears_free(host);
+    libusb_exit(host->usb);
+    free(host);
 }
 
 void ftdi_usb_host_free(struct ftdi_usb_host *host)
@@ -71,11 +94,21 @@ void ftdi_usb_host_free(struct ftdi_usb_host *host)
     /* What was cancelled comes back at once (usbfs discards synchronously), but only through
      * event handling: done here, bounded, as the host goes away. */
     struct timeval tick = {0, 100000};
-    for (int i = 0; i < 20 && (host->serial_reads || host->closing); i++)
-        ftdi_usb_host_events(host, &tick);
+    for (int i = 0; i < 20 && (host->serial_reads || host->closing); i++) {
+        worker_dispatch(host->worker);
+        events(host, &tick);
+    }
     libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
-    libusb_exit(host->usb);
-    free(host);
+    host->pollfd_added = NULL;
+    host->pollfd_removed = NULL;
+    /* A clear-halt still stuck in the kernel is not waited for: the worker's thread tears the
+     * context down once it has returned (worker_free's release). */
+    if (host->clear_running) {
+        worker_free(host->worker, host_teardown, host);
+        return;
+    }
+    worker_free(host->worker, NULL, NULL);
+    host_teardown(host);
 }
 
 enum ftdi_usb_chip ftdi_usb_chip_from_bcd(uint16_t bcd_device)
@@ -167,31 +200,6 @@ int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_devic
         return ftdi_usb_code_from_libusb(r);
     ftdi_usb_decode_string(buf, serial, size);
     return 0;
-}
-
-void ftdi_usb_decode_string(const uint8_t *desc, char *out, size_t size)
-{
-    size_t n = 0;
-    for (int i = 2; i + 1 < desc[0] && n + 1 < size; i += 2)
-        out[n++] = desc[i + 1] == 0 && desc[i] >= 0x20 && desc[i] < 0x7F ? (char)desc[i] : '?';
-    out[n] = '\0';
-}
-
-libusb_device *ftdi_usb_find_at(struct ftdi_usb_host *host, uint8_t bus, uint8_t address,
-                                struct libusb_device_descriptor *desc)
-{
-    libusb_device **list;
-    ssize_t count = libusb_get_device_list(host->usb, &list);
-    if (count < 0)
-        return NULL;
-    libusb_device *found = NULL;
-    for (ssize_t i = 0; i < count && !found; i++)
-        if (libusb_get_bus_number(list[i]) == bus &&
-            libusb_get_device_address(list[i]) == address &&
-            libusb_get_device_descriptor(list[i], desc) == 0)
-            found = libusb_ref_device(list[i]);
-    libusb_free_device_list(list, 1);
-    return found;
 }
 
 int ftdi_usb_enumerate(struct ftdi_usb_host *host, const struct usb_id *ids, size_t ids_count,
@@ -319,7 +327,10 @@ int ftdi_usb_host_pollfds(struct ftdi_usb_host *host, struct pollfd *out, size_t
             out[count] = (struct pollfd){.fd = fds[count]->fd, .events = fds[count]->events};
     }
     libusb_free_pollfds(fds);
-    return count;
+    /* and the worker's eventfd (ftdi_usb_halt.c): its end is dispatched by handle_events too */
+    if ((size_t)count < max)
+        out[count] = (struct pollfd){.fd = worker_fd(host->worker), .events = POLLIN};
+    return count + 1;
 }
 
 static void LIBUSB_CALL on_pollfd_added(int fd, short events, void *user)
@@ -348,59 +359,11 @@ void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pol
         libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
 }
 
-int ftdi_usb_host_events(struct ftdi_usb_host *host, struct timeval *tv)
-{
-    host->handling++;
-    int r = libusb_handle_events_timeout_completed(host->usb, tv, NULL);
-    host->handling--;
-    ftdi_usb_host_reap(host);
-    return r;
-}
-
-void ftdi_usb_host_close_later(struct ftdi_usb_host *host, struct ftdi_usb_closing *c)
-{
-    c->next = host->closing;
-    host->closing = c;
-    ftdi_usb_host_reap(host);
-}
-
-static void close_now(struct ftdi_usb_closing *c)
-{
-    if (c->release)
-        libusb_release_interface(c->handle, FTDI_INTERFACE); /* fails harmlessly when gone */
-    if (c->give_back) {
-        int r = libusb_attach_kernel_driver(c->handle, FTDI_INTERFACE);
-        if (r == 0)
-            log_info("ftdi %s: kernel driver (ftdi_sio) attached again", c->port_path);
-        else if (r != LIBUSB_ERROR_NO_DEVICE)
-            log_warn("ftdi %s: cannot attach the kernel driver again: %s", c->port_path,
-                     libusb_strerror(r));
-    }
-    libusb_close(c->handle);
-    libusb_free_transfer(c->transfer);
-    free(c->rx);
-}
-
-void ftdi_usb_host_reap(struct ftdi_usb_host *host)
-{
-    if (host->handling)
-        return; /* inside a callback: libusb_close would deadlock */
-    for (struct ftdi_usb_closing **p = &host->closing; *p;) {
-        struct ftdi_usb_closing *c = *p;
-        if (c->in_flight) {
-            p = &c->next;
-            continue;
-        }
-        *p = c->next;
-        close_now(c);
-        free(c);
-    }
-}
-
 int ftdi_usb_host_handle_events(struct ftdi_usb_host *host)
 {
+    worker_dispatch(host->worker); /* a clear-halt over: its operation ends */
     struct timeval zero = {0, 0};
-    int r = ftdi_usb_host_events(host, &zero);
+    int r = events(host, &zero);
     if (r < 0)
         return host_fail(host, ftdi_usb_code_from_libusb(r), "handling USB events: %s",
                          libusb_strerror(r));
@@ -409,8 +372,12 @@ int ftdi_usb_host_handle_events(struct ftdi_usb_host *host)
 
 int ftdi_usb_host_wait(struct ftdi_usb_host *host)
 {
+    if (host->clear_running) { /* a program without a loop: waits for the clear-halt */
+        worker_wait(host->worker);
+        return 0;
+    }
     struct timeval tick = {0, 100000};
-    int r = ftdi_usb_host_events(host, &tick);
+    int r = events(host, &tick);
     return r < 0 ? ftdi_usb_code_from_libusb(r) : 0;
 }
 

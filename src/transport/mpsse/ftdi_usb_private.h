@@ -1,8 +1,10 @@
 /* What the ftdi_usb files share: the objects and the helpers one file gives the ones above it. Not
  * for other modules. The files, each using only those listed before it:
- *   ftdi_usb_common.c  errors, bulk IN framing and pending payload
- *   ftdi_usb_host.c    the libusb context: enumeration, serial numbers, hot-plug, event handling
+ *   ftdi_usb_common.c  errors, bulk IN framing and pending payload, a device found by address
+ *   ftdi_usb_reap.c    handles closed once libusb's event handling has returned
  *   ftdi_usb_serial.c  the asynchronous serial read of a device not opened (host-level)
+ *   ftdi_usb_halt.c    stalled endpoints cleared on the host's worker thread
+ *   ftdi_usb_host.c    the libusb context: enumeration, serial numbers, hot-plug, event handling
  *   ftdi_usb_async.c   the asynchronous operations on an opened device
  *   ftdi_usb_sync.c    the same operations, waited for
  *   ftdi_usb_device.c  opening and closing one device */
@@ -12,6 +14,7 @@
 #include <libusb.h>
 
 #include "transport/mpsse/ftdi_usb.h"
+#include "base/worker.h"
 
 /* FTDI vendor requests (bmRequestType 0x40 host-to-device, vendor, device). */
 #define FTDI_REQ_OUT            (LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE | LIBUSB_ENDPOINT_OUT)
@@ -70,6 +73,7 @@ struct ftdi_usb_op {
 };
 
 struct ftdi_usb_serial_read;
+struct ftdi_usb_clear;
 
 /* A handle being closed, with the transfer it may still have in flight (cancelled). libusb_close
  * must not run inside a transfer callback: Linux's usbfs backend runs the callbacks with the
@@ -83,6 +87,7 @@ struct ftdi_usb_closing {
     libusb_device_handle *handle;
     struct libusb_transfer *transfer; /* NULL, or the transfer the handle had (freed here) */
     bool in_flight;                   /* transfer cancelled, its callback not run yet */
+    bool clearing;                    /* a clear-halt on the handle runs on the worker */
     uint8_t *rx;                      /* the IN buffer the transfer may still write to */
     bool release;                     /* interface 0 claimed: released first */
     bool give_back;                   /* then ftdi_sio attached again */
@@ -94,6 +99,9 @@ struct ftdi_usb_host {
     struct ftdi_usb_serial_read *serial_reads; /* running (ftdi_usb_serial.c) */
     struct ftdi_usb_closing *closing;          /* handles to close (ftdi_usb_host_reap) */
     unsigned handling;                         /* libusb event handling under way (nesting) */
+    struct worker *worker;                     /* runs libusb_clear_halt (ftdi_usb_halt.c) */
+    struct ftdi_usb_clear *clears;             /* queued; the first runs when clear_running */
+    bool clear_running;
     ftdi_usb_pollfd_added_fn pollfd_added;
     ftdi_usb_pollfd_removed_fn pollfd_removed;
     void *pollfd_user;
@@ -111,8 +119,10 @@ struct ftdi_usb_device {
     size_t rx_capacity;
     size_t rx_off, rx_len;
     char error[ERROR_MAX];
-    bool driver_detached; /* we detached ftdi_sio: given back by ftdi_usb_device_free */
+    bool driver_detached; /* ftdi_sio detached by us and not bound since: given back at the end */
     struct ftdi_usb_op op;
+    struct ftdi_usb_closing *closing; /* while open: what ftdi_usb_close hands to the host */
+    struct ftdi_usb_clear *clear;     /* the clear-halt of the operation under way, or NULL */
 };
 
 /* ---- ftdi_usb_common.c ---- */
@@ -131,14 +141,6 @@ size_t ftdi_usb_take_pending(struct ftdi_usb_device *dev, uint8_t *dst, size_t n
 /* The length of one bulk IN transfer that holds `wanted` payload bytes (whole packets). */
 size_t ftdi_usb_in_length(const struct ftdi_usb_device *dev, size_t wanted);
 
-/* ---- ftdi_usb_host.c ---- */
-
-/* ids, chip, bus, address and port path of a device from its descriptor; serial left empty. */
-void ftdi_usb_fill_info(libusb_device *usb_dev, const struct libusb_device_descriptor *desc,
-                        struct ftdi_usb_device_info *info);
-/* The serial string of an open device: 0 or a negative code; "" when it has none. */
-int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
-                         char *serial, size_t size);
 /* A string descriptor (desc[0] its checked length) as ASCII: anything but printable ASCII becomes
  * '?' (serials reach logs and D-Bus). */
 void ftdi_usb_decode_string(const uint8_t *desc, char *out, size_t size);
@@ -147,6 +149,8 @@ void ftdi_usb_decode_string(const uint8_t *desc, char *out, size_t size);
 libusb_device *ftdi_usb_find_at(struct ftdi_usb_host *host, uint8_t bus, uint8_t address,
                                 struct libusb_device_descriptor *desc);
 
+/* ---- ftdi_usb_reap.c ---- */
+
 /* Handles libusb's events for up to *tv (libusb_handle_events_timeout_completed), then reaps
  * the closes that became possible. Every event handling on the host goes through here. */
 int ftdi_usb_host_events(struct ftdi_usb_host *host, struct timeval *tv);
@@ -154,11 +158,40 @@ int ftdi_usb_host_events(struct ftdi_usb_host *host, struct timeval *tv);
 void ftdi_usb_host_close_later(struct ftdi_usb_host *host, struct ftdi_usb_closing *c);
 /* Closes what can be closed now (see struct ftdi_usb_closing). */
 void ftdi_usb_host_reap(struct ftdi_usb_host *host);
+/* Closes everything, also handles whose transfer has not come back (the host goes; closing the
+ * usbfs file makes the kernel kill its URBs). */
+void ftdi_usb_host_reap_all(struct ftdi_usb_host *host);
 
 /* ---- ftdi_usb_serial.c ---- */
 
-/* Cancels the running serial reads (their done is not called) and waits for them to come back:
- * the host is being freed. */
+/* Cancels the running serial reads (their done is not called): the host is being freed. */
 void ftdi_usb_serial_reads_cancel(struct ftdi_usb_host *host);
 
+/* ---- ftdi_usb_halt.c ---- */
+
+/* The operation's bulk transfer on endpoint stalled: the halt is cleared on the host's worker
+ * thread, then then(dev, -EPIPE) ends the operation on the loop's thread. 0 when queued. */
+int ftdi_usb_clear_halt_later(struct ftdi_usb_device *dev, uint8_t endpoint,
+                              void (*then)(struct ftdi_usb_device *dev, int rc));
+/* Starts the next clear on the worker, unless one runs or libusb's event handling is under way
+ * (the host calls it when that has returned). */
+void ftdi_usb_clears_start(struct ftdi_usb_host *host);
+/* The device closes: its clear is dropped when queued, or, when running, closing waits for it. */
+void ftdi_usb_clear_abandon(struct ftdi_usb_device *dev, struct ftdi_usb_closing *closing);
+/* The host goes: frees the queue (the worker's job, if any, is no longer waited for). */
+void ftdi_usb_clears_free(struct ftdi_usb_host *host);
+
+/* ---- ftdi_usb_host.c ---- */
+
+/* ids, chip, bus, address and port path of a device from its descriptor; serial left empty. */
+void ftdi_usb_fill_info(libusb_device *usb_dev, const struct libusb_device_descriptor *desc,
+                        struct ftdi_usb_device_info *info);
+/* The serial string of an open device: 0 or a negative code; "" when it has none. */
+int ftdi_usb_read_serial(libusb_device_handle *handle, const struct libusb_device_descriptor *desc,
+                         char *serial, size_t size);
+
+/* ---- ftdi_usb_async.c ---- */
+
+/* Ends the operation under way with rc: its done is called (and may start the next one). */
+void ftdi_usb_op_finish(struct ftdi_usb_device *dev, int rc);
 #endif

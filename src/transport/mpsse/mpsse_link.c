@@ -43,8 +43,7 @@ struct mpsse_link {
     struct ftdi_usb_device_info id; /* where to (re)open it; address 0: not placed */
     struct mpsse_i2c_scan scan;     /* the read in flight; its clock is the link's */
     enum state state;
-    bool close_pending; /* the link closed: the device itself closes at the next open */
-    bool chip_refused;  /* logged once: not an MPSSE chip */
+    bool chip_refused; /* logged once: not an MPSSE chip */
     bool *stuck;
     struct bus_read *out;
     bus_link_done_fn done;
@@ -109,10 +108,12 @@ static int start_init(struct mpsse_link *l, enum state to)
     return n < 0 ? (int)n : exchange(l, to, l->cmd, (size_t)n, 0);
 }
 
+/* Closes the device at once, also inside a completion: ftdi_usb_close never waits, and the
+ * handle goes as soon as the host's event handling returns. */
 static void close_link(struct mpsse_link *l)
 {
     l->base.open = false;
-    l->close_pending = true;
+    ftdi_usb_close(l->ftdi);
 }
 
 /* ---- open ---- */
@@ -160,9 +161,6 @@ static void opened(struct mpsse_link *l)
 static int link_open(struct bus_link *link, bus_link_done_fn done, void *user)
 {
     struct mpsse_link *l = from_base(link);
-    if (l->close_pending)
-        ftdi_usb_close(l->ftdi);
-    l->close_pending = false;
     int rc = open_device(l);
     if (rc < 0) {
         l->base.unplugged = rc == -ENOENT || rc == -ENODEV;

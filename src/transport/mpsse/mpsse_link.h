@@ -13,13 +13,12 @@
  * answer, the engine is set up again from scratch; if even that fails the link closes and the
  * next open starts over. -ENODEV closes it as unplugged.
  *
- * Closing the link (an open failing after its first transfer started, or a failed resync: mostly
- * found inside a transfer completion) only marks it closed (bus_link.open false): the device stays
- * open until the next open closes it first, or the link is freed. That is this link's own rule,
- * not libusb's: libusb_close may be called inside a completion (libusb 1.0.9 and later; since
- * 1.0.21 it sees that it runs in the event handler and leaves the event lock alone), and no
- * transfer of the device is in flight at those points (the completion's own has come back), so
- * ftdi_usb_close would not have to wait for one. */
+ * Closing the link (an open failing after its first transfer started, a failed resync: mostly
+ * found inside a transfer completion) closes the device at once (ftdi_usb_close, which never
+ * waits): the usbfs handle is released and closed as soon as the host's event handling returns,
+ * not inside the completion, because libusb_close there deadlocks on Linux (the usbfs backend
+ * runs completions holding the lock that libusb_close takes; libusb 1.0.26). No dead fd and no
+ * claimed interface are kept until the next poll. */
 #ifndef LYNX_MPSSE_LINK_H
 #define LYNX_MPSSE_LINK_H
 
