@@ -29,6 +29,10 @@ How each figure is measured (fixtures/scenarios/four-distributors.scn, I2C at 10
   * In a QEMU guest with Debian's kernel (tools/bench_kernel.py, tools/bench_guest.py): CPU time
     and wakeups per poll at the field's 1 s interval, against a no-op process waking as often;
     USB transfers per poll as the usbredir server counts them; GetValue latency.
+  * GetValue with silent stock adapters: four stock FT232Hs (0403:6014) armed with
+    `control-timeout count=1000000` from the start (no control request of theirs is ever answered:
+    no serial string, no set-up) next to LYNX0001, and a configured adapter ([ftdi:LYNXGONE]) that
+    is not there; p99 and max of back-to-back GetValue calls on LYNX0001's service.
 Exits 1 when a target is missed, 2 when the benchmark itself could not run.
 """
 import argparse
@@ -69,6 +73,9 @@ TARGET_BUS_RATIO = 1.5
 TARGET_RSS_ABOVE_FLOOR_KIB = 768  # the daemon's own memory: 0.75 MiB above the no-op's peak
 TARGET_STARTUP_S = 0.050
 TARGET_GETVALUE_P99_S = 0.010
+TARGET_GETVALUE_MAX_S = 0.050  # with stock adapters that never answer and a configured one missing
+STOCK_ADAPTERS = 4
+MISSING_SERIAL = "LYNXGONE"
 FUSE_PATH = "/Distributor/A/Fuse/0/Status"
 FUSE_BLOWN, FUSE_OK = 3, 2
 USB_FIELDS = ("usb_bulk_out", "usb_bulk_in", "usb_control_out", "usb_control_in", "usb_bytes_out",
@@ -435,6 +442,18 @@ class Bench:
         s, u = self.finish(p, stats, usage, 10)
         return latencies, appeared - u["exec_time"]
 
+    def getvalue_times(self, seconds):
+        """Seconds of each back-to-back GetValue on LYNX0001's service for that long, sorted."""
+        self.bus.pump(0.5)
+        proxy = self.bus.client.get_object(SERVICE, "/Distributor/A/Status", introspect=False)
+        times = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            proxy.GetValue(dbus_interface="com.victronenergy.BusItem")
+            times.append(time.monotonic() - t0)
+        return sorted(times)
+
     def getvalue_latency(self, seconds, timeouts):
         """(median, p99) seconds of GetValue on LYNX0001's service, with a second adapter on the
         bus whose every bulk IN hangs until the daemon's transfer timeout when timeouts."""
@@ -447,18 +466,33 @@ class Bench:
         self.bus.wait_name(SERVICE, since, 10, p)
         if timeouts:
             self.control(sock, "usb-timeout LYNX0002 count=1000000")
-        self.bus.pump(0.5)
-        proxy = self.bus.client.get_object(SERVICE, "/Distributor/A/Status", introspect=False)
-        times = []
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            t0 = time.monotonic()
-            proxy.GetValue(dbus_interface="com.victronenergy.BusItem")
-            times.append(time.monotonic() - t0)
+        times = self.getvalue_times(seconds)
         p.send_signal(signal.SIGTERM)
         self.finish(p, stats, usage, 10)
-        times.sort()
         return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
+
+    def getvalue_stock(self, seconds):
+        """(median, p99, max) seconds of GetValue on LYNX0001's service while four stock FT232Hs
+        (0403:6014) whose control requests are never answered are plugged in and a configured
+        adapter ([ftdi:LYNXGONE]) is missing: whatever the daemon does to find adapters must not
+        hold up its answers."""
+        scenario = os.path.join(self.tmp, "stock-silent.scn")
+        with open(scenario, "w") as f:
+            f.write(open(SCENARIO).read())
+            for i in range(STOCK_ADAPTERS):
+                f.write(f"\nadapter STOCK{i} pid=0x6014\nat 0 control-timeout STOCK{i} "
+                        "count=1000000\n")
+        config = os.path.join(self.tmp, "bench-missing.ini")
+        with open(self.config) as f, open(config, "w") as out:
+            out.write(f.read() + f"[ftdi:{MISSING_SERIAL}]\n")
+        since = time.monotonic()
+        p, stats, usage, _ = self.start([self.daemon, "-c", config], scenario=scenario)
+        self.bus.wait_name(SERVICE, since, 10, p)
+        times = self.getvalue_times(seconds)
+        p.send_signal(signal.SIGTERM)
+        self.finish(p, stats, usage, 10)
+        return (times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))],
+                times[-1])
 
     def baseline(self, m1, m2):
         runs = []
@@ -612,6 +646,8 @@ def report(d, b, lat, startup, ir, getvalue, short, i2c, kernel):
         ("... while another adapter's reads time out, median / p99",
          getvalue["timeouts"][0] * 1000, None,
          f"ms (p99 {fmt(getvalue['timeouts'][1] * 1000)} ms)"),
+        (f"... with {STOCK_ADAPTERS} silent stock adapters and a configured one missing, p99 / max",
+         getvalue["stock"][1] * 1000, None, f"ms (max {fmt(getvalue['stock'][2] * 1000)} ms)"),
     ]
     lines = []
     n1, n2 = d["polls"]
@@ -657,6 +693,13 @@ def report(d, b, lat, startup, ir, getvalue, short, i2c, kernel):
          max(getvalue["healthy"][1], getvalue["timeouts"][1]) < TARGET_GETVALUE_P99_S,
          f"{fmt(getvalue['healthy'][1] * 1000)} ms healthy, "
          f"{fmt(getvalue['timeouts'][1] * 1000)} ms with LYNX0002's reads timing out"),
+        (f"GetValue p99 < {TARGET_GETVALUE_P99_S * 1000:.0f} ms and max < "
+         f"{TARGET_GETVALUE_MAX_S * 1000:.0f} ms while {STOCK_ADAPTERS} stock FT232Hs that never "
+         "answer a control request are plugged in and a configured adapter is missing",
+         getvalue["stock"][1] < TARGET_GETVALUE_P99_S and
+         getvalue["stock"][2] < TARGET_GETVALUE_MAX_S,
+         f"p99 {fmt(getvalue['stock'][1] * 1000)} ms, max {fmt(getvalue['stock'][2] * 1000)} ms "
+         f"([ftdi:{MISSING_SERIAL}] absent, every control request to 0403:6014 unanswered)"),
     ]
     targets += kernel_targets
     for name, ok, detail in targets:
@@ -689,6 +732,26 @@ def update_readme(path, text):
         f.write(head + README_BEGIN + "\n" + text + "\n" + README_END + tail)
 
 
+def only_stock(build, seconds):
+    """The one figure of issue 20's problem 1, on its own (a quick before/after)."""
+    bench = None
+    try:
+        bench = Bench(build, True)
+        med, p99, worst = bench.getvalue_stock(seconds)
+    except BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if bench:
+            bench.close()
+    ok = p99 < TARGET_GETVALUE_P99_S and worst < TARGET_GETVALUE_MAX_S
+    print(f"- {'MET   ' if ok else 'MISSED'} GetValue with {STOCK_ADAPTERS} silent stock adapters "
+          f"and [ftdi:{MISSING_SERIAL}] missing, over {seconds:g} s: median {fmt(med * 1000)} ms, "
+          f"p99 {fmt(p99 * 1000)} ms (target < {TARGET_GETVALUE_P99_S * 1000:.0f}), max "
+          f"{fmt(worst * 1000)} ms (target < {TARGET_GETVALUE_MAX_S * 1000:.0f})")
+    return 0 if ok else 1
+
+
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--exec-child":
         exec_child(sys.argv[2], sys.argv[4:])
@@ -699,7 +762,11 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--short", action="store_true", help="few polls (CI): about 30 s")
     ap.add_argument("--readme", metavar="FILE", help="replace the results block in FILE")
+    ap.add_argument("--only-stock", metavar="SECONDS", type=float,
+                    help="only the GetValue figure with silent stock adapters, over SECONDS")
     args = ap.parse_args()
+    if args.only_stock:
+        return only_stock(args.build, args.only_stock)
     if args.short:
         polls, scans, events, grind, gv_seconds = (10, 30), (5, 15), 4, (3, 8), 2
         kernel_s = 20  # fewer polls would let one stray wakeup move the figure by a tenth
@@ -719,9 +786,11 @@ def main():
         lat, startup3 = bench.fuse_latency(events)
         phase(f"callgrind: {grind[0]} and {grind[1]} polls ...")
         ir = bench.callgrind(*grind)
-        phase(f"GetValue latency: {gv_seconds} s healthy, {gv_seconds} s with timeouts ...")
+        phase(f"GetValue latency: {gv_seconds} s healthy, {gv_seconds} s with timeouts, "
+              f"{gv_seconds} s with silent stock adapters ...")
         getvalue = {"healthy": bench.getvalue_latency(gv_seconds, False),
-                    "timeouts": bench.getvalue_latency(gv_seconds, True)}
+                    "timeouts": bench.getvalue_latency(gv_seconds, True),
+                    "stock": bench.getvalue_stock(gv_seconds)}
         phase(f"baseline: {scans[0]} and {scans[1]} pyftdi scans ...")
         b = bench.baseline(*scans)
         phase(f"in a QEMU guest: {kernel_s} s of polls ...")

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,8 @@ struct sim_usb_bridge {
     pthread_mutex_t *lock;
     pthread_mutex_t testbed_lock; /* serialises testbed add/uevent/remove */
     UMockdevTestbed *testbed;
+    char *
+        sys_dir; /* the testbed's /sys, a real directory: interface 0's driver link is made there */
     struct sim_usb_device *adapters[MAX_ADAPTERS];
     atomic_size_t count;
     /* Device numbers as Linux's hub driver assigns them (choose_devnum): the first free one from
@@ -70,7 +73,12 @@ static void release_devnum(struct sim_usb_bridge *br, struct sim_usb_device *ad)
 /* The device number's node is free for the next device once this is done. */
 static void remove_from_testbed(struct sim_usb_bridge *br, struct sim_usb_device *ad)
 {
-    /* the uevent carries the properties read from sysfs: send it before removing */
+    /* the interface's directory goes with its device's; its link in /sys/bus/usb/devices would
+     * make the next plug fail */
+    char link[SIM_USB_SYSPATH_LEN + 256];
+    snprintf(link, sizeof(link), "%s/bus/usb/devices/%s:1.0", br->sys_dir,
+             strrchr(ad->syspath, '/') + 1);
+    (void)unlink(link);
     umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
     umockdev_testbed_remove_device(br->testbed, ad->syspath);
     release_devnum(br, ad);
@@ -131,8 +139,10 @@ struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock)
         free(br);
         return NULL;
     }
+    br->sys_dir = umockdev_testbed_get_sys_dir(br->testbed);
     br->removals = sim_removals_new(lock, &br->testbed_lock, finish_removal);
     if (!br->removals) {
+        g_free(br->sys_dir);
         g_object_unref(br->testbed);
         pthread_cond_destroy(&br->wake);
         free(br);
@@ -140,6 +150,7 @@ struct sim_usb_bridge *sim_usb_bridge_new(pthread_mutex_t *lock)
     }
     if (pthread_create(&br->timer, NULL, timer_thread, br) != 0) {
         sim_removals_free(br->removals);
+        g_free(br->sys_dir);
         g_object_unref(br->testbed);
         pthread_cond_destroy(&br->wake);
         free(br);
@@ -167,6 +178,7 @@ void sim_usb_bridge_free(struct sim_usb_bridge *br)
         free(br->adapters[i]);
     }
     sim_removals_free(br->removals);
+    g_free(br->sys_dir);
     pthread_cond_destroy(&br->wake);
     pthread_mutex_destroy(&br->testbed_lock);
     free(br);
@@ -224,6 +236,41 @@ static char *device_record(const struct sim_usb_device *ad)
     return g_string_free(rec, FALSE);
 }
 
+static void write_attribute(const char *dir, const char *name, const char *value)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(value, f);
+        fclose(f);
+    }
+}
+
+/* Interface 0 (<port>:1.0) after its device, as the kernel adds it: class vendor-specific (0xFF,
+ * FTDI's); its driver link is sim_usbfs_driver_link_locked's. Made with plain file-system calls
+ * in the testbed's directory, not as a testbed device: that would cost two more uevents (add and
+ * remove) per plug, which nothing here listens to (the daemon's inventory reads the driver link
+ * when its device comes, and again on a usb_interface bind or unbind). */
+static void make_interface(struct sim_usb_bridge *br, const struct sim_usb_device *ad)
+{
+    const char *port = strrchr(ad->syspath, '/') + 1;
+    char dir[256], link[320], target[256];
+    snprintf(dir, sizeof(dir), "%s%s/%s:1.0", br->sys_dir, ad->syspath + strlen("/sys"), port);
+    if (mkdir(dir, 0755) < 0)
+        return;
+    write_attribute(dir, "bInterfaceNumber", "00\n");
+    write_attribute(dir, "bInterfaceClass", "ff\n");
+    write_attribute(dir, "bAlternateSetting", " 0\n");
+    write_attribute(dir, "bNumEndpoints", "02\n");
+    write_attribute(dir, "uevent", "DEVTYPE=usb_interface\nINTERFACE=255/255/255\n");
+    snprintf(link, sizeof(link), "%s/subsystem", dir);
+    (void)symlink("../../../../../../bus/usb", link);
+    snprintf(link, sizeof(link), "%s/bus/usb/devices/%s:1.0", br->sys_dir, port);
+    snprintf(target, sizeof(target), "../../..%s/%s:1.0", ad->syspath + strlen("/sys"), port);
+    (void)symlink(target, link);
+}
+
 /* The number for a device being plugged in, or -ENOSPC: as Linux's choose_devnum, the first
  * number not in use from the one after the last assigned, wrapping around. */
 static int alloc_devnum(struct sim_usb_bridge *br)
@@ -264,6 +311,12 @@ static int plug_in(struct sim_usb_bridge *br, struct sim_usb_device *ad)
     atomic_store(&ad->plugged, true);
     gboolean added = umockdev_testbed_add_from_string(br->testbed, record, &err);
     g_free(record);
+    if (added) { /* its interface, then ftdi_sio's link */
+        make_interface(br, ad);
+        pthread_mutex_lock(br->lock);
+        sim_usbfs_driver_link_locked(ad);
+        pthread_mutex_unlock(br->lock);
+    }
     if (!added) {
         atomic_store(&ad->plugged, false);
         g_clear_error(&err);
@@ -293,6 +346,8 @@ int sim_usb_bridge_add(struct sim_usb_bridge *br, struct sim_ft232h *dev)
     ad->port = (int)count + 1;
     snprintf(ad->syspath, sizeof(ad->syspath), "/sys/devices/pci0000:00/0000:00:14.0/usb%d/%d-%d",
              BUS_NUMBER, BUS_NUMBER, ad->port);
+    snprintf(ad->driver_link, sizeof(ad->driver_link), "%s%s/%d-%d:1.0/driver", br->sys_dir,
+             ad->syspath + strlen("/sys"), BUS_NUMBER, ad->port);
     sim_usbfs_handler_new(ad);
 
     br->adapters[count] = ad;
@@ -423,6 +478,7 @@ void sim_usb_bridge_driver_at_plug(struct sim_usb_bridge *br, struct sim_ft232h 
     ad->driver_at_plug = bound;
     if (!sim_usbfs_claimed_locked(ad) && ad->driver.detaches + ad->driver.attaches == 0)
         ad->driver_bound = bound; /* set up before any client: as bound at the plug */
+    sim_usbfs_driver_link_locked(ad);
     pthread_mutex_unlock(br->lock);
 }
 
@@ -436,6 +492,7 @@ int sim_usb_bridge_bind_driver(struct sim_usb_bridge *br, struct sim_ft232h *dev
     if (rc == 0 && !ad->driver_bound) {
         ad->driver_bound = true;
         ad->driver.binds++;
+        sim_usbfs_driver_link_locked(ad);
     }
     pthread_mutex_unlock(br->lock);
     return rc;

@@ -48,6 +48,7 @@ struct sim_usb_device {
     unsigned plugs; /* plug-ins so far: a client opened during an earlier one is stale */
     char devnode[SIM_USB_DEVNODE_LEN];
     char syspath[SIM_USB_SYSPATH_LEN]; /* /sys/devices/... as the testbed calls it */
+    char driver_link[256]; /* interface 0's driver link, a real path in the testbed's directory */
     atomic_bool plugged;
     bool unplug_armed;          /* unplug-mid-transfer */
     struct sim_removal removal; /* disconnected; uevent + testbed removal still to do */

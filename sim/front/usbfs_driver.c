@@ -6,8 +6,18 @@
 #include <linux/ioctl.h>
 #include <linux/usbdevice_fs.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <umockdev.h>
+
+void sim_usbfs_driver_link_locked(struct sim_usb_device *ad)
+{
+    /* from /sys/devices/pci0000:00/0000:00:14.0/usb1/1-N/1-N:1.0: six levels up to /sys */
+    if (ad->driver_bound && atomic_load(&ad->plugged))
+        (void)symlink("../../../../../../bus/usb/drivers/ftdi_sio", ad->driver_link);
+    else
+        (void)unlink(ad->driver_link);
+}
 
 /* GETDRIVER: the name of the bound driver, ENODATA when none. */
 int sim_usbfs_get_driver(struct sim_usb_device *ad, UMockdevIoctlClient *client)
@@ -43,6 +53,7 @@ int sim_usbfs_driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *clien
         if (rc == 0) {
             ad->driver_bound = false;
             ad->driver.detaches++;
+            sim_usbfs_driver_link_locked(ad);
         }
         if (rc == 0 && ad->rebind_after_detach > 0) { /* bound again before the claim */
             ad->rebind_after_detach--;
@@ -55,6 +66,7 @@ int sim_usbfs_driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *clien
         if (rc == 0 && !ad->driver_bound) {
             ad->driver_bound = true;
             ad->driver.attaches++;
+            sim_usbfs_driver_link_locked(ad);
         }
     } else if (rc == 0) {
         rc = ENOTTY;
@@ -119,6 +131,7 @@ int sim_usbfs_claim(struct sim_usb_device *ad, UMockdevIoctlClient *client, bool
     if (ifno == 0 && ad->driver_bound && disconnect) {
         ad->driver_bound = false;
         ad->driver.detaches++;
+        sim_usbfs_driver_link_locked(ad);
     }
     if (ifno == 0 && ad->driver_bound)
         return EBUSY; /* as usbfs: a driver has it */

@@ -17,6 +17,10 @@ int sim_usbfs_driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *clien
 int sim_usbfs_claim(struct sim_usb_device *ad, UMockdevIoctlClient *client, bool disconnect);
 int sim_usbfs_release_claim(struct sim_usb_device *ad, UMockdevIoctlClient *client);
 
+/* Makes interface 0's driver link in the testbed's sysfs (ad->driver_link, to ftdi_sio) follow
+ * driver_bound: plain file-system calls, not testbed API calls, so allowed under the lock. */
+void sim_usbfs_driver_link_locked(struct sim_usb_device *ad);
+
 /* Whether a client that still has the node open holds interface 0's claim. */
 bool sim_usbfs_claimed_locked(struct sim_usb_device *ad);
 /* Ends every claim (the device was unplugged: a new one has none). */

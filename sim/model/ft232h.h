@@ -56,6 +56,7 @@ struct sim_ft232h_config {
 
 struct sim_ft232h_stats {
     uint64_t control_in, control_out; /* control transfers by data direction */
+    uint64_t control_unanswered;      /* held by control-timeout: never answered */
     uint64_t bulk_in, bulk_out;       /* completed bulk transfers */
     uint64_t bytes_in, bytes_out;     /* bulk payload bytes, IN includes status bytes */
     uint64_t in_overflows;            /* IN transfers that ended in babble (-EOVERFLOW) */

@@ -369,5 +369,8 @@ void sim_ft232h_fail_serial_string(struct sim_ft232h *dev)
 
 int sim_ft232h_control_submit(struct sim_ft232h *dev, const struct sim_usb_setup *setup)
 {
-    return sim_usb_control_faults_submit(&dev->faults.control, STR_SERIAL, setup);
+    int rc = sim_usb_control_faults_submit(&dev->faults.control, STR_SERIAL, setup);
+    if (rc == -ETIMEDOUT)
+        dev->stats.control_unanswered++;
+    return rc;
 }

@@ -35,6 +35,7 @@ static void add_usb_totals(struct stats_totals *t, const struct sim_adapter *a)
     const struct sim_mpsse_stats *m = sim_mpsse_stats(sim_ft232h_mpsse(a->dev));
     t->usb.control_in += u->control_in;
     t->usb.control_out += u->control_out;
+    t->usb.control_unanswered += u->control_unanswered;
     t->usb.bulk_in += u->bulk_in;
     t->usb.bulk_out += u->bulk_out;
     t->usb.bytes_in += u->bytes_in;
@@ -102,7 +103,8 @@ static void write_counters(FILE *out, const struct stats_totals *t)
             t->usb.control_in, t->usb.control_out, t->usb.bulk_in, t->usb.bulk_out, t->usb.bytes_in,
             t->usb.bytes_out, t->mpsse.commands, t->mpsse.bad_commands, t->i2c.transactions,
             t->i2c.starts, t->i2c.contention, t->mpsse.scl_periods, t->mpsse.bus_time_ns);
-    fprintf(out, ", \"usb_in_overflows\": %" PRIu64, t->usb.in_overflows);
+    fprintf(out, ", \"usb_in_overflows\": %" PRIu64 ", \"usb_control_unanswered\": %" PRIu64,
+            t->usb.in_overflows, t->usb.control_unanswered);
     write_timing(out, t);
 }
 

@@ -1,12 +1,76 @@
-/* The fleet (fleet.h): made and freed, its regular polls, SIGHUP's new configuration, and its
- * state. Finding the adapters is fleet_usb.c's and fleet_i2c.c's job, a member's polls
- * fleet_member.c's. */
+/* The fleet (fleet.h): made and freed, its regular polls, SIGHUP's new configuration, the
+ * kernel's uevents (for the USB inventory and the i2c-dev nodes), and its state. Finding the
+ * adapters is fleet_usb.c's and fleet_i2c.c's job, a member's polls fleet_member.c's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "daemon/fleet_internal.h"
+
+static void on_uevent(void *user, const struct uevent *ev)
+{
+    struct fleet *fleet = user;
+    fleet_i2c_uevent(fleet, ev);
+    fleet_usb_uevent(fleet, ev);
+}
+
+static void without_uevents(struct fleet *fleet, const char *why)
+{
+    log_info("no uevents (%s): USB adapters are looked for in sysfs every %d s, and i2c adapters "
+             "plugged in or removed are seen by the next poll",
+             why, FLEET_RESCAN_MS / 1000);
+    fleet_usb_without_uevents(fleet);
+}
+
+static void on_uevent_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd,
+                         short revents, void *user)
+{
+    (void)loop, (void)fd, (void)revents;
+    struct fleet *fleet = user;
+    int rc = uevent_monitor_dispatch(fleet->uevents, on_uevent, fleet);
+    if (rc == -ENOBUFS) { /* events were lost: whatever changed, looking again finds it */
+        log_warn("uevents were lost (socket buffer full): reading the USB devices again and "
+                 "re-opening every i2c adapter");
+        fleet_i2c_resync(fleet);
+        fleet_usb_events_lost(fleet);
+    } else if (rc < 0) {
+        mainloop_remove_fd(watch);
+        fleet->uevent_watch = NULL;
+        uevent_monitor_free(fleet->uevents);
+        fleet->uevents = NULL;
+        without_uevents(fleet, strerror(-rc));
+    }
+}
+
+/* The kernel's uevents say when a USB device or a /dev/i2c-N comes or goes. */
+static void watch_uevents(struct fleet *fleet)
+{
+    int rc = uevent_monitor_open(&fleet->uevents);
+    if (rc == 0)
+        rc = mainloop_add_fd(fleet->loop, uevent_monitor_fd(fleet->uevents), POLLIN, on_uevent_fd,
+                             fleet, &fleet->uevent_watch);
+    if (rc < 0) {
+        uevent_monitor_free(fleet->uevents);
+        fleet->uevents = NULL;
+        without_uevents(fleet, strerror(-rc));
+        return;
+    }
+    bool forced;
+    int got = uevent_monitor_rcvbuf(fleet->uevents, &forced);
+    if (got >= 2 * UEVENT_RCVBUF_BYTES)
+        log_info(
+            "USB and i2c adapters plugged in or removed are seen at once by uevents (socket buffer "
+            "%d KiB)",
+            got / 1024);
+    else /* Linux reports twice what it grants */
+        log_warn("USB and i2c adapters plugged in or removed are seen at once by uevents, but the "
+                 "socket buffer is %d KiB, not the %d KiB asked for (SO_RCVBUFFORCE %s; SO_RCVBUF "
+                 "is capped "
+                 "by net.core.rmem_max): a burst of events may be lost, and is then made up for",
+                 got / 1024, 2 * UEVENT_RCVBUF_BYTES / 1024,
+                 forced ? "granted less" : "not permitted");
+}
 
 int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct fleet **out)
 {
@@ -35,8 +99,8 @@ int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct
             fleet_usb_add_configured(fleet, &cfg->sections[i]);
     }
     if (!fleet->failed) {
-        fleet_i2c_watch_uevents(fleet);
-        fleet_usb_rescan(fleet);
+        watch_uevents(fleet); /* first: nothing plugged in meanwhile is missed */
+        fleet_usb_refresh(fleet);
     }
     if (fleet->n_members == 0)
         log_warn("no adapter found yet; waiting for one to be plugged in");
@@ -52,23 +116,12 @@ void fleet_free(struct fleet *fleet)
         service_free(fleet->members[i].svc);
         poller_deinit(&fleet->members[i].poller);
     }
-    ftdi_usb_hotplug_deregister(fleet->hotplug);
-    if (fleet->rescan_timer)
-        mainloop_remove_timer(fleet->rescan_timer);
-    if (fleet->retry_timer)
-        mainloop_remove_timer(fleet->retry_timer);
     if (fleet->event_timer)
         mainloop_remove_timer(fleet->event_timer);
     if (fleet->uevent_watch)
         mainloop_remove_fd(fleet->uevent_watch);
     uevent_monitor_free(fleet->uevents);
-    if (fleet->host) {
-        ftdi_usb_host_set_pollfd_notifiers(fleet->host, NULL, NULL, NULL);
-        for (int i = 0; i < MAX_LIBUSB_FDS; i++)
-            if (fleet->usb_watch[i])
-                mainloop_remove_fd(fleet->usb_watch[i]);
-        ftdi_usb_host_free(fleet->host);
-    }
+    fleet_usb_close(fleet);
     free(fleet);
 }
 
@@ -103,16 +156,20 @@ unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const
             poller->setup[d] = setup;
         }
     }
-    mainloop_timer_arm(fleet->rescan_timer, 0); /* a stock adapter named now is claimed */
+    /* a stock adapter named now is claimed once cfg is in place (the caller puts it there) */
+    mainloop_timer_arm(fleet->claim_timer, 0);
     return applied;
 }
 
 void fleet_log_summary(const struct fleet *fleet)
 {
     if (fleet->uevents)
-        log_info("uevents: watched for the i2c buses; %lu messages dropped as malformed or not "
-                 "from the kernel",
+        log_info("uevents: watched for USB devices and i2c buses; %lu messages dropped as "
+                 "malformed or not from the kernel",
                  uevent_monitor_dropped(fleet->uevents));
+    log_info("USB inventory: %zu devices, %lu left out (over %d, or unreadable in sysfs)",
+             usb_inventory_count(fleet->inventory), usb_inventory_skipped(fleet->inventory),
+             USB_INVENTORY_MAX);
     for (size_t i = 0; i < fleet->n_members; i++)
         poller_log_summary(&fleet->members[i].poller, service_published(fleet->members[i].svc));
 }

@@ -17,16 +17,21 @@
  * that are present (a typing error in the section shows next to the alarm). Serials match as
  * config_serial_equal says; the service is named after the section's spelling.
  *
- * Retries: hot-plug arrivals (or a rescan every FLEET_RESCAN_MS without hot-plug) look for new
- * adapters; a serial number that cannot be read (libusb_open or the string descriptor failed) is
- * retried with a back-off (1 s doubling to FLEET_RESCAN_MS). Two serials that sanitise to the same
- * service name (LYNX-1, LYNX.1) get distinct names: the later one's carries a hash of its serial.
+ * Finding adapters: the USB inventory (transport/usb_inventory.h) says which device is which from
+ * sysfs (ids, bus and address, serial), kept up to date by the kernel's uevents: no request to any
+ * device, so nothing here waits for one. A configured adapter's link is placed at the bus and
+ * address where its serial shows up (again, after a replug) and opened there by its next poll;
+ * until then its polls fail as unplugged without any I/O. A device whose sysfs has no serial is
+ * asked for it asynchronously, once per appearance. After lost uevents (ENOBUFS) the inventory is
+ * read again in full; without a uevent socket, every FLEET_RESCAN_MS. Two serials that sanitise to
+ * the same service name (LYNX-1, LYNX.1) get distinct names: the later one's carries a hash of
+ * its serial.
  *
  * Hot-plug of a known adapter is polled at once, between the regular polls: the kernel's uevent
- * (uevent_monitor.h) of the /dev/i2c-N of an [i2c:N] section being removed or created, and
- * libusb's "left" for an open FTDI adapter. The poll after a removal publishes /Adapter/Connected
- * 0 at once; when it failed it stands in for the adapter's next regular poll, so that
- * comm_lost_polls keeps counting poll intervals. The poll 0.1 s after a creation opens the bus
+ * (uevent_monitor.h) of the /dev/i2c-N of an [i2c:N] section being removed or created, and the
+ * inventory's "removed" for an open FTDI adapter. The poll after a removal publishes
+ * /Adapter/Connected 0 at once; when it failed it stands in for the adapter's next regular poll, so
+ * that comm_lost_polls keeps counting poll intervals. The poll 0.1 s after a creation opens the bus
  * and publishes it. Polls still try a missing /dev/i2c-N every time (one open()): the fallback when
  * no uevent socket can be opened, and for a uevent missed; the log says at start which applies.
  * A service that cannot reach the bus at all ends the loop (fleet_failed): the supervisor starts
@@ -42,7 +47,7 @@
 #include "daemon/recorder.h"
 
 #define FLEET_MAX_ADAPTERS 8
-#define FLEET_RESCAN_MS    5000
+#define FLEET_RESCAN_MS    5000 /* sysfs read again this often when there is no uevent socket */
 
 struct fleet_options {
     const struct config *cfg; /* borrowed; fleet_set_config replaces it */
@@ -53,8 +58,8 @@ struct fleet_options {
 
 struct fleet;
 
-/* Initialises libusb, watches its fds and hot-plug in loop, creates the services of the configured
- * adapters and looks for the others. 0 or a negative code (reason logged). */
+/* Initialises libusb and watches its fds in loop, creates the services of the configured adapters,
+ * opens the uevent socket and reads the USB inventory. 0 or a negative code (reason logged). */
 int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct fleet **out);
 void fleet_free(struct fleet *fleet);
 
@@ -64,8 +69,9 @@ void fleet_poll(struct fleet *fleet);
 
 /* SIGHUP: cfg replaces old, and the caller then puts it where fleet_options.cfg points. Installed
  * flags apply from the next poll; returns the number of distributors whose flags changed, and
- * sets *restart when something only a restart applies (names, mounting) changed. A rescan
- * follows: a stock adapter named now is claimed. */
+ * sets *restart when something only a restart applies (names, mounting) changed. The USB
+ * inventory is then looked at again with cfg (no device I/O): a stock adapter named now is
+ * claimed. */
 unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const struct config *old,
                             bool *restart);
 

@@ -1,8 +1,9 @@
 /* Inside the fleet (fleet.h; nobody else includes this): its state, and what its files give each
  * other. fleet_member.c makes a member (a poller and its service) and runs its polls;
- * fleet_usb.c finds FTDI adapters on USB and follows libusb's hot-plug; fleet_i2c.c makes the
- * members of [i2c:N] sections and follows the kernel's uevents; fleet.c is the fleet itself.
- * Calls go one way: fleet.c -> fleet_usb.c, fleet_i2c.c -> fleet_member.c. */
+ * fleet_usb.c finds FTDI adapters in the USB inventory (sysfs and uevents); fleet_i2c.c makes the
+ * members of [i2c:N] sections and follows their nodes; fleet.c is the fleet itself and reads the
+ * kernel's uevents for both. Calls go one way: fleet.c -> fleet_usb.c, fleet_i2c.c ->
+ * fleet_member.c. */
 #ifndef LYNX_FLEET_INTERNAL_H
 #define LYNX_FLEET_INTERNAL_H
 
@@ -14,12 +15,15 @@
 #include "lynx/poller.h"
 #include "transport/mpsse/ftdi_usb.h"
 #include "transport/uevent_monitor.h"
+#include "transport/usb_inventory.h"
 #include "venus/service.h"
 
-#define MAX_LIBUSB_FDS   16
-#define MAX_IDS          (CONFIG_MAX_USB_IDS + 3)
-#define MAX_LOGGED       16 /* stock adapters and unreadable serials logged once each */
-#define PRESENT_TEXT_MAX 256
+#define MAX_LIBUSB_FDS     16
+#define MAX_IDS            (CONFIG_MAX_USB_IDS + 3)
+#define MAX_LOGGED         16 /* stock adapters and unreadable serials logged once each */
+#define FLEET_SERIAL_READS 4  /* devices without a serial in sysfs asked at the same time */
+#define PRESENT_TEXT_MAX   256
+#define FLEET_SETTLE_MS    500 /* sysfs read again this long after lost uevents */
 
 struct member {
     struct fleet *fleet;
@@ -38,14 +42,22 @@ struct member {
     bool skip_next_poll;              /* ... it stands in for the next regular poll */
 };
 
+/* A serial number asked of a device whose sysfs has none (ftdi_usb_host_read_serial). */
+struct fleet_serial_read {
+    struct fleet *fleet;
+    uint8_t bus, address;
+    bool busy;
+};
+
 struct fleet {
     struct mainloop *loop;
     struct fleet_options opt;
     struct ftdi_usb_host *host;
-    struct ftdi_usb_hotplug *hotplug;
-    struct mainloop_timer *rescan_timer; /* hot-plug's deferred rescan, or the periodic one */
-    struct mainloop_timer *retry_timer;  /* an unreadable serial number */
-    uint32_t retry_ms;
+    struct usb_inventory *inventory;
+    struct mainloop_timer *claim_timer;   /* SIGHUP: the inventory looked at with the new config */
+    struct mainloop_timer *refresh_timer; /* without uevents: sysfs read every FLEET_RESCAN_MS */
+    struct mainloop_timer *settle_timer;  /* after lost uevents: sysfs read once more */
+    struct fleet_serial_read serial_reads[FLEET_SERIAL_READS];
     struct usb_id ids[MAX_IDS]; /* looked for: the configured ids and the stock ones */
     size_t n_ids;
     struct member members[FLEET_MAX_ADAPTERS];
@@ -54,9 +66,9 @@ struct fleet {
     int usb_fd[MAX_LIBUSB_FDS];
     char logged[MAX_LOGGED][FTDI_SERIAL_MAX + FTDI_PORT_PATH_MAX + 2];
     size_t n_logged;
-    char present[PRESENT_TEXT_MAX]; /* the serials of the last rescan, for messages */
+    char present[PRESENT_TEXT_MAX]; /* the serials in the inventory, for messages */
     bool failed;
-    struct uevent_monitor *uevents; /* NULL: no i2c-dev member, or no socket */
+    struct uevent_monitor *uevents; /* NULL: no socket */
     struct mainloop_fd_watch *uevent_watch;
     struct mainloop_timer *event_timer; /* polls the adapters a hot-plug event named */
 };
@@ -80,18 +92,32 @@ void member_on_event_timer(struct mainloop *loop, struct mainloop_timer *timer, 
 
 /* ---- fleet_usb.c ---- */
 
-/* Initialises libusb and watches its fds and hot-plug (or rescans periodically) in the loop. */
+/* Initialises libusb and watches its fds in the loop; makes the (empty) USB inventory. */
 int fleet_usb_open(struct fleet *fleet);
+/* Frees what fleet_usb_open made, after the members (their links use the host). */
+void fleet_usb_close(struct fleet *fleet);
 /* The member of a [ftdi:<serial>] section, before the adapter is found. */
 void fleet_usb_add_configured(struct fleet *fleet, const struct config_section *section);
-/* Lists the adapters present and claims the new ones that are ours. */
-void fleet_usb_rescan(struct fleet *fleet);
+/* Reads the USB inventory from sysfs again (start, lost uevents, no uevents): adapters found are
+ * placed or claimed, adapters gone are told. */
+void fleet_usb_refresh(struct fleet *fleet);
+/* Uevents were lost: sysfs is read now and once more FLEET_SETTLE_MS later (the kernel sends a
+ * "remove" before it takes the device out of sysfs: a read at once may still see it). */
+void fleet_usb_events_lost(struct fleet *fleet);
+/* A uevent: the inventory follows the usb ones. */
+void fleet_usb_uevent(struct fleet *fleet, const struct uevent *ev);
+/* Claims the adapters in the inventory that are ours now (after SIGHUP, from its claim_timer). */
+void fleet_usb_claim_named(struct fleet *fleet);
+/* No uevent socket: sysfs is read again every FLEET_RESCAN_MS. */
+void fleet_usb_without_uevents(struct fleet *fleet);
 
 /* ---- fleet_i2c.c ---- */
 
 /* The member of an [i2c:N] section. */
 void fleet_i2c_add(struct fleet *fleet, const struct config_section *section);
-/* With any [i2c:N] member: the kernel's uevents say when a /dev/i2c-N comes or goes. */
-void fleet_i2c_watch_uevents(struct fleet *fleet);
+/* A uevent: those of the i2c-dev node of an [i2c:N] member poll it. */
+void fleet_i2c_uevent(struct fleet *fleet, const struct uevent *ev);
+/* Uevents were lost (ENOBUFS): every [i2c:N] member's node is looked at again. */
+void fleet_i2c_resync(struct fleet *fleet);
 
 #endif

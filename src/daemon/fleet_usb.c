@@ -1,7 +1,10 @@
-/* The fleet's FTDI adapters on USB: which ids are looked for, which adapters found are ours
- * (fleet.h), the rescans that find them (on hot-plug, periodically without it, and again for a
- * serial number that could not be read), libusb's "left" for a known adapter, and libusb's file
- * descriptors in the loop. */
+/* The fleet's FTDI adapters on USB: which ids are looked for, which adapters are ours (fleet.h),
+ * and libusb's file descriptors in the loop. Which adapter is which comes from the USB inventory
+ * (transport/usb_inventory.h: sysfs, kept up to date by the kernel's uevents), without any device
+ * I/O: a member's link is placed at the bus and address where the inventory sees its serial and
+ * opened there by its poll (mpsse_link.h). Only a device whose sysfs has no serial attribute is
+ * asked for it, asynchronously (ftdi_usb_host_read_serial), once per appearance. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +13,7 @@
 #include "daemon/fleet_internal.h"
 #include "transport/mpsse/mpsse_link.h"
 
-#define MAX_FOUND      16 /* adapters listed per rescan, ours or not */
-#define RETRY_FIRST_MS 1000
+#define SYSFS_ROOT "/sys"
 
 /* FTDI's stock ids: shared with every USB-serial and JTAG adapter of these chips. */
 static const struct usb_id stock_ids[] = {
@@ -72,8 +74,21 @@ static struct member *find_member(struct fleet *fleet, const char *serial)
     return NULL;
 }
 
-/* An FTDI adapter: found on USB (info), or configured and not found yet (address 0: the link is
- * placed when a rescan finds it). */
+static void info_of(const struct usb_inventory_device *d, struct ftdi_usb_device_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->vid = d->vid;
+    info->pid = d->pid;
+    info->bcd_device = d->bcd_device;
+    info->chip = ftdi_usb_chip_from_bcd(d->bcd_device);
+    info->bus = d->bus;
+    info->address = d->address;
+    snprintf(info->port_path, sizeof(info->port_path), "%s", d->port);
+    snprintf(info->serial, sizeof(info->serial), "%s", d->serial);
+}
+
+/* An FTDI adapter: found on USB (info), or configured and not found yet (address 0: not placed;
+ * its polls fail as unplugged without any I/O until the inventory finds it). */
 static struct member *add_ftdi(struct fleet *fleet, const struct ftdi_usb_device_info *info,
                                bool configured)
 {
@@ -84,36 +99,21 @@ static struct member *add_ftdi(struct fleet *fleet, const struct ftdi_usb_device
         return NULL;
     }
     return member_add(fleet, link, configured ? section->serial : info->serial, -1, configured,
-                      info->pid != 0);
+                      info->address != 0);
 }
 
-/* ---- finding adapters ---- */
+/* ---- adapters found and gone ---- */
 
-/* A serial that could not be read: logged once per port, retried with a back-off. */
-static void serial_unreadable(struct fleet *fleet, const struct ftdi_usb_device_info *info)
-{
-    char key[sizeof(fleet->logged[0])];
-    snprintf(key, sizeof(key), "?%s", info->port_path);
-    if (!logged_before(fleet, key))
-        log_warn("adapter %04x:%04x on %s: cannot read its serial number (%s): trying again",
-                 info->vid, info->pid, info->port_path, strerror(-info->serial_status));
-    if (!mainloop_timer_armed(fleet->retry_timer)) {
-        fleet->retry_ms = fleet->retry_ms ? fleet->retry_ms * 2 : RETRY_FIRST_MS;
-        if (fleet->retry_ms > FLEET_RESCAN_MS)
-            fleet->retry_ms = FLEET_RESCAN_MS;
-        mainloop_timer_arm(fleet->retry_timer, fleet->retry_ms);
-    }
-}
-
-static void leave_alone(struct fleet *fleet, const struct ftdi_usb_device_info *info)
+static void leave_alone(struct fleet *fleet, const struct ftdi_usb_device_info *info,
+                        const char *driver)
 {
     if (logged_before(fleet, info->serial))
         return;
-    log_info("adapter %s (%04x:%04x, %s) on %s: a stock FTDI adapter that config.ini does not "
-             "name: left alone. To watch Lynx Distributors through it, add a section "
+    log_info("adapter %s (%04x:%04x, %s) on %s%s%s: a stock FTDI adapter that config.ini does "
+             "not name: left alone. To watch Lynx Distributors through it, add a section "
              "[ftdi:%s] to config.ini",
              info->serial, info->vid, info->pid, ftdi_usb_chip_name(info->chip), info->port_path,
-             info->serial);
+             driver[0] ? ", bound to " : "", driver, info->serial);
 }
 
 /* Claimed: named by a section, or a dedicated (non-stock) id among the configured ones. */
@@ -128,12 +128,27 @@ static bool ours(const struct fleet *fleet, const struct ftdi_usb_device_info *i
     return false;
 }
 
-static void take_found(struct fleet *fleet, const struct ftdi_usb_device_info *info)
+/* An adapter with a serial is at info: a member's (placed there), a new one of ours, or left
+ * alone. Its next regular poll opens it. */
+static void take_found(struct fleet *fleet, const struct ftdi_usb_device_info *info,
+                       const char *driver)
 {
     struct member *m = find_member(fleet, info->serial);
     if (m) {
-        mpsse_link_place(m->poller.link, info); /* where it is now (a replug moves it) */
-        if (!m->seen) {                         /* a configured adapter, found */
+        const struct ftdi_usb_device_info *at = mpsse_link_device(m->poller.link);
+        if (at->address && (at->bus != info->bus || at->address != info->address) &&
+            usb_inventory_at(fleet->inventory, at->bus, at->address)) {
+            char key[sizeof(fleet->logged[0])];
+            snprintf(key, sizeof(key), "2%s", info->port_path);
+            if (!logged_before(fleet, key))
+                log_warn("adapter %s: another adapter with the same serial number on %s: ignored "
+                         "(the one on %s is used)",
+                         m->serial, info->port_path, at->port_path);
+            return;
+        }
+        mpsse_link_place(m->poller.link, info);
+        m->skip_next_poll = false; /* maybe one that left: its next regular poll opens it */
+        if (!m->seen) {            /* a configured adapter, found */
             m->seen = true;
             log_info("adapter %s found (%04x:%04x, %s on %s)%s%s%s", m->serial, info->vid,
                      info->pid, ftdi_usb_chip_name(info->chip), info->port_path,
@@ -145,74 +160,174 @@ static void take_found(struct fleet *fleet, const struct ftdi_usb_device_info *i
         return;
     }
     if (!ours(fleet, info)) {
-        leave_alone(fleet, info);
+        leave_alone(fleet, info, driver);
         return;
     }
     add_ftdi(fleet, info, false); /* opened by its first poll */
 }
 
-void fleet_usb_rescan(struct fleet *fleet)
+/* The device at info's bus and address left: the member placed there is told, and polled at once
+ * when its link is open (the poll publishes /Adapter/Connected 0). */
+static void gone(struct fleet *fleet, const struct ftdi_usb_device_info *info)
 {
-    struct ftdi_usb_device_info found[MAX_FOUND];
-    int n = ftdi_usb_enumerate(fleet->host, fleet->ids, fleet->n_ids, found, MAX_FOUND);
-    if (n < 0) {
-        log_warn("cannot list USB devices: %s", ftdi_usb_host_error(fleet->host));
-        return;
-    }
-    bool unreadable = false;
-    size_t used = 0;
-    fleet->present[0] = '\0';
-    for (int i = 0; i < n && i < MAX_FOUND; i++) {
-        const struct ftdi_usb_device_info *info = &found[i];
-        if (!info->serial[0]) {
-            if (info->serial_status != 0) {
-                serial_unreadable(fleet, info);
-                unreadable = true;
-            } else if (!logged_before(fleet, info->port_path)) {
-                log_warn("adapter %04x:%04x on %s has no serial number: ignored", info->vid,
-                         info->pid, info->port_path);
-            }
-            continue;
-        }
-        if (used < sizeof(fleet->present))
-            used += (size_t)snprintf(fleet->present + used, sizeof(fleet->present) - used, "%s%s",
-                                     used ? ", " : "", info->serial);
-        take_found(fleet, info);
-    }
-    if (!unreadable)
-        fleet->retry_ms = 0;
-}
-
-static void on_rescan(struct mainloop *loop, struct mainloop_timer *timer, void *user)
-{
-    (void)loop, (void)timer;
-    fleet_usb_rescan(user);
-}
-
-/* Hot-plug callbacks run inside libusb's event handling, where descriptors may not be read and
- * transfers should not be started: a rescan, or a poll of an adapter that left, is scheduled
- * from the loop instead. Re-opening known adapters is the poll's job. */
-static void on_hotplug(void *user, bool arrived, const struct ftdi_usb_device_info *info)
-{
-    struct fleet *fleet = user;
-    log_debug("hot-plug: %04x:%04x %s", info->vid, info->pid, arrived ? "arrived" : "left");
     for (size_t i = 0; i < fleet->n_members; i++) {
         struct member *m = &fleet->members[i];
         if (m->i2c_bus >= 0)
             continue;
-        if (arrived) { /* maybe one that left: its next regular poll opens it */
-            m->skip_next_poll = false;
-            continue;
-        }
         const struct ftdi_usb_device_info *d = mpsse_link_device(m->poller.link);
         if (d->address == 0 || d->bus != info->bus || d->address != info->address)
             continue;
         if (m->poller.link->open)
             member_hotplug_event(fleet, m, true);
-        mpsse_link_place(m->poller.link, NULL); /* gone until a rescan finds it again */
+        mpsse_link_place(m->poller.link, NULL);
     }
-    if (arrived) /* at once (the next loop turn): a link is re-opened only once it is placed */
-        mainloop_timer_arm(fleet->rescan_timer, 0);
+}
+
+/* The serials present among the ids looked for, for the "not found" message. */
+static void update_present(struct fleet *fleet)
+{
+    size_t used = 0;
+    fleet->present[0] = '\0';
+    for (size_t i = 0; i < usb_inventory_count(fleet->inventory); i++) {
+        const struct usb_inventory_device *d = usb_inventory_get(fleet->inventory, i);
+        if (!has_id(fleet, d->vid, d->pid) || !d->serial[0] || used >= sizeof(fleet->present))
+            continue;
+        used += (size_t)snprintf(fleet->present + used, sizeof(fleet->present) - used, "%s%s",
+                                 used ? ", " : "", d->serial);
+    }
+}
+
+/* ---- a device without a serial attribute: asked once, asynchronously ---- */
+
+static void serial_read(void *user, int rc, const char *serial)
+{
+    struct fleet_serial_read *r = user;
+    struct fleet *fleet = r->fleet;
+    r->busy = false;
+    const struct usb_inventory_device *d = usb_inventory_at(fleet->inventory, r->bus, r->address);
+    if (!d || !has_id(fleet, d->vid, d->pid))
+        return; /* gone meanwhile: its next appearance asks again */
+    struct ftdi_usb_device_info info;
+    info_of(d, &info);
+    char key[sizeof(fleet->logged[0])];
+    snprintf(key, sizeof(key), "?%s", info.port_path);
+    if (rc < 0 || !serial[0]) {
+        if (!logged_before(fleet, key))
+            log_warn("adapter %04x:%04x on %s: %s: ignored until it is plugged in again", info.vid,
+                     info.pid, info.port_path,
+                     rc == -ENODATA || (rc == 0 && !serial[0])
+                         ? "it has no serial number"
+                         : "its serial number cannot be read");
+        if (rc < 0 && rc != -ENODATA)
+            log_debug("adapter on %s: serial read: %s", info.port_path, strerror(-rc));
+        return;
+    }
+    snprintf(info.serial, sizeof(info.serial), "%s", serial);
+    take_found(fleet, &info, d->driver);
+}
+
+static void ask_serial(struct fleet *fleet, const struct ftdi_usb_device_info *info)
+{
+    struct fleet_serial_read *r = NULL;
+    for (size_t i = 0; i < FLEET_SERIAL_READS && !r; i++)
+        if (!fleet->serial_reads[i].busy)
+            r = &fleet->serial_reads[i];
+    char key[sizeof(fleet->logged[0])];
+    snprintf(key, sizeof(key), "?%s", info->port_path);
+    int rc = r ? 0 : -EBUSY;
+    if (r) {
+        *r = (struct fleet_serial_read){.fleet = fleet, .bus = info->bus, .address = info->address};
+        rc = ftdi_usb_host_read_serial(fleet->host, info->bus, info->address, serial_read, r);
+        r->busy = rc == 0;
+    }
+    if (rc < 0 && !logged_before(fleet, key))
+        log_warn("adapter %04x:%04x on %s: no serial number in sysfs, and it cannot be asked for "
+                 "it (%s): ignored until it is plugged in again",
+                 info->vid, info->pid, info->port_path, strerror(-rc));
+}
+
+/* ---- the inventory's changes ---- */
+
+static void on_inventory(void *user, enum usb_inventory_change change,
+                         const struct usb_inventory_device *d)
+{
+    struct fleet *fleet = user;
+    if (!has_id(fleet, d->vid, d->pid))
+        return;
+    struct ftdi_usb_device_info info;
+    info_of(d, &info);
+    log_debug("USB device %04x:%04x on %s (bus %u address %u) %s", d->vid, d->pid, d->port, d->bus,
+              d->address, change == USB_INVENTORY_ADDED ? "arrived" : "left");
+    update_present(fleet);
+    if (change == USB_INVENTORY_REMOVED) {
+        gone(fleet, &info);
+        return;
+    }
+    if (!d->has_serial) {
+        ask_serial(fleet, &info);
+        return;
+    }
+    char key[sizeof(fleet->logged[0])];
+    snprintf(key, sizeof(key), "!%s", d->serial);
+    if (d->serial_altered && !logged_before(fleet, key))
+        log_warn("adapter %04x:%04x on %s: its serial number has characters other than printable "
+                 "ASCII (or is too long), shown as '?': %s; a [ftdi:...] section names it so",
+                 d->vid, d->pid, d->port, d->serial);
+    if (!d->serial[0]) {
+        snprintf(key, sizeof(key), "?%s", d->port);
+        if (!logged_before(fleet, key))
+            log_warn("adapter %04x:%04x on %s has an empty serial number: ignored", d->vid, d->pid,
+                     d->port);
+        return;
+    }
+    take_found(fleet, &info, d->driver);
+}
+
+void fleet_usb_refresh(struct fleet *fleet)
+{
+    int rc = usb_inventory_refresh(fleet->inventory);
+    if (rc < 0 && !logged_before(fleet, "sysfs"))
+        log_warn("cannot list USB devices in " SYSFS_ROOT "/bus/usb/devices: %s", strerror(-rc));
+}
+
+void fleet_usb_uevent(struct fleet *fleet, const struct uevent *ev)
+{
+    usb_inventory_uevent(fleet->inventory, ev);
+}
+
+void fleet_usb_claim_named(struct fleet *fleet)
+{
+    for (size_t i = 0; i < usb_inventory_count(fleet->inventory); i++) {
+        const struct usb_inventory_device *d = usb_inventory_get(fleet->inventory, i);
+        if (!has_id(fleet, d->vid, d->pid) || !d->serial[0] || find_member(fleet, d->serial))
+            continue;
+        struct ftdi_usb_device_info info;
+        info_of(d, &info);
+        take_found(fleet, &info, d->driver);
+    }
+}
+
+static void on_claim_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    (void)loop, (void)timer;
+    fleet_usb_claim_named(user);
+}
+
+static void on_refresh_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    (void)loop, (void)timer;
+    fleet_usb_refresh(user);
+}
+
+void fleet_usb_events_lost(struct fleet *fleet)
+{
+    fleet_usb_refresh(fleet);
+    mainloop_timer_arm(fleet->settle_timer, FLEET_SETTLE_MS);
+}
+
+void fleet_usb_without_uevents(struct fleet *fleet)
+{
+    mainloop_timer_arm(fleet->refresh_timer, FLEET_RESCAN_MS);
 }
 
 /* ---- libusb in the loop ---- */
@@ -224,16 +339,31 @@ static void on_usb_fd(struct mainloop *loop, struct mainloop_fd_watch *watch, in
     ftdi_usb_host_handle_events(((struct fleet *)user)->host);
 }
 
+/* An fd libusb needs watched that the loop cannot watch would leave transfers that never
+ * complete: the daemon stops and its supervisor starts it again (fleet_failed). */
+static void usb_fd_failed(struct fleet *fleet, int fd, int rc)
+{
+    log_error("cannot watch libusb's file descriptor %d: %s: exiting", fd, strerror(-rc));
+    fleet->failed = true;
+    mainloop_quit(fleet->loop);
+}
+
 static void usb_fd_added(int fd, short events, void *user)
 {
     struct fleet *fleet = user;
     for (int i = 0; i < MAX_LIBUSB_FDS; i++)
         if (!fleet->usb_watch[i]) {
+            int rc =
+                mainloop_add_fd(fleet->loop, fd, events, on_usb_fd, fleet, &fleet->usb_watch[i]);
+            if (rc < 0) {
+                fleet->usb_watch[i] = NULL;
+                usb_fd_failed(fleet, fd, rc);
+                return;
+            }
             fleet->usb_fd[i] = fd;
-            mainloop_add_fd(fleet->loop, fd, events, on_usb_fd, fleet, &fleet->usb_watch[i]);
             return;
         }
-    log_error("too many libusb file descriptors");
+    usb_fd_failed(fleet, fd, -EMFILE);
 }
 
 static void usb_fd_removed(int fd, void *user)
@@ -256,25 +386,46 @@ int fleet_usb_open(struct fleet *fleet)
     }
     struct pollfd fds[MAX_LIBUSB_FDS];
     int n = ftdi_usb_host_pollfds(fleet->host, fds, MAX_LIBUSB_FDS);
-    for (int i = 0; i < n && i < MAX_LIBUSB_FDS; i++)
+    for (int i = 0; i < n && i < MAX_LIBUSB_FDS && !fleet->failed; i++)
         usb_fd_added(fds[i].fd, fds[i].events, fleet);
+    if (fleet->failed)
+        return -ENOMEM;
     ftdi_usb_host_set_pollfd_notifiers(fleet->host, usb_fd_added, usb_fd_removed, fleet);
 
-    bool hotplug = ftdi_usb_host_has_hotplug(fleet->host);
-    if (hotplug && ftdi_usb_hotplug_register(fleet->host, fleet->ids, fleet->n_ids, false,
-                                             on_hotplug, fleet, &fleet->hotplug) < 0)
-        hotplug = false;
-    rc = mainloop_add_timer(fleet->loop, FLEET_RESCAN_MS, !hotplug, on_rescan, fleet,
-                            &fleet->rescan_timer);
-    if (rc == 0 && hotplug)
-        mainloop_timer_disarm(fleet->rescan_timer);
+    rc = usb_inventory_new(SYSFS_ROOT, on_inventory, fleet, &fleet->inventory);
     if (rc == 0)
-        rc = mainloop_add_timer(fleet->loop, RETRY_FIRST_MS, false, on_rescan, fleet,
-                                &fleet->retry_timer);
+        rc = mainloop_add_timer(fleet->loop, 0, false, on_claim_timer, fleet, &fleet->claim_timer);
     if (rc == 0)
-        mainloop_timer_disarm(fleet->retry_timer);
-    log_info("new adapters found by %s", hotplug ? "hot-plug" : "a rescan every 5 s");
+        mainloop_timer_disarm(fleet->claim_timer);
+    if (rc == 0)
+        rc = mainloop_add_timer(fleet->loop, FLEET_RESCAN_MS, true, on_refresh_timer, fleet,
+                                &fleet->refresh_timer);
+    if (rc == 0)
+        mainloop_timer_disarm(fleet->refresh_timer);
+    if (rc == 0)
+        rc = mainloop_add_timer(fleet->loop, FLEET_SETTLE_MS, false, on_refresh_timer, fleet,
+                                &fleet->settle_timer);
+    if (rc == 0)
+        mainloop_timer_disarm(fleet->settle_timer);
     return rc;
+}
+
+void fleet_usb_close(struct fleet *fleet)
+{
+    if (fleet->claim_timer)
+        mainloop_remove_timer(fleet->claim_timer);
+    if (fleet->refresh_timer)
+        mainloop_remove_timer(fleet->refresh_timer);
+    if (fleet->settle_timer)
+        mainloop_remove_timer(fleet->settle_timer);
+    usb_inventory_free(fleet->inventory);
+    if (fleet->host) {
+        ftdi_usb_host_set_pollfd_notifiers(fleet->host, NULL, NULL, NULL);
+        for (int i = 0; i < MAX_LIBUSB_FDS; i++)
+            if (fleet->usb_watch[i])
+                mainloop_remove_fd(fleet->usb_watch[i]);
+        ftdi_usb_host_free(fleet->host); /* serial reads still running: their done never runs */
+    }
 }
 
 void fleet_usb_add_configured(struct fleet *fleet, const struct config_section *section)

@@ -13,7 +13,6 @@
 #define LIBUDEV_MAGIC       0xfeedcafeu
 #define LIBUDEV_HEADER_SIZE 40 /* prefix, magic, header_size, properties_off/len, 4 filters */
 #define MAX_PER_DISPATCH    64
-#define RCVBUF_BYTES        (256 * 1024)
 
 /* ---- the parser ---- */
 
@@ -40,11 +39,11 @@ static uint32_t get_u32(const unsigned char *p)
     return v;
 }
 
-/* KEY=VALUE\0 items of [p, end): the first ACTION, DEVPATH, SUBSYSTEM and DEVNAME are kept. An
- * item without its NUL before end means the message was cut: -EBADMSG. */
+/* KEY=VALUE\0 items of [p, end): the first ACTION, DEVPATH, SUBSYSTEM, DEVTYPE and DEVNAME are
+ * kept. An item without its NUL before end means the message was cut: -EBADMSG. */
 static int parse_properties(const char *p, const char *end, struct uevent *out)
 {
-    bool action = false, devpath = false, subsystem = false, devname = false;
+    bool action = false, devpath = false, subsystem = false, devname = false, devtype = false;
     while (p < end) {
         const char *nul = memchr(p, '\0', (size_t)(end - p));
         if (!nul)
@@ -58,6 +57,9 @@ static int parse_properties(const char *p, const char *end, struct uevent *out)
         } else if (!subsystem && strncmp(p, "SUBSYSTEM=", 10) == 0) {
             subsystem = true;
             set_field(out->subsystem, p + 10);
+        } else if (!devtype && strncmp(p, "DEVTYPE=", 8) == 0) {
+            devtype = true;
+            set_field(out->devtype, p + 8);
         } else if (!devname && strncmp(p, "DEVNAME=", 8) == 0) {
             devname = true;
             /* the kernel's is relative to /dev, udev's (and umockdev's) absolute */
@@ -145,6 +147,8 @@ int uevent_parse(const void *msg, size_t len, const struct uevent_sender *sender
 
 struct uevent_monitor {
     int fd;
+    int rcvbuf;
+    bool rcvbuf_forced;
     unsigned long dropped;
     unsigned char buf[UEVENT_MSG_MAX];
 };
@@ -161,10 +165,16 @@ int uevent_monitor_open(struct uevent_monitor **out)
         free(mon);
         return rc;
     }
-    int one = 1, rcvbuf = RCVBUF_BYTES;
-    /* a burst of events at boot or from a hub must not overflow the default buffer; the
-     * kernel's own limit applies if lower, which is not an error worth failing for */
-    (void)setsockopt(mon->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    int one = 1, rcvbuf = UEVENT_RCVBUF_BYTES;
+    /* SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it SO_RCVBUF's cap (net.core.rmem_max) applies,
+     * which is not worth failing for: the owner logs what it got */
+    mon->rcvbuf_forced =
+        setsockopt(mon->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == 0;
+    if (!mon->rcvbuf_forced)
+        (void)setsockopt(mon->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    socklen_t len = sizeof(mon->rcvbuf);
+    if (getsockopt(mon->fd, SOL_SOCKET, SO_RCVBUF, &mon->rcvbuf, &len) < 0)
+        mon->rcvbuf = 0;
     struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_groups = UEVENT_GROUP_KERNEL};
     if (setsockopt(mon->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
         bind(mon->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
@@ -188,6 +198,12 @@ void uevent_monitor_free(struct uevent_monitor *mon)
 int uevent_monitor_fd(const struct uevent_monitor *mon)
 {
     return mon->fd;
+}
+
+int uevent_monitor_rcvbuf(const struct uevent_monitor *mon, bool *forced)
+{
+    *forced = mon->rcvbuf_forced;
+    return mon->rcvbuf;
 }
 
 unsigned long uevent_monitor_dropped(const struct uevent_monitor *mon)

@@ -1,5 +1,6 @@
 /* uevent_monitor: device hot-plug from the kernel's uevents (a NETLINK_KOBJECT_UEVENT socket),
- * for /dev/i2c-N nodes that come and go with a USB bridge (hid-cp2112 and the like).
+ * for /dev/i2c-N nodes that come and go with a USB bridge (hid-cp2112 and the like), and for USB
+ * devices (subsystem usb, DEVTYPE usb_device) that the USB inventory (usb_inventory.h) follows.
  *
  * The socket: AF_NETLINK, SOCK_RAW, non-blocking, close-on-exec, SO_PASSCRED, bound to multicast
  * group 1 (UEVENT_GROUP_KERNEL), the kernel's own. The kernel sends to it from device_add and
@@ -37,6 +38,12 @@
 #define UEVENT_GROUP_KERNEL 1u
 #define UEVENT_MSG_MAX      16384 /* larger messages are dropped (the kernel's are < 2 KiB) */
 #define UEVENT_FIELD_MAX    64    /* a longer value leaves its field empty */
+/* The socket's receive buffer asked for: a burst (a hub with its devices, a boot) must not
+ * overflow it. Linux doubles what is asked (for its bookkeeping) and caps SO_RCVBUF at
+ * net.core.rmem_max (212992 bytes by default); SO_RCVBUFFORCE, permitted with CAP_NET_ADMIN (the
+ * daemon runs as root), is not capped. It is a limit, not an allocation: memory is used only by
+ * messages queued. */
+#define UEVENT_RCVBUF_BYTES (8 * 1024 * 1024)
 
 enum uevent_action { UEVENT_OTHER, UEVENT_ADD, UEVENT_REMOVE };
 enum uevent_format { UEVENT_FORMAT_KERNEL, UEVENT_FORMAT_LIBUDEV };
@@ -53,7 +60,8 @@ struct uevent {
     enum uevent_action action;
     enum uevent_format format;
     char action_name[UEVENT_FIELD_MAX]; /* "add", "remove", "change", ... */
-    char subsystem[UEVENT_FIELD_MAX];   /* "i2c-dev" */
+    char subsystem[UEVENT_FIELD_MAX];   /* "i2c-dev", "usb" */
+    char devtype[UEVENT_FIELD_MAX];     /* DEVTYPE: "usb_device", "usb_interface"; "" if none */
     char devname[UEVENT_FIELD_MAX];     /* DEVNAME without "/dev/" ("i2c-3"); "" if none */
     char kernel[UEVENT_FIELD_MAX];      /* the kernel name: DEVPATH's last component */
 };
@@ -67,7 +75,9 @@ int uevent_parse(const void *msg, size_t len, const struct uevent_sender *sender
 struct uevent_monitor;
 typedef void (*uevent_fn)(void *user, const struct uevent *event);
 
-/* The socket, bound: 0 or a negative errno (e.g. -EPERM in a sandbox without netlink). */
+/* The socket, bound: 0 or a negative errno (e.g. -EPERM in a sandbox without netlink). Its receive
+ * buffer is set with SO_RCVBUFFORCE when permitted, else with SO_RCVBUF (capped by the kernel):
+ * uevent_monitor_rcvbuf says what it got. */
 int uevent_monitor_open(struct uevent_monitor **out);
 void uevent_monitor_free(struct uevent_monitor *mon);
 int uevent_monitor_fd(const struct uevent_monitor *mon);
@@ -77,6 +87,10 @@ int uevent_monitor_fd(const struct uevent_monitor *mon);
  * dropped messages because the socket's buffer was full (events were lost: look again at
  * everything watched); another negative errno if reading failed. */
 int uevent_monitor_dispatch(struct uevent_monitor *mon, uevent_fn fn, void *user);
+
+/* The receive buffer the socket got (getsockopt SO_RCVBUF: twice what was granted, as Linux
+ * reports it); *forced: SO_RCVBUFFORCE was permitted. Below 2 * UEVENT_RCVBUF_BYTES: capped. */
+int uevent_monitor_rcvbuf(const struct uevent_monitor *mon, bool *forced);
 
 /* Messages read and dropped by uevent_parse since open. */
 unsigned long uevent_monitor_dropped(const struct uevent_monitor *mon);

@@ -10,7 +10,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/capability.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "transport/uevent_monitor.h"
 
@@ -339,4 +345,87 @@ Test(uevent, the_socket_is_non_blocking_and_close_on_exec)
     cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
     cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     uevent_monitor_free(mon);
+}
+
+/* A USB device's own uevent (not its interfaces'): DEVTYPE tells them apart. */
+Test(uevent, a_usb_device_event_carries_its_devtype)
+{
+    static const char msg[] = "add@/devices/pci0000:00/0000:00:14.0/usb1/1-2\0"
+                              "ACTION=add\0"
+                              "DEVPATH=/devices/pci0000:00/0000:00:14.0/usb1/1-2\0"
+                              "SUBSYSTEM=usb\0"
+                              "DEVNAME=bus/usb/001/005\0"
+                              "DEVTYPE=usb_device\0"
+                              "PRODUCT=403/6014/900\0"
+                              "BUSNUM=001\0"
+                              "DEVNUM=005\0";
+    struct uevent ev;
+    cr_assert_eq(parse(msg, sizeof(msg) - 1, &KERNEL, &ev), 0);
+    cr_assert_eq(ev.action, UEVENT_ADD);
+    cr_assert_str_eq(ev.subsystem, "usb");
+    cr_assert_str_eq(ev.devtype, "usb_device");
+    cr_assert_str_eq(ev.kernel, "1-2");
+    /* an i2c-dev node has none */
+    cr_assert_eq(parse(KERNEL_ADD, sizeof(KERNEL_ADD) - 1, &KERNEL, &ev), 0);
+    cr_assert_str_eq(ev.devtype, "");
+}
+
+static bool has_cap_net_admin(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0)
+        return false;
+    return d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective & CAP_TO_MASK(CAP_NET_ADMIN);
+}
+
+/* SO_RCVBUF is capped at net.core.rmem_max; with CAP_NET_ADMIN the monitor forces the size it
+ * asks for, and it says what it got either way. */
+Test(uevent, the_receive_buffer_is_forced_when_permitted_and_reported)
+{
+    struct uevent_monitor *mon;
+    int rc = uevent_monitor_open(&mon);
+    if (rc < 0)
+        cr_skip_test("no NETLINK_KOBJECT_UEVENT socket here: %s", strerror(-rc));
+    int got = 0;
+    socklen_t len = sizeof(got);
+    cr_assert_eq(getsockopt(uevent_monitor_fd(mon), SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+    bool forced;
+    cr_assert_eq(uevent_monitor_rcvbuf(mon, &forced), got);
+    if (has_cap_net_admin()) {
+        cr_assert(forced);
+        cr_assert_geq(got, 2 * UEVENT_RCVBUF_BYTES, "got %d bytes", got);
+    }
+    uevent_monitor_free(mon);
+}
+
+/* Without CAP_NET_ADMIN (dropped in a child): SO_RCVBUF, and forced false. */
+Test(uevent, without_cap_net_admin_the_capped_buffer_is_reported)
+{
+    if (!has_cap_net_admin())
+        cr_skip_test("already without CAP_NET_ADMIN");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct d[2];
+        if (syscall(SYS_capget, &h, d) < 0)
+            _exit(10);
+        d[CAP_TO_INDEX(CAP_NET_ADMIN)].effective &= ~CAP_TO_MASK(CAP_NET_ADMIN);
+        if (syscall(SYS_capset, &h, d) < 0)
+            _exit(11);
+        struct uevent_monitor *mon;
+        if (uevent_monitor_open(&mon) < 0)
+            _exit(12);
+        int got = 0;
+        socklen_t len = sizeof(got);
+        bool forced = true;
+        int reported = uevent_monitor_rcvbuf(mon, &forced);
+        getsockopt(uevent_monitor_fd(mon), SOL_SOCKET, SO_RCVBUF, &got, &len);
+        _exit(forced ? 13 : reported != got ? 14 : 0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    cr_assert_eq(WEXITSTATUS(status), 0, "child failed at step %d", WEXITSTATUS(status));
 }

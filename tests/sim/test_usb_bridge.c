@@ -680,6 +680,9 @@ Test(usb_bridge, control_timeout_makes_a_control_transfer_time_out_and_the_next_
     cr_assert_geq(elapsed_ms(&start), 140.0);
     cr_assert_eq(libusb_control_transfer(h, VENDOR_IN, 0x0A, 0, 1, &latency, 1, TIMEOUT_MS), 1);
     cr_assert_eq(latency, 16);
+    pthread_mutex_lock(&hw_lock);
+    cr_assert_eq(sim_ft232h_stats(adapter)->control_unanswered, 1, "counted as unanswered");
+    pthread_mutex_unlock(&hw_lock);
     libusb_close(h);
 }
 
@@ -788,4 +791,44 @@ Test(usb_bridge, a_claim_is_one_files_until_it_is_closed)
     libusb_close(b);
     cr_expect(claim_taken_within(a, TIMEOUT_MS), "closing a file ends its claim");
     libusb_close(a);
+}
+
+/* The target of the adapter's interface 0 driver link in the testbed's sysfs ("" when none):
+ * what a program reads without opening the device (the daemon's USB inventory). */
+static const char *sysfs_driver(void)
+{
+    static char target[256];
+    ssize_t n = readlink("/sys/bus/usb/devices/1-1/1-1:1.0/driver", target, sizeof(target) - 1);
+    target[n < 0 ? 0 : n] = '\0';
+    const char *slash = strrchr(target, '/');
+    return slash ? slash + 1 : target;
+}
+
+static bool sysfs_has(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+Test(usb_bridge, sysfs_has_interface_0_and_its_driver_link_follows_binding)
+{
+    cr_assert(sysfs_has("/sys/bus/usb/devices/1-1/serial"));
+    cr_assert(sysfs_has("/sys/bus/usb/devices/1-1/1-1:1.0/bInterfaceNumber"));
+    cr_assert_str_eq(sysfs_driver(), "", "a reprogrammed id: no driver");
+    sim_usb_bridge_driver_at_plug(bridge, adapter, true);
+    cr_assert_str_eq(sysfs_driver(), "ftdi_sio");
+    libusb_device_handle *h =
+        libusb_open_device_with_vid_pid(ctx, SIM_FTDI_VID, SIM_LYNX_ADAPTER_PID);
+    cr_assert_not_null(h);
+    cr_assert_eq(libusb_detach_kernel_driver(h, 0), 0);
+    cr_assert_str_eq(sysfs_driver(), "", "detached");
+    cr_assert_eq(libusb_attach_kernel_driver(h, 0), 0);
+    cr_assert_str_eq(sysfs_driver(), "ftdi_sio", "attached");
+    cr_assert_eq(libusb_detach_kernel_driver(h, 0), 0);
+    libusb_close(h);
+    cr_assert_eq(sim_usb_bridge_bind_driver(bridge, adapter), 0);
+    cr_assert_str_eq(sysfs_driver(), "ftdi_sio", "bound by another program");
+    cr_assert_eq(sim_usb_bridge_unplug(bridge, adapter), 0);
+    cr_assert_not(sysfs_has("/sys/bus/usb/devices/1-1/1-1:1.0"), "gone with its device");
+    cr_assert_eq(sim_usb_bridge_plug(bridge, adapter), 0);
+    cr_assert_str_eq(sysfs_driver(), "ftdi_sio", "bound afresh at the plug");
 }

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""The USB inventory (src/transport/usb_inventory.h, src/daemon/fleet_usb.c): adapters are told
+apart from sysfs and the kernel's uevents, with no request to any device, so nothing on the
+daemon's one thread waits for a device that does not answer. End to end under lynx-sim on a
+private D-Bus.
+
+  test_inventory.py TEST_NAME      (meson runs one test per name; exit 0 / 1 / 77 = skip)
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (FTDI_ONLY, TRANSPORT, TRANSPORTS, Harness, POLL_INTERVAL_MS, ini, program,  # noqa: E402
+                     require, run, service_name, test)
+from latency import getvalue_latencies  # noqa: E402
+
+POLL_S = POLL_INTERVAL_MS / 1000.0
+CONNECTED = 1
+STOCK = ("STOCK0", "STOCK1", "STOCK2", "STOCK3")
+# four stock FT232Hs (0403:6014, ftdi_sio bound) that never answer a control request: no serial
+# string, no set-up; armed before the daemon's first look at USB
+SILENT_STOCK = "".join(f"adapter {s} pid=0x6014\nat 0 control-timeout {s} count=1000000\n"
+                       for s in STOCK)
+
+
+def control_transfers(h, serial):
+    """Control transfers the adapter was sent, answered or not (lynx-sim's stats)."""
+    a = [x for x in h.sim_stats()["adapters"] if x.get("serial") == serial]
+    require(len(a) == 1, f"no adapter {serial} in the simulator's stats")
+    return sum(a[0][k] for k in ("usb_control_in", "usb_control_out", "usb_control_unanswered"))
+
+
+@test(alone=True, transports=FTDI_ONLY)
+def a_healthy_service_stays_prompt_beside_silent_stock_adapters_and_a_missing_configured_one():
+    scenario = "adapter LYNX0001\ndistributor LYNX0001 A\n" + SILENT_STOCK
+    config = ini(adapters={"LYNXGONE": {}})
+    healthy = service_name("LYNX0001")
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario=scenario, config=config, serials=("LYNX0001", "LYNXGONE"))
+        h.wait_for("/Adapter/Connected", 1, timeout=5, service=healthy)
+        h.pump(3 * POLL_S)
+        times = getvalue_latencies(h, healthy, 3.0)
+        median, p99 = times[len(times) // 2], times[int(len(times) * 0.99)]
+        print(f"GetValue beside {len(STOCK)} silent stock adapters, LYNXGONE missing: "
+              f"{len(times)} calls, median {median * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms, "
+              f"max {times[-1] * 1000:.2f} ms")
+        # which adapter is which comes from sysfs: not one request to any of them
+        sent = {s: control_transfers(h, s) for s in STOCK}
+        require(all(n == 0 for n in sent.values()),
+                f"control transfers to the stock adapters: {sent}")
+        # generous bounds for a loaded machine: serial reads held each call 0.4-1.3 s here
+        require(median < 0.05 and times[-1] < 0.3,
+                f"median {median * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
+        h.expect({"/Adapter/Connected": 0}, service=service_name("LYNXGONE"))
+        require("add a section [ftdi:STOCK0] to config.ini" in h.log_text(),
+                "the stock adapter is not named in the log")
+
+
+@test(transports=FTDI_ONLY)
+def a_configured_adapter_is_found_by_its_uevent_and_served_again_after_a_replug():
+    scenario = ("adapter LYNX0001\ndistributor LYNX0001 A\n"
+                "adapter LYNX0002 plugged=no\ndistributor LYNX0002 A\n")
+    config = ini(adapters={"LYNX0002": {}})
+    later = service_name("LYNX0002")
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario=scenario, config=config, serials=("LYNX0001", "LYNX0002"))
+        h.expect({"/Adapter/Connected": 0}, service=later)
+        h.simctl("string-error", "LYNX0002")  # a serial read would fail: none is made
+        h.simctl("plug", "LYNX0002")
+        h.wait_for("/Adapter/Connected", 1, timeout=5, service=later)
+        h.wait_for("/Distributor/A/Status", CONNECTED, service=later)
+        require("adapter LYNX0002 found" in h.log_text(), "the log does not say it was found")
+        h.simctl("unplug", "LYNX0002")
+        h.wait_for("/Adapter/Connected", 0, timeout=5, service=later)
+        h.simctl("plug", "LYNX0002")  # under the next device number
+        h.wait_for("/Adapter/Connected", 1, timeout=5, service=later)
+        h.wait_for("/Distributor/A/Status", CONNECTED, service=later)
+        a = [x for x in h.sim_stats()["adapters"] if x.get("serial") == "LYNX0002"][0]
+        require(a["usb_control_in"] == 0 and a["usb_control_unanswered"] == 0,
+                f"LYNX0002 was asked for something (its serial?): {a}")
+
+
+def start_with_lost_uevents(h, scenario, config, trigger):
+    """The daemon under lynx-sim with enobufs_shim.c preloaded before umockdev: while `trigger`
+    exists, its uevent socket's next read throws away what is queued and fails with ENOBUFS."""
+    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "LYNX_ENOBUFS_TRIGGER")}
+    os.environ["LD_PRELOAD"] = program("LYNX_ENOBUFS_SHIM") + ":libumockdev-preload.so.0"
+    os.environ["LYNX_ENOBUFS_TRIGGER"] = trigger
+    try:
+        h.start_daemon(scenario=scenario, config=config)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@test
+def an_adapter_removed_while_uevents_were_lost_is_let_go_of_at_once():
+    # the next regular poll is 20 s after the first: within the test only the daemon's reaction
+    # to the lost events can make it look at the adapter (an i2c bus: its open /dev/i2c-N, which
+    # a lost "remove" used to keep open until a poll; USB: the inventory read again)
+    slow_s = 20.0
+    config = ini({"poll_interval_ms": int(slow_s * 1000), "comm_lost_polls": 3},
+                 {"LYNX0001": {}})
+    with Harness() as h:
+        h.start_bus()
+        trigger = os.path.join(h.tmp, "lose-uevents")
+        start_with_lost_uevents(h, "adapter LYNX0001\ndistributor LYNX0001 A\n", config, trigger)
+        h.wait_for("/Adapter/Connected", 1, timeout=5)
+        first_poll = h.mark()
+
+        open(trigger, "w").close()
+        since = h.mark()
+        h.simctl("unplug", "LYNX0001")  # its "remove" is thrown away with ENOBUFS
+        h.pump(0.5)
+        require(not os.path.exists(trigger), "the daemon did not read its uevent socket")
+        h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 0, since, 2.0)
+        require("uevents were lost" in h.log_text(), "the log does not say events were lost")
+
+        if TRANSPORT == "i2c":  # a bus back is polled at once (a USB adapter at its next poll)
+            open(trigger, "w").close()
+            since = h.mark()
+            h.simctl("plug", "LYNX0001")  # its "add" is thrown away too
+            h.wait_for_signal(lambda v: v.get("/Adapter/Connected") == 1, since, 2.0)
+            h.wait_for("/Distributor/A/Status", CONNECTED)
+        require(time.monotonic() - first_poll < slow_s - 2,
+                "the test ran into the next regular poll: it would prove nothing")
+
+
+if __name__ == "__main__":
+    sys.exit(run(transports=TRANSPORTS))
