@@ -3,6 +3,7 @@
  * opens a missing bus again either way: one failed open() costs microseconds, and a uevent can be
  * missed (a node made by hand, no uevent socket). */
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "daemon/fleet_internal.h"
@@ -19,6 +20,19 @@ void fleet_i2c_add(struct fleet *fleet, const struct config_section *section)
     member_add(fleet, link, section->serial, section->i2c_bus, true, false);
 }
 
+/* The kernel deletes a device's node before it sends its "remove" (device_del: devtmpfs first,
+ * the uevent last, in 6.1), and an i2c adapter's number is not given again while a file of the
+ * old one is open. So a "remove" while /dev/i2c-N is there is not this bus going: a udev replay,
+ * a driver rebind, a forged message. Letting go of the bus for it would re-open it and poll it
+ * once more, and a burst of them would count polls (and "communications lost") faster than the
+ * poll interval does. A stat is no device I/O. */
+static bool node_exists(int bus)
+{
+    char path[32];
+    i2cdev_path((unsigned)bus, path, sizeof(path));
+    return access(path, F_OK) == 0;
+}
+
 /* A uevent of the i2c-dev class device of a configured bus (DEVNAME or kernel name i2c-N). */
 void fleet_i2c_uevent(struct fleet *fleet, const struct uevent *ev)
 {
@@ -29,6 +43,10 @@ void fleet_i2c_uevent(struct fleet *fleet, const struct uevent *ev)
         const char *name = m->poller.link->name; /* "i2c-N" */
         if (m->i2c_bus < 0 || (strcmp(ev->devname, name) != 0 && strcmp(ev->kernel, name) != 0))
             continue;
+        if (ev->action == UEVENT_REMOVE && node_exists(m->i2c_bus)) {
+            log_debug("uevent: remove %s, but its node is there: not the bus going", name);
+            continue;
+        }
         log_debug("uevent: %s %s", ev->action_name, name);
         member_hotplug_event(fleet, m, ev->action == UEVENT_REMOVE);
     }

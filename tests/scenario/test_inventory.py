@@ -7,6 +7,8 @@ private D-Bus.
   test_inventory.py TEST_NAME      (meson runs one test per name; exit 0 / 1 / 77 = skip)
 """
 import os
+import socket
+import struct
 import sys
 import time
 
@@ -130,6 +132,52 @@ def an_adapter_removed_while_uevents_were_lost_is_let_go_of_at_once():
             h.wait_for("/Distributor/A/Status", CONNECTED)
         require(time.monotonic() - first_poll < slow_s - 2,
                 "the test ran into the next regular poll: it would prove nothing")
+
+
+def send_uevent(h, props):
+    """A uevent as umockdev delivers one (libudev's format) to every uevent socket of the daemon:
+    what a udev replay or a driver rebind can send, not the kernel's own doing."""
+    with open(f"/proc/{h.daemon_pid()}/environ", "rb") as f:
+        env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    testbed = env[b"UMOCKDEV_DIR"].decode()
+    body = b"".join(f"{k}={v}".encode() + b"\0" for k, v in props.items())
+    header = (b"libudev\0" + struct.pack(">I", 0xFEEDCAFE) +
+              struct.pack("<IIIIIII", 40, 40, len(body), 0, 0, 0, 0))
+    sent = 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        for name in os.listdir(testbed):
+            if name.startswith("event"):
+                try:
+                    s.sendto(header + body, os.path.join(testbed, name))
+                    sent += 1
+                except OSError:
+                    pass  # a socket of another process that has gone
+    require(sent > 0, f"no uevent socket in {testbed}")
+
+
+@test(transports=("i2c",))
+def remove_uevents_for_a_bus_that_is_there_cost_no_poll_and_no_reopen():
+    # B is installed and absent: every poll of the bus counts towards its "communications lost"
+    lost_after = 10
+    config = ini({"comm_lost_polls": lost_after},
+                 {"LYNX0001": {"distributorBInstalled": "true"}})
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario="adapter LYNX0001\ndistributor LYNX0001 A\n", config=config)
+        h.wait_for("/Adapter/Connected", 1, timeout=5)
+        bus = h.get("/Mgmt/Connection").split()[-1]  # "I2C bus i2c-1"
+        polls_before = h.get("/Diagnostics/Polls")
+        for _ in range(50):  # a burst, faster than polls
+            send_uevent(h, {"ACTION": "remove", "DEVPATH": f"/devices/virtual/i2c-dev/{bus}",
+                            "SUBSYSTEM": "i2c-dev", "DEVNAME": f"/dev/{bus}", "SEQNUM": "1"})
+        h.pump(3 * POLL_S)
+        log = h.log_text()
+        require(log.count(f"adapter {bus}: opened") == 1,
+                f"the bus was opened again for a remove while its node was there:\n{log}")
+        require(h.get("/Diagnostics/Reopens") == 0, "reopens counted")
+        require(h.get("/Distributor/B/Alarms/ConnectionLost") == 0,
+                "B was declared lost faster than its comm_lost_polls polls "
+                f"({h.get('/Diagnostics/Polls') - polls_before} polls)")
 
 
 if __name__ == "__main__":
