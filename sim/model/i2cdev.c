@@ -16,7 +16,9 @@
 #include "model/hid_cp2112.h"
 #include "model/i2c_master.h"
 
-#define FUNCS_I2C (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL_ALL)
+#define FUNCS_I2C     (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL_ALL)
+#define FUNCS_BCM2835 (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL)
+#define NS_PER_10MS   10000000ull
 /* i2c-piix4's set: an SMBus host controller, no I2C level transfers */
 #define FUNCS_SMBUS                                                                                \
     (I2C_FUNC_SMBUS_QUICK | I2C_FUNC_SMBUS_BYTE | I2C_FUNC_SMBUS_BYTE_DATA |                       \
@@ -31,6 +33,8 @@ struct sim_i2cdev {
     struct sim_i2cdev_config cfg;
     unsigned long retries;
     unsigned long timeout_10ms;
+    uint64_t busy_until_ns; /* bcm2835: the adapter is locked by a transfer until then */
+    uint64_t answer_at_ns;  /* the last request's answer is due then (0: at once) */
     unsigned fail_count;
     int fail_errno;
     bool unplug_armed, unplug_fired;
@@ -46,6 +50,11 @@ struct sim_i2cdev *sim_i2cdev_new(struct sim_i2c_bus *bus, const struct sim_i2cd
     dev->cfg = *cfg;
     if (!dev->cfg.nack_errno)
         dev->cfg.nack_errno = ENXIO;
+    if (cfg->driver == SIM_I2CDEV_DRIVER_BCM2835) {
+        dev->cfg.funcs = SIM_I2CDEV_FUNCS_I2C;
+        dev->cfg.nack_errno = EREMOTEIO;
+        dev->master.no_arbitration = true;
+    }
     if (cfg->driver == SIM_I2CDEV_DRIVER_HID_CP2112) {
         const struct sim_cp2112_config chip = {0};
         dev->cp2112 = sim_cp2112_new(&chip, bus);
@@ -69,6 +78,7 @@ void sim_i2cdev_reset(struct sim_i2cdev *dev)
 {
     dev->retries = 0;
     dev->timeout_10ms = 100; /* HZ: the core's default adapter timeout, 1 s */
+    dev->busy_until_ns = 0;
     if (dev->cp2112) {
         sim_cp2112_reset(dev->cp2112);
         sim_hid_cp2112_probe(dev->cp2112, &dev->cp2112_ns);
@@ -84,12 +94,19 @@ unsigned long sim_i2cdev_funcs(const struct sim_i2cdev *dev)
 {
     if (dev->cp2112)
         return sim_hid_cp2112_funcs();
+    if (dev->cfg.driver == SIM_I2CDEV_DRIVER_BCM2835)
+        return FUNCS_BCM2835;
     return dev->cfg.funcs == SIM_I2CDEV_FUNCS_SMBUS ? FUNCS_SMBUS : FUNCS_I2C;
 }
 
 const struct sim_i2cdev_stats *sim_i2cdev_stats(const struct sim_i2cdev *dev)
 {
     return &dev->stats;
+}
+
+uint64_t sim_i2cdev_answer_at(const struct sim_i2cdev *dev)
+{
+    return dev->answer_at_ns;
 }
 
 void sim_i2cdev_fail_transfers(struct sim_i2cdev *dev, unsigned count, int err)
@@ -162,14 +179,8 @@ static int cp2112_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigne
     return rc;
 }
 
-/* One transaction through the master, its counters copied into the adapter's. */
-static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
-                       uint64_t now_ns)
+static void copy_master_stats(struct sim_i2cdev *dev)
 {
-    if (dev->cp2112)
-        return cp2112_xfer(dev, msgs, n, now_ns);
-    struct sim_i2c_result res;
-    sim_i2c_master_xfer(&dev->master, msgs, n, now_ns, &res);
     const struct sim_i2c_master_stats *m = &dev->master.stats;
     dev->stats.transactions = m->transactions;
     dev->stats.messages = m->messages;
@@ -177,6 +188,50 @@ static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigne
     dev->stats.bus_errors = m->bus_errors;
     dev->stats.scl_periods = m->scl_periods;
     dev->stats.bus_time_ns = m->bus_time_ns;
+}
+
+/* i2c-bcm2835's bcm2835_i2c_xfer(): the transfer starts once the adapter is free, and either ends
+ * within the adapter's timeout or is ETIMEDOUT when that timeout has passed (SCL held low: the
+ * clock stretch timeout is off, so the controller waits for ever). */
+static int bcm2835_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                        uint64_t now_ns)
+{
+    for (unsigned i = 0; i + 1 < n; i++)
+        if (msgs[i].flags & I2C_M_RD)
+            return -EOPNOTSUPP;
+    const uint64_t start = dev->busy_until_ns > now_ns ? dev->busy_until_ns : now_ns;
+    const uint64_t before = dev->master.stats.bus_time_ns;
+    const uint64_t timeout = (uint64_t)dev->timeout_10ms * NS_PER_10MS;
+    struct sim_i2c_result res;
+    sim_i2c_master_xfer(&dev->master, msgs, n, start, &res);
+    copy_master_stats(dev);
+    const uint64_t took = dev->master.stats.bus_time_ns - before;
+    int rc = res.outcome == SIM_I2C_OK ? (int)n : outcome_errno(dev, res.outcome);
+    uint64_t end = start + took;
+    if (res.outcome == SIM_I2C_SCL_LOW || took > timeout) {
+        rc = -ETIMEDOUT;
+        end = start + timeout;
+        dev->stats.timeouts++;
+        if (dev->master.bus_ns < end)
+            dev->master.bus_ns = end;
+        dev->busy_until_ns = end; /* the bus time of other transfers is not waited for */
+    }
+    if (rc == -ETIMEDOUT || start > now_ns)
+        dev->answer_at_ns = end;
+    return rc;
+}
+
+/* One transaction through the master, its counters copied into the adapter's. */
+static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                       uint64_t now_ns)
+{
+    if (dev->cp2112)
+        return cp2112_xfer(dev, msgs, n, now_ns);
+    if (dev->cfg.driver == SIM_I2CDEV_DRIVER_BCM2835)
+        return bcm2835_xfer(dev, msgs, n, now_ns);
+    struct sim_i2c_result res;
+    sim_i2c_master_xfer(&dev->master, msgs, n, now_ns, &res);
+    copy_master_stats(dev);
     int rc = outcome_errno(dev, res.outcome);
     return rc < 0 ? rc : (int)n;
 }
@@ -211,6 +266,7 @@ static int i2c_transfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsign
 ssize_t sim_i2cdev_read(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client,
                         uint8_t *buf, size_t count, uint64_t now_ns)
 {
+    dev->answer_at_ns = 0;
     dev->stats.read_calls++;
     uint8_t tmp[SIM_I2CDEV_MAX_LEN];
     struct sim_i2c_msg m = {.addr = client->addr,
@@ -228,6 +284,7 @@ ssize_t sim_i2cdev_read(struct sim_i2cdev *dev, const struct sim_i2cdev_client *
 ssize_t sim_i2cdev_write(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client,
                          const uint8_t *buf, size_t count, uint64_t now_ns)
 {
+    dev->answer_at_ns = 0;
     dev->stats.write_calls++;
     uint8_t tmp[SIM_I2CDEV_MAX_LEN];
     struct sim_i2c_msg m = {.addr = client->addr,
@@ -543,6 +600,7 @@ long sim_i2cdev_ioctl(struct sim_i2cdev *dev, struct sim_i2cdev_client *client,
 {
     const unsigned long value = (unsigned long)*arg;
     count_ioctl(dev, request);
+    dev->answer_at_ns = 0;
     switch (request) {
     case I2C_SLAVE:
     case I2C_SLAVE_FORCE:
@@ -569,8 +627,8 @@ long sim_i2cdev_ioctl(struct sim_i2cdev *dev, struct sim_i2cdev_client *client,
     case I2C_SMBUS:
         return ioctl_smbus(dev, client, arg, resolve, ctx, now_ns);
     case I2C_RETRIES:
-    case I2C_TIMEOUT:
-        if (value > INT_MAX)
+    case I2C_TIMEOUT: /* the adapter's, for every client: in 10 ms, at most INT_MAX / 10 */
+        if (value > (request == I2C_TIMEOUT ? INT_MAX / 10 : INT_MAX))
             return -EINVAL;
         if (request == I2C_RETRIES)
             dev->retries = value;
