@@ -234,8 +234,8 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
         if (rc < 0)
             return parse_error(p,
                                "expected bus=<0-%d>, plugged=yes|no, i2c=standard|fast, "
-                               "strict-timing=yes|no, funcs=i2c|smbus, nack=enxio|eremoteio or "
-                               "driver=generic|hid-cp2112, controller=generic|bcm2835, got "
+                               "strict-timing=yes|no, funcs=i2c|smbus, nack=enxio|eremoteio, "
+                               "controller=generic|bcm2835 or driver=generic|hid-cp2112, got "
                                "'%s%s%s'",
                                SIM_I2C_BUS_MAX, w[i], value ? "=" : "", value ? value : "");
     }

@@ -48,10 +48,8 @@ void fleet_free(struct fleet *fleet)
 {
     if (!fleet)
         return;
-    for (size_t i = 0; i < fleet->n_members; i++) {
-        service_free(fleet->members[i].svc);
-        poller_deinit(&fleet->members[i].poller);
-    }
+    for (size_t i = 0; i < fleet->n_members; i++)
+        member_free(&fleet->members[i]);
     ftdi_usb_hotplug_deregister(fleet->hotplug);
     if (fleet->rescan_timer)
         mainloop_remove_timer(fleet->rescan_timer);

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -77,7 +78,8 @@ static void teardown(void)
 
 TestSuite(i2cdev_link, .init = setup, .fini = teardown);
 
-/* The links complete before their start call returns (ioctls are synchronous). */
+/* The link's ioctls run on its worker thread: an operation completes from dispatch once its
+ * event_fd polls readable, never before its start call returns. */
 static int completed;
 
 static void done(struct bus_link *link, int rc, void *user)
@@ -86,22 +88,45 @@ static void done(struct bus_link *link, int rc, void *user)
     completed = rc;
 }
 
+/* As the daemon's loop does: waits (generously) for the event fd, then dispatches. */
+static void finish(struct adapter *ad)
+{
+    cr_assert_eq(completed, 1, "completed before the start call returned");
+    cr_assert(ad->link->ops->busy(ad->link));
+    struct pollfd pfd = {.fd = ad->link->ops->event_fd(ad->link), .events = POLLIN};
+    cr_assert_geq(pfd.fd, 0);
+    while (completed == 1) {
+        cr_assert_eq(poll(&pfd, 1, 30000), 1, "the worker never rang");
+        ad->link->ops->dispatch(ad->link);
+    }
+    cr_assert_not(ad->link->ops->busy(ad->link));
+}
+
 static void open_link(struct adapter *ad)
 {
     completed = 1;
     cr_assert_eq(ad->link->ops->open(ad->link, done, NULL), 0, "%s",
                  ad->link->ops->error(ad->link));
-    cr_assert_eq(completed, 0);
+    finish(ad);
+    cr_assert_eq(completed, 0, "%s", ad->link->ops->error(ad->link));
 }
 
-/* One scan of 0x08-0x0B as the poller makes it; returns the poll's result. */
+/* A read of n addresses; returns the operation's result. */
+static int read_n(struct adapter *ad, const uint8_t *addresses, size_t n, struct bus_read *out,
+                  bool *stuck)
+{
+    completed = 1;
+    int rc = ad->link->ops->read(ad->link, addresses, n, out, stuck, done, NULL);
+    cr_assert_eq(rc, 0, "read: %s", strerror(-rc));
+    finish(ad);
+    return completed;
+}
+
+/* One scan of 0x08-0x0B; returns the poll's result. */
 static int scan(struct adapter *ad, struct bus_read out[4], bool *stuck)
 {
     static const uint8_t addresses[4] = {0x08, 0x09, 0x0A, 0x0B};
-    completed = 1;
-    cr_assert_eq(ad->link->ops->read(ad->link, addresses, 4, out, stuck, done, NULL), 0);
-    cr_assert_neq(completed, 1, "completed before read returned");
-    return completed;
+    return read_n(ad, addresses, 4, out, stuck);
 }
 
 static void expect_acked(const struct bus_read out[4], bool a, bool b, bool c, bool d)
