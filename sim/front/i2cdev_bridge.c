@@ -349,7 +349,10 @@ int sim_i2cdev_bridge_add(struct sim_i2cdev_bridge *br, struct sim_i2cdev *dev, 
     n->br = br;
     n->dev = dev;
     n->bus = bus;
-    snprintf(n->name, sizeof(n->name), "lynx-sim %s", name);
+    if (sim_i2cdev_config(dev)->driver == SIM_I2CDEV_DRIVER_BCM2835)
+        snprintf(n->name, sizeof(n->name), "bcm2835 (lynx-sim %s)", name); /* the driver's form */
+    else
+        snprintf(n->name, sizeof(n->name), "lynx-sim %s", name);
     snprintf(n->devnode, sizeof(n->devnode), "/dev/i2c-%u", bus);
     snprintf(n->adapter_syspath, sizeof(n->adapter_syspath),
              "/sys/devices/platform/lynx-sim-i2c.%u/i2c-%u", bus, bus);

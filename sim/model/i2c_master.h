@@ -74,7 +74,7 @@ struct sim_i2c_master_stats {
 struct sim_i2c_master {
     struct sim_i2c_bus *bus; /* not owned */
     const struct sim_i2c_master_timing *t;
-    uint64_t bus_ns; /* the time of the master's last change */
+    uint64_t bus_ns;     /* the time of the master's last change */
     bool no_arbitration; /* see above; false after sim_i2c_master_init */
     struct sim_i2c_master_stats stats;
 };

@@ -35,6 +35,7 @@ struct sim_i2cdev {
     unsigned long timeout_10ms;
     uint64_t busy_until_ns; /* bcm2835: the adapter is locked by a transfer until then */
     uint64_t answer_at_ns;  /* the last request's answer is due then (0: at once) */
+    bool bound[0x80];       /* addresses a kernel driver has bound */
     unsigned fail_count;
     int fail_errno;
     bool unplug_armed, unplug_fired;
@@ -102,6 +103,12 @@ unsigned long sim_i2cdev_funcs(const struct sim_i2cdev *dev)
 const struct sim_i2cdev_stats *sim_i2cdev_stats(const struct sim_i2cdev *dev)
 {
     return &dev->stats;
+}
+
+void sim_i2cdev_bind_address(struct sim_i2cdev *dev, uint8_t address, bool bound)
+{
+    if (address < 0x80)
+        dev->bound[address] = bound;
 }
 
 uint64_t sim_i2cdev_answer_at(const struct sim_i2cdev *dev)
@@ -606,6 +613,8 @@ long sim_i2cdev_ioctl(struct sim_i2cdev *dev, struct sim_i2cdev_client *client,
     case I2C_SLAVE_FORCE:
         if (value > 0x7F) /* 7-bit addresses only: I2C_TENBIT is refused */
             return -EINVAL;
+        if (request == I2C_SLAVE && dev->bound[value])
+            return -EBUSY; /* a kernel driver's */
         client->addr = (uint16_t)value;
         return 0;
     case I2C_TENBIT:

@@ -128,6 +128,10 @@ ssize_t sim_i2cdev_write(struct sim_i2cdev *dev, const struct sim_i2cdev_client 
  * the call it is; returns -ENODEV. */
 long sim_i2cdev_gone(struct sim_i2cdev *dev, unsigned long request, bool read, bool write);
 
+/* A kernel driver is bound to address (a client of the adapter, e.g. an RTC's driver on a Pi
+ * HAT): I2C_SLAVE to it is EBUSY (i2cdev_check_addr), I2C_SLAVE_FORCE still takes it. */
+void sim_i2cdev_bind_address(struct sim_i2cdev *dev, uint8_t address, bool bound);
+
 /* --- faults of the adapter (each call replaces what was armed) --- */
 
 /* The next count transfers (I2C_RDWR, I2C_SMBUS, read, write that passed their argument checks)

@@ -313,7 +313,8 @@ int sim_action_parse(char *const *words, size_t nwords, struct sim_action *out, 
     if (!syn)
         return fail(err, errlen,
                     "unknown action '%s' (expected fuse, supply, power, distributor, unplug, bind, "
-                    "plug, nack-address, nack-data, corrupt, corrupt-rate, stuck-sda, hold-sda, hold-scl, script, "
+                    "plug, nack-address, nack-data, corrupt, corrupt-rate, stuck-sda, hold-sda, "
+                    "hold-scl, script, "
                     "usb-error, usb-timeout, short-read, empty-read, control-error, "
                     "control-timeout, string-error, latency or unplug-mid-transfer)",
                     words[0]);

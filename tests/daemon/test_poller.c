@@ -156,8 +156,8 @@ Test(poller, every_scan_reads_the_canary_after_the_distributors)
     fake->acked[0x08] = true, fake->data[0x08] = 0x00;
     cr_assert_eq(poller_poll(&poller), 0);
     /* the scan, then A confirmed (its first read is a change) with the canary again */
-    static const uint8_t expected[] = {0x08, 0x09, 0x0A, 0x0B, LYNX_CANARY_ADDRESS, 0x08,
-                                       LYNX_CANARY_ADDRESS};
+    static const uint8_t expected[] = {
+        0x08, 0x09, 0x0A, 0x0B, LYNX_CANARY_ADDRESS, 0x08, LYNX_CANARY_ADDRESS};
     cr_assert_eq(fake->n_log, sizeof(expected));
     cr_assert_arr_eq(fake->log, expected, sizeof(expected));
     cr_assert_eq(poller.n_reads, 5, "the canary is not one of the poll's reads");

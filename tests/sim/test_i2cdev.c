@@ -572,3 +572,14 @@ Test(i2cdev, bcm2835_a_transfer_longer_than_the_timeout_is_etimedout)
     cr_assert_eq(sim_i2cdev_read(dev, &client, buf, 100, 0), 100);
     cr_assert_eq(sim_i2cdev_read(dev, &client, buf, sizeof(buf), 0), -ETIMEDOUT);
 }
+
+Test(i2cdev, slave_to_an_address_a_kernel_driver_has_bound_is_ebusy_force_takes_it)
+{
+    sim_i2cdev_bind_address(dev, 0x09, true);
+    cr_assert_eq(ioctl_value(I2C_SLAVE, 0x09), -EBUSY);
+    cr_assert_eq(ioctl_value(I2C_SLAVE, 0x08), 0, "the others are free");
+    cr_assert_eq(ioctl_value(I2C_SLAVE_FORCE, 0x09), 0);
+    cr_assert_eq(client.addr, 0x09);
+    sim_i2cdev_bind_address(dev, 0x09, false);
+    cr_assert_eq(ioctl_value(I2C_SLAVE, 0x09), 0);
+}

@@ -18,10 +18,10 @@
 #include "base/log.h"
 #include "base/worker.h"
 
-#define ERROR_MAX     128
-#define READS_MAX     8
-#define ADAPTER_NAME  48
-#define BCM2835_NAME  "bcm2835 (" /* i2c-bcm2835's adapters: "bcm2835 (<device tree node>)" */
+#define ERROR_MAX    128
+#define READS_MAX    8
+#define ADAPTER_NAME 48
+#define BCM2835_NAME "bcm2835 (" /* i2c-bcm2835's adapters: "bcm2835 (<device tree node>)" */
 
 enum read_method {
     READ_RDWR,  /* I2C_RDWR: one read message */
@@ -30,11 +30,11 @@ enum read_method {
 
 /* One operation, as the worker's thread sees it. */
 struct job {
-    bool open;              /* open the node, else read addresses[] */
-    unsigned bus;           /* open */
-    int fd;                 /* read: the node; open: the fd opened (-1: none) */
+    bool open;    /* open the node, else read addresses[] */
+    unsigned bus; /* open */
+    int fd;       /* read: the node; open: the fd opened (-1: none) */
     enum read_method method;
-    bool timeout_is_stuck;  /* i2c-bcm2835: ETIMEDOUT = the bus did not finish */
+    bool timeout_is_stuck; /* i2c-bcm2835: ETIMEDOUT = the bus did not finish */
     uint8_t addresses[READS_MAX];
     size_t n;
     struct bus_read out[READS_MAX];
@@ -318,10 +318,8 @@ static int link_read(struct bus_link *link, const uint8_t *addresses, size_t n,
         return -EINVAL;
     if (worker_busy(l->worker))
         return -EBUSY;
-    l->job = (struct job){.fd = l->fd,
-                          .method = l->method,
-                          .timeout_is_stuck = l->timeout_is_stuck,
-                          .n = n};
+    l->job = (struct job){
+        .fd = l->fd, .method = l->method, .timeout_is_stuck = l->timeout_is_stuck, .n = n};
     memcpy(l->job.addresses, addresses, n);
     l->out = out;
     l->stuck = stuck;
