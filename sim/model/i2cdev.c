@@ -1,7 +1,8 @@
 /* The i2c-dev front end's engine: see i2cdev.h for the contract.
  *
  * Layers, as in the kernel: request decoding and argument checks (i2cdev_*), the SMBus
- * emulation that turns an SMBus request into I2C messages (smbus_*), the core's transfer with
+ * emulation that turns an SMBus request into I2C messages (smbus_xfer here; the
+ * messages themselves: smbus_emul.h), the core's transfer with
  * its retries on arbitration loss (transfer); the controller that clocks one transaction onto
  * the bus (bit level) is the shared master, i2c_master.h, whose outcomes become errnos here. */
 #include "model/i2cdev.h"
@@ -15,6 +16,7 @@
 
 #include "model/hid_cp2112.h"
 #include "model/i2c_master.h"
+#include "model/smbus_emul.h"
 
 #define FUNCS_I2C     (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL_ALL)
 #define FUNCS_BCM2835 (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL)
@@ -361,127 +363,6 @@ static long ioctl_rdwr(struct sim_i2cdev *dev, void **arg, sim_i2cdev_resolver r
 
 /* ---- I2C_SMBUS: i2c_smbus_xfer_emulated() ------------------------------------------------- */
 
-/* CRC-8 with polynomial x^8 + x^2 + x + 1, as SMBus PEC. */
-static uint8_t crc8(uint8_t crc, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int b = 0; b < 8; b++)
-            crc = (uint8_t)(crc & 0x80 ? crc << 1 ^ 0x07 : crc << 1);
-    }
-    return crc;
-}
-
-static uint8_t msg_pec(uint8_t crc, const struct sim_i2c_msg *m)
-{
-    uint8_t address = (uint8_t)(m->addr << 1 | (m->flags & I2C_M_RD ? 1 : 0));
-    crc = crc8(crc, &address, 1);
-    return crc8(crc, m->buf, m->len);
-}
-
-struct smbus {
-    struct sim_i2c_msg msg[2];
-    uint8_t buf0[I2C_SMBUS_BLOCK_MAX + 3];
-    uint8_t buf1[I2C_SMBUS_BLOCK_MAX + 2];
-    unsigned n;
-};
-
-static void put_word(uint8_t *p, uint16_t word)
-{
-    p[0] = (uint8_t)(word & 0xFF);
-    p[1] = (uint8_t)(word >> 8);
-}
-
-/* Builds the messages of an SMBus request: a write of the command (and data), then for reads a
- * read. Process calls are reads. Returns 0 or -EINVAL (a block size above 32). */
-static int smbus_build(struct smbus *s, uint16_t addr, uint8_t *read_write, uint8_t command,
-                       uint32_t size, const union i2c_smbus_data *data)
-{
-    if (size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL)
-        *read_write = I2C_SMBUS_READ;
-    const bool reading = *read_write == I2C_SMBUS_READ;
-    const bool sends_data =
-        !reading || size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL;
-    struct sim_i2c_msg *out = &s->msg[0], *in = &s->msg[1];
-    *out = (struct sim_i2c_msg){.addr = addr, .len = 1, .buf = s->buf0};
-    *in = (struct sim_i2c_msg){.addr = addr, .flags = I2C_M_RD, .buf = s->buf1};
-    s->buf0[0] = command;
-    s->n = reading ? 2 : 1;
-    switch (size) {
-    case I2C_SMBUS_QUICK:
-        out->len = 0;
-        out->flags = reading ? I2C_M_RD : 0;
-        s->n = 1;
-        return 0;
-    case I2C_SMBUS_BYTE:
-        out->flags = reading ? I2C_M_RD : 0;
-        s->n = 1;
-        return 0;
-    case I2C_SMBUS_BYTE_DATA:
-        in->len = 1;
-        if (sends_data) {
-            out->len = 2;
-            s->buf0[1] = data->byte;
-        }
-        return 0;
-    case I2C_SMBUS_WORD_DATA:
-    case I2C_SMBUS_PROC_CALL:
-        in->len = 2;
-        if (sends_data) {
-            out->len = 3;
-            put_word(s->buf0 + 1, data->word);
-        }
-        return 0;
-    case I2C_SMBUS_BLOCK_DATA:
-    case I2C_SMBUS_BLOCK_PROC_CALL:
-        in->flags |= I2C_M_RECV_LEN;
-        in->len = 1; /* the count byte; the controller adds what it announces */
-        if (sends_data) {
-            if (data->block[0] > I2C_SMBUS_BLOCK_MAX)
-                return -EINVAL;
-            out->len = (uint16_t)(data->block[0] + 2);
-            memcpy(s->buf0 + 1, data->block, data->block[0] + 1u);
-        }
-        return 0;
-    case I2C_SMBUS_I2C_BLOCK_DATA:
-        if (data->block[0] > I2C_SMBUS_BLOCK_MAX)
-            return -EINVAL;
-        in->len = data->block[0];
-        if (sends_data) {
-            out->len = (uint16_t)(data->block[0] + 1);
-            memcpy(s->buf0 + 1, data->block + 1, data->block[0]);
-        }
-        return 0;
-    default:
-        return -EOPNOTSUPP;
-    }
-}
-
-/* What an SMBus request read goes to the caller's data. */
-static void smbus_result(const struct smbus *s, uint32_t size, union i2c_smbus_data *data)
-{
-    const struct sim_i2c_msg *in = &s->msg[s->n - 1];
-    switch (size) {
-    case I2C_SMBUS_BYTE:
-    case I2C_SMBUS_BYTE_DATA:
-        data->byte = in->buf[0];
-        break;
-    case I2C_SMBUS_WORD_DATA:
-    case I2C_SMBUS_PROC_CALL:
-        data->word = (uint16_t)(in->buf[0] | in->buf[1] << 8);
-        break;
-    case I2C_SMBUS_BLOCK_DATA:
-    case I2C_SMBUS_BLOCK_PROC_CALL:
-        memcpy(data->block, in->buf, in->buf[0] + 1u);
-        break;
-    case I2C_SMBUS_I2C_BLOCK_DATA:
-        memcpy(data->block + 1, in->buf, data->block[0]);
-        break;
-    default:
-        break;
-    }
-}
-
 /* PEC: appended to a lone write, checked on the read that ends the request (not for quick and
  * I2C block transfers, as the kernel). */
 static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client,
@@ -492,8 +373,8 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
         (size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL ||
          size == I2C_SMBUS_I2C_BLOCK_DATA))
         return -EOPNOTSUPP; /* what an SMBus host controller says to what it cannot do */
-    struct smbus s;
-    int rc = smbus_build(&s, client->addr, &read_write, command, size, data);
+    struct sim_smbus s;
+    int rc = sim_smbus_build(&s, client->addr, &read_write, command, size, data);
     if (rc < 0)
         return rc;
     const bool pec = client->pec && dev->cfg.funcs == SIM_I2CDEV_FUNCS_I2C &&
@@ -501,9 +382,9 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
     uint8_t partial = 0;
     if (pec && !(s.msg[0].flags & I2C_M_RD)) {
         if (s.n == 1)
-            s.buf0[s.msg[0].len] = msg_pec(0, &s.msg[0]), s.msg[0].len++;
+            s.buf0[s.msg[0].len] = sim_smbus_pec(0, &s.msg[0]), s.msg[0].len++;
         else
-            partial = msg_pec(0, &s.msg[0]);
+            partial = sim_smbus_pec(0, &s.msg[0]);
     }
     struct sim_i2c_msg *last = &s.msg[s.n - 1];
     if (pec && (last->flags & I2C_M_RD))
@@ -513,11 +394,11 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
         return rc;
     if (pec && (last->flags & I2C_M_RD)) {
         uint8_t got = last->buf[--last->len];
-        if (msg_pec(partial, last) != got)
+        if (sim_smbus_pec(partial, last) != got)
             return -EBADMSG;
     }
     if (read_write == I2C_SMBUS_READ)
-        smbus_result(&s, size, data);
+        sim_smbus_result(&s, size, data);
     return 0;
 }
 

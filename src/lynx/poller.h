@@ -100,13 +100,13 @@ int poller_init(struct poller *poller, struct bus_link *link,
 void poller_deinit(struct poller *poller);
 /* Starts one poll: open and set up the adapter if needed, scan the bus, confirm changed reads,
  * feed the trackers, then call done -- all without waiting where the transport is asynchronous
- * (MPSSE over libusb advances from the loop; i2c-dev ioctls complete at once). If the previous
- * poll, or the resynchronisation after a failed one, still waits for the adapter, this poll fails
- * at once (-EBUSY, counted like any failed poll) and done is called before this returns: a slow
- * adapter never holds up the loop, the other adapters or D-Bus. A poll that failed on the transport
- * starts the link's resync (bus_link.h) before done is called: done may find the link closed
- * already (unplugged, or a resync that could not start); an asynchronous resync (MPSSE) runs on
- * after done, and a poll started while it does fails with -EBUSY. */
+ * (MPSSE over libusb advances from the loop; i2c-dev ioctls run on the link's worker thread). If
+ * the previous poll, or the resynchronisation after a failed one, still waits for the adapter, this
+ * poll fails at once (-EBUSY, counted like any failed poll) and done is called before this returns:
+ * a slow adapter never holds up the loop, the other adapters or D-Bus. A poll that failed on the
+ * transport starts the link's resync (bus_link.h) before done is called: done may find the link
+ * closed already (unplugged, or a resync that could not start); an asynchronous resync (MPSSE) runs
+ * on after done, and a poll started while it does fails with -EBUSY. */
 void poller_poll_start(struct poller *poller, poller_done_fn done, void *user);
 
 /* The same, waiting for the poll (and the resynchronisation after it) to end: for lynx-scan, which
