@@ -278,8 +278,14 @@ static void job_done(void *arg)
         open_done(l);
     else
         read_done(l);
-    if (l->close_after_job)
+    if (l->close_after_job) { /* removed meanwhile: an open that went through is undone */
         close_fd(l);
+        l->base.unplugged = true;
+        if (l->job.open && l->job.result == 0) {
+            l->job.result = -ENOENT;
+            snprintf(l->error, sizeof(l->error), "/dev/i2c-%u was removed", l->bus);
+        }
+    }
     l->close_after_job = false;
     bus_link_done_fn done = l->done;
     l->done = NULL;
