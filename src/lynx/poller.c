@@ -155,7 +155,7 @@ static void opened(struct poller *p)
 {
     if (p->opened_once)
         p->counters.reopens++;
-    p->opened_once = true;
+    p->opened_in_poll = true; /* opened_once when this poll ends (finish_poll) */
     p->last_error = 0;
 }
 
@@ -282,6 +282,10 @@ static void apply_result(struct poller *p, int rc, bool was_open)
  * link's resync is started; then done, which publishes it. */
 static void finish_poll(struct poller *p, int rc)
 {
+    /* Only now: a poll refused (-EBUSY) while this one still runs (a link whose completions come
+     * from a worker) must not report the adapter connected before its first scan is in. */
+    p->opened_once |= p->opened_in_poll;
+    p->opened_in_poll = false;
     p->last_rc = rc;
     if (rc != 0)
         p->n_reads = 0;

@@ -84,7 +84,8 @@ struct poller {
     /* the poll in progress */
     enum poller_stage stage;
     bool polling, poll_was_open, stuck;
-    int last_rc; /* the last poll's outcome */
+    bool opened_in_poll; /* the link was opened in this poll */
+    int last_rc;         /* the last poll's outcome */
     poller_done_fn done;
     void *done_user;
     /* the reads of the poll, and room for the canary's after the last (not in n_reads) */

@@ -215,3 +215,31 @@ Test(poller, a_read_that_timed_out_is_not_read_again_in_the_same_poll)
     cr_assert_eq(reads_of(0x08), 1);
     cr_assert_eq(fake->n_log, 5, "the scan and its canary only");
 }
+
+static void poll_ended(struct poller *p, void *user)
+{
+    (void)p;
+    (*(int *)user)++;
+}
+
+/* A link that completes from a worker: a poll due while the first one is still scanning is
+ * refused (-EBUSY); that must not publish the adapter as connected before its first scan is in. */
+Test(poller, a_poll_refused_during_the_first_poll_does_not_report_connected_before_its_scan)
+{
+    fake->acked[0x08] = true, fake->data[0x08] = 0x00;
+    int ended = 0;
+    poller_poll_start(&poller, poll_ended, &ended);
+    fake_wait(&fake->base); /* the open completes; the scan is in flight */
+    cr_assert(fake->base.open);
+    cr_assert(poller.polling);
+    poller_poll_start(&poller, poll_ended, &ended);
+    cr_assert_eq(ended, 1, "refused at once");
+    cr_assert_eq(poller.last_rc, -EBUSY);
+    cr_assert_not(report().connected, "connected before the first scan is in");
+    while (poller.polling)
+        fake_wait(&fake->base);
+    cr_assert_eq(ended, 2);
+    struct poll_report r = report();
+    cr_assert(r.connected);
+    cr_assert_eq(r.distributor[0].status, LYNX_DISTRIBUTOR_CONNECTED);
+}
