@@ -33,9 +33,10 @@ struct member {
     bool missing_logged;
     char hardware_published[48];
     /* hot-plug of a known adapter (a uevent of its /dev/i2c-N, libusb's "left"): polled at once */
-    bool gone_event, back_event;          /* seen, the poll still to start */
-    bool event_poll, event_poll_gone;     /* the poll running was started by an event (a "gone") */
-    bool skip_next_poll;                  /* ... it stands in for the next regular poll */
+    bool gone_event, back_event;      /* seen, the poll still to start */
+    bool event_poll, event_poll_gone; /* the poll running was started by an event (a "gone") */
+    bool skip_next_poll;              /* ... it stands in for the next regular poll */
+    bool event_poll_stood_in;         /* ... a regular poll came while it ran, and was left out */
     struct mainloop_fd_watch *link_watch; /* the link's event_fd (an i2c-dev worker), or NULL */
 };
 

@@ -178,7 +178,9 @@ static void polled(struct poller *poller, void *user)
     check_missing(m->fleet, m);
     if (m->event_poll && !poller->polling) { /* not a poll refused while it runs (EBUSY) */
         m->event_poll = false;
-        m->skip_next_poll = m->event_poll_gone ? poller->last_rc < 0 : poller->last_rc == 0;
+        m->skip_next_poll = !m->event_poll_stood_in &&
+                            (m->event_poll_gone ? poller->last_rc < 0 : poller->last_rc == 0);
+        m->event_poll_stood_in = false;
     }
 }
 
@@ -238,5 +240,11 @@ void member_hotplug_event(struct fleet *fleet, struct member *m, bool gone)
 
 void member_poll(struct member *m)
 {
+    if (m->event_poll && m->poller.polling) {
+        /* a hot-plug poll still runs (its ioctls on the link's worker): it stands in for this
+         * one, rather than this one failing with -EBUSY */
+        m->event_poll_stood_in = true;
+        return;
+    }
     poller_poll_start(&m->poller, polled, m);
 }
