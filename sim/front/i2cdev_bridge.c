@@ -5,7 +5,8 @@
  * request of a file from an older generation, or while unplugged, fails with ENODEV. Pointers in
  * requests (I2C_RDWR's messages and their buffers, I2C_SMBUS's data) are resolved through
  * umockdev_ioctl_data_resolve as the engine asks for them; what the engine writes into them goes
- * back to the client when the request completes. */
+ * back to the client when the request completes; an answer the engine holds back (i2c-bcm2835's
+ * adapter timeout) completes from a timer, never by sleeping in the handler. */
 #include "front/i2cdev_bridge.h"
 
 #include <errno.h>
@@ -139,6 +140,48 @@ static void complete(UMockdevIoctlClient *client, long rc)
     umockdev_ioctl_client_complete(client, rc < 0 ? -1 : rc, rc < 0 ? (int)-rc : 0);
 }
 
+/* An answer the engine holds back (sim_i2cdev_answer_at: i2c-bcm2835's adapter timeout): a
+ * timer on this thread's main context completes it, so the requests of other files and adapters
+ * go on meanwhile. What the engine wrote into the resolved blocks goes back with the answer. */
+struct held_answer {
+    UMockdevIoctlClient *client;
+    struct resolved r;
+    long rc;
+};
+
+static gboolean answer_due(gpointer data)
+{
+    struct held_answer *h = data;
+    complete(h->client, h->rc);
+    return G_SOURCE_REMOVE;
+}
+
+static void answer_free(gpointer data)
+{
+    struct held_answer *h = data;
+    release(&h->r);
+    g_object_unref(h->client);
+    free(h);
+}
+
+/* Completes now, or at answer_at (CLOCK_MONOTONIC ns) when that is later. Takes r's blocks. */
+static void complete_at(UMockdevIoctlClient *client, long rc, struct resolved *r,
+                        uint64_t answer_at)
+{
+    const uint64_t now = now_ns();
+    struct held_answer *h = answer_at > now ? calloc(1, sizeof(*h)) : NULL;
+    if (!h) {
+        complete(client, rc);
+        release(r);
+        return;
+    }
+    *h = (struct held_answer){.client = g_object_ref(client), .r = *r, .rc = rc};
+    GSource *timer = g_timeout_source_new((guint)((answer_at - now + 999999) / 1000000));
+    g_source_set_callback(timer, answer_due, h, answer_free);
+    g_source_attach(timer, g_main_context_get_thread_default());
+    g_source_unref(timer);
+}
+
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
                              gpointer user_data)
 {
@@ -147,6 +190,7 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     const unsigned long request = umockdev_ioctl_client_get_request(client);
     struct resolved r = {.data = {umockdev_ioctl_client_get_arg(client)}, .n = 1};
     long rc;
+    uint64_t answer_at = 0;
 
     pthread_mutex_lock(n->br->lock);
     struct client_state *st = live_state(n, client);
@@ -155,11 +199,11 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     } else {
         rc = sim_i2cdev_ioctl(n->dev, &st->c, request, (void **)r.data[0]->data, resolve, &r,
                               now_ns());
+        answer_at = sim_i2cdev_answer_at(n->dev);
         after_request(n);
     }
     pthread_mutex_unlock(n->br->lock);
-    complete(client, rc);
-    release(&r);
+    complete_at(client, rc, &r, answer_at);
     return TRUE;
 }
 
@@ -169,6 +213,7 @@ static gboolean handle_rw(struct node *n, UMockdevIoctlClient *client, bool read
     UMockdevIoctlData *buf = umockdev_ioctl_client_get_arg(client);
     const size_t count = buf->data_len > 0 ? (size_t)buf->data_len : 0;
     ssize_t rc;
+    uint64_t answer_at = 0;
 
     pthread_mutex_lock(n->br->lock);
     struct client_state *st = live_state(n, client);
@@ -178,10 +223,13 @@ static gboolean handle_rw(struct node *n, UMockdevIoctlClient *client, bool read
         rc = sim_i2cdev_read(n->dev, &st->c, buf->data, count, now_ns());
     else
         rc = sim_i2cdev_write(n->dev, &st->c, buf->data, count, now_ns());
-    if (st)
+    if (st) {
+        answer_at = sim_i2cdev_answer_at(n->dev);
         after_request(n);
+    }
     pthread_mutex_unlock(n->br->lock);
-    complete(client, rc);
+    struct resolved none = {.n = 1};
+    complete_at(client, rc, &none, answer_at);
     return TRUE;
 }
 
@@ -301,7 +349,10 @@ int sim_i2cdev_bridge_add(struct sim_i2cdev_bridge *br, struct sim_i2cdev *dev, 
     n->br = br;
     n->dev = dev;
     n->bus = bus;
-    snprintf(n->name, sizeof(n->name), "lynx-sim %s", name);
+    if (sim_i2cdev_config(dev)->driver == SIM_I2CDEV_DRIVER_BCM2835)
+        snprintf(n->name, sizeof(n->name), "bcm2835 (lynx-sim %s)", name); /* the driver's form */
+    else
+        snprintf(n->name, sizeof(n->name), "lynx-sim %s", name);
     snprintf(n->devnode, sizeof(n->devnode), "/dev/i2c-%u", bus);
     snprintf(n->adapter_syspath, sizeof(n->adapter_syspath),
              "/sys/devices/platform/lynx-sim-i2c.%u/i2c-%u", bus, bus);

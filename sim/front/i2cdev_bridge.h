@@ -32,7 +32,9 @@ void sim_i2cdev_bridge_stop(struct sim_i2cdev_bridge *br);
 /* Frees the rest: call once the testbed is gone (no handler can run any more). */
 void sim_i2cdev_bridge_free(struct sim_i2cdev_bridge *br);
 
-/* Adds adapter dev as /dev/i2c-<bus>, plugged in or not. name: its sysfs `name`. Returns 0 or a
+/* Adds adapter dev as /dev/i2c-<bus>, plugged in or not. Its sysfs `name` is "lynx-sim <name>",
+ * or for controller=bcm2835 "bcm2835 (lynx-sim <name>)", the form i2c-bcm2835 gives its adapters
+ * ("bcm2835 (<device tree node>)"), by which the daemon knows the driver. Returns 0 or a
  * negative errno (-EEXIST: that bus number is taken). The bridge does not own dev. */
 int sim_i2cdev_bridge_add(struct sim_i2cdev_bridge *br, struct sim_i2cdev *dev, unsigned bus,
                           const char *name, bool plugged);

@@ -71,7 +71,7 @@ static int xfer_start(struct xfer *x)
     struct sim_i2c_bus *bus = x->m->bus;
     if (!sim_i2c_bus_scl_level(bus))
         return FAIL(SIM_I2C_SCL_LOW);
-    if (!sim_i2c_bus_sda_level(bus))
+    if (!sim_i2c_bus_sda_level(bus) && !x->m->no_arbitration)
         return FAIL(SIM_I2C_BUS_BUSY);
     drive(x, 0, SIM_DRIVE_FLOAT, SIM_DRIVE_LOW);
     drive(x, x->m->t->hd_sta, SIM_DRIVE_LOW, SIM_DRIVE_LOW);
@@ -87,7 +87,7 @@ static int xfer_restart(struct xfer *x)
     int rc = scl_rise(x, t->setup);
     if (rc < 0)
         return rc;
-    if (!sim_i2c_bus_sda_level(x->m->bus))
+    if (!sim_i2c_bus_sda_level(x->m->bus) && !x->m->no_arbitration)
         return FAIL(SIM_I2C_ARB_LOST);
     drive(x, t->su_sta, SIM_DRIVE_FLOAT, SIM_DRIVE_LOW);
     drive(x, t->hd_sta, SIM_DRIVE_LOW, SIM_DRIVE_LOW);
@@ -118,7 +118,7 @@ static int xfer_bit(struct xfer *x, bool bit, bool check)
     bool level = sim_i2c_bus_sda_level(x->m->bus);
     drive(x, t->high, SIM_DRIVE_LOW, x->sda);
     x->m->stats.scl_periods++;
-    if (check && bit && !level)
+    if (check && bit && !level && !x->m->no_arbitration)
         return FAIL(SIM_I2C_ARB_LOST);
     return level;
 }

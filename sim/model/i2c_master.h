@@ -14,7 +14,12 @@
  *   - SCL held low while clocking (a slave stretching for ever): it lets go;
  *   - the address or a data byte written not acknowledged: STOP, the later messages not sent;
  *   - I2C_M_RECV_LEN with a count of 0 or above 32: NACK, STOP.
- * There is no bus recovery: a stuck SDA stays stuck until the slave lets go. */
+ * There is no bus recovery: a stuck SDA stays stuck until the slave lets go.
+ *
+ * A master without an arbitration check (no_arbitration: i2c-bcm2835's controller, which has
+ * none) makes no such checks on SDA: it STARTs on a busy bus and reads back nothing it sends, so
+ * with SDA held low every address byte looks acknowledged and every byte read is 0x00. It still
+ * waits for SCL (a clock held low is SCL_LOW). */
 #ifndef SIM_I2C_MASTER_H
 #define SIM_I2C_MASTER_H
 
@@ -69,7 +74,8 @@ struct sim_i2c_master_stats {
 struct sim_i2c_master {
     struct sim_i2c_bus *bus; /* not owned */
     const struct sim_i2c_master_timing *t;
-    uint64_t bus_ns; /* the time of the master's last change */
+    uint64_t bus_ns;     /* the time of the master's last change */
+    bool no_arbitration; /* see above; false after sim_i2c_master_init */
     struct sim_i2c_master_stats stats;
 };
 

@@ -1,7 +1,8 @@
 /* The i2c-dev front end's engine: see i2cdev.h for the contract.
  *
  * Layers, as in the kernel: request decoding and argument checks (i2cdev_*), the SMBus
- * emulation that turns an SMBus request into I2C messages (smbus_*), the core's transfer with
+ * emulation that turns an SMBus request into I2C messages (smbus_xfer here; the
+ * messages themselves: smbus_emul.h), the core's transfer with
  * its retries on arbitration loss (transfer); the controller that clocks one transaction onto
  * the bus (bit level) is the shared master, i2c_master.h, whose outcomes become errnos here. */
 #include "model/i2cdev.h"
@@ -15,8 +16,11 @@
 
 #include "model/hid_cp2112.h"
 #include "model/i2c_master.h"
+#include "model/smbus_emul.h"
 
-#define FUNCS_I2C (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL_ALL)
+#define FUNCS_I2C     (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL_ALL)
+#define FUNCS_BCM2835 (I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL)
+#define NS_PER_10MS   10000000ull
 /* i2c-piix4's set: an SMBus host controller, no I2C level transfers */
 #define FUNCS_SMBUS                                                                                \
     (I2C_FUNC_SMBUS_QUICK | I2C_FUNC_SMBUS_BYTE | I2C_FUNC_SMBUS_BYTE_DATA |                       \
@@ -31,6 +35,9 @@ struct sim_i2cdev {
     struct sim_i2cdev_config cfg;
     unsigned long retries;
     unsigned long timeout_10ms;
+    uint64_t busy_until_ns; /* bcm2835: the adapter is locked by a transfer until then */
+    uint64_t answer_at_ns;  /* the last request's answer is due then (0: at once) */
+    bool bound[0x80];       /* addresses a kernel driver has bound */
     unsigned fail_count;
     int fail_errno;
     bool unplug_armed, unplug_fired;
@@ -46,6 +53,11 @@ struct sim_i2cdev *sim_i2cdev_new(struct sim_i2c_bus *bus, const struct sim_i2cd
     dev->cfg = *cfg;
     if (!dev->cfg.nack_errno)
         dev->cfg.nack_errno = ENXIO;
+    if (cfg->driver == SIM_I2CDEV_DRIVER_BCM2835) {
+        dev->cfg.funcs = SIM_I2CDEV_FUNCS_I2C;
+        dev->cfg.nack_errno = EREMOTEIO;
+        dev->master.no_arbitration = true;
+    }
     if (cfg->driver == SIM_I2CDEV_DRIVER_HID_CP2112) {
         const struct sim_cp2112_config chip = {0};
         dev->cp2112 = sim_cp2112_new(&chip, bus);
@@ -69,6 +81,7 @@ void sim_i2cdev_reset(struct sim_i2cdev *dev)
 {
     dev->retries = 0;
     dev->timeout_10ms = 100; /* HZ: the core's default adapter timeout, 1 s */
+    dev->busy_until_ns = 0;
     if (dev->cp2112) {
         sim_cp2112_reset(dev->cp2112);
         sim_hid_cp2112_probe(dev->cp2112, &dev->cp2112_ns);
@@ -84,12 +97,25 @@ unsigned long sim_i2cdev_funcs(const struct sim_i2cdev *dev)
 {
     if (dev->cp2112)
         return sim_hid_cp2112_funcs();
+    if (dev->cfg.driver == SIM_I2CDEV_DRIVER_BCM2835)
+        return FUNCS_BCM2835;
     return dev->cfg.funcs == SIM_I2CDEV_FUNCS_SMBUS ? FUNCS_SMBUS : FUNCS_I2C;
 }
 
 const struct sim_i2cdev_stats *sim_i2cdev_stats(const struct sim_i2cdev *dev)
 {
     return &dev->stats;
+}
+
+void sim_i2cdev_bind_address(struct sim_i2cdev *dev, uint8_t address, bool bound)
+{
+    if (address < 0x80)
+        dev->bound[address] = bound;
+}
+
+uint64_t sim_i2cdev_answer_at(const struct sim_i2cdev *dev)
+{
+    return dev->answer_at_ns;
 }
 
 void sim_i2cdev_fail_transfers(struct sim_i2cdev *dev, unsigned count, int err)
@@ -162,14 +188,8 @@ static int cp2112_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigne
     return rc;
 }
 
-/* One transaction through the master, its counters copied into the adapter's. */
-static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
-                       uint64_t now_ns)
+static void copy_master_stats(struct sim_i2cdev *dev)
 {
-    if (dev->cp2112)
-        return cp2112_xfer(dev, msgs, n, now_ns);
-    struct sim_i2c_result res;
-    sim_i2c_master_xfer(&dev->master, msgs, n, now_ns, &res);
     const struct sim_i2c_master_stats *m = &dev->master.stats;
     dev->stats.transactions = m->transactions;
     dev->stats.messages = m->messages;
@@ -177,6 +197,50 @@ static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigne
     dev->stats.bus_errors = m->bus_errors;
     dev->stats.scl_periods = m->scl_periods;
     dev->stats.bus_time_ns = m->bus_time_ns;
+}
+
+/* i2c-bcm2835's bcm2835_i2c_xfer(): the transfer starts once the adapter is free, and either ends
+ * within the adapter's timeout or is ETIMEDOUT when that timeout has passed (SCL held low: the
+ * clock stretch timeout is off, so the controller waits for ever). */
+static int bcm2835_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                        uint64_t now_ns)
+{
+    for (unsigned i = 0; i + 1 < n; i++)
+        if (msgs[i].flags & I2C_M_RD)
+            return -EOPNOTSUPP;
+    const uint64_t start = dev->busy_until_ns > now_ns ? dev->busy_until_ns : now_ns;
+    const uint64_t before = dev->master.stats.bus_time_ns;
+    const uint64_t timeout = (uint64_t)dev->timeout_10ms * NS_PER_10MS;
+    struct sim_i2c_result res;
+    sim_i2c_master_xfer(&dev->master, msgs, n, start, &res);
+    copy_master_stats(dev);
+    const uint64_t took = dev->master.stats.bus_time_ns - before;
+    int rc = res.outcome == SIM_I2C_OK ? (int)n : outcome_errno(dev, res.outcome);
+    uint64_t end = start + took;
+    if (res.outcome == SIM_I2C_SCL_LOW || took > timeout) {
+        rc = -ETIMEDOUT;
+        end = start + timeout;
+        dev->stats.timeouts++;
+        if (dev->master.bus_ns < end)
+            dev->master.bus_ns = end;
+        dev->busy_until_ns = end; /* the bus time of other transfers is not waited for */
+    }
+    if (rc == -ETIMEDOUT || start > now_ns)
+        dev->answer_at_ns = end;
+    return rc;
+}
+
+/* One transaction through the master, its counters copied into the adapter's. */
+static int master_xfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsigned n,
+                       uint64_t now_ns)
+{
+    if (dev->cp2112)
+        return cp2112_xfer(dev, msgs, n, now_ns);
+    if (dev->cfg.driver == SIM_I2CDEV_DRIVER_BCM2835)
+        return bcm2835_xfer(dev, msgs, n, now_ns);
+    struct sim_i2c_result res;
+    sim_i2c_master_xfer(&dev->master, msgs, n, now_ns, &res);
+    copy_master_stats(dev);
     int rc = outcome_errno(dev, res.outcome);
     return rc < 0 ? rc : (int)n;
 }
@@ -211,6 +275,7 @@ static int i2c_transfer(struct sim_i2cdev *dev, struct sim_i2c_msg *msgs, unsign
 ssize_t sim_i2cdev_read(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client,
                         uint8_t *buf, size_t count, uint64_t now_ns)
 {
+    dev->answer_at_ns = 0;
     dev->stats.read_calls++;
     uint8_t tmp[SIM_I2CDEV_MAX_LEN];
     struct sim_i2c_msg m = {.addr = client->addr,
@@ -228,6 +293,7 @@ ssize_t sim_i2cdev_read(struct sim_i2cdev *dev, const struct sim_i2cdev_client *
 ssize_t sim_i2cdev_write(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client,
                          const uint8_t *buf, size_t count, uint64_t now_ns)
 {
+    dev->answer_at_ns = 0;
     dev->stats.write_calls++;
     uint8_t tmp[SIM_I2CDEV_MAX_LEN];
     struct sim_i2c_msg m = {.addr = client->addr,
@@ -297,127 +363,6 @@ static long ioctl_rdwr(struct sim_i2cdev *dev, void **arg, sim_i2cdev_resolver r
 
 /* ---- I2C_SMBUS: i2c_smbus_xfer_emulated() ------------------------------------------------- */
 
-/* CRC-8 with polynomial x^8 + x^2 + x + 1, as SMBus PEC. */
-static uint8_t crc8(uint8_t crc, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int b = 0; b < 8; b++)
-            crc = (uint8_t)(crc & 0x80 ? crc << 1 ^ 0x07 : crc << 1);
-    }
-    return crc;
-}
-
-static uint8_t msg_pec(uint8_t crc, const struct sim_i2c_msg *m)
-{
-    uint8_t address = (uint8_t)(m->addr << 1 | (m->flags & I2C_M_RD ? 1 : 0));
-    crc = crc8(crc, &address, 1);
-    return crc8(crc, m->buf, m->len);
-}
-
-struct smbus {
-    struct sim_i2c_msg msg[2];
-    uint8_t buf0[I2C_SMBUS_BLOCK_MAX + 3];
-    uint8_t buf1[I2C_SMBUS_BLOCK_MAX + 2];
-    unsigned n;
-};
-
-static void put_word(uint8_t *p, uint16_t word)
-{
-    p[0] = (uint8_t)(word & 0xFF);
-    p[1] = (uint8_t)(word >> 8);
-}
-
-/* Builds the messages of an SMBus request: a write of the command (and data), then for reads a
- * read. Process calls are reads. Returns 0 or -EINVAL (a block size above 32). */
-static int smbus_build(struct smbus *s, uint16_t addr, uint8_t *read_write, uint8_t command,
-                       uint32_t size, const union i2c_smbus_data *data)
-{
-    if (size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL)
-        *read_write = I2C_SMBUS_READ;
-    const bool reading = *read_write == I2C_SMBUS_READ;
-    const bool sends_data =
-        !reading || size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL;
-    struct sim_i2c_msg *out = &s->msg[0], *in = &s->msg[1];
-    *out = (struct sim_i2c_msg){.addr = addr, .len = 1, .buf = s->buf0};
-    *in = (struct sim_i2c_msg){.addr = addr, .flags = I2C_M_RD, .buf = s->buf1};
-    s->buf0[0] = command;
-    s->n = reading ? 2 : 1;
-    switch (size) {
-    case I2C_SMBUS_QUICK:
-        out->len = 0;
-        out->flags = reading ? I2C_M_RD : 0;
-        s->n = 1;
-        return 0;
-    case I2C_SMBUS_BYTE:
-        out->flags = reading ? I2C_M_RD : 0;
-        s->n = 1;
-        return 0;
-    case I2C_SMBUS_BYTE_DATA:
-        in->len = 1;
-        if (sends_data) {
-            out->len = 2;
-            s->buf0[1] = data->byte;
-        }
-        return 0;
-    case I2C_SMBUS_WORD_DATA:
-    case I2C_SMBUS_PROC_CALL:
-        in->len = 2;
-        if (sends_data) {
-            out->len = 3;
-            put_word(s->buf0 + 1, data->word);
-        }
-        return 0;
-    case I2C_SMBUS_BLOCK_DATA:
-    case I2C_SMBUS_BLOCK_PROC_CALL:
-        in->flags |= I2C_M_RECV_LEN;
-        in->len = 1; /* the count byte; the controller adds what it announces */
-        if (sends_data) {
-            if (data->block[0] > I2C_SMBUS_BLOCK_MAX)
-                return -EINVAL;
-            out->len = (uint16_t)(data->block[0] + 2);
-            memcpy(s->buf0 + 1, data->block, data->block[0] + 1u);
-        }
-        return 0;
-    case I2C_SMBUS_I2C_BLOCK_DATA:
-        if (data->block[0] > I2C_SMBUS_BLOCK_MAX)
-            return -EINVAL;
-        in->len = data->block[0];
-        if (sends_data) {
-            out->len = (uint16_t)(data->block[0] + 1);
-            memcpy(s->buf0 + 1, data->block + 1, data->block[0]);
-        }
-        return 0;
-    default:
-        return -EOPNOTSUPP;
-    }
-}
-
-/* What an SMBus request read goes to the caller's data. */
-static void smbus_result(const struct smbus *s, uint32_t size, union i2c_smbus_data *data)
-{
-    const struct sim_i2c_msg *in = &s->msg[s->n - 1];
-    switch (size) {
-    case I2C_SMBUS_BYTE:
-    case I2C_SMBUS_BYTE_DATA:
-        data->byte = in->buf[0];
-        break;
-    case I2C_SMBUS_WORD_DATA:
-    case I2C_SMBUS_PROC_CALL:
-        data->word = (uint16_t)(in->buf[0] | in->buf[1] << 8);
-        break;
-    case I2C_SMBUS_BLOCK_DATA:
-    case I2C_SMBUS_BLOCK_PROC_CALL:
-        memcpy(data->block, in->buf, in->buf[0] + 1u);
-        break;
-    case I2C_SMBUS_I2C_BLOCK_DATA:
-        memcpy(data->block + 1, in->buf, data->block[0]);
-        break;
-    default:
-        break;
-    }
-}
-
 /* PEC: appended to a lone write, checked on the read that ends the request (not for quick and
  * I2C block transfers, as the kernel). */
 static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *client,
@@ -428,8 +373,8 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
         (size == I2C_SMBUS_PROC_CALL || size == I2C_SMBUS_BLOCK_PROC_CALL ||
          size == I2C_SMBUS_I2C_BLOCK_DATA))
         return -EOPNOTSUPP; /* what an SMBus host controller says to what it cannot do */
-    struct smbus s;
-    int rc = smbus_build(&s, client->addr, &read_write, command, size, data);
+    struct sim_smbus s;
+    int rc = sim_smbus_build(&s, client->addr, &read_write, command, size, data);
     if (rc < 0)
         return rc;
     const bool pec = client->pec && dev->cfg.funcs == SIM_I2CDEV_FUNCS_I2C &&
@@ -437,9 +382,9 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
     uint8_t partial = 0;
     if (pec && !(s.msg[0].flags & I2C_M_RD)) {
         if (s.n == 1)
-            s.buf0[s.msg[0].len] = msg_pec(0, &s.msg[0]), s.msg[0].len++;
+            s.buf0[s.msg[0].len] = sim_smbus_pec(0, &s.msg[0]), s.msg[0].len++;
         else
-            partial = msg_pec(0, &s.msg[0]);
+            partial = sim_smbus_pec(0, &s.msg[0]);
     }
     struct sim_i2c_msg *last = &s.msg[s.n - 1];
     if (pec && (last->flags & I2C_M_RD))
@@ -449,11 +394,11 @@ static int smbus_xfer(struct sim_i2cdev *dev, const struct sim_i2cdev_client *cl
         return rc;
     if (pec && (last->flags & I2C_M_RD)) {
         uint8_t got = last->buf[--last->len];
-        if (msg_pec(partial, last) != got)
+        if (sim_smbus_pec(partial, last) != got)
             return -EBADMSG;
     }
     if (read_write == I2C_SMBUS_READ)
-        smbus_result(&s, size, data);
+        sim_smbus_result(&s, size, data);
     return 0;
 }
 
@@ -543,11 +488,14 @@ long sim_i2cdev_ioctl(struct sim_i2cdev *dev, struct sim_i2cdev_client *client,
 {
     const unsigned long value = (unsigned long)*arg;
     count_ioctl(dev, request);
+    dev->answer_at_ns = 0;
     switch (request) {
     case I2C_SLAVE:
     case I2C_SLAVE_FORCE:
         if (value > 0x7F) /* 7-bit addresses only: I2C_TENBIT is refused */
             return -EINVAL;
+        if (request == I2C_SLAVE && dev->bound[value])
+            return -EBUSY; /* a kernel driver's */
         client->addr = (uint16_t)value;
         return 0;
     case I2C_TENBIT:
@@ -569,8 +517,8 @@ long sim_i2cdev_ioctl(struct sim_i2cdev *dev, struct sim_i2cdev_client *client,
     case I2C_SMBUS:
         return ioctl_smbus(dev, client, arg, resolve, ctx, now_ns);
     case I2C_RETRIES:
-    case I2C_TIMEOUT:
-        if (value > INT_MAX)
+    case I2C_TIMEOUT: /* the adapter's, for every client: in 10 ms, at most INT_MAX / 10 */
+        if (value > (request == I2C_TIMEOUT ? INT_MAX / 10 : INT_MAX))
             return -EINVAL;
         if (request == I2C_RETRIES)
             dev->retries = value;

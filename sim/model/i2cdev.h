@@ -49,6 +49,17 @@ enum sim_i2cdev_driver {
      * with I2C messages through its I2C path (the driver's own SMBus path differs in block
      * reads, and it ignores PEC). */
     SIM_I2CDEV_DRIVER_HID_CP2112,
+    /* A Raspberry Pi's controller behind Linux's i2c-bcm2835 (controller=bcm2835), as its 6.1
+     * source has it: I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL; a read message anywhere but last is
+     * refused (EOPNOTSUPP, the driver's "only one read message supported"); any NACK, address or
+     * data, is EREMOTEIO; no arbitration check (i2c_master.h: no_arbitration), so with SDA held
+     * low every address ACKs and reads 0x00, and it never returns EAGAIN or EBUSY; the clock
+     * stretch timeout is off (the driver writes CLKT = 0), so SCL held low, or a transfer that
+     * does not end within the adapter's timeout (I2C_TIMEOUT, in 10 ms; 1 s by default), is
+     * ETIMEDOUT, answered only when that timeout has passed (sim_i2cdev_answer_at). The adapter
+     * is locked meanwhile: a transfer of another client starts after it. funcs and nack_errno do
+     * not apply. */
+    SIM_I2CDEV_DRIVER_BCM2835,
 };
 
 struct sim_i2cdev_config {
@@ -66,6 +77,7 @@ struct sim_i2cdev_stats {
     uint64_t nacks;        /* address and write-data NACKs */
     uint64_t bus_errors;   /* EAGAIN (arbitration lost, SDA low) and ETIMEDOUT (SCL low) */
     uint64_t injected;     /* transfers failed by usb-error, usb-timeout, unplug-mid-transfer */
+    uint64_t timeouts;     /* bcm2835: transfers that ran into the adapter's timeout */
     uint64_t scl_periods;  /* SCL clock pulses (bits, ACKs included) */
     uint64_t bus_time_ns;  /* virtual time the transactions took on the bus */
 };
@@ -98,6 +110,12 @@ typedef void *(*sim_i2cdev_resolver)(void *ctx, void **field, size_t len);
 long sim_i2cdev_ioctl(struct sim_i2cdev *dev, struct sim_i2cdev_client *client,
                       unsigned long request, void **arg, sim_i2cdev_resolver resolve, void *ctx,
                       uint64_t now_ns);
+/* When the last request (ioctl, read, write) is answered, in CLOCK_MONOTONIC ns: 0 = at once.
+ * Only controller=bcm2835 makes a client wait: for its adapter timeout, or for the transfer of
+ * another client that holds the adapter. The bridge holds the answer back until then, without
+ * holding up other requests. */
+uint64_t sim_i2cdev_answer_at(const struct sim_i2cdev *dev);
+
 /* read() / write() of count bytes at the client's address (one message, one transaction).
  * buf is local memory of count bytes: read fills it only on success. Returns the bytes
  * transferred (count, at most 8192) or -errno. */
@@ -109,6 +127,10 @@ ssize_t sim_i2cdev_write(struct sim_i2cdev *dev, const struct sim_i2cdev_client 
 /* An ioctl, read (request 0, read true) or write on a file whose adapter is gone: counted as
  * the call it is; returns -ENODEV. */
 long sim_i2cdev_gone(struct sim_i2cdev *dev, unsigned long request, bool read, bool write);
+
+/* A kernel driver is bound to address (a client of the adapter, e.g. an RTC's driver on a Pi
+ * HAT): I2C_SLAVE to it is EBUSY (i2cdev_check_addr), I2C_SLAVE_FORCE still takes it. */
+void sim_i2cdev_bind_address(struct sim_i2cdev *dev, uint8_t address, bool bound);
 
 /* --- faults of the adapter (each call replaces what was armed) --- */
 

@@ -35,6 +35,7 @@ struct lynx_faults {
     double truncate_rate;
     uint64_t rng; /* splitmix64 state */
     unsigned stuck_pulses;
+    bool hold_sda, hold_scl; /* a line held low for good (hold-sda / hold-scl), powered or not */
 
     int16_t script[SIM_LYNX_SCRIPT_MAX]; /* ring buffer */
     size_t script_head, script_len;
@@ -278,7 +279,13 @@ static void on_scl_fall(void *ctx)
 static bool on_sda_low(const void *ctx)
 {
     const struct sim_lynx *lynx = ctx;
-    return lynx_answers(lynx) && lynx->sda_low;
+    return lynx->faults.hold_sda || (lynx_answers(lynx) && lynx->sda_low);
+}
+
+static bool on_scl_low(const void *ctx)
+{
+    const struct sim_lynx *lynx = ctx;
+    return lynx->faults.hold_scl;
 }
 
 static const struct sim_i2c_device_ops lynx_bus_ops = {
@@ -287,7 +294,7 @@ static const struct sim_i2c_device_ops lynx_bus_ops = {
     .scl_rise = on_scl_rise,
     .scl_fall = on_scl_fall,
     .sda_low = on_sda_low,
-    .scl_low = NULL,
+    .scl_low = on_scl_low,
 };
 
 /* --- public API --- */
@@ -427,6 +434,16 @@ void sim_lynx_stick_sda(struct sim_lynx *lynx)
     lynx->faults.script_byte_pending = false;
     lynx->sda_low = true;
     sim_i2c_bus_update(lynx->bus);
+}
+
+void sim_lynx_hold_line(struct sim_lynx *lynx, bool sda, bool on)
+{
+    if (sda)
+        lynx->faults.hold_sda = on;
+    else
+        lynx->faults.hold_scl = on;
+    if (lynx->bus)
+        sim_i2c_bus_update(lynx->bus);
 }
 
 bool sim_lynx_sda_stuck(const struct sim_lynx *lynx)

@@ -65,6 +65,10 @@ void sim_lynx_set_corrupt_rate(struct sim_lynx *lynx, double rate, uint64_t seed
  * unpowered or detached slave. */
 void sim_lynx_stick_sda(struct sim_lynx *lynx);
 bool sim_lynx_sda_stuck(const struct sim_lynx *lynx);
+/* hold-sda / hold-scl: the distributor holds SDA (sda) or SCL low for good while on, powered or
+ * not, as a damaged transceiver or a shorted RJ10 pair does: no clocking frees it, only off (or
+ * taking it off the chain). */
+void sim_lynx_hold_line(struct sim_lynx *lynx, bool sda, bool on);
 
 #define SIM_LYNX_SCRIPT_NACK (-1)
 #define SIM_LYNX_SCRIPT_MAX  1024

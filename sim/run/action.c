@@ -82,6 +82,8 @@ static const struct action_syntax action_syntax[] = {
     {"corrupt-rate", SIM_ACTION_CORRUPT_RATE, 4, NULL, NULL, "seed",
      "corrupt-rate <serial> <A-D|all> <fraction 0-1> [seed=N]"},
     {"stuck-sda", SIM_ACTION_STUCK_SDA, 3, NULL, NULL, NULL, "stuck-sda <serial> <A-D|all>"},
+    {"hold-sda", SIM_ACTION_HOLD_SDA, 4, "on", "off", NULL, "hold-sda <serial> <A-D|all> on|off"},
+    {"hold-scl", SIM_ACTION_HOLD_SCL, 4, "on", "off", NULL, "hold-scl <serial> <A-D|all> on|off"},
     {"script", SIM_ACTION_SCRIPT, 4, NULL, NULL, NULL,
      "script <serial> <A-D|all> <nack|hex byte>[,<nack|hex byte>...]"},
     {"usb-error", SIM_ACTION_USB_ERROR, 2, NULL, NULL, "count", "usb-error <serial> [count=N]"},
@@ -311,7 +313,8 @@ int sim_action_parse(char *const *words, size_t nwords, struct sim_action *out, 
     if (!syn)
         return fail(err, errlen,
                     "unknown action '%s' (expected fuse, supply, power, distributor, unplug, bind, "
-                    "plug, nack-address, nack-data, corrupt, corrupt-rate, stuck-sda, script, "
+                    "plug, nack-address, nack-data, corrupt, corrupt-rate, stuck-sda, hold-sda, "
+                    "hold-scl, script, "
                     "usb-error, usb-timeout, short-read, empty-read, control-error, "
                     "control-timeout, string-error, latency or unplug-mid-transfer)",
                     words[0]);

@@ -42,6 +42,8 @@ enum sim_action_kind {
     SIM_ACTION_CORRUPT,
     SIM_ACTION_CORRUPT_RATE,
     SIM_ACTION_STUCK_SDA,
+    SIM_ACTION_HOLD_SDA,
+    SIM_ACTION_HOLD_SCL,
     SIM_ACTION_SCRIPT,
     /* adapter faults (sim_action_ftdi_only relies on short-read .. latency being in a row, count=0
      * on usb-error .. control-timeout) */

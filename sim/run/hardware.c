@@ -279,6 +279,10 @@ static int apply_distributor(struct sim_adapter *a, struct sim_lynx *lynx,
     case SIM_ACTION_STUCK_SDA:
         sim_lynx_stick_sda(lynx);
         return 0;
+    case SIM_ACTION_HOLD_SDA:
+    case SIM_ACTION_HOLD_SCL:
+        sim_lynx_hold_line(lynx, act->kind == SIM_ACTION_HOLD_SDA, act->on);
+        return 0;
     case SIM_ACTION_SCRIPT: {
         int rc = sim_lynx_script(lynx, act->script, act->script_len);
         if (rc == -ENOSPC)

@@ -118,7 +118,9 @@ static void write_i2c_adapter(FILE *out, const struct sim_adapter *a, const stru
             ", \"i2c_contention\": %" PRIu64 ", \"scl_periods\": %" PRIu64
             ", \"bus_time_ns\": %" PRIu64,
             a->spec.i2c_bus,
-            a->spec.i2c_driver == SIM_I2CDEV_DRIVER_HID_CP2112 ? "hid-cp2112" : "generic",
+            a->spec.i2c_driver == SIM_I2CDEV_DRIVER_HID_CP2112 ? "hid-cp2112"
+            : a->spec.i2c_driver == SIM_I2CDEV_DRIVER_BCM2835  ? "bcm2835"
+                                                               : "generic",
             a->spec.i2c_funcs == SIM_I2CDEV_FUNCS_SMBUS ? "smbus" : "i2c",
             a->spec.nack_errno == EREMOTEIO ? "eremoteio" : "enxio", t->i2c.transactions,
             t->i2c.starts, t->i2c.contention, s->scl_periods, s->bus_time_ns);

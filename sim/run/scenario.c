@@ -202,7 +202,7 @@ static int parse_bus_number(const char *text, unsigned *bus)
 #define I2C_ADAPTER_USAGE                                                                          \
     "'i2c-adapter <name> bus=<0-255> [plugged=yes|no] [i2c=standard|fast] "                        \
     "[strict-timing=yes|no] [funcs=i2c|smbus] [nack=enxio|eremoteio] "                             \
-    "[driver=generic|hid-cp2112]'"
+    "[driver=generic|hid-cp2112] [controller=generic|bcm2835]'"
 
 /* i2c-adapter: a Linux I2C adapter driving the bus, seen by clients as /dev/i2c-N. */
 static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w, int n)
@@ -215,7 +215,7 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
     struct sim_adapter_spec a = {
         .transport = SIM_TRANSPORT_I2C, .plugged = true, .nack_errno = ENXIO};
     bool bus_given = false, smbus = false, eremoteio = false, errnos_given = false;
-    bool cp2112 = false;
+    bool cp2112 = false, bcm2835 = false;
     strcpy(a.serial, w[1]);
     for (int i = 2; i < n; i++) {
         char *value = split_option(w[i]);
@@ -229,17 +229,25 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
             rc = sim_parse_choice(value, "eremoteio", "enxio", &eremoteio), errnos_given = true;
         else if (rc == -ENOENT && strcmp(w[i], "driver") == 0)
             rc = sim_parse_choice(value, "hid-cp2112", "generic", &cp2112);
+        else if (rc == -ENOENT && strcmp(w[i], "controller") == 0)
+            rc = sim_parse_choice(value, "bcm2835", "generic", &bcm2835);
         if (rc < 0)
             return parse_error(p,
                                "expected bus=<0-%d>, plugged=yes|no, i2c=standard|fast, "
-                               "strict-timing=yes|no, funcs=i2c|smbus, nack=enxio|eremoteio or "
-                               "driver=generic|hid-cp2112, got '%s%s%s'",
+                               "strict-timing=yes|no, funcs=i2c|smbus, nack=enxio|eremoteio, "
+                               "controller=generic|bcm2835 or driver=generic|hid-cp2112, got "
+                               "'%s%s%s'",
                                SIM_I2C_BUS_MAX, w[i], value ? "=" : "", value ? value : "");
     }
     if (cp2112 && errnos_given)
         return parse_error(p,
                            "i2c adapter '%s': funcs= and nack= are the generic driver's; "
                            "driver=hid-cp2112 has the driver's own",
+                           a.serial);
+    if (bcm2835 && (cp2112 || errnos_given))
+        return parse_error(p,
+                           "i2c adapter '%s': controller=bcm2835 has i2c-bcm2835's own funcs and "
+                           "NACK errno, and is not a hid-cp2112",
                            a.serial);
     if (!bus_given)
         return parse_error(p, "i2c adapter '%s' needs bus=<0-%d> (its /dev/i2c-N)", a.serial,
@@ -249,8 +257,10 @@ static int parse_i2c_adapter(struct parser *p, struct sim_scenario *sc, char **w
             return parse_error(p, "bus %u is already i2c adapter '%s' (/dev/i2c-%u)", a.i2c_bus,
                                sc->adapters[i].serial, a.i2c_bus);
     a.i2c_funcs = smbus ? SIM_I2CDEV_FUNCS_SMBUS : SIM_I2CDEV_FUNCS_I2C;
-    a.nack_errno = eremoteio ? EREMOTEIO : ENXIO;
-    a.i2c_driver = cp2112 ? SIM_I2CDEV_DRIVER_HID_CP2112 : SIM_I2CDEV_DRIVER_GENERIC;
+    a.nack_errno = eremoteio || bcm2835 ? EREMOTEIO : ENXIO;
+    a.i2c_driver = cp2112    ? SIM_I2CDEV_DRIVER_HID_CP2112
+                   : bcm2835 ? SIM_I2CDEV_DRIVER_BCM2835
+                             : SIM_I2CDEV_DRIVER_GENERIC;
     sc->adapters[sc->n_adapters++] = a;
     return 0;
 }

@@ -112,10 +112,8 @@ void fleet_free(struct fleet *fleet)
 {
     if (!fleet)
         return;
-    for (size_t i = 0; i < fleet->n_members; i++) {
-        service_free(fleet->members[i].svc);
-        poller_deinit(&fleet->members[i].poller);
-    }
+    for (size_t i = 0; i < fleet->n_members; i++)
+        member_free(&fleet->members[i]);
     if (fleet->event_timer)
         mainloop_remove_timer(fleet->event_timer);
     if (fleet->uevent_watch)

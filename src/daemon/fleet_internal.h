@@ -40,6 +40,8 @@ struct member {
     bool gone_event, back_event;      /* seen, the poll still to start */
     bool event_poll, event_poll_gone; /* the poll running was started by an event (a "gone") */
     bool skip_next_poll;              /* ... it stands in for the next regular poll */
+    bool event_poll_stood_in;         /* ... a regular poll came while it ran, and was left out */
+    struct mainloop_fd_watch *link_watch; /* the link's event_fd (an i2c-dev worker), or NULL */
 };
 
 /* A serial number asked of a device whose sysfs has none (ftdi_usb_host_read_serial). */
@@ -84,6 +86,8 @@ struct member *member_add(struct fleet *fleet, struct bus_link *link, const char
 const struct config_section *member_section(const struct member *m, const struct config *cfg);
 /* Starts the member's regular poll; its end publishes it. */
 void member_poll(struct member *m);
+/* Frees the member's poller (and so its link) and service. */
+void member_free(struct member *m);
 /* A hot-plug event of a known adapter (libusb's "left", a uevent of its /dev/i2c-N): its poll is
  * scheduled. */
 void member_hotplug_event(struct fleet *fleet, struct member *m, bool gone);

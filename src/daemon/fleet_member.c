@@ -2,6 +2,7 @@
  * (member_add), polled (member_poll), and what each poll found handed to the service: the daemon,
  * here, passes the poll report (lynx/report.h) to service_publish; the poller knows nothing of
  * D-Bus. Also the polls that a hot-plug event starts between the regular ones (fleet.h). */
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,37 @@ static void unique_id(struct fleet *fleet, const char *serial, const char *base,
     }
 }
 
+/* The link's completions that come through its own fd (an i2c-dev link's worker). */
+static void on_link_event(struct mainloop *loop, struct mainloop_fd_watch *watch, int fd,
+                          short revents, void *user)
+{
+    (void)loop, (void)watch, (void)fd, (void)revents;
+    struct bus_link *link = ((struct member *)user)->poller.link;
+    link->ops->dispatch(link);
+}
+
+static int watch_link(struct fleet *fleet, struct member *m)
+{
+    const struct bus_link *link = m->poller.link;
+    int fd = link->ops->event_fd ? link->ops->event_fd(link) : -1;
+    if (fd < 0)
+        return 0;
+    int rc = mainloop_add_fd(fleet->loop, fd, POLLIN, on_link_event, m, &m->link_watch);
+    if (rc < 0)
+        log_error("adapter %s: cannot watch its worker: %s", m->serial, strerror(-rc));
+    return rc;
+}
+
+void member_free(struct member *m)
+{
+    if (m->link_watch)
+        mainloop_remove_fd(m->link_watch);
+    m->link_watch = NULL;
+    service_free(m->svc);
+    m->svc = NULL;
+    poller_deinit(&m->poller);
+}
+
 struct member *member_add(struct fleet *fleet, struct bus_link *link, const char *serial,
                           int i2c_bus, bool configured, bool seen)
 {
@@ -86,9 +118,9 @@ struct member *member_add(struct fleet *fleet, struct bus_link *link, const char
     }
     poller_init(&m->poller, link, setup, cfg->comm_lost_polls);
     recorder_attach(fleet->opt.recorder, &m->poller);
-    if (service_new(fleet->loop, &ss, NULL, &m->svc) < 0) {
+    if (watch_link(fleet, m) < 0 || service_new(fleet->loop, &ss, NULL, &m->svc) < 0) {
         /* no bus at all: nothing can be published; the supervisor starts us again */
-        poller_deinit(&m->poller);
+        member_free(m);
         fleet->failed = true;
         mainloop_quit(fleet->loop);
         return NULL;
@@ -146,7 +178,9 @@ static void polled(struct poller *poller, void *user)
     check_missing(m->fleet, m);
     if (m->event_poll && !poller->polling) { /* not a poll refused while it runs (EBUSY) */
         m->event_poll = false;
-        m->skip_next_poll = m->event_poll_gone ? poller->last_rc < 0 : poller->last_rc == 0;
+        m->skip_next_poll = !m->event_poll_stood_in &&
+                            (m->event_poll_gone ? poller->last_rc < 0 : poller->last_rc == 0);
+        m->event_poll_stood_in = false;
     }
 }
 
@@ -206,5 +240,11 @@ void member_hotplug_event(struct fleet *fleet, struct member *m, bool gone)
 
 void member_poll(struct member *m)
 {
+    if (m->event_poll && m->poller.polling) {
+        /* a hot-plug poll still runs (its ioctls on the link's worker): it stands in for this
+         * one, rather than this one failing with -EBUSY */
+        m->event_poll_stood_in = true;
+        return;
+    }
     poller_poll_start(&m->poller, polled, m);
 }

@@ -17,6 +17,17 @@
 #define LYNX_FUSES        4    /* per distributor */
 #define LYNX_BASE_ADDRESS 0x08 /* A = 0x08 (factory default) .. D = 0x0B */
 
+/* The canary: an address no distributor and no other device answers, read in every scan after the
+ * distributors. An ACK there means a line is held low, not a device: a controller without an
+ * arbitration check (i2c-bcm2835) sees every address ACK and read 0x00 on a stuck SDA, which would
+ * read as "supplied, all fuses good". 0x7F (1111 111) is one of UM10204's reserved addresses
+ * (1111 1XX, "reserved for future purposes"), outside the 0x08..0x77 that devices (and Pi HATs,
+ * and i2cdetect's default range) use; not 0x78..0x7B (the 10-bit address prefix, which a 10-bit
+ * slave may act on), not 0x7C (device ID), not 0x04..0x07 (the Hs-mode master codes, which switch
+ * Hs-capable devices to Hs mode). Its address byte with the read bit is 0xFF: any bit held low
+ * shows. Linux lets it through: I2C_SLAVE takes 0..0x7F, and I2C_RDWR checks no address. */
+#define LYNX_CANARY_ADDRESS 0x7F
+
 #define LYNX_STATUS_NO_SUPPLY           0x02 /* no supply on the busbar: fuse bits meaningless */
 #define LYNX_STATUS_INVALID_MASK        0x0D /* bits never set in a valid read (truncated reads) */
 #define LYNX_STATUS_FUSE_OPEN(physical) ((uint8_t)(0x10u << (physical)))

@@ -70,27 +70,44 @@ static int start_read(struct poller *p, enum poller_stage stage, const uint8_t *
     return rc;
 }
 
+/* Every distributor, then the canary (lynx.h): reads[0..4]. */
 static int start_scan(struct poller *p, enum poller_stage stage)
 {
-    uint8_t all[LYNX_DISTRIBUTORS];
+    uint8_t all[LYNX_DISTRIBUTORS + 1];
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++)
         all[d] = lynx_address(d);
-    return start_read(p, stage, all, LYNX_DISTRIBUTORS, p->reads);
+    all[LYNX_DISTRIBUTORS] = LYNX_CANARY_ADDRESS;
+    return start_read(p, stage, all, LYNX_DISTRIBUTORS + 1, p->reads);
 }
 
-/* The distributors whose first read needs confirming are read again, in one more round trip of
- * the same poll. Returns 1 when none needs it. */
+/* The canary's read, after the n distributor reads at from, answered: a line is held low. */
+static void check_canary(struct poller *p, const struct bus_read *from, size_t n)
+{
+    if (p->stuck || !from[n].acked)
+        return;
+    if (!p->bus_stuck)
+        log_warn("adapter %s: address 0x%02X, which no device uses, answered (0x%02X): a line is "
+                 "held low, the reads of this scan are not used",
+                 name(p), LYNX_CANARY_ADDRESS, from[n].data);
+    p->counters.canary_acks++;
+    p->stuck = true;
+}
+
+/* The distributors whose first read needs confirming are read again, then the canary, in one more
+ * round trip of the same poll; a read that timed out is not read again. Returns 1 when none needs
+ * it. */
 static int start_confirm(struct poller *p)
 {
     p->n_confirm = 0;
     for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
         struct tracker_read first = {.acked = p->reads[d].acked, .data = p->reads[d].data};
-        if (tracker_wants_second_read(&p->tracker[d], first))
+        if (!p->reads[d].timed_out && tracker_wants_second_read(&p->tracker[d], first))
             p->confirm[p->n_confirm++] = lynx_address(d);
     }
     if (p->n_confirm == 0)
         return 1;
-    return start_read(p, POLLER_CONFIRM, p->confirm, p->n_confirm, p->reads + p->n_reads);
+    p->confirm[p->n_confirm] = LYNX_CANARY_ADDRESS;
+    return start_read(p, POLLER_CONFIRM, p->confirm, p->n_confirm + 1, p->reads + p->n_reads);
 }
 
 static int start_recovery(struct poller *p)
@@ -122,6 +139,7 @@ static int start_recovery(struct poller *p)
  * operation, 1 when it is complete, or a negative code. */
 static int scanned(struct poller *p, enum poller_stage stage)
 {
+    check_canary(p, p->reads, LYNX_DISTRIBUTORS);
     if (p->stuck)
         return stage == POLLER_RESCAN ? -EREMOTEIO : start_recovery(p);
     if (p->bus_stuck)
@@ -137,7 +155,7 @@ static void opened(struct poller *p)
 {
     if (p->opened_once)
         p->counters.reopens++;
-    p->opened_once = true;
+    p->opened_in_poll = true; /* opened_once when this poll ends (finish_poll) */
     p->last_error = 0;
 }
 
@@ -155,6 +173,7 @@ static int poll_step(struct poller *p, enum poller_stage stage)
     case POLLER_RECOVER:
         return start_scan(p, POLLER_RESCAN);
     case POLLER_CONFIRM:
+        check_canary(p, p->reads + p->n_reads, p->n_confirm);
         if (!p->stuck) /* a bus found stuck after it leaves the first reads unconfirmed */
             p->n_reads += p->n_confirm;
         return 1;
@@ -263,6 +282,10 @@ static void apply_result(struct poller *p, int rc, bool was_open)
  * link's resync is started; then done, which publishes it. */
 static void finish_poll(struct poller *p, int rc)
 {
+    /* Only now: a poll refused (-EBUSY) while this one still runs (a link whose completions come
+     * from a worker) must not report the adapter connected before its first scan is in. */
+    p->opened_once |= p->opened_in_poll;
+    p->opened_in_poll = false;
     p->last_rc = rc;
     if (rc != 0)
         p->n_reads = 0;

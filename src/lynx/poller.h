@@ -5,9 +5,16 @@
  * to the D-Bus service; lynx-scan prints the trackers' state. Knows nothing of D-Bus.
  *
  * A poll never gives up for good; each failure costs at most that poll:
- *  - A stuck bus (the link saw SDA or SCL held low: a slave stopped mid-byte) is recovered (9 SCL
- *    pulses with SDA released, then a STOP), counted, logged once per stuck episode, and the bus
- *    is read again. Where the transport cannot recover a bus (i2c-dev), one line says so.
+ *  - A stuck bus (the link saw SDA or SCL held low: a slave stopped mid-byte; or the canary,
+ *    LYNX_CANARY_ADDRESS, read after the distributors in every scan and confirm, answered) is
+ *    recovered (9 SCL pulses with SDA released, then a STOP), counted, logged once per stuck
+ *    episode, and the bus is read again. Where the transport cannot recover a bus (i2c-dev), one
+ *    line says so. The reads of a stuck scan are never fed to the trackers: a controller that sees
+ *    every address ACK with 0x00 on a held SDA (i2c-bcm2835) cannot confirm "all good".
+ *  - A read that timed out (bus_read.timed_out: the adapter's timeout ran out) is not read again
+ *    in the same poll, so one slow bus costs at most one adapter timeout a read; on i2c-bcm2835 a
+ *    timeout is a bus that did not finish, a stuck bus, and the link reads no more of that scan:
+ *    one adapter timeout a poll.
  *  - A transport failure (USB stall, timeout, short or lost replies; a failed ioctl): the poll
  *    fails, and as it ends the link is told to bring itself back in step (bus_link resync),
  *    closing if it cannot, to be opened again at the next poll.
@@ -46,6 +53,7 @@ struct poller_counters {
     uint64_t usb_errors;     /* polls that failed on the transport (not merely: adapter absent) */
     uint64_t reopens;        /* opened again after it had been closed (unplug, USB failure) */
     uint64_t bus_recoveries; /* stuck-bus recoveries clocked (9 pulses + STOP) */
+    uint64_t canary_acks;    /* scans and confirms whose canary answered: a held line */
 };
 
 /* Told the raw outcome of every poll (the recorder): was_open = the adapter was open when the poll
@@ -76,11 +84,13 @@ struct poller {
     /* the poll in progress */
     enum poller_stage stage;
     bool polling, poll_was_open, stuck;
-    int last_rc; /* the last poll's outcome */
+    bool opened_in_poll; /* the link was opened in this poll */
+    int last_rc;         /* the last poll's outcome */
     poller_done_fn done;
     void *done_user;
-    struct bus_read reads[LYNX_DISTRIBUTORS * POLLER_READS_PER_POLL];
-    uint8_t confirm[LYNX_DISTRIBUTORS]; /* addresses read again */
+    /* the reads of the poll, and room for the canary's after the last (not in n_reads) */
+    struct bus_read reads[LYNX_DISTRIBUTORS * POLLER_READS_PER_POLL + 1];
+    uint8_t confirm[LYNX_DISTRIBUTORS + 1]; /* addresses read again, then the canary */
     size_t n_confirm;
 };
 
@@ -91,13 +101,13 @@ int poller_init(struct poller *poller, struct bus_link *link,
 void poller_deinit(struct poller *poller);
 /* Starts one poll: open and set up the adapter if needed, scan the bus, confirm changed reads,
  * feed the trackers, then call done -- all without waiting where the transport is asynchronous
- * (MPSSE over libusb advances from the loop; i2c-dev ioctls complete at once). If the previous
- * poll, or the resynchronisation after a failed one, still waits for the adapter, this poll fails
- * at once (-EBUSY, counted like any failed poll) and done is called before this returns: a slow
- * adapter never holds up the loop, the other adapters or D-Bus. A poll that failed on the transport
- * starts the link's resync (bus_link.h) before done is called: done may find the link closed
- * already (unplugged, or a resync that could not start); an asynchronous resync (MPSSE) runs on
- * after done, and a poll started while it does fails with -EBUSY. */
+ * (MPSSE over libusb advances from the loop; i2c-dev ioctls run on the link's worker thread). If
+ * the previous poll, or the resynchronisation after a failed one, still waits for the adapter, this
+ * poll fails at once (-EBUSY, counted like any failed poll) and done is called before this returns:
+ * a slow adapter never holds up the loop, the other adapters or D-Bus. A poll that failed on the
+ * transport starts the link's resync (bus_link.h) before done is called: done may find the link
+ * closed already (unplugged, or a resync that could not start); an asynchronous resync (MPSSE) runs
+ * on after done, and a poll started while it does fails with -EBUSY. */
 void poller_poll_start(struct poller *poller, poller_done_fn done, void *user);
 
 /* The same, waiting for the poll (and the resynchronisation after it) to end: for lynx-scan, which

@@ -6,9 +6,9 @@
  * interface; the fleet and lynx-scan create the links, and read an FTDI link's device and clock.
  *
  * Every operation is started with a completion (done) and returns 0 when it was started, or a
- * negative code when it could not be (done is then not called). A link may complete an operation
- * before its start call returns (i2c-dev's ioctls are synchronous): callers must not touch their
- * state after a start call that returned 0. One operation at a time.
+ * negative code when it could not be (done is then not called). done is never called before the
+ * start call returns: it comes from the caller's loop (the MPSSE link's libusb events; the i2c-dev
+ * link's worker thread through event_fd and dispatch) or from wait. One operation at a time.
  *
  * Codes the completions give: 0; -ENODEV (the adapter is gone); -ENOENT (not found when opening);
  * -EREMOTEIO (recover: the bus is still held low); -EOPNOTSUPP (recover: the transport cannot);
@@ -27,6 +27,8 @@ struct bus_read {
     uint8_t address;
     bool acked; /* false: nobody answered; data is meaningless */
     uint8_t data;
+    bool timed_out; /* not acked because the adapter's timeout ran out (ETIMEDOUT): not read
+                     * again in the same poll, so a slow bus costs one timeout, not one a read */
 };
 
 /* What the adapter is, for logs, the service's /Mgmt/Connection and /HardwareVersion, and the
@@ -60,6 +62,11 @@ struct bus_link_ops {
     bool (*busy)(const struct bus_link *link);
     /* Waits for the link's next event: for callers without a loop (lynx-scan). */
     void (*wait)(struct bus_link *link);
+    /* A file descriptor the loop watches for POLLIN, then calls dispatch (which never blocks and
+     * runs the completions that are due). NULL or -1: none (the MPSSE link's events come through
+     * the libusb host's fds). The i2c-dev link: its worker's eventfd. Fixed for the link's life. */
+    int (*event_fd)(const struct bus_link *link);
+    void (*dispatch)(struct bus_link *link);
     void (*describe)(const struct bus_link *link, struct bus_link_info *out);
     /* Why the last operation failed, in words ("" when unknown). */
     const char *(*error)(const struct bus_link *link);

@@ -473,3 +473,113 @@ Test(i2cdev, unplug_mid_transfer_fails_the_next_transfer_with_enodev_once)
     cr_assert_eq(sim_i2cdev_stats(dev)->ioctl_smbus, 1);
     cr_assert_eq(sim_i2cdev_stats(dev)->read_calls, 2);
 }
+
+/* ---- controller=bcm2835: i2c-bcm2835's rules (i2cdev.h) ---- */
+
+#define MS 1000000ull
+
+static void make_bcm2835(void)
+{
+    if (dev)
+        sim_i2cdev_free(dev);
+    struct sim_i2cdev_config cfg = {.driver = SIM_I2CDEV_DRIVER_BCM2835};
+    dev = sim_i2cdev_new(bus, &cfg);
+    cr_assert_not_null(dev);
+}
+
+static int read_at(uint16_t addr, uint8_t *byte, uint64_t now_ns)
+{
+    client.addr = addr;
+    return (int)sim_i2cdev_read(dev, &client, byte, 1, now_ns);
+}
+
+Test(i2cdev, bcm2835_funcs_and_any_nack_is_eremoteio)
+{
+    make_bcm2835();
+    unsigned long funcs = 0;
+    cr_assert_eq(ioctl_ptr(I2C_FUNCS, &funcs), 0);
+    cr_assert_eq(funcs, I2C_FUNC_I2C | I2C_FUNC_SMBUS_EMUL, "bcm2835_i2c_func()");
+    uint8_t byte = 0xAA;
+    cr_assert_eq(read_at(0x0B, &byte, 0), -EREMOTEIO, "nobody at 0x0B");
+    cr_assert_eq(byte, 0xAA);
+    cr_assert_eq(read_at(0x08, &byte, 0), 1);
+    cr_assert_eq(byte, 0x00);
+    uint8_t out[2] = {0x00, 0x01};
+    struct i2c_msg w = {.addr = 0x0B, .len = 2, .buf = out};
+    cr_assert_eq(rdwr(&w, 1), -EREMOTEIO);
+    cr_assert_eq(sim_i2cdev_answer_at(dev), 0, "a NACK is answered at once");
+}
+
+Test(i2cdev, bcm2835_refuses_a_read_message_before_the_last)
+{
+    make_bcm2835();
+    uint8_t a = 0, b = 0;
+    struct i2c_msg msgs[2] = {{.addr = 0x08, .flags = I2C_M_RD, .len = 1, .buf = &a},
+                              {.addr = 0x0A, .flags = I2C_M_RD, .len = 1, .buf = &b}};
+    const uint64_t transactions = sim_i2cdev_stats(dev)->transactions;
+    cr_assert_eq(rdwr(msgs, 2), -EOPNOTSUPP);
+    cr_assert_eq(sim_i2cdev_stats(dev)->transactions, transactions, "nothing on the bus");
+    msgs[0].flags = 0; /* a write, then the read: allowed */
+    cr_assert_eq(rdwr(msgs, 2), 2);
+}
+
+Test(i2cdev, bcm2835_has_no_arbitration_check_sda_held_low_acks_every_address_with_0x00)
+{
+    uint8_t byte = 0xAA;
+    sim_lynx_hold_line(lynx_c, true, true);
+    cr_assert_eq(read_at(0x7F, &byte, 0), -EAGAIN, "the generic controller sees the busy bus");
+    make_bcm2835();
+    for (uint16_t addr = 0x08; addr <= 0x7F; addr += 0x77 - 0x08) {
+        byte = 0xAA;
+        cr_assert_eq(read_at(addr, &byte, 0), 1, "0x%02X looks acknowledged", addr);
+        cr_assert_eq(byte, 0x00, "and reads 0x00: 'supplied, all fuses good'");
+    }
+    cr_assert_eq(read_at(0x7F, &byte, 0), 1, "also the reserved 0x7F");
+    cr_assert_eq(sim_i2cdev_stats(dev)->bus_errors, 0);
+    sim_lynx_hold_line(lynx_c, true, false);
+    cr_assert_eq(read_at(0x7F, &byte, 0), -EREMOTEIO, "let go: nobody at 0x7F");
+}
+
+Test(i2cdev, bcm2835_scl_held_low_is_etimedout_after_the_adapter_timeout)
+{
+    make_bcm2835();
+    uint8_t byte;
+    sim_lynx_hold_line(lynx_a, false, true);
+    const uint64_t t0 = 5000 * MS;
+    cr_assert_eq(read_at(0x08, &byte, t0), -ETIMEDOUT);
+    cr_assert_eq(sim_i2cdev_answer_at(dev), t0 + 1000 * MS, "the default timeout: 1 s (HZ)");
+    cr_assert_eq(sim_i2cdev_stats(dev)->timeouts, 1);
+    /* another client's transfer waits for the adapter, and times out after that */
+    cr_assert_eq(read_at(0x0A, &byte, t0 + 10 * MS), -ETIMEDOUT);
+    cr_assert_eq(sim_i2cdev_answer_at(dev), t0 + 2000 * MS);
+    /* I2C_TIMEOUT, in 10 ms, for every client of the adapter */
+    cr_assert_eq(ioctl_value(I2C_TIMEOUT, INT_MAX / 10 + 1), -EINVAL);
+    cr_assert_eq(ioctl_value(I2C_TIMEOUT, 5), 0);
+    const uint64_t t1 = 9000 * MS;
+    cr_assert_eq(read_at(0x08, &byte, t1), -ETIMEDOUT);
+    cr_assert_eq(sim_i2cdev_answer_at(dev), t1 + 50 * MS);
+    sim_lynx_hold_line(lynx_a, false, false);
+    cr_assert_eq(read_at(0x08, &byte, t1 + 100 * MS), 1, "let go: read again");
+    cr_assert_eq(sim_i2cdev_answer_at(dev), 0, "answered at once");
+}
+
+Test(i2cdev, bcm2835_a_transfer_longer_than_the_timeout_is_etimedout)
+{
+    make_bcm2835();
+    cr_assert_eq(ioctl_value(I2C_TIMEOUT, 1), 0); /* 10 ms: about 110 bytes at 100 kHz */
+    static uint8_t buf[4096];
+    client.addr = 0x08;
+    cr_assert_eq(sim_i2cdev_read(dev, &client, buf, 100, 0), 100);
+    cr_assert_eq(sim_i2cdev_read(dev, &client, buf, sizeof(buf), 0), -ETIMEDOUT);
+}
+
+Test(i2cdev, slave_to_an_address_a_kernel_driver_has_bound_is_ebusy_force_takes_it)
+{
+    sim_i2cdev_bind_address(dev, 0x09, true);
+    cr_assert_eq(ioctl_value(I2C_SLAVE, 0x09), -EBUSY);
+    cr_assert_eq(ioctl_value(I2C_SLAVE, 0x08), 0, "the others are free");
+    cr_assert_eq(ioctl_value(I2C_SLAVE_FORCE, 0x09), 0);
+    cr_assert_eq(client.addr, 0x09);
+    sim_i2cdev_bind_address(dev, 0x09, false);
+    cr_assert_eq(ioctl_value(I2C_SLAVE, 0x09), 0);
+}

@@ -217,7 +217,8 @@ static int parse_read(struct mpsse_link *l)
         return rc;
     }
     for (size_t i = 0; i < l->scan.n_addresses; i++)
-        l->out[i] = (struct bus_read){reads[i].address, reads[i].acked, reads[i].data};
+        l->out[i] = (struct bus_read){
+            .address = reads[i].address, .acked = reads[i].acked, .data = reads[i].data};
     *l->stuck = !mpsse_i2c_bus_idle(before) || !mpsse_i2c_bus_idle(after);
     return 0;
 }
