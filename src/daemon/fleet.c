@@ -2,6 +2,7 @@
  * kernel's uevents (for the USB inventory and the i2c-dev nodes), and its state. Finding the
  * adapters is fleet_usb.c's and fleet_i2c.c's job, a member's polls fleet_member.c's. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,47 @@ static void watch_uevents(struct fleet *fleet)
                  forced ? "granted less" : "not permitted");
 }
 
+/* "[i2c:N]" or "[ftdi:SERIAL]": a member's section as the file spells it, for messages. */
+static const char *section_label(const struct member *m, char *buf, size_t size)
+{
+    if (m->i2c_bus >= 0)
+        snprintf(buf, size, "[i2c:%d]", m->i2c_bus);
+    else
+        snprintf(buf, size, "[ftdi:%s]", m->serial);
+    return buf;
+}
+
+/* A member for every section that has none: at start, and after SIGHUP added sections. */
+static void add_sections(struct fleet *fleet, bool reload)
+{
+    const struct config *cfg = fleet->opt.cfg;
+    for (size_t i = 0; i < cfg->n_sections && !fleet->failed; i++) {
+        const struct config_section *section = &cfg->sections[i];
+        bool member = false;
+        for (size_t k = 0; k < fleet->n_members && !member; k++)
+            member = member_section(&fleet->members[k], cfg) == section;
+        if (member)
+            continue;
+        size_t n = fleet->n_members;
+        if (section->i2c_bus >= 0)
+            fleet_i2c_add(fleet, section);
+        else
+            fleet_usb_add_configured(fleet, section);
+        char label[96];
+        if (reload && fleet->n_members > n)
+            log_info("SIGHUP: %s added: %s",
+                     section_label(&fleet->members[n], label, sizeof(label)),
+                     service_name(fleet->members[n].svc));
+    }
+}
+
+static void on_reload_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user)
+{
+    (void)loop, (void)timer;
+    add_sections(user, true);
+    fleet_usb_claim_named(user);
+}
+
 int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct fleet **out)
 {
     struct fleet *fleet = calloc(1, sizeof(*fleet));
@@ -86,18 +128,16 @@ int fleet_new(struct mainloop *loop, const struct fleet_options *options, struct
                                 &fleet->event_timer);
     if (rc == 0)
         mainloop_timer_disarm(fleet->event_timer);
+    if (rc == 0)
+        rc =
+            mainloop_add_timer(fleet->loop, 0, false, on_reload_timer, fleet, &fleet->reload_timer);
+    if (rc == 0)
+        mainloop_timer_disarm(fleet->reload_timer);
     if (rc < 0) {
         fleet_free(fleet);
         return rc;
     }
-    /* every configured adapter has its service from the start */
-    const struct config *cfg = fleet->opt.cfg;
-    for (size_t i = 0; i < cfg->n_sections && !fleet->failed; i++) {
-        if (cfg->sections[i].i2c_bus >= 0)
-            fleet_i2c_add(fleet, &cfg->sections[i]);
-        else
-            fleet_usb_add_configured(fleet, &cfg->sections[i]);
-    }
+    add_sections(fleet, false); /* every configured adapter has its service from the start */
     if (!fleet->failed) {
         watch_uevents(fleet); /* first: nothing plugged in meanwhile is missed */
         fleet_usb_refresh(fleet);
@@ -116,6 +156,8 @@ void fleet_free(struct fleet *fleet)
         member_free(&fleet->members[i]);
     if (fleet->event_timer)
         mainloop_remove_timer(fleet->event_timer);
+    if (fleet->reload_timer)
+        mainloop_remove_timer(fleet->reload_timer);
     if (fleet->uevent_watch)
         mainloop_remove_fd(fleet->uevent_watch);
     uevent_monitor_free(fleet->uevents);
@@ -139,9 +181,19 @@ unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const
 {
     unsigned applied = 0;
     for (size_t i = 0; i < fleet->n_members; i++) {
-        struct poller *poller = &fleet->members[i].poller;
-        const struct config_section *now = member_section(&fleet->members[i], cfg);
-        const struct config_section *was = member_section(&fleet->members[i], old);
+        struct member *m = &fleet->members[i];
+        struct poller *poller = &m->poller;
+        const struct config_section *now = member_section(m, cfg);
+        const struct config_section *was = member_section(m, old);
+        if (m->configured && now == &cfg->defaults) {
+            /* Its pointers are in the loop's callbacks: a member is never freed while running. */
+            char label[96];
+            log_warn("SIGHUP: %s is not in the file any more: adapter %s keeps its service and "
+                     "its settings, polled as before, until a restart (svc -t)",
+                     section_label(m, label, sizeof(label)), m->serial);
+            *restart = true;
+            continue;
+        }
         *restart |= strcmp(now->name, was->name) != 0;
         for (unsigned d = 0; d < LYNX_DISTRIBUTORS; d++) {
             struct lynx_distributor_setup setup;
@@ -154,8 +206,9 @@ unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const
             poller->setup[d] = setup;
         }
     }
-    /* a stock adapter named now is claimed once cfg is in place (the caller puts it there) */
-    mainloop_timer_arm(fleet->claim_timer, 0);
+    /* new sections get their services, and a stock adapter named now is claimed, once cfg is in
+     * place (the caller puts it there) */
+    mainloop_timer_arm(fleet->reload_timer, 0);
     return applied;
 }
 

@@ -69,9 +69,10 @@ void fleet_poll(struct fleet *fleet);
 
 /* SIGHUP: cfg replaces old, and the caller then puts it where fleet_options.cfg points. Installed
  * flags apply from the next poll; returns the number of distributors whose flags changed, and
- * sets *restart when something only a restart applies (names, mounting) changed. The USB
- * inventory is then looked at again with cfg (no device I/O): a stock adapter named now is
- * claimed. */
+ * sets *restart when something only a restart applies (names, mounting, a section removed: its
+ * member keeps its service and settings, named in the log) changed. Then, from the loop, every
+ * section added gets its member and service, and the USB inventory is looked at again with cfg
+ * (no device I/O): a stock adapter named now is claimed. */
 unsigned fleet_apply_config(struct fleet *fleet, const struct config *cfg, const struct config *old,
                             bool *restart);
 

@@ -56,7 +56,7 @@ struct fleet {
     struct fleet_options opt;
     struct ftdi_usb_host *host;
     struct usb_inventory *inventory;
-    struct mainloop_timer *claim_timer;   /* SIGHUP: the inventory looked at with the new config */
+    struct mainloop_timer *reload_timer;  /* SIGHUP: new sections, the inventory looked at again */
     struct mainloop_timer *refresh_timer; /* without uevents: sysfs read every FLEET_RESCAN_MS */
     struct mainloop_timer *settle_timer;  /* after lost uevents: sysfs read once more */
     struct fleet_serial_read serial_reads[FLEET_SERIAL_READS];
@@ -110,7 +110,7 @@ void fleet_usb_refresh(struct fleet *fleet);
 void fleet_usb_events_lost(struct fleet *fleet);
 /* A uevent: the inventory follows the usb ones. */
 void fleet_usb_uevent(struct fleet *fleet, const struct uevent *ev);
-/* Claims the adapters in the inventory that are ours now (after SIGHUP, from its claim_timer). */
+/* Claims the adapters in the inventory that are ours now (after SIGHUP, from its reload_timer). */
 void fleet_usb_claim_named(struct fleet *fleet);
 /* No uevent socket: sysfs is read again every FLEET_RESCAN_MS. */
 void fleet_usb_without_uevents(struct fleet *fleet);

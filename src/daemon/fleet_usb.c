@@ -307,12 +307,6 @@ void fleet_usb_claim_named(struct fleet *fleet)
     }
 }
 
-static void on_claim_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user)
-{
-    (void)loop, (void)timer;
-    fleet_usb_claim_named(user);
-}
-
 static void on_refresh_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user)
 {
     (void)loop, (void)timer;
@@ -394,10 +388,6 @@ int fleet_usb_open(struct fleet *fleet)
 
     rc = usb_inventory_new(SYSFS_ROOT, on_inventory, fleet, &fleet->inventory);
     if (rc == 0)
-        rc = mainloop_add_timer(fleet->loop, 0, false, on_claim_timer, fleet, &fleet->claim_timer);
-    if (rc == 0)
-        mainloop_timer_disarm(fleet->claim_timer);
-    if (rc == 0)
         rc = mainloop_add_timer(fleet->loop, FLEET_RESCAN_MS, true, on_refresh_timer, fleet,
                                 &fleet->refresh_timer);
     if (rc == 0)
@@ -412,8 +402,6 @@ int fleet_usb_open(struct fleet *fleet)
 
 void fleet_usb_close(struct fleet *fleet)
 {
-    if (fleet->claim_timer)
-        mainloop_remove_timer(fleet->claim_timer);
     if (fleet->refresh_timer)
         mainloop_remove_timer(fleet->refresh_timer);
     if (fleet->settle_timer)

@@ -106,8 +106,8 @@ static void reload_config(struct daemon *dm)
     log_info("SIGHUP: %s re-read: installed flags of %u distributor%s changed, applied from the "
              "next poll%s",
              dm->config_path, applied, applied == 1 ? "" : "s",
-             restart ? "; names, mounting, USB ids, poll interval, I2C speed or comm_lost_polls "
-                       "changed too: those take effect after a restart (svc -t)"
+             restart ? "; names, mounting, removed sections, USB ids, poll interval, I2C speed or "
+                       "comm_lost_polls changed too: those take effect after a restart (svc -t)"
                      : "");
 }
 

@@ -7,14 +7,15 @@ private D-Bus.
   test_inventory.py TEST_NAME      (meson runs one test per name; exit 0 / 1 / 77 = skip)
 """
 import os
+import signal
 import socket
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (FTDI_ONLY, TRANSPORT, TRANSPORTS, Harness, POLL_INTERVAL_MS, ini, program,  # noqa: E402
-                     require, run, service_name, test)
+from harness import (FTDI_ONLY, SERVICE_PREFIX, TRANSPORT, TRANSPORTS, Harness,  # noqa: E402
+                     POLL_INTERVAL_MS, ini, program, require, run, service_name, test)
 from latency import getvalue_latencies  # noqa: E402
 
 POLL_S = POLL_INTERVAL_MS / 1000.0
@@ -178,6 +179,43 @@ def remove_uevents_for_a_bus_that_is_there_cost_no_poll_and_no_reopen():
         require(h.get("/Distributor/B/Alarms/ConnectionLost") == 0,
                 "B was declared lost faster than its comm_lost_polls polls "
                 f"({h.get('/Diagnostics/Polls') - polls_before} polls)")
+
+
+def wait_for_log(h, text, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while text not in h.log_text():
+        require(time.monotonic() < deadline, f"no log line with {text!r}:\n{h.log_text()}")
+        h.pump(0.05)
+
+
+@test(transports=("i2c",))
+def hup_adds_the_services_of_new_sections_and_names_removed_ones_as_needing_a_restart():
+    # LYNX0001 is bus 1 (its section comes with the harness); bus 7 is there from the start,
+    # without a section
+    scenario = ("adapter LYNX0001\ndistributor LYNX0001 A\n"
+                "i2c-adapter extra bus=7\ndistributor extra A\n")
+    seven = SERVICE_PREFIX + "i2c7"
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario=scenario)
+        h.wait_for("/Adapter/Connected", 1)
+        require(not h.has_owner(seven), "a bus without a section got a service")
+        pid = h.daemon_pid()
+
+        h.write_config("[i2c:1]\n[i2c:7]\n", os.path.basename(h.config_path))
+        os.kill(pid, signal.SIGHUP)
+        wait_for_log(h, "SIGHUP: [i2c:7] added")
+        h.wait_for_name(seven, timeout=10)
+        h.wait_for("/Distributor/A/Status", 1, service=seven)
+
+        h.write_config("[i2c:7]\n", os.path.basename(h.config_path))
+        os.kill(pid, signal.SIGHUP)
+        wait_for_log(h, "SIGHUP: [i2c:1] is not in the file any more")
+        require("take effect after a restart" in h.log_text(), "the restart is not named")
+        h.pump(1.0)
+        require(h.has_owner(h.default_service) and h.get("/Adapter/Connected") == 1,
+                "the removed section's adapter did not keep its service until a restart")
+        require(h.sim.poll() is None, "the daemon exited on SIGHUP")
 
 
 if __name__ == "__main__":
