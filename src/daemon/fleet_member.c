@@ -142,11 +142,9 @@ static void check_missing(struct fleet *fleet, struct member *m)
     if (m->seen || m->missing_logged || m->poller.counters.polls < fleet->opt.cfg->comm_lost_polls)
         return;
     m->missing_logged = true;
-    if (m->i2c_bus >= 0) {
-        char path[32];
-        i2cdev_path((unsigned)m->i2c_bus, path, sizeof(path));
-        log_warn("adapter %s (configured) not opened after %llu polls: %s: %s", m->serial,
-                 (unsigned long long)m->poller.counters.polls, path,
+    if (m->i2c_bus >= 0) { /* the link's error names the node: "/dev/i2c-5: No such file..." */
+        log_warn("adapter %s (configured) not opened after %llu polls: %s", m->serial,
+                 (unsigned long long)m->poller.counters.polls,
                  m->poller.link->ops->error(m->poller.link));
         return;
     }

@@ -218,5 +218,17 @@ def hup_adds_the_services_of_new_sections_and_names_removed_ones_as_needing_a_re
         require(h.sim.poll() is None, "the daemon exited on SIGHUP")
 
 
+@test(transports=("i2c",))
+def a_configured_bus_never_there_is_named_once_with_its_node():
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario="adapter LYNX0001\ndistributor LYNX0001 A\n",
+                       config="[general]\ncomm_lost_polls = 3\n[i2c:5]\n")
+        wait_for_log(h, "adapter i2c-5 (configured) not opened after", timeout=10)
+        line = next(x for x in h.log_text().splitlines() if "not opened after" in x)
+        require(line.endswith("not opened after 3 polls: /dev/i2c-5: No such file or directory"),
+                f"the line: {line!r}")
+
+
 if __name__ == "__main__":
     sys.exit(run(transports=TRANSPORTS))
