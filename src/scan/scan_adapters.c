@@ -212,7 +212,10 @@ unsigned scan_distributors_answering(const struct scan *sc)
 
 int scan_exit_status(const struct scan *sc)
 {
-    if (sc->n_adapters == 0)
+    bool opened = false; /* a bus or adapter named but never there is not an adapter found */
+    for (size_t i = 0; i < sc->n_adapters; i++)
+        opened |= sc->adapters[i].poller.opened_once;
+    if (!opened)
         return EXIT_NO_ADAPTER;
     return scan_distributors_answering(sc) ? EXIT_FOUND : EXIT_NO_DISTRIBUTOR;
 }
