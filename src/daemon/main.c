@@ -23,6 +23,7 @@
 #include "base/mainloop.h"
 #include "daemon/recorder.h"
 #include "venus/service.h"
+#include "venus/vedbus.h"
 #include "daemon/signals.h"
 
 struct daemon {
@@ -156,6 +157,12 @@ static int run(struct daemon *dm)
                                .settings_timeout_ms = dm->settings_timeout_ms};
     if (fleet_new(dm->loop, &fo, &dm->fleet) < 0)
         return 1;
+    char why[256];
+    if (fleet_count(dm->fleet) == 0 && vedbus_bus_reachable(NULL, why, sizeof(why)) < 0) {
+        /* no service to find out on: exit as a service would, for the supervisor to retry */
+        log_error("cannot connect to D-Bus: %s (and no adapter yet); exiting", why);
+        return 1;
+    }
     if (!fleet_failed(dm->fleet)) {
         on_poll(dm->loop, NULL, dm);
         rc = mainloop_add_timer(dm->loop, dm->cfg.poll_interval_ms, true, on_poll, dm,

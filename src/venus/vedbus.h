@@ -67,6 +67,11 @@ struct vedbus_item_options {
     void *validate_user;
 };
 
+/* Whether the bus at address (NULL: the system bus, $DBUS_SYSTEM_BUS_ADDRESS honoured) takes a
+ * connection: its socket is connected to and closed again, no message is exchanged. 0, or
+ * -ECONNREFUSED with the reason in why. */
+int vedbus_bus_reachable(const char *address, char *why, size_t size);
+
 /* Connects privately to the bus at address, or to the system bus ($DBUS_SYSTEM_BUS_ADDRESS
  * honoured) when address is NULL, and attaches the connection to loop. The bus name is only
  * requested by vedbus_register_name. */

@@ -2,6 +2,7 @@
  * Hello when connecting, RequestName (its answer handled from the loop), ReleaseName (no answer
  * wanted). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "base/log.h"
@@ -40,11 +41,31 @@ static void on_hello_reply(DBusPendingCall *pending, void *data)
 
 /* Connects (a local socket: no wait for the bus process) and sends Hello without waiting for its
  * answer; the messages sent after it are handled by the bus in order, after Hello. */
-int vedbus_connect(struct vedbus_service *svc, const char *address, DBusError *err)
+static const char *bus_address(const char *address)
 {
     if (!address)
         address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
-    svc->conn = dbus_connection_open_private(address ? address : SYSTEM_BUS_DEFAULT_ADDRESS, err);
+    return address ? address : SYSTEM_BUS_DEFAULT_ADDRESS;
+}
+
+int vedbus_bus_reachable(const char *address, char *why, size_t size)
+{
+    DBusError err;
+    dbus_error_init(&err);
+    DBusConnection *conn = dbus_connection_open_private(bus_address(address), &err);
+    if (!conn) {
+        snprintf(why, size, "%s", err.message ? err.message : "unknown error");
+        dbus_error_free(&err);
+        return -ECONNREFUSED;
+    }
+    dbus_connection_close(conn);
+    dbus_connection_unref(conn);
+    return 0;
+}
+
+int vedbus_connect(struct vedbus_service *svc, const char *address, DBusError *err)
+{
+    svc->conn = dbus_connection_open_private(bus_address(address), err);
     if (!svc->conn)
         return -ECONNREFUSED;
     DBusMessage *hello = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,

@@ -69,6 +69,12 @@ def daemon_options_name_the_real_problem():
             require(r.returncode == 2, f"{args}: exit {r.returncode}\n{r.stderr}")
             require(message in r.stderr, f"{args}: no {message!r} in:\n{r.stderr}")
             require("at least 4096" not in r.stderr or "100" in args, f"{args}: {r.stderr}")
+        # no D-Bus, and no adapter whose service would find that out: exit 1, as a service
+        # that cannot connect does, for the supervisor to try again
+        empty = h.write_config("[general]\n", "empty.ini")
+        r = h.run_daemon_alone(["-c", empty])
+        require(r.returncode == 1 and "cannot connect to D-Bus" in r.stderr,
+                f"no D-Bus, no adapter: exit {r.returncode}\n{r.stderr}")
 
 
 # ---- lynx-sim ----------------------------------------------------------------------------------
