@@ -158,7 +158,8 @@ static int run(struct daemon *dm)
     if (fleet_new(dm->loop, &fo, &dm->fleet) < 0)
         return 1;
     char why[256];
-    if (fleet_count(dm->fleet) == 0 && vedbus_bus_reachable(NULL, why, sizeof(why)) < 0) {
+    if (!fleet_failed(dm->fleet) && fleet_count(dm->fleet) == 0 &&
+        vedbus_bus_reachable(NULL, why, sizeof(why)) < 0) {
         /* no service to find out on: exit as a service would, for the supervisor to retry */
         log_error("cannot connect to D-Bus: %s (and no adapter yet); exiting", why);
         return 1;
