@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <umockdev.h>
@@ -277,6 +278,12 @@ static int add_to_testbed(struct sim_i2cdev_bridge *br, struct node *n)
 
 static void remove_from_testbed(struct sim_i2cdev_bridge *br, struct node *n)
 {
+    /* The kernel deletes the node before it sends "remove" (device_del: devtmpfs first, the
+     * uevent last), so a client reacting to the uevent finds /dev/i2c-N gone, as the daemon
+     * relies on. The sysfs devices stay until after the uevents, which umockdev fills from them. */
+    char *node = g_build_filename(umockdev_testbed_get_root_dir(br->testbed), n->devnode, NULL);
+    unlink(node);
+    g_free(node);
     /* the uevents carry the properties read from sysfs: send them before removing */
     umockdev_testbed_uevent(br->testbed, n->syspath, "remove");
     umockdev_testbed_uevent(br->testbed, n->adapter_syspath, "remove");

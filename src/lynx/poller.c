@@ -35,10 +35,36 @@ static const char *name(const struct poller *p)
     return p->link->name;
 }
 
+/* Whether a failure of this kind is logged: once per run of failed polls (a missing or wedged
+ * adapter must not fill the log); the others are counted as held back. */
+static bool first_of_episode(struct poller *p, int rc, const char *what)
+{
+    for (unsigned i = 0; i < p->n_episode_errors; i++)
+        if (p->episode_errors[i].rc == rc && p->episode_errors[i].what == what) {
+            p->held_back++;
+            return false;
+        }
+    if (p->n_episode_errors < sizeof(p->episode_errors) / sizeof(p->episode_errors[0])) {
+        p->episode_errors[p->n_episode_errors].rc = rc;
+        p->episode_errors[p->n_episode_errors++].what = what;
+    }
+    return true;
+}
+
+/* A poll worked: the run of failures is over, and the log says how many warnings it held back. */
+static void episode_over(struct poller *p)
+{
+    if (p->held_back)
+        log_info("adapter %s: polls work again; %u repeated warning%s held back meanwhile", name(p),
+                 p->held_back, p->held_back == 1 ? " was" : "s were");
+    p->held_back = 0;
+    p->n_episode_errors = 0;
+}
+
 /* Logs a failure once, not every poll: a missing adapter must not fill the log. */
 static int report(struct poller *p, int rc, const char *what)
 {
-    if (rc != p->last_error) {
+    if (rc != p->last_error && first_of_episode(p, rc, what)) {
         const char *why = p->link->ops->error(p->link);
         if (rc == -EPROTO)
             why = "a reply out of step";
@@ -274,6 +300,7 @@ static void apply_result(struct poller *p, int rc, bool was_open)
     } else {
         p->link_failures = 0;
         p->last_error = 0;
+        episode_over(p);
         feed_trackers(p);
     }
 }
@@ -305,7 +332,7 @@ void poller_poll_start(struct poller *p, poller_done_fn done, void *user)
     if (p->polling || link->ops->busy(link)) {
         /* the previous poll or a resynchronisation still waits for the adapter: this poll fails
          * now instead of waiting for it, and leaves the running work alone */
-        if (p->last_error != -EBUSY)
+        if (p->last_error != -EBUSY && first_of_episode(p, -EBUSY, NULL))
             log_warn("adapter %s: still waiting for its previous transfers: this poll counts "
                      "as failed",
                      name(p));

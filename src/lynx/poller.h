@@ -75,8 +75,16 @@ struct poller {
     bool answered;          /* the last poll read the bus */
     unsigned link_failures; /* consecutive polls failed on the transport (or without it) */
     int last_error;         /* logged once per distinct failure */
-    bool bus_stuck;         /* in a stuck-bus episode (logged once) */
-    bool bus_stuck_failed;  /* ... in which a recovery did not free the bus (logged once) */
+    /* A run of failed polls logs each kind of failure once (a wedged adapter alternates two, poll
+     * after poll); the repeats held back are counted and told when a poll works again. */
+    struct {
+        int rc;
+        const char *what; /* "scan failed", "cannot set up I2C"...: a string constant */
+    } episode_errors[6];
+    unsigned n_episode_errors;
+    unsigned held_back;
+    bool bus_stuck;        /* in a stuck-bus episode (logged once) */
+    bool bus_stuck_failed; /* ... in which a recovery did not free the bus (logged once) */
     struct poller_counters counters;
     size_t n_reads;              /* entries in the last poll's reads[] (see poller_observer_fn) */
     poller_observer_fn observer; /* NULL = none; set after poller_init */

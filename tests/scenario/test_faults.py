@@ -481,5 +481,27 @@ def with_the_default_interval_counters_send_nothing_between_snapshots():
             require(dump[p] == h.get(p), f"{p}: GetItems {dump[p]}, GetValue {h.get(p)}")
 
 
+@test(transports=FTDI_ONLY)
+def a_wedged_adapter_logs_each_failure_once_and_says_how_many_it_held_back():
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario="adapter LYNX0001\ndistributor LYNX0001 A\n")
+        h.wait_for("/Adapter/Connected", 1)
+        before = h.log_text().count("WARNING")
+        # every bulk IN times out for a while: set-up, scans and the polls that find the previous
+        # transfers still out fail, alternating, at every 200 ms poll
+        h.simctl("usb-timeout", "LYNX0001", "count=25")
+        deadline = time.monotonic() + 60
+        while "polls work again" not in h.log_text():
+            require(time.monotonic() < deadline, "the adapter did not work again")
+            h.pump(0.2)
+        log = h.log_text()
+        warnings = log.count("WARNING") - before
+        require(warnings <= 6, f"{warnings} warnings for one wedged episode:\n{log}")
+        line = next(x for x in log.splitlines() if "polls work again" in x)
+        held = int(line.split("; ")[1].split()[0])
+        require(held >= 1, f"the recovery line says nothing was held back: {line!r}")
+
+
 if __name__ == "__main__":
     sys.exit(run(transports=TRANSPORTS))

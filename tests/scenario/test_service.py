@@ -86,6 +86,16 @@ def an_empty_name_means_the_default_with_or_without_localsettings():
                 h.wait_for(path, "Pump")
                 rc = h.set(path, dbus.String("", variant_level=1))
                 require(rc == 0, f"{where} localsettings: SetValue '' on {path} answered {rc}")
+                if settings:
+                    # "" is stored, and the echoes of "Pump" and "" reach the daemon in that
+                    # order: the name ends at the default (it was there at once, too, unless the
+                    # echo of "Pump" came after it)
+                    stored = f"/Settings/Devices/{settings_id('LYNX0001')}{path}"
+                    deadline = time.monotonic() + 10
+                    while h.setting(stored) != "":
+                        require(time.monotonic() < deadline, f"{stored} was not stored as ''")
+                        h.pump(0.05)
+                    h.wait_for(path, default)
                 require(h.get(path) == default,
                         f"{where} localsettings: {path} is {h.get(path)!r} after SetValue '', "
                         f"not the default {default!r}")
