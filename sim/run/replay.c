@@ -317,6 +317,7 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
     return rc;
 }
 
+/* Sets up what is due; 1 when something waits for its moment between two polls. */
 static int set_up(struct sim_replay *r, struct replay_adapter *ra, uint64_t now_ms)
 {
     while (ra->next - ra->done < AHEAD_POLLS && ra->q_len < AHEAD_POLLS) {
@@ -331,7 +332,7 @@ static int set_up(struct sim_replay *r, struct replay_adapter *ra, uint64_t now_
             if (ra->done != ra->next || !ra->have_anchor ||
                 (double)now_ms < poll_time(r, ra, ra->next) - r->interval_ms / 2 ||
                 !reply_taken(r, ra))
-                return 0;
+                return 1;
             rc = set_up_between_polls(r, ra, o);
         }
         if (rc < 0)
@@ -407,8 +408,9 @@ int sim_replay_step(struct sim_replay *r, uint64_t now_ms)
         struct replay_adapter *ra = &r->adapters[i];
         detect_polls(r, ra, now_ms);
         complete_unqueued(r, ra, now_ms);
-        set_up(r, ra, now_ms);
-        if (ra->q_len || ra->done < ra->next)
+        /* a placement waiting for its moment is watched as closely as a poll: lateness here is
+         * what the jitter tolerance is spent on */
+        if (set_up(r, ra, now_ms) > 0 || ra->q_len || ra->done < ra->next)
             wait = DETECT_TICK_MS;
     }
     return wait;
