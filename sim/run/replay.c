@@ -1,6 +1,6 @@
 /* The replay (see replay.h for the contract): drives the simulated hardware so that a daemon
- * polling it makes a parsed trace's observations, poll by poll, and judges whether the placements
- * between polls held. The trace parser is trace.c. */
+ * polling it makes a parsed trace's observations, poll by poll, and reports where the daemon read
+ * the bus when the trace had no read for it. The trace parser is trace.c. */
 #include "run/replay.h"
 
 #include <errno.h>
@@ -15,11 +15,14 @@
 #define DETECT_TICK_MS   5  /* how often the queue is checked while answers are pending */
 #define IDLE_TICK_MS     50
 #define INTERVAL_SAMPLES 8 /* consecutive read polls measured before judging the daemon's rate */
+#define PHASE_WINDOW     8 /* the latest timer polls whose times give the timer grid's phase */
 
 struct queued_poll {
     uint64_t index; /* observation number (0-based) */
-    unsigned answers;
-    bool filler; /* answers of a usb-timeout poll: the daemon never sees them */
+    unsigned answers[SIM_TRACE_DISTRIBUTORS];
+    bool filler;  /* answers of a usb-timeout poll: the daemon never sees them */
+    bool on_grid; /* made by the daemon's poll timer (not the first poll, nor one re-opening the
+                     adapter, which the daemon may make at once on a uevent) */
 };
 
 struct replay_adapter {
@@ -27,14 +30,20 @@ struct replay_adapter {
     struct sim_adapter *hw;
     size_t entry; /* cursor: observation `next` is repetition `rep` of ta->obs[entry] */
     uint64_t rep;
-    uint64_t next; /* observations set up */
-    uint64_t done; /* observations whose poll has happened */
+    uint64_t next;  /* observations set up */
+    uint64_t done;  /* observations whose poll has happened */
+    uint64_t first; /* the first read: the daemon's first poll */
     struct queued_poll queue[AHEAD_POLLS];
     size_t q_head, q_len;
-    size_t expected_pending; /* answers queued on distributor A and not yet consumed */
-    bool have_anchor;        /* the latest poll seen draining its answers: */
+    size_t expected_pending[SIM_TRACE_DISTRIBUTORS]; /* answers queued and not yet consumed */
+    uint64_t unscripted[SIM_TRACE_DISTRIBUTORS];     /* reads answered without a queued answer */
+    bool have_anchor; /* the latest poll seen draining its answers: */
     uint64_t anchor_index, anchor_ms;
     bool anchor_read;
+    /* offsets (seen - index * interval) of the latest timer polls: their least is the phase of
+     * the daemon's timer grid (a poll is never seen before it happens, only after) */
+    double offsets[PHASE_WINDOW];
+    size_t n_offsets, offsets_next;
     bool unplugged;
     bool warned_code;
     double interval_sum;
@@ -86,9 +95,10 @@ static int adapter_action(struct sim_replay *r, struct replay_adapter *ra,
 
 static int queue_poll(struct sim_replay *r, struct replay_adapter *ra,
                       const int16_t answers[SIM_TRACE_DISTRIBUTORS][SIM_TRACE_MAX_ROUNDS],
-                      const unsigned n_answers[SIM_TRACE_DISTRIBUTORS], bool filler)
+                      const unsigned n_answers[SIM_TRACE_DISTRIBUTORS], bool filler, bool on_grid)
 {
     struct sim_action act = {.kind = SIM_ACTION_SCRIPT};
+    struct queued_poll qp = {.index = ra->next, .filler = filler, .on_grid = on_grid};
     strcpy(act.serial, ra->ta->serial);
     for (unsigned d = 0; d < SIM_TRACE_DISTRIBUTORS; d++) {
         act.letter = (char)('A' + d);
@@ -98,23 +108,42 @@ static int queue_poll(struct sim_replay *r, struct replay_adapter *ra,
         int rc = apply(r, &act);
         if (rc < 0)
             return rc;
+        qp.answers[d] = n_answers[d];
+        ra->expected_pending[d] += n_answers[d];
     }
-    ra->queue[(ra->q_head + ra->q_len) % AHEAD_POLLS] =
-        (struct queued_poll){.index = ra->next, .answers = n_answers[0], .filler = filler};
+    ra->queue[(ra->q_head + ra->q_len) % AHEAD_POLLS] = qp;
     ra->q_len++;
-    ra->expected_pending += n_answers[0];
     return 0;
 }
 
-static void diverged(struct sim_replay *r, struct replay_adapter *ra, uint64_t index,
-                     uint64_t took_ms, uint64_t polls)
+static const char *kind_name(const struct sim_trace_obs *o)
+{
+    switch (o->kind) {
+    case SIM_TRACE_READ:
+        return "a read";
+    case SIM_TRACE_USB_ERROR:
+        return "a USB error";
+    case SIM_TRACE_GONE:
+        return "the adapter gone";
+    case SIM_TRACE_BUS_STUCK:
+        return "a stuck bus";
+    }
+    return "?";
+}
+
+/* The daemon read a distributor that had no answer of the trace queued: it polled the bus where
+ * the trace has no read (a USB error or an unplug was not in place yet), or read more than the
+ * trace's poll did. What it observed is not the trace's from here on. */
+static void diverged(struct sim_replay *r, struct replay_adapter *ra, const char *letters)
 {
     r->divergences++;
     fprintf(r->log,
-            "lynx-sim: replay: diverged: %s: poll %" PRIu64 " came %" PRIu64
-            " ms after poll %" PRIu64 ", expected %" PRIu64 " polls of %.0f ms: a USB error or "
-            "an unplug landed in another poll than recorded\n",
-            ra->ta->serial, index + 1, took_ms, ra->anchor_index + 1, polls, r->interval_ms);
+            "lynx-sim: replay: diverged: %s: the daemon read %s with no answer of the trace "
+            "queued, after poll %" PRIu64 " of %" PRIu64 " (the trace's next poll is %s, line %u): "
+            "a USB error or an unplug landed in another poll than recorded, or the daemon read "
+            "more than the recording daemon did\n",
+            ra->ta->serial, letters, ra->done, ra->ta->polls, kind_name(current_obs(ra)),
+            current_obs(ra)->line);
 }
 
 static void judge_interval(struct sim_replay *r, struct replay_adapter *ra, uint64_t took_ms)
@@ -133,16 +162,18 @@ static void judge_interval(struct sim_replay *r, struct replay_adapter *ra, uint
                 r->interval_ms);
 }
 
-/* A queued poll drained: the daemon made that poll at about now. */
+/* A queued poll drained: the daemon made that poll at about now (a little earlier, never later). */
 static void poll_seen(struct sim_replay *r, struct replay_adapter *ra, const struct queued_poll *qp,
                       uint64_t now_ms)
 {
-    if (ra->have_anchor && qp->index > ra->anchor_index) {
-        uint64_t polls = qp->index - ra->anchor_index, took = now_ms - ra->anchor_ms;
-        if (polls > 1 && fabs((double)took - (double)polls * r->interval_ms) > r->interval_ms / 2)
-            diverged(r, ra, qp->index, took, polls);
-        else if (polls == 1 && ra->anchor_read && !qp->filler)
-            judge_interval(r, ra, took);
+    if (ra->have_anchor && qp->index == ra->anchor_index + 1 && ra->anchor_read && !qp->filler &&
+        qp->on_grid)
+        judge_interval(r, ra, now_ms - ra->anchor_ms);
+    if (qp->on_grid) {
+        ra->offsets[ra->offsets_next] = (double)now_ms - (double)qp->index * r->interval_ms;
+        ra->offsets_next = (ra->offsets_next + 1) % PHASE_WINDOW;
+        if (ra->n_offsets < PHASE_WINDOW)
+            ra->n_offsets++;
     }
     if (ra->done < qp->index + 1)
         ra->done = qp->index + 1;
@@ -152,29 +183,69 @@ static void poll_seen(struct sim_replay *r, struct replay_adapter *ra, const str
     ra->anchor_read = !qp->filler;
 }
 
+/* What the distributors tell: which queued polls the daemon has made (every distributor took its
+ * answers), and whether it read any without a queued answer. */
 static void detect_polls(struct sim_replay *r, struct replay_adapter *ra, uint64_t now_ms)
 {
-    if (!ra->q_len)
-        return;
+    size_t consumed[SIM_TRACE_DISTRIBUTORS];
+    uint64_t unscripted[SIM_TRACE_DISTRIBUTORS];
     pthread_mutex_lock(&r->hw->lock);
-    size_t pending = sim_lynx_script_pending(ra->hw->lynx[0]);
+    for (unsigned d = 0; d < SIM_TRACE_DISTRIBUTORS; d++) {
+        size_t pending = sim_lynx_script_pending(ra->hw->lynx[d]);
+        const struct sim_lynx_stats *st = sim_lynx_stats(ra->hw->lynx[d]);
+        consumed[d] = pending < ra->expected_pending[d] ? ra->expected_pending[d] - pending : 0;
+        unscripted[d] = st->reads - st->faulted_reads; /* a replay arms no other fault */
+    }
     pthread_mutex_unlock(&r->hw->lock);
-    size_t consumed = pending < ra->expected_pending ? ra->expected_pending - pending : 0;
-    while (ra->q_len && consumed >= ra->queue[ra->q_head].answers) {
-        struct queued_poll qp = ra->queue[ra->q_head];
+    while (ra->q_len) {
+        const struct queued_poll *head = &ra->queue[ra->q_head];
+        bool made = true;
+        for (unsigned d = 0; d < SIM_TRACE_DISTRIBUTORS; d++)
+            made = made && consumed[d] >= head->answers[d];
+        if (!made)
+            break;
+        struct queued_poll qp = *head;
         ra->q_head = (ra->q_head + 1) % AHEAD_POLLS;
         ra->q_len--;
-        consumed -= qp.answers;
-        ra->expected_pending -= qp.answers;
+        for (unsigned d = 0; d < SIM_TRACE_DISTRIBUTORS; d++) {
+            consumed[d] -= qp.answers[d];
+            ra->expected_pending[d] -= qp.answers[d];
+        }
         poll_seen(r, ra, &qp, now_ms);
     }
+    char letters[64] = "";
+    size_t len = 0;
+    for (unsigned d = 0; d < SIM_TRACE_DISTRIBUTORS; d++)
+        if (unscripted[d] > ra->unscripted[d]) {
+            len += (size_t)snprintf(letters + len, sizeof(letters) - len, "%s%c", len ? ", " : "",
+                                    'A' + d);
+            ra->unscripted[d] = unscripted[d];
+        }
+    if (len)
+        diverged(r, ra, letters); /* one divergence per poll found, whatever it read */
 }
 
-/* Time of the daemon's poll that makes observation `index`, on the grid of the latest one seen
- * (the daemon's poll timer keeps its phase). */
+/* Time of the daemon's poll that makes observation `index`, on its timer grid: the least offset
+ * of the latest timer polls (scheduling only ever delays a poll, or its detection here), else
+ * the latest poll seen. */
 static double poll_time(const struct sim_replay *r, const struct replay_adapter *ra, uint64_t index)
 {
-    return (double)ra->anchor_ms + ((double)index - (double)ra->anchor_index) * r->interval_ms;
+    double phase = (double)ra->anchor_ms - (double)ra->anchor_index * r->interval_ms;
+    for (size_t i = 0; i < ra->n_offsets; i++)
+        phase = i == 0 || ra->offsets[i] < phase ? ra->offsets[i] : phase;
+    return phase + (double)index * r->interval_ms;
+}
+
+/* The reply of the latest read poll has left the chip: that poll is over, a fault armed now hits
+ * the next one. (An i2c-dev read returns its byte with the transaction.) */
+static bool reply_taken(struct sim_replay *r, const struct replay_adapter *ra)
+{
+    if (!ra->hw->dev || ra->unplugged || !ra->anchor_read || ra->done != ra->anchor_index + 1)
+        return true;
+    pthread_mutex_lock(&r->hw->lock);
+    size_t queued = sim_ft232h_queued(ra->hw->dev);
+    pthread_mutex_unlock(&r->hw->lock);
+    return queued == 0;
 }
 
 /* Observations not made from queued answers (a stalled transfer, an absent adapter) are taken
@@ -188,6 +259,13 @@ static void complete_unqueued(struct sim_replay *r, struct replay_adapter *ra, u
             return;
         ra->done++;
     }
+}
+
+/* Whether the daemon's poll timer makes the poll of observation `next` (o): not its first poll,
+ * made at start, nor one that re-opens the adapter, which it may make at once on a uevent. */
+static bool timer_poll(const struct replay_adapter *ra, const struct sim_trace_obs *o)
+{
+    return ra->next != ra->first && !(o->reopened && ra->rep == 0);
 }
 
 /* The hardware for the trace's next observation. An adapter unplugged before is plugged in last,
@@ -208,7 +286,7 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
         ra->unplugged = true;
         return adapter_action(r, ra, SIM_ACTION_UNPLUG);
     case SIM_TRACE_READ:
-        rc = queue_poll(r, ra, o->answers, o->n_answers, false);
+        rc = queue_poll(r, ra, o->answers, o->n_answers, false, timer_poll(ra, o));
         break;
     case SIM_TRACE_USB_ERROR:
         if (o->error == -ETIMEDOUT) {
@@ -216,7 +294,7 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
              * answers. i2c: the transfer fails before the bus (and the poll with it). */
             rc = adapter_action(r, ra, SIM_ACTION_USB_TIMEOUT);
             if (rc == 0 && !i2c)
-                rc = queue_poll(r, ra, nacks, one_each, true);
+                rc = queue_poll(r, ra, nacks, one_each, true, true);
             break;
         }
         /* fall through */
@@ -239,17 +317,22 @@ static int set_up_between_polls(struct sim_replay *r, struct replay_adapter *ra,
     return rc;
 }
 
+/* Sets up what is due; 1 when something waits for its moment between two polls. */
 static int set_up(struct sim_replay *r, struct replay_adapter *ra, uint64_t now_ms)
 {
     while (ra->next - ra->done < AHEAD_POLLS && ra->q_len < AHEAD_POLLS) {
         const struct sim_trace_obs *o = current_obs(ra);
         int rc = 0;
         if (o->kind == SIM_TRACE_READ && !ra->unplugged) {
-            rc = queue_poll(r, ra, o->answers, o->n_answers, false); /* order places it */
+            /* order places it */
+            rc = queue_poll(r, ra, o->answers, o->n_answers, false, timer_poll(ra, o));
         } else if (!(o->kind == SIM_TRACE_GONE && ra->unplugged)) {
+            /* half an interval before its poll on the daemon's timer grid, once the poll before
+             * is over */
             if (ra->done != ra->next || !ra->have_anchor ||
-                (double)now_ms < poll_time(r, ra, ra->next) - r->interval_ms / 2)
-                return 0;
+                (double)now_ms < poll_time(r, ra, ra->next) - r->interval_ms / 2 ||
+                !reply_taken(r, ra))
+                return 1;
             rc = set_up_between_polls(r, ra, o);
         }
         if (rc < 0)
@@ -301,7 +384,7 @@ int sim_replay_new(struct sim_replay **out, const struct sim_trace *t, struct si
                     "lynx-sim: replay: %s: the %" PRIu64 " polls before the first read (trace "
                     "line %u) are skipped: the daemon opens its adapters at start\n",
                     ra->ta->serial, ra->next, ra->ta->obs[ra->entry].line);
-        ra->done = ra->next;
+        ra->done = ra->first = ra->next;
         int rc = set_up(r, ra, 0);
         if (rc < 0) {
             snprintf(err, errlen, "adapter %s: cannot queue the answers", ra->ta->serial);
@@ -325,8 +408,9 @@ int sim_replay_step(struct sim_replay *r, uint64_t now_ms)
         struct replay_adapter *ra = &r->adapters[i];
         detect_polls(r, ra, now_ms);
         complete_unqueued(r, ra, now_ms);
-        set_up(r, ra, now_ms);
-        if (ra->q_len || ra->done < ra->next)
+        /* a placement waiting for its moment is watched as closely as a poll: lateness here is
+         * what the jitter tolerance is spent on */
+        if (set_up(r, ra, now_ms) > 0 || ra->q_len || ra->done < ra->next)
             wait = DETECT_TICK_MS;
     }
     return wait;

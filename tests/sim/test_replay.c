@@ -395,3 +395,162 @@ Test(replay, a_trace_without_any_read_is_refused)
     sim_scenario_clear(&sc);
     sim_trace_clear(&t);
 }
+
+/* ---- the replay judged by what the polls carry, not by when they come -------------------------
+ * An i2c-dev adapter of the trace, and a stand-in for the daemon that polls it as the daemon
+ * does: one read transaction per distributor A-D, then the confirming second reads, the poll
+ * ending at its first failed transfer. The test drives the replay's clock. */
+
+#define I2C_HEADER "lynx-trace 1 poll-interval-ms=1000\nadapter i2c-1 transport=i2c bus=1\n"
+
+/* 5 reads, a stall, 2 reads (the first with a confirming second read of A), then held. */
+static const char usb_error_trace[] = I2C_HEADER "0 i2c-1 read A=00 B=10 C=nack D=nack\n"
+                                                 "4000 i2c-1 same 4\n"
+                                                 "5000 i2c-1 usb-error EPIPE\n"
+                                                 "6000 i2c-1 read A=20,20 B=10 C=nack D=nack\n"
+                                                 "7000 i2c-1 read A=20 B=10 C=nack D=nack\n";
+
+struct replay_rig {
+    struct sim_trace t;
+    struct sim_scenario sc;
+    struct sim_hardware hw;
+    struct sim_replay *r;
+    char *log;
+    size_t log_len;
+    FILE *log_file;
+};
+
+static void rig_start(struct replay_rig *rig, const char *trace)
+{
+    char err[300];
+    memset(rig, 0, sizeof(*rig));
+    cr_assert_eq(parse(trace, &rig->t, err, sizeof(err)), 0, "%s", err);
+    sim_trace_scenario(&rig->t, &rig->sc);
+    cr_assert_eq(sim_hardware_init(&rig->hw, &rig->sc, false, err, sizeof(err)), 0, "%s", err);
+    rig->log_file = open_memstream(&rig->log, &rig->log_len);
+    cr_assert_not_null(rig->log_file);
+    cr_assert_eq(sim_replay_new(&rig->r, &rig->t, &rig->hw, 1.0, rig->log_file, err, sizeof(err)),
+                 0, "%s", err);
+}
+
+static void rig_stop(struct replay_rig *rig)
+{
+    sim_replay_free(rig->r);
+    fclose(rig->log_file);
+    free(rig->log);
+    sim_hardware_free(&rig->hw);
+    sim_scenario_clear(&rig->sc);
+    sim_trace_clear(&rig->t);
+}
+
+/* One poll as the daemon makes it, written as the trace writes it: "A=00 B=10 C=nack D=nack"
+ * (second reads of the letters in `again`), or "usb-error -32" when a transfer failed. */
+static void daemon_poll(struct replay_rig *rig, uint64_t now_ms, const char *again, char *seen,
+                        size_t max)
+{
+    struct sim_i2cdev *dev = rig->hw.adapters[0].i2c;
+    int answers[4][2];
+    unsigned n[4] = {0};
+    for (int round = 0; round < 2; round++)
+        for (int d = 0; d < 4; d++) {
+            if (round == 1 && !strchr(again, 'A' + d))
+                continue;
+            struct sim_i2cdev_client client = {.addr = (uint16_t)(0x08 + d)};
+            uint8_t byte;
+            ssize_t rc = sim_i2cdev_read(dev, &client, &byte, 1, now_ms * 1000000);
+            if (rc < 0 && rc != -ENXIO) {
+                snprintf(seen, max, "usb-error %zd", rc);
+                return;
+            }
+            answers[d][n[d]++] = rc < 0 ? -1 : byte;
+        }
+    size_t len = 0;
+    seen[0] = '\0';
+    for (int d = 0; d < 4; d++)
+        for (unsigned k = 0; k < n[d]; k++) {
+            const char *sep = k ? "," : d ? " " : "";
+            len += (size_t)(answers[d][k] < 0
+                                ? snprintf(seen + len, max - len, "%s%s%snack", sep,
+                                           k ? "" : (char[]){(char)('A' + d), 0}, k ? "" : "=")
+                                : snprintf(seen + len, max - len, "%s%s%s%02x", sep,
+                                           k ? "" : (char[]){(char)('A' + d), 0}, k ? "" : "=",
+                                           answers[d][k]));
+        }
+}
+
+/* Polls on the daemon's 1 s grid, each seen by the replay right after it, the fault placed half
+ * an interval before its poll; `late_ms[i]`: how much later than its tick poll i comes. */
+static void replay_polls(struct replay_rig *rig, const uint64_t *late_ms, size_t n_polls,
+                         char seen[][64])
+{
+    for (size_t i = 0; i < n_polls; i++) {
+        uint64_t tick = 1000 + 1000 * i, at = tick + late_ms[i];
+        sim_replay_step(rig->r, tick - 400); /* the replay's own tick, between two polls */
+        daemon_poll(rig, at, i == 6 ? "A" : "", seen[i], sizeof(seen[i]));
+        sim_replay_step(rig->r, at + 1);
+    }
+}
+
+static const char *const usb_error_polls[] = {
+    "A=00 B=10 C=nack D=nack",    "A=00 B=10 C=nack D=nack", "A=00 B=10 C=nack D=nack",
+    "A=00 B=10 C=nack D=nack",    "A=00 B=10 C=nack D=nack", "usb-error -32",
+    "A=20,20 B=10 C=nack D=nack", "A=20 B=10 C=nack D=nack", "A=20 B=10 C=nack D=nack"};
+
+/* A loaded machine delays the daemon's polls (here by up to 40 s, and by more than an interval
+ * around the stall): the polls still carry the trace's observations in order, so no divergence. */
+Test(replay, polls_delayed_by_a_loaded_machine_are_not_a_divergence)
+{
+    struct replay_rig rig;
+    rig_start(&rig, usb_error_trace);
+    /* poll 5 (the stall) 900 ms late, poll 6 12 s late (a stopped daemon), 7 40 s late */
+    static const uint64_t late[] = {0, 150, 0, 480, 0, 900, 12000, 40000, 40000};
+    char seen[9][64];
+    replay_polls(&rig, late, 9, seen);
+    for (size_t i = 0; i < 9; i++)
+        cr_assert_str_eq(seen[i], usb_error_polls[i], "poll %zu: %s", i, seen[i]);
+    fflush(rig.log_file);
+    cr_assert_eq(sim_replay_divergences(rig.r), 0, "%s", rig.log);
+    cr_assert_null(strstr(rig.log, "diverged"), "%s", rig.log);
+    cr_assert(sim_replay_finished(rig.r));
+    rig_stop(&rig);
+}
+
+/* The replay itself comes too late (the simulator was not scheduled while the daemon polled):
+ * the stall is not in place at its poll, the daemon reads the bus where the trace has a USB
+ * error. That is a real divergence, reported with the poll and the trace line. */
+Test(replay, a_poll_that_finds_its_usb_error_not_in_place_is_a_divergence)
+{
+    struct replay_rig rig;
+    rig_start(&rig, usb_error_trace);
+    static const uint64_t on_time[] = {0, 0, 0, 0, 0};
+    char seen[9][64];
+    replay_polls(&rig, on_time, 5, seen);
+    /* poll 5 at its tick, but the replay's last step was right after poll 4 */
+    daemon_poll(&rig, 6000, "", seen[5], sizeof(seen[5]));
+    cr_assert_neq(strcmp(seen[5], "usb-error -32"), 0, "the stall was in place: %s", seen[5]);
+    sim_replay_step(rig.r, 6001);
+    fflush(rig.log_file);
+    cr_assert_eq(sim_replay_divergences(rig.r), 1, "%s", rig.log);
+    cr_assert_not_null(strstr(rig.log, "lynx-sim: replay: diverged: i2c-1: the daemon read A, B, "
+                                       "C, D with no answer of the trace queued, after poll 5 of 8 "
+                                       "(the trace's next poll is a USB error, line 5)"),
+                       "%s", rig.log);
+    rig_stop(&rig);
+}
+
+/* The daemon reads more than the trace's poll did (a confirming read the recording daemon did
+ * not make): the answers run out of step with the polls; once the queue runs dry the daemon
+ * reads without an answer of the trace, a divergence. */
+Test(replay, reads_beyond_the_traces_answers_are_a_divergence)
+{
+    struct replay_rig rig;
+    rig_start(&rig, I2C_HEADER "0 i2c-1 read A=00 B=10 C=nack D=nack\n"
+                               "1000 i2c-1 usb-error EPIPE\n");
+    char seen[64];
+    daemon_poll(&rig, 1000, "AB", seen, sizeof(seen));
+    sim_replay_step(rig.r, 1001);
+    fflush(rig.log_file);
+    cr_assert_eq(sim_replay_divergences(rig.r), 1, "%s", rig.log);
+    cr_assert_not_null(strstr(rig.log, "the daemon read A, B with no answer"), "%s", rig.log);
+    rig_stop(&rig);
+}
