@@ -57,10 +57,28 @@ static void clear_done(void *arg)
     ftdi_usb_host_reap(host);
 }
 
+/* The worker starts with the first stall, so that an adapter that never stalls costs no thread
+ * (the peak RSS target); its eventfd is announced to the caller's loop as libusb's fds are. */
+static int start_worker(struct ftdi_usb_host *host)
+{
+    if (host->worker)
+        return 0;
+    int rc = worker_new(&host->worker);
+    if (rc == 0 && host->pollfd_added)
+        host->pollfd_added(worker_fd(host->worker), POLLIN, host->pollfd_user);
+    return rc;
+}
+
 void ftdi_usb_clears_start(struct ftdi_usb_host *host)
 {
     if (host->clear_running || !host->clears || host->handling)
         return;
+    if (start_worker(host) < 0) { /* no thread to be had: the clear waits here, once */
+        log_warn("ftdi: no worker thread for clearing a stall: clearing it on the loop");
+        clear_job(host->clears);
+        clear_done(host->clears);
+        return;
+    }
     if (worker_submit(host->worker, clear_job, clear_done, host->clears) == 0)
         host->clear_running = true;
 }

@@ -58,12 +58,7 @@ int ftdi_usb_host_new(struct ftdi_usb_host **out)
         free(host);
         return code;
     }
-    int rc = worker_new(&host->worker);
-    if (rc < 0) {
-        libusb_exit(host->usb);
-        free(host);
-        return rc;
-    }
+    /* the worker (ftdi_usb_halt.c) starts with the first stall: no thread for a healthy bus */
     *out = host;
     return 0;
 }
@@ -95,7 +90,8 @@ void ftdi_usb_host_free(struct ftdi_usb_host *host)
      * event handling: done here, bounded, as the host goes away. */
     struct timeval tick = {0, 100000};
     for (int i = 0; i < 20 && (host->serial_reads || host->closing); i++) {
-        worker_dispatch(host->worker);
+        if (host->worker)
+            worker_dispatch(host->worker);
         events(host, &tick);
     }
     libusb_set_pollfd_notifiers(host->usb, NULL, NULL, NULL);
@@ -327,7 +323,10 @@ int ftdi_usb_host_pollfds(struct ftdi_usb_host *host, struct pollfd *out, size_t
             out[count] = (struct pollfd){.fd = fds[count]->fd, .events = fds[count]->events};
     }
     libusb_free_pollfds(fds);
-    /* and the worker's eventfd (ftdi_usb_halt.c): its end is dispatched by handle_events too */
+    /* and the worker's eventfd, once there is a worker (ftdi_usb_halt.c): its end is dispatched
+     * by handle_events too */
+    if (!host->worker)
+        return count;
     if ((size_t)count < max)
         out[count] = (struct pollfd){.fd = worker_fd(host->worker), .events = POLLIN};
     return count + 1;
@@ -361,7 +360,8 @@ void ftdi_usb_host_set_pollfd_notifiers(struct ftdi_usb_host *host, ftdi_usb_pol
 
 int ftdi_usb_host_handle_events(struct ftdi_usb_host *host)
 {
-    worker_dispatch(host->worker); /* a clear-halt over: its operation ends */
+    if (host->worker)
+        worker_dispatch(host->worker); /* a clear-halt over: its operation ends */
     struct timeval zero = {0, 0};
     int r = events(host, &zero);
     if (r < 0)
