@@ -679,8 +679,11 @@ def report(d, b, lat, startup, ir, getvalue, short, i2c, kernel):
          d["usb_bulk_out"] == 1 and d["usb_bulk_in"] == 1,
          f"{fmt(d['usb_bulk_out'])} OUT + {fmt(d['usb_bulk_in'])} IN per poll"),
         # per I2C transaction, not per poll: a poll that reads a distributor twice (a poll refused
-        # while the previous one still ran, on a loaded machine) has more of both
-        ("an i2c-dev scan is one ioctl per address", i2c["ioctls"] == i2c["i2c_transactions"],
+        # while the previous one still ran, on a loaded machine) has more of both; and within half
+        # a request, since a job still on the worker when --polls ends the daemon is counted by
+        # the simulator in one run and not the other
+        ("an i2c-dev scan is one ioctl per address",
+         abs(i2c["ioctls"] - i2c["i2c_transactions"]) < 0.5,
          f"{fmt(i2c['ioctls'])} ioctls for {fmt(i2c['i2c_transactions'])} I2C transactions per "
          f"poll ({SCAN_READS} addresses a scan)"),
         (f"bus time per scan <= {TARGET_BUS_RATIO}x the minimum",
