@@ -308,7 +308,8 @@ static void start(struct sim_cp2112 *dev, enum cp2112_kind kind, uint8_t slave, 
                                       .read_len = read_len,
                                       .out_len = out_len,
                                       .start_ns = now_ns};
-    memcpy(dev->x.out, out, out_len);
+    if (out_len) /* a read request carries no bytes to write (out may be NULL) */
+        memcpy(dev->x.out, out, out_len);
     dev->rlen = dev->rsent = 0;
     drop_read_responses(dev);
     dev->stats.transfers++;
