@@ -281,9 +281,11 @@ static void remove_from_testbed(struct sim_i2cdev_bridge *br, struct node *n)
     /* The kernel deletes the node before it sends "remove" (device_del: devtmpfs first, the
      * uevent last), so a client reacting to the uevent finds /dev/i2c-N gone, as the daemon
      * relies on. The sysfs devices stay until after the uevents, which umockdev fills from them. */
-    char *node = g_build_filename(umockdev_testbed_get_root_dir(br->testbed), n->devnode, NULL);
+    char *root = umockdev_testbed_get_root_dir(br->testbed); /* a copy: ours to free */
+    char *node = g_build_filename(root, n->devnode, NULL);
     unlink(node);
     g_free(node);
+    g_free(root);
     /* the uevents carry the properties read from sysfs: send them before removing */
     umockdev_testbed_uevent(br->testbed, n->syspath, "remove");
     umockdev_testbed_uevent(br->testbed, n->adapter_syspath, "remove");
