@@ -455,19 +455,26 @@ static void store_name_result(struct vedbus_service *service, int result, void *
     mainloop_quit(loop);
 }
 
+/* Runs the loop until the name handler stored a result (what: the call awaited, for the message
+ * when the bus does not answer within 10 s). */
+static void wait_for_name_result(const int *result, const char *what)
+{
+    struct mainloop_timer *guard;
+    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, (void *)what, &guard), 0);
+    while (*result == NO_RESULT)
+        cr_assert_eq(mainloop_run(loop), 0);
+    mainloop_remove_timer(guard);
+}
+
 /* Requests the name and runs the loop until the bus has answered: the handler's result. */
 static int register_and_wait(struct vedbus_service *service)
 {
     int result = NO_RESULT;
-    struct mainloop_timer *guard;
     vedbus_set_name_handler(service, store_name_result, &result);
     int rc = vedbus_register_name(service);
     if (rc < 0)
         return rc;
-    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "RequestName", &guard), 0);
-    while (result == NO_RESULT)
-        cr_assert_eq(mainloop_run(loop), 0);
-    mainloop_remove_timer(guard);
+    wait_for_name_result(&result, "RequestName");
     vedbus_set_name_handler(service, NULL, NULL);
     return result;
 }
@@ -967,11 +974,7 @@ Test(vedbus, a_change_while_the_name_request_is_in_flight_is_sent)
     cr_assert(vedbus_name_requested(svc));
     cr_assert_eq(vedbus_item_set_int(vedbus_find_item(svc, "/Distributor/A/Status"), 3), 1);
     cr_assert_eq(vedbus_flush(svc), 1);
-    struct mainloop_timer *guard;
-    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "RequestName", &guard), 0);
-    while (result == NO_RESULT)
-        cr_assert_eq(mainloop_run(loop), 0);
-    mainloop_remove_timer(guard);
+    wait_for_name_result(&result, "RequestName");
     cr_assert_eq(result, 0);
     sync_with_service();
     cr_assert_eq(signal_count, 1);
@@ -1061,11 +1064,7 @@ Test(vedbus, a_name_request_does_not_wait_for_a_stopped_bus)
 
     /* The bus answers late: the name is ours. */
     resume_bus_now();
-    struct mainloop_timer *guard;
-    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "RequestName", &guard), 0);
-    while (result == NO_RESULT)
-        cr_assert_eq(mainloop_run(loop), 0);
-    mainloop_remove_timer(guard);
+    wait_for_name_result(&result, "RequestName");
     cr_assert_eq(result, 0);
     cr_assert(vedbus_name_registered(late));
     cr_assert_not(vedbus_name_requested(late));
@@ -1093,11 +1092,7 @@ Test(vedbus, a_service_created_while_the_bus_is_stopped_does_not_wait_for_it)
 
     /* The bus answers Hello, then the request, in order. */
     resume_bus_now();
-    struct mainloop_timer *guard;
-    cr_assert_eq(mainloop_add_timer(loop, 10000, false, call_timed_out, "Hello", &guard), 0);
-    while (result == NO_RESULT)
-        cr_assert_eq(mainloop_run(loop), 0);
-    mainloop_remove_timer(guard);
+    wait_for_name_result(&result, "Hello");
     cr_assert_eq(result, 0);
     cr_assert(vedbus_connected(late));
     cr_assert(name_has_owner(name));
