@@ -292,6 +292,9 @@ static void remove_from_testbed(struct sim_i2cdev_bridge *br, struct node *n)
     /* the class device first: removing a parent leaves its children's node and class link */
     umockdev_testbed_remove_device(br->testbed, n->syspath);
     umockdev_testbed_remove_device(br->testbed, n->adapter_syspath);
+    char *sys_dir = umockdev_testbed_get_sys_dir(br->testbed); /* a copy too */
+    sim_removal_unlink_char_link(sys_dir, I2C_CHAR_MAJOR, n->bus);
+    g_free(sys_dir);
 }
 
 /* The deferred removal of an unplug-mid-transfer (removal.h). testbed_lock held. */

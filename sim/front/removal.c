@@ -2,7 +2,9 @@
  * off. Due devices are taken in the order they became due. */
 #include "front/removal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct sim_removals {
     pthread_mutex_t *lock;         /* the hardware lock: guards due, the list, stop */
@@ -109,4 +111,12 @@ void sim_removals_free(struct sim_removals *rm)
     sim_removals_stop(rm);
     pthread_cond_destroy(&rm->wake);
     free(rm);
+}
+
+void sim_removal_unlink_char_link(const char *sys_dir, unsigned major, unsigned minor)
+{
+    char link[4096];
+    if (snprintf(link, sizeof(link), "%s/dev/char/%u:%u", sys_dir, major, minor) <
+        (int)sizeof(link))
+        (void)unlink(link); /* ENOENT once umockdev unlinks it itself */
 }

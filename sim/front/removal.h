@@ -40,4 +40,11 @@ void sim_removal_due_locked(struct sim_removals *rm, struct sim_removal *entry);
 /* With the testbed lock held and the hardware lock not held: does the removals due now. */
 void sim_removals_finish_locked(struct sim_removals *rm);
 
+/* After umockdev_testbed_remove_device of a character device: removes its /sys/dev/char/MAJ:MIN
+ * link, as the kernel does. umockdev 0.17.16 reads the `dev` attribute with its newline and so
+ * unlinks a name that is not there, leaving the link dangling; its next add of that number for
+ * another device then aborts the process ("failed to symlink ... File exists"). sys_dir: the
+ * testbed's /sys. */
+void sim_removal_unlink_char_link(const char *sys_dir, unsigned major, unsigned minor);
+
 #endif

@@ -60,6 +60,12 @@ struct sim_usb_bridge {
     bool stop;
 };
 
+/* The minor of usbfs's node for devnum on our bus, as the kernel numbers them. */
+static unsigned usb_minor(int devnum)
+{
+    return (BUS_NUMBER - 1) * 128 + (unsigned)devnum - 1;
+}
+
 /* Frees the device's number and detaches its node's ioctl handler: the node may be another
  * device's next (umockdev refuses to attach a second handler to a node). */
 static void release_devnum(struct sim_usb_bridge *br, struct sim_usb_device *ad)
@@ -81,6 +87,7 @@ static void remove_from_testbed(struct sim_usb_bridge *br, struct sim_usb_device
     (void)unlink(link);
     umockdev_testbed_uevent(br->testbed, ad->syspath, "remove");
     umockdev_testbed_remove_device(br->testbed, ad->syspath);
+    sim_removal_unlink_char_link(br->sys_dir, USB_CHAR_MAJOR, usb_minor(ad->devnum));
     release_devnum(br, ad);
 }
 
@@ -219,12 +226,12 @@ static char *device_record(const struct sim_usb_device *ad)
                            "E: PRODUCT=%x/%x/%x\n",
                            BUS_NUMBER, ad->devnum, ad->devnode, cfg->vid, cfg->pid, bcd_device);
     g_string_append_printf(rec,
-                           "A: busnum=%d\\n\nA: devnum=%d\\n\nA: dev=%d:%d\\n\n"
+                           "A: busnum=%d\\n\nA: devnum=%d\\n\nA: dev=%d:%u\\n\n"
                            "A: speed=480\\n\nA: bConfigurationValue=1\\n\n"
                            "A: bNumConfigurations=1\\n\nA: bMaxPacketSize0=64\\n\n"
                            "A: idVendor=%04x\\n\nA: idProduct=%04x\\n\nA: bcdDevice=%04x\\n\n",
-                           BUS_NUMBER, ad->devnum, USB_CHAR_MAJOR,
-                           (BUS_NUMBER - 1) * 128 + ad->devnum - 1, cfg->vid, cfg->pid, bcd_device);
+                           BUS_NUMBER, ad->devnum, USB_CHAR_MAJOR, usb_minor(ad->devnum), cfg->vid,
+                           cfg->pid, bcd_device);
     append_attribute(rec, "manufacturer", cfg->manufacturer);
     append_attribute(rec, "product", cfg->product);
     if (cfg->serial)

@@ -11,7 +11,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "transport/i2cdev/i2cdev_link.h"
@@ -268,6 +271,32 @@ Test(i2cdev_link, unplug_mid_transfer_is_enodev_and_the_link_lets_go)
     cr_assert_eq(scan(ad, out, &stuck), -ENODEV);
     cr_assert(ad->link->unplugged);
     cr_assert_not(ad->link->open);
+}
+
+/* What lstat finds at the testbed's path (e.g. "/dev/i2c-2"): true when something is there. */
+static bool in_testbed(const char *path)
+{
+    char full[512];
+    struct stat st;
+    snprintf(full, sizeof(full), "%s%s", getenv("UMOCKDEV_DIR"), path);
+    return lstat(full, &st) == 0;
+}
+
+/* An unplugged bus leaves nothing behind, as with the kernel: not its node, not its
+ * /sys/dev/char link (umockdev alone leaves a dangling one, front/removal.h); a replug brings
+ * both back and the link opens again. */
+Test(i2cdev_link, an_unplugged_bus_leaves_neither_node_nor_sys_dev_char_link)
+{
+    struct adapter *ad = &adapters[CP2112];
+    for (int replug = 0; replug < 3; replug++) {
+        cr_assert(in_testbed("/dev/i2c-2") && in_testbed("/sys/dev/char/89:2"));
+        cr_assert_eq(sim_i2cdev_bridge_unplug(bridge, ad->dev), 0);
+        cr_assert_not(in_testbed("/dev/i2c-2"));
+        cr_assert_not(in_testbed("/sys/dev/char/89:2"), "replug %d: the link went", replug);
+        cr_assert(in_testbed("/sys/dev/char/89:1"), "the other bus keeps its link");
+        cr_assert_eq(sim_i2cdev_bridge_plug(bridge, ad->dev), 0);
+    }
+    open_link(ad);
 }
 
 /* ---- i2c-bcm2835 (controller=bcm2835), and the worker thread ---- */

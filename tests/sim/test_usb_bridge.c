@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/usbdevice_fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <libusb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,6 +400,63 @@ Test(usb_bridge, device_numbers_wrap_around_as_on_a_real_hub_and_never_collide)
     cr_assert_eq(reopened, 2);
     libusb_close(stale);
     libusb_hotplug_deregister_callback(ctx, cb);
+}
+
+/* The adapter that /sys/dev/char/189:M names for devnum (on bus 1, minor = devnum - 1), by its
+ * serial; "" when there is no link (lstat fails), "dangling" when it leads nowhere. */
+static const char *char_link_serial(int devnum, char *out, size_t size)
+{
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/sys/dev/char/189:%d", testbed_dir, devnum - 1);
+    if (lstat(path, &st) < 0)
+        return "";
+    strncat(path, "/serial", sizeof(path) - strlen(path) - 1);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return "dangling";
+    if (!fgets(out, (int)size, f))
+        out[0] = '\0';
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+    return out;
+}
+
+/* Two adapters unplugged and plugged in a random (fixed) order, both out at times, so that each
+ * in turn takes numbers the other had: /sys/dev/char holds a link for exactly the numbers in use,
+ * each to its own adapter. umockdev 0.17.16 leaves a removed device's link behind (it unlinks the
+ * `dev` attribute's value with its newline): it named the wrong adapter, and an add of a number
+ * whose link led nowhere aborted lynx-sim ("failed to symlink ... File exists"). */
+Test(usb_bridge, two_adapters_replugged_a_thousand_times_keep_sys_dev_char_true, .timeout = 120)
+{
+    second = new_adapter("LX000002");
+    cr_assert_eq(sim_usb_bridge_add(bridge, second), 0);
+    struct sim_ft232h *const adapters[2] = {adapter, second};
+    const char *const serials[2] = {"LX000001", "LX000002"};
+    int devnums[2] = {sim_usb_bridge_devnum(bridge, adapter),
+                      sim_usb_bridge_devnum(bridge, second)};
+    unsigned seed = 7;
+    char serial[32];
+
+    for (int step = 0, replugs = 0; replugs < 1000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        const int which = (seed >> 16) & 1;
+        if (devnums[which] > 0) {
+            cr_assert_eq(sim_usb_bridge_unplug(bridge, adapters[which]), 0);
+        } else {
+            cr_assert_eq(sim_usb_bridge_plug(bridge, adapters[which]), 0, "step %d", step);
+            replugs++;
+        }
+        const int old = devnums[which];
+        devnums[which] = sim_usb_bridge_devnum(bridge, adapters[which]);
+        if (old > 0)
+            cr_assert_str_empty(char_link_serial(old, serial, sizeof(serial)),
+                                "step %d: 189:%d is gone with its device", step, old - 1);
+        for (int i = 0; i < 2; i++)
+            if (devnums[i] > 0)
+                cr_assert_str_eq(char_link_serial(devnums[i], serial, sizeof(serial)), serials[i],
+                                 "step %d: 189:%d names its own adapter", step, devnums[i] - 1);
+    }
 }
 
 Test(usb_bridge, a_replugged_adapter_starts_in_its_power_on_state)
