@@ -21,7 +21,7 @@
  * Without UMOCKDEV_DIR (not in a testbed) everything goes through unchanged. Only absolute paths
  * are looked at: the daemon, lynx-scan and libusb name these nodes that way. The daemon and
  * lynx-scan call open64 (the daemon's i2c-dev link, lynx-scan), open and __open_2 (lynx-scan),
- * libusb open; openat and openat64 are answered too so that no spelling reaches a host node. */
+ * libusb open and __open_2; openat and openat64 are answered too so that no spelling reaches a host node. */
 
 /* Each wrapper defines its own name: no redirection of open to open64 (_FILE_OFFSET_BITS=64,
  * meson's default) and no fortified inline versions of them. */
