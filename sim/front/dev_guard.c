@@ -3,8 +3,9 @@
  * the daemon it starts inherits both. It answers an open of one of the simulated machine's
  * device nodes, /dev/i2c-N and /dev/bus/usb/..., with -1 and ENOENT when the testbed
  * ($UMOCKDEV_DIR) has no such node, without calling the next open; every other open, and an
- * open of a node the testbed has, goes on to the next definition (umockdev's wrapper, then the
- * ASan runtime's interceptor in a sanitized build, then libc).
+ * open of a node the testbed has, goes on to the next definition (umockdev's wrapper, then
+ * libc). In a sanitized build the order is the same: ASan's runtime, which sanitized programs
+ * load as a dependency after the preloads, intercepts none of these functions.
  *
  * Why:
  *  - umockdev 0.17.16's preload leaks on every FAILED open of a /dev path: its open wrappers
@@ -19,9 +20,10 @@
  *    never does.
  *
  * Without UMOCKDEV_DIR (not in a testbed) everything goes through unchanged. Only absolute paths
- * are looked at: the daemon, lynx-scan and libusb name these nodes that way. The daemon and
- * lynx-scan call open64 (the daemon's i2c-dev link, lynx-scan), open and __open_2 (lynx-scan),
- * libusb open and __open_2; openat and openat64 are answered too so that no spelling reaches a host node. */
+ * are looked at: the daemon, lynx-scan and libusb name these nodes that way. What they call (nm
+ * -D): the daemon open64 (its i2c-dev link), lynx-scan open64 (and open and __open_2 in a build
+ * without sanitizers), libusb open and __open_2.
+ * openat and openat64 are answered too, so that no spelling reaches a host node. */
 
 /* Each wrapper defines its own name: no redirection of open to open64 (_FILE_OFFSET_BITS=64,
  * meson's default) and no fortified inline versions of them. */
@@ -63,9 +65,13 @@ static bool absent_from_testbed(const char *path)
     const int n = snprintf(mocked, sizeof(mocked), "%s%s", root, path);
     if (n < 0 || (size_t)n >= sizeof(mocked))
         return false; /* umockdev answers ENAMETOOLONG itself */
+    /* an open that goes through sees the caller's errno */
+    const int saved = errno;
     if (syscall(SYS_faccessat, AT_FDCWD, mocked, F_OK) == 0)
         return false;
-    return errno == ENOENT || errno == ENOTDIR;
+    const bool absent = errno == ENOENT || errno == ENOTDIR;
+    errno = saved;
+    return absent;
 }
 
 /* The next definition of name after this library, looked up once. */
