@@ -17,6 +17,7 @@
 #include "front/usb_bridge.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 #define DEVNUMS        (LAST_DEVNUM - FIRST_DEVNUM + 1)
 #define IDLE_POLL_NS   100000000ull /* timer thread rechecks for vanished clients */
 #define PRELOAD_NAME   "libumockdev-preload.so.0"
+#define DEV_GUARD_NAME "liblynx-sim-dev-guard.so" /* sim/meson.build's sim_dev_guard */
 #define USB_CHAR_MAJOR 189
 
 struct sim_usb_bridge {
@@ -458,17 +460,48 @@ static bool preload_active(void)
     return preload && strstr(preload, "libumockdev-preload") != NULL;
 }
 
+/* The dev guard (dev_guard.c) next to this executable, or NULL with a warning: lynx-sim then runs
+ * without it. LD_PRELOAD splits at ':' and ' ', so a path with one of them cannot go there. */
+static char *dev_guard_path(void)
+{
+    char exe[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *path = NULL;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *dir = g_path_get_dirname(exe);
+        path = g_build_filename(dir, DEV_GUARD_NAME, NULL);
+        g_free(dir);
+    }
+    if (path && access(path, R_OK) == 0 && !strpbrk(path, ": "))
+        return path;
+    fprintf(stderr,
+            "lynx-sim: warning: no usable %s next to lynx-sim: a client's failed opens of "
+            "/dev/i2c-N and /dev/bus/usb nodes leak in umockdev's preload, which aborts it at the "
+            "51st, and reach the host's nodes\n",
+            DEV_GUARD_NAME);
+    g_free(path);
+    return NULL;
+}
+
 void sim_usb_bridge_reexec_under_preload(char **argv)
 {
     if (preload_active())
         return;
 
+    /* the guard first: it must see an open before umockdev's wrapper does */
     const char *old = getenv("LD_PRELOAD");
-    char *value =
-        (old && old[0]) ? g_strconcat(PRELOAD_NAME, ":", old, NULL) : g_strdup(PRELOAD_NAME);
-    if (setenv("LD_PRELOAD", value, 1) == 0)
+    char *guard = dev_guard_path();
+    GString *value = g_string_new(NULL);
+    if (guard)
+        g_string_append_printf(value, "%s:", guard);
+    g_string_append(value, PRELOAD_NAME);
+    if (old && old[0])
+        g_string_append_printf(value, ":%s", old);
+    g_free(guard);
+    if (setenv("LD_PRELOAD", value->str, 1) == 0)
         execv("/proc/self/exe", argv);
-    g_free(value);
+    g_string_free(value, TRUE);
     /* exec failed: carry on without the preload, hot-plug across processes will not work */
     if (old)
         setenv("LD_PRELOAD", old, 1);
