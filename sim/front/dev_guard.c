@@ -1,7 +1,8 @@
-/* The dev guard: a preload lynx-sim puts AHEAD of umockdev's libumockdev-preload in LD_PRELOAD
- * when it re-executes itself under the preload (sim_usb_bridge_reexec_under_preload), so that
- * the daemon it starts inherits both. It answers an open of one of the simulated machine's
- * device nodes, /dev/i2c-N and /dev/bus/usb/..., with -1 and ENOENT when the testbed
+/* The dev guard, one part of lynx-sim's preload (with uevent_pacing.c): a preload lynx-sim puts
+ * AHEAD of umockdev's libumockdev-preload in LD_PRELOAD when it re-executes itself under the
+ * preload (sim_usb_bridge_reexec_under_preload), so that the daemon it starts inherits both. It
+ * answers an open of one of the simulated machine's device nodes, /dev/i2c-N and /dev/bus/usb/...,
+ * with -1 and ENOENT when the testbed
  * ($UMOCKDEV_DIR) has no such node, without calling the next open; every other open, and an
  * open of a node the testbed has, goes on to the next definition (umockdev's wrapper, then
  * libc). In a sanitized build the order is the same: ASan's runtime, which sanitized programs

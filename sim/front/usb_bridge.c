@@ -33,15 +33,15 @@
 #include "front/usbfs.h"
 #include "front/usbfs_driver.h"
 
-#define BUS_NUMBER     1
-#define MAX_ADAPTERS   16
-#define FIRST_DEVNUM   2 /* 1 is the root hub on a real bus */
-#define LAST_DEVNUM    127
-#define DEVNUMS        (LAST_DEVNUM - FIRST_DEVNUM + 1)
-#define IDLE_POLL_NS   100000000ull /* timer thread rechecks for vanished clients */
-#define PRELOAD_NAME   "libumockdev-preload.so.0"
-#define DEV_GUARD_NAME "liblynx-sim-dev-guard.so" /* sim/meson.build's sim_dev_guard */
-#define USB_CHAR_MAJOR 189
+#define BUS_NUMBER       1
+#define MAX_ADAPTERS     16
+#define FIRST_DEVNUM     2 /* 1 is the root hub on a real bus */
+#define LAST_DEVNUM      127
+#define DEVNUMS          (LAST_DEVNUM - FIRST_DEVNUM + 1)
+#define IDLE_POLL_NS     100000000ull /* timer thread rechecks for vanished clients */
+#define PRELOAD_NAME     "libumockdev-preload.so.0"
+#define SIM_PRELOAD_NAME "liblynx-sim-preload.so" /* sim/meson.build's sim_preload */
+#define USB_CHAR_MAJOR   189
 
 struct sim_usb_bridge {
     pthread_mutex_t *lock;
@@ -460,9 +460,10 @@ static bool preload_active(void)
     return preload && strstr(preload, "libumockdev-preload") != NULL;
 }
 
-/* The dev guard (dev_guard.c) next to this executable, or NULL with a warning: lynx-sim then runs
- * without it. LD_PRELOAD splits at ':' and ' ', so a path with one of them cannot go there. */
-static char *dev_guard_path(void)
+/* lynx-sim's own preload (dev_guard.c, uevent_pacing.c) next to this executable, or NULL with a
+ * warning: lynx-sim then runs without it. LD_PRELOAD splits at ':' and ' ', so a path with one of
+ * them cannot go there. */
+static char *sim_preload_path(void)
 {
     char exe[PATH_MAX];
     const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -470,7 +471,7 @@ static char *dev_guard_path(void)
     if (n > 0) {
         exe[n] = '\0';
         char *dir = g_path_get_dirname(exe);
-        path = g_build_filename(dir, DEV_GUARD_NAME, NULL);
+        path = g_build_filename(dir, SIM_PRELOAD_NAME, NULL);
         g_free(dir);
     }
     if (path && access(path, R_OK) == 0 && !strpbrk(path, ": "))
@@ -478,8 +479,9 @@ static char *dev_guard_path(void)
     fprintf(stderr,
             "lynx-sim: warning: no usable %s next to lynx-sim: a client's failed opens of "
             "/dev/i2c-N and /dev/bus/usb nodes leak in umockdev's preload, which aborts it at the "
-            "51st, and reach the host's nodes\n",
-            DEV_GUARD_NAME);
+            "51st, and reach the host's nodes; a uevent listener ten events behind aborts "
+            "lynx-sim\n",
+            SIM_PRELOAD_NAME);
     g_free(path);
     return NULL;
 }
@@ -489,9 +491,9 @@ void sim_usb_bridge_reexec_under_preload(char **argv)
     if (preload_active())
         return;
 
-    /* the guard first: it must see an open before umockdev's wrapper does */
+    /* ours first: it must see an open or a sendmsg before umockdev's wrappers do */
     const char *old = getenv("LD_PRELOAD");
-    char *guard = dev_guard_path();
+    char *guard = sim_preload_path();
     GString *value = g_string_new(NULL);
     if (guard)
         g_string_append_printf(value, "%s:", guard);

@@ -59,7 +59,7 @@ static void teardown(void)
     second = NULL;
 }
 
-TestSuite(usb_bridge, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(usb_bridge, .init = setup, .fini = teardown, .timeout = 120);
 
 static libusb_device_handle *open_adapter(void)
 {
@@ -427,7 +427,7 @@ static const char *char_link_serial(int devnum, char *out, size_t size)
  * each to its own adapter. umockdev 0.17.16 leaves a removed device's link behind (it unlinks the
  * `dev` attribute's value with its newline): it named the wrong adapter, and an add of a number
  * whose link led nowhere aborted lynx-sim ("failed to symlink ... File exists"). */
-Test(usb_bridge, two_adapters_replugged_a_thousand_times_keep_sys_dev_char_true, .timeout = 120)
+Test(usb_bridge, two_adapters_replugged_a_thousand_times_keep_sys_dev_char_true)
 {
     second = new_adapter("LX000002");
     cr_assert_eq(sim_usb_bridge_add(bridge, second), 0);
