@@ -6,16 +6,13 @@ are missing, and what it retries (src/daemon/fleet.h), end to end under lynx-sim
 """
 import json
 import os
-import random
-import socket
-import subprocess
 import sys
 import time
 
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SERVICE_PREFIX, Harness, POLL_INTERVAL_MS, ini, program, require, run,  # noqa: E402
+from harness import (SERVICE_PREFIX, Harness, POLL_INTERVAL_MS, ini, require, run,  # noqa: E402
                      service_name, started, test)
 from latency import getvalue_latencies  # noqa: E402
 
@@ -193,63 +190,6 @@ def ftdi_sio_is_detached_once_kept_detached_through_re_opens_and_given_back_at_e
             a = [x for x in json.load(f)["adapters"] if x["serial"] == "FT6014X1"][0]
         require(a["kernel_detaches"] == 1 and a["kernel_attaches"] == 1 and
                 a["kernel_driver_bound"], f"after the daemon let go: {a}")
-
-
-def control(h, *words):
-    """One command on lynx-sim's control socket, a connection each as lynx-simctl makes it, but
-    without a process per command: a thousand replugs take seconds."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(h.control)
-        s.sendall((" ".join(words) + "\n").encode())
-        answer = b""
-        while not answer.endswith(b"\n\n"):
-            chunk = s.recv(4096)
-            require(chunk, f"lynx-sim closed the control channel on {words}: {answer!r}")
-            answer += chunk
-    require(answer.startswith(b"ok"), f"{' '.join(words)}: {answer.decode(errors='replace')}")
-
-
-@test
-def two_adapters_replugged_a_thousand_times_are_served_again_and_the_simulator_lives():
-    # unplugs and plugs in a random (fixed) order, both adapters out at times, so that each takes
-    # device numbers the other had: umockdev kept a removed device's /sys/dev/char link, and
-    # lynx-sim aborted after 530-630 such actions
-    serials = ("LYNX0001", "LYNX0002")
-    scenario = ("adapter LYNX0001\ndistributor LYNX0001 A fuses=ok,open,ok,ok\n"
-                "adapter LYNX0002\ndistributor LYNX0002 B\n")
-    with Harness() as h:
-        h.start_bus()
-        h.start_daemon(scenario=scenario, serials=serials)
-        for serial in serials:
-            h.wait_for("/Adapter/Connected", 1, service=service_name(serial))
-        daemon = h.daemon_pid()
-        rng = random.Random(7)
-        began = time.monotonic()
-        plugged = set(serials)
-        replugs = 0
-        while replugs < 1000:
-            serial = rng.choice(serials)
-            if serial in plugged:
-                control(h, "unplug", serial)
-                plugged.remove(serial)
-                continue
-            control(h, "plug", serial)
-            plugged.add(serial)
-            replugs += 1
-            if replugs % 100 == 0:  # now and then the daemon gets a poll in
-                h.pump(POLL_S)
-        for serial in set(serials) - plugged:
-            control(h, "plug", serial)
-        require(h.sim.poll() is None, f"lynx-sim stopped:\n{h.log_text()[-2000:]}")
-        require(h.daemon_pid() == daemon, "the daemon was restarted")
-        for serial, letter in zip(serials, "AB"):
-            svc = service_name(serial)
-            h.wait_for("/Adapter/Connected", 1, timeout=10, service=svc)
-            h.wait_for(f"/Distributor/{letter}/Status", CONNECTED, timeout=10, service=svc)
-        h.wait_for("/Distributor/A/Fuse/1/Alarms/Blown", ALARM, timeout=5,
-                   service=service_name("LYNX0001"))
-        print(f"1000 replugs in {time.monotonic() - began:.1f} s")
 
 
 if __name__ == "__main__":
