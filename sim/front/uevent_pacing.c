@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -62,19 +63,28 @@ static size_t message_length(const struct msghdr *msg)
     return len;
 }
 
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
+
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    static ssize_t (*next)(int, const struct msghdr *, int);
-    if (!next)
-        next = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
+    static _Atomic(void *) cache; /* the next sendmsg after this library, looked up once */
+    sendmsg_fn next = (sendmsg_fn)atomic_load(&cache);
+    if (!next) {
+        next = (sendmsg_fn)dlsym(RTLD_NEXT, "sendmsg");
+        atomic_store(&cache, (void *)next);
+    }
     if (!next) {
         errno = ENOSYS;
         return -1;
     }
     ssize_t sent = next(fd, msg, flags);
-    char peer[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-    if (sent >= 0 || errno != EAGAIN || !to_testbed_listener(fd, peer, sizeof(peer)))
+    if (sent >= 0 || errno != EAGAIN)
         return sent;
+    char peer[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    if (!to_testbed_listener(fd, peer, sizeof(peer))) {
+        errno = EAGAIN; /* the caller's, not getpeername's */
+        return sent;
+    }
 
     const long long deadline = now_ms() + PACING_LIMIT_MS;
     for (long long left = PACING_LIMIT_MS; left > 0; left = deadline - now_ms()) {
