@@ -5,9 +5,9 @@
  * Why: umockdev 0.17.16 sends each uevent (uevent_sender.c, sendmsg_one) with a non-blocking
  * sendmsg on a fresh socket connected to every listener's $UMOCKDEV_DIR/eventN (a udev or
  * netlink monitor under the preload is a Unix datagram socket bound there), and abort()s on any
- * error. A Unix datagram queue holds net.unix.max_dgram_qlen messages (10 by default), so a
- * listener that falls ten uevents behind -- libusb's monitor in a client, the daemon's under ASan
- * on a loaded machine, a burst of replugs -- aborted lynx-sim ("uevent_sender sendmsg_one:
+ * error. A Unix datagram queue takes one message more than net.unix.max_dgram_qlen (10 by
+ * default), so a listener eleven uevents behind -- libusb's monitor in a client, the daemon's under
+ * ASan on a loaded machine, a burst of replugs -- aborted lynx-sim ("uevent_sender sendmsg_one:
  * sendmsg failed: Resource temporarily unavailable"). The kernel never fails the sender of a
  * uevent: it drops what a full socket cannot take and tells the listener with ENOBUFS.
  *

@@ -479,7 +479,7 @@ static char *sim_preload_path(void)
     fprintf(stderr,
             "lynx-sim: warning: no usable %s next to lynx-sim: a client's failed opens of "
             "/dev/i2c-N and /dev/bus/usb nodes leak in umockdev's preload, which aborts it at the "
-            "51st, and reach the host's nodes; a uevent listener ten events behind aborts "
+            "51st, and reach the host's nodes; a uevent listener eleven events behind aborts "
             "lynx-sim\n",
             SIM_PRELOAD_NAME);
     g_free(path);

@@ -6,7 +6,7 @@
 
 Two adapters unplugged and plugged 1,000 times, on either transport: umockdev left a removed
 device's /sys/dev/char link behind and aborted lynx-sim when another device took its number, and
-aborted it too when a uevent listener fell ten events behind (docs/simulator.md, "Where umockdev
+aborted it too when a uevent listener fell eleven events behind (docs/simulator.md, "Where umockdev
 differs from the kernel").
 
 An i2c-dev adapter left unplugged: the daemon opens its missing /dev/i2c-N again at every poll
