@@ -299,7 +299,11 @@ void fleet_usb_claim_named(struct fleet *fleet)
 {
     for (size_t i = 0; i < usb_inventory_count(fleet->inventory); i++) {
         const struct usb_inventory_device *d = usb_inventory_get(fleet->inventory, i);
-        if (!has_id(fleet, d->vid, d->pid) || !d->serial[0] || find_member(fleet, d->serial))
+        if (!has_id(fleet, d->vid, d->pid) || !d->serial[0])
+            continue;
+        /* a member placed already keeps its adapter; one a SIGHUP just added is placed here */
+        const struct member *m = find_member(fleet, d->serial);
+        if (m && mpsse_link_device(m->poller.link)->address)
             continue;
         struct ftdi_usb_device_info info;
         info_of(d, &info);

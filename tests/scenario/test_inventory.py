@@ -218,6 +218,27 @@ def hup_adds_the_services_of_new_sections_and_names_removed_ones_as_needing_a_re
         require(h.sim.poll() is None, "the daemon exited on SIGHUP")
 
 
+@test(transports=FTDI_ONLY)
+def hup_adds_the_service_of_a_new_ftdi_section_whose_adapter_is_already_plugged_in():
+    # a stock FT232H without a section is left alone; its section added by SIGHUP claims it
+    # where it is, with no replug
+    scenario = ("adapter LYNX0001\ndistributor LYNX0001 A\n"
+                "adapter FT6014X1 pid=0x6014\ndistributor FT6014X1 A\n")
+    stock = service_name("FT6014X1")
+    with Harness() as h:
+        h.start_bus()
+        h.start_daemon(scenario=scenario)
+        h.wait_for("/Adapter/Connected", 1)
+        wait_for_log(h, "add a section [ftdi:FT6014X1] to config.ini")
+        require(not h.has_owner(stock), "an adapter without a section got a service")
+        h.write_config("[ftdi:LYNX0001]\n[ftdi:FT6014X1]\n", os.path.basename(h.config_path))
+        os.kill(h.daemon_pid(), signal.SIGHUP)
+        wait_for_log(h, "SIGHUP: [ftdi:FT6014X1] added")
+        h.wait_for_name(stock, timeout=10)
+        h.wait_for("/Adapter/Connected", 1, timeout=10, service=stock)
+        h.wait_for("/Distributor/A/Status", 1, timeout=10, service=stock)
+
+
 @test(transports=("i2c",))
 def a_configured_bus_never_there_is_named_once_with_its_node():
     with Harness() as h:
