@@ -53,13 +53,13 @@ int sim_usbfs_driver_ioctl(struct sim_usb_device *ad, UMockdevIoctlClient *clien
         if (rc == 0) {
             ad->driver_bound = false;
             ad->driver.detaches++;
-            sim_usbfs_driver_link_locked(ad);
         }
         if (rc == 0 && ad->rebind_after_detach > 0) { /* bound again before the claim */
             ad->rebind_after_detach--;
             ad->driver_bound = true;
             ad->driver.binds++;
         }
+        sim_usbfs_driver_link_locked(ad); /* sysfs shows where that left the binding */
     } else if (rc == 0 && io->ioctl_code == (int)USBDEVFS_CONNECT) {
         /* the kernel cannot bind what a program claimed */
         rc = sim_usbfs_claimed_locked(ad) ? EBUSY : 0;

@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <glob.h>
 #include <libusb.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -305,6 +306,13 @@ Test(ftdi_device, ftdi_sio_bound_again_each_time_fails_clearly_and_is_not_ours_t
     struct sim_usb_driver_stats s = driver_of(model);
     cr_expect_eq(s.detaches, 2, "one retry, not more");
     cr_expect(s.bound);
+    char pattern[512];
+    glob_t links;
+    snprintf(pattern, sizeof(pattern), "%s/sys/bus/usb/devices/*:1.0/driver",
+             getenv("UMOCKDEV_DIR"));
+    cr_expect_eq(glob(pattern, 0, NULL, &links), 0, "sysfs shows ftdi_sio bound again");
+    cr_expect_eq(links.gl_pathc, 1, "on this adapter alone");
+    globfree(&links);
     ftdi_usb_device_free(dev);
     dev = NULL;
     cr_expect_eq(driver_of(model).attaches, 0, "not ours to give back: someone else bound it");
