@@ -73,9 +73,11 @@ void ftdi_usb_clears_start(struct ftdi_usb_host *host)
 {
     if (host->clear_running || !host->clears || host->handling)
         return;
-    if (start_worker(host) < 0) { /* no thread to be had: the clear waits here, once */
-        log_warn("ftdi: no worker thread for clearing a stall: clearing it on the loop");
-        clear_job(host->clears);
+    if (start_worker(host) < 0) {
+        /* no thread to be had: the clear is not made (never on the loop: it can take 5 s); the
+         * operation ends with its -EPIPE, and the endpoint's next stall asks for a thread again */
+        log_warn("ftdi: no worker thread for clearing a stall: the endpoint stays halted");
+        host->clears->rc = LIBUSB_ERROR_NO_MEM;
         clear_done(host->clears);
         return;
     }
