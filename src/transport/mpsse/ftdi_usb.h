@@ -14,7 +14,7 @@
  *   -EPROTO     the MPSSE engine answered something unexpected (ftdi_usb_mpsse_sync)
  *   -EBADF      the device is not open
  *   -EBUSY      open: already open, or ftdi_sio bound again after each detach; a transfer:
- *               another operation, a cancelled transfer or a clear-halt is not over yet
+ *               another operation is still under way (a stalled one until its clear-halt ends)
  *   -EPIPE      the endpoint stalled (the operation ends once the halt is cleared, on the host's
  *               worker thread, so the next transfer works)
  *   -EACCES, -EOVERFLOW, -ENOMEM, -EINTR, -ENOTSUP, -EINVAL  as libusb reports them
@@ -197,10 +197,6 @@ int ftdi_usb_submit_exchange(struct ftdi_usb_device *dev, const void *out, size_
 /* ftdi_usb_drain's purge and read-until-quiet. */
 int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi_usb_done_fn done,
                           void *user);
-/* Abandons the operation without calling done, and never waits: a transfer in flight is
- * cancelled, and the device refuses a new operation (-EBUSY) until it has come back inside the
- * host's event handling (usbfs discards a URB at once; its completion is reaped there). */
-void ftdi_usb_cancel(struct ftdi_usb_device *dev);
 
 /* ---- hot-plug and event loop integration ---- */
 

@@ -199,10 +199,6 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *transfer)
 {
     struct ftdi_usb_device *dev = transfer->user_data;
     dev->op.in_flight = false;
-    if (dev->op.cancelled) { /* ftdi_usb_cancel: nobody waits for it */
-        dev->op.cancelled = false;
-        return;
-    }
     int rc;
     switch (dev->op.kind) {
     case FTDI_OP_SETUP:
@@ -231,10 +227,6 @@ static int begin(struct ftdi_usb_device *dev, enum ftdi_usb_op_kind kind, unsign
         return ftdi_usb_fail(dev, -EBADF, "adapter not open");
     if (dev->op.kind != FTDI_OP_NONE)
         return ftdi_usb_fail(dev, -EBUSY, "an operation is still in progress");
-    if (dev->op.in_flight)
-        return ftdi_usb_fail(dev, -EBUSY, "a cancelled transfer has not come back yet");
-    if (dev->clear)
-        return ftdi_usb_fail(dev, -EBUSY, "a stalled endpoint is still being cleared");
     dev->op.kind = kind;
     dev->op.step = 0;
     dev->op.got = dev->op.discarded = 0;
@@ -297,14 +289,4 @@ int ftdi_usb_submit_drain(struct ftdi_usb_device *dev, unsigned timeout_ms, ftdi
     dev->rx_off = dev->rx_len = 0;
     return started(dev, submit_control(dev, FTDI_REQ_RESET, FTDI_PURGE_TO_CHIP,
                                        "purging the host-to-chip buffer"));
-}
-
-void ftdi_usb_cancel(struct ftdi_usb_device *dev)
-{
-    if (dev->op.in_flight && !dev->op.cancelled) {
-        dev->op.cancelled = true; /* its callback only notes that it came back */
-        libusb_cancel_transfer(dev->op.transfer);
-    }
-    dev->op.kind = FTDI_OP_NONE;
-    dev->op.done = NULL;
 }

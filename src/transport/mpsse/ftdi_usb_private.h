@@ -60,7 +60,6 @@ struct ftdi_usb_op {
     unsigned step;
     struct libusb_transfer *transfer; /* one per device, reused; allocated at open */
     bool in_flight;                   /* transfer submitted, its callback not run yet */
-    bool cancelled;                   /* closing: the callback only frees */
     uint8_t control[LIBUSB_CONTROL_SETUP_SIZE];
     const uint8_t *out;
     size_t out_len;
