@@ -45,6 +45,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "front/preload_next.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 /* The simulated machine's nodes: lynx-sim's i2c-dev adapters and its USB devices. */
@@ -75,8 +77,7 @@ static bool absent_from_testbed(const char *path)
     return absent;
 }
 
-/* The next definition of name after this library, looked up once. */
-static void *next(_Atomic(void *) *cache, const char *name)
+void *sim_preload_next(_Atomic(void *) *cache, const char *name)
 {
     void *fn = atomic_load(cache);
     if (!fn) {
@@ -110,7 +111,7 @@ static int guarded_open(_Atomic(void *) *cache, const char *name, const char *pa
         errno = ENOENT;
         return -1;
     }
-    open_fn fn = (open_fn)next(cache, name);
+    open_fn fn = (open_fn)sim_preload_next(cache, name);
     return fn ? fn(path, flags, mode) : -1;
 }
 
@@ -121,7 +122,7 @@ static int guarded_openat(_Atomic(void *) *cache, const char *name, int dirfd, c
         errno = ENOENT;
         return -1;
     }
-    openat_fn fn = (openat_fn)next(cache, name);
+    openat_fn fn = (openat_fn)sim_preload_next(cache, name);
     return fn ? fn(dirfd, path, flags, mode) : -1;
 }
 
@@ -131,7 +132,7 @@ static int guarded_open2(_Atomic(void *) *cache, const char *name, const char *p
         errno = ENOENT;
         return -1;
     }
-    open2_fn fn = (open2_fn)next(cache, name);
+    open2_fn fn = (open2_fn)sim_preload_next(cache, name);
     return fn ? fn(path, flags) : -1;
 }
 

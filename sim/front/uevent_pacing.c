@@ -30,6 +30,8 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "front/preload_next.h"
+
 #define EXPORT          __attribute__((visibility("default")))
 #define PACING_LIMIT_MS 5000
 
@@ -67,16 +69,10 @@ typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    static _Atomic(void *) cache; /* the next sendmsg after this library, looked up once */
-    sendmsg_fn next = (sendmsg_fn)atomic_load(&cache);
-    if (!next) {
-        next = (sendmsg_fn)dlsym(RTLD_NEXT, "sendmsg");
-        atomic_store(&cache, (void *)next);
-    }
-    if (!next) {
-        errno = ENOSYS;
+    static _Atomic(void *) cache;
+    const sendmsg_fn next = (sendmsg_fn)sim_preload_next(&cache, "sendmsg");
+    if (!next)
         return -1;
-    }
     ssize_t sent = next(fd, msg, flags);
     if (sent >= 0 || errno != EAGAIN)
         return sent;
