@@ -47,6 +47,7 @@ struct sim_i2cdev_bridge {
     pthread_mutex_t *lock;
     pthread_mutex_t *testbed_lock;
     UMockdevTestbed *testbed;
+    char *root_dir, *sys_dir; /* the testbed's (copies, made once) */
     struct node *nodes[MAX_NODES];
     atomic_size_t count;
     struct sim_removals *removals;
@@ -281,20 +282,16 @@ static void remove_from_testbed(struct sim_i2cdev_bridge *br, struct node *n)
     /* The kernel deletes the node before it sends "remove" (device_del: devtmpfs first, the
      * uevent last), so a client reacting to the uevent finds /dev/i2c-N gone, as the daemon
      * relies on. The sysfs devices stay until after the uevents, which umockdev fills from them. */
-    char *root = umockdev_testbed_get_root_dir(br->testbed); /* a copy: ours to free */
-    char *node = g_build_filename(root, n->devnode, NULL);
+    char *node = g_build_filename(br->root_dir, n->devnode, NULL);
     unlink(node);
     g_free(node);
-    g_free(root);
     /* the uevents carry the properties read from sysfs: send them before removing */
     umockdev_testbed_uevent(br->testbed, n->syspath, "remove");
     umockdev_testbed_uevent(br->testbed, n->adapter_syspath, "remove");
     /* the class device first: removing a parent leaves its children's node and class link */
     umockdev_testbed_remove_device(br->testbed, n->syspath);
     umockdev_testbed_remove_device(br->testbed, n->adapter_syspath);
-    char *sys_dir = umockdev_testbed_get_sys_dir(br->testbed); /* a copy too */
-    sim_removal_unlink_char_link(sys_dir, I2C_CHAR_MAJOR, n->bus);
-    g_free(sys_dir);
+    sim_removal_unlink_char_link(br->sys_dir, I2C_CHAR_MAJOR, n->bus);
 }
 
 /* The deferred removal of an unplug-mid-transfer (removal.h). testbed_lock held. */
@@ -311,9 +308,11 @@ struct sim_i2cdev_bridge *sim_i2cdev_bridge_new(struct sim_usb_bridge *usb, pthr
         return NULL;
     br->lock = lock;
     br->testbed = sim_usb_bridge_testbed(usb, &br->testbed_lock);
+    br->root_dir = umockdev_testbed_get_root_dir(br->testbed);
+    br->sys_dir = umockdev_testbed_get_sys_dir(br->testbed);
     br->removals = sim_removals_new(lock, br->testbed_lock, finish_removal);
     if (!br->removals) {
-        free(br);
+        sim_i2cdev_bridge_free(br);
         return NULL;
     }
     return br;
@@ -334,6 +333,8 @@ void sim_i2cdev_bridge_free(struct sim_i2cdev_bridge *br)
         g_object_unref(br->nodes[i]->handler);
         free(br->nodes[i]);
     }
+    g_free(br->root_dir);
+    g_free(br->sys_dir);
     free(br);
 }
 
