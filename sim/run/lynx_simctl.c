@@ -156,7 +156,7 @@ int main(int argc, char **argv)
               stderr);
         return 2;
     }
-    if (first >= argc || !path) {
+    if (first >= argc) {
         fputs("usage: lynx-simctl [--socket PATH] COMMAND [ARG...]\n"
               "PATH defaults to $LYNX_SIM_CONTROL (set by lynx-sim for its command): the control\n"
               "socket, or a character device joined to it (a tools/vm.sh guest's port).\n"

@@ -106,6 +106,7 @@ static void fail_duplicate(struct parser *p, const char *key)
 }
 
 /* inih's reader callback, called once per line: keeps our line count in step with inih's. */
+/* The first entry of a section: a second [ftdi:X] would silently merge into the first. */
 static int note_section(struct parser *p, const char *section);
 
 /* One line into p->line_buf (with its newline, if any): its length; 0 at the end of the file. A
@@ -393,7 +394,6 @@ static void warn_unknown_section(struct parser *p, const char *section)
              p->name, p->line, section);
 }
 
-/* The first entry of a section: a second [ftdi:X] would silently merge into the first. */
 /* [ftdi:] or [i2c:x]: an adapter section that names no adapter, keys or not. */
 static void fail_nameless(struct parser *p, int line, const char *section)
 {

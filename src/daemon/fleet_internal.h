@@ -36,7 +36,8 @@ struct member {
     bool seen;                    /* found at least once */
     bool missing_logged;
     char hardware_published[48];
-    /* hot-plug of a known adapter (a uevent of its /dev/i2c-N, libusb's "left"): polled at once */
+    /* hot-plug of a known adapter (a uevent of its /dev/i2c-N, the inventory's REMOVED): polled at
+     * once */
     bool gone_event, back_event;      /* seen, the poll still to start */
     bool event_poll, event_poll_gone; /* the poll running was started by an event (a "gone") */
     bool skip_next_poll;              /* ... it stands in for the next regular poll */
@@ -88,8 +89,8 @@ const struct config_section *member_section(const struct member *m, const struct
 void member_poll(struct member *m);
 /* Frees the member's poller (and so its link) and service. */
 void member_free(struct member *m);
-/* A hot-plug event of a known adapter (libusb's "left", a uevent of its /dev/i2c-N): its poll is
- * scheduled. */
+/* A hot-plug event of a known adapter (the inventory's REMOVED, a uevent of its /dev/i2c-N): its
+ * poll is scheduled. */
 void member_hotplug_event(struct fleet *fleet, struct member *m, bool gone);
 /* The fleet's event_timer: polls the members a hot-plug event named. */
 void member_on_event_timer(struct mainloop *loop, struct mainloop_timer *timer, void *user);

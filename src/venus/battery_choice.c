@@ -7,7 +7,8 @@
 
 #include "base/log.h"
 
-bool battery_choice_names(const char *value, int64_t instance)
+/* Whether value names com.victronenergy.battery/<instance>. */
+static bool battery_choice_names(const char *value, int64_t instance)
 {
     char own[64];
     snprintf(own, sizeof(own), "com.victronenergy.battery/%" PRId64, instance);

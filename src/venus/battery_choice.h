@@ -18,9 +18,6 @@
 #define BATTERY_CHOICE_SETTING   "/Settings/SystemSetup/BatteryService"
 #define BATTERY_CHOICE_AUTOMATIC "default" /* systemcalc's own default: automatic selection */
 
-/* Whether value names com.victronenergy.battery/<instance>. */
-bool battery_choice_names(const char *value, int64_t instance);
-
 /* Reads the choice from the client (registered with BATTERY_CHOICE_SETTING); when it names
  * instance, writes BATTERY_CHOICE_AUTOMATIC and logs one line for service. */
 void battery_choice_check(struct settings_client *client, int64_t instance, const char *service);
