@@ -346,7 +346,7 @@ install_hook() {
     fi
 }
 
-install_hook "$RCS_LOCAL" "$RCS_LINE" "$RCS_LINE" rcS-local
+install_hook "$RCS_LOCAL" "$RCS_LINE" "" rcS-local
 install_hook "$RC_LOCAL" "$RC_LINE" "$OLD_RC_LINE
 $PYTHON_PLUGIN_RC_LINE" rc-local
 if [ -n "$DISABLED_HOOKS" ] && [ "$BOOT" = 0 ]; then
