@@ -35,12 +35,18 @@ static const char *name(const struct poller *p)
     return p->link->name;
 }
 
+/* What failed, as the log names it (NULL: nothing more than rc). */
+static bool same_what(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* Whether a failure of this kind is logged: once per run of failed polls (a missing or wedged
  * adapter must not fill the log); the others are counted as held back. */
 static bool first_of_episode(struct poller *p, int rc, const char *what)
 {
     for (unsigned i = 0; i < p->n_episode_errors; i++)
-        if (p->episode_errors[i].rc == rc && p->episode_errors[i].what == what) {
+        if (p->episode_errors[i].rc == rc && same_what(p->episode_errors[i].what, what)) {
             p->held_back++;
             return false;
         }
@@ -64,7 +70,8 @@ static void episode_over(struct poller *p)
 /* Logs a failure once, not every poll: a missing adapter must not fill the log. */
 static int report(struct poller *p, int rc, const char *what)
 {
-    if (rc != p->last_error && first_of_episode(p, rc, what)) {
+    /* the episode counts every repeat, also those last_error holds back */
+    if (first_of_episode(p, rc, what) && rc != p->last_error) {
         const char *why = p->link->ops->error(p->link);
         if (rc == -EPROTO)
             why = "a reply out of step";
@@ -332,7 +339,7 @@ void poller_poll_start(struct poller *p, poller_done_fn done, void *user)
     if (p->polling || link->ops->busy(link)) {
         /* the previous poll or a resynchronisation still waits for the adapter: this poll fails
          * now instead of waiting for it, and leaves the running work alone */
-        if (p->last_error != -EBUSY && first_of_episode(p, -EBUSY, NULL))
+        if (first_of_episode(p, -EBUSY, NULL) && p->last_error != -EBUSY)
             log_warn("adapter %s: still waiting for its previous transfers: this poll counts "
                      "as failed",
                      name(p));
